@@ -1,0 +1,2 @@
+/* placeholder: conf/config.c */
+typedef int sy_placeholder_config_t;

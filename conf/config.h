@@ -1,0 +1,132 @@
+/* config.h — the switchyard configuration: libconfig file → one typed,
+ * validated, read-only struct. Reload builds a new struct and swaps it.
+ *
+ * Every error reads "FILE:LINE: message" (LINE is the line of the offending
+ * setting, or of its enclosing group when the setting is missing). */
+#ifndef CONF_CONFIG_H
+#define CONF_CONFIG_H
+
+#include <stddef.h>
+
+enum conf_provider_type { CONF_PROV_KIE = 1, CONF_PROV_REPLICATE = 2 };
+
+/* One logical model ("nano-banana") as one provider runs it. */
+struct conf_model {
+    char *name;        /* logical name used in jobs, e.g. "nano-banana" */
+    char *generate;    /* provider model for operation "generate", e.g. "google/nano-banana"; NULL = unsupported */
+    char *edit;        /* provider model for operation "edit", e.g. "google/nano-banana-edit"; NULL = unsupported */
+    char *image_field; /* input field carrying image URLs: "image_urls" or "image_input" */
+    char *jpeg_name;   /* how this model spells JPEG in output_format: "jpeg" or "jpg" */
+    int line;
+};
+
+struct conf_poll {
+    int first_ms;    /* delay from create to first poll */
+    int interval_ms; /* delay between polls */
+    int max_s;       /* give up on a task after this many seconds */
+};
+
+/* Reserved for the resilience work; parsed and validated now so files that
+ * carry these groups stay valid. Defaults are documented in the README. */
+struct conf_rate_limit {
+    double create_per_s;
+    int create_burst;
+    int create_window_max; /* 0 = no sliding window */
+    int create_window_s;
+    double poll_per_s;
+    int poll_burst;
+    int max_in_flight;
+    char *scope; /* "worker" | "fleet" */
+};
+
+struct conf_breaker {
+    int window;
+    int min_calls;
+    double failure_rate;
+    int open_s;
+    int half_open_probes;
+};
+
+struct conf_retry {
+    int max_attempts;
+    int backoff_base_ms;
+    int backoff_max_ms;
+    double budget_ratio;
+    double budget_min_per_s;
+};
+
+struct conf_provider {
+    char *name;                   /* unique */
+    enum conf_provider_type type; /* "kie" | "replicate" */
+    int priority;                 /* unique, lower = tried first */
+    char *base_url;               /* no trailing slash */
+    char *api_key_env;            /* name of the environment variable */
+    char *api_key;                /* its value, resolved at load; NEVER log it */
+    char *proxy;                  /* NULL = none; passed to CURLOPT_PROXY */
+    int wait_s;                   /* Replicate Prefer: wait=N (1..60); 0 = off */
+    int connect_timeout_ms;       /* inherits worker.connect_timeout_ms */
+    int request_timeout_ms;       /* inherits worker.request_timeout_ms */
+    int max_connections;          /* per-host connection cap; inherits worker.max_host_connections */
+    int not_ready_tolerance;      /* KIE "recordInfo is null" replies tolerated per task */
+    struct conf_poll poll;
+    struct conf_rate_limit rate_limit;
+    struct conf_breaker breaker;
+    struct conf_retry retry;
+    struct conf_model *models; /* always at least the built-in defaults for the type */
+    size_t n_models;
+    int line;
+};
+
+struct conf_worker {
+    int max_in_flight;         /* jobs in flight per process */
+    int shutdown_grace_s;
+    int connect_timeout_ms;
+    int request_timeout_ms;    /* total time for one HTTP request */
+    int max_body_bytes;        /* cap on a provider reply body */
+    int max_host_connections;  /* default per-host connection cap */
+    int max_total_connections; /* cap over all hosts (0 = none) */
+    int default_deadline_s;    /* job deadline when the job sets none */
+    char *user_agent;
+    char *metrics_listen;      /* "" = disabled */
+    char *log_level;           /* debug | info | warn | error */
+};
+
+struct conf_kv {
+    char *key;
+    char *value;
+};
+
+struct conf_kafka {
+    char *brokers;
+    char *group;
+    char *input_topic;
+    char *output_topic;
+    char *dlq_topic;
+    struct conf_kv *properties; /* passed verbatim to librdkafka */
+    size_t n_properties;
+};
+
+struct conf {
+    char *path;
+    struct conf_worker worker;
+    struct conf_kafka kafka;
+    struct conf_provider *providers; /* sorted by priority, ascending */
+    size_t n_providers;
+};
+
+/* Load and validate FILE. Returns the config (caller frees with conf_free())
+ * or NULL with "FILE:LINE: message" in err. Reads the environment for API keys. */
+struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* Same, from a string; name is used in messages in place of a file name. */
+struct conf *conf_load_string(const char *text, const char *name, char *err, size_t errlen);
+
+void conf_free(struct conf *c);
+
+/* Provider by name, or NULL. Borrowed from c. */
+const struct conf_provider *conf_provider_by_name(const struct conf *c, const char *name);
+
+/* The provider's mapping of a logical model, or NULL if it has none. */
+const struct conf_model *conf_provider_model(const struct conf_provider *p, const char *logical);
+
+#endif

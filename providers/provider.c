@@ -1,0 +1,2 @@
+/* placeholder: providers/provider.c */
+typedef int sy_placeholder_provider_t;

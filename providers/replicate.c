@@ -1,0 +1,2 @@
+/* placeholder: providers/replicate.c */
+typedef int sy_placeholder_replicate_t;

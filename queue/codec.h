@@ -1,0 +1,78 @@
+/* codec.h — job and result JSON (DESIGN.md "Messages"). Pure: bytes in,
+ * structs out, and back. */
+#ifndef QUEUE_CODEC_H
+#define QUEUE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#define CODEC_MAX_PROMPT 20000
+#define CODEC_MAX_IMAGES 16
+#define CODEC_MAX_ID 256
+#define CODEC_MAX_DEPTH 32 /* JSON nesting accepted in a job value */
+
+enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
+
+/* A validated job. Owned strings; free with codec_job_free(). */
+struct codec_job {
+    char *id;
+    enum codec_op op;
+    char *prompt;          /* NULL only while "template" is set and not yet rendered */
+    char **image_urls;
+    size_t n_image_urls;
+    char *output_format;   /* "png" | "jpeg" | NULL (provider default) */
+    char *aspect_ratio;    /* e.g. "16:9" | "auto" | NULL */
+    char *model;           /* logical model; defaults to "nano-banana" */
+    char **providers;      /* optional narrowing/reordering; NULL = config order */
+    size_t n_providers;
+    int deadline_s;        /* 0 = config default */
+    char *template_name;   /* NULL = none */
+    json_object *vars;     /* owned reference or NULL */
+    json_object *metadata; /* owned reference or NULL; copied to the result */
+};
+
+/* Parse and validate one job value of len bytes. Returns the job, or NULL with a
+ * reason in err (e.g. "prompt: missing", "image_urls: required for edit").
+ * When the value parsed as a JSON object with a string "id", *id_out (if not
+ * NULL) receives a copy of it even on failure (caller frees), so the failure
+ * result can carry it. */
+struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
+void codec_job_free(struct codec_job *j);
+
+/* One provider attempt, as in the result's "attempts" array. */
+struct codec_attempt {
+    char provider[64];
+    char task_id[128];   /* "" if the task was never created */
+    char outcome[32];    /* "succeeded", "transport", "timeout", "http_status", "provider_code", "task_failed", "invalid_reply", "rejected", "skipped" */
+    char phase[16];      /* "create" | "poll" */
+    long http_status;    /* 0 when no HTTP reply */
+    char code[32];       /* provider code, "" if none */
+    char message[256];
+    int64_t elapsed_ms;
+};
+
+/* A finished job's result. Strings borrowed; the struct is filled by the caller. */
+struct codec_result {
+    const char *id;
+    int succeeded;                 /* 1 = "succeeded", 0 = "failed" */
+    const char *const *result_urls;
+    size_t n_result_urls;
+    const char *provider;          /* provider that produced the result, or NULL */
+    const char *provider_task_id;  /* or NULL */
+    const struct codec_attempt *attempts;
+    size_t n_attempts;
+    const char *error_class;       /* NULL on success: invalid_input, provider_auth, no_credit, rejected, exhausted, deadline, task_failed */
+    const char *error_message;
+    long line;                     /* input line number (batch mode) or -1 */
+    int64_t queued_ms;
+    int64_t total_ms;
+    const char *worker;            /* "host:pid" */
+    json_object *metadata;         /* borrowed; may be NULL */
+};
+
+/* Serialize to one line of compact JSON (no trailing newline). Caller frees. */
+char *codec_result_json(const struct codec_result *r);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: worker/batch.c */
+typedef int sy_placeholder_batch_t;

@@ -1,0 +1,2 @@
+/* placeholder: worker/log.c */
+typedef int sy_placeholder_log_t;

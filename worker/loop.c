@@ -1,0 +1,2 @@
+/* placeholder: worker/loop.c */
+typedef int sy_placeholder_loop_t;
