@@ -2,7 +2,8 @@
  * validated, read-only struct. Reload builds a new struct and swaps it.
  *
  * Every error reads "FILE:LINE: message" (LINE is the line of the offending
- * setting, or of its enclosing group when the setting is missing). */
+ * setting, or of its enclosing group when the setting is missing). A file
+ * that cannot be opened has no line: "FILE: cannot open: <strerror>". */
 #ifndef CONF_CONFIG_H
 #define CONF_CONFIG_H
 
@@ -104,6 +105,7 @@ struct conf_kafka {
     char *dlq_topic;
     struct conf_kv *properties; /* passed verbatim to librdkafka */
     size_t n_properties;
+    int present; /* 1 if the file has a kafka group; the fields above hold defaults either way */
 };
 
 struct conf {

@@ -1,2 +1,333 @@
-/* placeholder: providers/kie.c */
-typedef int sy_placeholder_kie_t;
+/* kie.c — KIE.AI market jobs (createTask + recordInfo) as pure functions.
+ *
+ * Role: turn a prov_task_spec into a createTask request, and createTask /
+ * recordInfo replies into prov_results. No I/O; the loop sends the request
+ * and adds Authorization and User-Agent.
+ *
+ * Invariants:
+ * - Success needs both HTTP 2xx and body code 200 (KIE reports errors either
+ *   way, see PROVIDERS.md §1.2). Errors are classified by body code first,
+ *   then by HTTP status.
+ * - cls is PROVIDER when the body carries a documented KIE code, HTTP for an
+ *   HTTP error without one, INVALID_REPLY for a 2xx we cannot understand.
+ * - Every parse fills the result completely and never trusts a type: code may
+ *   be a string, data an array, resultJson a string or an object.
+ * - KIE has no cancel, so build_cancel is NULL. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+#include "worker/sy.h"
+
+#define KIE_MAX_IMAGE_URLS 10  /* nano-banana-edit: image_urls up to 10 */
+#define KIE_MAX_IMAGE_INPUT 8  /* nano-banana-pro: image_input up to 8 */
+#define KIE_PROMPT_MAX 5000    /* google/nano-banana* */
+#define KIE_PROMPT_MAX_PRO 10000
+#define KIE_PROMPT_MAX_2 20000
+
+/* Length of a UTF-8 string in code points (what KIE's "chars" count). */
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static size_t prompt_limit(const char *model)
+{
+    if (strncmp(model, "nano-banana-pro", 15) == 0)
+        return KIE_PROMPT_MAX_PRO;
+    if (strncmp(model, "nano-banana-2", 13) == 0)
+        return KIE_PROMPT_MAX_2;
+    if (strncmp(model, "google/nano-banana", 18) == 0)
+        return KIE_PROMPT_MAX;
+    return 0; /* unknown model: let KIE judge */
+}
+
+static int kie_build_create(const struct conf_provider *p, const struct prov_task_spec *spec, struct prov_request *out,
+                            char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    const struct conf_model *m;
+    const char *model = prov_model_for(p, spec, &m, err, errlen);
+    if (!model)
+        return SY_DECLINED;
+    const char *field = m->image_field ? m->image_field : "image_urls";
+    size_t imax = strcmp(field, "image_input") == 0 ? KIE_MAX_IMAGE_INPUT : KIE_MAX_IMAGE_URLS;
+    const char *fmt;
+    if (prov_check_spec(p, spec, m, imax, "jpeg", &fmt, err, errlen) != SY_OK)
+        return SY_DECLINED;
+    size_t plen = utf8_len(spec->prompt), pmax = prompt_limit(model);
+    if (pmax && plen > pmax) {
+        snprintf(err, errlen, "prompt has %zu chars; %s on %s takes at most %zu", plen, model, p->name, pmax);
+        return SY_DECLINED;
+    }
+
+    struct json_object *root = json_object_new_object();
+    struct json_object *input = json_object_new_object();
+    json_object_object_add(root, "model", json_object_new_string(model));
+    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
+    if (spec->n_image_urls > 0) {
+        struct json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < spec->n_image_urls; i++)
+            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
+        json_object_object_add(input, field, arr);
+    }
+    json_object_object_add(input, "output_format", json_object_new_string(fmt));
+    if (spec->aspect_ratio)
+        json_object_object_add(input, "aspect_ratio", json_object_new_string(spec->aspect_ratio));
+    json_object_object_add(root, "input", input);
+    if (spec->callback_url)
+        json_object_object_add(root, "callBackUrl", json_object_new_string(spec->callback_url));
+
+    if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url), p->base_url) < 0)
+        out->url = NULL;
+    if (prov_request_json(out, root) != SY_OK) {
+        snprintf(err, errlen, "out of memory");
+        return SY_ERR;
+    }
+    return SY_OK;
+}
+
+static int kie_build_poll(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+{
+    return prov_request_task(out, PROV_GET, p->base_url, "/api/v1/jobs/recordInfo?taskId=", task_id, "");
+}
+
+/* Kind for a documented KIE envelope code; NONE when the code is not one. */
+static enum prov_kind kind_from_code(long code)
+{
+    switch (code) {
+    case 401:
+        return PROV_K_AUTH;
+    case 402:
+        return PROV_K_NO_CREDIT;
+    case 429:
+    case 433:
+        return PROV_K_RATE_LIMITED;
+    case 400:
+    case 422:
+        return PROV_K_INVALID_INPUT;
+    case 404:
+        return PROV_K_NOT_FOUND;
+    case 408:
+    case 455:
+    case 500:
+    case 501:
+    case 505:
+        return PROV_K_UNAVAILABLE;
+    default:
+        return PROV_K_NONE;
+    }
+}
+
+static int http_ok(long status)
+{
+    return status >= 200 && status < 300;
+}
+
+static const char *envelope_msg(struct json_object *root)
+{
+    const char *m = prov_json_str(root, "msg");
+    return m ? m : prov_json_str(root, "message");
+}
+
+/* Fill out for a reply that is not a success: root may be NULL (unparsable).
+ * Returns 1 when it filled out, 0 when the reply is a 2xx with code 200 and
+ * the caller must look at data. */
+static int classify_error(const struct prov_reply *r, struct json_object *root, struct prov_result *out)
+{
+    long code = 0;
+    int has_code = prov_json_int(root, "code", &code);
+    const char *msg = envelope_msg(root);
+    enum prov_kind kind = has_code ? kind_from_code(code) : PROV_K_NONE;
+
+    out->retry_after_ms = prov_parse_retry_after(r->retry_after);
+    if (has_code) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%ld", code);
+        prov_result_set_code(out, buf);
+    }
+    if (kind != PROV_K_NONE) {
+        if (msg)
+            prov_result_fail(out, PROV_C_PROVIDER, kind, "%s", msg);
+        else
+            prov_result_fail(out, PROV_C_PROVIDER, kind, "KIE code %ld", code);
+        return 1;
+    }
+    if (!http_ok(r->http_status)) {
+        if (msg)
+            prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld: %s",
+                             r->http_status, msg);
+        else
+            prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
+                             r->http_status);
+        return 1;
+    }
+    if (!root) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
+                         r->body_len);
+        return 1;
+    }
+    if (!json_object_is_type(root, json_type_object) || !has_code) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "reply is not a KIE envelope");
+        return 1;
+    }
+    if (code != 200) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s", code,
+                         msg ? msg : "");
+        return 1;
+    }
+    return 0;
+}
+
+static void kie_parse_create(const struct prov_reply *r, struct prov_result *out)
+{
+    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    out->http_status = r->http_status;
+    if (!classify_error(r, root, out)) {
+        struct json_object *data = NULL;
+        json_object_object_get_ex(root, "data", &data);
+        const char *id = prov_json_str(data, "taskId");
+        if (id && *id) {
+            out->outcome = PROV_CREATED;
+            out->cls = PROV_C_NONE;
+            out->kind = PROV_K_NONE;
+            out->task_id = strdup(id);
+            if (!out->task_id)
+                prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "out of memory");
+        } else {
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "createTask reply has no data.taskId");
+        }
+    }
+    json_object_put(root);
+}
+
+/* Collect resultUrls from resultJson (a JSON string, or defensively an
+ * object). Non-string and empty entries are skipped. */
+static void parse_result_urls(struct json_object *data, struct prov_result *out)
+{
+    struct json_object *rj = NULL, *parsed = NULL, *obj = NULL, *urls = NULL;
+    json_object_object_get_ex(data, "resultJson", &rj);
+    if (rj && json_object_is_type(rj, json_type_string)) {
+        parsed = prov_json_parse(json_object_get_string(rj), (size_t)json_object_get_string_len(rj));
+        obj = parsed;
+    } else if (rj && json_object_is_type(rj, json_type_object)) {
+        obj = rj;
+    }
+    if (obj && json_object_is_type(obj, json_type_object))
+        json_object_object_get_ex(obj, "resultUrls", &urls);
+    if (urls && json_object_is_type(urls, json_type_array)) {
+        size_t n = json_object_array_length(urls);
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *u = json_object_array_get_idx(urls, i);
+            if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0 &&
+                prov_result_add_url(out, json_object_get_string(u)) != SY_OK)
+                break;
+        }
+    } else if (urls && json_object_is_type(urls, json_type_string) && json_object_get_string_len(urls) > 0) {
+        prov_result_add_url(out, json_object_get_string(urls));
+    }
+    if (out->n_urls > 0)
+        out->outcome = PROV_SUCCEEDED;
+    else if (!obj)
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "task succeeded but resultJson is unreadable");
+    else
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "task succeeded but resultJson has no resultUrls");
+    json_object_put(parsed);
+}
+
+static enum prov_kind kind_from_fail_code(const char *fc)
+{
+    if (strcmp(fc, "400") == 0 || strcmp(fc, "422") == 0)
+        return PROV_K_INVALID_INPUT;
+    if (strcmp(fc, "401") == 0)
+        return PROV_K_AUTH;
+    if (strcmp(fc, "402") == 0)
+        return PROV_K_NO_CREDIT;
+    if (strcmp(fc, "500") == 0)
+        return PROV_K_UNAVAILABLE;
+    return PROV_K_TASK_FAILED;
+}
+
+static void parse_failed_task(struct json_object *data, struct prov_result *out)
+{
+    char codebuf[24] = "";
+    const char *fc = prov_json_str(data, "failCode");
+    long n;
+    if (!fc && prov_json_int(data, "failCode", &n)) {
+        snprintf(codebuf, sizeof(codebuf), "%ld", n);
+        fc = codebuf;
+    }
+    const char *fm = prov_json_str(data, "failMsg");
+    prov_result_fail(out, PROV_C_TASK_FAILED, kind_from_fail_code(fc ? fc : ""), "%s",
+                     fm && *fm ? fm : "task failed");
+    prov_result_set_code(out, fc);
+}
+
+static int is_not_ready(struct json_object *root)
+{
+    long code;
+    const char *msg = envelope_msg(root);
+    return prov_json_int(root, "code", &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+}
+
+static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
+{
+    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    out->http_status = r->http_status;
+    if (is_not_ready(root)) {
+        out->retry_after_ms = prov_parse_retry_after(r->retry_after);
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", envelope_msg(root));
+        prov_result_set_code(out, "422");
+        json_object_put(root);
+        return;
+    }
+    if (classify_error(r, root, out)) {
+        json_object_put(root);
+        return;
+    }
+    struct json_object *data = NULL;
+    json_object_object_get_ex(root, "data", &data);
+    if (!data || json_object_is_type(data, json_type_null)) {
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
+        prov_result_set_code(out, "200");
+        json_object_put(root);
+        return;
+    }
+    if (!json_object_is_type(data, json_type_object)) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
+        json_object_put(root);
+        return;
+    }
+    const char *id = prov_json_str(data, "taskId");
+    if (id && *id)
+        out->task_id = strdup(id);
+    const char *state = prov_json_str(data, "state");
+    if (!state) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo has no state");
+    } else if (strcmp(state, "waiting") == 0 || strcmp(state, "queuing") == 0 || strcmp(state, "generating") == 0) {
+        out->outcome = PROV_PENDING;
+    } else if (strcmp(state, "success") == 0) {
+        parse_result_urls(data, out);
+    } else if (strcmp(state, "fail") == 0) {
+        parse_failed_task(data, out);
+    } else {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"", state);
+    }
+    json_object_put(root);
+}
+
+const struct prov_ops kie_ops = {
+    .type = "kie",
+    .build_create = kie_build_create,
+    .build_poll = kie_build_poll,
+    .build_cancel = NULL,
+    .parse_create = kie_parse_create,
+    .parse_poll = kie_parse_poll,
+};

@@ -6,7 +6,7 @@
  * request is sent and never handles an API key.
  *
  * Adding a provider: one file exporting `const struct prov_ops x_ops`, one line
- * in prov_lookup() (providers/registry.c), one CMake line, one test file, one
+ * in prov_lookup() (providers/provider.c), one CMake line, one test file, one
  * fixtures folder. */
 #ifndef PROVIDERS_PROVIDER_H
 #define PROVIDERS_PROVIDER_H
@@ -127,5 +127,44 @@ const char *prov_class_name(enum prov_class c);
 
 /* Parse a Retry-After value (delta-seconds; HTTP dates are ignored) into ms, or -1. */
 long prov_parse_retry_after(const char *value);
+
+/* Helpers for provider implementations (pure; defined in provider.c). */
+struct json_object;
+/* Parse len bytes (no NUL needed) as one JSON value, depth <= 64; NULL when
+ * empty, invalid, truncated or followed by garbage. Caller json_object_put()s. */
+struct json_object *prov_json_parse(const char *body, size_t len);
+/* o[key] as a string (borrowed from o), or NULL when absent / not a string. */
+const char *prov_json_str(struct json_object *o, const char *key);
+/* o[key] as an integer (int, integral double or numeric string): 1, else 0. */
+int prov_json_int(struct json_object *o, const char *key, long *val);
+/* Set outcome FAILED, cls, kind and a printf-style message (truncated). */
+void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void prov_result_set_code(struct prov_result *r, const char *code); /* copies, truncated */
+int prov_result_add_url(struct prov_result *r, const char *url);    /* copies; SY_OK / SY_ERR */
+int prov_request_add_header(struct prov_request *r, const char *header); /* copies; SY_ERR when full */
+/* Percent-encode everything but RFC 3986 unreserved chars. Caller frees. */
+char *prov_url_escape(const char *s);
+/* The provider model for spec (its generate or edit name) and its entry in *m;
+ * NULL with a reason in err when not mapped or the operation is unsupported. */
+const char *prov_model_for(const struct conf_provider *p, const struct prov_task_spec *spec,
+                           const struct conf_model **m, char *err, size_t errlen);
+/* NULL/"png" → "png"; "jpeg"/"jpg" → m->jpeg_name (or dflt); anything else → NULL. */
+const char *prov_output_format(const struct conf_model *m, const char *fmt, const char *dflt);
+/* Length of base_url without trailing '/', for "%.*s". */
+int prov_base_len(const char *base_url);
+/* Checks every provider makes: a prompt, at most max_images non-NULL image
+ * URLs, a known output format (its spelling for m stored in *fmt).
+ * SY_OK, or SY_DECLINED with a reason in err. */
+int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec, const struct conf_model *m,
+                    size_t max_images, const char *jpeg_default, const char **fmt, char *err, size_t errlen);
+/* Finish a JSON POST in out (url already set): body = plain text of root,
+ * plus Content-Type. Drops root. SY_OK, or SY_ERR with out cleaned up. */
+int prov_request_json(struct prov_request *out, struct json_object *root);
+/* out = method {base_url}{prefix}{url-escaped task_id}{suffix}. SY_OK / SY_ERR. */
+int prov_request_task(struct prov_request *out, enum prov_method method, const char *base_url, const char *prefix,
+                      const char *task_id, const char *suffix);
+/* Kind implied by an HTTP error status alone (401 AUTH, 429 RATE_LIMITED, 5xx UNAVAILABLE …). */
+enum prov_kind prov_kind_from_status(long status);
 
 #endif

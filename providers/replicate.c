@@ -1,2 +1,332 @@
-/* placeholder: providers/replicate.c */
-typedef int sy_placeholder_replicate_t;
+/* replicate.c — Replicate predictions (create, get, cancel) as pure functions.
+ *
+ * Role: turn a prov_task_spec into a prediction create request (official
+ * model endpoint for "owner/name", /v1/predictions with "version" otherwise),
+ * and prediction / problem+json replies into prov_results. No I/O.
+ *
+ * Invariants:
+ * - A prediction is judged by its status alone: starting/processing is
+ *   CREATED (create) or PENDING (poll) even when output is already filled,
+ *   because file outputs can arrive before the prediction finishes.
+ * - A create reply in sync mode (Prefer: wait) may already be terminal:
+ *   succeeded → SUCCEEDED, failed/canceled/aborted → FAILED, both with task_id.
+ * - Errors with a problem+json body are PROVIDER; other HTTP errors are HTTP;
+ *   a 2xx we cannot read is INVALID_REPLY. 429 carries the larger of the
+ *   Retry-After header and the body's retry_after. */
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+#include "worker/sy.h"
+
+#define REPLICATE_MAX_IMAGES 14 /* nano-banana-pro / -2: image_input up to 14 */
+#define REPLICATE_MAX_WAIT_S 60 /* Prefer: wait=n takes 1..60 */
+
+static int is_hex64(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    return n == 64;
+}
+
+/* "owner/name" with URL-safe parts, so it can go straight into the path. */
+static int is_owner_name(const char *s)
+{
+    int slashes = 0;
+    size_t part = 0;
+    for (; *s; s++) {
+        char c = *s;
+        if (c == '/') {
+            if (part == 0)
+                return 0;
+            slashes++;
+            part = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_' || c == '.') {
+            part++;
+        } else {
+            return 0;
+        }
+    }
+    return slashes == 1 && part > 0;
+}
+
+static struct json_object *build_input(const struct prov_task_spec *spec, const struct conf_model *m, const char *fmt)
+{
+    struct json_object *input = json_object_new_object();
+    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
+    if (spec->n_image_urls > 0) {
+        struct json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < spec->n_image_urls; i++)
+            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
+        json_object_object_add(input, m->image_field ? m->image_field : "image_input", arr);
+    }
+    json_object_object_add(input, "output_format", json_object_new_string(fmt));
+    if (spec->aspect_ratio) {
+        const char *ar = strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image" : spec->aspect_ratio;
+        json_object_object_add(input, "aspect_ratio", json_object_new_string(ar));
+    }
+    return input;
+}
+
+static int replicate_build_create(const struct conf_provider *p, const struct prov_task_spec *spec,
+                                  struct prov_request *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    const struct conf_model *m;
+    const char *model = prov_model_for(p, spec, &m, err, errlen);
+    if (!model)
+        return SY_DECLINED;
+    const char *colon = strchr(model, ':');
+    int versioned = colon || is_hex64(model);
+    if (colon ? !is_hex64(colon + 1) : !versioned && !is_owner_name(model)) {
+        snprintf(err, errlen, "provider %s: model \"%s\" is neither owner/name nor a version", p->name, model);
+        return SY_DECLINED;
+    }
+    const char *fmt;
+    if (prov_check_spec(p, spec, m, REPLICATE_MAX_IMAGES, "jpg", &fmt, err, errlen) != SY_OK)
+        return SY_DECLINED;
+
+    struct json_object *root = json_object_new_object();
+    if (versioned)
+        json_object_object_add(root, "version", json_object_new_string(model));
+    json_object_object_add(root, "input", build_input(spec, m, fmt));
+    if (spec->callback_url) {
+        struct json_object *events = json_object_new_array();
+        json_object_array_add(events, json_object_new_string("completed"));
+        json_object_object_add(root, "webhook", json_object_new_string(spec->callback_url));
+        json_object_object_add(root, "webhook_events_filter", events);
+    }
+    int bl = prov_base_len(p->base_url), n;
+    if (versioned)
+        n = asprintf(&out->url, "%.*s/v1/predictions", bl, p->base_url);
+    else
+        n = asprintf(&out->url, "%.*s/v1/models/%s/predictions", bl, p->base_url, model);
+    if (n < 0)
+        out->url = NULL;
+    int ok = prov_request_json(out, root) == SY_OK;
+    if (ok && p->wait_s > 0) {
+        int w = p->wait_s > REPLICATE_MAX_WAIT_S ? REPLICATE_MAX_WAIT_S : p->wait_s;
+        char hdr[32];
+        snprintf(hdr, sizeof(hdr), "Prefer: wait=%d", w);
+        ok = prov_request_add_header(out, hdr) == SY_OK;
+        out->hold_s = w;
+    }
+    if (!ok) {
+        prov_request_cleanup(out);
+        snprintf(err, errlen, "out of memory");
+        return SY_ERR;
+    }
+    return SY_OK;
+}
+
+static int replicate_build_poll(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+{
+    return prov_request_task(out, PROV_GET, p->base_url, "/v1/predictions/", task_id, "");
+}
+
+/* POST with an empty body (not NULL), so the loop sends a zero-length POST. */
+static int replicate_build_cancel(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+{
+    if (prov_request_task(out, PROV_POST, p->base_url, "/v1/predictions/", task_id, "/cancel") != SY_OK)
+        return SY_ERR;
+    out->body = strdup("");
+    if (!out->body) {
+        prov_request_cleanup(out);
+        return SY_ERR;
+    }
+    return SY_OK;
+}
+
+/* output: one URL string, or an array of them (non-strings skipped). */
+static void collect_output(struct json_object *output, struct prov_result *out)
+{
+    if (json_object_is_type(output, json_type_string)) {
+        if (json_object_get_string_len(output) > 0)
+            prov_result_add_url(out, json_object_get_string(output));
+        return;
+    }
+    if (!json_object_is_type(output, json_type_array))
+        return;
+    size_t n = json_object_array_length(output);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *u = json_object_array_get_idx(output, i);
+        if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0 &&
+            prov_result_add_url(out, json_object_get_string(u)) != SY_OK)
+            return;
+    }
+}
+
+/* error: "E1001: out of memory" → code "E1001"; any other text → no code. */
+static void set_error_code(struct prov_result *out, const char *error)
+{
+    size_t n = 0;
+    if (error[0] != 'E')
+        return;
+    while (error[1 + n] >= '0' && error[1 + n] <= '9')
+        n++;
+    if (n == 0 || n > 8 || (error[1 + n] != '\0' && error[1 + n] != ':' && error[1 + n] != ' '))
+        return;
+    char code[16];
+    snprintf(code, sizeof(code), "%.*s", (int)(n + 1), error);
+    prov_result_set_code(out, code);
+}
+
+/* Judge a prediction object; in_progress is CREATED for create, PENDING for poll. */
+static void parse_prediction(struct json_object *pred, enum prov_outcome in_progress, struct prov_result *out)
+{
+    const char *id = prov_json_str(pred, "id");
+    const char *status = prov_json_str(pred, "status");
+    if (id && *id) {
+        out->task_id = strdup(id);
+        if (!out->task_id) {
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "out of memory");
+            return;
+        }
+    } else if (in_progress == PROV_CREATED) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "prediction has no id");
+        return;
+    }
+    if (!status) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "prediction has no status");
+    } else if (strcmp(status, "starting") == 0 || strcmp(status, "processing") == 0) {
+        out->outcome = in_progress;
+    } else if (strcmp(status, "succeeded") == 0) {
+        struct json_object *output = NULL, *removed = NULL;
+        json_object_object_get_ex(pred, "output", &output);
+        json_object_object_get_ex(pred, "data_removed", &removed);
+        collect_output(output, out);
+        if (out->n_urls > 0)
+            out->outcome = PROV_SUCCEEDED;
+        else if (json_object_is_type(removed, json_type_boolean) && json_object_get_boolean(removed))
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                             "prediction succeeded but its output was deleted (data_removed: retention expired)");
+        else
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                             "prediction succeeded without an output URL");
+    } else if (strcmp(status, "failed") == 0) {
+        const char *error = prov_json_str(pred, "error");
+        prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "%s",
+                         error && *error ? error : "prediction failed");
+        if (error)
+            set_error_code(out, error);
+    } else if (strcmp(status, "canceled") == 0) {
+        prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "prediction canceled");
+    } else if (strcmp(status, "aborted") == 0) {
+        prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED,
+                         "prediction aborted: its deadline passed before it started");
+    } else {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown prediction status \"%s\"", status);
+    }
+}
+
+/* Body retry_after (seconds, maybe fractional) in ms, or -1. */
+static long body_retry_after(struct json_object *root)
+{
+    struct json_object *v = NULL;
+    json_object_object_get_ex(root, "retry_after", &v);
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return -1;
+    double s = json_object_get_double(v);
+    if (!(s >= 0) || isinf(s))
+        return -1;
+    if (s > 86400)
+        s = 86400;
+    return (long)ceil(s * 1000.0);
+}
+
+/* Append " [field: description; …]" from invalid_fields to buf (as room allows). */
+static void append_invalid_fields(struct json_object *root, char *buf, size_t cap)
+{
+    struct json_object *fields = NULL;
+    json_object_object_get_ex(root, "invalid_fields", &fields);
+    if (!json_object_is_type(fields, json_type_array) || json_object_array_length(fields) == 0)
+        return;
+    size_t n = json_object_array_length(fields), used = strlen(buf);
+    for (size_t i = 0; i < n && used + 1 < cap; i++) {
+        struct json_object *f = json_object_array_get_idx(fields, i);
+        const char *name = prov_json_str(f, "field"), *desc = prov_json_str(f, "description");
+        snprintf(buf + used, cap - used, "%s%s: %s", i ? "; " : " [", name ? name : "?", desc ? desc : "invalid");
+        used = strlen(buf);
+    }
+    if (used + 1 < cap)
+        snprintf(buf + used, cap - used, "]");
+}
+
+/* An HTTP error, or a 2xx that is not a prediction. */
+static void parse_error(const struct prov_reply *r, struct json_object *root, struct prov_result *out)
+{
+    int ok = r->http_status >= 200 && r->http_status < 300;
+    long hdr = prov_parse_retry_after(r->retry_after), body = body_retry_after(root);
+    out->retry_after_ms = hdr > body ? hdr : body;
+
+    const char *title = prov_json_str(root, "title"), *detail = prov_json_str(root, "detail");
+    long status = 0;
+    int has_status = prov_json_int(root, "status", &status) && status >= 400 && status < 600;
+    if (!title && !detail && !has_status) {
+        if (ok)
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "HTTP %ld reply is not a prediction",
+                             r->http_status);
+        else
+            prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
+                             r->http_status);
+        return;
+    }
+    long eff = ok && has_status ? status : r->http_status;
+    /* Composed larger than message[] so that prov_result_fail() does the one
+     * (UTF-8 safe) truncation. */
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s%s%s", title ? title : "", title && detail ? ": " : "", detail ? detail : "");
+    size_t ml = strlen(msg);
+    while (ml > 0 && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+        msg[--ml] = '\0';
+    if (!detail || !*detail) /* detail, when present, already lists the invalid fields */
+        append_invalid_fields(root, msg, sizeof(msg));
+    if (!msg[0])
+        snprintf(msg, sizeof(msg), "HTTP %ld", r->http_status);
+    prov_result_fail(out, PROV_C_PROVIDER, prov_kind_from_status(eff), "%s", msg);
+    char code[24];
+    snprintf(code, sizeof(code), "%ld", has_status ? status : r->http_status);
+    prov_result_set_code(out, code);
+}
+
+static void parse_reply(const struct prov_reply *r, enum prov_outcome in_progress, struct prov_result *out)
+{
+    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    out->http_status = r->http_status;
+    int ok = r->http_status >= 200 && r->http_status < 300;
+    if (ok && !root)
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
+                         r->body_len);
+    else if (ok && prov_json_str(root, "status") && (prov_json_str(root, "id") || in_progress == PROV_PENDING))
+        parse_prediction(root, in_progress, out);
+    else
+        parse_error(r, root, out);
+    json_object_put(root);
+}
+
+static void replicate_parse_create(const struct prov_reply *r, struct prov_result *out)
+{
+    parse_reply(r, PROV_CREATED, out);
+}
+
+static void replicate_parse_poll(const struct prov_reply *r, struct prov_result *out)
+{
+    parse_reply(r, PROV_PENDING, out);
+}
+
+const struct prov_ops replicate_ops = {
+    .type = "replicate",
+    .build_create = replicate_build_create,
+    .build_poll = replicate_build_poll,
+    .build_cancel = replicate_build_cancel,
+    .parse_create = replicate_parse_create,
+    .parse_poll = replicate_parse_poll,
+};

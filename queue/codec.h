@@ -12,6 +12,7 @@
 #define CODEC_MAX_IMAGES 16
 #define CODEC_MAX_ID 256
 #define CODEC_MAX_DEPTH 32 /* JSON nesting accepted in a job value */
+#define CODEC_MAX_PROVIDERS 16 /* entries in a job's "providers" */
 
 enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 
@@ -37,9 +38,15 @@ struct codec_job {
  * reason in err (e.g. "prompt: missing", "image_urls: required for edit").
  * When the value parsed as a JSON object with a string "id", *id_out (if not
  * NULL) receives a copy of it even on failure (caller frees), so the failure
- * result can carry it. */
+ * result can carry it. On success *id_out is set as well. Limits: id ≤
+ * CODEC_MAX_ID bytes; prompt ≤ CODEC_MAX_PROMPT characters (code points),
+ * stored trimmed of surrounding whitespace; JSON null counts as absent for
+ * optional fields; "vars" requires "template". Pure; safe anywhere. */
 struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
 void codec_job_free(struct codec_job *j);
+
+/* "generate" or "edit" (static string). */
+const char *codec_op_name(enum codec_op op);
 
 /* One provider attempt, as in the result's "attempts" array. */
 struct codec_attempt {
@@ -72,7 +79,9 @@ struct codec_result {
     json_object *metadata;         /* borrowed; may be NULL */
 };
 
-/* Serialize to one line of compact JSON (no trailing newline). Caller frees. */
+/* Serialize to one line of compact JSON (no trailing newline). Caller frees.
+ * Strings are written as valid UTF-8 (invalid bytes become U+FFFD). Returns
+ * NULL only when out of memory. Pure; safe anywhere. */
 char *codec_result_json(const struct codec_result *r);
 
 #endif

@@ -1,2 +1,773 @@
+/* test_codec.c — job decoding/validation and result encoding (queue/codec).
+ * Pure: no sockets, no sleeping. Tables carry their strings inline (fixed
+ * arrays) so Criterion can hand them to each test process by value. */
 #include <criterion/criterion.h>
-Test(placeholder, codec) { cr_assert(1); }
+#include <criterion/parameterized.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/codec.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct sbuf {
+    char *p;
+    size_t n, cap;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        cr_assert_not_null(b->p);
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+static void sb_rep(struct sbuf *b, const char *s, size_t times)
+{
+    for (size_t i = 0; i < times; i++)
+        sb_str(b, s);
+}
+
+/* Strict parse of a result line; fails the test if it is not valid JSON. */
+static json_object *parse_strict(const char *s)
+{
+    json_tokener *tok = json_tokener_new();
+    json_object *o;
+
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, s, (int)strlen(s));
+    cr_assert_not_null(o, "result is not valid JSON: %s (%s)", s,
+                       json_tokener_error_desc(json_tokener_get_error(tok)));
+    json_tokener_free(tok);
+    return o;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    cr_assert(json_object_object_get_ex(o, key, &v), "key %s missing", key);
+    return v;
+}
+
+static void expect_str(json_object *o, const char *key, const char *want)
+{
+    json_object *v = get(o, key);
+
+    if (want == NULL) {
+        cr_assert_null(v, "%s should be null", key);
+        return;
+    }
+    cr_assert(json_object_is_type(v, json_type_string), "%s should be a string", key);
+    cr_assert_eq((size_t)json_object_get_string_len(v), strlen(want), "%s length", key);
+    cr_assert_str_eq(json_object_get_string(v), want, "%s", key);
+}
+
+static void expect_int(json_object *o, const char *key, int64_t want)
+{
+    json_object *v = get(o, key);
+
+    cr_assert(json_object_is_type(v, json_type_int), "%s should be an integer", key);
+    cr_assert_eq(json_object_get_int64(v), want, "%s", key);
+}
+
+/* Keys of o, in order, must be exactly want (NULL-terminated). */
+static void expect_keys(json_object *o, const char *const *want)
+{
+    size_t i = 0;
+
+    json_object_object_foreach(o, key, val)
+    {
+        (void)val;
+        cr_assert_not_null(want[i], "unexpected extra key %s", key);
+        cr_assert_str_eq(key, want[i], "key #%zu", i);
+        i++;
+    }
+    cr_assert_null(want[i], "missing key %s", want[i]);
+}
+
+/* ---- invalid inputs ----------------------------------------------------- */
+
+enum gen { GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS };
+
+struct bad {
+    char name[40];
+    char buf[256];
+    size_t len; /* 0 = strlen(buf) */
+    enum gen gen;
+    char want[80]; /* substring of err */
+};
+
+#define RAW(s) .buf = s, .len = sizeof(s) - 1
+
+ParameterizedTestParameters(codec, invalid)
+{
+    static struct bad cases[] = {
+        {"not json", "this is not json", 0, GEN_NONE, "invalid JSON"},
+        {"truncated", "{\"id\":\"a\",\"prompt\":\"p\"", 0, GEN_NONE,
+         "invalid JSON: unexpected end of data at offset 22"},
+        {"empty", RAW(""), GEN_NONE, "empty input"},
+        {"whitespace only", " \n\t ", 0, GEN_NONE, "empty input"},
+        {"array", "[{\"id\":\"a\",\"prompt\":\"p\"}]", 0, GEN_NONE, "must be a JSON object"},
+        {"bare string", "\"job\"", 0, GEN_NONE, "must be a JSON object"},
+        {"bare number", "42", 0, GEN_NONE, "must be a JSON object"},
+        {"missing id", "{\"prompt\":\"p\"}", 0, GEN_NONE, "id: missing"},
+        {"id not string", "{\"id\":42,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string"},
+        {"id null", "{\"id\":null,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string"},
+        {"id empty", "{\"id\":\"\",\"prompt\":\"p\"}", 0, GEN_NONE, "id: must not be empty"},
+        {"id control char", "{\"id\":\"a\\nb\",\"prompt\":\"p\"}", 0, GEN_NONE, "id: contains a control character"},
+        {"id too long", "", 0, GEN_LONG_ID, "id: longer than 256"},
+        {"missing prompt", "{\"id\":\"a\"}", 0, GEN_NONE, "prompt: missing"},
+        {"prompt not string", "{\"id\":\"a\",\"prompt\":[\"p\"]}", 0, GEN_NONE, "prompt: must be a string"},
+        {"empty prompt", "{\"id\":\"a\",\"prompt\":\"\"}", 0, GEN_NONE, "prompt: must not be empty"},
+        {"whitespace prompt", "{\"id\":\"a\",\"prompt\":\" \\t\\n \"}", 0, GEN_NONE, "prompt: must not be empty"},
+        {"prompt too long", "", 0, GEN_LONG_PROMPT, "prompt: longer than 20000"},
+        {"unknown operation", "{\"id\":\"a\",\"operation\":\"upscale\",\"prompt\":\"p\"}", 0, GEN_NONE,
+         "operation: unknown value \"upscale\""},
+        {"operation not string", "{\"id\":\"a\",\"operation\":1,\"prompt\":\"p\"}", 0, GEN_NONE,
+         "operation: must be a string"},
+        {"edit without images", "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\"}", 0, GEN_NONE,
+         "image_urls: required for operation edit"},
+        {"edit with empty images", "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[]}", 0,
+         GEN_NONE, "image_urls: required for operation edit"},
+        {"image_urls not array", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":\"https://x.io/a.jpg\"}", 0,
+         GEN_NONE, "image_urls: must be an array"},
+        {"image url not string", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a.jpg\",7]}", 0,
+         GEN_NONE, "image_urls[1]: must be a string"},
+        {"bad url scheme", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"ftp://x.io/a.jpg\"]}", 0, GEN_NONE,
+         "image_urls[0]: must start with"},
+        {"scheme only", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://\"]}", 0, GEN_NONE,
+         "image_urls[0]: must start with"},
+        {"url with space", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a b.jpg\"]}", 0, GEN_NONE,
+         "image_urls[0]: contains whitespace"},
+        {"too many images", "", 0, GEN_MANY_IMAGES, "image_urls: more than 16"},
+        {"bad output_format", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":\"webp\"}", 0, GEN_NONE,
+         "output_format: unknown value \"webp\""},
+        {"output_format not string", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":true}", 0, GEN_NONE,
+         "output_format: must be a string"},
+        {"bad aspect_ratio", "{\"id\":\"a\",\"prompt\":\"p\",\"aspect_ratio\":\"7:3\"}", 0, GEN_NONE,
+         "aspect_ratio: unknown value \"7:3\""},
+        {"model empty", "{\"id\":\"a\",\"prompt\":\"p\",\"model\":\"\"}", 0, GEN_NONE, "model: must not be empty"},
+        {"providers not array", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":\"kie\"}", 0, GEN_NONE,
+         "providers: must be an array"},
+        {"providers empty", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[]}", 0, GEN_NONE,
+         "providers: must list 1 to 16"},
+        {"too many providers", "", 0, GEN_MANY_PROVIDERS, "providers: must list 1 to 16"},
+        {"provider empty string", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"\"]}", 0, GEN_NONE,
+         "providers[1]: must not be empty"},
+        {"duplicate provider", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"replicate\",\"kie\"]}", 0,
+         GEN_NONE, "providers: duplicate \"kie\""},
+        {"deadline 0", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":0}", 0, GEN_NONE,
+         "deadline_s: must be between 1 and 86400"},
+        {"deadline too big", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":86401}", 0, GEN_NONE,
+         "deadline_s: must be between"},
+        {"deadline huge", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":99999999999999999999999}", 0, GEN_NONE,
+         "deadline_s: must be between"},
+        {"deadline string", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":\"600\"}", 0, GEN_NONE,
+         "deadline_s: must be an integer"},
+        {"deadline float", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":1.5}", 0, GEN_NONE,
+         "deadline_s: must be an integer"},
+        {"unknown key", "{\"id\":\"a\",\"prompt\":\"p\",\"callback\":\"x\"}", 0, GEN_NONE,
+         "unknown key \"callback\""},
+        {"deep nesting", "", 0, GEN_DEEP, "nested deeper than 32"},
+        {"invalid UTF-8 byte", "{\"id\":\"a\",\"prompt\":\"caf\xff\"}", 0, GEN_NONE, "invalid UTF-8 at offset 23"},
+        {"overlong UTF-8", "{\"id\":\"a\",\"prompt\":\"\xc0\xaf\"}", 0, GEN_NONE, "invalid UTF-8"},
+        {"UTF-8 surrogate", "{\"id\":\"a\",\"prompt\":\"\xed\xa0\x80\"}", 0, GEN_NONE, "invalid UTF-8"},
+        {"truncated UTF-8", "{\"id\":\"a\",\"prompt\":\"\xe6\x97\"}", 0, GEN_NONE, "invalid UTF-8"},
+        {"trailing garbage", "{\"id\":\"a\",\"prompt\":\"p\"} x", 0, GEN_NONE, "trailing data"},
+        {"two objects", "{\"id\":\"a\",\"prompt\":\"p\"}{}", 0, GEN_NONE, "trailing data"},
+        {"raw NUL in string", RAW("{\"id\":\"a\",\"prompt\":\"x\0y\"}"), GEN_NONE, "NUL byte at offset 21"},
+        {"escaped NUL in string", "{\"id\":\"a\",\"prompt\":\"x\\u0000y\"}", 0, GEN_NONE, "NUL (\\u0000)"},
+        {"escaped NUL in key", "{\"id\":\"a\",\"prompt\":\"p\",\"meta\\u0000data\":1}", 0, GEN_NONE, "NUL"},
+        {"raw tab in string", "{\"id\":\"a\",\"prompt\":\"x\ty\"}", 0, GEN_NONE, "control character in string"},
+        {"single quotes", "{'id':'a','prompt':'p'}", 0, GEN_NONE, "single quote"},
+        {"comment", "{\"id\":\"a\",/* c */\"prompt\":\"p\"}", 0, GEN_NONE, "comment"},
+        {"NaN in metadata", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":{\"x\":NaN}}", 0, GEN_NONE,
+         "metadata: numbers must be finite"},
+        {"vars not object", "{\"id\":\"a\",\"template\":\"interior\",\"vars\":[\"bedroom\"]}", 0, GEN_NONE,
+         "vars: must be an object"},
+        {"vars value object", "{\"id\":\"a\",\"template\":\"interior\",\"vars\":{\"room\":{\"x\":1}}}", 0,
+         GEN_NONE, "vars.room: must be a string or a number"},
+        {"vars without template", "{\"id\":\"a\",\"prompt\":\"p\",\"vars\":{\"room\":\"x\"}}", 0, GEN_NONE,
+         "vars: only allowed together with template"},
+        {"template not string", "{\"id\":\"a\",\"template\":5}", 0, GEN_NONE, "template: must be a string"},
+        {"metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
+         "metadata: must be an object"},
+    };
+    return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
+}
+
+static char *gen_input(const struct bad *c, size_t *len)
+{
+    struct sbuf b = {0};
+
+    switch (c->gen) {
+    case GEN_NONE:
+        sb_put(&b, c->buf, c->len != 0 ? c->len : strlen(c->buf));
+        break;
+    case GEN_DEEP:
+        sb_str(&b, "{\"id\":\"deep\",\"prompt\":\"p\",\"metadata\":");
+        sb_rep(&b, "[", 10000);
+        sb_rep(&b, "]", 10000);
+        sb_str(&b, "}");
+        break;
+    case GEN_LONG_PROMPT:
+        sb_str(&b, "{\"id\":\"long\",\"prompt\":\"");
+        sb_rep(&b, "a", CODEC_MAX_PROMPT + 1);
+        sb_str(&b, "\"}");
+        break;
+    case GEN_MANY_IMAGES:
+        sb_str(&b, "{\"id\":\"imgs\",\"prompt\":\"p\",\"image_urls\":[");
+        for (int i = 0; i <= CODEC_MAX_IMAGES; i++)
+            sb_str(&b, i == 0 ? "\"https://example.com/a.jpg\"" : ",\"https://example.com/a.jpg\"");
+        sb_str(&b, "]}");
+        break;
+    case GEN_LONG_ID:
+        sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
+        sb_rep(&b, "i", CODEC_MAX_ID + 1);
+        sb_str(&b, "\"}");
+        break;
+    case GEN_MANY_PROVIDERS:
+        sb_str(&b, "{\"id\":\"provs\",\"prompt\":\"p\",\"providers\":[\"p0\"");
+        for (int i = 1; i <= CODEC_MAX_PROVIDERS; i++) {
+            char name[16];
+            snprintf(name, sizeof name, ",\"p%d\"", i);
+            sb_str(&b, name);
+        }
+        sb_str(&b, "]}");
+        break;
+    }
+    if (b.p == NULL)
+        sb_put(&b, "", 0);
+    *len = b.n;
+    return b.p;
+}
+
+ParameterizedTest(struct bad *c, codec, invalid)
+{
+    char err[256];
+    size_t len;
+    char *buf = gen_input(c, &len);
+    char *id = (char *)"untouched";
+    /* The parser must not read past len: copy into an exact-size heap block so
+     * ASan catches any overrun (no NUL terminator follows the bytes). */
+    char *exact = malloc(len == 0 ? 1 : len);
+
+    memcpy(exact, buf, len);
+    struct codec_job *j = codec_job_parse(exact, len, &id, err, sizeof err);
+    cr_assert_null(j, "[%s] should have failed", c->name);
+    cr_assert(strstr(err, c->want) != NULL, "[%s] err \"%s\" lacks \"%s\"", c->name, err, c->want);
+    free(id);
+    free(exact);
+    free(buf);
+}
+
+/* ---- valid inputs ------------------------------------------------------- */
+
+struct good {
+    char name[32];
+    char buf[640];
+    enum codec_op op;
+    char prompt[96];          /* "" = NULL */
+    size_t n_images;
+    char image0[80];
+    char output_format[8];    /* "" = NULL */
+    char aspect[8];           /* "" = NULL */
+    char model[24];
+    size_t n_providers;
+    char provider_last[24];
+    int deadline;
+    char template_name[24];   /* "" = NULL */
+    char vars[96];            /* compact JSON, "" = NULL */
+    char metadata[96];        /* compact JSON, "" = NULL */
+};
+
+ParameterizedTestParameters(codec, valid)
+{
+    static struct good cases[] = {
+        {.name = "minimal defaults",
+         .buf = "{\"id\":\"j1\",\"prompt\":\"A Scandinavian living room\"}",
+         .op = CODEC_OP_GENERATE, .prompt = "A Scandinavian living room", .model = "nano-banana"},
+        {.name = "full generate",
+         .buf = "{\"id\":\"j2\",\"operation\":\"generate\",\"prompt\":\"Japandi bedroom\",\"image_urls\":"
+                "[\"https://example.com/ref.jpg\"],\"output_format\":\"png\",\"aspect_ratio\":\"16:9\","
+                "\"model\":\"nano-banana-pro\",\"providers\":[\"kie\",\"replicate\"],\"deadline_s\":600,"
+                "\"metadata\":{\"chat_id\":123}}",
+         .op = CODEC_OP_GENERATE, .prompt = "Japandi bedroom", .n_images = 1,
+         .image0 = "https://example.com/ref.jpg", .output_format = "png", .aspect = "16:9",
+         .model = "nano-banana-pro", .n_providers = 2, .provider_last = "replicate", .deadline = 600,
+         .metadata = "{\"chat_id\":123}"},
+        {.name = "edit with images",
+         .buf = "{\"id\":\"j3\",\"operation\":\"edit\",\"prompt\":\"Make it coastal\",\"image_urls\":"
+                "[\"https://example.com/rooms/living-1.jpg\",\"HTTP://example.com/b.png\","
+                "\"data:image/png;base64,iVBORw0KGgo=\"]}",
+         .op = CODEC_OP_EDIT, .prompt = "Make it coastal", .n_images = 3,
+         .image0 = "https://example.com/rooms/living-1.jpg", .model = "nano-banana"},
+        {.name = "jpg normalized",
+         .buf = "{\"id\":\"j4\",\"prompt\":\"p\",\"output_format\":\"jpg\"}",
+         .prompt = "p", .output_format = "jpeg", .model = "nano-banana"},
+        {.name = "jpeg kept",
+         .buf = "{\"id\":\"j5\",\"prompt\":\"p\",\"output_format\":\"jpeg\",\"aspect_ratio\":\"auto\"}",
+         .prompt = "p", .output_format = "jpeg", .aspect = "auto", .model = "nano-banana"},
+        {.name = "prompt trimmed",
+         .buf = "{\"id\":\"j6\",\"prompt\":\"\\n  an art deco hallway \\t\"}",
+         .prompt = "an art deco hallway", .model = "nano-banana"},
+        {.name = "template without prompt",
+         .buf = "{\"id\":\"j7\",\"template\":\"interior\",\"vars\":{\"room\":\"bedroom\",\"windows\":2,"
+                "\"ratio\":0.5}}",
+         .template_name = "interior", .vars = "{\"room\":\"bedroom\",\"windows\":2,\"ratio\":0.5}",
+         .model = "nano-banana"},
+        {.name = "template with prompt",
+         .buf = "{\"id\":\"j8\",\"template\":\"interior\",\"prompt\":\"extra\"}",
+         .prompt = "extra", .template_name = "interior", .model = "nano-banana"},
+        {.name = "nulls are absent",
+         .buf = "{\"id\":\"j9\",\"prompt\":\"p\",\"operation\":null,\"output_format\":null,"
+                "\"aspect_ratio\":null,\"model\":null,\"providers\":null,\"deadline_s\":null,"
+                "\"metadata\":null,\"image_urls\":null}",
+         .prompt = "p", .model = "nano-banana"},
+        {.name = "empty images on generate",
+         .buf = "{\"id\":\"j10\",\"prompt\":\"p\",\"image_urls\":[]}", .prompt = "p", .model = "nano-banana"},
+        {.name = "metadata nested kept",
+         .buf = "{\"id\":\"j11\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],"
+                "\"s\":\"x\\\"y\"}}",
+         .prompt = "p", .model = "nano-banana",
+         .metadata = "{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],\"s\":\"x\\\"y\"}"},
+        {.name = "unicode and whitespace",
+         .buf = " \r\n{ \"id\" : \"j12\" , \"prompt\" : \"caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf\" } \n",
+         .prompt = "caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf", .model = "nano-banana"},
+        {.name = "deadline bounds",
+         .buf = "{\"id\":\"j13\",\"prompt\":\"p\",\"deadline_s\":86400,\"providers\":[\"replicate\"]}",
+         .prompt = "p", .model = "nano-banana", .deadline = 86400, .n_providers = 1,
+         .provider_last = "replicate"},
+        {.name = "nesting at limit",
+         .buf = "{\"id\":\"j14\",\"prompt\":\"p\",\"metadata\":"
+                "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+         .prompt = "p", .model = "nano-banana",
+         .metadata = "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"},
+    };
+    return cr_make_param_array(struct good, cases, sizeof cases / sizeof cases[0]);
+}
+
+static void expect_opt(const char *got, const char *want, const char *what)
+{
+    if (want[0] == '\0')
+        cr_assert_null(got, "%s should be NULL, is %s", what, got);
+    else
+        cr_assert_str_eq(got, want, "%s", what);
+}
+
+static void expect_json(json_object *got, const char *want, const char *what)
+{
+    if (want[0] == '\0') {
+        cr_assert_null(got, "%s should be NULL", what);
+        return;
+    }
+    cr_assert_not_null(got, "%s missing", what);
+    cr_assert_str_eq(json_object_to_json_string_ext(got, JSON_C_TO_STRING_PLAIN), want, "%s", what);
+}
+
+ParameterizedTest(struct good *c, codec, valid)
+{
+    char err[256] = "";
+    char *id = NULL;
+    size_t len = strlen(c->buf);
+    char *exact = malloc(len);
+
+    memcpy(exact, c->buf, len);
+    struct codec_job *j = codec_job_parse(exact, len, &id, err, sizeof err);
+    free(exact); /* the job must own everything it keeps */
+    cr_assert_not_null(j, "[%s] failed: %s", c->name, err);
+    cr_assert_not_null(id);
+    cr_assert_str_eq(id, j->id);
+    cr_assert_eq(j->op, c->op, "[%s] op", c->name);
+    expect_opt(j->prompt, c->prompt, "prompt");
+    cr_assert_eq(j->n_image_urls, c->n_images, "[%s] n_image_urls", c->name);
+    if (c->n_images > 0)
+        cr_assert_str_eq(j->image_urls[0], c->image0);
+    else
+        cr_assert_null(j->image_urls);
+    expect_opt(j->output_format, c->output_format, "output_format");
+    expect_opt(j->aspect_ratio, c->aspect, "aspect_ratio");
+    cr_assert_str_eq(j->model, c->model);
+    cr_assert_eq(j->n_providers, c->n_providers, "[%s] n_providers", c->name);
+    if (c->n_providers > 0)
+        cr_assert_str_eq(j->providers[c->n_providers - 1], c->provider_last);
+    else
+        cr_assert_null(j->providers);
+    cr_assert_eq(j->deadline_s, c->deadline, "[%s] deadline", c->name);
+    expect_opt(j->template_name, c->template_name, "template");
+    expect_json(j->vars, c->vars, "vars");
+    expect_json(j->metadata, c->metadata, "metadata");
+    codec_job_free(j);
+    free(id);
+}
+
+Test(codec, prompt_limit_counts_characters)
+{
+    struct sbuf b = {0};
+    char err[128];
+
+    /* 20000 two-byte characters: 40000 bytes, still within the limit. */
+    sb_str(&b, "{\"id\":\"multi\",\"prompt\":\"");
+    sb_rep(&b, "\xc3\xa9", CODEC_MAX_PROMPT);
+    sb_str(&b, "\"}");
+    struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(strlen(j->prompt), 2 * (size_t)CODEC_MAX_PROMPT);
+    codec_job_free(j);
+    free(b.p);
+}
+
+Test(codec, max_images_and_providers_accepted)
+{
+    struct sbuf b = {0};
+    char err[128], name[16];
+
+    sb_str(&b, "{\"id\":\"m\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[\"https://e.com/0.jpg\"");
+    sb_rep(&b, ",\"https://e.com/n.jpg\"", CODEC_MAX_IMAGES - 1);
+    sb_str(&b, "],\"providers\":[\"p0\"");
+    for (int i = 1; i < CODEC_MAX_PROVIDERS; i++) {
+        snprintf(name, sizeof name, ",\"p%d\"", i);
+        sb_str(&b, name);
+    }
+    sb_str(&b, "]}");
+    struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(j->n_image_urls, CODEC_MAX_IMAGES);
+    cr_assert_eq(j->n_providers, CODEC_MAX_PROVIDERS);
+    cr_assert_str_eq(j->providers[CODEC_MAX_PROVIDERS - 1], "p15");
+    codec_job_free(j);
+    free(b.p);
+}
+
+Test(codec, reads_only_len_bytes)
+{
+    const char buf[] = "{\"id\":\"a\",\"prompt\":\"p\"}GARBAGE";
+    char err[128];
+    struct codec_job *j = codec_job_parse(buf, sizeof buf - 1 - 7, NULL, err, sizeof err);
+
+    cr_assert_not_null(j, "%s", err);
+    codec_job_free(j);
+    cr_assert_null(codec_job_parse(buf, sizeof buf - 1, NULL, err, sizeof err));
+}
+
+Test(codec, null_and_tiny_err_buffers)
+{
+    char err[8];
+
+    cr_assert_null(codec_job_parse("{}", 2, NULL, NULL, 0));
+    cr_assert_null(codec_job_parse("{}", 2, NULL, err, sizeof err));
+    cr_assert_eq(strlen(err), sizeof err - 1); /* truncated, terminated */
+    codec_job_free(NULL);
+    cr_assert_str_eq(codec_op_name(CODEC_OP_EDIT), "edit");
+    cr_assert_str_eq(codec_op_name(CODEC_OP_GENERATE), "generate");
+}
+
+/* ---- id_out ------------------------------------------------------------- */
+
+Test(codec, id_out_on_validation_failure)
+{
+    const char *in = "{\"id\":\"job-7\",\"operation\":\"upscale\",\"prompt\":\"p\"}";
+    char err[128];
+    char *id = NULL;
+
+    cr_assert_null(codec_job_parse(in, strlen(in), &id, err, sizeof err));
+    cr_assert_not_null(id);
+    cr_assert_str_eq(id, "job-7");
+    free(id);
+}
+
+Test(codec, id_out_even_when_id_itself_is_invalid)
+{
+    struct sbuf b = {0};
+    char err[128];
+    char *id = NULL;
+
+    sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
+    sb_rep(&b, "x", CODEC_MAX_ID + 1);
+    sb_str(&b, "\"}");
+    cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
+    cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
+    cr_assert_not_null(id);
+    cr_assert_eq(strlen(id), CODEC_MAX_ID + 1);
+    free(id);
+    free(b.p);
+}
+
+Test(codec, id_out_null_without_string_id)
+{
+    static const char *const inputs[] = {
+        "{\"id\":\"a\",\"prompt\":",       /* not JSON */
+        "{\"id\":12,\"prompt\":\"p\"}",    /* id not a string */
+        "{\"prompt\":\"p\"}",              /* no id */
+        "[\"id\",\"a\"]",                  /* not an object */
+        "{\"id\":\"a\",\"prompt\":\"\xff\"}", /* bad UTF-8: rejected before parsing */
+    };
+    char err[128];
+
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        char *id = (char *)"stale";
+        cr_assert_null(codec_job_parse(inputs[i], strlen(inputs[i]), &id, err, sizeof err));
+        cr_assert_null(id, "input %zu left id_out set", i);
+    }
+}
+
+Test(codec, id_out_on_success_and_optional)
+{
+    const char *in = "{\"id\":\"ok-1\",\"prompt\":\"p\"}";
+    char err[64];
+    char *id = NULL;
+    struct codec_job *j = codec_job_parse(in, strlen(in), &id, err, sizeof err);
+
+    cr_assert_not_null(j);
+    cr_assert_str_eq(id, "ok-1");
+    cr_assert_neq(id, j->id); /* a separate copy */
+    codec_job_free(j);
+    free(id);
+    j = codec_job_parse(in, strlen(in), NULL, err, sizeof err);
+    cr_assert_not_null(j);
+    codec_job_free(j);
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+static const char *const result_keys[] = {
+    "id", "status", "result_urls", "provider", "provider_task_id", "attempts", "error", "timings", "worker",
+    "metadata", NULL,
+};
+static const char *const result_keys_line[] = {
+    "id", "status", "result_urls", "provider", "provider_task_id", "attempts", "error", "line", "timings",
+    "worker", "metadata", NULL,
+};
+static const char *const attempt_keys[] = {
+    "provider", "task_id", "phase", "outcome", "http_status", "code", "message", "elapsed_ms", NULL,
+};
+
+static void fill_attempt(struct codec_attempt *a, const char *prov, const char *task, const char *phase,
+                         const char *outcome, long http, const char *code, const char *msg, int64_t ms)
+{
+    memset(a, 0, sizeof *a);
+    snprintf(a->provider, sizeof a->provider, "%s", prov);
+    snprintf(a->task_id, sizeof a->task_id, "%s", task);
+    snprintf(a->phase, sizeof a->phase, "%s", phase);
+    snprintf(a->outcome, sizeof a->outcome, "%s", outcome);
+    a->http_status = http;
+    snprintf(a->code, sizeof a->code, "%s", code);
+    snprintf(a->message, sizeof a->message, "%s", msg);
+    a->elapsed_ms = ms;
+}
+
+Test(codec, result_success_round_trip)
+{
+    const char *urls[] = {"https://cdn.example.com/out/a.png", "https://cdn.example.com/out/b.png"};
+    struct codec_attempt att[2];
+    json_object *meta = json_tokener_parse("{\"chat_id\":123,\"thread\":\"t/1\"}");
+    struct codec_result r = {
+        .id = "job-42", .succeeded = 1, .result_urls = urls, .n_result_urls = 2, .provider = "kie",
+        .provider_task_id = "b254d74d", .attempts = att, .n_attempts = 2, .line = -1, .queued_ms = 3,
+        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta,
+    };
+
+    fill_attempt(&att[0], "replicate", "", "create", "http_status", 503, "", "Service Unavailable", 120);
+    fill_attempt(&att[1], "kie", "b254d74d", "poll", "succeeded", 200, "200", "success", 24130);
+    char *s = codec_result_json(&r);
+    cr_assert_not_null(s);
+    cr_assert_null(strchr(s, '\n'), "must be one line");
+    cr_assert_null(strstr(s, "\\/"), "slashes must not be escaped: %s", s);
+    cr_assert_not_null(strstr(s, "https://cdn.example.com/out/a.png"));
+
+    json_object *o = parse_strict(s);
+    expect_keys(o, result_keys);
+    expect_str(o, "id", "job-42");
+    expect_str(o, "status", "succeeded");
+    json_object *ru = get(o, "result_urls");
+    cr_assert_eq(json_object_array_length(ru), 2);
+    cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(ru, 1)), urls[1]);
+    expect_str(o, "provider", "kie");
+    expect_str(o, "provider_task_id", "b254d74d");
+    json_object *as = get(o, "attempts");
+    cr_assert_eq(json_object_array_length(as), 2);
+    json_object *a0 = json_object_array_get_idx(as, 0), *a1 = json_object_array_get_idx(as, 1);
+    expect_keys(a0, attempt_keys);
+    expect_str(a0, "provider", "replicate");
+    expect_str(a0, "task_id", NULL);
+    expect_str(a0, "phase", "create");
+    expect_str(a0, "outcome", "http_status");
+    expect_int(a0, "http_status", 503);
+    expect_str(a0, "code", NULL);
+    expect_str(a0, "message", "Service Unavailable");
+    expect_int(a0, "elapsed_ms", 120);
+    expect_str(a1, "task_id", "b254d74d");
+    expect_str(a1, "outcome", "succeeded");
+    expect_int(a1, "http_status", 200);
+    expect_str(a1, "code", "200");
+    expect_int(a1, "elapsed_ms", 24130);
+    cr_assert_null(get(o, "error"));
+    json_object *t = get(o, "timings");
+    expect_int(t, "queued_ms", 3);
+    expect_int(t, "total_ms", 24190);
+    expect_str(o, "worker", "host-a:4242");
+    cr_assert(json_object_equal(get(o, "metadata"), meta));
+
+    json_object_put(o);
+    free(s);
+    cr_assert_eq(json_object_put(meta), 1, "result must not keep or drop the caller's reference");
+}
+
+Test(codec, result_failure_escaping_and_line)
+{
+    const char *msg = "bad \"prompt\"\nline2\ttab \\ back caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8c\xbf \x01";
+    struct codec_attempt att[1];
+    struct codec_result r = {
+        .id = "id \"quoted\"\n", .succeeded = 0, .attempts = att, .n_attempts = 1,
+        .error_class = "invalid_input", .error_message = msg, .line = 0, .queued_ms = 0, .total_ms = 1,
+        .worker = "h:1",
+    };
+
+    fill_attempt(&att[0], "kie", "", "create", "rejected", 0, "", msg, 0);
+    char *s = codec_result_json(&r);
+    cr_assert_not_null(s);
+    cr_assert_null(strchr(s, '\n'));
+    json_object *o = parse_strict(s);
+    expect_keys(o, result_keys_line);
+    expect_str(o, "id", "id \"quoted\"\n");
+    expect_str(o, "status", "failed");
+    cr_assert_eq(json_object_array_length(get(o, "result_urls")), 0);
+    cr_assert_null(get(o, "provider"));
+    cr_assert_null(get(o, "provider_task_id"));
+    json_object *a0 = json_object_array_get_idx(get(o, "attempts"), 0);
+    cr_assert_null(get(a0, "http_status"));
+    cr_assert_null(get(a0, "task_id"));
+    expect_str(a0, "message", msg);
+    json_object *e = get(o, "error");
+    const char *const error_keys[] = {"class", "message", NULL};
+    expect_keys(e, error_keys);
+    expect_str(e, "class", "invalid_input");
+    expect_str(e, "message", msg);
+    expect_int(o, "line", 0);
+    cr_assert_null(get(o, "metadata"));
+    json_object_put(o);
+    free(s);
+}
+
+Test(codec, result_sanitizes_attempt_strings)
+{
+    struct codec_attempt a;
+    struct codec_result r = {.id = "x", .succeeded = 0, .attempts = &a, .n_attempts = 1,
+                             .error_class = "exhausted", .error_message = "all providers failed", .line = -1};
+
+    /* A provider message cut mid-character, then a full buffer with no NUL. */
+    fill_attempt(&a, "kie", "t1", "poll", "task_failed", 200, "501", "", 5);
+    memset(a.message, 'm', sizeof a.message);
+    memcpy(a.message + sizeof a.message - 2, "\xe6\x97", 2);
+    memset(a.code, 'c', sizeof a.code);
+    a.code[3] = '\xff';
+    char *s = codec_result_json(&r);
+    cr_assert_not_null(s);
+    json_object *o = parse_strict(s); /* strict + UTF-8 validation */
+    json_object *a0 = json_object_array_get_idx(get(o, "attempts"), 0);
+    const char *m = json_object_get_string(get(a0, "message"));
+    cr_assert_eq(strlen(m), sizeof a.message - 2 + 2 * 3, "two U+FFFD replace the cut bytes");
+    cr_assert_str_eq(m + sizeof a.message - 2, "\xef\xbf\xbd\xef\xbf\xbd");
+    const char *c = json_object_get_string(get(a0, "code"));
+    cr_assert_eq(strlen(c), sizeof a.code - 1 + 3);
+    cr_assert_null(get(o, "worker"));
+    cr_assert_null(get(o, "metadata"));
+    json_object_put(o);
+    free(s);
+}
+
+Test(codec, job_metadata_flows_into_result)
+{
+    const char *in = "{\"id\":\"m1\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}}";
+    char err[128];
+    struct codec_job *j = codec_job_parse(in, strlen(in), NULL, err, sizeof err);
+
+    cr_assert_not_null(j, "%s", err);
+    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata};
+    char *s = codec_result_json(&r);
+    codec_job_free(j); /* the string must not depend on the job */
+    cr_assert_not_null(s);
+    cr_assert_not_null(strstr(s, "\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}"), "%s", s);
+    cr_assert_not_null(strstr(s, "\"line\":7,"), "%s", s);
+    cr_assert_not_null(strstr(s, "\"result_urls\":[],"), "%s", s);
+    cr_assert_not_null(strstr(s, "\"attempts\":[],"), "%s", s);
+    free(s);
+}
+
+/* ---- fixture files ------------------------------------------------------ */
+
+/* Parses every line of path; returns the number that failed, records the
+ * 1-based line numbers of failures in bad_lines (up to 8). */
+static int parse_file(const char *path, int *n_lines, int *bad_lines)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int failed = 0, lineno = 0;
+    char err[256];
+
+    cr_assert_not_null(f, "cannot open %s", path);
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        char *id = NULL;
+        struct codec_job *j = codec_job_parse(line, (size_t)n, &id, err, sizeof err);
+        if (j == NULL) {
+            if (failed < 8)
+                bad_lines[failed] = lineno;
+            failed++;
+        } else {
+            cr_assert_str_eq(id, j->id);
+        }
+        codec_job_free(j);
+        free(id);
+    }
+    free(line);
+    fclose(f);
+    *n_lines = lineno;
+    return failed;
+}
+
+Test(codec, fixture_valid_jobs)
+{
+    int n, bad[8];
+    int failed = parse_file(SY_FIXTURES "/jobs/valid.jsonl", &n, bad);
+
+    cr_assert_eq(n, 8);
+    cr_assert_eq(failed, 0, "line %d failed", bad[0]);
+}
+
+Test(codec, fixture_invalid_jobs)
+{
+    int n, bad[8];
+    int failed = parse_file(SY_FIXTURES "/jobs/invalid.jsonl", &n, bad);
+
+    cr_assert_eq(n, 13);
+    cr_assert_eq(failed, n);
+}
+
+Test(codec, demo_sample_has_two_invalid_lines)
+{
+    int n, bad[8];
+    int failed = parse_file(SY_SOURCE_DIR "/scripts/jobs/sample.jsonl", &n, bad);
+
+    cr_assert_eq(n, 40);
+    cr_assert_eq(failed, 2);
+    cr_assert_eq(bad[0], 13);
+    cr_assert_eq(bad[1], 30);
+}

@@ -1,2 +1,512 @@
+/* test_config.c — conf_load / conf_load_string: defaults, inheritance,
+ * sorting, model maps, kafka properties, and a table of bad files that each
+ * must fail with the exact line and a recognisable message — never one that
+ * carries an API key. */
+#include "conf/config.h"
+
 #include <criterion/criterion.h>
-Test(placeholder, config) { cr_assert(1); }
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Criterion counts a test as passed even when LeakSanitizer reports at exit,
+ * so each test checks for leaks itself before it returns. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define assert_no_leaks() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
+#else
+#define assert_no_leaks() ((void)0)
+#endif
+
+#define KIE_KEY "kie-SECRET-7f3a9c1e"
+#define REP_KEY "rep-SECRET-2b8e41d0"
+#define FIX SY_FIXTURES "/config/"
+
+static void set_env(void)
+{
+    setenv("SY_T_KIE_KEY", KIE_KEY, 1);
+    setenv("SY_T_REP_KEY", REP_KEY, 1);
+    setenv("SY_T_EMPTY", "", 1);
+    unsetenv("SY_T_UNSET");
+}
+
+TestSuite(config, .init = set_env);
+
+/* One valid kie provider on one line; tests append to it. */
+#define KIE "{ name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\"; api_key_env = \"SY_T_KIE_KEY\"; "
+#define REP "{ name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"https://api.replicate.com\"; api_key_env = \"SY_T_REP_KEY\"; "
+#define MIN "providers = ( " KIE "} );\n"
+
+static struct conf *load_ok(const char *text)
+{
+    char err[512] = "";
+    struct conf *c = conf_load_string(text, "t.conf", err, sizeof err);
+    cr_assert_not_null(c, "unexpected error: %s", err);
+    return c;
+}
+
+Test(config, minimal_kie_gets_every_default)
+{
+    struct conf *c = load_ok(MIN);
+    cr_assert_str_eq(c->path, "t.conf");
+
+    cr_assert_eq(c->worker.max_in_flight, 1000);
+    cr_assert_eq(c->worker.shutdown_grace_s, 30);
+    cr_assert_eq(c->worker.connect_timeout_ms, 10000);
+    cr_assert_eq(c->worker.request_timeout_ms, 30000);
+    cr_assert_eq(c->worker.max_body_bytes, 1048576);
+    cr_assert_eq(c->worker.max_host_connections, 64);
+    cr_assert_eq(c->worker.max_total_connections, 0);
+    cr_assert_eq(c->worker.default_deadline_s, 1800);
+    cr_assert(strlen(c->worker.user_agent) > 0);
+    cr_assert_str_eq(c->worker.metrics_listen, "127.0.0.1:9464");
+    cr_assert_str_eq(c->worker.log_level, "info");
+
+    cr_assert_eq(c->kafka.present, 0);
+    cr_assert_str_eq(c->kafka.brokers, "127.0.0.1:9092");
+    cr_assert_str_eq(c->kafka.group, "switchyard");
+    cr_assert_str_eq(c->kafka.input_topic, "switchyard.jobs");
+    cr_assert_str_eq(c->kafka.output_topic, "switchyard.results");
+    cr_assert_str_eq(c->kafka.dlq_topic, "switchyard.dlq");
+    cr_assert_eq(c->kafka.n_properties, 0);
+
+    cr_assert_eq(c->n_providers, 1);
+    const struct conf_provider *p = &c->providers[0];
+    cr_assert_str_eq(p->name, "kie");
+    cr_assert_eq(p->type, CONF_PROV_KIE);
+    cr_assert_str_eq(p->base_url, "https://api.kie.ai");
+    cr_assert_str_eq(p->api_key_env, "SY_T_KIE_KEY");
+    cr_assert_str_eq(p->api_key, KIE_KEY);
+    cr_assert_null(p->proxy);
+    cr_assert_eq(p->wait_s, 0);
+    cr_assert_eq(p->connect_timeout_ms, 10000);
+    cr_assert_eq(p->request_timeout_ms, 30000);
+    cr_assert_eq(p->max_connections, 64);
+    cr_assert_eq(p->not_ready_tolerance, 5);
+    cr_assert_eq(p->poll.first_ms, 5000);
+    cr_assert_eq(p->poll.interval_ms, 3000);
+    cr_assert_eq(p->poll.max_s, 900);
+    cr_assert_float_eq(p->rate_limit.create_per_s, 1.8, 1e-9);
+    cr_assert_eq(p->rate_limit.create_burst, 18);
+    cr_assert_eq(p->rate_limit.create_window_max, 18);
+    cr_assert_eq(p->rate_limit.create_window_s, 10);
+    cr_assert_float_eq(p->rate_limit.poll_per_s, 8.0, 1e-9);
+    cr_assert_eq(p->rate_limit.poll_burst, 8);
+    cr_assert_eq(p->rate_limit.max_in_flight, 500);
+    cr_assert_str_eq(p->rate_limit.scope, "worker");
+    cr_assert_eq(p->breaker.window, 50);
+    cr_assert_eq(p->breaker.min_calls, 20);
+    cr_assert_float_eq(p->breaker.failure_rate, 0.5, 1e-9);
+    cr_assert_eq(p->breaker.open_s, 30);
+    cr_assert_eq(p->breaker.half_open_probes, 3);
+    cr_assert_eq(p->retry.max_attempts, 4);
+    cr_assert_eq(p->retry.backoff_base_ms, 500);
+    cr_assert_eq(p->retry.backoff_max_ms, 30000);
+    cr_assert_float_eq(p->retry.budget_ratio, 0.2, 1e-9);
+    cr_assert_float_eq(p->retry.budget_min_per_s, 1.0, 1e-9);
+
+    cr_assert_eq(p->n_models, 2);
+    const struct conf_model *m = conf_provider_model(p, "nano-banana");
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->generate, "google/nano-banana");
+    cr_assert_str_eq(m->edit, "google/nano-banana-edit");
+    cr_assert_str_eq(m->image_field, "image_urls");
+    cr_assert_str_eq(m->jpeg_name, "jpeg");
+    m = conf_provider_model(p, "nano-banana-pro");
+    cr_assert_not_null(m);
+    cr_assert_str_eq(m->generate, "nano-banana-pro");
+    cr_assert_str_eq(m->edit, "nano-banana-pro");
+    cr_assert_str_eq(m->image_field, "image_input");
+    cr_assert_str_eq(m->jpeg_name, "jpg");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, replicate_type_defaults)
+{
+    struct conf *c = load_ok("providers = ( " REP "} );");
+    const struct conf_provider *p = conf_provider_by_name(c, "replicate");
+    cr_assert_not_null(p);
+    cr_assert_eq(p->type, CONF_PROV_REPLICATE);
+    cr_assert_str_eq(p->api_key, REP_KEY);
+    cr_assert_eq(p->poll.first_ms, 2000);
+    cr_assert_eq(p->poll.interval_ms, 2000);
+    cr_assert_eq(p->poll.max_s, 1800);
+    cr_assert_float_eq(p->rate_limit.create_per_s, 9.0, 1e-9);
+    cr_assert_eq(p->rate_limit.create_burst, 20);
+    cr_assert_eq(p->rate_limit.create_window_max, 0);
+    cr_assert_float_eq(p->rate_limit.poll_per_s, 45.0, 1e-9);
+    cr_assert_eq(p->rate_limit.poll_burst, 50);
+    cr_assert_eq(p->rate_limit.max_in_flight, 500);
+    cr_assert_eq(p->n_models, 2);
+    const struct conf_model *m = conf_provider_model(p, "nano-banana");
+    cr_assert_str_eq(m->generate, "google/nano-banana");
+    cr_assert_str_eq(m->edit, "google/nano-banana");
+    cr_assert_str_eq(m->image_field, "image_input");
+    cr_assert_str_eq(m->jpeg_name, "jpg");
+    m = conf_provider_model(p, "nano-banana-pro");
+    cr_assert_str_eq(m->generate, "google/nano-banana-pro");
+    cr_assert_str_eq(m->edit, "google/nano-banana-pro");
+    cr_assert_null(conf_provider_model(p, "flux"));
+    cr_assert_null(conf_provider_by_name(c, "kie"));
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, sorted_by_priority_inherits_and_strips_slash)
+{
+    struct conf *c = load_ok(
+        "worker = { connect_timeout_ms = 1234; request_timeout_ms = 5678; max_host_connections = 9; };\n"
+        "providers = (\n"
+        "  { name = \"c\"; type = \"kie\"; priority = 30; base_url = \"https://c.test//\"; api_key_env = \"SY_T_KIE_KEY\";\n"
+        "    request_timeout_ms = 1; },\n"
+        "  { name = \"a\"; type = \"replicate\"; priority = 10; base_url = \"https://a.test/v1/\"; api_key_env = \"SY_T_REP_KEY\"; },\n"
+        "  { name = \"b\"; type = \"kie\"; priority = 20; base_url = \"http://b.test\"; api_key_env = \"SY_T_KIE_KEY\";\n"
+        "    proxy = \"\"; max_connections = 2; }\n"
+        ");\n");
+    cr_assert_eq(c->n_providers, 3);
+    cr_assert_str_eq(c->providers[0].name, "a");
+    cr_assert_str_eq(c->providers[1].name, "b");
+    cr_assert_str_eq(c->providers[2].name, "c");
+    cr_assert_eq(c->providers[0].line, 5);
+    cr_assert_str_eq(c->providers[0].base_url, "https://a.test/v1");
+    cr_assert_str_eq(c->providers[1].base_url, "http://b.test");
+    cr_assert_str_eq(c->providers[2].base_url, "https://c.test");
+    cr_assert_eq(c->providers[0].connect_timeout_ms, 1234);
+    cr_assert_eq(c->providers[0].request_timeout_ms, 5678);
+    cr_assert_eq(c->providers[0].max_connections, 9);
+    cr_assert_eq(c->providers[1].max_connections, 2);
+    cr_assert_null(c->providers[1].proxy);
+    cr_assert_eq(c->providers[2].request_timeout_ms, 1);
+    cr_assert_eq(c->providers[2].connect_timeout_ms, 1234);
+    cr_assert_str_eq(conf_provider_by_name(c, "b")->name, "b");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, models_replace_defaults)
+{
+    struct conf *c = load_ok(
+        "providers = ( " KIE "\n"
+        "  models = ( { name = \"nano-banana-pro\"; generate = \"x-pro\"; },\n"
+        "             { name = \"custom\"; edit = \"me/edit\"; } ); },\n"
+        "  " REP "models = ( { name = \"custom\"; generate = \"me/gen\"; jpeg_name = \"jpeg\"; } ); } );\n");
+    const struct conf_provider *k = conf_provider_by_name(c, "kie");
+    cr_assert_eq(k->n_models, 2);
+    cr_assert_null(conf_provider_model(k, "nano-banana"));
+    const struct conf_model *m = conf_provider_model(k, "nano-banana-pro");
+    cr_assert_str_eq(m->generate, "x-pro");
+    cr_assert_null(m->edit);
+    cr_assert_str_eq(m->image_field, "image_input"); /* from the built-in of the same name */
+    cr_assert_str_eq(m->jpeg_name, "jpg");
+    cr_assert_eq(m->line, 2);
+    m = conf_provider_model(k, "custom");
+    cr_assert_null(m->generate);
+    cr_assert_str_eq(m->edit, "me/edit");
+    cr_assert_str_eq(m->image_field, "image_urls"); /* the kie type default */
+    cr_assert_str_eq(m->jpeg_name, "jpeg");
+    m = conf_provider_model(conf_provider_by_name(c, "replicate"), "custom");
+    cr_assert_str_eq(m->generate, "me/gen");
+    cr_assert_str_eq(m->image_field, "image_input");
+    cr_assert_str_eq(m->jpeg_name, "jpeg");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, kafka_group_and_properties)
+{
+    struct conf *c = load_ok(MIN "kafka = { brokers = \"k:1\"; properties = { security_protocol = \"SSL\";\n"
+                                 "  enable_idempotence = \"true\"; client-id = \"x\"; }; };\n");
+    cr_assert_eq(c->kafka.present, 1);
+    cr_assert_str_eq(c->kafka.brokers, "k:1");
+    cr_assert_str_eq(c->kafka.group, "switchyard");
+    cr_assert_eq(c->kafka.n_properties, 3);
+    cr_assert_str_eq(c->kafka.properties[0].key, "security.protocol");
+    cr_assert_str_eq(c->kafka.properties[0].value, "SSL");
+    cr_assert_str_eq(c->kafka.properties[1].key, "enable.idempotence");
+    cr_assert_str_eq(c->kafka.properties[1].value, "true");
+    cr_assert_str_eq(c->kafka.properties[2].key, "client-id");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, ints_accepted_where_floats_expected)
+{
+    struct conf *c = load_ok("providers = ( " KIE "rate_limit = { create_per_s = 3; poll_per_s = 1.5e1; };\n"
+                             "  breaker = { failure_rate = 1; }; retry = { budget_ratio = 0; budget_min_per_s = 2; }; } );");
+    const struct conf_provider *p = &c->providers[0];
+    cr_assert_float_eq(p->rate_limit.create_per_s, 3.0, 1e-9);
+    cr_assert_float_eq(p->rate_limit.poll_per_s, 15.0, 1e-9);
+    cr_assert_eq(p->rate_limit.create_burst, 18); /* untouched keys keep the type default */
+    cr_assert_float_eq(p->breaker.failure_rate, 1.0, 1e-9);
+    cr_assert_float_eq(p->retry.budget_ratio, 0.0, 1e-9);
+    cr_assert_float_eq(p->retry.budget_min_per_s, 2.0, 1e-9);
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, full_file_every_key)
+{
+    char err[512] = "";
+    struct conf *c = conf_load(FIX "good-full.conf", err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_str_eq(c->path, FIX "good-full.conf");
+    cr_assert_eq(c->worker.max_in_flight, 5);
+    cr_assert_eq(c->worker.shutdown_grace_s, 0);
+    cr_assert_eq(c->worker.max_body_bytes, 333);
+    cr_assert_eq(c->worker.max_total_connections, 9);
+    cr_assert_eq(c->worker.default_deadline_s, 44);
+    cr_assert_str_eq(c->worker.user_agent, "ua/1");
+    cr_assert_str_eq(c->worker.metrics_listen, "");
+    cr_assert_str_eq(c->worker.log_level, "debug");
+    cr_assert_str_eq(c->kafka.dlq_topic, "dead");
+    cr_assert_eq(c->kafka.n_properties, 2);
+    cr_assert_str_eq(c->kafka.properties[1].key, "queue.buffering.max.ms");
+
+    cr_assert_eq(c->n_providers, 2);
+    const struct conf_provider *k = &c->providers[0];
+    cr_assert_str_eq(k->name, "kie");
+    cr_assert_eq(k->connect_timeout_ms, 111);
+    cr_assert_eq(k->request_timeout_ms, 222);
+    cr_assert_eq(k->max_connections, 4);
+
+    const struct conf_provider *r = &c->providers[1];
+    cr_assert_str_eq(r->name, "rep-eu");
+    cr_assert_eq(r->line, 3);
+    cr_assert_str_eq(r->base_url, "https://replicate.example.test");
+    cr_assert_str_eq(r->proxy, "http://proxy.test:3128");
+    cr_assert_eq(r->wait_s, 60);
+    cr_assert_eq(r->connect_timeout_ms, 1500);
+    cr_assert_eq(r->request_timeout_ms, 70000);
+    cr_assert_eq(r->max_connections, 12);
+    cr_assert_eq(r->not_ready_tolerance, 0);
+    cr_assert_eq(r->poll.first_ms, 100);
+    cr_assert_eq(r->poll.interval_ms, 250);
+    cr_assert_eq(r->poll.max_s, 60);
+    cr_assert_float_eq(r->rate_limit.create_per_s, 2.0, 1e-9);
+    cr_assert_eq(r->rate_limit.create_burst, 3);
+    cr_assert_eq(r->rate_limit.create_window_max, 4);
+    cr_assert_eq(r->rate_limit.create_window_s, 5);
+    cr_assert_float_eq(r->rate_limit.poll_per_s, 6.5, 1e-9);
+    cr_assert_eq(r->rate_limit.poll_burst, 7);
+    cr_assert_eq(r->rate_limit.max_in_flight, 8);
+    cr_assert_str_eq(r->rate_limit.scope, "fleet");
+    cr_assert_eq(r->breaker.window, 10);
+    cr_assert_eq(r->breaker.min_calls, 10);
+    cr_assert_eq(r->breaker.open_s, 5);
+    cr_assert_eq(r->breaker.half_open_probes, 1);
+    cr_assert_eq(r->retry.max_attempts, 1);
+    cr_assert_eq(r->retry.backoff_base_ms, 10);
+    cr_assert_eq(r->retry.backoff_max_ms, 10);
+    cr_assert_eq(r->n_models, 2);
+    const struct conf_model *m = conf_provider_model(r, "nano-banana");
+    cr_assert_null(m->edit);
+    m = conf_provider_model(r, "my-edit");
+    cr_assert_str_eq(m->image_field, "images");
+    cr_assert_str_eq(m->jpeg_name, "jpeg");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, shipped_example_loads)
+{
+    setenv("KIE_API_KEY", "kie-SHIPPED-51d0", 1);
+    setenv("REPLICATE_API_TOKEN", "r8-SHIPPED-93aa", 1);
+    char err[512] = "";
+    struct conf *c = conf_load(SY_SOURCE_DIR "/conf/switchyard.conf", err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(c->n_providers, 2);
+    cr_assert_str_eq(c->providers[0].name, "kie");
+    cr_assert_str_eq(c->providers[0].base_url, "https://api.kie.ai");
+    cr_assert_str_eq(c->providers[0].api_key, "kie-SHIPPED-51d0");
+    cr_assert_eq(c->providers[0].rate_limit.create_window_max, 18);
+    cr_assert_str_eq(c->providers[1].name, "replicate");
+    cr_assert_str_eq(c->providers[1].base_url, "https://api.replicate.com");
+    cr_assert_str_eq(c->providers[1].api_key, "r8-SHIPPED-93aa");
+    cr_assert_eq(c->kafka.present, 1);
+    cr_assert_eq(c->kafka.n_properties, 0);
+    conf_free(c);
+
+    unsetenv("REPLICATE_API_TOKEN");
+    c = conf_load(SY_SOURCE_DIR "/conf/switchyard.conf", err, sizeof err);
+    cr_assert_null(c);
+    cr_assert(strstr(err, "REPLICATE_API_TOKEN is not set") != NULL, "%s", err);
+    cr_assert(strstr(err, "kie-SHIPPED-51d0") == NULL, "%s", err);
+    assert_no_leaks();
+}
+
+Test(config, tiny_error_buffer_is_safe)
+{
+    char err[8];
+    cr_assert_null(conf_load_string("providers = ();", "t.conf", err, sizeof err));
+    cr_assert_str_eq(err, "t.conf:");
+    cr_assert_null(conf_load_string("providers = ();", "t.conf", NULL, 0));
+    assert_no_leaks();
+}
+
+/* ---- bad configs -------------------------------------------------------- */
+
+struct bad {
+    const char *text; /* config text, loaded as "bad.conf" ... */
+    const char *file; /* ... or a file under tests/fixtures/config/ */
+    int line;         /* expected line; 0 = the message has no line */
+    const char *msg;  /* expected substring */
+};
+
+static const struct bad bad_table[] = {
+    /* parse errors and files */
+    { "providers = (\n  { name = = \"kie\"; }\n);\n", NULL, 2, "parse error: syntax error" },
+{ "providers = (\n  { name = \"kie\"; }\n", NULL, 3, "parse error" }, /* unclosed: found at the end */
+    { MIN "worker = { max_in_flight = 1; max_in_flight = 2; };\n", NULL, 2, "duplicate setting name" },
+    { NULL, "bad-parse.conf", 4, "parse error" },
+    { NULL, "does-not-exist.conf", 0, "cannot open: No such file or directory" },
+    { NULL, "", 0, "not a regular file" },
+    /* unknown keys at every level */
+    { MIN "\nprovider = ();\n", NULL, 3, "provider: unknown setting" },
+    { MIN "worker = { max_inflight = 1; };\n", NULL, 2, "worker.max_inflight: unknown setting" },
+    { MIN "kafka = {\n brokers = \"b\";\n topic = \"x\"; };\n", NULL, 4, "kafka.topic: unknown setting" },
+    { "providers = ( " KIE "\n  enabled = true; } );", NULL, 2, "providers[0].enabled: unknown setting" },
+    { "providers = ( { name = \"k\";\n typ = \"kie\"; priority = 1; base_url = \"https://k\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+  NULL, 2, "providers[0].typ: unknown setting" },
+{ "providers = ( " KIE "poll = {\n first = 1; }; } );", NULL, 2, "providers[0].poll.first: unknown setting" },
+    { NULL, "bad-nested-unknown.conf", 10, "providers[0].rate_limit.creat_burst: unknown setting" },
+    { "providers = ( " KIE "breaker = { threshold = 0.5; }; } );", NULL, 1,
+      "providers[0].breaker.threshold: unknown setting" },
+    { "providers = ( " KIE "retry = { attempts = 3; }; } );", NULL, 1, "providers[0].retry.attempts: unknown setting" },
+    { "providers = ( " KIE "models = (\n { name = \"m\"; generate = \"g\"; size = 1; } ); } );", NULL, 2,
+      "providers[0].models[0].size: unknown setting" },
+    /* wrong types */
+    { "providers = ( { name = \"kie\"; type = \"kie\";\n priority = \"1\"; base_url = \"https://k\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+      NULL, 2, "providers[0].priority: must be an integer, not a string" },
+    { MIN "worker = { user_agent = 5; };", NULL, 2, "worker.user_agent: must be a string, not an integer" },
+    { "providers = ( " KIE "rate_limit = { create_per_s = \"fast\"; }; } );", NULL, 1,
+      "providers[0].rate_limit.create_per_s: must be a number, not a string" },
+    { "providers = ( " KIE "poll = { first_ms = 1.5; }; } );", NULL, 1,
+      "providers[0].poll.first_ms: must be an integer, not a float" },
+    { MIN "worker = { max_in_flight = true; };", NULL, 2, "worker.max_in_flight: must be an integer, not a boolean" },
+    { "providers = ( " KIE "poll = 5; } );", NULL, 1, "providers[0].poll: must be a group" },
+    { "providers = { kie = 1; };", NULL, 1, "providers: must be a list" },
+    { "providers = ( 1 );", NULL, 1, "providers[0]: must be a group" },
+    { MIN "kafka = { properties = { linger_ms = 5; }; };", NULL, 2,
+      "kafka.properties.linger_ms: must be a string" },
+    /* missing required settings: reported at the enclosing group */
+    { "worker = { };\n", NULL, 1, "providers: missing required setting" },
+    { "providers = ();", NULL, 1, "providers: must have at least one provider" },
+    { "providers = (\n { name = \"kie\"; type = \"kie\"; priority = 1;\n api_key_env = \"SY_T_KIE_KEY\"; } );", NULL, 2,
+      "providers[0].base_url: missing required setting" },
+    { "providers = (\n " KIE "},\n { name = \"r\"; priority = 2; } );", NULL, 3,
+      "providers[1].type: missing required setting" },
+    { "providers = ( " KIE "models = ( { generate = \"g\"; } ); } );", NULL, 1,
+      "providers[0].models[0].name: missing required setting" },
+    /* duplicates */
+    { "providers = ( " KIE "},\n { name = \"kie\"; type = \"replicate\"; priority = 2; base_url = \"https://r\"; api_key_env = \"SY_T_REP_KEY\"; } );",
+      NULL, 2, "providers[1].name: duplicate provider name \"kie\" (also providers[0])" },
+    { "providers = ( " KIE "},\n { name = \"r\"; type = \"replicate\";\n priority = 1; base_url = \"https://r\"; api_key_env = \"SY_T_REP_KEY\"; } );",
+      NULL, 3, "providers[1].priority: duplicate priority 1" },
+    { "providers = ( " KIE "models = ( { name = \"m\"; generate = \"a\"; },\n { name = \"m\"; edit = \"b\"; } ); } );", NULL, 2,
+      "providers[0].models[1].name: duplicate model \"m\"" },
+    /* ranges */
+    { "providers = ( " KIE "\n poll = { interval_ms = 0; }; } );", NULL, 2, "providers[0].poll.interval_ms: must be > 0" },
+    { MIN "worker = {\n request_timeout_ms = -5; };", NULL, 3, "worker.request_timeout_ms: must be > 0" },
+    { MIN "worker = { max_body_bytes = 3000000000; };", NULL, 2, "worker.max_body_bytes: must be > 0" },
+    { "providers = ( " KIE "connect_timeout_ms = 0; } );", NULL, 1, "providers[0].connect_timeout_ms: must be > 0" },
+    { "providers = ( " KIE "rate_limit = { create_per_s = 0.0; }; } );", NULL, 1,
+      "providers[0].rate_limit.create_per_s: must be > 0" },
+    { "providers = ( " KIE "not_ready_tolerance = -1; } );", NULL, 1, "providers[0].not_ready_tolerance: must be >= 0" },
+    { "providers = ( " REP "wait_s = 61; } );", NULL, 1, "providers[0].wait_s: must be between 0 and 60" },
+    { "providers = ( " KIE "breaker = { failure_rate = 0; }; } );", NULL, 1,
+      "providers[0].breaker.failure_rate: must be > 0 and <= 1" },
+    { "providers = ( " KIE "breaker = { failure_rate = 1.5; }; } );", NULL, 1,
+      "providers[0].breaker.failure_rate: must be > 0 and <= 1" },
+    { "providers = ( " KIE "breaker = { window = 10; }; } );", NULL, 1,
+      "providers[0].breaker.min_calls: must be <= breaker.window (10)" },
+    { "providers = ( " KIE "retry = {\n backoff_base_ms = 100;\n backoff_max_ms = 50; }; } );", NULL, 3,
+      "providers[0].retry.backoff_max_ms: must be >= retry.backoff_base_ms (100)" },
+    /* enumerations and strings */
+    { "providers = ( { name = \"mj\";\n type = \"midjourney\"; priority = 1; base_url = \"https://m\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+      NULL, 2, "providers[0].type: must be one of \"kie\", \"replicate\", not \"midjourney\"" },
+    { "providers = ( " KIE "rate_limit = { scope = \"global\"; }; } );", NULL, 1,
+      "providers[0].rate_limit.scope: must be one of \"worker\", \"fleet\"" },
+    { MIN "worker = { log_level = \"verbose\"; };", NULL, 2, "worker.log_level: must be one of \"debug\", \"info\"" },
+    { MIN "worker = { metrics_listen = \"9464\"; };", NULL, 2, "worker.metrics_listen: must be \"host:port\"" },
+    { MIN "worker = { user_agent = \"\"; };", NULL, 2, "worker.user_agent: must not be empty" },
+    { MIN "kafka = { input_topic = \"t\"; output_topic = \"t\"; };", NULL, 2,
+      "kafka.input_topic: must differ from output_topic" },
+    { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1;\n base_url = \"ftp://k\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+      NULL, 2, "providers[0].base_url: must start with http:// or https://" },
+    { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"https:///\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+      NULL, 1, "providers[0].base_url: has no host" },
+    { "providers = ( { name = \"k i e\"; type = \"kie\"; priority = 1; base_url = \"https://k\"; api_key_env = \"SY_T_KIE_KEY\"; } );",
+      NULL, 1, "providers[0].name: use at most 64 letters" },
+    { "providers = ( " KIE "models = ( { name = \"m\"; } ); } );", NULL, 1,
+      "providers[0].models[0]: needs at least one of generate, edit" },
+    { "providers = ( " KIE "models = (\n { name = \"m\"; generate = \"g\"; jpeg_name = \"JPEG\"; } ); } );", NULL, 2,
+      "providers[0].models[0].jpeg_name: must be one of \"jpeg\", \"jpg\"" },
+    { "providers = ( " KIE "models = (); } );", NULL, 1, "providers[0].models: must have at least one model" },
+    /* API keys: named, never shown */
+    { NULL, "bad-env-unset.conf", 6, "providers[1].api_key_env: environment variable SY_T_UNSET is not set" },
+    { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"https://k\";\n api_key_env = \"SY_T_EMPTY\"; } );",
+      NULL, 2, "providers[0].api_key_env: environment variable SY_T_EMPTY is empty" },
+};
+
+/* Parameters are handed to the test's own process, where the parent's
+ * pointers mean nothing (PIE + ASLR), so the table is copied into Criterion's
+ * shared heap. Criterion 2.4 has no cr_strdup. */
+static char *cr_strdup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = cr_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+static void free_bad(struct criterion_test_params *crp)
+{
+    struct bad *cases = crp->params;
+    for (size_t i = 0; i < crp->length; i++) {
+        cr_free((void *)cases[i].text);
+        cr_free((void *)cases[i].file);
+        cr_free((void *)cases[i].msg);
+    }
+    cr_free(cases);
+}
+
+ParameterizedTestParameters(config, rejects)
+{
+    size_t n = sizeof bad_table / sizeof bad_table[0];
+    struct bad *cases = cr_malloc(n * sizeof *cases);
+    for (size_t i = 0; i < n; i++) {
+        cases[i].text = cr_strdup(bad_table[i].text);
+        cases[i].file = cr_strdup(bad_table[i].file);
+        cases[i].line = bad_table[i].line;
+        cases[i].msg = cr_strdup(bad_table[i].msg);
+    }
+    return cr_make_param_array(struct bad, cases, n, free_bad);
+}
+
+ParameterizedTest(struct bad *b, config, rejects)
+{
+    char err[512] = "", path[512], want[640];
+    struct conf *c;
+    const char *name = "bad.conf";
+
+    if (b->file != NULL) {
+        snprintf(path, sizeof path, "%s%s", FIX, b->file);
+        name = path;
+        c = conf_load(path, err, sizeof err);
+    } else {
+        c = conf_load_string(b->text, name, err, sizeof err);
+    }
+    cr_assert_null(c, "loaded, expected \"%s\"", b->msg);
+    if (b->line > 0)
+        snprintf(want, sizeof want, "%s:%d: ", name, b->line);
+    else
+        snprintf(want, sizeof want, "%s: ", name);
+    cr_assert(strncmp(err, want, strlen(want)) == 0, "want prefix \"%s\", got \"%s\"", want, err);
+    cr_assert(strstr(err, b->msg) != NULL, "want \"%s\" in \"%s\"", b->msg, err);
+    cr_assert(strstr(err, KIE_KEY) == NULL && strstr(err, REP_KEY) == NULL, "key leaked: %s", err);
+    assert_no_leaks();
+}

@@ -1,2 +1,632 @@
+/* test_kie.c — KIE provider: reply fixtures (parameterized), request
+ * builders, and the shared helpers in provider.c (retry-after, class names,
+ * registry, bounded JSON parsing).
+ *
+ * Fixtures live under SY_FIXTURES "/kie/"; a file's name carries the HTTP
+ * status it was observed with (name.http<status>.<ext>), and the table below
+ * repeats it so one body can also be tried under another status. Bodies are
+ * read into buffers of exactly their size (no NUL), so ASan catches any read
+ * past body_len. */
 #include <criterion/criterion.h>
-Test(placeholder, kie) { cr_assert(1); }
+#include <criterion/parameterized.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/provider.h"
+#include "worker/sy.h"
+
+enum which { CREATE, POLL };
+
+/* Inline strings, not pointers: Criterion re-executes the binary for each
+ * test, so pointers into the parent's image would not survive. "" = none. */
+struct fx {
+    char file[64];
+    long http;
+    char retry_after[16]; /* header value; "" = no header */
+    enum which parser;
+    enum prov_outcome outcome;
+    enum prov_class cls;
+    enum prov_kind kind;
+    char code[32];     /* expected code[] */
+    size_t n_urls;
+    char task_id[48];  /* "" = no task id expected */
+    long retry_after_ms;
+    char msg_has[48];  /* substring of message; "" = not checked */
+};
+
+#define TASK "task_google_1765178608584"
+#define OK_(f, h, p, o, id) {f, h, "", p, o, PROV_C_NONE, PROV_K_NONE, "200", 0, id, -1, ""}
+
+static struct fx kie_fixtures[] = {
+    /* createTask */
+    OK_("create_ok.http200.json", 200, CREATE, PROV_CREATED, TASK),
+    OK_("create_ok_message_key.http200.json", 200, CREATE, PROV_CREATED, "b254d74d3e0f4c7e9a1f2b3c4d5e6f70"),
+    OK_("create_ok_pro.http200.json", 201, CREATE, PROV_CREATED, "task_nano-banana-pro_1765178612345"),
+    OK_("create_code_string.http200.json", 200, CREATE, PROV_CREATED, "task_google_1765178600001"),
+    {"create_402_no_credit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NO_CREDIT, "402", 0,
+     "", -1, "insufficient"},
+    {"create_402_no_credit.http402.json", 402, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NO_CREDIT, "402", 0,
+     "", -1, "top up"},
+    {"create_429_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 0,
+     "", -1, "Rate limit"},
+    {"create_429_rate_limit.http429.json", 429, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429",
+     0, "", -1, "Rate limit"},
+    {"create_429_rate_limit.http429.json", 429, "7", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429",
+     0, "", 7000, ""},
+    {"create_429_bare.http429.txt", 429, "2.5", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_RATE_LIMITED, "", 0, "",
+     2500, "HTTP 429"},
+    {"create_429_bare.http429.txt", 429, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_RATE_LIMITED, "", 0, "", -1,
+     ""},
+    {"create_401_no_access.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0, "",
+     -1, "access permissions"},
+    {"create_401_unauthorized.http401.json", 401, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0,
+     "", -1, "Unauthorized"},
+    {"create_422_validation.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_INVALID_INPUT,
+     "422", 0, "", -1, "output_format"},
+    {"create_433_subkey_limit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED,
+     "433", 0, "", -1, ""},
+    {"create_455_maintenance.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "455",
+     0, "", -1, "maintenance"},
+    {"create_500_server_error.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE,
+     "500", 0, "", -1, "Server error"},
+    {"create_500_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "500", 0,
+     "", -1, ""},
+    {"create_501_generation_failed.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE,
+     "501", 0, "", -1, ""},
+    {"create_505_disabled.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "505", 0,
+     "", -1, "disabled"},
+    {"create_408_upstream.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "408", 0,
+     "", -1, ""},
+    {"create_502_html.http502.html", 502, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "", -1,
+     "HTTP 502"},
+    {"create_403_cloudflare.http403.txt", 403, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "",
+     -1, "HTTP 403"},
+    {"create_truncated.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
+     "", -1, "unparsable"},
+    {"create_empty.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
+     "", -1, ""},
+    {"create_no_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
+     0, "", -1, "taskId"},
+    {"create_empty_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, "", -1, "taskId"},
+    {"create_data_array.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
+     0, "", -1, ""},
+    {"create_unknown_code.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "999", 0, "", -1, "999"},
+    {"create_not_envelope.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "",
+     0, "", -1, ""},
+    /* HTTP error with a success-looking body: HTTP wins, never CREATED */
+    {"create_ok_http500.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "200", 0, "",
+     -1, "HTTP 500"},
+    /* recordInfo */
+    OK_("poll_waiting.http200.json", 200, POLL, PROV_PENDING, TASK),
+    OK_("poll_queuing.http200.json", 200, POLL, PROV_PENDING, TASK),
+    OK_("poll_generating.http200.json", 200, POLL, PROV_PENDING, TASK),
+    {"poll_success.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 1, TASK, -1, ""},
+    {"poll_success_object.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 1, TASK, -1,
+     ""},
+    {"poll_success_mixed_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 2, TASK,
+     -1, ""},
+    {"poll_success_no_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "resultUrls"},
+    {"poll_success_bad_result_json.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+     PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "resultJson"},
+    {"poll_fail_422.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "422", 0,
+     TASK, -1, "Invalid prompt"},
+    {"poll_fail_500.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_UNAVAILABLE, "500", 0,
+     TASK, -1, "Internal server error"},
+    {"poll_fail_501.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "501", 0,
+     TASK, -1, "Generation failed"},
+    {"poll_fail_code_int.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "400",
+     0, TASK, -1, "could not be downloaded"},
+    {"poll_recordinfo_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "422", 0,
+     "", -1, "recordInfo is null"},
+    {"poll_recordinfo_null.http200.json", 422, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "422", 0,
+     "", -1, ""},
+    {"poll_recordinfo_null_message.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY,
+     "422", 0, "", -1, "RecordInfo"},
+    {"poll_data_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "200", 0, "",
+     -1, ""},
+    {"poll_unknown_state.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
+     0, TASK, -1, "paused"},
+    {"poll_wrong_types.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200", 0,
+     "", -1, ""},
+    {"poll_404_not_found.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_FOUND, "404", 0,
+     "", -1, "Task not found"},
+    {"poll_400_missing_id.http400.json", 400, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "400", 0,
+     "", -1, ""},
+    {"poll_401_unauthorized.http401.json", 401, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0, "",
+     -1, ""},
+    {"poll_429.http429.json", 429, "3", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 0, "", 3000,
+     ""},
+    {"poll_truncated.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
+     "", -1, ""},
+    {"create_502_html.http502.html", 502, "", POLL, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "", -1,
+     ""},
+};
+
+/* Read a fixture into a buffer of exactly its size (NULL, 0 when empty). */
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/kie/%s", SY_FIXTURES, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (n > 0)
+        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)(n > 0 ? n : 0);
+    return buf;
+}
+
+static void parse(enum which w, const char *body, size_t len, long http, const char *ra, struct prov_result *res)
+{
+    struct prov_reply r = {.http_status = http, .body = body, .body_len = len, .retry_after = ra};
+    prov_result_init(res);
+    if (w == CREATE)
+        kie_ops.parse_create(&r, res);
+    else
+        kie_ops.parse_poll(&r, res);
+}
+
+ParameterizedTestParameters(kie, fixtures)
+{
+    return cr_make_param_array(struct fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+}
+
+ParameterizedTest(struct fx *t, kie, fixtures)
+{
+    size_t len;
+    char *body = read_fixture(t->file, &len);
+    struct prov_result res;
+    parse(t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
+    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome, t->outcome,
+                 res.message);
+    cr_expect_eq(res.cls, t->cls, "%s: class %s, want %s", t->file, prov_class_name(res.cls),
+                 prov_class_name(t->cls));
+    cr_expect_eq(res.kind, t->kind, "%s: kind %d, want %d", t->file, res.kind, t->kind);
+    cr_expect_str_eq(res.code, t->code, "%s: code \"%s\", want \"%s\"", t->file, res.code, t->code);
+    cr_expect_eq(res.n_urls, t->n_urls, "%s: %zu urls", t->file, res.n_urls);
+    cr_expect_eq(res.http_status, t->http);
+    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file, res.retry_after_ms);
+    if (t->task_id[0])
+        cr_expect(res.task_id && strcmp(res.task_id, t->task_id) == 0, "%s: task_id %s", t->file,
+                  res.task_id ? res.task_id : "(null)");
+    else
+        cr_expect_null(res.task_id, "%s: unexpected task_id", t->file);
+    if (t->msg_has[0])
+        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", t->file, res.message,
+                  t->msg_has);
+    if (res.outcome == PROV_FAILED)
+        cr_expect(res.message[0] != '\0', "%s: failure without a message", t->file);
+    for (size_t i = 0; i < res.n_urls; i++)
+        cr_expect(strncmp(res.urls[i], "https://", 8) == 0, "%s: url %s", t->file, res.urls[i]);
+    prov_result_cleanup(&res);
+    free(body);
+}
+
+/* Every prefix and many one-byte mutations of every fixture, through both parsers: no crash, no leak,
+ * terminated strings, and a prefix is never mistaken for a finished task. */
+ParameterizedTestParameters(kie, prefixes)
+{
+    return cr_make_param_array(struct fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+}
+
+ParameterizedTest(struct fx *t, kie, prefixes)
+{
+    size_t len;
+    char *body = read_fixture(t->file, &len);
+    size_t whole = len; /* the document without its trailing newline is complete */
+    while (whole > 0 && (body[whole - 1] == '\n' || body[whole - 1] == '\r'))
+        whole--;
+    for (size_t n = 0; n < len; n++) {
+        char *cut = n ? malloc(n) : NULL;
+        if (n)
+            memcpy(cut, body, n);
+        for (int w = CREATE; w <= POLL; w++) {
+            struct prov_result res;
+            parse((enum which)w, cut, n, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
+            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
+            cr_expect(memchr(res.code, '\0', sizeof(res.code)) != NULL);
+            if (n < whole)
+                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success", t->file, n);
+            if (res.outcome == PROV_SUCCEEDED)
+                cr_expect_gt(res.n_urls, 0);
+            if (res.outcome == PROV_CREATED)
+                cr_expect(res.task_id && res.task_id[0]);
+            prov_result_cleanup(&res);
+        }
+        free(cut);
+    }
+    /* single-byte mutations: quotes, brackets, digits, NUL, invalid UTF-8 */
+    static const char subst[] = {'"', '{', ']', '0', '\0', '\xff', ' '};
+    char *mut = len ? malloc(len) : NULL;
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof(subst); k++) {
+            memcpy(mut, body, len);
+            mut[i] = subst[k];
+            struct prov_result res;
+            parse((enum which)(k % 2), mut, len, t->http, NULL, &res);
+            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
+            cr_expect(res.outcome != PROV_SUCCEEDED || res.n_urls > 0);
+            prov_result_cleanup(&res);
+        }
+    }
+    free(mut);
+    free(body);
+}
+
+Test(kie, null_body)
+{
+    struct prov_result res;
+    parse(CREATE, NULL, 0, 200, NULL, &res);
+    cr_expect_eq(res.outcome, PROV_FAILED);
+    cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+    prov_result_cleanup(&res);
+    parse(POLL, NULL, 0, 503, NULL, &res);
+    cr_expect_eq(res.cls, PROV_C_HTTP);
+    cr_expect_eq(res.kind, PROV_K_UNAVAILABLE);
+    prov_result_cleanup(&res);
+}
+
+Test(kie, too_deep_json_rejected)
+{
+    char body[400];
+    size_t n = 0;
+    n += (size_t)snprintf(body, sizeof(body), "{\"code\":200,\"data\":");
+    for (int i = 0; i < 70; i++)
+        body[n++] = '[';
+    for (int i = 0; i < 70; i++)
+        body[n++] = ']';
+    body[n++] = '}';
+    struct prov_result res;
+    parse(POLL, body, n, 200, NULL, &res);
+    cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+    prov_result_cleanup(&res);
+    cr_expect_null(prov_json_parse(body, n));
+}
+
+Test(kie, trailing_garbage_and_nul_rejected)
+{
+    const char ok[] = "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t1\"}}";
+    struct prov_result res;
+    parse(CREATE, ok, sizeof(ok) - 1, 200, NULL, &res);
+    cr_expect_eq(res.outcome, PROV_CREATED);
+    prov_result_cleanup(&res);
+    char bad[sizeof(ok) + 4];
+    memcpy(bad, ok, sizeof(ok) - 1);
+    memcpy(bad + sizeof(ok) - 1, "}x\0y", 4);
+    parse(CREATE, bad, sizeof(bad), 200, NULL, &res);
+    cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+    prov_result_cleanup(&res);
+}
+
+Test(kie, long_message_truncated)
+{
+    char body[2000];
+    int n = snprintf(body, sizeof(body), "{\"code\":402,\"msg\":\"");
+    for (int i = 0; i < 600; i++)
+        body[n++] = (char)('a' + i % 26);
+    n += snprintf(body + n, sizeof(body) - (size_t)n, "\"}");
+    struct prov_result res;
+    parse(CREATE, body, (size_t)n, 200, NULL, &res);
+    cr_expect_eq(res.kind, PROV_K_NO_CREDIT);
+    cr_expect_eq(strlen(res.message), sizeof(res.message) - 1);
+    prov_result_cleanup(&res);
+}
+
+/* ---- request builders ---- */
+
+static struct conf_model kie_models[] = {
+    {.name = "nano-banana", .generate = "google/nano-banana", .edit = "google/nano-banana-edit",
+     .image_field = "image_urls", .jpeg_name = "jpeg"},
+    {.name = "nano-banana-pro", .generate = "nano-banana-pro", .edit = "nano-banana-pro", .image_field = "image_input",
+     .jpeg_name = "jpg"},
+    {.name = "gen-only", .generate = "google/nano-banana", .edit = NULL, .image_field = "image_urls",
+     .jpeg_name = "jpeg"},
+};
+
+static struct conf_provider kie_prov = {
+    .name = "kie-main",
+    .type = CONF_PROV_KIE,
+    .base_url = "https://api.kie.ai",
+    .models = kie_models,
+    .n_models = 3,
+};
+
+static struct json_object *build_ok(const struct prov_task_spec *spec, struct prov_request *req)
+{
+    char err[256] = "";
+    int rc = kie_ops.build_create(&kie_prov, spec, req, err, sizeof(err));
+    cr_assert_eq(rc, SY_OK, "build_create: %d %s", rc, err);
+    cr_assert_eq(req->method, PROV_POST);
+    cr_assert_str_eq(req->url, "https://api.kie.ai/api/v1/jobs/createTask");
+    cr_assert_eq(req->n_headers, 1);
+    cr_assert_str_eq(req->headers[0], "Content-Type: application/json");
+    cr_assert_eq(req->hold_s, 0);
+    struct json_object *o = json_tokener_parse(req->body);
+    cr_assert_not_null(o, "body is not JSON: %s", req->body);
+    return o;
+}
+
+static const char *jstr(struct json_object *o, const char *path1, const char *path2)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, path1, &v))
+        return NULL;
+    if (path2 && !json_object_object_get_ex(v, path2, &v))
+        return NULL;
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int has(struct json_object *o, const char *k1, const char *k2)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, k1, &v))
+        return 0;
+    return k2 ? json_object_object_get_ex(v, k2, NULL) : 1;
+}
+
+Test(kie_build, generate_minimal)
+{
+    struct prov_task_spec spec = {.prompt = "a red fox", .model = "nano-banana"};
+    struct prov_request req;
+    struct json_object *o = build_ok(&spec, &req);
+    cr_expect_str_eq(jstr(o, "model", NULL), "google/nano-banana");
+    cr_expect_str_eq(jstr(o, "input", "prompt"), "a red fox");
+    cr_expect_str_eq(jstr(o, "input", "output_format"), "png");
+    cr_expect_not(has(o, "input", "aspect_ratio"));
+    cr_expect_not(has(o, "input", "image_urls"));
+    cr_expect_not(has(o, "callBackUrl", NULL));
+    cr_expect_eq(json_object_object_length(o), 2);
+    /* exact text: plain, slashes not escaped */
+    cr_expect_str_eq(req.body,
+                     "{\"model\":\"google/nano-banana\","
+                     "\"input\":{\"prompt\":\"a red fox\",\"output_format\":\"png\"}}");
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+Test(kie_build, edit_full)
+{
+    const char *imgs[] = {"https://example.com/a.png", "https://example.com/b.webp"};
+    struct prov_task_spec spec = {.edit = 1, .prompt = "make it \"blue\"", .image_urls = imgs, .n_image_urls = 2,
+                                  .output_format = "jpeg", .aspect_ratio = "16:9", .model = "nano-banana",
+                                  .callback_url = "https://hooks.example.com/kie?job=1"};
+    struct prov_request req;
+    struct json_object *o = build_ok(&spec, &req);
+    cr_expect_str_eq(jstr(o, "model", NULL), "google/nano-banana-edit");
+    cr_expect_str_eq(jstr(o, "input", "prompt"), "make it \"blue\"");
+    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpeg");
+    cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "16:9");
+    cr_expect_str_eq(jstr(o, "callBackUrl", NULL), "https://hooks.example.com/kie?job=1");
+    struct json_object *input, *arr;
+    json_object_object_get_ex(o, "input", &input);
+    cr_assert(json_object_object_get_ex(input, "image_urls", &arr));
+    cr_assert_eq(json_object_array_length(arr), 2);
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(arr, 1)), "https://example.com/b.webp");
+    cr_expect_not(has(o, "input", "image_input"));
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+Test(kie_build, pro_uses_image_input_and_jpg)
+{
+    const char *imgs[] = {"https://example.com/a.png"};
+    const char *fmts[] = {"jpeg", "jpg", "JPG"};
+    for (int i = 0; i < 3; i++) {
+        struct prov_task_spec spec = {.edit = 1, .prompt = "x", .image_urls = imgs, .n_image_urls = 1,
+                                      .output_format = fmts[i], .model = "nano-banana-pro"};
+        struct prov_request req;
+        struct json_object *o = build_ok(&spec, &req);
+        cr_expect_str_eq(jstr(o, "model", NULL), "nano-banana-pro");
+        cr_expect_str_eq(jstr(o, "input", "output_format"), "jpg");
+        cr_expect(has(o, "input", "image_input"));
+        cr_expect_not(has(o, "input", "image_urls"));
+        json_object_put(o);
+        prov_request_cleanup(&req);
+    }
+}
+
+Test(kie_build, jpg_spelled_jpeg_for_nano_banana)
+{
+    struct prov_task_spec spec = {.prompt = "x", .output_format = "jpg", .model = "nano-banana"};
+    struct prov_request req;
+    struct json_object *o = build_ok(&spec, &req);
+    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpeg");
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+static void expect_declined(const struct prov_task_spec *spec, const char *why)
+{
+    char err[256] = "";
+    struct prov_request req;
+    int rc = kie_ops.build_create(&kie_prov, spec, &req, err, sizeof(err));
+    cr_expect_eq(rc, SY_DECLINED, "want DECLINED for %s, got %d", why, rc);
+    cr_expect(err[0] != '\0', "no reason for %s", why);
+    cr_expect_null(req.url);
+    cr_expect_null(req.body);
+    prov_request_cleanup(&req);
+}
+
+Test(kie_build, declines)
+{
+    const char *imgs[11];
+    for (int i = 0; i < 11; i++)
+        imgs[i] = "https://example.com/i.png";
+    struct prov_task_spec s = {.prompt = "x", .model = "unknown-model"};
+    expect_declined(&s, "unmapped model");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "gen-only"};
+    expect_declined(&s, "edit unsupported");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+                                .n_image_urls = 11};
+    expect_declined(&s, "11 image_urls");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana-pro", .image_urls = imgs,
+                                .n_image_urls = 9};
+    expect_declined(&s, "9 image_input");
+    s = (struct prov_task_spec){.prompt = "x", .model = "nano-banana", .output_format = "webp"};
+    expect_declined(&s, "webp");
+    s = (struct prov_task_spec){.prompt = NULL, .model = "nano-banana"};
+    expect_declined(&s, "no prompt");
+}
+
+Test(kie_build, image_limits_inclusive)
+{
+    const char *imgs[10];
+    for (int i = 0; i < 10; i++)
+        imgs[i] = "https://example.com/i.png";
+    struct prov_task_spec s = {.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+                               .n_image_urls = 10};
+    struct prov_request req;
+    json_object_put(build_ok(&s, &req));
+    prov_request_cleanup(&req);
+    s.model = "nano-banana-pro";
+    s.n_image_urls = 8;
+    json_object_put(build_ok(&s, &req));
+    prov_request_cleanup(&req);
+}
+
+Test(kie_build, prompt_limits)
+{
+    size_t big = 10001;
+    char *p = malloc(big + 1);
+    memset(p, 'a', big);
+    p[5000] = '\0';
+    struct prov_task_spec s = {.prompt = p, .model = "nano-banana"};
+    struct prov_request req;
+    json_object_put(build_ok(&s, &req)); /* exactly 5000 */
+    prov_request_cleanup(&req);
+    p[5000] = 'a';
+    p[5001] = '\0';
+    expect_declined(&s, "5001 chars on nano-banana");
+    s.model = "nano-banana-pro"; /* 10000 for pro */
+    json_object_put(build_ok(&s, &req));
+    prov_request_cleanup(&req);
+    p[5001] = 'a';
+    p[big] = '\0';
+    expect_declined(&s, "10001 chars on pro");
+    /* chars, not bytes: 5000 two-byte code points fit nano-banana */
+    char *u = malloc(10001);
+    for (int i = 0; i < 5000; i++)
+        memcpy(u + 2 * i, "\xc3\xa9", 2);
+    u[10000] = '\0';
+    s = (struct prov_task_spec){.prompt = u, .model = "nano-banana"};
+    json_object_put(build_ok(&s, &req));
+    prov_request_cleanup(&req);
+    free(u);
+    free(p);
+}
+
+Test(kie_build, poll_escapes_task_id)
+{
+    struct prov_request req;
+    cr_assert_eq(kie_ops.build_poll(&kie_prov, "task_nano-banana-pro_1765178612345", &req), SY_OK);
+    cr_expect_eq(req.method, PROV_GET);
+    cr_expect_null(req.body);
+    cr_expect_str_eq(req.url, "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=task_nano-banana-pro_1765178612345");
+    prov_request_cleanup(&req);
+    cr_assert_eq(kie_ops.build_poll(&kie_prov, "a b&c=d/é?#", &req), SY_OK);
+    cr_expect_str_eq(req.url, "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=a%20b%26c%3Dd%2F%C3%A9%3F%23");
+    prov_request_cleanup(&req);
+    cr_expect_eq(kie_ops.build_poll(&kie_prov, "", &req), SY_ERR);
+    prov_request_cleanup(&req);
+}
+
+Test(kie_build, trailing_slash_and_no_cancel)
+{
+    struct conf_provider p = kie_prov;
+    p.base_url = "http://127.0.0.1:8080/";
+    struct prov_request req;
+    cr_assert_eq(kie_ops.build_poll(&p, "t1", &req), SY_OK);
+    cr_expect_str_eq(req.url, "http://127.0.0.1:8080/api/v1/jobs/recordInfo?taskId=t1");
+    prov_request_cleanup(&req);
+    cr_expect_null(kie_ops.build_cancel);
+    cr_expect_str_eq(kie_ops.type, "kie");
+}
+
+/* ---- shared helpers (provider.c) ---- */
+
+Test(provider, retry_after)
+{
+    cr_expect_eq(prov_parse_retry_after("5"), 5000);
+    cr_expect_eq(prov_parse_retry_after(" 30 "), 30000);
+    cr_expect_eq(prov_parse_retry_after("1.5"), 1500);
+    cr_expect_eq(prov_parse_retry_after("0.25"), 250);
+    cr_expect_eq(prov_parse_retry_after("0"), 0);
+    cr_expect_eq(prov_parse_retry_after("99999999999999999999"), 86400000L);
+    cr_expect_eq(prov_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), -1);
+    cr_expect_eq(prov_parse_retry_after(NULL), -1);
+    cr_expect_eq(prov_parse_retry_after(""), -1);
+    cr_expect_eq(prov_parse_retry_after("-3"), -1);
+    cr_expect_eq(prov_parse_retry_after("5s"), -1);
+    cr_expect_eq(prov_parse_retry_after("1."), -1);
+    cr_expect_eq(prov_parse_retry_after("1e3"), -1);
+}
+
+Test(provider, class_names_and_lookup)
+{
+    cr_expect_str_eq(prov_class_name(PROV_C_NONE), "succeeded");
+    cr_expect_str_eq(prov_class_name(PROV_C_TRANSPORT), "transport");
+    cr_expect_str_eq(prov_class_name(PROV_C_TIMEOUT), "timeout");
+    cr_expect_str_eq(prov_class_name(PROV_C_HTTP), "http_status");
+    cr_expect_str_eq(prov_class_name(PROV_C_PROVIDER), "provider_code");
+    cr_expect_str_eq(prov_class_name(PROV_C_TASK_FAILED), "task_failed");
+    cr_expect_str_eq(prov_class_name(PROV_C_INVALID_REPLY), "invalid_reply");
+    cr_expect_eq(prov_lookup(CONF_PROV_KIE), &kie_ops);
+    cr_expect_eq(prov_lookup(CONF_PROV_REPLICATE), &replicate_ops);
+    cr_expect_null(prov_lookup((enum conf_provider_type)0));
+}
+
+Test(provider, result_cleanup_reinits)
+{
+    struct prov_result r;
+    prov_result_init(&r);
+    cr_expect_eq(r.retry_after_ms, -1);
+    r.task_id = strdup("x");
+    prov_result_add_url(&r, "https://a");
+    prov_result_add_url(&r, "https://b");
+    prov_result_set_code(&r, "0123456789012345678901234567890123456789");
+    cr_expect_eq(strlen(r.code), sizeof(r.code) - 1);
+    prov_result_cleanup(&r);
+    cr_expect_null(r.task_id);
+    cr_expect_null(r.urls);
+    cr_expect_eq(r.n_urls, 0);
+    cr_expect_eq(r.retry_after_ms, -1);
+    prov_result_cleanup(&r); /* twice is fine */
+    struct prov_request q = {0};
+    for (int i = 0; i < PROV_MAX_HEADERS; i++)
+        cr_expect_eq(prov_request_add_header(&q, "X: y"), SY_OK);
+    cr_expect_eq(prov_request_add_header(&q, "X: z"), SY_ERR);
+    prov_request_cleanup(&q);
+    prov_request_cleanup(&q);
+}
+
+Test(provider, messages_stay_valid_utf8)
+{
+    /* 300 × "é": truncation must not split a sequence; stray bytes become '?' */
+    char body[1024];
+    int n = snprintf(body, sizeof(body), "{\"code\":402,\"msg\":\"");
+    for (int i = 0; i < 300; i++) {
+        body[n++] = '\xc3';
+        body[n++] = '\xa9';
+    }
+    n += snprintf(body + n, sizeof(body) - (size_t)n, "\"}");
+    struct prov_result res;
+    parse(CREATE, body, (size_t)n, 200, NULL, &res);
+    size_t len = strlen(res.message);
+    cr_expect_eq(len % 2, 0, "split sequence: %zu bytes", len);
+    cr_expect_geq(len, sizeof(res.message) - 2);
+    prov_result_cleanup(&res);
+    const char bad[] = "{\"code\":401,\"msg\":\"bad \xff\xc3x key\"}";
+    parse(CREATE, bad, sizeof(bad) - 1, 200, NULL, &res);
+    cr_expect_str_eq(res.message, "bad ??x key");
+    cr_expect_eq(res.kind, PROV_K_AUTH);
+    prov_result_cleanup(&res);
+}

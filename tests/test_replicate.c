@@ -1,2 +1,467 @@
+/* test_replicate.c — Replicate provider: prediction and problem+json reply
+ * fixtures (parameterized), and the request builders.
+ *
+ * Fixtures live under SY_FIXTURES "/replicate/"; a file's name carries the
+ * HTTP status it was observed with (name.http<status>.<ext>). Bodies are read
+ * into buffers of exactly their size (no NUL) so ASan catches over-reads. */
 #include <criterion/criterion.h>
-Test(placeholder, replicate) { cr_assert(1); }
+#include <criterion/parameterized.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/provider.h"
+#include "worker/sy.h"
+
+enum which { CREATE, POLL };
+
+/* Inline strings: Criterion re-executes the binary per test, so pointers into
+ * the parent's image would not survive. "" = none. */
+struct fx {
+    char file[64];
+    long http;
+    char retry_after[16]; /* header value; "" = no header */
+    enum which parser;
+    enum prov_outcome outcome;
+    enum prov_class cls;
+    enum prov_kind kind;
+    char code[32];
+    size_t n_urls;
+    char task_id[48]; /* "" = no task id expected */
+    long retry_after_ms;
+    char msg_has[64]; /* substring of message; "" = not checked */
+};
+
+#define PID "gm3qorzdhgbfurvjtvhg6dckhu"
+#define FAIL_(f, h, ra, p, cls, kind, code, ms, msg) {f, h, ra, p, PROV_FAILED, cls, kind, code, 0, "", ms, msg}
+#define TASKF_(f, p, code, msg)                                                                          \
+    {f, 200, "", p, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, code, 0, PID, -1, msg}
+#define BAD_(f, h, p, id, msg) {f, h, "", p, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0, id, -1, msg}
+
+static struct fx rep_fixtures[] = {
+    /* create, async and sync (Prefer: wait) */
+    {"create_starting.http201.json", 201, "", CREATE, PROV_CREATED, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1, ""},
+    {"create_processing_sync.http201.json", 201, "", CREATE, PROV_CREATED, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1,
+     ""},
+    {"create_processing_with_output.http201.json", 201, "", CREATE, PROV_CREATED, PROV_C_NONE, PROV_K_NONE, "", 0, PID,
+     -1, ""},
+    {"create_succeeded_sync.http201.json", 201, "", CREATE, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID, -1,
+     ""},
+    {"create_succeeded_sync.http200.json", 200, "", CREATE, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID, -1,
+     ""},
+    TASKF_("create_failed_sync.http201.json", CREATE, "E6716", "Timed out starting"),
+    FAIL_("create_401_unauthenticated.http401.json", 401, "", CREATE, PROV_C_PROVIDER, PROV_K_AUTH, "401", -1,
+          "Unauthenticated: You did not pass"),
+    FAIL_("create_402_insufficient_credit.http402.json", 402, "", CREATE, PROV_C_PROVIDER, PROV_K_NO_CREDIT, "402", -1,
+          "Insufficient credit"),
+    FAIL_("create_422_invalid_fields.http422.json", 422, "", CREATE, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "422", -1,
+          "Input validation failed: - input: prompt is required"),
+    FAIL_("create_422_enum_no_detail.http422.json", 422, "", CREATE, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "422", -1,
+          "[input.output_format: output_format must be"),
+    FAIL_("create_422_invalid_version.http422.json", 422, "", CREATE, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "422",
+          -1, "Invalid version"),
+    FAIL_("create_422_additional_property.http422.json", 422, "", CREATE, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "422",
+          -1, "Additional property model"),
+    FAIL_("create_404_not_found.http404.json", 404, "", CREATE, PROV_C_PROVIDER, PROV_K_NOT_FOUND, "404", -1,
+          "Not found"),
+    FAIL_("create_429_low_credit.http429.json", 429, "", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 5000,
+          "6 requests per minute"),
+    FAIL_("create_429_low_credit.http429.json", 429, "12", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 12000,
+          ""),
+    FAIL_("create_429_low_credit.http429.json", 429, "2", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 5000,
+          ""),
+    FAIL_("create_429_fractional.http429.json", 429, "", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 1500,
+          "throttled"),
+    FAIL_("create_429_documented.http429.json", 429, "", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", -1,
+          "resets in ~30s"),
+    FAIL_("create_429_documented.http429.json", 429, "30", CREATE, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 30000,
+          ""),
+    FAIL_("create_500_html.http500.html", 500, "", CREATE, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", -1, "HTTP 500"),
+    FAIL_("create_503_text.http503.txt", 503, "4", CREATE, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 4000, "HTTP 503"),
+    BAD_("create_truncated.http201.json", 201, CREATE, "", "unparsable"),
+    BAD_("create_empty.http201.json", 201, CREATE, "", ""),
+    BAD_("create_no_id.http201.json", 201, CREATE, "", "not a prediction"),
+    /* poll */
+    {"poll_starting.http200.json", 200, "", POLL, PROV_PENDING, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1, ""},
+    {"poll_processing.http200.json", 200, "", POLL, PROV_PENDING, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1, ""},
+    {"poll_processing_with_output.http200.json", 200, "", POLL, PROV_PENDING, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1,
+     ""},
+    {"poll_succeeded_string.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID, -1, ""},
+    {"poll_succeeded_array.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 4, PID, -1, ""},
+    {"poll_succeeded_mixed_array.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID,
+     -1, ""},
+    BAD_("poll_succeeded_null_output.http200.json", 200, POLL, PID, "without an output"),
+    BAD_("poll_data_removed.http200.json", 200, POLL, PID, "data_removed"),
+    TASKF_("poll_failed_e1001.http200.json", POLL, "E1001", "E1001: Prediction failed due to out of memory"),
+    TASKF_("poll_failed_plain.http200.json", POLL, "", "CUDA error"),
+    TASKF_("poll_failed_null_error.http200.json", POLL, "", "prediction failed"),
+    TASKF_("poll_canceled.http200.json", POLL, "", "canceled"),
+    TASKF_("poll_aborted.http200.json", POLL, "", "aborted"),
+    BAD_("poll_status_typo.http200.json", 200, POLL, PID, "successful"),
+    BAD_("poll_wrong_types.http200.json", 200, POLL, "", ""),
+    FAIL_("poll_404_not_found.http404.json", 404, "", POLL, PROV_C_PROVIDER, PROV_K_NOT_FOUND, "404", -1, "Not found"),
+    FAIL_("poll_502_html.http502.html", 502, "", POLL, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", -1, "HTTP 502"),
+    BAD_("poll_truncated.http200.json", 200, POLL, "", "unparsable"),
+    /* a prediction body under an HTTP error status is still an error */
+    FAIL_("poll_succeeded_string.http200.json", 500, "", POLL, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", -1, "HTTP 500"),
+};
+
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/replicate/%s", SY_FIXTURES, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n > 0 ? malloc((size_t)n) : NULL;
+    if (n > 0)
+        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)(n > 0 ? n : 0);
+    return buf;
+}
+
+static void parse(enum which w, const char *body, size_t len, long http, const char *ra, struct prov_result *res)
+{
+    struct prov_reply r = {.http_status = http, .body = body, .body_len = len, .retry_after = ra};
+    prov_result_init(res);
+    if (w == CREATE)
+        replicate_ops.parse_create(&r, res);
+    else
+        replicate_ops.parse_poll(&r, res);
+}
+
+ParameterizedTestParameters(replicate, fixtures)
+{
+    return cr_make_param_array(struct fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
+}
+
+ParameterizedTest(struct fx *t, replicate, fixtures)
+{
+    size_t len;
+    char *body = read_fixture(t->file, &len);
+    struct prov_result res;
+    parse(t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
+    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome, t->outcome,
+                 res.message);
+    cr_expect_eq(res.cls, t->cls, "%s: class %s, want %s", t->file, prov_class_name(res.cls),
+                 prov_class_name(t->cls));
+    cr_expect_eq(res.kind, t->kind, "%s: kind %d, want %d", t->file, res.kind, t->kind);
+    cr_expect_str_eq(res.code, t->code, "%s: code \"%s\", want \"%s\"", t->file, res.code, t->code);
+    cr_expect_eq(res.n_urls, t->n_urls, "%s: %zu urls", t->file, res.n_urls);
+    cr_expect_eq(res.http_status, t->http);
+    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file, res.retry_after_ms);
+    if (t->task_id[0])
+        cr_expect(res.task_id && strcmp(res.task_id, t->task_id) == 0, "%s: task_id %s", t->file,
+                  res.task_id ? res.task_id : "(null)");
+    else
+        cr_expect_null(res.task_id, "%s: unexpected task_id", t->file);
+    if (t->msg_has[0])
+        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", t->file, res.message,
+                  t->msg_has);
+    if (res.outcome == PROV_FAILED)
+        cr_expect(res.message[0] != '\0', "%s: failure without a message", t->file);
+    for (size_t i = 0; i < res.n_urls; i++)
+        cr_expect(strncmp(res.urls[i], "https://replicate.delivery/", 27) == 0, "%s: url %s", t->file, res.urls[i]);
+    prov_result_cleanup(&res);
+    free(body);
+}
+
+/* Every prefix and many one-byte mutations of every fixture through both parsers: no crash, no leak,
+ * terminated strings, and no truncated reply mistaken for a result. */
+ParameterizedTestParameters(replicate, prefixes)
+{
+    return cr_make_param_array(struct fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
+}
+
+ParameterizedTest(struct fx *t, replicate, prefixes)
+{
+    size_t len;
+    char *body = read_fixture(t->file, &len);
+    size_t whole = len; /* the document without its trailing newline is complete */
+    while (whole > 0 && (body[whole - 1] == '\n' || body[whole - 1] == '\r'))
+        whole--;
+    for (size_t n = 0; n < len; n++) {
+        char *cut = n ? malloc(n) : NULL;
+        if (n)
+            memcpy(cut, body, n);
+        for (int w = CREATE; w <= POLL; w++) {
+            struct prov_result res;
+            parse((enum which)w, cut, n, t->http, NULL, &res);
+            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
+            cr_expect(memchr(res.code, '\0', sizeof(res.code)) != NULL);
+            if (n < whole)
+                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success", t->file, n);
+            if (res.outcome == PROV_CREATED)
+                cr_expect(res.task_id && res.task_id[0]);
+            prov_result_cleanup(&res);
+        }
+        free(cut);
+    }
+    /* single-byte mutations: quotes, brackets, digits, NUL, invalid UTF-8 */
+    static const char subst[] = {'"', '{', ']', '0', '\0', '\xff', ' '};
+    char *mut = len ? malloc(len) : NULL;
+    for (size_t i = 0; i < len; i++) {
+        for (size_t k = 0; k < sizeof(subst); k++) {
+            memcpy(mut, body, len);
+            mut[i] = subst[k];
+            struct prov_result res;
+            parse((enum which)(k % 2), mut, len, t->http, NULL, &res);
+            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
+            cr_expect(res.outcome != PROV_SUCCEEDED || res.n_urls > 0);
+            prov_result_cleanup(&res);
+        }
+    }
+    free(mut);
+    free(body);
+}
+
+Test(replicate, null_body_and_wrong_shapes)
+{
+    static const char *bodies[] = {
+        "[]",
+        "\"x\"",
+        "null",
+        "{\"status\":\"succeeded\",\"id\":7}",
+        "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":[[]]}",
+        "{\"title\":5,\"detail\":[],\"status\":\"429\",\"retry_after\":\"9\"}", "{\"retry_after\":-4,\"status\":429}",
+        "{\"retry_after\":1e300,\"status\":429}", "{\"invalid_fields\":[1,{\"field\":2}],\"status\":422}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        for (long http = 200; http <= 500; http += 229) {
+            struct prov_result res;
+            parse(i % 2 ? CREATE : POLL, bodies[i], strlen(bodies[i]), http, NULL, &res);
+            cr_expect_eq(res.outcome, PROV_FAILED, "body %zu http %ld", i, http);
+            cr_expect(res.retry_after_ms == -1 || res.retry_after_ms <= 86400000L);
+            prov_result_cleanup(&res);
+        }
+    }
+    struct prov_result res;
+    parse(CREATE, NULL, 0, 201, NULL, &res);
+    cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+    prov_result_cleanup(&res);
+}
+
+Test(replicate, problem_status_under_2xx)
+{
+    const char body[] = "{\"title\":\"Insufficient credit\",\"detail\":\"top up\",\"status\":402}";
+    struct prov_result res;
+    parse(CREATE, body, sizeof(body) - 1, 200, NULL, &res);
+    cr_expect_eq(res.cls, PROV_C_PROVIDER);
+    cr_expect_eq(res.kind, PROV_K_NO_CREDIT);
+    cr_expect_str_eq(res.code, "402");
+    prov_result_cleanup(&res);
+}
+
+/* ---- request builders ---- */
+
+#define HEX64 "f0a9d34b3a3c0b0f8b5e5a1f2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f"
+
+static struct conf_model rep_models[] = {
+    {.name = "nano-banana", .generate = "google/nano-banana", .edit = "google/nano-banana",
+     .image_field = "image_input", .jpeg_name = "jpg"},
+    {.name = "pinned", .generate = "google/nano-banana:" HEX64, .edit = "google/nano-banana:" HEX64,
+     .image_field = "image_input", .jpeg_name = "jpg"},
+    {.name = "bare", .generate = HEX64, .edit = NULL, .image_field = "image_input", .jpeg_name = "jpg"},
+    {.name = "flux", .generate = "black-forest-labs/flux-schnell", .edit = NULL, .image_field = "image_input",
+     .jpeg_name = "jpg"},
+    {.name = "broken", .generate = "google/nano banana", .edit = "google/x:123", .image_field = "image_input",
+     .jpeg_name = "jpg"},
+};
+
+static struct conf_provider rep_prov = {
+    .name = "replicate-main",
+    .type = CONF_PROV_REPLICATE,
+    .base_url = "https://api.replicate.com",
+    .models = rep_models,
+    .n_models = 5,
+};
+
+static struct json_object *build_ok(const struct conf_provider *p, const struct prov_task_spec *spec,
+                                    struct prov_request *req, const char *url)
+{
+    char err[256] = "";
+    int rc = replicate_ops.build_create(p, spec, req, err, sizeof(err));
+    cr_assert_eq(rc, SY_OK, "build_create: %d %s", rc, err);
+    cr_assert_eq(req->method, PROV_POST);
+    cr_assert_str_eq(req->url, url);
+    cr_assert_geq(req->n_headers, 1);
+    cr_assert_str_eq(req->headers[0], "Content-Type: application/json");
+    struct json_object *o = json_tokener_parse(req->body);
+    cr_assert_not_null(o, "body is not JSON: %s", req->body);
+    return o;
+}
+
+static const char *jstr(struct json_object *o, const char *k1, const char *k2)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, k1, &v))
+        return NULL;
+    if (k2 && !json_object_object_get_ex(v, k2, &v))
+        return NULL;
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static int has(struct json_object *o, const char *k1, const char *k2)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, k1, &v))
+        return 0;
+    return k2 ? json_object_object_get_ex(v, k2, NULL) : 1;
+}
+
+Test(replicate_build, official_model_minimal)
+{
+    struct prov_task_spec spec = {.prompt = "a red fox", .model = "nano-banana"};
+    struct prov_request req;
+    struct json_object *o =
+        build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions");
+    cr_expect_eq(req.n_headers, 1);
+    cr_expect_eq(req.hold_s, 0);
+    cr_expect_not(has(o, "version", NULL));
+    cr_expect_not(has(o, "webhook", NULL));
+    cr_expect_str_eq(req.body, "{\"input\":{\"prompt\":\"a red fox\",\"output_format\":\"png\"}}");
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+Test(replicate_build, edit_full_with_wait_and_webhook)
+{
+    const char *imgs[] = {"https://example.com/a.png", "data:image/png;base64,iVBORw0KGgo="};
+    struct prov_task_spec spec = {.edit = 1, .prompt = "blue", .image_urls = imgs, .n_image_urls = 2,
+                                  .output_format = "jpeg", .aspect_ratio = "auto", .model = "nano-banana",
+                                  .callback_url = "https://hooks.example.com/r/1"};
+    struct conf_provider p = rep_prov;
+    p.wait_s = 30;
+    struct prov_request req;
+    struct json_object *o =
+        build_ok(&p, &spec, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions");
+    cr_expect_eq(req.n_headers, 2);
+    cr_expect_str_eq(req.headers[1], "Prefer: wait=30");
+    cr_expect_eq(req.hold_s, 30);
+    cr_expect_str_eq(jstr(o, "input", "prompt"), "blue");
+    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpg");
+    cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "match_input_image");
+    cr_expect_str_eq(jstr(o, "webhook", NULL), "https://hooks.example.com/r/1");
+    struct json_object *ev, *input, *arr;
+    cr_assert(json_object_object_get_ex(o, "webhook_events_filter", &ev));
+    cr_assert_eq(json_object_array_length(ev), 1);
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(ev, 0)), "completed");
+    json_object_object_get_ex(o, "input", &input);
+    cr_assert(json_object_object_get_ex(input, "image_input", &arr));
+    cr_assert_eq(json_object_array_length(arr), 2);
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(arr, 1)), "data:image/png;base64,iVBORw0KGgo=");
+    cr_expect(strstr(req.body, "https://example.com/a.png") != NULL, "slashes must not be escaped");
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+Test(replicate_build, aspect_ratio_and_formats)
+{
+    const char *fmts[][2] = {{"png", "png"}, {"jpg", "jpg"}, {"jpeg", "jpg"}, {"JPEG", "jpg"}};
+    for (int i = 0; i < 4; i++) {
+        struct prov_task_spec spec = {.prompt = "x", .model = "nano-banana", .output_format = fmts[i][0],
+                                      .aspect_ratio = "16:9"};
+        struct prov_request req;
+        struct json_object *o =
+            build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions");
+        cr_expect_str_eq(jstr(o, "input", "output_format"), fmts[i][1]);
+        cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "16:9");
+        json_object_put(o);
+        prov_request_cleanup(&req);
+    }
+}
+
+Test(replicate_build, versions_use_predictions_endpoint)
+{
+    struct prov_task_spec spec = {.prompt = "x", .model = "pinned"};
+    struct prov_request req;
+    struct json_object *o = build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/predictions");
+    cr_expect_str_eq(jstr(o, "version", NULL), "google/nano-banana:" HEX64);
+    json_object_put(o);
+    prov_request_cleanup(&req);
+    spec.model = "bare";
+    o = build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/predictions");
+    cr_expect_str_eq(jstr(o, "version", NULL), HEX64);
+    cr_expect(has(o, "input", "prompt"));
+    json_object_put(o);
+    prov_request_cleanup(&req);
+}
+
+Test(replicate_build, wait_clamped_to_60)
+{
+    struct conf_provider p = rep_prov;
+    p.wait_s = 300;
+    struct prov_task_spec spec = {.prompt = "x", .model = "flux"};
+    struct prov_request req;
+    json_object_put(
+        build_ok(&p, &spec, &req, "https://api.replicate.com/v1/models/black-forest-labs/flux-schnell/predictions"));
+    cr_expect_str_eq(req.headers[1], "Prefer: wait=60");
+    cr_expect_eq(req.hold_s, 60);
+    prov_request_cleanup(&req);
+}
+
+static void expect_declined(const struct prov_task_spec *spec, const char *why)
+{
+    char err[256] = "";
+    struct prov_request req;
+    int rc = replicate_ops.build_create(&rep_prov, spec, &req, err, sizeof(err));
+    cr_expect_eq(rc, SY_DECLINED, "want DECLINED for %s, got %d", why, rc);
+    cr_expect(err[0] != '\0', "no reason for %s", why);
+    cr_expect_null(req.url);
+    cr_expect_null(req.body);
+    prov_request_cleanup(&req);
+}
+
+Test(replicate_build, declines)
+{
+    const char *imgs[15];
+    for (int i = 0; i < 15; i++)
+        imgs[i] = "https://example.com/i.png";
+    struct prov_task_spec s = {.prompt = "x", .model = "nope"};
+    expect_declined(&s, "unmapped");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "flux"};
+    expect_declined(&s, "edit unsupported");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+                                .n_image_urls = 15};
+    expect_declined(&s, "15 images");
+    s = (struct prov_task_spec){.prompt = "x", .model = "broken"};
+    expect_declined(&s, "space in model name");
+    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "broken"};
+    expect_declined(&s, "short version");
+    s = (struct prov_task_spec){.prompt = "x", .model = "nano-banana", .output_format = "webp"};
+    expect_declined(&s, "webp");
+    s.n_image_urls = 14;
+    s.image_urls = imgs;
+    s.output_format = NULL;
+    struct prov_request req;
+    json_object_put(
+        build_ok(&rep_prov, &s, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions"));
+    prov_request_cleanup(&req);
+}
+
+Test(replicate_build, poll_and_cancel)
+{
+    struct prov_request req;
+    cr_assert_eq(replicate_ops.build_poll(&rep_prov, PID, &req), SY_OK);
+    cr_expect_eq(req.method, PROV_GET);
+    cr_expect_null(req.body);
+    cr_expect_eq(req.n_headers, 0);
+    cr_expect_str_eq(req.url, "https://api.replicate.com/v1/predictions/" PID);
+    prov_request_cleanup(&req);
+    cr_assert_not_null(replicate_ops.build_cancel);
+    cr_assert_eq(replicate_ops.build_cancel(&rep_prov, PID, &req), SY_OK);
+    cr_expect_eq(req.method, PROV_POST);
+    cr_expect_str_eq(req.body, "");
+    cr_expect_str_eq(req.url, "https://api.replicate.com/v1/predictions/" PID "/cancel");
+    prov_request_cleanup(&req);
+    cr_assert_eq(replicate_ops.build_poll(&rep_prov, "../x y", &req), SY_OK);
+    cr_expect_str_eq(req.url, "https://api.replicate.com/v1/predictions/..%2Fx%20y");
+    prov_request_cleanup(&req);
+    cr_expect_eq(replicate_ops.build_poll(&rep_prov, NULL, &req), SY_ERR);
+    cr_expect_eq(replicate_ops.build_cancel(&rep_prov, "", &req), SY_ERR);
+    cr_expect_str_eq(replicate_ops.type, "replicate");
+}

@@ -1,2 +1,213 @@
-/* placeholder: worker/batch.c */
-typedef int sy_placeholder_batch_t;
+/* batch.c — the batch runner: filequeue → codec → job → result lines.
+ *
+ * Reading is synchronous (a local file), everything else runs on the loop.
+ * The refill step keeps max_in_flight jobs running; invalid lines get their
+ * failed result at once and never stop the run. The run ends when input is
+ * exhausted and no job is in flight; SIGINT/SIGTERM stop reading new lines
+ * and let the jobs in flight finish, a second signal stops at once. */
+#include "batch.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/codec.h"
+#include "queue/filequeue.h"
+#include "sy.h"
+#include "worker/job.h"
+#include "worker/log.h"
+
+struct batch {
+    const struct conf *conf;
+    struct engine e;
+    uv_loop_t uv;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t closer; /* closes everything from a clean stack, never inside a loop callback */
+    struct filequeue *in;
+    FILE *out;
+    int eof, stopping, closed, write_failed;
+    struct batch_summary sum;
+};
+
+static void write_line(struct batch *b, const char *json)
+{
+    if (fputs(json, b->out) == EOF || fputc('\n', b->out) == EOF)
+        b->write_failed = 1;
+}
+
+static void on_closer(uv_timer_t *t)
+{
+    struct batch *b = t->data;
+    fflush(b->out);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+    uv_close((uv_handle_t *)&b->closer, NULL);
+    loop_free(b->e.loop);
+    b->e.loop = NULL;
+}
+
+/* Called from inside curl's completion drain: defer the teardown. */
+static void close_all(struct batch *b)
+{
+    if (b->closed)
+        return;
+    b->closed = 1;
+    uv_timer_start(&b->closer, on_closer, 0, 0);
+}
+
+static void refill(struct batch *b);
+
+static void on_done(void *ud, const char *job_id, int ok, const char *result_json)
+{
+    (void)job_id;
+    struct batch *b = ud;
+    write_line(b, result_json);
+    if (ok)
+        b->sum.succeeded++;
+    else
+        b->sum.failed++;
+    refill(b);
+}
+
+static void refill(struct batch *b)
+{
+    char err[256];
+    while (!b->eof && !b->stopping && b->e.in_flight < (size_t)b->conf->worker.max_in_flight) {
+        const char *line;
+        size_t len;
+        long lineno;
+        int rc = filequeue_next(b->in, &line, &len, &lineno, err, sizeof err);
+        if (rc <= 0) {
+            if (rc < 0)
+                LOG_ERROR(NULL, "jobs file: %s", err);
+            b->eof = 1;
+            break;
+        }
+        b->sum.jobs++;
+        char *id = NULL;
+        struct codec_job *spec = codec_job_parse(line, len, &id, err, sizeof err);
+        if (!spec) {
+            char reason[320];
+            snprintf(reason, sizeof reason, "line %ld: %s", lineno, err);
+            char *json = job_invalid_result(&b->e, id, lineno, reason);
+            struct log_ctx lc = { .job = id };
+            LOG_WARN(&lc, "invalid job: %s", reason);
+            if (json)
+                write_line(b, json);
+            free(json);
+            free(id);
+            b->sum.failed++;
+            b->sum.invalid++;
+            continue;
+        }
+        free(id);
+        if (!job_start(&b->e, spec, lineno, sy_now_ms(), on_done, b)) {
+            char *json = job_invalid_result(&b->e, spec->id, lineno, "out of memory");
+            if (json)
+                write_line(b, json);
+            free(json);
+            codec_job_free(spec);
+            b->sum.failed++;
+        }
+    }
+    if ((b->eof || b->stopping) && b->e.in_flight == 0)
+        close_all(b);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct batch *b = h->data;
+    if (b->stopping) {
+        LOG_WARN(NULL, "second signal %d: stopping now, %zu jobs without a result", signum, b->e.in_flight);
+        fflush(b->out);
+        uv_stop(&b->uv);
+        return;
+    }
+    b->stopping = 1;
+    LOG_INFO(NULL, "signal %d: no new jobs; waiting for %zu in flight", signum, b->e.in_flight);
+    refill(b);
+}
+
+int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
+              size_t errlen)
+{
+    struct batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "out of memory");
+        return SY_ERR;
+    }
+    b->conf = c;
+    b->in = filequeue_open(o->jobs_path, err, errlen);
+    if (!b->in) {
+        free(b);
+        return SY_ERR;
+    }
+    b->out = stdout;
+    if (o->out_path) {
+        b->out = fopen(o->out_path, "w");
+        if (!b->out) {
+            snprintf(err, errlen, "%s: cannot open for writing", o->out_path);
+            filequeue_close(b->in);
+            free(b);
+            return SY_ERR;
+        }
+    }
+    uv_loop_init(&b->uv);
+    struct loop_opts lo = {
+        .max_host_connections = c->worker.max_host_connections,
+        .max_total_connections = c->worker.max_total_connections,
+        .max_body_bytes = (size_t)c->worker.max_body_bytes,
+        .user_agent = c->worker.user_agent,
+    };
+    b->e.loop = loop_new(&b->uv, &lo, err, errlen);
+    if (!b->e.loop) {
+        uv_loop_close(&b->uv);
+        filequeue_close(b->in);
+        if (b->out != stdout)
+            fclose(b->out);
+        free(b);
+        return SY_ERR;
+    }
+    b->e.conf = c;
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(b->e.worker_id, sizeof b->e.worker_id, "%s:%ld", host, (long)getpid());
+    uv_timer_init(&b->uv, &b->closer);
+    b->closer.data = b;
+    uv_signal_init(&b->uv, &b->sigint);
+    uv_signal_init(&b->uv, &b->sigterm);
+    b->sigint.data = b->sigterm.data = b;
+    uv_signal_start(&b->sigint, on_signal, SIGINT);
+    uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+
+    int64_t t0 = sy_now_ms();
+    refill(b);
+    uv_run(&b->uv, UV_RUN_DEFAULT);
+    int interrupted = !b->closed;
+    if (!interrupted)
+        uv_loop_close(&b->uv);
+    b->sum.seconds = (double)(sy_now_ms() - t0) / 1000.0;
+    if (summary)
+        *summary = b->sum;
+    LOG_INFO(NULL, "batch done: %ld jobs, %ld succeeded, %ld failed (%ld invalid) in %.2f s", b->sum.jobs,
+             b->sum.succeeded, b->sum.failed, b->sum.invalid, b->sum.seconds);
+    int rc = SY_OK;
+    if (b->out != stdout && fclose(b->out) != 0)
+        b->write_failed = 1;
+    else if (b->out == stdout)
+        fflush(stdout);
+    if (b->write_failed) {
+        snprintf(err, errlen, "writing results failed");
+        rc = SY_ERR;
+    }
+    if (interrupted) {
+        snprintf(err, errlen, "interrupted with %zu jobs in flight", b->e.in_flight);
+        rc = SY_ERR;
+    }
+    filequeue_close(b->in);
+    if (!interrupted)
+        free(b);
+    return rc;
+}

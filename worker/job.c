@@ -1,2 +1,498 @@
-/* placeholder: worker/job.c */
-typedef int sy_placeholder_job_t;
+/* job.c — the job state machine.
+ *
+ *   START → [provider i] CREATE ──created──► WAIT ─timer─► POLL ─pending─► WAIT …
+ *                          │                                  │
+ *                          ├─succeeded (sync reply)───────────┴─succeeded──► DONE ok
+ *                          └─failed: rate limited → wait the hint, same request again
+ *                                    otherwise   → record attempt, provider i+1
+ *   no provider left → DONE failed (error.class from the last failure)
+ *
+ * Invariants: at most one request and one armed timer per job; the deadline
+ * bounds every timer and request; a failed poll *request* re-polls the same
+ * task (up to JOB_MAX_POLL_ERRORS in a row) and never re-creates it. The
+ * job frees itself only from its timer's close callback, so no callback can
+ * run on a freed job. */
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "providers/provider.h"
+#include "sy.h"
+#include "worker/dispatch.h"
+#include "worker/log.h"
+
+#define JOB_MAX_ATTEMPTS 32
+#define JOB_MAX_POLL_ERRORS 5
+#define JOB_POLL_RETRY_MS 1000
+
+enum job_phase { PHASE_CREATE, PHASE_POLL };
+
+struct job {
+    struct engine *e;
+    struct codec_job *spec;
+    long line;
+    int64_t enqueued_ms, start_ms, deadline_ms;
+
+    size_t order[DISPATCH_MAX_PROVIDERS];
+    size_t n_order, cur;
+    const struct conf_provider *prov;
+    const struct prov_ops *ops;
+
+    enum job_phase phase;
+    char *task_id;
+    int64_t step_start_ms;   /* when the current create/poll request began */
+    int64_t task_created_ms; /* when the provider accepted the task */
+    int not_ready, poll_errors;
+    enum prov_kind last_kind;
+    int deadline_hit;
+
+    struct loop_req *req;
+    uv_timer_t timer;
+    struct codec_attempt attempts[JOB_MAX_ATTEMPTS];
+    size_t n_attempts;
+
+    char **urls;
+    size_t n_urls;
+    job_done_fn cb;
+    void *ud;
+    int finished;
+};
+
+static void try_provider(struct job *j);
+static void send_create(struct job *j);
+static void send_poll(struct job *j);
+
+static struct log_ctx job_log_ctx(const struct job *j)
+{
+    struct log_ctx c = { .job = j->spec->id, .provider = j->prov ? j->prov->name : NULL, .task = j->task_id };
+    return c;
+}
+
+static void add_attempt(struct job *j, const char *outcome, long http_status, const char *code,
+                        const char *message, int64_t elapsed_ms)
+{
+    if (j->n_attempts == JOB_MAX_ATTEMPTS)
+        j->n_attempts--; /* keep the most recent decision in the last slot */
+    struct codec_attempt *a = &j->attempts[j->n_attempts++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->provider, sizeof a->provider, "%s", j->prov ? j->prov->name : "");
+    snprintf(a->task_id, sizeof a->task_id, "%s", j->task_id ? j->task_id : "");
+    snprintf(a->outcome, sizeof a->outcome, "%s", outcome);
+    snprintf(a->phase, sizeof a->phase, "%s", j->phase == PHASE_POLL ? "poll" : "create");
+    a->http_status = http_status;
+    snprintf(a->code, sizeof a->code, "%s", code ? code : "");
+    snprintf(a->message, sizeof a->message, "%s", message ? message : "");
+    a->elapsed_ms = elapsed_ms;
+}
+
+static void free_job(uv_handle_t *h)
+{
+    struct job *j = h->data;
+    codec_job_free(j->spec);
+    free(j->task_id);
+    for (size_t i = 0; i < j->n_urls; i++)
+        free(j->urls[i]);
+    free(j->urls);
+    free(j);
+}
+
+static void release(struct job *j)
+{
+    j->finished = 1;
+    if (j->req) {
+        loop_cancel(j->req);
+        j->req = NULL;
+    }
+    uv_timer_stop(&j->timer);
+    j->e->in_flight--;
+    uv_close((uv_handle_t *)&j->timer, free_job);
+}
+
+static void finish(struct job *j, int ok, const char *error_class, const char *error_message)
+{
+    int64_t now = sy_now_ms();
+    struct codec_result r = {
+        .id = j->spec->id,
+        .succeeded = ok,
+        .result_urls = (const char *const *)j->urls,
+        .n_result_urls = j->n_urls,
+        .provider = ok && j->prov ? j->prov->name : NULL,
+        .provider_task_id = ok ? j->task_id : NULL,
+        .attempts = j->attempts,
+        .n_attempts = j->n_attempts,
+        .error_class = ok ? NULL : error_class,
+        .error_message = ok ? NULL : error_message,
+        .line = j->line,
+        .queued_ms = j->start_ms - j->enqueued_ms,
+        .total_ms = now - j->enqueued_ms,
+        .worker = j->e->worker_id,
+        .metadata = j->spec->metadata,
+    };
+    char *json = codec_result_json(&r);
+    if (ok)
+        j->e->succeeded++;
+    else
+        j->e->failed++;
+    struct log_ctx lc = job_log_ctx(j);
+    if (ok)
+        LOG_DEBUG(&lc, "job succeeded in %lld ms", (long long)(now - j->start_ms));
+    else
+        LOG_INFO(&lc, "job failed: %s: %s", error_class, error_message ? error_message : "");
+    if (j->cb)
+        j->cb(j->ud, j->spec->id, ok, json ? json : "{}");
+    free(json);
+    release(j);
+}
+
+/* Milliseconds left before the deadline (>= 0). */
+static int64_t remaining_ms(const struct job *j)
+{
+    int64_t left = j->deadline_ms - sy_now_ms();
+    return left > 0 ? left : 0;
+}
+
+static void fail_deadline(struct job *j)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "deadline of %lld s passed", (long long)((j->deadline_ms - j->start_ms) / 1000));
+    add_attempt(j, "deadline", 0, NULL, msg, j->step_start_ms ? sy_now_ms() - j->step_start_ms : 0);
+    finish(j, 0, "deadline", msg);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Arm the job's timer; a delay past the deadline fires at the deadline. */
+static void arm(struct job *j, int64_t delay_ms)
+{
+    int64_t left = remaining_ms(j);
+    if (delay_ms > left) {
+        delay_ms = left;
+        j->deadline_hit = 1;
+    }
+    uv_timer_start(&j->timer, on_timer, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct job *j = t->data;
+    if (j->deadline_hit || remaining_ms(j) == 0) {
+        fail_deadline(j);
+        return;
+    }
+    if (j->phase == PHASE_CREATE)
+        send_create(j);
+    else
+        send_poll(j);
+}
+
+static void next_provider(struct job *j)
+{
+    free(j->task_id);
+    j->task_id = NULL;
+    j->cur++;
+    try_provider(j);
+}
+
+static long send_timeout(const struct job *j)
+{
+    long t = j->prov->request_timeout_ms;
+    int64_t left = remaining_ms(j);
+    return left < t ? (long)(left > 0 ? left : 1) : t;
+}
+
+static void cancel_done(void *ud, const struct loop_response *resp)
+{
+    (void)ud;
+    (void)resp;
+}
+
+/* Best effort: tell the provider to stop a task we give up on. */
+static void cancel_task(struct job *j)
+{
+    if (!j->ops->build_cancel || !j->task_id)
+        return;
+    struct prov_request req = { 0 };
+    if (j->ops->build_cancel(j->prov, j->task_id, &req) != SY_OK) {
+        prov_request_cleanup(&req);
+        return;
+    }
+    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
+                           .connect_timeout_ms = j->prov->connect_timeout_ms,
+                           .total_timeout_ms = j->prov->request_timeout_ms };
+    loop_http(j->e->loop, &req, &s, cancel_done, NULL);
+}
+
+static void succeed(struct job *j, struct prov_result *res)
+{
+    j->urls = res->urls;
+    j->n_urls = res->n_urls;
+    res->urls = NULL;
+    res->n_urls = 0;
+    if (res->task_id && !j->task_id) {
+        j->task_id = res->task_id;
+        res->task_id = NULL;
+    }
+    add_attempt(j, "succeeded", res->http_status, NULL, NULL, sy_now_ms() - j->task_created_ms);
+    finish(j, 1, NULL, NULL);
+}
+
+/* A create failed, or the task failed: wait and repeat, or move on. */
+static void provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
+{
+    struct log_ctx lc = job_log_ctx(j);
+    LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome,
+              res->message, res->code);
+    add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
+    j->last_kind = res->kind;
+    if (dispatch_on_failure(res->kind) == DISPATCH_RETRY_SAME) {
+        arm(j, dispatch_rate_limit_delay_ms(j->prov->type, res->retry_after_ms));
+        return;
+    }
+    next_provider(j);
+}
+
+static void on_poll_reply(void *ud, const struct loop_response *resp)
+{
+    struct job *j = ud;
+    j->req = NULL;
+    struct prov_result res;
+    prov_result_init(&res);
+    if (resp->failure != PROV_C_NONE) {
+        res.cls = resp->failure;
+        res.kind = PROV_K_UNAVAILABLE;
+        res.outcome = PROV_FAILED;
+        snprintf(res.message, sizeof res.message, "%s", resp->error);
+    } else {
+        j->ops->parse_poll(&resp->reply, &res);
+    }
+    int64_t now = sy_now_ms();
+    switch (res.outcome) {
+    case PROV_SUCCEEDED:
+        succeed(j, &res);
+        break;
+    case PROV_CREATED:
+    case PROV_PENDING:
+        j->poll_errors = 0;
+        if (now - j->task_created_ms > (int64_t)j->prov->poll.max_s * 1000) {
+            res.cls = PROV_C_TIMEOUT;
+            res.kind = PROV_K_UNAVAILABLE;
+            snprintf(res.message, sizeof res.message, "task not finished after poll.max_s = %d s",
+                     j->prov->poll.max_s);
+            cancel_task(j);
+            provider_failed(j, &res, "timeout");
+        } else {
+            arm(j, j->prov->poll.interval_ms);
+        }
+        break;
+    case PROV_FAILED:
+        if (res.cls == PROV_C_TASK_FAILED) {
+            provider_failed(j, &res, prov_class_name(res.cls));
+        } else if (res.kind == PROV_K_NOT_READY) {
+            if (++j->not_ready > j->prov->not_ready_tolerance) {
+                provider_failed(j, &res, prov_class_name(res.cls));
+            } else {
+                arm(j, j->prov->poll.interval_ms);
+            }
+        } else if (res.kind == PROV_K_RATE_LIMITED) {
+            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message,
+                        now - j->step_start_ms);
+            arm(j, dispatch_rate_limit_delay_ms(j->prov->type, res.retry_after_ms));
+        } else if (res.kind == PROV_K_AUTH || res.kind == PROV_K_NO_CREDIT || res.kind == PROV_K_NOT_FOUND ||
+                   ++j->poll_errors > JOB_MAX_POLL_ERRORS) {
+            provider_failed(j, &res, prov_class_name(res.cls));
+        } else {
+            /* A failed poll request: poll again, never re-create. */
+            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message,
+                        now - j->step_start_ms);
+            arm(j, JOB_POLL_RETRY_MS);
+        }
+        break;
+    }
+    prov_result_cleanup(&res);
+}
+
+static void send_poll(struct job *j)
+{
+    struct prov_request req = { 0 };
+    if (j->ops->build_poll(j->prov, j->task_id, &req) != SY_OK) {
+        prov_request_cleanup(&req);
+        struct prov_result res;
+        prov_result_init(&res);
+        res.cls = PROV_C_INVALID_REPLY;
+        res.kind = PROV_K_UNAVAILABLE;
+        snprintf(res.message, sizeof res.message, "cannot build a status request for task id");
+        provider_failed(j, &res, "invalid_reply");
+        return;
+    }
+    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
+                           .connect_timeout_ms = j->prov->connect_timeout_ms,
+                           .total_timeout_ms = send_timeout(j) };
+    j->step_start_ms = sy_now_ms();
+    j->req = loop_http(j->e->loop, &req, &s, on_poll_reply, j);
+    if (!j->req)
+        arm(j, JOB_POLL_RETRY_MS);
+}
+
+static void on_create_reply(void *ud, const struct loop_response *resp)
+{
+    struct job *j = ud;
+    j->req = NULL;
+    struct prov_result res;
+    prov_result_init(&res);
+    if (resp->failure != PROV_C_NONE) {
+        res.cls = resp->failure;
+        res.kind = PROV_K_UNAVAILABLE;
+        res.outcome = PROV_FAILED;
+        snprintf(res.message, sizeof res.message, "%s", resp->error);
+    } else {
+        j->ops->parse_create(&resp->reply, &res);
+    }
+    switch (res.outcome) {
+    case PROV_SUCCEEDED:
+        j->task_created_ms = j->step_start_ms;
+        succeed(j, &res);
+        break;
+    case PROV_CREATED:
+    case PROV_PENDING:
+        if (!res.task_id) {
+            res.outcome = PROV_FAILED;
+            res.cls = PROV_C_INVALID_REPLY;
+            res.kind = PROV_K_UNAVAILABLE;
+            snprintf(res.message, sizeof res.message, "create reply has no task id");
+            provider_failed(j, &res, "invalid_reply");
+            break;
+        }
+        j->task_id = res.task_id;
+        res.task_id = NULL;
+        j->task_created_ms = sy_now_ms();
+        j->phase = PHASE_POLL;
+        j->not_ready = 0;
+        j->poll_errors = 0;
+        {
+            struct log_ctx lc = job_log_ctx(j);
+            LOG_DEBUG(&lc, "task created");
+        }
+        arm(j, j->prov->poll.first_ms);
+        break;
+    case PROV_FAILED:
+        provider_failed(j, &res, prov_class_name(res.cls));
+        break;
+    }
+    prov_result_cleanup(&res);
+}
+
+static void send_create(struct job *j)
+{
+    const struct codec_job *s = j->spec;
+    struct prov_task_spec spec = {
+        .edit = s->op == CODEC_OP_EDIT,
+        .prompt = s->prompt,
+        .image_urls = (const char *const *)s->image_urls,
+        .n_image_urls = s->n_image_urls,
+        .output_format = s->output_format,
+        .aspect_ratio = s->aspect_ratio,
+        .model = s->model,
+        .callback_url = NULL,
+    };
+    struct prov_request req = { 0 };
+    char err[256] = "";
+    int rc = j->ops->build_create(j->prov, &spec, &req, err, sizeof err);
+    if (rc != SY_OK) {
+        prov_request_cleanup(&req);
+        add_attempt(j, "rejected", 0, NULL, err[0] ? err : "provider cannot run this job", 0);
+        j->last_kind = PROV_K_INVALID_INPUT;
+        next_provider(j);
+        return;
+    }
+    struct loop_send ls = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
+                            .connect_timeout_ms = j->prov->connect_timeout_ms,
+                            .total_timeout_ms = send_timeout(j) };
+    j->step_start_ms = sy_now_ms();
+    j->req = loop_http(j->e->loop, &req, &ls, on_create_reply, j);
+    if (!j->req) {
+        struct prov_result res;
+        prov_result_init(&res);
+        res.cls = PROV_C_TRANSPORT;
+        res.kind = PROV_K_UNAVAILABLE;
+        snprintf(res.message, sizeof res.message, "could not start the HTTP request");
+        provider_failed(j, &res, "transport");
+    }
+}
+
+static void try_provider(struct job *j)
+{
+    if (j->cur >= j->n_order) {
+        char msg[256];
+        const char *cls = dispatch_error_class(j->last_kind);
+        const struct codec_attempt *last = j->n_attempts ? &j->attempts[j->n_attempts - 1] : NULL;
+        snprintf(msg, sizeof msg, "every provider failed; last: %s%s%s", last ? last->provider : "none",
+                 last ? ": " : "", last ? last->message : "");
+        finish(j, 0, cls, msg);
+        return;
+    }
+    j->prov = &j->e->conf->providers[j->order[j->cur]];
+    j->ops = prov_lookup(j->prov->type);
+    j->phase = PHASE_CREATE;
+    if (remaining_ms(j) == 0) {
+        fail_deadline(j);
+        return;
+    }
+    send_create(j);
+}
+
+static void on_start(uv_timer_t *t)
+{
+    struct job *j = t->data;
+    if (j->n_order == 0) {
+        finish(j, 0, "invalid_input", "providers: none of the job's providers is configured");
+        return;
+    }
+    try_provider(j);
+}
+
+struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64_t enqueued_ms,
+                      job_done_fn cb, void *ud)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->e = e;
+    j->spec = spec;
+    j->line = line;
+    j->cb = cb;
+    j->ud = ud;
+    j->enqueued_ms = enqueued_ms;
+    j->start_ms = sy_now_ms();
+    int deadline_s = spec->deadline_s > 0 ? spec->deadline_s : e->conf->worker.default_deadline_s;
+    j->deadline_ms = enqueued_ms + (int64_t)deadline_s * 1000;
+    j->n_order = dispatch_order(e->conf, (const char *const *)spec->providers, spec->n_providers, j->order,
+                                DISPATCH_MAX_PROVIDERS);
+    j->last_kind = PROV_K_NONE;
+    uv_timer_init(loop_uv(e->loop), &j->timer);
+    j->timer.data = j;
+    e->in_flight++;
+    /* Start from the loop, never synchronously, so the caller's state is settled. */
+    uv_timer_start(&j->timer, on_start, 0, 0);
+    return j;
+}
+
+void job_abort(struct job *j)
+{
+    if (!j->finished)
+        release(j);
+}
+
+char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason)
+{
+    struct codec_result r = {
+        .id = id ? id : "",
+        .succeeded = 0,
+        .error_class = "invalid_input",
+        .error_message = reason,
+        .line = line,
+        .worker = e->worker_id,
+    };
+    return codec_result_json(&r);
+}

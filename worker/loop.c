@@ -1,2 +1,512 @@
-/* placeholder: worker/loop.c */
-typedef int sy_placeholder_loop_t;
+/* loop.c — libuv + curl_multi_socket_action glue (after curl's multi-uv.c).
+ *
+ * Three links tie curl to the application: CURLOPT_PRIVATE (easy → loop_req),
+ * curl_multi_assign (socket → poll context) and the callbacks' user pointers.
+ * The socket callback only changes poll interest; the timer callback only
+ * re-arms one uv timer. After every curl_multi_socket_action the finished
+ * transfers are drained with curl_multi_info_read and their completion
+ * callbacks run — outside any curl callback, so they may add or remove
+ * transfers. Easy handles are recycled through a free list so connections
+ * (which live in the multi handle's cache) and easy setup are reused. */
+#include "loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "sy.h"
+
+#define LOOP_HDR_MAX 256
+
+struct loop {
+    uv_loop_t *uv;
+    CURLM *multi;
+    uv_timer_t timer;
+    size_t max_body;
+    char *user_agent;
+    size_t active;
+    struct loop_req *free_reqs; /* recycled requests with their easy handles */
+    struct loop_req *live;      /* doubly-linked list of requests in flight */
+    struct loop_stats stats;
+    struct sock_ctx *socks;
+};
+
+struct loop_req {
+    struct loop *l;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *url;
+    char *body;
+    char *buf;
+    size_t len, cap;
+    int too_large;
+    char retry_after[LOOP_HDR_MAX];
+    char location[LOOP_HDR_MAX];
+    char errbuf[CURL_ERROR_SIZE];
+    loop_http_fn cb;
+    void *ud;
+    int64_t start_ms;
+    struct loop_req *next, *prev;
+};
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct loop *l;
+    struct sock_ctx *next, *prev; /* all live contexts, for loop_free */
+};
+
+static void drain(struct loop *l);
+
+/* ---- libuv → curl ---- */
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *c = h->data;
+    int flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    int running;
+    struct loop *l = c->l;
+    curl_multi_socket_action(l->multi, c->fd, flags, &running);
+    drain(l);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct loop *l = t->data;
+    int running;
+    curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(l);
+}
+
+/* ---- curl → libuv ---- */
+
+static void free_sock_ctx(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void sock_close(struct sock_ctx *c)
+{
+    struct loop *l = c->l;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->socks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, free_sock_ctx);
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct loop *l = userp;
+    struct sock_ctx *c = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            curl_multi_assign(l->multi, s, NULL);
+            sock_close(c);
+        }
+        return 0;
+    }
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return -1;
+        c->fd = s;
+        c->l = l;
+        if (uv_poll_init_socket(l->uv, &c->poll, s) != 0) {
+            free(c);
+            return -1;
+        }
+        c->poll.data = c;
+        c->next = l->socks;
+        if (l->socks)
+            l->socks->prev = c;
+        l->socks = c;
+        curl_multi_assign(l->multi, s, c);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN)
+        ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, on_poll);
+    return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct loop *l = userp;
+    if (timeout_ms < 0)
+        uv_timer_stop(&l->timer);
+    else
+        uv_timer_start(&l->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+/* ---- transfer callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    struct loop_req *r = ud;
+    size_t add = size * n;
+    if (r->len + add > r->l->max_body) {
+        r->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (r->len + add + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + add + 1)
+            cap *= 2;
+        char *nb = realloc(r->buf, cap);
+        if (!nb)
+            return 0;
+        r->buf = nb;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->len, data, add);
+    r->len += add;
+    r->buf[r->len] = '\0';
+    return add;
+}
+
+/* Copy the value of header line "Name: value\r\n" into dst when name matches. */
+static void grab_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t vl = (size_t)(end - v);
+    if (vl >= cap)
+        vl = cap - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    struct loop_req *r = ud;
+    size_t len = size * n;
+    if (len > 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
+        r->retry_after[0] = '\0';
+        r->location[0] = '\0';
+    }
+    grab_header(data, len, "Retry-After", r->retry_after, sizeof r->retry_after);
+    grab_header(data, len, "Location", r->location, sizeof r->location);
+    return len;
+}
+
+/* ---- request lifecycle ---- */
+
+static void req_reset(struct loop_req *r)
+{
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+    free(r->url);
+    r->url = NULL;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->too_large = 0;
+    r->retry_after[0] = '\0';
+    r->location[0] = '\0';
+    r->errbuf[0] = '\0';
+    r->cb = NULL;
+    r->ud = NULL;
+}
+
+static void unlink_live(struct loop_req *r)
+{
+    struct loop *l = r->l;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        l->live = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->next = r->prev = NULL;
+    l->active--;
+}
+
+static void recycle(struct loop_req *r)
+{
+    struct loop *l = r->l;
+    req_reset(r);
+    if (r->cap > 65536) { /* do not keep big buffers around */
+        free(r->buf);
+        r->buf = NULL;
+        r->cap = 0;
+    }
+    r->next = l->free_reqs;
+    l->free_reqs = r;
+}
+
+static void req_destroy(struct loop_req *r)
+{
+    req_reset(r);
+    if (r->easy)
+        curl_easy_cleanup(r->easy);
+    free(r->buf);
+    free(r);
+}
+
+static struct loop_req *req_get(struct loop *l)
+{
+    struct loop_req *r = l->free_reqs;
+    if (r) {
+        l->free_reqs = r->next;
+        r->next = NULL;
+        curl_easy_reset(r->easy);
+        return r;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->l = l;
+    r->easy = curl_easy_init();
+    if (!r->easy) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void drain(struct loop *l)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(l->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode rc = msg->data.result;
+        struct loop_req *r = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+        curl_multi_remove_handle(l->multi, easy);
+        unlink_live(r);
+
+        struct loop_response resp;
+        memset(&resp, 0, sizeof resp);
+        resp.elapsed_ms = sy_now_ms() - r->start_ms;
+        resp.error = "";
+        long connects = 0;
+        curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+        l->stats.connects += (uint64_t)connects;
+        l->stats.requests++;
+        if (rc == CURLE_OK) {
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.reply.http_status);
+            resp.reply.body = r->buf ? r->buf : "";
+            resp.reply.body_len = r->len;
+            resp.reply.retry_after = r->retry_after[0] ? r->retry_after : NULL;
+            resp.reply.location = r->location[0] ? r->location : NULL;
+            resp.failure = PROV_C_NONE;
+        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+            resp.failure = PROV_C_TIMEOUT;
+            resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+            l->stats.timeouts++;
+        } else {
+            resp.failure = PROV_C_TRANSPORT;
+            resp.error = r->too_large ? "reply body larger than worker.max_body_bytes"
+                         : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+            l->stats.transport_errors++;
+        }
+        loop_http_fn cb = r->cb;
+        void *ud = r->ud;
+        cb(ud, &resp);
+        recycle(r);
+    }
+}
+
+struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struct loop_send *s,
+                           loop_http_fn cb, void *ud)
+{
+    struct loop_req *r = req_get(l);
+    if (!r) {
+        prov_request_cleanup(req);
+        return NULL;
+    }
+    r->url = req->url;
+    r->body = req->body;
+    req->url = NULL;
+    req->body = NULL;
+    int fail = 0;
+    for (int i = 0; i < req->n_headers; i++) {
+        struct curl_slist *nh = curl_slist_append(r->headers, req->headers[i]);
+        fail |= !nh;
+        if (nh)
+            r->headers = nh;
+    }
+    if (s->bearer) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->bearer);
+        struct curl_slist *nh = curl_slist_append(r->headers, auth);
+        memset(auth, 0, sizeof auth);
+        fail |= !nh;
+        if (nh)
+            r->headers = nh;
+    }
+    struct curl_slist *nh = curl_slist_append(r->headers, "Expect:");
+    if (nh)
+        r->headers = nh;
+    long hold_ms = (long)req->hold_s * 1000;
+    int method = req->method;
+    prov_request_cleanup(req);
+    if (fail || !r->url) {
+        recycle(r);
+        return NULL;
+    }
+
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, l->user_agent);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* prefer HTTP/2 multiplexing over new connections */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->total_timeout_ms + hold_ms);
+    if (s->proxy && s->proxy[0])
+        curl_easy_setopt(e, CURLOPT_PROXY, s->proxy);
+    if (method == PROV_POST) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? strlen(r->body) : 0));
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    r->cb = cb;
+    r->ud = ud;
+    r->start_ms = sy_now_ms();
+    if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
+        recycle(r);
+        return NULL;
+    }
+    r->next = l->live;
+    r->prev = NULL;
+    if (l->live)
+        l->live->prev = r;
+    l->live = r;
+    l->active++;
+    return r;
+}
+
+void loop_cancel(struct loop_req *r)
+{
+    struct loop *l = r->l;
+    curl_multi_remove_handle(l->multi, r->easy);
+    unlink_live(r);
+    recycle(r);
+}
+
+size_t loop_active(const struct loop *l)
+{
+    return l->active;
+}
+
+void loop_get_stats(const struct loop *l, struct loop_stats *out)
+{
+    *out = l->stats;
+}
+
+uv_loop_t *loop_uv(struct loop *l)
+{
+    return l->uv;
+}
+
+struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_t errlen)
+{
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            snprintf(err, errlen, "curl_global_init failed");
+            return NULL;
+        }
+        curl_ready = 1;
+    }
+    struct loop *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->uv = uv;
+    l->max_body = o->max_body_bytes ? o->max_body_bytes : (size_t)1 << 20;
+    l->user_agent = strdup(o->user_agent ? o->user_agent : "switchyard/" SY_VERSION);
+    l->multi = curl_multi_init();
+    if (!l->multi || !l->user_agent) {
+        snprintf(err, errlen, "curl_multi_init failed");
+        free(l->user_agent);
+        free(l);
+        return NULL;
+    }
+    uv_timer_init(uv, &l->timer);
+    l->timer.data = l;
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+    curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    long host_cap = o->max_host_connections > 0 ? o->max_host_connections : 64;
+    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, host_cap);
+    if (o->max_total_connections > 0)
+        curl_multi_setopt(l->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->max_total_connections);
+    /* The idle-connection cache must hold every connection we may open, or
+     * keep-alive reuse degrades into reconnects under load. */
+    long cache = o->max_total_connections > 0 ? o->max_total_connections : host_cap * 4;
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, cache);
+    return l;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct loop *l = h->data;
+    free(l->user_agent);
+    free(l);
+}
+
+void loop_free(struct loop *l)
+{
+    if (!l)
+        return;
+    while (l->live)
+        loop_cancel(l->live);
+    while (l->free_reqs) {
+        struct loop_req *r = l->free_reqs;
+        l->free_reqs = r->next;
+        req_destroy(r);
+    }
+    /* Stop watching the cached connections' sockets while their fds are
+     * still open, then let curl close them without calling back. */
+    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, NULL);
+    while (l->socks)
+        sock_close(l->socks);
+    curl_multi_cleanup(l->multi);
+    l->multi = NULL;
+    uv_timer_stop(&l->timer);
+    uv_close((uv_handle_t *)&l->timer, on_timer_closed);
+}
