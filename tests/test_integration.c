@@ -1,2 +1,269 @@
+/* test_integration.c — `switchyard run` against fakeprov over real loopback
+ * sockets: concurrency, every fault kind classified, fallback, bad lines. */
+#include <signal.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <criterion/criterion.h>
-Test(placeholder, integration) { cr_assert(1); }
+#include <criterion/parameterized.h>
+
+#include "sytest.h"
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int attempts_with(json_object *res, const char *key, const char *value)
+{
+    json_object *att;
+    if (!json_object_object_get_ex(res, "attempts", &att))
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < json_object_array_length(att); i++) {
+        if (strcmp(sy_str(json_object_array_get_idx(att, i), key), value) == 0)
+            n++;
+    }
+    return n;
+}
+
+static const char *error_class(json_object *res)
+{
+    json_object *e;
+    if (!json_object_object_get_ex(res, "error", &e) || !e)
+        return "";
+    return sy_str(e, "class");
+}
+
+/* 2,000 jobs of 2 s each run concurrently: fakeprov sees them in flight
+ * together, and every job succeeds exactly once. */
+Test(integration, concurrent_jobs, .timeout = 180)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "2000", NULL };
+    fp_start(&fp, args);
+    char dir[256], conf[300], jobs[300], out[300];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    sy_write_config(&fp, conf, "max_in_flight = 2000;", "poll = { first_ms = 2000; interval_ms = 250; max_s = 120; };");
+    FILE *f = fopen(jobs, "w");
+    const int N = 2000;
+    for (int i = 0; i < N; i++)
+        fprintf(f, "{\"id\":\"c-%d\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}\n", i, i,
+                i % 2 ? "kie" : "replicate");
+    fclose(f);
+
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", conf, "--jobs", jobs, "--out", out, (char *)NULL);
+        _exit(127);
+    }
+    long max_active = 0;
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        long a = fp_stat(&fp, "kie.tasks_active") + fp_stat(&fp, "replicate.tasks_active");
+        if (a > max_active)
+            max_active = a;
+        usleep(100 * 1000);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "switchyard run failed: %d", status);
+    json_object *res = sy_read_results(out);
+    cr_assert_eq(json_object_array_length(res), (size_t)N);
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "c-%d", i);
+        json_object *r = sy_find(res, id);
+        cr_assert_not_null(r, "no result for %s", id);
+        ok += strcmp(sy_str(r, "status"), "succeeded") == 0;
+    }
+    cr_assert_eq(ok, N);
+    cr_assert_eq(fp_stat(&fp, "kie.tasks_created") + fp_stat(&fp, "replicate.tasks_created"), N);
+    /* Sequential or lightly parallel execution could never have this many
+     * tasks alive at once. */
+    cr_assert_geq(max_active, N / 2, "at most %ld tasks were in flight together", max_active);
+    fprintf(stderr, "concurrent_jobs: max tasks in flight together: %ld\n", max_active);
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+struct fault_case {
+    const char *marker;     /* in the prompt */
+    const char *providers;  /* JSON array text */
+    const char *status;     /* expected result status */
+    const char *error_class;
+    const char *outcome;    /* an attempt outcome that must appear */
+    const char *outcome2;   /* ... or this one ("" = none) */
+    int deadline_s;
+};
+
+static const struct fault_case fault_table[] = {
+    { "[fault:http500]", "[\"kie\"]", "failed", "exhausted", "provider_code", "http_status", 4 },
+    { "[fault:http502]", "[\"replicate\"]", "failed", "exhausted", "http_status", "provider_code", 4 },
+    { "[fault:http503]", "[\"kie\"]", "failed", "exhausted", "http_status", "provider_code", 4 },
+    { "[fault:401]", "[\"kie\"]", "failed", "provider_auth", "provider_code", "http_status", 4 },
+    { "[fault:401]", "[\"replicate\"]", "failed", "provider_auth", "provider_code", "http_status", 4 },
+    { "[fault:402]", "[\"kie\"]", "failed", "no_credit", "provider_code", "", 4 },
+    { "[fault:402]", "[\"replicate\"]", "failed", "no_credit", "provider_code", "", 4 },
+    { "[fault:422]", "[\"kie\"]", "failed", "rejected", "provider_code", "", 4 },
+    { "[fault:422]", "[\"replicate\"]", "failed", "rejected", "provider_code", "", 4 },
+    { "[fault:455]", "[\"kie\"]", "failed", "exhausted", "provider_code", "", 4 },
+    { "[fault:malformed]", "[\"kie\"]", "failed", "exhausted", "invalid_reply", "", 4 },
+    { "[fault:malformed]", "[\"replicate\"]", "failed", "exhausted", "invalid_reply", "", 4 },
+    { "[fault:truncated]", "[\"kie\"]", "failed", "exhausted", "transport", "invalid_reply", 4 },
+    { "[fault:hang]", "[\"kie\"]", "failed", "exhausted", "timeout", "", 4 },
+    { "[fault:fail]", "[\"kie\"]", "failed", "task_failed", "task_failed", "", 4 },
+    { "[fault:fail]", "[\"replicate\"]", "failed", "task_failed", "task_failed", "", 4 },
+    { "[fault:429]", "[\"kie\"]", "failed", "deadline", "provider_code", "http_status", 4 },
+    { "[fault:429-noretry]", "[\"replicate\"]", "failed", "deadline", "provider_code", "http_status", 4 },
+    { "[pollfault:http500]", "[\"kie\"]", "failed", "exhausted", "provider_code", "http_status", 15 },
+    { "[pollfault:malformed]", "[\"replicate\"]", "failed", "exhausted", "invalid_reply", "", 15 },
+};
+
+/* Criterion runs each parameter in a fresh process image: the table handed
+ * over must live in its shared heap (cr_malloc), strings included. */
+static const char *shared_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = cr_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+ParameterizedTestParameters(integration, faults)
+{
+    size_t n = sizeof fault_table / sizeof fault_table[0];
+    struct fault_case *cases = cr_malloc(n * sizeof *cases);
+    for (size_t i = 0; i < n; i++) {
+        cases[i] = fault_table[i];
+        cases[i].marker = shared_str(fault_table[i].marker);
+        cases[i].providers = shared_str(fault_table[i].providers);
+        cases[i].status = shared_str(fault_table[i].status);
+        cases[i].error_class = shared_str(fault_table[i].error_class);
+        cases[i].outcome = shared_str(fault_table[i].outcome);
+        cases[i].outcome2 = shared_str(fault_table[i].outcome2);
+    }
+    return cr_make_param_array(struct fault_case, cases, n);
+}
+
+/* Each fault yields its classified outcome; the process never crashes. */
+ParameterizedTest(struct fault_case *fc, integration, faults, .timeout = 60)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "100", "--hang-ms", "4000", NULL };
+    fp_start(&fp, args);
+    char dir[256], conf[300], jobs[300], out[300];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    sy_write_config(&fp, conf, "request_timeout_ms = 1500;", "");
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"id\":\"f-1\",\"prompt\":\"a kitchen %s\",\"providers\":%s,\"deadline_s\":%d}\n"
+             "{\"id\":\"ok-1\",\"prompt\":\"a calm bedroom\",\"providers\":%s}\n",
+             fc->marker, fc->providers, fc->deadline_s, fc->providers);
+    write_file(jobs, line);
+    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
+    json_object *res = sy_read_results(out);
+    cr_assert_eq(json_object_array_length(res), 2);
+    json_object *r = sy_find(res, "f-1");
+    cr_assert_not_null(r);
+    cr_assert_str_eq(sy_str(r, "status"), fc->status, "%s: status", fc->marker);
+    cr_assert_str_eq(error_class(r), fc->error_class, "%s: error.class %s", fc->marker, error_class(r));
+    int seen = attempts_with(r, "outcome", fc->outcome) + (fc->outcome2[0] ? attempts_with(r, "outcome", fc->outcome2) : 0);
+    cr_assert_gt(seen, 0, "%s: no attempt with outcome %s / %s: %s", fc->marker, fc->outcome, fc->outcome2,
+                 json_object_to_json_string(r));
+    /* The healthy job next to it is unaffected. */
+    json_object *ok = sy_find(res, "ok-1");
+    cr_assert_str_eq(sy_str(ok, "status"), "succeeded", "%s: healthy job: %s", fc->marker,
+                     json_object_to_json_string(ok));
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* A job whose first provider fails falls back to the second and succeeds. */
+Test(integration, fallback_to_second_provider, .timeout = 60)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "100", NULL };
+    fp_start(&fp, args);
+    char dir[256], conf[300], jobs[300], out[300];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    sy_write_config(&fp, conf, "", "");
+    write_file(jobs, "{\"id\":\"fb-1\",\"prompt\":\"loft [fault@kie:http500]\"}\n"
+                     "{\"id\":\"fb-2\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"chat_id\":7}}\n"
+                     "{\"id\":\"fb-3\",\"prompt\":\"loft\"}\n");
+    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
+    json_object *res = sy_read_results(out);
+    for (int i = 1; i <= 2; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "fb-%d", i);
+        json_object *r = sy_find(res, id);
+        cr_assert_str_eq(sy_str(r, "status"), "succeeded", "%s", json_object_to_json_string(r));
+        cr_assert_str_eq(sy_str(r, "provider"), "replicate");
+        json_object *att, *first;
+        cr_assert(json_object_object_get_ex(r, "attempts", &att));
+        first = json_object_array_get_idx(att, 0);
+        cr_assert_str_eq(sy_str(first, "provider"), "kie");
+        cr_assert_str_neq(sy_str(first, "outcome"), "succeeded");
+    }
+    json_object *r3 = sy_find(res, "fb-3");
+    cr_assert_str_eq(sy_str(r3, "provider"), "kie", "priority 1 goes first");
+    json_object *md, *chat;
+    cr_assert(json_object_object_get_ex(sy_find(res, "fb-2"), "metadata", &md));
+    cr_assert(json_object_object_get_ex(md, "chat_id", &chat));
+    cr_assert_eq(json_object_get_int(chat), 7);
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* Invalid lines get invalid_input results with their line number; the run
+ * goes on and exits 0. */
+Test(integration, invalid_lines, .timeout = 60)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    char dir[256], conf[300], jobs[300], out[300];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    sy_write_config(&fp, conf, "", "");
+    write_file(jobs, "this is not json\n"
+                     "{\"id\":\"e-1\",\"operation\":\"edit\",\"prompt\":\"clear the room\"}\n"
+                     "\n"
+                     "{\"id\":\"g-1\",\"prompt\":\"a study\"}\n"
+                     "{\"id\":\"u-1\",\"operation\":\"upscale\",\"prompt\":\"x\"}\n"
+                     "{\"id\":\"n-1\",\"prompt\":\"x\",\"providers\":[\"nobody\"]}\n");
+    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
+    json_object *res = sy_read_results(out);
+    cr_assert_eq(json_object_array_length(res), 5);
+    int invalid = 0;
+    for (size_t i = 0; i < 5; i++) {
+        json_object *r = json_object_array_get_idx(res, i);
+        invalid += strcmp(error_class(r), "invalid_input") == 0;
+    }
+    cr_assert_eq(invalid, 4);
+    json_object *e1 = sy_find(res, "e-1"), *line;
+    cr_assert(json_object_object_get_ex(e1, "line", &line));
+    cr_assert_eq(json_object_get_int(line), 2);
+    cr_assert_str_eq(sy_str(sy_find(res, "g-1"), "status"), "succeeded");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}

@@ -106,7 +106,6 @@ static void release(struct job *j)
         j->req = NULL;
     }
     uv_timer_stop(&j->timer);
-    j->e->in_flight--;
     uv_close((uv_handle_t *)&j->timer, free_job);
 }
 
@@ -135,6 +134,7 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         j->e->succeeded++;
     else
         j->e->failed++;
+    j->e->in_flight--; /* before the callback: it may check for the last job */
     struct log_ctx lc = job_log_ctx(j);
     if (ok)
         LOG_DEBUG(&lc, "job succeeded in %lld ms", (long long)(now - j->start_ms));
@@ -246,6 +246,11 @@ static void provider_failed(struct job *j, const struct prov_result *res, const 
               res->message, res->code);
     add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
     j->last_kind = res->kind;
+    /* A task that ran and failed is a task failure whatever its code says,
+     * unless the code blames the key, the credit or the input. */
+    if (res->cls == PROV_C_TASK_FAILED && res->kind != PROV_K_AUTH && res->kind != PROV_K_NO_CREDIT &&
+        res->kind != PROV_K_INVALID_INPUT)
+        j->last_kind = PROV_K_TASK_FAILED;
     if (dispatch_on_failure(res->kind) == DISPATCH_RETRY_SAME) {
         arm(j, dispatch_rate_limit_delay_ms(j->prov->type, res->retry_after_ms));
         return;
@@ -480,14 +485,16 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
 
 void job_abort(struct job *j)
 {
-    if (!j->finished)
-        release(j);
+    if (j->finished)
+        return;
+    j->e->in_flight--;
+    release(j);
 }
 
 char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason)
 {
     struct codec_result r = {
-        .id = id ? id : "",
+        .id = id,
         .succeeded = 0,
         .error_class = "invalid_input",
         .error_message = reason,

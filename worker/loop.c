@@ -387,7 +387,11 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* prefer HTTP/2 multiplexing over new connections */
+    /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
+     * at the handshake). Over plain HTTP/1.1 waiting would queue every request
+     * behind the first reply, so don't. */
+    if (strncmp(r->url, "https://", 8) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->total_timeout_ms + hold_ms);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install every build, test and demo dependency from Debian packages, when
+# missing. Idempotent; runs as root without prompting (or through sudo).
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates python3
+  libcurl4-openssl-dev libjson-c-dev librdkafka-dev libconfig-dev libuv1-dev
+  libmicrohttpd-dev libcriterion-dev
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+    echo "deps: missing ${missing[*]} and not root (no sudo); install them and retry" >&2
+    exit 1
+  fi
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"

@@ -1,0 +1,50 @@
+/* sytest.h — helpers for integration tests: start fakeprov on a free
+ * loopback port, write a config for it, run `switchyard run`, read results.
+ * Every process started here is killed and reaped by the helpers. */
+#ifndef TESTS_SYTEST_H
+#define TESTS_SYTEST_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+struct fakeprov {
+    pid_t pid;
+    int port;
+    char dir[256];
+};
+
+/* Start fakeprov with extra arguments (NULL-terminated list). Asserts it came up. */
+void fp_start(struct fakeprov *fp, const char *const *args);
+/* SIGTERM it and wait; returns its exit status (0 on a clean exit). */
+int fp_stop(struct fakeprov *fp);
+/* GET/POST a path on fakeprov; returns the parsed JSON body (caller puts) or NULL. */
+json_object *fp_get_json(const struct fakeprov *fp, const char *path);
+int fp_post(const struct fakeprov *fp, const char *path, const char *body);
+/* /_stats value at a dotted path ("kie.creates"), or -1. */
+long fp_stat(const struct fakeprov *fp, const char *dotted);
+
+/* Write a config pointing both providers at fp into dir/name. extra is
+ * appended inside the worker group (may be ""); prov_extra inside each
+ * provider group. Returns the path (static buffer per call site: copy it). */
+void sy_write_config(const struct fakeprov *fp, const char *path, const char *worker_extra,
+                     const char *prov_extra);
+
+/* Run `switchyard run -c conf --jobs jobs --out out`; returns its exit status
+ * (-1 if it died of a signal). Kills it after timeout_s. */
+int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s);
+
+/* Read a JSONL file into an array of parsed objects (caller puts it). */
+json_object *sy_read_results(const char *path);
+
+/* The result object with this id in arr, or NULL (borrowed). */
+json_object *sy_find(json_object *arr, const char *id);
+
+/* String at key of obj ("" when missing or not a string). */
+const char *sy_str(json_object *obj, const char *key);
+
+/* A fresh temporary directory for this test (mkdtemp). */
+void sy_tmpdir(char *out, size_t cap);
+
+#endif
