@@ -94,6 +94,15 @@ Test(integration, concurrent_jobs, .timeout = 180)
     /* Sequential or lightly parallel execution could never have this many
      * tasks alive at once. */
     cr_assert_geq(max_active, N / 2, "at most %ld tasks were in flight together", max_active);
+    /* Keep-alive reuse under the per-host cap (64 by default; a few more for this
+     * test's own short /_stats connections): thousands of requests, few connections. */
+    long max_conns = fp_stat(&fp, "max_connections_open");
+    long conns = fp_stat(&fp, "connections_total");
+    long reqs = fp_stat(&fp, "requests");
+    cr_assert_leq(max_conns, 72, "max connections open %ld", max_conns);
+    cr_assert_geq(reqs, 2 * N, "requests %ld", reqs);
+    cr_assert_lt(conns, reqs / 10, "%ld connections for %ld requests: no keep-alive reuse", conns, reqs);
+    fprintf(stderr, "concurrent_jobs: %ld requests over %ld connections (max %ld open)\n", reqs, conns, max_conns);
     fprintf(stderr, "concurrent_jobs: max tasks in flight together: %ld\n", max_active);
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
@@ -264,6 +273,32 @@ Test(integration, invalid_lines, .timeout = 60)
     cr_assert(json_object_object_get_ex(e1, "line", &line));
     cr_assert_eq(json_object_get_int(line), 2);
     cr_assert_str_eq(sy_str(sy_find(res, "g-1"), "status"), "succeeded");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* A reply over worker.max_body_bytes fails that attempt as a transport error
+ * and never reaches a parser. */
+Test(integration, reply_body_cap, .timeout = 60)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    char dir[256], conf[300], jobs[300], out[300];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    sy_write_config(&fp, conf, "max_body_bytes = 100;", "");
+    write_file(jobs, "{\"id\":\"big-1\",\"prompt\":\"a hallway\",\"providers\":[\"replicate\"]}\n");
+    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
+    json_object *res = sy_read_results(out);
+    json_object *r = sy_find(res, "big-1");
+    cr_assert_str_eq(sy_str(r, "status"), "failed");
+    json_object *att;
+    cr_assert(json_object_object_get_ex(r, "attempts", &att));
+    json_object *a0 = json_object_array_get_idx(att, 0);
+    cr_assert_str_eq(sy_str(a0, "outcome"), "transport");
+    cr_assert_not_null(strstr(sy_str(a0, "message"), "max_body_bytes"), "%s", sy_str(a0, "message"));
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }

@@ -378,6 +378,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
   (void)c;
   (void)socket_ctx;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    atomic_fetch_add(&srv->connections_total, 1);
     unsigned long long n = atomic_fetch_add(&srv->connections_open, 1) + 1;
     fp_atomic_max(&srv->max_connections_open, n);
   } else {

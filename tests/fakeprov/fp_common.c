@@ -482,9 +482,10 @@ void fp_stats_json(struct fp_server *srv, struct fp_buf *b) {
   }
   fp_buf_fmt(b,
              "\"requests\":%llu,\"connections_open\":%llu,\"max_connections_open\":%llu,"
-             "\"suspended\":%llu,\"gen_ms\":%lld}",
+             "\"connections_total\":%llu,\"suspended\":%llu,\"gen_ms\":%lld}",
              atomic_load(&srv->requests), atomic_load(&srv->connections_open),
-             atomic_load(&srv->max_connections_open), atomic_load(&srv->suspended),
+             atomic_load(&srv->max_connections_open), atomic_load(&srv->connections_total),
+             atomic_load(&srv->suspended),
              (long long)atomic_load(&srv->gen_ms));
 }
 

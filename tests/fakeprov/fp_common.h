@@ -89,7 +89,7 @@ struct fp_server {
 
   /* stats */
   struct fp_pstats st[FP_NPROV];
-  atomic_ullong requests, connections_open, max_connections_open, suspended;
+  atomic_ullong requests, connections_open, max_connections_open, connections_total, suspended;
   atomic_ullong id_counter;
 
   /* task table */

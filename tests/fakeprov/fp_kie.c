@@ -16,6 +16,14 @@
 #define CT_JSON "application/json"
 
 static const char kie_401[] = "{\"code\":401,\"msg\":\"You do not have access permissions\"}";
+/* KIE sits behind Cloudflare, which answers requests without a User-Agent
+ * with 403 "error code: 1010" (PROVIDERS.md §3). */
+static const char kie_1010[] = "error code: 1010";
+
+static int has_user_agent(struct MHD_Connection *c) {
+  const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+  return ua && *ua;
+}
 static const char kie_429[] = "{\"code\":429,\"msg\":\"Rate limit exceeded\"}";
 static const char kie_null[] = "{\"code\":422,\"msg\":\"recordInfo is null\",\"data\":null}";
 
@@ -113,6 +121,8 @@ static enum MHD_Result kie_create(struct fp_server *srv, struct MHD_Connection *
     atomic_fetch_add_explicit(&st->creates, 1, memory_order_relaxed);
     req->counted = 1;
   }
+  if (!has_user_agent(c))
+    return fp_reply_static(srv, c, FP_KIE, 403, "text/plain", kie_1010, NULL, NULL);
   if (!fp_auth_ok(c, srv->kie_key))
     return fp_reply_static(srv, c, FP_KIE, 401, CT_JSON, kie_401, NULL, NULL);
   json_object *root = req->body ? json_tokener_parse(req->body) : NULL;
@@ -239,6 +249,8 @@ static enum MHD_Result kie_poll(struct fp_server *srv, struct MHD_Connection *c,
     atomic_fetch_add_explicit(&st->polls, 1, memory_order_relaxed);
     req->counted = 1;
   }
+  if (!has_user_agent(c))
+    return fp_reply_static(srv, c, FP_KIE, 403, "text/plain", kie_1010, NULL, NULL);
   if (!fp_auth_ok(c, srv->kie_key))
     return fp_reply_static(srv, c, FP_KIE, 401, CT_JSON, kie_401, NULL, NULL);
   const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "taskId");
