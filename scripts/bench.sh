@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmarks against the local fake providers; results go to BENCH.md (each
+# subcommand owns one "## ..." section and leaves the others alone).
+#
+#   scripts/bench.sh engine    engine throughput, the bare-curl ceiling, memory
+#   scripts/bench.sh kafka | chaos | polling    (not implemented yet)
+#
+# Release build in build-bench (BUILD_DIR overrides). Only 127.0.0.1 is used;
+# every process started here is stopped by pid on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: scripts/bench.sh engine|kafka|chaos|polling" >&2; }
+
+BUILD=${BUILD_DIR:-build-bench}
+PIDS=()
+WORK=""
+cleanup() {
+  local i pid
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do # newest first: the helper before the servers
+    pid=${PIDS[i]}
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ -n "$WORK" ] && [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+build() {
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+  ninja -C "$BUILD" switchyard fakeprov bench_ceiling >/dev/null
+}
+
+# start_fakeprov NAME ARGS... : starts it in the background, sets FP_PORT and FP_PID.
+start_fakeprov() {
+  local name=$1
+  shift
+  "$BUILD/fakeprov" --listen 127.0.0.1:0 --port-file "$WORK/$name.port" "$@" >"$WORK/$name.log" 2>&1 &
+  FP_PID=$!
+  PIDS+=("$FP_PID")
+  for _ in $(seq 200); do
+    [ -s "$WORK/$name.port" ] && break
+    kill -0 "$FP_PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; echo "bench: fakeprov $name died" >&2; exit 1; }
+    sleep 0.05
+  done
+  [ -s "$WORK/$name.port" ] || { echo "bench: fakeprov $name did not start" >&2; exit 1; }
+  FP_PORT=$(cat "$WORK/$name.port")
+}
+
+engine() {
+  build
+  # Loopback only: no proxy may get in the way of curl or urllib.
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+  WORK=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
+  start_fakeprov gen0 --gen-ms 0 --gen-dist fixed --threads 2
+  local port0=$FP_PORT pid0=$FP_PID
+  start_fakeprov gen30 --gen-ms 30000 --gen-dist fixed --threads 2
+  local port30=$FP_PORT pid30=$FP_PID
+  echo "bench engine: fakeprov on 127.0.0.1:$port0 (gen 0 ms) and 127.0.0.1:$port30 (gen 30 s); work dir $WORK"
+  # In the background + wait, so a signal reaches the trap at once; the
+  # helper kills its own children (switchyard, bench_ceiling) by pid.
+  python3 scripts/bench_engine.py --build "$BUILD" --work "$WORK" --bench-md BENCH.md \
+    --command "scripts/bench.sh engine" --port0 "$port0" --fp0-pid "$pid0" \
+    --port30 "$port30" --fp30-pid "$pid30" "$@" &
+  PIDS+=($!)
+  wait $!
+}
+
+case "${1:-}" in
+  engine)
+    shift
+    engine "$@"
+    ;;
+  kafka | chaos | polling)
+    echo "bench.sh: '$1' is not implemented yet" >&2
+    exit 2
+    ;;
+  *)
+    usage
+    exit 2
+    ;;
+esac
