@@ -2,28 +2,36 @@
  *
  *   switchyard -c FILE --check-config          validate a config file
  *   switchyard run -c FILE --jobs IN [--out OUT] batch mode, no Kafka
- *   switchyard -c FILE [--workers N]            Kafka worker (not in this build yet)
+ *   switchyard -c FILE [--workers N]            Kafka worker, or a supervisor of N of them
  *
  * Exit codes: 0 success (failed jobs included), 1 runtime error, 2 usage or
  * config error. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
 #include "conf/config.h"
 #include "sy.h"
 #include "worker/batch.h"
+#include "worker/kworker.h"
 #include "worker/log.h"
 
 static const char usage[] =
-    "usage: switchyard -c FILE [--check-config] [-v]\n"
+    "usage: switchyard -c FILE [--workers N] [-v]       Kafka worker (N processes)\n"
+    "       switchyard -c FILE --check-config\n"
     "       switchyard run -c FILE --jobs IN.jsonl [--out OUT.jsonl] [-v]\n"
     "\n"
     "  -c, --config FILE    configuration file (libconfig syntax)\n"
     "      --check-config   validate FILE and exit: 0 good, 2 bad (FILE:LINE: reason)\n"
+    "      --workers N      supervise N worker processes (restart on crash, forward signals)\n"
     "      --jobs FILE      run: JSONL jobs, one per line (\"-\" = stdin)\n"
     "      --out FILE       run: write result lines here (default stdout)\n"
     "  -v, --verbose        debug logging (JSON lines on stderr)\n"
@@ -32,7 +40,123 @@ static const char usage[] =
     "\n"
     "Exit: 0 ok (failed jobs are results, not errors), 1 runtime error, 2 usage/config error.\n";
 
-enum { OPT_CHECK = 256, OPT_JOBS, OPT_OUT, OPT_VERSION };
+enum { OPT_CHECK = 256, OPT_JOBS, OPT_OUT, OPT_VERSION, OPT_WORKERS };
+
+/* The supervisor's only state shared with its signal handler. */
+static volatile sig_atomic_t sup_signal;
+
+static void sup_on_signal(int sig)
+{
+    sup_signal = sig;
+}
+
+static int run_worker(const struct conf *conf)
+{
+    char err[512];
+    int rc = kworker_run(conf, err, sizeof err);
+    if (rc != 0)
+        LOG_ERROR(NULL, "worker: %s", err);
+    return rc;
+}
+
+static pid_t spawn_worker(const struct conf *conf)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        exit(run_worker(conf));
+    }
+    return pid;
+}
+
+/* --workers N: keep N worker processes running. A worker that dies is
+ * restarted after a backoff (1 s doubling to 30 s, reset after 60 s of
+ * uptime); SIGTERM/SIGINT/SIGHUP are forwarded; the supervisor exits when
+ * every worker has exited after a stop signal (0 when all exited 0). */
+static int supervise(const struct conf *conf, int n)
+{
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    time_t *started = calloc((size_t)n, sizeof *started);
+    time_t *restart_at = calloc((size_t)n, sizeof *restart_at);
+    int *backoff = calloc((size_t)n, sizeof *backoff);
+    if (!pids || !started || !restart_at || !backoff) {
+        fprintf(stderr, "switchyard: out of memory\n");
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sup_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    int stopping = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        pids[i] = spawn_worker(conf);
+        started[i] = time(NULL);
+        backoff[i] = 1;
+    }
+    LOG_INFO(NULL, "supervising %d workers", n);
+    for (;;) {
+        int sig = sup_signal;
+        if (sig) {
+            sup_signal = 0;
+            if (sig != SIGHUP)
+                stopping = 1;
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                    kill(pids[i], sig);
+            LOG_INFO(NULL, "supervisor: forwarded signal %d", sig);
+        }
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            for (int i = 0; i < n; i++) {
+                if (pids[i] != pid)
+                    continue;
+                pids[i] = 0;
+                int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+                if (!clean)
+                    rc = 1;
+                if (stopping)
+                    break;
+                if (time(NULL) - started[i] > 60)
+                    backoff[i] = 1;
+                restart_at[i] = time(NULL) + backoff[i];
+                LOG_WARN(NULL, "worker %ld exited (%s %d); restarting in %d s", (long)pid,
+                         WIFEXITED(status) ? "status" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), backoff[i]);
+                backoff[i] = backoff[i] * 2 > 30 ? 30 : backoff[i] * 2;
+            }
+            continue;
+        }
+        int alive = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] > 0) {
+                alive++;
+            } else if (!stopping && restart_at[i] && time(NULL) >= restart_at[i]) {
+                pids[i] = spawn_worker(conf);
+                started[i] = time(NULL);
+                restart_at[i] = 0;
+                alive++;
+            }
+        }
+        if (stopping && alive == 0)
+            break;
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL); /* a signal cuts it short */
+    }
+    LOG_INFO(NULL, "supervisor: all workers stopped");
+    free(pids);
+    free(started);
+    free(restart_at);
+    free(backoff);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -51,10 +175,11 @@ int main(int argc, char **argv)
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, OPT_VERSION },
+        { "workers", required_argument, NULL, OPT_WORKERS },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *jobs = NULL, *out = NULL;
-    int check = 0, verbose = 0, c;
+    int check = 0, verbose = 0, workers = 0, c;
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -72,6 +197,16 @@ int main(int argc, char **argv)
         case 'v':
             verbose = 1;
             break;
+        case OPT_WORKERS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 256) {
+                fprintf(stderr, "switchyard: --workers takes 1..256\n");
+                return 2;
+            }
+            workers = (int)n;
+            break;
+        }
         case 'h':
             fputs(usage, stdout);
             return 0;
@@ -119,9 +254,13 @@ int main(int argc, char **argv)
             LOG_ERROR(NULL, "%s", err);
             rc = 1;
         }
-    } else {
-        fprintf(stderr, "switchyard: the Kafka worker mode is not in this build yet; use 'switchyard run'\n");
+    } else if (!conf->kafka.present) {
+        fprintf(stderr, "%s: no kafka group: the worker needs one (or use 'switchyard run')\n", config_path);
         rc = 2;
+    } else if (workers > 1) {
+        rc = supervise(conf, workers);
+    } else {
+        rc = run_worker(conf);
     }
     conf_free(conf);
     curl_global_cleanup();

@@ -1,0 +1,52 @@
+/* consumer.h — the group consumer of the input topic, served on the loop.
+ *
+ * cooperative-sticky assignment, enable.auto.offset.store=false: an offset is
+ * stored (and then auto-committed) only when the owner says its job is done.
+ * Rebalance, log and error events arrive on the same queue as messages. */
+#ifndef QUEUE_CONSUMER_H
+#define QUEUE_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "conf/config.h"
+
+struct consumer;
+
+struct consumer_cbs {
+    /* A message (borrowed for the call; m->err is always 0 here). */
+    void (*on_message)(void *ud, const rd_kafka_message_t *m);
+    /* Partitions added to / about to leave this worker. on_revoke runs
+     * before the partitions are given up: store final offsets in it. */
+    void (*on_assign)(void *ud, int32_t partition);
+    void (*on_revoke)(void *ud, int32_t partition);
+    void *ud;
+};
+
+struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs, char *err,
+                              size_t errlen);
+
+/* Backpressure: stop / restart fetching on every assigned partition. The
+ * consumer keeps being served, so the worker stays in the group. */
+void consumer_pause(struct consumer *k);
+void consumer_resume(struct consumer *k);
+int consumer_paused(const struct consumer *k);
+
+/* Store `next` (the next offset to consume) as partition's committable
+ * position; auto-commit sends it. SY_OK or SY_ERR (e.g. partition not assigned). */
+int consumer_store(struct consumer *k, int32_t partition, int64_t next);
+
+/* Partitions assigned now; the input topic's partition count (0 if unknown). */
+size_t consumer_assigned(const struct consumer *k);
+
+/* 1 while the consumer is a member of the group with an assignment event seen. */
+int consumer_in_group(const struct consumer *k);
+
+/* Shutdown only (blocks): commit stored offsets synchronously, leave the
+ * group, and free. */
+void consumer_close(struct consumer *k);
+
+#endif

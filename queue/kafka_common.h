@@ -1,0 +1,30 @@
+/* kafka_common.h — librdkafka setup shared by the consumer and the producer:
+ * config from struct conf, the log bridge, and the fd that wakes the libuv
+ * loop when a librdkafka queue has something for us. */
+#ifndef QUEUE_KAFKA_COMMON_H
+#define QUEUE_KAFKA_COMMON_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "conf/config.h"
+
+/* A new rd_kafka_conf_t with bootstrap.servers, the log bridge and every
+ * kafka.properties entry, then the (name, value) pairs of `fixed` (NULL
+ * terminated) applied on top. NULL with err on a bad property. Caller owns it
+ * until rd_kafka_new takes it. */
+rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err, size_t errlen);
+
+/* Wakes the loop when queue q turns non-empty (rd_kafka_queue_io_event_enable
+ * over a pipe watched by a uv_poll). on_ready runs on the loop thread. */
+struct kafka_wake;
+typedef void (*kafka_wake_fn)(void *ud);
+struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready, void *ud,
+                                  char *err, size_t errlen);
+/* Stop watching, disable the io event, close the pipe (async) and free. Does
+ * not destroy q. */
+void kafka_wake_free(struct kafka_wake *w);
+
+#endif

@@ -1,0 +1,177 @@
+/* producer.c — librdkafka producer glued to the loop.
+ *
+ * Delivery reports are read from the producer's main queue, which wakes the
+ * loop through kafka_wake; a 100 ms timer serves it too, as a safety net for
+ * the edge-triggered wake-up. The report callback hands each message's
+ * opaque back to the owner, which frees what it handed over. */
+#include "producer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_common.h"
+#include "worker/sy.h"
+#include "worker/log.h"
+
+struct producer {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    struct kafka_wake *wake;
+    uv_timer_t tick;
+    producer_dr_fn dr;
+    producer_fatal_fn fatal;
+    void *ud;
+    size_t outstanding;
+    int fatal_seen;
+};
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct producer *p = opaque;
+    p->outstanding--;
+    p->dr(p->ud, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err, rd_kafka_err2str(m->err), m);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct producer *p = opaque;
+    char buf[512];
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        if (!p->fatal_seen) {
+            p->fatal_seen = 1;
+            if (p->fatal)
+                p->fatal(p->ud, buf);
+        }
+        return;
+    }
+    LOG_WARN(NULL, "kafka producer: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+void producer_serve(struct producer *p)
+{
+    /* Bounded: a burst of reports cannot starve the rest of the loop; the
+     * tick picks up what is left. */
+    for (int i = 0; i < 64 && rd_kafka_poll(p->rk, 0) > 0; i++)
+        ;
+}
+
+static void on_ready(void *ud)
+{
+    producer_serve(ud);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    producer_serve(t->data);
+}
+
+struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr, producer_fatal_fn fatal,
+                              void *ud, char *err, size_t errlen)
+{
+    static const char *const fixed[] = {
+        "enable.idempotence", "true",
+        "acks", "all",
+        "linger.ms", "5",
+        "message.max.bytes", "10485760",
+        NULL,
+    };
+    rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
+    if (!kc)
+        return NULL;
+    struct producer *p = calloc(1, sizeof *p);
+    if (!p) {
+        rd_kafka_conf_destroy(kc);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->dr = dr;
+    p->fatal = fatal;
+    p->ud = ud;
+    rd_kafka_conf_set_dr_msg_cb(kc, on_dr);
+    rd_kafka_conf_set_error_cb(kc, on_error);
+    rd_kafka_conf_set_opaque(kc, p);
+    char e[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
+    if (!p->rk) {
+        snprintf(err, errlen, "kafka producer: %s", e);
+        rd_kafka_conf_destroy(kc);
+        free(p);
+        return NULL;
+    }
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    p->wake = kafka_wake_new(uv, p->mainq, on_ready, p, err, errlen);
+    if (!p->wake) {
+        rd_kafka_queue_destroy(p->mainq);
+        rd_kafka_destroy(p->rk);
+        free(p);
+        return NULL;
+    }
+    uv_timer_init(uv, &p->tick);
+    p->tick.data = p;
+    uv_timer_start(&p->tick, on_tick, 100, 100);
+    return p;
+}
+
+int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
+                  size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t e;
+    if (hdrs) {
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    } else {
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    }
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->outstanding++;
+        return SY_OK;
+    }
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return SY_AGAIN;
+    snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(e));
+    return SY_ERR;
+}
+
+size_t producer_outstanding(const struct producer *p)
+{
+    return p->outstanding;
+}
+
+int producer_flush(struct producer *p, int timeout_ms)
+{
+    int64_t end = sy_now_ms() + timeout_ms;
+    while (p->outstanding > 0 && sy_now_ms() < end)
+        rd_kafka_poll(p->rk, 50);
+    int lost = (int)p->outstanding;
+    if (lost > 0) {
+        /* Give up on the rest: their reports arrive as failures, so owners
+         * free what they handed over. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (int i = 0; i < 100 && p->outstanding > 0; i++)
+            rd_kafka_poll(p->rk, 10);
+    }
+    return lost;
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct producer *p = h->data;
+    rd_kafka_queue_destroy(p->mainq);
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+void producer_free(struct producer *p)
+{
+    if (!p)
+        return;
+    kafka_wake_free(p->wake);
+    uv_timer_stop(&p->tick);
+    uv_close((uv_handle_t *)&p->tick, on_tick_closed);
+}

@@ -1,0 +1,48 @@
+/* producer.h — the idempotent result/DLQ producer (enable.idempotence=true,
+ * acks=all). Delivery reports are served on the loop thread. */
+#ifndef QUEUE_PRODUCER_H
+#define QUEUE_PRODUCER_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "conf/config.h"
+
+struct producer;
+
+/* Delivery report: ok = 1 when the broker acknowledged the message; otherwise
+ * code/err say why and m (borrowed for the call) still carries the payload,
+ * key and headers, so the owner may send it again. opaque is what
+ * producer_send got. Runs on the loop. */
+typedef void (*producer_dr_fn)(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code, const char *err,
+                               const rd_kafka_message_t *m);
+
+/* Fatal producer error (e.g. the idempotent producer lost its state). */
+typedef void (*producer_fatal_fn)(void *ud, const char *reason);
+
+struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr, producer_fatal_fn fatal,
+                              void *ud, char *err, size_t errlen);
+
+/* Queue one message (key, value and headers are copied; hdrs is taken over on
+ * SY_OK and left to the caller otherwise; may be NULL). SY_OK; SY_AGAIN when
+ * the local queue is full (caller retries after some deliveries); SY_ERR with
+ * err filled. */
+int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
+                  size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
+
+/* Messages queued and not yet reported. */
+size_t producer_outstanding(const struct producer *p);
+
+/* Serve delivery reports now (non-blocking). */
+void producer_serve(struct producer *p);
+
+/* Shutdown only (blocks up to timeout_ms): wait for outstanding deliveries,
+ * serving their reports; then purge the rest (reported as failures). Returns
+ * the number that were not delivered. */
+int producer_flush(struct producer *p, int timeout_ms);
+
+void producer_free(struct producer *p);
+
+#endif

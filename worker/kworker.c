@@ -1,0 +1,572 @@
+/* kworker.c — the Kafka worker process.
+ *
+ * Each consumed message becomes a kmsg: it lives on its partition's list from
+ * consume until every message produced for it is acknowledged (then its
+ * offset is finished in the tracker and the committable offset is stored).
+ * A revoked partition's kmsgs are marked dropped: their jobs are aborted, a
+ * late delivery report only frees them, and their offsets are never stored
+ * (the new owner redoes those jobs).
+ *
+ * Backpressure: at worker.max_in_flight live kmsgs every assigned partition
+ * is paused; at three quarters of it they resume. The consumer is served all
+ * the time, so the worker stays in the group.
+ *
+ * Shutdown (SIGTERM/SIGINT): pause, wait for live kmsgs up to
+ * worker.shutdown_grace_s, abort the rest, flush the producer, commit, close.
+ * Every teardown step runs from a timer callback, never inside a curl or
+ * librdkafka callback. */
+#include "kworker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "queue/codec.h"
+#include "queue/consumer.h"
+#include "queue/offsets.h"
+#include "queue/producer.h"
+#include "worker/sy.h"
+#include "worker/job.h"
+#include "worker/log.h"
+
+#define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
+#define KW_DLQ_TRUNCATE (900 * 1024) /* a DLQ copy the broker refuses is re-sent cut to this */
+#define KW_FLUSH_MS 15000
+
+struct kworker;
+
+struct kmsg {
+    struct kworker *w;
+    int32_t partition;
+    int64_t offset;
+    struct job *job;
+    int pending;   /* produced messages not yet acknowledged */
+    int dropped;   /* partition revoked: never store its offset */
+    int failed;    /* a message for it could not be published: never store its offset */
+    char *id;
+    char *traceparent;
+    struct kmsg *next, *prev;
+};
+
+enum kout_kind { KOUT_RESULT, KOUT_DLQ };
+
+/* The opaque of one produced message. */
+struct kout {
+    struct kmsg *m;
+    enum kout_kind kind;
+    int truncated;
+};
+
+struct kpart {
+    struct kmsg *head;
+    size_t n;
+};
+
+struct kworker {
+    const struct conf *conf;
+    uv_loop_t uv;
+    struct engine e;
+    struct consumer *consumer;
+    struct producer *producer;
+    struct offsets *offsets;
+    struct kpart *parts;
+    size_t n_parts;
+    size_t live; /* kmsgs not yet freed */
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t grace, closer;
+    int stopping, closing, fatal;
+    int lost; /* deliveries that failed for good */
+    uint64_t consumed, dead_lettered;
+};
+
+static void maybe_finish_shutdown(struct kworker *w);
+
+static struct kpart *part(struct kworker *w, int32_t p)
+{
+    if ((size_t)p >= w->n_parts) {
+        size_t n = (size_t)p + 1;
+        struct kpart *np = realloc(w->parts, n * sizeof *np);
+        if (!np)
+            return NULL;
+        memset(np + w->n_parts, 0, (n - w->n_parts) * sizeof *np);
+        w->parts = np;
+        w->n_parts = n;
+    }
+    return &w->parts[p];
+}
+
+static void unlink_kmsg(struct kmsg *m)
+{
+    if (m->dropped)
+        return; /* already off its list */
+    struct kpart *kp = &m->w->parts[m->partition];
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        kp->head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    m->next = m->prev = NULL;
+    kp->n--;
+}
+
+static void kmsg_free(struct kmsg *m)
+{
+    struct kworker *w = m->w;
+    unlink_kmsg(m);
+    free(m->id);
+    free(m->traceparent);
+    free(m);
+    w->live--;
+    if (w->stopping) {
+        maybe_finish_shutdown(w);
+    } else if (consumer_paused(w->consumer) && w->live <= (size_t)w->conf->worker.max_in_flight * 3 / 4) {
+        consumer_resume(w->consumer);
+        LOG_DEBUG(NULL, "resumed at %zu in flight", w->live);
+    }
+}
+
+/* Everything produced for m is acknowledged: finish its offset. */
+static void kmsg_done(struct kmsg *m)
+{
+    struct kworker *w = m->w;
+    if (!m->dropped && !m->failed && offsets_finish(w->offsets, m->partition, m->offset) == SY_OK) {
+        bool changed = false;
+        int64_t next = offsets_committable(w->offsets, m->partition, &changed);
+        if (changed && next >= 0 && consumer_store(w->consumer, m->partition, next) == SY_OK)
+            offsets_mark_committed(w->offsets, m->partition, next);
+    }
+    kmsg_free(m);
+}
+
+static rd_kafka_headers_t *result_headers(const struct kmsg *m)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    if (m->id)
+        rd_kafka_header_add(h, "switchyard-job-id", -1, m->id, -1);
+    if (m->traceparent)
+        rd_kafka_header_add(h, "traceparent", -1, m->traceparent, -1);
+    return h;
+}
+
+/* Produce one message for m; on success m waits for one more report. */
+static int produce(struct kmsg *m, enum kout_kind kind, const char *topic, const void *key, size_t klen,
+                   const void *val, size_t vlen, rd_kafka_headers_t *hdrs, int truncated)
+{
+    struct kworker *w = m->w;
+    struct kout *o = calloc(1, sizeof *o);
+    char err[256];
+    int rc = SY_ERR;
+    if (o) {
+        o->m = m;
+        o->kind = kind;
+        o->truncated = truncated;
+        rc = producer_send(w->producer, topic, key, klen, val, vlen, hdrs, o, err, sizeof err);
+        if (rc == SY_AGAIN)
+            snprintf(err, sizeof err, "producer queue full");
+    } else {
+        snprintf(err, sizeof err, "out of memory");
+    }
+    if (rc != SY_OK) {
+        free(o);
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        /* The offset stays unfinished: the job is redone after a restart or
+         * rebalance rather than lost. */
+        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+        LOG_ERROR(&lc, "cannot publish to %s: %s", topic, err);
+        w->lost++;
+        m->failed = 1;
+        return SY_ERR;
+    }
+    m->pending++;
+    return SY_OK;
+}
+
+static void publish_result(struct kmsg *m, const char *json)
+{
+    const char *id = m->id ? m->id : "";
+    produce(m, KOUT_RESULT, m->w->conf->kafka.output_topic, id, strlen(id), json, strlen(json), result_headers(m),
+            0);
+}
+
+static void on_job_done(void *ud, const char *job_id, int ok, const char *result_json)
+{
+    (void)job_id;
+    (void)ok;
+    struct kmsg *m = ud;
+    m->job = NULL;
+    publish_result(m, result_json);
+    if (m->pending == 0)
+        kmsg_done(m); /* nothing could be published: finish bookkeeping only */
+}
+
+static void dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char *reason)
+{
+    struct kworker *w = m->w;
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+        h = rd_kafka_headers_copy(orig);
+    else
+        h = rd_kafka_headers_new(4);
+    char num[32];
+    rd_kafka_header_add(h, "switchyard-error", -1, reason, -1);
+    rd_kafka_header_add(h, "switchyard-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
+    snprintf(num, sizeof num, "%d", (int)msg->partition);
+    rd_kafka_header_add(h, "switchyard-source-partition", -1, num, -1);
+    snprintf(num, sizeof num, "%lld", (long long)msg->offset);
+    rd_kafka_header_add(h, "switchyard-source-offset", -1, num, -1);
+    rd_kafka_header_add(h, "switchyard-worker", -1, w->e.worker_id, -1);
+    produce(m, KOUT_DLQ, w->conf->kafka.dlq_topic, msg->key, msg->key_len, msg->payload, msg->len, h, 0);
+    w->dead_lettered++;
+    struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+    LOG_WARN(&lc, "dead-lettered: %s", reason);
+    /* Tell whoever waits for this id, when there is one. */
+    if (m->id) {
+        char *json = job_invalid_result(&w->e, m->id, -1, reason);
+        if (json)
+            publish_result(m, json);
+        free(json);
+    }
+}
+
+static char *header_value(const rd_kafka_message_t *msg, const char *name)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h ||
+        rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v || n > 512)
+        return NULL;
+    return strndup(v, n);
+}
+
+static void on_message(void *ud, const rd_kafka_message_t *msg)
+{
+    struct kworker *w = ud;
+    struct kpart *kp = part(w, msg->partition);
+    struct kmsg *m = calloc(1, sizeof *m);
+    if (!kp || !m) {
+        free(m);
+        LOG_ERROR(NULL, "out of memory: message %d/%lld left unprocessed", (int)msg->partition,
+                  (long long)msg->offset);
+        return;
+    }
+    if (offsets_add(w->offsets, msg->partition, msg->offset) != SY_OK) {
+        /* Redelivery of an offset already in work (e.g. after a seek). */
+        free(m);
+        return;
+    }
+    w->consumed++;
+    m->w = w;
+    m->partition = msg->partition;
+    m->offset = msg->offset;
+    m->next = kp->head;
+    if (kp->head)
+        kp->head->prev = m;
+    kp->head = m;
+    kp->n++;
+    w->live++;
+    m->traceparent = header_value(msg, "traceparent");
+
+    char err[256] = "";
+    char *id = NULL;
+    struct codec_job *spec = NULL;
+    if (!msg->payload || msg->len == 0) {
+        snprintf(err, sizeof err, "empty value");
+    } else if (msg->len > KW_MAX_VALUE) {
+        snprintf(err, sizeof err, "value of %zu bytes is over the %d-byte limit", msg->len, KW_MAX_VALUE);
+    } else {
+        spec = codec_job_parse(msg->payload, msg->len, &id, err, sizeof err);
+    }
+    m->id = id;
+    if (spec && (!msg->key || msg->key_len == 0)) {
+        snprintf(err, sizeof err, "missing message key (must be the job id)");
+    } else if (spec && (msg->key_len != strlen(spec->id) || memcmp(msg->key, spec->id, msg->key_len) != 0)) {
+        snprintf(err, sizeof err, "message key does not match the job id");
+    }
+    if (err[0]) {
+        codec_job_free(spec);
+        dead_letter(m, msg, err);
+        if (m->pending == 0)
+            kmsg_done(m);
+    } else {
+        /* Measure queueing from the message timestamp when it is sane. */
+        int64_t now = sy_now_ms();
+        int64_t enq = now;
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(msg, &tt);
+        int64_t lag = ts > 0 ? sy_wall_ms() - ts : -1;
+        if (lag > 0 && lag < 86400000)
+            enq = now - lag;
+        m->job = job_start(&w->e, spec, -1, enq, on_job_done, m);
+        if (!m->job) {
+            codec_job_free(spec);
+            char *json = job_invalid_result(&w->e, m->id, -1, "out of memory");
+            if (json)
+                publish_result(m, json);
+            free(json);
+            if (m->pending == 0)
+                kmsg_done(m);
+        }
+    }
+    if (!w->stopping && w->live >= (size_t)w->conf->worker.max_in_flight && !consumer_paused(w->consumer)) {
+        consumer_pause(w->consumer);
+        LOG_DEBUG(NULL, "paused at %zu in flight", w->live);
+    }
+}
+
+static void on_delivery(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code, const char *err,
+                        const rd_kafka_message_t *msg)
+{
+    struct kworker *w = ud;
+    struct kout *o = opaque;
+    struct kmsg *m = o->m;
+    m->pending--;
+    if (!ok && !w->closing && !m->dropped) {
+        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+        LOG_WARN(&lc, "delivery to %s failed: %s; sending again", rd_kafka_topic_name(msg->rkt), err);
+        rd_kafka_headers_t *orig = NULL, *h = NULL;
+        if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
+            h = rd_kafka_headers_copy(orig);
+        size_t len = msg->len;
+        int truncated = o->truncated;
+        if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && o->kind == KOUT_DLQ && !truncated && len > KW_DLQ_TRUNCATE) {
+            /* The DLQ topic refuses the original size: keep a cut copy and say so. */
+            char num[32];
+            snprintf(num, sizeof num, "%zu", len);
+            if (!h)
+                h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, "switchyard-truncated-from", -1, num, -1);
+            len = KW_DLQ_TRUNCATE;
+            truncated = 1;
+        } else if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            LOG_ERROR(&lc, "message too large for %s; giving up", rd_kafka_topic_name(msg->rkt));
+            w->lost++;
+            m->failed = 1;
+            free(o);
+            if (h)
+                rd_kafka_headers_destroy(h);
+            if (m->pending == 0)
+                kmsg_done(m);
+            return;
+        }
+        produce(m, o->kind, rd_kafka_topic_name(msg->rkt), msg->key, msg->key_len, msg->payload, len, h,
+                truncated);
+    } else if (!ok) {
+        m->failed = 1;
+        if (!m->dropped)
+            w->lost++;
+    }
+    free(o);
+    if (m->pending == 0 && !m->job)
+        kmsg_done(m);
+}
+
+static void on_fatal(void *ud, const char *reason)
+{
+    struct kworker *w = ud;
+    LOG_ERROR(NULL, "fatal producer error: %s; stopping", reason);
+    w->fatal = 1;
+    if (!w->stopping) {
+        w->stopping = 1;
+        consumer_pause(w->consumer);
+        maybe_finish_shutdown(w);
+    }
+}
+
+static void on_assign(void *ud, int32_t p)
+{
+    struct kworker *w = ud;
+    part(w, p);
+    offsets_drop(w->offsets, p);
+}
+
+static void on_revoke(void *ud, int32_t p)
+{
+    struct kworker *w = ud;
+    if ((size_t)p >= w->n_parts)
+        return;
+    struct kpart *kp = &w->parts[p];
+    size_t dropped = kp->n;
+    struct kmsg *m = kp->head;
+    kp->head = NULL;
+    kp->n = 0;
+    while (m) {
+        struct kmsg *next = m->next;
+        m->dropped = 1;
+        m->next = m->prev = NULL;
+        if (m->job) {
+            job_abort(m->job);
+            m->job = NULL;
+        }
+        if (m->pending == 0) {
+            free(m->id);
+            free(m->traceparent);
+            free(m);
+            w->live--;
+        }
+        m = next;
+    }
+    offsets_drop(w->offsets, p);
+    if (dropped)
+        LOG_INFO(NULL, "partition %d revoked: dropped %zu unfinished jobs (the new owner redoes them)", (int)p,
+                 dropped);
+    if (w->stopping)
+        maybe_finish_shutdown(w);
+}
+
+/* ---- shutdown ---- */
+
+static void on_closer(uv_timer_t *t)
+{
+    struct kworker *w = t->data;
+    w->closing = 1;
+    /* Abort what did not finish in time; its offsets are not stored. */
+    for (size_t p = 0; p < w->n_parts; p++) {
+        for (struct kmsg *m = w->parts[p].head; m; m = m->next) {
+            if (m->job) {
+                job_abort(m->job);
+                m->job = NULL;
+            }
+        }
+    }
+    int lost = producer_flush(w->producer, KW_FLUSH_MS);
+    if (lost > 0)
+        LOG_ERROR(NULL, "%d results were not delivered before the flush deadline", lost);
+    consumer_close(w->consumer); /* commits stored offsets, leaves the group */
+    w->consumer = NULL;
+    /* kmsgs left: jobs aborted above or results undelivered — not committed. */
+    for (size_t p = 0; p < w->n_parts; p++) {
+        struct kmsg *m = w->parts[p].head;
+        while (m) {
+            struct kmsg *next = m->next;
+            free(m->id);
+            free(m->traceparent);
+            free(m);
+            m = next;
+        }
+        w->parts[p].head = NULL;
+    }
+    producer_free(w->producer);
+    w->producer = NULL;
+    loop_free(w->e.loop);
+    w->e.loop = NULL;
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sighup, NULL);
+    uv_close((uv_handle_t *)&w->grace, NULL);
+    uv_close((uv_handle_t *)&w->closer, NULL);
+}
+
+static void start_close(struct kworker *w)
+{
+    if (w->closing)
+        return;
+    w->closing = 1;
+    uv_timer_stop(&w->grace);
+    uv_timer_start(&w->closer, on_closer, 0, 0);
+}
+
+static void maybe_finish_shutdown(struct kworker *w)
+{
+    if (w->stopping && !w->closing && (w->live == 0 || w->fatal))
+        start_close(w);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    struct kworker *w = t->data;
+    LOG_WARN(NULL, "shutdown grace over: %zu jobs unfinished (not committed; redone by the next owner)", w->live);
+    start_close(w);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct kworker *w = h->data;
+    if (signum == SIGHUP) {
+        LOG_WARN(NULL, "SIGHUP: live config reload is not available yet; restart the worker to apply changes");
+        return;
+    }
+    if (w->stopping) {
+        LOG_WARN(NULL, "second signal: stopping now");
+        start_close(w);
+        return;
+    }
+    w->stopping = 1;
+    consumer_pause(w->consumer);
+    LOG_INFO(NULL, "signal %d: stopping; %zu jobs in flight, grace %d s", signum, w->live,
+             w->conf->worker.shutdown_grace_s);
+    uv_timer_start(&w->grace, on_grace, (uint64_t)w->conf->worker.shutdown_grace_s * 1000, 0);
+    maybe_finish_shutdown(w);
+}
+
+int kworker_run(const struct conf *c, char *err, size_t errlen)
+{
+    struct kworker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return 1;
+    }
+    w->conf = c;
+    uv_loop_init(&w->uv);
+    struct loop_opts lo = {
+        .max_host_connections = c->worker.max_host_connections,
+        .max_total_connections = c->worker.max_total_connections,
+        .max_body_bytes = (size_t)c->worker.max_body_bytes,
+        .user_agent = c->worker.user_agent,
+    };
+    w->e.conf = c;
+    char host[64] = "localhost";
+    gethostname(host, sizeof host - 1);
+    snprintf(w->e.worker_id, sizeof w->e.worker_id, "%s:%ld", host, (long)getpid());
+    w->offsets = offsets_new();
+    w->e.loop = loop_new(&w->uv, &lo, err, errlen);
+    if (w->e.loop)
+        w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
+    struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke, .ud = w };
+    if (w->producer)
+        w->consumer = consumer_new(&w->uv, c, &cbs, err, errlen);
+    if (!w->offsets || !w->consumer) {
+        if (w->producer)
+            producer_free(w->producer);
+        if (w->e.loop)
+            loop_free(w->e.loop);
+        uv_run(&w->uv, UV_RUN_DEFAULT);
+        uv_loop_close(&w->uv);
+        offsets_free(w->offsets);
+        free(w);
+        return 1;
+    }
+    uv_timer_init(&w->uv, &w->grace);
+    uv_timer_init(&w->uv, &w->closer);
+    w->grace.data = w->closer.data = w;
+    uv_signal_init(&w->uv, &w->sigint);
+    uv_signal_init(&w->uv, &w->sigterm);
+    uv_signal_init(&w->uv, &w->sighup);
+    w->sigint.data = w->sigterm.data = w->sighup.data = w;
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sighup, on_signal, SIGHUP);
+    LOG_INFO(NULL, "worker %s consuming %s from %s (group %s)", w->e.worker_id, c->kafka.input_topic,
+             c->kafka.brokers, c->kafka.group);
+
+    uv_run(&w->uv, UV_RUN_DEFAULT);
+    uv_loop_close(&w->uv);
+    LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost",
+             (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
+             (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost);
+    int rc = w->lost > 0 || w->fatal ? 1 : 0;
+    if (rc)
+        snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
+    offsets_free(w->offsets);
+    free(w->parts);
+    free(w);
+    return rc;
+}
