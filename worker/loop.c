@@ -27,19 +27,29 @@ struct loop {
     uv_timer_t timer;
     size_t max_body;
     char *user_agent;
-    size_t active;
-    struct loop_req *free_reqs; /* recycled requests with their easy handles */
-    struct loop_req *live;      /* doubly-linked list of requests in flight */
+    size_t active;              /* requests accepted: queued + in curl */
+    size_t in_curl;             /* requests handed to curl */
+    size_t max_in_curl;         /* more wait in the FIFO below */
+    struct loop_req *free_reqs; /* recycled request structs (bounded) */
+    size_t n_free_reqs;
+    CURL **easy_pool;           /* recycled easy handles (at most max_in_curl) */
+    size_t n_easy_pool;
+    struct loop_req *live;      /* doubly-linked list of requests in curl */
+    struct loop_req *pend_head, *pend_tail; /* FIFO of requests waiting for a curl slot */
     struct loop_stats stats;
     struct sock_ctx *socks;
 };
 
 struct loop_req {
     struct loop *l;
-    CURL *easy;
+    CURL *easy;                 /* only while in curl */
+    int queued;                 /* on the pending FIFO */
     struct curl_slist *headers;
     char *url;
     char *body;
+    char *proxy;
+    int method;
+    long connect_timeout_ms, total_timeout_ms;
     char *buf;
     size_t len, cap;
     int too_large;
@@ -214,7 +224,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* ---- request lifecycle ---- */
+/* ---- request lifecycle ----
+ *
+ * A request struct is small; a curl easy handle is not (tens of KiB once
+ * used). Easy handles are attached only while a transfer is in curl, at most
+ * max_in_curl at a time; more requests wait in a FIFO. So 20,000 jobs in
+ * flight cost 20,000 small structs, not 20,000 easy handles. */
+
+#define LOOP_MAX_FREE_REQS 1024
 
 static void req_reset(struct loop_req *r)
 {
@@ -224,6 +241,8 @@ static void req_reset(struct loop_req *r)
     r->url = NULL;
     free(r->body);
     r->body = NULL;
+    free(r->proxy);
+    r->proxy = NULL;
     r->len = 0;
     r->too_large = 0;
     r->retry_after[0] = '\0';
@@ -233,16 +252,51 @@ static void req_reset(struct loop_req *r)
     r->ud = NULL;
 }
 
-static void unlink_live(struct loop_req *r)
+static void easy_put(struct loop *l, CURL *e)
 {
-    struct loop *l = r->l;
+    if (l->n_easy_pool < l->max_in_curl)
+        l->easy_pool[l->n_easy_pool++] = e;
+    else
+        curl_easy_cleanup(e);
+}
+
+static CURL *easy_get(struct loop *l)
+{
+    if (l->n_easy_pool > 0) {
+        CURL *e = l->easy_pool[--l->n_easy_pool];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void list_unlink(struct loop_req **head, struct loop_req **tail, struct loop_req *r)
+{
     if (r->prev)
         r->prev->next = r->next;
     else
-        l->live = r->next;
+        *head = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    else if (tail)
+        *tail = r->prev;
     r->next = r->prev = NULL;
+}
+
+/* Take r off whichever list it is on; it no longer counts as active. */
+static void detach(struct loop_req *r)
+{
+    struct loop *l = r->l;
+    if (r->queued) {
+        list_unlink(&l->pend_head, &l->pend_tail, r);
+        r->queued = 0;
+    } else {
+        list_unlink(&l->live, NULL, r);
+        curl_multi_remove_handle(l->multi, r->easy);
+        easy_put(l, r->easy);
+        r->easy = NULL;
+        l->in_curl--;
+    }
     l->active--;
 }
 
@@ -250,22 +304,14 @@ static void recycle(struct loop_req *r)
 {
     struct loop *l = r->l;
     req_reset(r);
-    if (r->cap > 65536) { /* do not keep big buffers around */
+    if (r->cap > 65536 || l->n_free_reqs >= LOOP_MAX_FREE_REQS) {
         free(r->buf);
-        r->buf = NULL;
-        r->cap = 0;
+        free(r);
+        return;
     }
     r->next = l->free_reqs;
     l->free_reqs = r;
-}
-
-static void req_destroy(struct loop_req *r)
-{
-    req_reset(r);
-    if (r->easy)
-        curl_easy_cleanup(r->easy);
-    free(r->buf);
-    free(r);
+    l->n_free_reqs++;
 }
 
 static struct loop_req *req_get(struct loop *l)
@@ -273,20 +319,35 @@ static struct loop_req *req_get(struct loop *l)
     struct loop_req *r = l->free_reqs;
     if (r) {
         l->free_reqs = r->next;
+        l->n_free_reqs--;
         r->next = NULL;
-        curl_easy_reset(r->easy);
         return r;
     }
     r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->l = l;
-    r->easy = curl_easy_init();
-    if (!r->easy) {
-        free(r);
-        return NULL;
-    }
+    if (r)
+        r->l = l;
     return r;
+}
+
+static int dispatch_one(struct loop *l, struct loop_req *r);
+
+/* Move waiting requests into curl while there is room. */
+static void dispatch_pending(struct loop *l)
+{
+    while (l->pend_head && l->in_curl < l->max_in_curl) {
+        struct loop_req *r = l->pend_head;
+        list_unlink(&l->pend_head, &l->pend_tail, r);
+        r->queued = 0;
+        if (dispatch_one(l, r) != SY_OK) {
+            /* curl refused it: report a transport failure. */
+            l->active--;
+            struct loop_response resp = { .failure = PROV_C_TRANSPORT, .error = "could not start the transfer" };
+            loop_http_fn cb = r->cb;
+            void *ud = r->ud;
+            recycle(r);
+            cb(ud, &resp);
+        }
+    }
 }
 
 static void drain(struct loop *l)
@@ -300,8 +361,6 @@ static void drain(struct loop *l)
         CURLcode rc = msg->data.result;
         struct loop_req *r = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-        curl_multi_remove_handle(l->multi, easy);
-        unlink_live(r);
 
         struct loop_response resp;
         memset(&resp, 0, sizeof resp);
@@ -328,11 +387,64 @@ static void drain(struct loop *l)
                          : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
             l->stats.transport_errors++;
         }
+        detach(r); /* r and its buffers stay valid until recycle() */
         loop_http_fn cb = r->cb;
         void *ud = r->ud;
         cb(ud, &resp);
         recycle(r);
     }
+    dispatch_pending(l);
+}
+
+/* Hand r to curl: attach an easy handle and set every option. */
+static int dispatch_one(struct loop *l, struct loop_req *r)
+{
+    CURL *e = easy_get(l);
+    if (!e)
+        return SY_ERR;
+    r->easy = e;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, l->user_agent);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
+     * at the handshake). Over plain HTTP/1.1 waiting would queue every request
+     * behind the first reply, so don't. */
+    if (strncmp(r->url, "https://", 8) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->total_timeout_ms);
+    if (r->proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
+    if (r->method == PROV_POST) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? strlen(r->body) : 0));
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    }
+    r->start_ms = sy_now_ms();
+    if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
+        easy_put(l, e);
+        r->easy = NULL;
+        return SY_ERR;
+    }
+    r->next = l->live;
+    r->prev = NULL;
+    if (l->live)
+        l->live->prev = r;
+    l->live = r;
+    l->in_curl++;
+    return SY_OK;
 }
 
 struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struct loop_send *s,
@@ -366,56 +478,35 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     struct curl_slist *nh = curl_slist_append(r->headers, "Expect:");
     if (nh)
         r->headers = nh;
-    long hold_ms = (long)req->hold_s * 1000;
-    int method = req->method;
+    r->method = req->method;
+    r->connect_timeout_ms = s->connect_timeout_ms;
+    r->total_timeout_ms = s->total_timeout_ms + (long)req->hold_s * 1000;
+    if (s->proxy && s->proxy[0]) {
+        r->proxy = strdup(s->proxy);
+        fail |= !r->proxy;
+    }
     prov_request_cleanup(req);
     if (fail || !r->url) {
         recycle(r);
         return NULL;
     }
-
-    CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, l->user_agent);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
-     * at the handshake). Over plain HTTP/1.1 waiting would queue every request
-     * behind the first reply, so don't. */
-    if (strncmp(r->url, "https://", 8) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, s->total_timeout_ms + hold_ms);
-    if (s->proxy && s->proxy[0])
-        curl_easy_setopt(e, CURLOPT_PROXY, s->proxy);
-    if (method == PROV_POST) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? strlen(r->body) : 0));
-    } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    }
     r->cb = cb;
     r->ud = ud;
-    r->start_ms = sy_now_ms();
-    if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
-        recycle(r);
-        return NULL;
+    if (l->in_curl < l->max_in_curl && !l->pend_head) {
+        if (dispatch_one(l, r) != SY_OK) {
+            recycle(r);
+            return NULL;
+        }
+    } else {
+        r->queued = 1;
+        r->prev = l->pend_tail;
+        r->next = NULL;
+        if (l->pend_tail)
+            l->pend_tail->next = r;
+        else
+            l->pend_head = r;
+        l->pend_tail = r;
     }
-    r->next = l->live;
-    r->prev = NULL;
-    if (l->live)
-        l->live->prev = r;
-    l->live = r;
     l->active++;
     return r;
 }
@@ -423,9 +514,11 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
 void loop_cancel(struct loop_req *r)
 {
     struct loop *l = r->l;
-    curl_multi_remove_handle(l->multi, r->easy);
-    unlink_live(r);
+    int was_in_curl = !r->queued;
+    detach(r);
     recycle(r);
+    if (was_in_curl)
+        dispatch_pending(l);
 }
 
 size_t loop_active(const struct loop *l)
@@ -483,6 +576,18 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * keep-alive reuse degrades into reconnects under load. */
     long cache = o->max_total_connections > 0 ? o->max_total_connections : host_cap * 4;
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, cache);
+    /* Transfers in curl at once: enough to keep every connection busy (and
+     * HTTP/2 streams multiplexed), not one easy handle per job. */
+    l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)(cache * 4 > 256 ? cache * 4 : 256);
+    l->easy_pool = calloc(l->max_in_curl, sizeof *l->easy_pool);
+    if (!l->easy_pool) {
+        snprintf(err, errlen, "out of memory");
+        curl_multi_cleanup(l->multi);
+        uv_close((uv_handle_t *)&l->timer, NULL);
+        free(l->user_agent);
+        free(l);
+        return NULL;
+    }
     return l;
 }
 
@@ -497,13 +602,26 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    while (l->live)
-        loop_cancel(l->live);
+    while (l->pend_head) {
+        struct loop_req *r = l->pend_head;
+        detach(r);
+        recycle(r);
+    }
+    while (l->live) {
+        struct loop_req *r = l->live;
+        detach(r);
+        recycle(r);
+    }
     while (l->free_reqs) {
         struct loop_req *r = l->free_reqs;
         l->free_reqs = r->next;
-        req_destroy(r);
+        req_reset(r);
+        free(r->buf);
+        free(r);
     }
+    while (l->n_easy_pool > 0)
+        curl_easy_cleanup(l->easy_pool[--l->n_easy_pool]);
+    free(l->easy_pool);
     /* Stop watching the cached connections' sockets while their fds are
      * still open, then let curl close them without calling back. */
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, NULL);
