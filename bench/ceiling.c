@@ -65,6 +65,7 @@ static void start(CURLM *m, struct slot *s, const char *base, const char *task_i
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)(sizeof create_body - 1));
     }
     curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "bench_ceiling/1"); /* KIE (and fakeprov) refuse requests without one */
     curl_multi_add_handle(m, s->easy);
 }
 

@@ -7,10 +7,20 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
   libcurl4-openssl-dev libjson-c-dev librdkafka-dev libconfig-dev libuv1-dev
   libmicrohttpd-dev libcriterion-dev
+  openjdk-17-jre-headless maven   # the local Kafka broker (scripts/kafka.sh)
 )
 
 missing=()
 for p in "${PKGS[@]}"; do
+  # A Java 17+ and Maven already on PATH (e.g. another JDK build) will do.
+  case "$p" in
+    openjdk-17-jre-headless)
+      if command -v java >/dev/null 2>&1 &&
+         [ "$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)" -ge 17 ] 2>/dev/null; then
+        continue
+      fi ;;
+    maven) command -v mvn >/dev/null 2>&1 && continue ;;
+  esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -50,8 +50,8 @@ struct job {
 
     struct loop_req *req;
     uv_timer_t timer;
-    struct codec_attempt attempts[JOB_MAX_ATTEMPTS];
-    size_t n_attempts;
+    struct codec_attempt *attempts; /* grown on demand: most jobs record one */
+    size_t n_attempts, cap_attempts;
 
     char **urls;
     size_t n_urls;
@@ -73,8 +73,16 @@ static struct log_ctx job_log_ctx(const struct job *j)
 static void add_attempt(struct job *j, const char *outcome, long http_status, const char *code,
                         const char *message, int64_t elapsed_ms)
 {
-    if (j->n_attempts == JOB_MAX_ATTEMPTS)
+    if (j->n_attempts == JOB_MAX_ATTEMPTS) {
         j->n_attempts--; /* keep the most recent decision in the last slot */
+    } else if (j->n_attempts == j->cap_attempts) {
+        size_t cap = j->cap_attempts ? j->cap_attempts * 2 : 2;
+        struct codec_attempt *na = realloc(j->attempts, cap * sizeof *na);
+        if (!na)
+            return; /* the attempt goes unrecorded; the job goes on */
+        j->attempts = na;
+        j->cap_attempts = cap;
+    }
     struct codec_attempt *a = &j->attempts[j->n_attempts++];
     memset(a, 0, sizeof *a);
     snprintf(a->provider, sizeof a->provider, "%s", j->prov ? j->prov->name : "");
@@ -91,6 +99,7 @@ static void free_job(uv_handle_t *h)
 {
     struct job *j = h->data;
     codec_job_free(j->spec);
+    free(j->attempts);
     free(j->task_id);
     for (size_t i = 0; i < j->n_urls; i++)
         free(j->urls[i]);
@@ -429,7 +438,7 @@ static void send_create(struct job *j)
 static void try_provider(struct job *j)
 {
     if (j->cur >= j->n_order) {
-        char msg[256];
+        char msg[400]; /* room for provider + message: no truncation */
         const char *cls = dispatch_error_class(j->last_kind);
         const struct codec_attempt *last = j->n_attempts ? &j->attempts[j->n_attempts - 1] : NULL;
         snprintf(msg, sizeof msg, "every provider failed; last: %s%s%s", last ? last->provider : "none",

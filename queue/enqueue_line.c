@@ -1,0 +1,76 @@
+/* enqueue_line.c — classifies a JSONL line for switchyard-enqueue and inserts a
+ * job id where one is missing. The line is parsed with json-c only to decide;
+ * what goes out is the original text (plus the inserted id), never a
+ * re-serialisation, so numbers, key order and spacing survive as written. */
+#include "queue/enqueue_line.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+static const char line_ws[] = " \t\r\n\f\v";
+
+int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, const char *new_id)
+{
+    memset(l, 0, sizeof *l);
+    while (len > 0 && strchr(line_ws, line[len - 1]) != NULL && line[len - 1] != '\0')
+        len--;
+    size_t lead = 0;
+    while (lead < len && line[lead] != '\0' && strchr(line_ws, line[lead]) != NULL)
+        lead++;
+    l->value = line;
+    l->vlen = len;
+    if (lead == len)
+        return 0; /* BLANK */
+    l->kind = ENQUEUE_LINE_NOT_JOB;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return -1;
+    json_object *o = len <= INT32_MAX ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
+    json_object *idv;
+    int rc = 0;
+    if (o == NULL || json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
+        /* NOT_JOB */
+    } else if (json_object_object_get_ex(o, "id", &idv)) {
+        if (json_object_is_type(idv, json_type_string) && json_object_get_string_len(idv) > 0) {
+            l->kind = ENQUEUE_LINE_JOB;
+            l->klen = (size_t)json_object_get_string_len(idv);
+            l->key = strndup(json_object_get_string(idv), l->klen);
+            rc = l->key != NULL ? 0 : -1;
+        }
+    } else {
+        /* line[lead] is the object's '{'; an empty object takes no comma */
+        int empty = json_object_object_length(o) == 0;
+        size_t idl = strlen(new_id), cap = len + idl + 16;
+        l->kind = ENQUEUE_LINE_ID_ADDED;
+        l->klen = idl;
+        l->key = strdup(new_id);
+        l->owned = malloc(cap);
+        if (l->key == NULL || l->owned == NULL) {
+            rc = -1;
+        } else {
+            int n = snprintf(l->owned, cap, "%.*s\"id\":\"%s\"%s", (int)lead + 1, line, new_id, empty ? "}" : ",");
+            l->vlen = (size_t)n;
+            if (!empty) {
+                memcpy(l->owned + l->vlen, line + lead + 1, len - lead - 1);
+                l->vlen += len - lead - 1;
+            }
+            l->value = l->owned;
+        }
+    }
+    json_object_put(o);
+    json_tokener_free(tok);
+    if (rc != 0)
+        enqueue_line_cleanup(l);
+    return rc;
+}
+
+void enqueue_line_cleanup(struct enqueue_line *l)
+{
+    free(l->key);
+    free(l->owned);
+    memset(l, 0, sizeof *l);
+}
