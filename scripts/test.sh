@@ -19,6 +19,19 @@ export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$SANLOG/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SANLOG/ubsan"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 
+# A real single-node Kafka for the end-to-end tests: ours, unless the caller
+# points at one with SY_KAFKA_BROKERS. Stopped at the end if we started it.
+if [ -z "${SY_KAFKA_BROKERS:-}" ]; then
+  if scripts/kafka.sh status >/dev/null 2>&1; then
+    SY_KAFKA_BROKERS=$(scripts/kafka.sh start | tail -n 1)
+  else
+    trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+    SY_KAFKA_BROKERS=$(scripts/kafka.sh start | tail -n 1)
+  fi
+fi
+export SY_KAFKA_BROKERS
+echo "test.sh: Kafka at $SY_KAFKA_BROKERS"
+
 cd "$BUILD"
 set +e
 ctest --output-on-failure --timeout 900 -j1
