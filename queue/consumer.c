@@ -26,6 +26,7 @@ struct consumer {
     char *topic;
     int paused;
     int in_group;
+    int topic_partitions;
     rd_kafka_topic_partition_list_t *assigned;
 };
 
@@ -73,6 +74,24 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         else
             LOG_WARN(NULL, "rebalance error %s: gave up %d partitions", rd_kafka_err2name(err), parts->cnt);
     }
+    if (k->cbs.on_rebalanced)
+        k->cbs.on_rebalanced(k->cbs.ud);
+}
+
+int consumer_topic_partitions(struct consumer *k)
+{
+    if (k->topic_partitions > 0)
+        return k->topic_partitions;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(k->rk, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            k->topic_partitions = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return k->topic_partitions;
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -23,6 +23,8 @@ struct consumer_cbs {
      * before the partitions are given up: store final offsets in it. */
     void (*on_assign)(void *ud, int32_t partition);
     void (*on_revoke)(void *ud, int32_t partition);
+    /* After every assignment change (may be NULL). */
+    void (*on_rebalanced)(void *ud);
     void *ud;
 };
 
@@ -39,8 +41,13 @@ int consumer_paused(const struct consumer *k);
  * position; auto-commit sends it. SY_OK or SY_ERR (e.g. partition not assigned). */
 int consumer_store(struct consumer *k, int32_t partition, int64_t next);
 
-/* Partitions assigned now; the input topic's partition count (0 if unknown). */
+/* Partitions assigned now. */
 size_t consumer_assigned(const struct consumer *k);
+
+/* The input topic's partition count, from metadata (cached after the first
+ * answer; asks the broker with a 2 s timeout while unknown — called at
+ * rebalance time only). 0 if unknown. */
+int consumer_topic_partitions(struct consumer *k);
 
 /* 1 while the consumer is a member of the group with an assignment event seen. */
 int consumer_in_group(const struct consumer *k);

@@ -185,17 +185,21 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     const char *pe = prov_extra ? prov_extra : "";
     const char *we = worker_extra ? worker_extra : "";
     const char *poll = dflt(pe, "poll", "poll = { first_ms = 100; interval_ms = 200; max_s = 120; };");
+    /* fakeprov has no real limits: open them unless the test is about them. */
+    const char *rl = dflt(pe, "rate_limit",
+                          "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"
+                          " poll_per_s = 100000.0; poll_burst = 100000; max_in_flight = 100000; };");
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fprintf(f,
             "providers = (\n"
             "  { name = \"kie\"; type = \"kie\"; priority = 1;\n"
-            "    base_url = \"http://127.0.0.1:%d\"; api_key_env = \"SYTEST_KIE_KEY\"; %s %s },\n"
+            "    base_url = \"http://127.0.0.1:%d\"; api_key_env = \"SYTEST_KIE_KEY\"; %s %s %s },\n"
             "  { name = \"replicate\"; type = \"replicate\"; priority = 2;\n"
-            "    base_url = \"http://127.0.0.1:%d\"; api_key_env = \"SYTEST_REPLICATE_KEY\"; %s %s }\n"
+            "    base_url = \"http://127.0.0.1:%d\"; api_key_env = \"SYTEST_REPLICATE_KEY\"; %s %s %s }\n"
             ");\n"
             "worker = { metrics_listen = \"\"; log_level = \"warn\"; %s %s %s %s };\n",
-            fp->port, poll, pe, fp->port, poll, pe,
+            fp->port, poll, rl, pe, fp->port, poll, rl, pe,
             dflt(we, "max_in_flight", "max_in_flight = 1000;"),
             dflt(we, "request_timeout_ms", "request_timeout_ms = 5000;"),
             dflt(we, "connect_timeout_ms", "connect_timeout_ms = 2000;"), we);

@@ -16,14 +16,16 @@
 #include "queue/codec.h"
 #include "queue/filequeue.h"
 #include "sy.h"
+#include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
 
 struct batch {
-    const struct conf *conf;
+    const struct conf *conf;     /* the boot config: worker.* settings (not reloadable) */
+    struct conf_ref *boot;
     struct engine e;
     uv_loop_t uv;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t closer; /* closes everything from a clean stack, never inside a loop callback */
     struct filequeue *in;
     FILE *out;
@@ -43,6 +45,7 @@ static void on_closer(uv_timer_t *t)
     fflush(b->out);
     uv_close((uv_handle_t *)&b->sigint, NULL);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
+    uv_close((uv_handle_t *)&b->sighup, NULL);
     uv_close((uv_handle_t *)&b->closer, NULL);
     loop_free(b->e.loop);
     b->e.loop = NULL;
@@ -116,6 +119,13 @@ static void refill(struct batch *b)
         close_all(b);
 }
 
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct batch *b = h->data;
+    dispatch_reload_file(b->e.d, b->conf->path);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct batch *b = h->data;
@@ -130,17 +140,27 @@ static void on_signal(uv_signal_t *h, int signum)
     refill(b);
 }
 
-int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
+int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
               size_t errlen)
 {
     struct batch *b = calloc(1, sizeof *b);
     if (!b) {
+        conf_free(c);
         snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }
-    b->conf = c;
+    b->e.d = dispatch_new(c, sy_now_ms());
+    if (!b->e.d) {
+        free(b);
+        snprintf(err, errlen, "out of memory");
+        return SY_ERR;
+    }
+    b->boot = dispatch_conf_get(b->e.d);
+    b->conf = b->boot->c;
     b->in = filequeue_open(o->jobs_path, err, errlen);
     if (!b->in) {
+        dispatch_conf_put(b->boot);
+        dispatch_free(b->e.d);
         free(b);
         return SY_ERR;
     }
@@ -167,10 +187,11 @@ int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_sum
         filequeue_close(b->in);
         if (b->out != stdout)
             fclose(b->out);
+        dispatch_conf_put(b->boot);
+        dispatch_free(b->e.d);
         free(b);
         return SY_ERR;
     }
-    b->e.conf = c;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(b->e.worker_id, sizeof b->e.worker_id, "%s:%ld", host, (long)getpid());
@@ -178,9 +199,11 @@ int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_sum
     b->closer.data = b;
     uv_signal_init(&b->uv, &b->sigint);
     uv_signal_init(&b->uv, &b->sigterm);
-    b->sigint.data = b->sigterm.data = b;
+    uv_signal_init(&b->uv, &b->sighup);
+    b->sigint.data = b->sigterm.data = b->sighup.data = b;
     uv_signal_start(&b->sigint, on_signal, SIGINT);
     uv_signal_start(&b->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&b->sighup, on_sighup, SIGHUP);
 
     int64_t t0 = sy_now_ms();
     refill(b);
@@ -207,7 +230,10 @@ int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_sum
         rc = SY_ERR;
     }
     filequeue_close(b->in);
-    if (!interrupted)
+    if (!interrupted) {
+        dispatch_conf_put(b->boot);
+        dispatch_free(b->e.d);
         free(b);
+    }
     return rc;
 }

@@ -17,10 +17,11 @@ struct batch_summary {
     double seconds;
 };
 
-/* Run every job to a result. Returns SY_OK (failed jobs included) or SY_ERR
- * with err filled for setup errors (unreadable file, loop setup). summary
- * may be NULL. */
-int batch_run(const struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
+/* Run every job to a result. Takes ownership of c (SIGHUP replaces it with a
+ * fresh load of the same file). Returns SY_OK (failed jobs included) or
+ * SY_ERR with err filled for setup errors (unreadable file, loop setup).
+ * summary may be NULL. */
+int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
               size_t errlen);
 
 #endif

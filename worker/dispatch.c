@@ -1,7 +1,14 @@
-/* dispatch.c — provider order and failure meaning (pure). */
+/* dispatch.c — provider order and failure meaning (pure functions), and the
+ * per-provider policy states (rate limiter, breaker, retry budget) with the
+ * reference-counted active config they are configured from. */
 #include "dispatch.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "worker/log.h"
+#include "worker/sy.h"
 
 size_t dispatch_order(const struct conf *c, const char *const *names, size_t n_names, size_t *order,
                       size_t cap)
@@ -49,4 +56,183 @@ long dispatch_rate_limit_delay_ms(enum conf_provider_type type, long retry_after
     if (retry_after_ms > 0)
         return retry_after_ms;
     return type == CONF_PROV_KIE ? 10000 : 2000;
+}
+
+/* ---- runtime state ---- */
+
+struct dispatch {
+    struct conf_ref *active;
+    struct pstate **states;
+    size_t n_states;
+    double share;
+    uint64_t rng;
+};
+
+static void configure(struct pstate *s, const struct conf_provider *p, double share, int64_t now_ms)
+{
+    ratelimit_configure(s->rl, &p->rate_limit, share, now_ms);
+    breaker_configure(s->br, &p->breaker);
+    budget_configure(s->bud, &p->retry);
+}
+
+static struct pstate *pstate_new(const struct conf_provider *p, double share, int64_t now_ms)
+{
+    struct pstate *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    snprintf(s->name, sizeof s->name, "%s", p->name);
+    s->rl = ratelimit_new(&p->rate_limit, now_ms);
+    s->br = breaker_new(&p->breaker);
+    s->bud = budget_new(&p->retry);
+    if (!s->rl || !s->br || !s->bud) {
+        ratelimit_free(s->rl);
+        breaker_free(s->br);
+        budget_free(s->bud);
+        free(s);
+        return NULL;
+    }
+    configure(s, p, share, now_ms);
+    return s;
+}
+
+static struct pstate *find(struct dispatch *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_states; i++) {
+        if (strcmp(d->states[i]->name, name) == 0)
+            return d->states[i];
+    }
+    return NULL;
+}
+
+/* Create or reconfigure the state of every provider of c. */
+static int apply(struct dispatch *d, const struct conf *c, int64_t now_ms)
+{
+    for (size_t i = 0; i < c->n_providers; i++) {
+        const struct conf_provider *p = &c->providers[i];
+        struct pstate *s = find(d, p->name);
+        if (s) {
+            configure(s, p, d->share, now_ms);
+            continue;
+        }
+        struct pstate **ns = realloc(d->states, (d->n_states + 1) * sizeof *ns);
+        if (!ns)
+            return SY_ERR;
+        d->states = ns;
+        s = pstate_new(p, d->share, now_ms);
+        if (!s)
+            return SY_ERR;
+        d->states[d->n_states++] = s;
+    }
+    return SY_OK;
+}
+
+struct dispatch *dispatch_new(struct conf *c, int64_t now_ms)
+{
+    struct dispatch *d = calloc(1, sizeof *d);
+    struct conf_ref *r = calloc(1, sizeof *r);
+    if (!d || !r) {
+        free(d);
+        free(r);
+        conf_free(c);
+        return NULL;
+    }
+    r->c = c;
+    r->refs = 1;
+    d->active = r;
+    d->share = 1.0;
+    d->rng = (uint64_t)now_ms * 0x9E3779B97F4A7C15ull + 1;
+    if (apply(d, c, now_ms) != SY_OK) {
+        dispatch_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void dispatch_free(struct dispatch *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_states; i++) {
+        ratelimit_free(d->states[i]->rl);
+        breaker_free(d->states[i]->br);
+        budget_free(d->states[i]->bud);
+        free(d->states[i]);
+    }
+    free(d->states);
+    dispatch_conf_put(d->active);
+    free(d);
+}
+
+struct conf_ref *dispatch_conf_get(struct dispatch *d)
+{
+    d->active->refs++;
+    return d->active;
+}
+
+void dispatch_conf_put(struct conf_ref *r)
+{
+    if (r && --r->refs == 0) {
+        conf_free(r->c);
+        free(r);
+    }
+}
+
+const struct conf *dispatch_conf(const struct dispatch *d)
+{
+    return d->active->c;
+}
+
+struct pstate *dispatch_pstate(struct dispatch *d, const char *name)
+{
+    return find(d, name);
+}
+
+int dispatch_reload(struct dispatch *d, struct conf *c, int64_t now_ms)
+{
+    struct conf_ref *r = calloc(1, sizeof *r);
+    if (!r || apply(d, c, now_ms) != SY_OK) {
+        free(r);
+        conf_free(c);
+        return SY_ERR;
+    }
+    r->c = c;
+    r->refs = 1;
+    dispatch_conf_put(d->active);
+    d->active = r;
+    return SY_OK;
+}
+
+void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms)
+{
+    d->share = share;
+    const struct conf *c = d->active->c;
+    for (size_t i = 0; i < c->n_providers; i++) {
+        struct pstate *s = find(d, c->providers[i].name);
+        if (s)
+            ratelimit_configure(s->rl, &c->providers[i].rate_limit, share, now_ms);
+    }
+}
+
+uint64_t *dispatch_rng(struct dispatch *d)
+{
+    return &d->rng;
+}
+
+int dispatch_reload_file(struct dispatch *d, const char *path)
+{
+    char err[1024];
+    struct conf *c = conf_load(path, err, sizeof err);
+    if (!c) {
+        LOG_ERROR(NULL, "config reload refused, the running config stays: %s", err);
+        return SY_ERR;
+    }
+    size_t n = c->n_providers;
+    char first[64];
+    snprintf(first, sizeof first, "%s", n ? c->providers[0].name : "");
+    if (dispatch_reload(d, c, sy_now_ms()) != SY_OK) {
+        LOG_ERROR(NULL, "config reload failed: out of memory; the running config stays");
+        return SY_ERR;
+    }
+    LOG_INFO(NULL, "config reloaded from %s: %zu providers, first by priority: %s", path, n, first);
+    return SY_OK;
 }

@@ -5,9 +5,13 @@
 #define WORKER_DISPATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/config.h"
+#include "providers/breaker.h"
 #include "providers/provider.h"
+#include "providers/ratelimit.h"
+#include "providers/retry_budget.h"
 
 #define DISPATCH_MAX_PROVIDERS 16
 
@@ -35,5 +39,61 @@ const char *dispatch_error_class(enum prov_kind kind);
 /* Delay before repeating a rate-limited request: the provider's hint when it
  * gave one, else a full window (KIE drops requests over its limit) or 2 s. */
 long dispatch_rate_limit_delay_ms(enum conf_provider_type type, long retry_after_ms);
+
+/* ---- runtime state: one per provider name, for the life of the process ---- */
+
+/* A provider's policies. Survives reloads (a provider keeps its limiter
+ * history, breaker window and budget); a provider that a reload removes
+ * keeps its state, unused. */
+struct pstate {
+    char name[64];
+    struct ratelimit *rl;
+    struct breaker *br;
+    struct budget *bud;
+    uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
+};
+
+/* A config with a reference count: jobs keep the one they started with
+ * until they end, so a reload never pulls a provider from under them. */
+struct conf_ref {
+    struct conf *c;
+    int refs;
+};
+
+struct dispatch;
+
+/* Takes ownership of c. NULL on out of memory. */
+struct dispatch *dispatch_new(struct conf *c, int64_t now_ms);
+
+/* Frees the states and the active config (no job may hold a reference). */
+void dispatch_free(struct dispatch *d);
+
+/* The active config with one more reference; give it back with
+ * dispatch_conf_put(). */
+struct conf_ref *dispatch_conf_get(struct dispatch *d);
+void dispatch_conf_put(struct conf_ref *r);
+
+/* The active config (borrowed until the next reload). */
+const struct conf *dispatch_conf(const struct dispatch *d);
+
+/* The state of provider `name` (created on first use). Never NULL for a
+ * configured name; borrowed for the life of d. */
+struct pstate *dispatch_pstate(struct dispatch *d, const char *name);
+
+/* Make c (ownership taken) the active config: new decisions use its
+ * priorities, limits, breaker, budget, poll settings and model maps; jobs in
+ * flight keep theirs. SY_OK or SY_ERR (out of memory: nothing changes, c freed). */
+int dispatch_reload(struct dispatch *d, struct conf *c, int64_t now_ms);
+
+/* SIGHUP: load path again; on success make it active (logged), otherwise
+ * keep the running config and log the FILE:LINE reason. SY_OK or SY_ERR. */
+int dispatch_reload_file(struct dispatch *d, const char *path);
+
+/* This worker's share of fleet-scope limits (its fraction of the input
+ * partitions; 1 in batch mode). */
+void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms);
+
+/* A random source for backoff jitter (xorshift state). */
+uint64_t *dispatch_rng(struct dispatch *d);
 
 #endif

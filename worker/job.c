@@ -1,17 +1,26 @@
-/* job.c — the job state machine.
+/* job.c — the job state machine, with the provider policies wired in.
  *
- *   START → [provider i] CREATE ──created──► WAIT ─timer─► POLL ─pending─► WAIT …
- *                          │                                  │
- *                          ├─succeeded (sync reply)───────────┴─succeeded──► DONE ok
- *                          └─failed: rate limited → wait the hint, same request again
- *                                    otherwise   → record attempt, provider i+1
+ *   START → [provider i] GATE ─ok─► CREATE ──created──► WAIT ─► POLL GATE ─► POLL ─pending─► WAIT …
+ *                         │           │                                       │
+ *                         │           ├─succeeded (sync reply)────────────────┴─succeeded──► DONE ok
+ *                         │           ├─429: the limiter blocks; back to GATE (never fails the job)
+ *                         │           ├─retryable: backoff (full jitter) and GATE again, while
+ *                         │           │  tries < retry.max_attempts and the retry budget allows
+ *                         │           └─otherwise: record the attempt, provider i+1
+ *                         └─breaker open / slow limiter with another provider left: skip to i+1
  *   no provider left → DONE failed (error.class from the last failure)
  *
+ * GATE asks, in order: breaker state, the provider's in-flight task cap, the
+ * create rate limit (token bucket + sliding window), and the breaker's
+ * permission (a half-open probe slot). A wait longer than DISPATCH_MOVE_MS on
+ * the first try moves the job to the next provider when there is one.
+ *
  * Invariants: at most one request and one armed timer per job; the deadline
- * bounds every timer and request; a failed poll *request* re-polls the same
- * task (up to JOB_MAX_POLL_ERRORS in a row) and never re-creates it. The
- * job frees itself only from its timer's close callback, so no callback can
- * run on a freed job. */
+ * bounds every timer and request; a failed poll *request* polls again and
+ * never re-creates the task; a provider's task slot is held from its first
+ * create until the job leaves that provider; every breaker permission is
+ * answered by exactly one record. The job frees itself only from its timer's
+ * close callback, so no callback can run on a freed job. */
 #include "job.h"
 
 #include <stdio.h>
@@ -23,15 +32,18 @@
 #include "worker/dispatch.h"
 #include "worker/log.h"
 
-#define JOB_MAX_ATTEMPTS 32
-#define JOB_MAX_POLL_ERRORS 5
+#define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
+#define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
 #define JOB_POLL_RETRY_MS 1000
+#define JOB_SLOT_WAIT_MS 250   /* re-check of a full in-flight cap */
+#define DISPATCH_MOVE_MS 3000  /* a first create that would wait longer moves on, when it can */
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
 
 struct job {
     struct engine *e;
     struct codec_job *spec;
+    struct conf_ref *cref; /* the config this job started with */
     long line;
     int64_t enqueued_ms, start_ms, deadline_ms;
 
@@ -39,11 +51,15 @@ struct job {
     size_t n_order, cur;
     const struct conf_provider *prov;
     const struct prov_ops *ops;
+    struct pstate *ps;
 
     enum job_phase phase;
     char *task_id;
     int64_t step_start_ms;   /* when the current create/poll request began */
     int64_t task_created_ms; /* when the provider accepted the task */
+    int tries;               /* creates sent to the current provider */
+    int holding_slot;        /* counted in the provider's in-flight cap */
+    int breaker_pending;     /* a breaker permission awaits its record */
     int not_ready, poll_errors;
     enum prov_kind last_kind;
     int deadline_hit;
@@ -61,8 +77,8 @@ struct job {
 };
 
 static void try_provider(struct job *j);
-static void send_create(struct job *j);
-static void send_poll(struct job *j);
+static void gate_create(struct job *j);
+static void gate_poll(struct job *j);
 
 static struct log_ctx job_log_ctx(const struct job *j)
 {
@@ -104,7 +120,23 @@ static void free_job(uv_handle_t *h)
     for (size_t i = 0; i < j->n_urls; i++)
         free(j->urls[i]);
     free(j->urls);
+    dispatch_conf_put(j->cref);
     free(j);
+}
+
+/* The job leaves its current provider: give back its slot and permission. */
+static void leave_provider(struct job *j)
+{
+    if (!j->ps)
+        return;
+    if (j->breaker_pending) {
+        breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
+        j->breaker_pending = 0;
+    }
+    if (j->holding_slot) {
+        ratelimit_task_end(j->ps->rl);
+        j->holding_slot = 0;
+    }
 }
 
 static void release(struct job *j)
@@ -114,6 +146,7 @@ static void release(struct job *j)
         loop_cancel(j->req);
         j->req = NULL;
     }
+    leave_provider(j);
     uv_timer_stop(&j->timer);
     uv_close((uv_handle_t *)&j->timer, free_job);
 }
@@ -149,6 +182,7 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         LOG_DEBUG(&lc, "job succeeded in %lld ms", (long long)(now - j->start_ms));
     else
         LOG_INFO(&lc, "job failed: %s: %s", error_class, error_message ? error_message : "");
+    j->finished = 1;
     if (j->cb)
         j->cb(j->ud, j->spec->id, ok, json ? json : "{}");
     free(json);
@@ -162,11 +196,35 @@ static int64_t remaining_ms(const struct job *j)
     return left > 0 ? left : 0;
 }
 
+static void cancel_done(void *ud, const struct loop_response *resp)
+{
+    (void)ud;
+    (void)resp;
+}
+
+/* Best effort: tell the provider to stop a task we give up on. */
+static void cancel_task(struct job *j)
+{
+    if (!j->ops || !j->ops->build_cancel || !j->task_id)
+        return;
+    struct prov_request req = { 0 };
+    if (j->ops->build_cancel(j->prov, j->task_id, &req) != SY_OK) {
+        prov_request_cleanup(&req);
+        return;
+    }
+    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
+                           .connect_timeout_ms = j->prov->connect_timeout_ms,
+                           .total_timeout_ms = j->prov->request_timeout_ms };
+    loop_http(j->e->loop, &req, &s, cancel_done, NULL);
+}
+
 static void fail_deadline(struct job *j)
 {
     char msg[128];
-    snprintf(msg, sizeof msg, "deadline of %lld s passed", (long long)((j->deadline_ms - j->start_ms) / 1000));
+    snprintf(msg, sizeof msg, "deadline of %lld s passed", (long long)((j->deadline_ms - j->enqueued_ms) / 1000));
     add_attempt(j, "deadline", 0, NULL, msg, j->step_start_ms ? sy_now_ms() - j->step_start_ms : 0);
+    if (j->phase == PHASE_POLL)
+        cancel_task(j);
     finish(j, 0, "deadline", msg);
 }
 
@@ -191,17 +249,31 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (j->phase == PHASE_CREATE)
-        send_create(j);
+        gate_create(j);
     else
-        send_poll(j);
+        gate_poll(j);
 }
 
 static void next_provider(struct job *j)
 {
+    leave_provider(j);
     free(j->task_id);
     j->task_id = NULL;
     j->cur++;
     try_provider(j);
+}
+
+/* Is a provider after the current one worth moving to (breaker not open)? */
+static int has_later(struct job *j)
+{
+    int64_t now = sy_now_ms();
+    for (size_t k = j->cur + 1; k < j->n_order; k++) {
+        const struct conf_provider *p = &j->cref->c->providers[j->order[k]];
+        struct pstate *s = dispatch_pstate(j->e->d, p->name);
+        if (s && breaker_state(s->br, now) != BREAKER_OPEN)
+            return 1;
+    }
+    return 0;
 }
 
 static long send_timeout(const struct job *j)
@@ -209,28 +281,6 @@ static long send_timeout(const struct job *j)
     long t = j->prov->request_timeout_ms;
     int64_t left = remaining_ms(j);
     return left < t ? (long)(left > 0 ? left : 1) : t;
-}
-
-static void cancel_done(void *ud, const struct loop_response *resp)
-{
-    (void)ud;
-    (void)resp;
-}
-
-/* Best effort: tell the provider to stop a task we give up on. */
-static void cancel_task(struct job *j)
-{
-    if (!j->ops->build_cancel || !j->task_id)
-        return;
-    struct prov_request req = { 0 };
-    if (j->ops->build_cancel(j->prov, j->task_id, &req) != SY_OK) {
-        prov_request_cleanup(&req);
-        return;
-    }
-    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
-                           .connect_timeout_ms = j->prov->connect_timeout_ms,
-                           .total_timeout_ms = j->prov->request_timeout_ms };
-    loop_http(j->e->loop, &req, &s, cancel_done, NULL);
 }
 
 static void succeed(struct job *j, struct prov_result *res)
@@ -247,24 +297,62 @@ static void succeed(struct job *j, struct prov_result *res)
     finish(j, 1, NULL, NULL);
 }
 
-/* A create failed, or the task failed: wait and repeat, or move on. */
-static void provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
+static void note_kind(struct job *j, const struct prov_result *res)
 {
-    struct log_ctx lc = job_log_ctx(j);
-    LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome,
-              res->message, res->code);
-    add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
     j->last_kind = res->kind;
     /* A task that ran and failed is a task failure whatever its code says,
      * unless the code blames the key, the credit or the input. */
     if (res->cls == PROV_C_TASK_FAILED && res->kind != PROV_K_AUTH && res->kind != PROV_K_NO_CREDIT &&
         res->kind != PROV_K_INVALID_INPUT)
         j->last_kind = PROV_K_TASK_FAILED;
-    if (dispatch_on_failure(res->kind) == DISPATCH_RETRY_SAME) {
-        arm(j, dispatch_rate_limit_delay_ms(j->prov->type, res->retry_after_ms));
+}
+
+/* Retry on the same provider after a backoff, if its policy allows. */
+static int retry_same(struct job *j)
+{
+    int64_t now = sy_now_ms();
+    if (j->tries >= j->prov->retry.max_attempts || budget_try_retry(j->ps->bud, now) != SY_OK)
+        return 0;
+    free(j->task_id);
+    j->task_id = NULL;
+    j->phase = PHASE_CREATE;
+    arm(j, budget_backoff_ms(&j->prov->retry, j->tries, dispatch_rng(j->e->d)));
+    return 1;
+}
+
+/* A create failed, or the task failed: retry here, or move on. */
+static void provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
+{
+    struct log_ctx lc = job_log_ctx(j);
+    LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome, res->message,
+              res->code);
+    add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
+    note_kind(j, res);
+    int fixable_here = res->kind != PROV_K_AUTH && res->kind != PROV_K_NO_CREDIT &&
+                       res->kind != PROV_K_INVALID_INPUT && res->kind != PROV_K_NOT_FOUND;
+    /* A task failure may be the prompt's luck on this provider: prefer another. */
+    if (res->cls == PROV_C_TASK_FAILED && has_later(j))
+        fixable_here = 0;
+    if (fixable_here && retry_same(j))
         return;
-    }
     next_provider(j);
+}
+
+/* Record the breaker outcome of a reply to a permitted create. */
+static void breaker_answer(struct job *j, const struct prov_result *res)
+{
+    if (!j->breaker_pending)
+        return;
+    j->breaker_pending = 0;
+    breaker_record(j->ps->br, breaker_classify(res->outcome != PROV_FAILED, res->cls, res->kind), sy_now_ms());
+}
+
+static void fill_transport(struct prov_result *res, const struct loop_response *resp)
+{
+    res->cls = resp->failure;
+    res->kind = PROV_K_UNAVAILABLE;
+    res->outcome = PROV_FAILED;
+    snprintf(res->message, sizeof res->message, "%s", resp->error);
 }
 
 static void on_poll_reply(void *ud, const struct loop_response *resp)
@@ -273,15 +361,13 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
     j->req = NULL;
     struct prov_result res;
     prov_result_init(&res);
-    if (resp->failure != PROV_C_NONE) {
-        res.cls = resp->failure;
-        res.kind = PROV_K_UNAVAILABLE;
-        res.outcome = PROV_FAILED;
-        snprintf(res.message, sizeof res.message, "%s", resp->error);
-    } else {
+    if (resp->failure != PROV_C_NONE)
+        fill_transport(&res, resp);
+    else
         j->ops->parse_poll(&resp->reply, &res);
-    }
     int64_t now = sy_now_ms();
+    if (res.outcome != PROV_FAILED)
+        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
     switch (res.outcome) {
     case PROV_SUCCEEDED:
         succeed(j, &res);
@@ -302,24 +388,24 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
         break;
     case PROV_FAILED:
         if (res.cls == PROV_C_TASK_FAILED) {
+            /* The provider ran the task and it failed: its health counts. */
+            breaker_record(j->ps->br, breaker_classify(0, res.cls, res.kind), now);
             provider_failed(j, &res, prov_class_name(res.cls));
         } else if (res.kind == PROV_K_NOT_READY) {
-            if (++j->not_ready > j->prov->not_ready_tolerance) {
+            if (++j->not_ready > j->prov->not_ready_tolerance)
                 provider_failed(j, &res, prov_class_name(res.cls));
-            } else {
+            else
                 arm(j, j->prov->poll.interval_ms);
-            }
         } else if (res.kind == PROV_K_RATE_LIMITED) {
-            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message,
-                        now - j->step_start_ms);
-            arm(j, dispatch_rate_limit_delay_ms(j->prov->type, res.retry_after_ms));
+            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
+            ratelimit_on_429(j->ps->rl, RATELIMIT_POLL, res.retry_after_ms, now);
+            arm(j, 0); /* the limiter holds the next poll back */
         } else if (res.kind == PROV_K_AUTH || res.kind == PROV_K_NO_CREDIT || res.kind == PROV_K_NOT_FOUND ||
                    ++j->poll_errors > JOB_MAX_POLL_ERRORS) {
             provider_failed(j, &res, prov_class_name(res.cls));
         } else {
-            /* A failed poll request: poll again, never re-create. */
-            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message,
-                        now - j->step_start_ms);
+            /* A failed status request: poll again, never re-create. */
+            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
             arm(j, JOB_POLL_RETRY_MS);
         }
         break;
@@ -327,8 +413,14 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
     prov_result_cleanup(&res);
 }
 
-static void send_poll(struct job *j)
+static void gate_poll(struct job *j)
 {
+    int64_t wait = ratelimit_acquire(j->ps->rl, RATELIMIT_POLL, sy_now_ms());
+    if (wait > 0) {
+        j->ps->rate_limit_waits++;
+        arm(j, wait);
+        return;
+    }
     struct prov_request req = { 0 };
     if (j->ops->build_poll(j->prov, j->task_id, &req) != SY_OK) {
         prov_request_cleanup(&req);
@@ -336,7 +428,7 @@ static void send_poll(struct job *j)
         prov_result_init(&res);
         res.cls = PROV_C_INVALID_REPLY;
         res.kind = PROV_K_UNAVAILABLE;
-        snprintf(res.message, sizeof res.message, "cannot build a status request for task id");
+        snprintf(res.message, sizeof res.message, "cannot build a status request for the task id");
         provider_failed(j, &res, "invalid_reply");
         return;
     }
@@ -344,6 +436,7 @@ static void send_poll(struct job *j)
                            .connect_timeout_ms = j->prov->connect_timeout_ms,
                            .total_timeout_ms = send_timeout(j) };
     j->step_start_ms = sy_now_ms();
+    j->ps->requests++;
     j->req = loop_http(j->e->loop, &req, &s, on_poll_reply, j);
     if (!j->req)
         arm(j, JOB_POLL_RETRY_MS);
@@ -355,21 +448,21 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     j->req = NULL;
     struct prov_result res;
     prov_result_init(&res);
-    if (resp->failure != PROV_C_NONE) {
-        res.cls = resp->failure;
-        res.kind = PROV_K_UNAVAILABLE;
-        res.outcome = PROV_FAILED;
-        snprintf(res.message, sizeof res.message, "%s", resp->error);
-    } else {
+    if (resp->failure != PROV_C_NONE)
+        fill_transport(&res, resp);
+    else
         j->ops->parse_create(&resp->reply, &res);
-    }
+    breaker_answer(j, &res);
+    int64_t now = sy_now_ms();
     switch (res.outcome) {
     case PROV_SUCCEEDED:
+        ratelimit_on_success(j->ps->rl, RATELIMIT_CREATE, now);
         j->task_created_ms = j->step_start_ms;
         succeed(j, &res);
         break;
     case PROV_CREATED:
     case PROV_PENDING:
+        ratelimit_on_success(j->ps->rl, RATELIMIT_CREATE, now);
         if (!res.task_id) {
             res.outcome = PROV_FAILED;
             res.cls = PROV_C_INVALID_REPLY;
@@ -380,7 +473,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         j->task_id = res.task_id;
         res.task_id = NULL;
-        j->task_created_ms = sy_now_ms();
+        j->task_created_ms = now;
         j->phase = PHASE_POLL;
         j->not_ready = 0;
         j->poll_errors = 0;
@@ -391,7 +484,16 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         arm(j, j->prov->poll.first_ms);
         break;
     case PROV_FAILED:
-        provider_failed(j, &res, prov_class_name(res.cls));
+        if (res.kind == PROV_K_RATE_LIMITED) {
+            /* Over the provider's limit: slow down and send it again later;
+             * a 429 never fails or drops a job (the deadline bounds it). */
+            add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
+            ratelimit_on_429(j->ps->rl, RATELIMIT_CREATE, res.retry_after_ms, now);
+            j->tries--;
+            arm(j, 0);
+        } else {
+            provider_failed(j, &res, prov_class_name(res.cls));
+        }
         break;
     }
     prov_result_cleanup(&res);
@@ -412,9 +514,11 @@ static void send_create(struct job *j)
     };
     struct prov_request req = { 0 };
     char err[256] = "";
-    int rc = j->ops->build_create(j->prov, &spec, &req, err, sizeof err);
-    if (rc != SY_OK) {
+    if (j->ops->build_create(j->prov, &spec, &req, err, sizeof err) != SY_OK) {
         prov_request_cleanup(&req);
+        /* Not a call to the provider: give its permission back unused. */
+        breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
+        j->breaker_pending = 0;
         add_attempt(j, "rejected", 0, NULL, err[0] ? err : "provider cannot run this job", 0);
         j->last_kind = PROV_K_INVALID_INPUT;
         next_provider(j);
@@ -424,6 +528,7 @@ static void send_create(struct job *j)
                             .connect_timeout_ms = j->prov->connect_timeout_ms,
                             .total_timeout_ms = send_timeout(j) };
     j->step_start_ms = sy_now_ms();
+    j->ps->requests++;
     j->req = loop_http(j->e->loop, &req, &ls, on_create_reply, j);
     if (!j->req) {
         struct prov_result res;
@@ -431,14 +536,75 @@ static void send_create(struct job *j)
         res.cls = PROV_C_TRANSPORT;
         res.kind = PROV_K_UNAVAILABLE;
         snprintf(res.message, sizeof res.message, "could not start the HTTP request");
+        breaker_answer(j, &res);
         provider_failed(j, &res, "transport");
     }
+}
+
+static void skip(struct job *j, const char *why)
+{
+    add_attempt(j, "skipped", 0, NULL, why, 0);
+    if (j->last_kind == PROV_K_NONE)
+        j->last_kind = PROV_K_UNAVAILABLE;
+    next_provider(j);
+}
+
+static void gate_create(struct job *j)
+{
+    int64_t now = sy_now_ms();
+    if (remaining_ms(j) == 0) {
+        fail_deadline(j);
+        return;
+    }
+    struct pstate *ps = j->ps;
+    if (breaker_state(ps->br, now) == BREAKER_OPEN) {
+        ps->skipped_open++;
+        skip(j, "circuit breaker open");
+        return;
+    }
+    if (!j->holding_slot) {
+        if (ratelimit_task_start(ps->rl) != SY_OK) {
+            if (has_later(j)) {
+                skip(j, "rate_limit.max_in_flight reached");
+            } else {
+                ps->rate_limit_waits++;
+                arm(j, JOB_SLOT_WAIT_MS);
+            }
+            return;
+        }
+        j->holding_slot = 1;
+    }
+    int64_t wait = ratelimit_acquire(ps->rl, RATELIMIT_CREATE, now);
+    if (wait > 0) {
+        ps->rate_limit_waits++;
+        if (wait > DISPATCH_MOVE_MS && j->tries == 0 && has_later(j)) {
+            char why[96];
+            snprintf(why, sizeof why, "rate limited: next create slot in %lld ms", (long long)wait);
+            skip(j, why);
+        } else {
+            arm(j, wait);
+        }
+        return;
+    }
+    if (breaker_allow(ps->br, now) != SY_OK) {
+        /* Half-open with every probe slot taken. */
+        if (has_later(j))
+            skip(j, "circuit breaker half-open, probes in use");
+        else
+            arm(j, JOB_POLL_RETRY_MS);
+        return;
+    }
+    j->breaker_pending = 1;
+    if (j->tries == 0)
+        budget_on_request(ps->bud, now);
+    j->tries++;
+    send_create(j);
 }
 
 static void try_provider(struct job *j)
 {
     if (j->cur >= j->n_order) {
-        char msg[400]; /* room for provider + message: no truncation */
+        char msg[400];
         const char *cls = dispatch_error_class(j->last_kind);
         const struct codec_attempt *last = j->n_attempts ? &j->attempts[j->n_attempts - 1] : NULL;
         snprintf(msg, sizeof msg, "every provider failed; last: %s%s%s", last ? last->provider : "none",
@@ -446,14 +612,12 @@ static void try_provider(struct job *j)
         finish(j, 0, cls, msg);
         return;
     }
-    j->prov = &j->e->conf->providers[j->order[j->cur]];
+    j->prov = &j->cref->c->providers[j->order[j->cur]];
     j->ops = prov_lookup(j->prov->type);
+    j->ps = dispatch_pstate(j->e->d, j->prov->name);
     j->phase = PHASE_CREATE;
-    if (remaining_ms(j) == 0) {
-        fail_deadline(j);
-        return;
-    }
-    send_create(j);
+    j->tries = 0;
+    gate_create(j);
 }
 
 static void on_start(uv_timer_t *t)
@@ -477,11 +641,13 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
     j->line = line;
     j->cb = cb;
     j->ud = ud;
+    j->cref = dispatch_conf_get(e->d);
+    const struct conf *c = j->cref->c;
     j->enqueued_ms = enqueued_ms;
     j->start_ms = sy_now_ms();
-    int deadline_s = spec->deadline_s > 0 ? spec->deadline_s : e->conf->worker.default_deadline_s;
+    int deadline_s = spec->deadline_s > 0 ? spec->deadline_s : c->worker.default_deadline_s;
     j->deadline_ms = enqueued_ms + (int64_t)deadline_s * 1000;
-    j->n_order = dispatch_order(e->conf, (const char *const *)spec->providers, spec->n_providers, j->order,
+    j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, j->order,
                                 DISPATCH_MAX_PROVIDERS);
     j->last_kind = PROV_K_NONE;
     uv_timer_init(loop_uv(e->loop), &j->timer);

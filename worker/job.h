@@ -14,10 +14,12 @@
 #include "queue/codec.h"
 #include "worker/loop.h"
 
+struct dispatch;
+
 /* Shared by every job of a process. Filled by the caller; jobs borrow it. */
 struct engine {
     struct loop *loop;
-    const struct conf *conf; /* active config; must outlive the jobs using it */
+    struct dispatch *d;      /* active config and per-provider policy states */
     char worker_id[128];     /* "host:pid" */
     size_t in_flight;        /* jobs started and not yet done */
     uint64_t succeeded, failed;

@@ -31,6 +31,7 @@
 #include "queue/offsets.h"
 #include "queue/producer.h"
 #include "worker/sy.h"
+#include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
 
@@ -68,7 +69,8 @@ struct kpart {
 };
 
 struct kworker {
-    const struct conf *conf;
+    const struct conf *conf; /* the boot config: worker.* and kafka.* (not reloadable) */
+    struct conf_ref *boot;
     uv_loop_t uv;
     struct engine e;
     struct consumer *consumer;
@@ -388,6 +390,19 @@ static void on_assign(void *ud, int32_t p)
     offsets_drop(w->offsets, p);
 }
 
+/* Fleet-scope limits follow this worker's share of the input partitions. */
+static void on_rebalanced(void *ud)
+{
+    struct kworker *w = ud;
+    int total = consumer_topic_partitions(w->consumer);
+    size_t mine = consumer_assigned(w->consumer);
+    double share = total > 0 && mine > 0 ? (double)mine / total : 1.0;
+    if (total > 0 && mine == 0)
+        share = 1.0 / total; /* nothing assigned: keep a minimal share for leftovers */
+    dispatch_set_share(w->e.d, share > 1.0 ? 1.0 : share, sy_now_ms());
+    LOG_INFO(NULL, "%zu of %d input partitions: fleet-scope limits at %.0f%%", mine, total, share * 100);
+}
+
 static void on_revoke(void *ud, int32_t p)
 {
     struct kworker *w = ud;
@@ -491,7 +506,7 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct kworker *w = h->data;
     if (signum == SIGHUP) {
-        LOG_WARN(NULL, "SIGHUP: live config reload is not available yet; restart the worker to apply changes");
+        dispatch_reload_file(w->e.d, w->conf->path);
         return;
     }
     if (w->stopping) {
@@ -507,14 +522,23 @@ static void on_signal(uv_signal_t *h, int signum)
     maybe_finish_shutdown(w);
 }
 
-int kworker_run(const struct conf *c, char *err, size_t errlen)
+int kworker_run(struct conf *c, char *err, size_t errlen)
 {
     struct kworker *w = calloc(1, sizeof *w);
     if (!w) {
+        conf_free(c);
         snprintf(err, errlen, "out of memory");
         return 1;
     }
-    w->conf = c;
+    w->e.d = dispatch_new(c, sy_now_ms());
+    if (!w->e.d) {
+        free(w);
+        snprintf(err, errlen, "out of memory");
+        return 1;
+    }
+    w->boot = dispatch_conf_get(w->e.d);
+    w->conf = w->boot->c;
+    c = w->boot->c;
     uv_loop_init(&w->uv);
     struct loop_opts lo = {
         .max_host_connections = c->worker.max_host_connections,
@@ -522,7 +546,6 @@ int kworker_run(const struct conf *c, char *err, size_t errlen)
         .max_body_bytes = (size_t)c->worker.max_body_bytes,
         .user_agent = c->worker.user_agent,
     };
-    w->e.conf = c;
     char host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(w->e.worker_id, sizeof w->e.worker_id, "%s:%ld", host, (long)getpid());
@@ -530,7 +553,8 @@ int kworker_run(const struct conf *c, char *err, size_t errlen)
     w->e.loop = loop_new(&w->uv, &lo, err, errlen);
     if (w->e.loop)
         w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
-    struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke, .ud = w };
+    struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
+                                .on_rebalanced = on_rebalanced, .ud = w };
     if (w->producer)
         w->consumer = consumer_new(&w->uv, c, &cbs, err, errlen);
     if (!w->offsets || !w->consumer) {
@@ -541,6 +565,8 @@ int kworker_run(const struct conf *c, char *err, size_t errlen)
         uv_run(&w->uv, UV_RUN_DEFAULT);
         uv_loop_close(&w->uv);
         offsets_free(w->offsets);
+        dispatch_conf_put(w->boot);
+        dispatch_free(w->e.d);
         free(w);
         return 1;
     }
@@ -567,6 +593,8 @@ int kworker_run(const struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
     offsets_free(w->offsets);
     free(w->parts);
+    dispatch_conf_put(w->boot);
+    dispatch_free(w->e.d);
     free(w);
     return rc;
 }

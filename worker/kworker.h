@@ -10,10 +10,12 @@
 
 #include "conf/config.h"
 
-/* Run until SIGTERM/SIGINT (then: stop consuming, let in-flight jobs finish
+/* Takes ownership of c (SIGHUP replaces it with a fresh load of the same
+ * file: providers, limits, breakers, budgets, poll settings, model maps).
+ * Run until SIGTERM/SIGINT (then: stop consuming, let in-flight jobs finish
  * for up to worker.shutdown_grace_s, flush, commit, leave the group).
  * Returns 0 on a clean stop, 1 when results were lost or setup failed (err
  * filled). */
-int kworker_run(const struct conf *c, char *err, size_t errlen);
+int kworker_run(struct conf *c, char *err, size_t errlen);
 
 #endif

@@ -50,10 +50,16 @@ static void sup_on_signal(int sig)
     sup_signal = sig;
 }
 
+/* Runs a worker on its own copy of the config (it takes ownership). */
 static int run_worker(const struct conf *conf)
 {
-    char err[512];
-    int rc = kworker_run(conf, err, sizeof err);
+    char err[1024];
+    struct conf *own = conf_load(conf->path, err, sizeof err);
+    if (!own) {
+        LOG_ERROR(NULL, "worker: %s", err);
+        return 2;
+    }
+    int rc = kworker_run(own, err, sizeof err);
     if (rc != 0)
         LOG_ERROR(NULL, "worker: %s", err);
     return rc;
@@ -250,7 +256,9 @@ int main(int argc, char **argv)
             return 2;
         }
         struct batch_opts bo = { .jobs_path = jobs, .out_path = out };
-        if (batch_run(conf, &bo, NULL, err, sizeof err) != SY_OK) {
+        struct conf *own = conf;
+        conf = NULL; /* batch_run owns it now */
+        if (batch_run(own, &bo, NULL, err, sizeof err) != SY_OK) {
             LOG_ERROR(NULL, "%s", err);
             rc = 1;
         }
