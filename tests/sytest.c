@@ -206,7 +206,12 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     fclose(f);
 }
 
-int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s)
+void sy_sleep_ms(long ms)
+{
+    sleep_ms(ms);
+}
+
+pid_t sy_spawn_batch(const char *conf, const char *jobs, const char *out)
 {
     pid_t pid = fork();
     cr_assert(pid >= 0);
@@ -215,6 +220,16 @@ int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeou
         execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", conf, "--jobs", jobs, "--out", out, (char *)NULL);
         _exit(127);
     }
+    return pid;
+}
+
+int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s)
+{
+    return sy_wait(sy_spawn_batch(conf, jobs, out), timeout_s);
+}
+
+int sy_wait(pid_t pid, int timeout_s)
+{
     int status = 0;
     for (long waited = 0; waited < (long)timeout_s * 1000; waited += 20) {
         if (waitpid(pid, &status, WNOHANG) == pid)

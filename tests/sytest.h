@@ -35,6 +35,14 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
  * (-1 if it died of a signal). Kills it after timeout_s. */
 int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s);
 
+/* Start `switchyard run` in the background; sy_wait() reaps it (exit
+ * status, or -1 after a signal; kills it and fails the test after timeout_s). */
+pid_t sy_spawn_batch(const char *conf, const char *jobs, const char *out);
+int sy_wait(pid_t pid, int timeout_s);
+
+/* Sleep for ms milliseconds. */
+void sy_sleep_ms(long ms);
+
 /* Read a JSONL file into an array of parsed objects (caller puts it). */
 json_object *sy_read_results(const char *path);
 

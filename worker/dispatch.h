@@ -51,6 +51,7 @@ struct pstate {
     struct breaker *br;
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
+    enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
 };
 
 /* A config with a reference count: jobs keep the one they started with

@@ -344,7 +344,12 @@ static void breaker_answer(struct job *j, const struct prov_result *res)
     if (!j->breaker_pending)
         return;
     j->breaker_pending = 0;
-    breaker_record(j->ps->br, breaker_classify(res->outcome != PROV_FAILED, res->cls, res->kind), sy_now_ms());
+    enum breaker_outcome o = breaker_classify(res->outcome != PROV_FAILED, res->cls, res->kind);
+    breaker_record(j->ps->br, o, sy_now_ms());
+    if (o == BREAKER_TRIP)
+        j->ps->trip_kind = res->kind;
+    else if (o == BREAKER_SUCCESS)
+        j->ps->trip_kind = PROV_K_NONE;
 }
 
 static void fill_transport(struct prov_result *res, const struct loop_response *resp)
@@ -559,7 +564,14 @@ static void gate_create(struct job *j)
     struct pstate *ps = j->ps;
     if (breaker_state(ps->br, now) == BREAKER_OPEN) {
         ps->skipped_open++;
-        skip(j, "circuit breaker open");
+        if (ps->trip_kind != PROV_K_NONE) {
+            /* Opened by a bad key or no credit: say so in the job's error. */
+            j->last_kind = ps->trip_kind;
+            skip(j, ps->trip_kind == PROV_K_AUTH ? "circuit breaker open: the provider refused the API key (401)"
+                                                 : "circuit breaker open: no credit left (402)");
+        } else {
+            skip(j, "circuit breaker open");
+        }
         return;
     }
     if (!j->holding_slot) {
