@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""scripts/bench.sh chaos — a KIE outage, three clients.
+
+KIE answers HTTP 500 to every request for the whole run while Replicate is
+healthy (fakeprov on 127.0.0.1). For the same N jobs we count the requests
+the failing provider receives and the job success rate of:
+
+  naive       a hand-written client: create on KIE, retry each failed request
+              3 times at once (what most bots do), then poll
+  sy-kie      switchyard, KIE only (no fallback): breaker + retry budget
+  sy-default  switchyard with its priority list (KIE, then Replicate)
+
+Writes the "## Chaos" section of BENCH.md. Python stdlib only.
+"""
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
+N = int(os.environ.get("CHAOS_JOBS", "500"))
+
+
+def http(port, method, path, body=None, key="test-kie-key"):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"Bearer {key}", "User-Agent": "naive/1",
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def stats(port):
+    return json.loads(http(port, "GET", "/_stats")[1])
+
+
+def start_fakeprov(tmp):
+    portfile = os.path.join(tmp, "port")
+    p = subprocess.Popen([os.path.join(BUILD, "fakeprov"), "--listen", "127.0.0.1:0", "--port-file", portfile,
+                          "--gen-ms", "300", "--threads", "2"], stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(portfile) and open(portfile).read().strip():
+            return p, int(open(portfile).read())
+        time.sleep(0.05)
+    p.kill()
+    sys.exit("fakeprov did not start")
+
+
+def outage(port):
+    http(port, "POST", "/_control", {"provider": "kie", "fault": "http500", "rate": 1.0})
+
+
+def naive_job(port, i):
+    """One job the hand-written way: create with 3 immediate retries, then poll."""
+    body = {"model": "google/nano-banana", "input": {"prompt": f"a room {i}"}}
+    for _ in range(4):
+        status, data = http(port, "POST", "/api/v1/jobs/createTask", body)
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            reply = {}
+        if status == 200 and reply.get("code") == 200:
+            task = reply["data"]["taskId"]
+            for _ in range(100):
+                time.sleep(0.3)
+                s, d = http(port, "GET", f"/api/v1/jobs/recordInfo?taskId={task}")
+                try:
+                    state = json.loads(d)["data"]["state"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if state == "success":
+                    return True
+                if state == "fail":
+                    return False
+            return False
+    return False
+
+
+def run_naive(port):
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as ex:
+        ok = sum(ex.map(lambda i: naive_job(port, i), range(N)))
+    return ok, time.time() - t0
+
+
+def run_switchyard(port, tmp, providers):
+    conf = os.path.join(tmp, "c.conf")
+    jobs = os.path.join(tmp, "jobs.jsonl")
+    out = os.path.join(tmp, "out.jsonl")
+    with open(conf, "w") as f:
+        f.write(f"""providers = (
+  {{ name = "kie"; type = "kie"; priority = 1; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_KIE_KEY";
+    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; create_window_max = 0; poll_per_s = 1000.0; poll_burst = 1000; }}; }},
+  {{ name = "replicate"; type = "replicate"; priority = 2; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_REP_KEY";
+    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; poll_per_s = 1000.0; poll_burst = 1000; }}; }}
+);
+worker = {{ max_in_flight = 50; metrics_listen = ""; log_level = "error"; default_deadline_s = 120; }};
+""")
+    with open(jobs, "w") as f:
+        for i in range(N):
+            f.write(json.dumps({"id": f"c-{i}", "prompt": f"a room {i}", "providers": providers}) + "\n")
+    env = dict(os.environ, CHAOS_KIE_KEY="test-kie-key", CHAOS_REP_KEY="test-replicate-key")
+    t0 = time.time()
+    subprocess.run([os.path.join(BUILD, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
+                   env=env, check=True, stderr=subprocess.DEVNULL)
+    rows = [json.loads(l) for l in open(out) if l.strip()]
+    ok = sum(1 for r in rows if r["status"] == "succeeded")
+    return ok, time.time() - t0
+
+
+def measure(name, fn):
+    with tempfile.TemporaryDirectory() as tmp:
+        fp, port = start_fakeprov(tmp)
+        try:
+            outage(port)
+            ok, secs = fn(port, tmp)
+            s = stats(port)
+        finally:
+            fp.terminate()
+            fp.wait()
+    row = {"client": name, "jobs": N, "succeeded": ok, "kie_requests": s["kie"]["creates"] + s["kie"]["polls"],
+           "replicate_requests": s["replicate"]["creates"] + s["replicate"]["polls"], "seconds": secs}
+    print(f"bench chaos: {name:<11} {ok}/{N} succeeded, {row['kie_requests']} requests to failing KIE, "
+          f"{row['replicate_requests']} to Replicate, {secs:.1f} s", file=sys.stderr)
+    return row
+
+
+def write_bench(rows):
+    path = os.path.join(ROOT, "BENCH.md")
+    text = open(path).read() if os.path.exists(path) else "# switchyard benchmarks\n"
+    lines = ["## Chaos (`scripts/bench.sh chaos`)", "",
+             f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {os.cpu_count()} CPUs",
+             "- command: `scripts/bench.sh chaos` (Release build in `build-bench`)",
+             f"- scenario: fakeprov on 127.0.0.1 answers HTTP 500 to every KIE request for the whole run; "
+             f"Replicate is healthy; {N} jobs; generation 300 ms",
+             "- naive: 50 threads, KIE only, each failed create retried 3 times at once (4 tries), then polls",
+             "- switchyard: `max_in_flight = 50`, default breaker and retry settings (rate limits opened wide "
+             "so they do not hide the difference); `sy-kie` is limited to KIE, `sy-default` may fall back to "
+             "Replicate", "",
+             "| client | jobs | succeeded | success rate | requests to failing KIE | requests to Replicate | wall s |",
+             "|---|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        lines.append(f"| {r['client']} | {r['jobs']} | {r['succeeded']} | {100.0 * r['succeeded'] / r['jobs']:.1f}% "
+                     f"| {r['kie_requests']} | {r['replicate_requests']} | {r['seconds']:.1f} |")
+    section = "\n".join(lines) + "\n"
+    start = text.find("## Chaos (")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    open(path, "w").write(text)
+
+
+def main():
+    rows = [measure("naive", lambda port, tmp: run_naive(port)),
+            measure("sy-kie", lambda port, tmp: run_switchyard(port, tmp, ["kie"])),
+            measure("sy-default", lambda port, tmp: run_switchyard(port, tmp, ["kie", "replicate"]))]
+    write_bench(rows)
+    print("\n".join(f"{r['client']:<11} success {100.0 * r['succeeded'] / r['jobs']:5.1f}%  "
+                    f"KIE requests {r['kie_requests']:6}" for r in rows))
+
+
+if __name__ == "__main__":
+    main()
