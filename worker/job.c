@@ -196,6 +196,19 @@ static int64_t remaining_ms(const struct job *j)
     return left > 0 ? left : 0;
 }
 
+/* How requests to the job's provider are sent: the provider's request
+ * timeout, cut to what is left before the deadline unless whole_timeout. */
+static struct loop_send send_opts(const struct job *j, int whole_timeout)
+{
+    long t = j->prov->request_timeout_ms;
+    int64_t left = j->deadline_ms - sy_now_ms();
+    if (!whole_timeout && left < t)
+        t = left > 0 ? (long)left : 1;
+    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
+                           .connect_timeout_ms = j->prov->connect_timeout_ms, .total_timeout_ms = t };
+    return s;
+}
+
 static void cancel_done(void *ud, const struct loop_response *resp)
 {
     (void)ud;
@@ -212,9 +225,7 @@ static void cancel_task(struct job *j)
         prov_request_cleanup(&req);
         return;
     }
-    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
-                           .connect_timeout_ms = j->prov->connect_timeout_ms,
-                           .total_timeout_ms = j->prov->request_timeout_ms };
+    struct loop_send s = send_opts(j, 1); /* a cancel may outlive the deadline */
     loop_http(j->e->loop, &req, &s, cancel_done, NULL);
 }
 
@@ -274,13 +285,6 @@ static int has_later(struct job *j)
             return 1;
     }
     return 0;
-}
-
-static long send_timeout(const struct job *j)
-{
-    long t = j->prov->request_timeout_ms;
-    int64_t left = remaining_ms(j);
-    return left < t ? (long)(left > 0 ? left : 1) : t;
 }
 
 static void succeed(struct job *j, struct prov_result *res)
@@ -352,8 +356,17 @@ static void breaker_answer(struct job *j, const struct prov_result *res)
         j->ps->trip_kind = PROV_K_NONE;
 }
 
-static void fill_transport(struct prov_result *res, const struct loop_response *resp)
+/* The reply to the job's request, parsed (a transport failure becomes a
+ * failed result); the job has no request in flight any more. */
+static void read_reply(struct job *j, const struct loop_response *resp,
+                       void (*parse)(const struct prov_reply *, struct prov_result *), struct prov_result *res)
 {
+    j->req = NULL;
+    prov_result_init(res);
+    if (resp->failure == PROV_C_NONE) {
+        parse(&resp->reply, res);
+        return;
+    }
     res->cls = resp->failure;
     res->kind = PROV_K_UNAVAILABLE;
     res->outcome = PROV_FAILED;
@@ -363,13 +376,8 @@ static void fill_transport(struct prov_result *res, const struct loop_response *
 static void on_poll_reply(void *ud, const struct loop_response *resp)
 {
     struct job *j = ud;
-    j->req = NULL;
     struct prov_result res;
-    prov_result_init(&res);
-    if (resp->failure != PROV_C_NONE)
-        fill_transport(&res, resp);
-    else
-        j->ops->parse_poll(&resp->reply, &res);
+    read_reply(j, resp, j->ops->parse_poll, &res);
     int64_t now = sy_now_ms();
     if (res.outcome != PROV_FAILED)
         ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
@@ -437,9 +445,7 @@ static void gate_poll(struct job *j)
         provider_failed(j, &res, "invalid_reply");
         return;
     }
-    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
-                           .connect_timeout_ms = j->prov->connect_timeout_ms,
-                           .total_timeout_ms = send_timeout(j) };
+    struct loop_send s = send_opts(j, 0);
     j->step_start_ms = sy_now_ms();
     j->ps->requests++;
     j->req = loop_http(j->e->loop, &req, &s, on_poll_reply, j);
@@ -450,13 +456,8 @@ static void gate_poll(struct job *j)
 static void on_create_reply(void *ud, const struct loop_response *resp)
 {
     struct job *j = ud;
-    j->req = NULL;
     struct prov_result res;
-    prov_result_init(&res);
-    if (resp->failure != PROV_C_NONE)
-        fill_transport(&res, resp);
-    else
-        j->ops->parse_create(&resp->reply, &res);
+    read_reply(j, resp, j->ops->parse_create, &res);
     breaker_answer(j, &res);
     int64_t now = sy_now_ms();
     switch (res.outcome) {
@@ -529,9 +530,7 @@ static void send_create(struct job *j)
         next_provider(j);
         return;
     }
-    struct loop_send ls = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
-                            .connect_timeout_ms = j->prov->connect_timeout_ms,
-                            .total_timeout_ms = send_timeout(j) };
+    struct loop_send ls = send_opts(j, 0);
     j->step_start_ms = sy_now_ms();
     j->ps->requests++;
     j->req = loop_http(j->e->loop, &req, &ls, on_create_reply, j);
