@@ -597,6 +597,8 @@ static json_object *tokenize(const char *buf, size_t len, char *err, size_t errl
             seterr(err, errlen, "invalid JSON: nested deeper than %d levels", CODEC_MAX_DEPTH);
         else if (has_trailing(buf, len, &end))
             seterr(err, errlen, "invalid JSON: trailing data after the value at offset %zu", end);
+        else if (e == json_tokener_success) /* the literal null: parsed, but no value */
+            seterr(err, errlen, "must be a JSON object, not null");
         else
             seterr(err, errlen, "invalid JSON: %s at offset %zu", json_tokener_error_desc(e), end);
         json_object_put(v);

@@ -3,7 +3,9 @@
 # subcommand owns one "## ..." section and leaves the others alone).
 #
 #   scripts/bench.sh engine    engine throughput, the bare-curl ceiling, memory
-#   scripts/bench.sh kafka | chaos | polling    (not implemented yet)
+#   scripts/bench.sh kafka     end-to-end jobs/s through Kafka (1 and 3 workers), latency
+#   scripts/bench.sh chaos     a KIE outage: requests to it and success rate, naive client vs switchyard
+#   scripts/bench.sh polling   (not implemented yet)
 #
 # Release build in build-bench (BUILD_DIR overrides). Only 127.0.0.1 is used;
 # every process started here is stopped by pid on exit.
@@ -71,12 +73,67 @@ engine() {
   wait $!
 }
 
+# The broker: the one scripts/kafka.sh runs. Stopped on exit only if started
+# here (and still the same pid); one that was already running is left alone.
+BROKER_STARTED_PID=""
+kafka_cleanup() {
+  cleanup
+  local st
+  if [ -n "$BROKER_STARTED_PID" ]; then
+    st=$(scripts/kafka.sh status 2>/dev/null || true)
+    case "$st" in
+      *"(pid $BROKER_STARTED_PID,"*) scripts/kafka.sh stop >&2 || true ;;
+      *) echo "bench: the broker this bench started (pid $BROKER_STARTED_PID) is no longer the one running; left alone" >&2 ;;
+    esac
+  fi
+}
+
+kafka() {
+  trap kafka_cleanup EXIT
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+  ninja -C "$BUILD" switchyard switchyard-enqueue fakeprov >/dev/null
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+  WORK=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
+
+  local brokers note pid st
+  brokers=$(scripts/kafka.sh start 2>"$WORK/kafka-start.err" | tail -n 1) ||
+    { cat "$WORK/kafka-start.err" >&2; echo "bench: scripts/kafka.sh start failed" >&2; exit 1; }
+  st=$(scripts/kafka.sh status) || { echo "bench: broker not running after start: $st" >&2; exit 1; }
+  pid=$(printf '%s\n' "$st" | sed -n 's/.*(pid \([0-9]*\),.*/\1/p')
+  [ -n "$pid" ] || { echo "bench: cannot read the broker pid from: $st" >&2; exit 1; }
+  if grep -q "already running" "$WORK/kafka-start.err"; then
+    note="already running, pid $pid; left running"
+  else
+    BROKER_STARTED_PID=$pid
+    note="started by this bench, pid $pid; stopped at the end"
+  fi
+  echo "bench kafka: broker $brokers ($note)"
+
+  start_fakeprov fp --gen-ms 0 --threads 2
+  echo "bench kafka: fakeprov on 127.0.0.1:$FP_PORT (gen 0 ms); work dir $WORK"
+  python3 scripts/bench_kafka.py --build "$BUILD" --work "$WORK" --bench-md BENCH.md \
+    --command "scripts/bench.sh kafka" --brokers "$brokers" --broker-pid "$pid" --broker-note "$note" \
+    --fp-port "$FP_PORT" --fp-pid "$FP_PID" "$@" &
+  PIDS+=($!)
+  wait $!
+}
+
 case "${1:-}" in
   engine)
     shift
     engine "$@"
     ;;
-  kafka | chaos | polling)
+  kafka)
+    shift
+    kafka "$@"
+    ;;
+  chaos)
+    shift
+    build
+    BENCH_BUILD="$PWD/$BUILD" python3 scripts/bench_chaos.py "$@"
+    ;;
+  polling)
     echo "bench.sh: '$1' is not implemented yet" >&2
     exit 2
     ;;

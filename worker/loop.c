@@ -576,9 +576,11 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * keep-alive reuse degrades into reconnects under load. */
     long cache = o->max_total_connections > 0 ? o->max_total_connections : host_cap * 4;
     curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, cache);
-    /* Transfers in curl at once: enough to keep every connection busy (and
-     * HTTP/2 streams multiplexed), not one easy handle per job. */
-    l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)(cache * 4 > 256 ? cache * 4 : 256);
+    /* Transfers in curl at once: as many as the connections we may open, so
+     * a request waits for a connection in our FIFO, not inside curl (where
+     * the wait would count against its connect timeout), and no easy handle
+     * exists per job. */
+    l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
     l->easy_pool = calloc(l->max_in_curl, sizeof *l->easy_pool);
     if (!l->easy_pool) {
         snprintf(err, errlen, "out of memory");
