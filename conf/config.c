@@ -383,7 +383,7 @@ struct type_info {
 
 static const struct type_info types[] = {
     { "kie", CONF_PROV_KIE, { 5000, 3000, 900 },
-      { .create_per_s = 1.8, .create_burst = 18, .create_window_max = 18, .create_window_s = 10,
+      { .create_per_s = 1.6, .create_burst = 18, .create_window_max = 18, .create_window_s = 11,
         .poll_per_s = 8, .poll_burst = 8, .max_in_flight = 500 },
       kie_models, NFIELDS(kie_models), "image_urls", "jpeg" },
     { "replicate", CONF_PROV_REPLICATE, { 2000, 2000, 1800 },

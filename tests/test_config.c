@@ -87,10 +87,10 @@ Test(config, minimal_kie_gets_every_default)
     cr_assert_eq(p->poll.first_ms, 5000);
     cr_assert_eq(p->poll.interval_ms, 3000);
     cr_assert_eq(p->poll.max_s, 900);
-    cr_assert_float_eq(p->rate_limit.create_per_s, 1.8, 1e-9);
+    cr_assert_float_eq(p->rate_limit.create_per_s, 1.6, 1e-9);
     cr_assert_eq(p->rate_limit.create_burst, 18);
     cr_assert_eq(p->rate_limit.create_window_max, 18);
-    cr_assert_eq(p->rate_limit.create_window_s, 10);
+    cr_assert_eq(p->rate_limit.create_window_s, 11);
     cr_assert_float_eq(p->rate_limit.poll_per_s, 8.0, 1e-9);
     cr_assert_eq(p->rate_limit.poll_burst, 8);
     cr_assert_eq(p->rate_limit.max_in_flight, 500);
