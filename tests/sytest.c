@@ -206,6 +206,25 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     fclose(f);
 }
 
+void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra, const char *prov_extra,
+                int n, const char *job_fmt)
+{
+    sy_tmpdir(r->dir, sizeof r->dir);
+    snprintf(r->conf, sizeof r->conf, "%s/c.conf", r->dir);
+    snprintf(r->jobs, sizeof r->jobs, "%s/jobs.jsonl", r->dir);
+    snprintf(r->out, sizeof r->out, "%s/out.jsonl", r->dir);
+    sy_write_config(fp, r->conf, worker_extra, prov_extra);
+    if (!job_fmt)
+        return;
+    FILE *f = fopen(r->jobs, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, job_fmt, i);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
 void sy_sleep_ms(long ms)
 {
     sleep_ms(ms);
@@ -277,4 +296,35 @@ const char *sy_str(json_object *obj, const char *key)
     if (obj && json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
         return json_object_get_string(v);
     return "";
+}
+
+const char *sy_error_class(json_object *res)
+{
+    json_object *e;
+    if (!json_object_object_get_ex(res, "error", &e) || !e)
+        return "";
+    return sy_str(e, "class");
+}
+
+static int count_attempts(json_object *res, const char *key, const char *s, int substring)
+{
+    json_object *att;
+    if (!json_object_object_get_ex(res, "attempts", &att))
+        return 0;
+    int n = 0;
+    for (size_t i = 0; i < json_object_array_length(att); i++) {
+        const char *v = sy_str(json_object_array_get_idx(att, i), key);
+        n += substring ? strstr(v, s) != NULL : strcmp(v, s) == 0;
+    }
+    return n;
+}
+
+int sy_attempts_with(json_object *res, const char *key, const char *value)
+{
+    return count_attempts(res, key, value, 0);
+}
+
+int sy_attempts_matching(json_object *res, const char *key, const char *needle)
+{
+    return count_attempts(res, key, needle, 1);
 }

@@ -31,6 +31,19 @@ long fp_stat(const struct fakeprov *fp, const char *dotted);
 void sy_write_config(const struct fakeprov *fp, const char *path, const char *worker_extra,
                      const char *prov_extra);
 
+/* One batch run's files: a fresh temporary directory holding c.conf,
+ * jobs.jsonl and out.jsonl. */
+struct sy_run {
+    char dir[256], conf[300], jobs[300], out[300];
+};
+
+/* Make r's directory, name its files and write the config there (as
+ * sy_write_config). With job_fmt, also write n job lines: job_fmt is a printf
+ * format taking the line's index (one %d), each line ended with '\n'. With
+ * job_fmt NULL no jobs file is written: the caller writes r->jobs itself. */
+void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra, const char *prov_extra,
+                int n, const char *job_fmt);
+
 /* Run `switchyard run -c conf --jobs jobs --out out`; returns its exit status
  * (-1 if it died of a signal). Kills it after timeout_s. */
 int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s);
@@ -51,6 +64,14 @@ json_object *sy_find(json_object *arr, const char *id);
 
 /* String at key of obj ("" when missing or not a string). */
 const char *sy_str(json_object *obj, const char *key);
+
+/* A result's error.class ("" when it has no error). Borrowed from res. */
+const char *sy_error_class(json_object *res);
+
+/* How many of a result's attempts have the string value at key equal to
+ * value (sy_attempts_with) or containing needle (sy_attempts_matching). */
+int sy_attempts_with(json_object *res, const char *key, const char *value);
+int sy_attempts_matching(json_object *res, const char *key, const char *needle);
 
 /* A fresh temporary directory for this test (mkdtemp). */
 void sy_tmpdir(char *out, size_t cap);

@@ -8,6 +8,7 @@
 #include <criterion/parameterized.h>
 #include <stdlib.h>
 
+#include "testrng.h"
 #include "worker/sy.h"
 
 /* Criterion counts a test as passed even when LeakSanitizer reports at exit,
@@ -457,17 +458,6 @@ Test(breaker, configure_keeps_state)
 
 /* ---- random walk against a brute-force model ------------------------------ */
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
-
 /* The model keeps every closed-state outcome ever recorded (since the last
  * close) and counts the window by a linear scan. */
 struct model {
@@ -502,12 +492,12 @@ Test(breaker, random_walk_matches_model, .timeout = 60)
     cr_assert_not_null(m);
     for (int round = 0; round < 20; round++) {
         m->c = (struct conf_breaker){
-            .window = 1 + (int)(xorshift64(&seed) % 30),
-            .open_s = 1 + (int)(xorshift64(&seed) % 5),
-            .half_open_probes = 1 + (int)(xorshift64(&seed) % 4),
-            .failure_rate = (double)(1 + xorshift64(&seed) % 10) / 10,
+            .window = 1 + (int)(testrng_xorshift64(&seed) % 30),
+            .open_s = 1 + (int)(testrng_xorshift64(&seed) % 5),
+            .half_open_probes = 1 + (int)(testrng_xorshift64(&seed) % 4),
+            .failure_rate = (double)(1 + testrng_xorshift64(&seed) % 10) / 10,
         };
-        m->c.min_calls = 1 + (int)(xorshift64(&seed) % (uint64_t)m->c.window);
+        m->c.min_calls = 1 + (int)(testrng_xorshift64(&seed) % (uint64_t)m->c.window);
         m->st = BREAKER_CLOSED;
         m->n = 0;
         m->out = m->ok = 0;
@@ -516,9 +506,9 @@ Test(breaker, random_walk_matches_model, .timeout = 60)
         int pending = 0; /* allowed, not yet recorded */
 
         for (int step = 0; step < 8000; step++) {
-            now += (int64_t)(xorshift64(&seed) % 700);
+            now += (int64_t)(testrng_xorshift64(&seed) % 700);
             model_tick(m, now);
-            if (pending == 0 || xorshift64(&seed) % 2) {
+            if (pending == 0 || testrng_xorshift64(&seed) % 2) {
                 int ok = m->st == BREAKER_CLOSED || (m->st == BREAKER_HALF_OPEN && m->out + m->ok < m->c.half_open_probes);
                 cr_assert_eq(breaker_allow(b, now), ok ? SY_OK : SY_DECLINED, "round %d step %d", round, step);
                 if (ok) {
@@ -527,8 +517,8 @@ Test(breaker, random_walk_matches_model, .timeout = 60)
                         m->out++;
                 }
             } else {
-                enum breaker_outcome o = (enum breaker_outcome)(xorshift64(&seed) % 4);
-                if (o == BREAKER_TRIP && xorshift64(&seed) % 8)
+                enum breaker_outcome o = (enum breaker_outcome)(testrng_xorshift64(&seed) % 4);
+                if (o == BREAKER_TRIP && testrng_xorshift64(&seed) % 8)
                     o = BREAKER_SUCCESS; /* trips are rare */
                 pending--;
                 breaker_record(b, o, now);

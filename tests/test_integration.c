@@ -1,11 +1,9 @@
 /* test_integration.c — `switchyard run` against fakeprov over real loopback
  * sockets: concurrency, every fault kind classified, fallback, bad lines. */
-#include <signal.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,27 +20,6 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static int attempts_with(json_object *res, const char *key, const char *value)
-{
-    json_object *att;
-    if (!json_object_object_get_ex(res, "attempts", &att))
-        return 0;
-    int n = 0;
-    for (size_t i = 0; i < json_object_array_length(att); i++) {
-        if (strcmp(sy_str(json_object_array_get_idx(att, i), key), value) == 0)
-            n++;
-    }
-    return n;
-}
-
-static const char *error_class(json_object *res)
-{
-    json_object *e;
-    if (!json_object_object_get_ex(res, "error", &e) || !e)
-        return "";
-    return sy_str(e, "class");
-}
-
 /* 2,000 jobs of 2 s each run concurrently: fakeprov sees them in flight
  * together, and every job succeeds exactly once. */
 Test(integration, concurrent_jobs, .timeout = 180)
@@ -50,26 +27,17 @@ Test(integration, concurrent_jobs, .timeout = 180)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    sy_write_config(&fp, conf, "max_in_flight = 2000;", "poll = { first_ms = 2000; interval_ms = 250; max_s = 120; };");
-    FILE *f = fopen(jobs, "w");
+    struct sy_run run;
+    sy_prepare(&run, &fp, "max_in_flight = 2000;", "poll = { first_ms = 2000; interval_ms = 250; max_s = 120; };", 0,
+               NULL);
+    FILE *f = fopen(run.jobs, "w");
     const int N = 2000;
     for (int i = 0; i < N; i++)
         fprintf(f, "{\"id\":\"c-%d\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}\n", i, i,
                 i % 2 ? "kie" : "replicate");
     fclose(f);
 
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", conf, "--jobs", jobs, "--out", out, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = sy_spawn_batch(run.conf, run.jobs, run.out);
     long max_active = 0;
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {
@@ -79,7 +47,7 @@ Test(integration, concurrent_jobs, .timeout = 180)
         usleep(100 * 1000);
     }
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "switchyard run failed: %d", status);
-    json_object *res = sy_read_results(out);
+    json_object *res = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(res), (size_t)N);
     int ok = 0;
     for (int i = 0; i < N; i++) {
@@ -173,27 +141,24 @@ ParameterizedTest(struct fault_case *fc, integration, faults, .timeout = 60)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "100", "--hang-ms", "4000", NULL };
     fp_start(&fp, args);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    struct sy_run run;
     /* One try per provider: this test is about classification, not retries. */
-    sy_write_config(&fp, conf, "request_timeout_ms = 1500;", "retry = { max_attempts = 1; };");
+    sy_prepare(&run, &fp, "request_timeout_ms = 1500;", "retry = { max_attempts = 1; };", 0, NULL);
     char line[512];
     snprintf(line, sizeof line,
              "{\"id\":\"f-1\",\"prompt\":\"a kitchen %s\",\"providers\":%s,\"deadline_s\":%d}\n"
              "{\"id\":\"ok-1\",\"prompt\":\"a calm bedroom\",\"providers\":%s}\n",
              fc->marker, fc->providers, fc->deadline_s, fc->providers);
-    write_file(jobs, line);
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
-    json_object *res = sy_read_results(out);
+    write_file(run.jobs, line);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
+    json_object *res = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(res), 2);
     json_object *r = sy_find(res, "f-1");
     cr_assert_not_null(r);
     cr_assert_str_eq(sy_str(r, "status"), fc->status, "%s: status", fc->marker);
-    cr_assert_str_eq(error_class(r), fc->error_class, "%s: error.class %s", fc->marker, error_class(r));
-    int seen = attempts_with(r, "outcome", fc->outcome) + (fc->outcome2[0] ? attempts_with(r, "outcome", fc->outcome2) : 0);
+    cr_assert_str_eq(sy_error_class(r), fc->error_class, "%s: error.class %s", fc->marker, sy_error_class(r));
+    int seen = sy_attempts_with(r, "outcome", fc->outcome) +
+               (fc->outcome2[0] ? sy_attempts_with(r, "outcome", fc->outcome2) : 0);
     cr_assert_gt(seen, 0, "%s: no attempt with outcome %s / %s: %s", fc->marker, fc->outcome, fc->outcome2,
                  json_object_to_json_string(r));
     /* The healthy job next to it is unaffected. */
@@ -210,17 +175,13 @@ Test(integration, fallback_to_second_provider, .timeout = 60)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "100", NULL };
     fp_start(&fp, args);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    sy_write_config(&fp, conf, "", "");
-    write_file(jobs, "{\"id\":\"fb-1\",\"prompt\":\"loft [fault@kie:http500]\"}\n"
-                     "{\"id\":\"fb-2\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"chat_id\":7}}\n"
-                     "{\"id\":\"fb-3\",\"prompt\":\"loft\"}\n");
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
-    json_object *res = sy_read_results(out);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 0, NULL);
+    write_file(run.jobs, "{\"id\":\"fb-1\",\"prompt\":\"loft [fault@kie:http500]\"}\n"
+                         "{\"id\":\"fb-2\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"chat_id\":7}}\n"
+                         "{\"id\":\"fb-3\",\"prompt\":\"loft\"}\n");
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
+    json_object *res = sy_read_results(run.out);
     for (int i = 1; i <= 2; i++) {
         char id[16];
         snprintf(id, sizeof id, "fb-%d", i);
@@ -249,25 +210,21 @@ Test(integration, invalid_lines, .timeout = 60)
 {
     struct fakeprov fp;
     fp_start(&fp, NULL);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    sy_write_config(&fp, conf, "", "");
-    write_file(jobs, "this is not json\n"
-                     "{\"id\":\"e-1\",\"operation\":\"edit\",\"prompt\":\"clear the room\"}\n"
-                     "\n"
-                     "{\"id\":\"g-1\",\"prompt\":\"a study\"}\n"
-                     "{\"id\":\"u-1\",\"operation\":\"upscale\",\"prompt\":\"x\"}\n"
-                     "{\"id\":\"n-1\",\"prompt\":\"x\",\"providers\":[\"nobody\"]}\n");
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
-    json_object *res = sy_read_results(out);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 0, NULL);
+    write_file(run.jobs, "this is not json\n"
+                         "{\"id\":\"e-1\",\"operation\":\"edit\",\"prompt\":\"clear the room\"}\n"
+                         "\n"
+                         "{\"id\":\"g-1\",\"prompt\":\"a study\"}\n"
+                         "{\"id\":\"u-1\",\"operation\":\"upscale\",\"prompt\":\"x\"}\n"
+                         "{\"id\":\"n-1\",\"prompt\":\"x\",\"providers\":[\"nobody\"]}\n");
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
+    json_object *res = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(res), 5);
     int invalid = 0;
     for (size_t i = 0; i < 5; i++) {
         json_object *r = json_object_array_get_idx(res, i);
-        invalid += strcmp(error_class(r), "invalid_input") == 0;
+        invalid += strcmp(sy_error_class(r), "invalid_input") == 0;
     }
     cr_assert_eq(invalid, 4);
     json_object *e1 = sy_find(res, "e-1"), *line;
@@ -284,15 +241,11 @@ Test(integration, reply_body_cap, .timeout = 60)
 {
     struct fakeprov fp;
     fp_start(&fp, NULL);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    sy_write_config(&fp, conf, "max_body_bytes = 100;", "");
-    write_file(jobs, "{\"id\":\"big-1\",\"prompt\":\"a hallway\",\"providers\":[\"replicate\"]}\n");
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 40), 0);
-    json_object *res = sy_read_results(out);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "max_body_bytes = 100;", "", 0, NULL);
+    write_file(run.jobs, "{\"id\":\"big-1\",\"prompt\":\"a hallway\",\"providers\":[\"replicate\"]}\n");
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
+    json_object *res = sy_read_results(run.out);
     json_object *r = sy_find(res, "big-1");
     cr_assert_str_eq(sy_str(r, "status"), "failed");
     json_object *att;
@@ -307,21 +260,10 @@ Test(integration, reply_body_cap, .timeout = 60)
 static void run_jobs(struct fakeprov *fp, const char *worker_extra, const char *prov_extra, int n,
                      const char *job_fmt, json_object **res_out)
 {
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
-    sy_write_config(fp, conf, worker_extra, prov_extra);
-    FILE *f = fopen(jobs, "w");
-    cr_assert_not_null(f);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, job_fmt, i);
-        fputc('\n', f);
-    }
-    fclose(f);
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 100), 0);
-    *res_out = sy_read_results(out);
+    struct sy_run run;
+    sy_prepare(&run, fp, worker_extra, prov_extra, n, job_fmt);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 100), 0);
+    *res_out = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(*res_out), (size_t)n);
 }
 
@@ -347,7 +289,7 @@ Test(integration, retries_rescue_transient_errors, .timeout = 90)
         if (strcmp(sy_str(r, "status"), "succeeded") != 0)
             continue;
         ok++;
-        retried_ok += attempts_with(r, "outcome", "provider_code") > 0;
+        retried_ok += sy_attempts_with(r, "outcome", "provider_code") > 0;
     }
     /* 0.5^6 = 1.6% of jobs may fail all six tries. */
     cr_assert_geq(ok, 190, "only %d of 200 succeeded", ok);
@@ -375,7 +317,7 @@ Test(integration, retry_budget_caps_an_outage, .timeout = 90)
     cr_assert_geq(creates, 100);
     cr_assert_leq(creates, 100 + 15 + 2, "%ld creates: the budget did not hold", creates);
     for (size_t i = 0; i < 100; i++)
-        cr_assert_str_eq(error_class(json_object_array_get_idx(res, i)), "exhausted");
+        cr_assert_str_eq(sy_error_class(json_object_array_get_idx(res, i)), "exhausted");
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }

@@ -15,31 +15,17 @@
 #include <string.h>
 
 #include "providers/provider.h"
+#include "provtest.h"
 #include "worker/sy.h"
 
-enum which { CREATE, POLL };
-
-/* Inline strings, not pointers: Criterion re-executes the binary for each
- * test, so pointers into the parent's image would not survive. "" = none. */
-struct fx {
-    char file[64];
-    long http;
-    char retry_after[16]; /* header value; "" = no header */
-    enum which parser;
-    enum prov_outcome outcome;
-    enum prov_class cls;
-    enum prov_kind kind;
-    char code[32];     /* expected code[] */
-    size_t n_urls;
-    char task_id[48];  /* "" = no task id expected */
-    long retry_after_ms;
-    char msg_has[48];  /* substring of message; "" = not checked */
-};
+/* Short names for the tables and the hand-written cases below. */
+#define CREATE PROVTEST_CREATE
+#define POLL PROVTEST_POLL
 
 #define TASK "task_google_1765178608584"
 #define OK_(f, h, p, o, id) {f, h, "", p, o, PROV_C_NONE, PROV_K_NONE, "200", 0, id, -1, ""}
 
-static struct fx kie_fixtures[] = {
+static struct provtest_fx kie_fixtures[] = {
     /* createTask */
     OK_("create_ok.http200.json", 200, CREATE, PROV_CREATED, TASK),
     OK_("create_ok_message_key.http200.json", 200, CREATE, PROV_CREATED, "b254d74d3e0f4c7e9a1f2b3c4d5e6f70"),
@@ -147,119 +133,32 @@ static struct fx kie_fixtures[] = {
      ""},
 };
 
-/* Read a fixture into a buffer of exactly its size (NULL, 0 when empty). */
-static char *read_fixture(const char *name, size_t *len)
+static void parse(enum provtest_parser w, const char *body, size_t len, long http, const char *ra,
+                  struct prov_result *res)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/kie/%s", SY_FIXTURES, name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (n > 0)
-        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)(n > 0 ? n : 0);
-    return buf;
-}
-
-static void parse(enum which w, const char *body, size_t len, long http, const char *ra, struct prov_result *res)
-{
-    struct prov_reply r = {.http_status = http, .body = body, .body_len = len, .retry_after = ra};
-    prov_result_init(res);
-    if (w == CREATE)
-        kie_ops.parse_create(&r, res);
-    else
-        kie_ops.parse_poll(&r, res);
+    provtest_parse(&kie_ops, w, body, len, http, ra, res);
 }
 
 ParameterizedTestParameters(kie, fixtures)
 {
-    return cr_make_param_array(struct fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
 }
 
-ParameterizedTest(struct fx *t, kie, fixtures)
+ParameterizedTest(struct provtest_fx *t, kie, fixtures)
 {
-    size_t len;
-    char *body = read_fixture(t->file, &len);
-    struct prov_result res;
-    parse(t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
-    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome, t->outcome,
-                 res.message);
-    cr_expect_eq(res.cls, t->cls, "%s: class %s, want %s", t->file, prov_class_name(res.cls),
-                 prov_class_name(t->cls));
-    cr_expect_eq(res.kind, t->kind, "%s: kind %d, want %d", t->file, res.kind, t->kind);
-    cr_expect_str_eq(res.code, t->code, "%s: code \"%s\", want \"%s\"", t->file, res.code, t->code);
-    cr_expect_eq(res.n_urls, t->n_urls, "%s: %zu urls", t->file, res.n_urls);
-    cr_expect_eq(res.http_status, t->http);
-    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file, res.retry_after_ms);
-    if (t->task_id[0])
-        cr_expect(res.task_id && strcmp(res.task_id, t->task_id) == 0, "%s: task_id %s", t->file,
-                  res.task_id ? res.task_id : "(null)");
-    else
-        cr_expect_null(res.task_id, "%s: unexpected task_id", t->file);
-    if (t->msg_has[0])
-        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", t->file, res.message,
-                  t->msg_has);
-    if (res.outcome == PROV_FAILED)
-        cr_expect(res.message[0] != '\0', "%s: failure without a message", t->file);
-    for (size_t i = 0; i < res.n_urls; i++)
-        cr_expect(strncmp(res.urls[i], "https://", 8) == 0, "%s: url %s", t->file, res.urls[i]);
-    prov_result_cleanup(&res);
-    free(body);
+    provtest_check_fixture(&kie_ops, "kie", t, "https://");
 }
 
 /* Every prefix and many one-byte mutations of every fixture, through both parsers: no crash, no leak,
  * terminated strings, and a prefix is never mistaken for a finished task. */
 ParameterizedTestParameters(kie, prefixes)
 {
-    return cr_make_param_array(struct fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
 }
 
-ParameterizedTest(struct fx *t, kie, prefixes)
+ParameterizedTest(struct provtest_fx *t, kie, prefixes)
 {
-    size_t len;
-    char *body = read_fixture(t->file, &len);
-    size_t whole = len; /* the document without its trailing newline is complete */
-    while (whole > 0 && (body[whole - 1] == '\n' || body[whole - 1] == '\r'))
-        whole--;
-    for (size_t n = 0; n < len; n++) {
-        char *cut = n ? malloc(n) : NULL;
-        if (n)
-            memcpy(cut, body, n);
-        for (int w = CREATE; w <= POLL; w++) {
-            struct prov_result res;
-            parse((enum which)w, cut, n, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
-            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
-            cr_expect(memchr(res.code, '\0', sizeof(res.code)) != NULL);
-            if (n < whole)
-                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success", t->file, n);
-            if (res.outcome == PROV_SUCCEEDED)
-                cr_expect_gt(res.n_urls, 0);
-            if (res.outcome == PROV_CREATED)
-                cr_expect(res.task_id && res.task_id[0]);
-            prov_result_cleanup(&res);
-        }
-        free(cut);
-    }
-    /* single-byte mutations: quotes, brackets, digits, NUL, invalid UTF-8 */
-    static const char subst[] = {'"', '{', ']', '0', '\0', '\xff', ' '};
-    char *mut = len ? malloc(len) : NULL;
-    for (size_t i = 0; i < len; i++) {
-        for (size_t k = 0; k < sizeof(subst); k++) {
-            memcpy(mut, body, len);
-            mut[i] = subst[k];
-            struct prov_result res;
-            parse((enum which)(k % 2), mut, len, t->http, NULL, &res);
-            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
-            cr_expect(res.outcome != PROV_SUCCEEDED || res.n_urls > 0);
-            prov_result_cleanup(&res);
-        }
-    }
-    free(mut);
-    free(body);
+    provtest_sweep(&kie_ops, "kie", t, PROVTEST_PREFIX_RETRY_AFTER | PROVTEST_PREFIX_URLS);
 }
 
 Test(kie, null_body)
@@ -355,35 +254,17 @@ static struct json_object *build_ok(const struct prov_task_spec *spec, struct pr
     return o;
 }
 
-static const char *jstr(struct json_object *o, const char *path1, const char *path2)
-{
-    struct json_object *v = NULL;
-    if (!json_object_object_get_ex(o, path1, &v))
-        return NULL;
-    if (path2 && !json_object_object_get_ex(v, path2, &v))
-        return NULL;
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int has(struct json_object *o, const char *k1, const char *k2)
-{
-    struct json_object *v = NULL;
-    if (!json_object_object_get_ex(o, k1, &v))
-        return 0;
-    return k2 ? json_object_object_get_ex(v, k2, NULL) : 1;
-}
-
 Test(kie_build, generate_minimal)
 {
     struct prov_task_spec spec = {.prompt = "a red fox", .model = "nano-banana"};
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
-    cr_expect_str_eq(jstr(o, "model", NULL), "google/nano-banana");
-    cr_expect_str_eq(jstr(o, "input", "prompt"), "a red fox");
-    cr_expect_str_eq(jstr(o, "input", "output_format"), "png");
-    cr_expect_not(has(o, "input", "aspect_ratio"));
-    cr_expect_not(has(o, "input", "image_urls"));
-    cr_expect_not(has(o, "callBackUrl", NULL));
+    cr_expect_str_eq(provtest_jstr(o, "model", NULL), "google/nano-banana");
+    cr_expect_str_eq(provtest_jstr(o, "input", "prompt"), "a red fox");
+    cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "png");
+    cr_expect_not(provtest_has(o, "input", "aspect_ratio"));
+    cr_expect_not(provtest_has(o, "input", "image_urls"));
+    cr_expect_not(provtest_has(o, "callBackUrl", NULL));
     cr_expect_eq(json_object_object_length(o), 2);
     /* exact text: plain, slashes not escaped */
     cr_expect_str_eq(req.body,
@@ -401,17 +282,17 @@ Test(kie_build, edit_full)
                                   .callback_url = "https://hooks.example.com/kie?job=1"};
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
-    cr_expect_str_eq(jstr(o, "model", NULL), "google/nano-banana-edit");
-    cr_expect_str_eq(jstr(o, "input", "prompt"), "make it \"blue\"");
-    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpeg");
-    cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "16:9");
-    cr_expect_str_eq(jstr(o, "callBackUrl", NULL), "https://hooks.example.com/kie?job=1");
+    cr_expect_str_eq(provtest_jstr(o, "model", NULL), "google/nano-banana-edit");
+    cr_expect_str_eq(provtest_jstr(o, "input", "prompt"), "make it \"blue\"");
+    cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "jpeg");
+    cr_expect_str_eq(provtest_jstr(o, "input", "aspect_ratio"), "16:9");
+    cr_expect_str_eq(provtest_jstr(o, "callBackUrl", NULL), "https://hooks.example.com/kie?job=1");
     struct json_object *input, *arr;
     json_object_object_get_ex(o, "input", &input);
     cr_assert(json_object_object_get_ex(input, "image_urls", &arr));
     cr_assert_eq(json_object_array_length(arr), 2);
     cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(arr, 1)), "https://example.com/b.webp");
-    cr_expect_not(has(o, "input", "image_input"));
+    cr_expect_not(provtest_has(o, "input", "image_input"));
     json_object_put(o);
     prov_request_cleanup(&req);
 }
@@ -425,10 +306,10 @@ Test(kie_build, pro_uses_image_input_and_jpg)
                                       .output_format = fmts[i], .model = "nano-banana-pro"};
         struct prov_request req;
         struct json_object *o = build_ok(&spec, &req);
-        cr_expect_str_eq(jstr(o, "model", NULL), "nano-banana-pro");
-        cr_expect_str_eq(jstr(o, "input", "output_format"), "jpg");
-        cr_expect(has(o, "input", "image_input"));
-        cr_expect_not(has(o, "input", "image_urls"));
+        cr_expect_str_eq(provtest_jstr(o, "model", NULL), "nano-banana-pro");
+        cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "jpg");
+        cr_expect(provtest_has(o, "input", "image_input"));
+        cr_expect_not(provtest_has(o, "input", "image_urls"));
         json_object_put(o);
         prov_request_cleanup(&req);
     }
@@ -439,7 +320,7 @@ Test(kie_build, jpg_spelled_jpeg_for_nano_banana)
     struct prov_task_spec spec = {.prompt = "x", .output_format = "jpg", .model = "nano-banana"};
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
-    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpeg");
+    cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "jpeg");
     json_object_put(o);
     prov_request_cleanup(&req);
 }

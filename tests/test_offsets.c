@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testrng.h"
 #include "worker/sy.h"
 
 /* Criterion counts a test as passed even when LeakSanitizer reports at exit,
@@ -34,20 +35,9 @@ static void add_range(struct offsets *o, int32_t partition, int64_t from, int64_
         cr_assert_eq(offsets_add(o, partition, i), SY_OK, "add %d/%lld", partition, (long long)i);
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
-
 static size_t rnd(uint64_t *s, size_t n)
 {
-    return (size_t)(xorshift64(s) % n);
+    return (size_t)(testrng_xorshift64(s) % n);
 }
 
 static void shuffle(uint64_t *seed, int64_t *a, size_t n)
@@ -427,7 +417,7 @@ Test(offsets, partition_churn)
     for (size_t i = 0; i < NID; i++) {
         bool dup;
         do {
-            ids[i] = (int32_t)(xorshift64(&seed) & 0x7fffffff);
+            ids[i] = (int32_t)(testrng_xorshift64(&seed) & 0x7fffffff);
             dup = false;
             for (size_t j = 0; j < i; j++)
                 dup = dup || ids[j] == ids[i];

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "testrng.h"
 #include "worker/sy.h"
 
 /* Criterion counts a test as passed even when LeakSanitizer reports at exit,
@@ -79,20 +80,9 @@ static long greedy(struct ratelimit *r, enum ratelimit_kind k, int64_t from, int
     return n;
 }
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
-
 static int64_t rnd(uint64_t *s, int64_t n)
 {
-    return (int64_t)(xorshift64(s) % (uint64_t)n);
+    return (int64_t)(testrng_xorshift64(s) % (uint64_t)n);
 }
 
 /* ---- token buckets ---- */

@@ -1,7 +1,7 @@
 /* test_ratewindow.c — 1,000 KIE-only jobs against a fake that enforces
  * KIE's real limit (20 creates in any sliding 10 s, dropping what is over),
- * with the DEFAULT config: not a single 429. It takes about nine minutes of
- * mostly idle waiting (18 creates per 10 s is the default's safety margin), so
+ * with the DEFAULT config: not a single 429. It takes about ten minutes of
+ * mostly idle waiting (18 creates per 11 s is the default's safety margin), so
  * it is its own CTest test and runs beside the others. */
 #include <stdio.h>
 #include <string.h>
@@ -15,22 +15,14 @@ Test(ratewindow, default_config_never_gets_429, .timeout = 900)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "200", "--kie-window-limit", "20", "--kie-window-s", "10", NULL };
     fp_start(&fp, args);
-    char dir[256], conf[300], jobs[300], out[300];
-    sy_tmpdir(dir, sizeof dir);
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
-    snprintf(out, sizeof out, "%s/out.jsonl", dir);
+    const int N = 1000;
+    struct sy_run run;
     /* The provider defaults, untouched: the literal rate_limit group below
      * only stops the test helper from opening the limits, it sets nothing. */
-    sy_write_config(&fp, conf, "", "rate_limit = { };");
-    FILE *f = fopen(jobs, "w");
-    cr_assert_not_null(f);
-    const int N = 1000;
-    for (int i = 0; i < N; i++)
-        fprintf(f, "{\"id\":\"w-%d\",\"prompt\":\"a gallery\",\"providers\":[\"kie\"]}\n", i);
-    fclose(f);
-    cr_assert_eq(sy_run_batch(conf, jobs, out, 850), 0);
-    json_object *res = sy_read_results(out);
+    sy_prepare(&run, &fp, "", "rate_limit = { };", N,
+               "{\"id\":\"w-%d\",\"prompt\":\"a gallery\",\"providers\":[\"kie\"]}");
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 850), 0);
+    json_object *res = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(res), (size_t)N);
     int ok = 0;
     for (int i = 0; i < N; i++)

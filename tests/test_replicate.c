@@ -12,26 +12,12 @@
 #include <string.h>
 
 #include "providers/provider.h"
+#include "provtest.h"
 #include "worker/sy.h"
 
-enum which { CREATE, POLL };
-
-/* Inline strings: Criterion re-executes the binary per test, so pointers into
- * the parent's image would not survive. "" = none. */
-struct fx {
-    char file[64];
-    long http;
-    char retry_after[16]; /* header value; "" = no header */
-    enum which parser;
-    enum prov_outcome outcome;
-    enum prov_class cls;
-    enum prov_kind kind;
-    char code[32];
-    size_t n_urls;
-    char task_id[48]; /* "" = no task id expected */
-    long retry_after_ms;
-    char msg_has[64]; /* substring of message; "" = not checked */
-};
+/* Short names for the tables and the hand-written cases below. */
+#define CREATE PROVTEST_CREATE
+#define POLL PROVTEST_POLL
 
 #define PID "gm3qorzdhgbfurvjtvhg6dckhu"
 #define FAIL_(f, h, ra, p, cls, kind, code, ms, msg) {f, h, ra, p, PROV_FAILED, cls, kind, code, 0, "", ms, msg}
@@ -39,7 +25,7 @@ struct fx {
     {f, 200, "", p, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, code, 0, PID, -1, msg}
 #define BAD_(f, h, p, id, msg) {f, h, "", p, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0, id, -1, msg}
 
-static struct fx rep_fixtures[] = {
+static struct provtest_fx rep_fixtures[] = {
     /* create, async and sync (Prefer: wait) */
     {"create_starting.http201.json", 201, "", CREATE, PROV_CREATED, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1, ""},
     {"create_processing_sync.http201.json", 201, "", CREATE, PROV_CREATED, PROV_C_NONE, PROV_K_NONE, "", 0, PID, -1,
@@ -107,116 +93,32 @@ static struct fx rep_fixtures[] = {
     FAIL_("poll_succeeded_string.http200.json", 500, "", POLL, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", -1, "HTTP 500"),
 };
 
-static char *read_fixture(const char *name, size_t *len)
+static void parse(enum provtest_parser w, const char *body, size_t len, long http, const char *ra,
+                  struct prov_result *res)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/replicate/%s", SY_FIXTURES, name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (n > 0)
-        cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)(n > 0 ? n : 0);
-    return buf;
-}
-
-static void parse(enum which w, const char *body, size_t len, long http, const char *ra, struct prov_result *res)
-{
-    struct prov_reply r = {.http_status = http, .body = body, .body_len = len, .retry_after = ra};
-    prov_result_init(res);
-    if (w == CREATE)
-        replicate_ops.parse_create(&r, res);
-    else
-        replicate_ops.parse_poll(&r, res);
+    provtest_parse(&replicate_ops, w, body, len, http, ra, res);
 }
 
 ParameterizedTestParameters(replicate, fixtures)
 {
-    return cr_make_param_array(struct fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
 }
 
-ParameterizedTest(struct fx *t, replicate, fixtures)
+ParameterizedTest(struct provtest_fx *t, replicate, fixtures)
 {
-    size_t len;
-    char *body = read_fixture(t->file, &len);
-    struct prov_result res;
-    parse(t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
-    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome, t->outcome,
-                 res.message);
-    cr_expect_eq(res.cls, t->cls, "%s: class %s, want %s", t->file, prov_class_name(res.cls),
-                 prov_class_name(t->cls));
-    cr_expect_eq(res.kind, t->kind, "%s: kind %d, want %d", t->file, res.kind, t->kind);
-    cr_expect_str_eq(res.code, t->code, "%s: code \"%s\", want \"%s\"", t->file, res.code, t->code);
-    cr_expect_eq(res.n_urls, t->n_urls, "%s: %zu urls", t->file, res.n_urls);
-    cr_expect_eq(res.http_status, t->http);
-    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file, res.retry_after_ms);
-    if (t->task_id[0])
-        cr_expect(res.task_id && strcmp(res.task_id, t->task_id) == 0, "%s: task_id %s", t->file,
-                  res.task_id ? res.task_id : "(null)");
-    else
-        cr_expect_null(res.task_id, "%s: unexpected task_id", t->file);
-    if (t->msg_has[0])
-        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", t->file, res.message,
-                  t->msg_has);
-    if (res.outcome == PROV_FAILED)
-        cr_expect(res.message[0] != '\0', "%s: failure without a message", t->file);
-    for (size_t i = 0; i < res.n_urls; i++)
-        cr_expect(strncmp(res.urls[i], "https://replicate.delivery/", 27) == 0, "%s: url %s", t->file, res.urls[i]);
-    prov_result_cleanup(&res);
-    free(body);
+    provtest_check_fixture(&replicate_ops, "replicate", t, "https://replicate.delivery/");
 }
 
 /* Every prefix and many one-byte mutations of every fixture through both parsers: no crash, no leak,
  * terminated strings, and no truncated reply mistaken for a result. */
 ParameterizedTestParameters(replicate, prefixes)
 {
-    return cr_make_param_array(struct fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, rep_fixtures, sizeof(rep_fixtures) / sizeof(rep_fixtures[0]));
 }
 
-ParameterizedTest(struct fx *t, replicate, prefixes)
+ParameterizedTest(struct provtest_fx *t, replicate, prefixes)
 {
-    size_t len;
-    char *body = read_fixture(t->file, &len);
-    size_t whole = len; /* the document without its trailing newline is complete */
-    while (whole > 0 && (body[whole - 1] == '\n' || body[whole - 1] == '\r'))
-        whole--;
-    for (size_t n = 0; n < len; n++) {
-        char *cut = n ? malloc(n) : NULL;
-        if (n)
-            memcpy(cut, body, n);
-        for (int w = CREATE; w <= POLL; w++) {
-            struct prov_result res;
-            parse((enum which)w, cut, n, t->http, NULL, &res);
-            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
-            cr_expect(memchr(res.code, '\0', sizeof(res.code)) != NULL);
-            if (n < whole)
-                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success", t->file, n);
-            if (res.outcome == PROV_CREATED)
-                cr_expect(res.task_id && res.task_id[0]);
-            prov_result_cleanup(&res);
-        }
-        free(cut);
-    }
-    /* single-byte mutations: quotes, brackets, digits, NUL, invalid UTF-8 */
-    static const char subst[] = {'"', '{', ']', '0', '\0', '\xff', ' '};
-    char *mut = len ? malloc(len) : NULL;
-    for (size_t i = 0; i < len; i++) {
-        for (size_t k = 0; k < sizeof(subst); k++) {
-            memcpy(mut, body, len);
-            mut[i] = subst[k];
-            struct prov_result res;
-            parse((enum which)(k % 2), mut, len, t->http, NULL, &res);
-            cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
-            cr_expect(res.outcome != PROV_SUCCEEDED || res.n_urls > 0);
-            prov_result_cleanup(&res);
-        }
-    }
-    free(mut);
-    free(body);
+    provtest_sweep(&replicate_ops, "replicate", t, 0);
 }
 
 Test(replicate, null_body_and_wrong_shapes)
@@ -295,24 +197,6 @@ static struct json_object *build_ok(const struct conf_provider *p, const struct 
     return o;
 }
 
-static const char *jstr(struct json_object *o, const char *k1, const char *k2)
-{
-    struct json_object *v = NULL;
-    if (!json_object_object_get_ex(o, k1, &v))
-        return NULL;
-    if (k2 && !json_object_object_get_ex(v, k2, &v))
-        return NULL;
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static int has(struct json_object *o, const char *k1, const char *k2)
-{
-    struct json_object *v = NULL;
-    if (!json_object_object_get_ex(o, k1, &v))
-        return 0;
-    return k2 ? json_object_object_get_ex(v, k2, NULL) : 1;
-}
-
 Test(replicate_build, official_model_minimal)
 {
     struct prov_task_spec spec = {.prompt = "a red fox", .model = "nano-banana"};
@@ -321,8 +205,8 @@ Test(replicate_build, official_model_minimal)
         build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions");
     cr_expect_eq(req.n_headers, 1);
     cr_expect_eq(req.hold_s, 0);
-    cr_expect_not(has(o, "version", NULL));
-    cr_expect_not(has(o, "webhook", NULL));
+    cr_expect_not(provtest_has(o, "version", NULL));
+    cr_expect_not(provtest_has(o, "webhook", NULL));
     cr_expect_str_eq(req.body, "{\"input\":{\"prompt\":\"a red fox\",\"output_format\":\"png\"}}");
     json_object_put(o);
     prov_request_cleanup(&req);
@@ -342,10 +226,10 @@ Test(replicate_build, edit_full_with_wait_and_webhook)
     cr_expect_eq(req.n_headers, 2);
     cr_expect_str_eq(req.headers[1], "Prefer: wait=30");
     cr_expect_eq(req.hold_s, 30);
-    cr_expect_str_eq(jstr(o, "input", "prompt"), "blue");
-    cr_expect_str_eq(jstr(o, "input", "output_format"), "jpg");
-    cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "match_input_image");
-    cr_expect_str_eq(jstr(o, "webhook", NULL), "https://hooks.example.com/r/1");
+    cr_expect_str_eq(provtest_jstr(o, "input", "prompt"), "blue");
+    cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "jpg");
+    cr_expect_str_eq(provtest_jstr(o, "input", "aspect_ratio"), "match_input_image");
+    cr_expect_str_eq(provtest_jstr(o, "webhook", NULL), "https://hooks.example.com/r/1");
     struct json_object *ev, *input, *arr;
     cr_assert(json_object_object_get_ex(o, "webhook_events_filter", &ev));
     cr_assert_eq(json_object_array_length(ev), 1);
@@ -368,8 +252,8 @@ Test(replicate_build, aspect_ratio_and_formats)
         struct prov_request req;
         struct json_object *o =
             build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/models/google/nano-banana/predictions");
-        cr_expect_str_eq(jstr(o, "input", "output_format"), fmts[i][1]);
-        cr_expect_str_eq(jstr(o, "input", "aspect_ratio"), "16:9");
+        cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), fmts[i][1]);
+        cr_expect_str_eq(provtest_jstr(o, "input", "aspect_ratio"), "16:9");
         json_object_put(o);
         prov_request_cleanup(&req);
     }
@@ -380,13 +264,13 @@ Test(replicate_build, versions_use_predictions_endpoint)
     struct prov_task_spec spec = {.prompt = "x", .model = "pinned"};
     struct prov_request req;
     struct json_object *o = build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/predictions");
-    cr_expect_str_eq(jstr(o, "version", NULL), "google/nano-banana:" HEX64);
+    cr_expect_str_eq(provtest_jstr(o, "version", NULL), "google/nano-banana:" HEX64);
     json_object_put(o);
     prov_request_cleanup(&req);
     spec.model = "bare";
     o = build_ok(&rep_prov, &spec, &req, "https://api.replicate.com/v1/predictions");
-    cr_expect_str_eq(jstr(o, "version", NULL), HEX64);
-    cr_expect(has(o, "input", "prompt"));
+    cr_expect_str_eq(provtest_jstr(o, "version", NULL), HEX64);
+    cr_expect(provtest_has(o, "input", "prompt"));
     json_object_put(o);
     prov_request_cleanup(&req);
 }

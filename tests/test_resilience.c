@@ -10,51 +10,11 @@
 
 #include "sytest.h"
 
-struct run {
-    char dir[256], conf[300], jobs[300], out[300];
-};
-
-static void prepare(struct run *r, const struct fakeprov *fp, const char *worker_extra, const char *prov_extra,
-                    int n, const char *job_fmt)
-{
-    sy_tmpdir(r->dir, sizeof r->dir);
-    snprintf(r->conf, sizeof r->conf, "%s/c.conf", r->dir);
-    snprintf(r->jobs, sizeof r->jobs, "%s/jobs.jsonl", r->dir);
-    snprintf(r->out, sizeof r->out, "%s/out.jsonl", r->dir);
-    sy_write_config(fp, r->conf, worker_extra, prov_extra);
-    FILE *f = fopen(r->jobs, "w");
-    cr_assert_not_null(f);
-    for (int i = 0; i < n; i++) {
-        fprintf(f, job_fmt, i);
-        fputc('\n', f);
-    }
-    fclose(f);
-}
-
 static int count_where(json_object *res, const char *key, const char *value)
 {
     int n = 0;
     for (size_t i = 0; i < json_object_array_length(res); i++)
         n += strcmp(sy_str(json_object_array_get_idx(res, i), key), value) == 0;
-    return n;
-}
-
-static const char *error_class(json_object *r)
-{
-    json_object *e;
-    if (!json_object_object_get_ex(r, "error", &e) || !e)
-        return "";
-    return sy_str(e, "class");
-}
-
-static int attempts_matching(json_object *r, const char *key, const char *needle)
-{
-    json_object *att;
-    int n = 0;
-    if (!json_object_object_get_ex(r, "attempts", &att))
-        return 0;
-    for (size_t i = 0; i < json_object_array_length(att); i++)
-        n += strstr(sy_str(json_object_array_get_idx(att, i), key), needle) != NULL;
     return n;
 }
 
@@ -67,14 +27,14 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "300", NULL };
     fp_start(&fp, args);
-    struct run r;
+    struct sy_run r;
     /* ~10 jobs/s for ~36 s: 5 in flight, 300 ms generation, fast polls. */
-    prepare(&r, &fp, "max_in_flight = 5;",
-            "poll = { first_ms = 300; interval_ms = 100; max_s = 60; };"
-            " breaker = { window = 20; min_calls = 10; failure_rate = 0.5; open_s = 3; half_open_probes = 1; };"
-            " retry = { max_attempts = 2; backoff_base_ms = 50; backoff_max_ms = 200; budget_ratio = 0.1;"
-            " budget_min_per_s = 0.2; };",
-            400, "{\"id\":\"o-%d\",\"prompt\":\"a sunroom\"}");
+    sy_prepare(&r, &fp, "max_in_flight = 5;",
+               "poll = { first_ms = 300; interval_ms = 100; max_s = 60; };"
+               " breaker = { window = 20; min_calls = 10; failure_rate = 0.5; open_s = 3; half_open_probes = 1; };"
+               " retry = { max_attempts = 2; backoff_base_ms = 50; backoff_max_ms = 200; budget_ratio = 0.1;"
+               " budget_min_per_s = 0.2; };",
+               400, "{\"id\":\"o-%d\",\"prompt\":\"a sunroom\"}");
     cr_assert_eq(fp_post(&fp, "/_control", "{\"provider\":\"kie\",\"fault\":\"http500\",\"rate\":1.0}"), 200);
     long kie_before = fp_stat(&fp, "kie.creates");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
@@ -99,7 +59,7 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
     cr_assert_geq(rep_outage, 100, "jobs did not move to Replicate (%ld)", rep_outage);
     int skipped = 0;
     for (size_t i = 0; i < json_object_array_length(res); i++)
-        skipped += attempts_matching(json_object_array_get_idx(res, i), "message", "circuit breaker open") > 0;
+        skipped += sy_attempts_matching(json_object_array_get_idx(res, i), "message", "circuit breaker open") > 0;
     cr_assert_gt(skipped, 50, "the breaker never turned jobs away (%d)", skipped);
     /* Recovery: a probe succeeded, the breaker closed, KIE (priority 1) is
      * first again. */
@@ -116,9 +76,9 @@ Test(resilience, unauthorized_opens_breaker_at_once, .timeout = 90)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "100", "--kie-key", "a-different-key", NULL };
     fp_start(&fp, args);
-    struct run r;
-    prepare(&r, &fp, "max_in_flight = 10;", "breaker = { open_s = 60; };", 100,
-            "{\"id\":\"a-%d\",\"prompt\":\"a porch\"}");
+    struct sy_run r;
+    sy_prepare(&r, &fp, "max_in_flight = 10;", "breaker = { open_s = 60; };", 100,
+               "{\"id\":\"a-%d\",\"prompt\":\"a porch\"}");
     cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 60), 0);
     json_object *res = sy_read_results(r.out);
     cr_assert_eq(count_where(res, "status", "succeeded"), 100);
@@ -129,14 +89,14 @@ Test(resilience, unauthorized_opens_breaker_at_once, .timeout = 90)
     cr_assert_leq(kie, 10, "KIE got %ld creates after answering 401", kie);
     json_object_put(res);
 
-    struct run r2;
-    prepare(&r2, &fp, "max_in_flight = 10;", "breaker = { open_s = 60; };", 30,
-            "{\"id\":\"k-%d\",\"prompt\":\"a porch\",\"providers\":[\"kie\"]}");
+    struct sy_run r2;
+    sy_prepare(&r2, &fp, "max_in_flight = 10;", "breaker = { open_s = 60; };", 30,
+               "{\"id\":\"k-%d\",\"prompt\":\"a porch\",\"providers\":[\"kie\"]}");
     long before = fp_stat(&fp, "kie.creates");
     cr_assert_eq(sy_run_batch(r2.conf, r2.jobs, r2.out, 60), 0);
     res = sy_read_results(r2.out);
     for (size_t i = 0; i < 30; i++)
-        cr_assert_str_eq(error_class(json_object_array_get_idx(res, i)), "provider_auth");
+        cr_assert_str_eq(sy_error_class(json_object_array_get_idx(res, i)), "provider_auth");
     cr_assert_leq(fp_stat(&fp, "kie.creates") - before, 10, "no retry storm on a bad key");
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
@@ -150,11 +110,11 @@ Test(resilience, storm_of_429s_loses_nothing, .timeout = 180)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "100", "--kie-window-limit", "20", "--kie-window-s", "10", NULL };
     fp_start(&fp, args);
-    struct run r;
-    prepare(&r, &fp, "",
-            "rate_limit = { create_per_s = 10.0; create_burst = 30; create_window_max = 0; poll_per_s = 100.0;"
-            " poll_burst = 100; max_in_flight = 1000; };",
-            80, "{\"id\":\"s-%d\",\"prompt\":\"a loft\",\"providers\":[\"kie\"]}");
+    struct sy_run r;
+    sy_prepare(&r, &fp, "",
+               "rate_limit = { create_per_s = 10.0; create_burst = 30; create_window_max = 0; poll_per_s = 100.0;"
+               " poll_burst = 100; max_in_flight = 1000; };",
+               80, "{\"id\":\"s-%d\",\"prompt\":\"a loft\",\"providers\":[\"kie\"]}");
     cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 150), 0);
     json_object *res = sy_read_results(r.out);
     cr_assert_eq(count_where(res, "status", "succeeded"), 80, "a job failed because of 429s");
@@ -177,9 +137,9 @@ Test(resilience, sighup_swaps_priority, .timeout = 90)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "3000", NULL };
     fp_start(&fp, args);
-    struct run r;
-    prepare(&r, &fp, "max_in_flight = 10;", "poll = { first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
-            "{\"id\":\"h-%d\",\"prompt\":\"a nook\"}");
+    struct sy_run r;
+    sy_prepare(&r, &fp, "max_in_flight = 10;", "poll = { first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
+               "{\"id\":\"h-%d\",\"prompt\":\"a nook\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(1000); /* the first 10 jobs are on KIE, generating */
     /* Same file, priorities swapped. */
@@ -209,7 +169,7 @@ Test(resilience, sighup_swaps_priority, .timeout = 90)
         json_object *j = sy_find(res, id);
         cr_assert_str_eq(sy_str(j, "provider"), i < 10 ? "kie" : "replicate", "%s ran on %s", id,
                          sy_str(j, "provider"));
-        cr_assert_eq(attempts_matching(j, "outcome", "succeeded"), 1, "%s moved after the reload", id);
+        cr_assert_eq(sy_attempts_matching(j, "outcome", "succeeded"), 1, "%s moved after the reload", id);
     }
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
@@ -221,9 +181,9 @@ Test(resilience, sighup_with_a_broken_file_keeps_running, .timeout = 60)
     struct fakeprov fp;
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
-    struct run r;
-    prepare(&r, &fp, "max_in_flight = 5;", "poll = { first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
-            "{\"id\":\"b-%d\",\"prompt\":\"a hall\"}");
+    struct sy_run r;
+    sy_prepare(&r, &fp, "max_in_flight = 5;", "poll = { first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
+               "{\"id\":\"b-%d\",\"prompt\":\"a hall\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(700);
     FILE *f = fopen(r.conf, "a");

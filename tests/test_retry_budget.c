@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "testrng.h"
 #include "worker/sy.h"
 
 /* Criterion counts a test as passed even when LeakSanitizer reports at exit,
@@ -193,17 +194,6 @@ Test(budget, configure_keeps_counts)
 
 /* ---- random simulation against a brute-force model -------------------------- */
 
-static uint64_t xorshift64(uint64_t *s)
-{
-    uint64_t x = *s;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
-}
-
 #define SIM_SECONDS 4000
 #define LOG_MAX 1000000
 
@@ -233,8 +223,8 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
             req[i] = ret[i] = 0;
         /* Bursty traffic: quiet stretches, storms of requests, storms of retries. */
         while (now < (int64_t)(SIM_SECONDS - 1) * 1000) {
-            uint64_t r = xorshift64(&seed);
-            now += (int64_t)(r % 32 == 0 ? xorshift64(&seed) % 5000 : xorshift64(&seed) % 40);
+            uint64_t r = testrng_xorshift64(&seed);
+            now += (int64_t)(r % 32 == 0 ? testrng_xorshift64(&seed) % 5000 : testrng_xorshift64(&seed) % 40);
             if (now >= (int64_t)SIM_SECONDS * 1000)
                 break;
             int sec = (int)(now / 1000);
@@ -245,7 +235,7 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
             }
             double allowed = ratio * (double)wreq + min * 10;
             int phase = (int)((now / 20000) % 3); /* 0 mostly requests, 1 mixed, 2 mostly retries */
-            int is_retry = (int)(xorshift64(&seed) % 10) < (phase == 0 ? 1 : phase == 1 ? 5 : 9);
+            int is_retry = (int)(testrng_xorshift64(&seed) % 10) < (phase == 0 ? 1 : phase == 1 ? 5 : 9);
 
             if (is_retry) {
                 int want = allowed - (double)wret >= 1.0;
