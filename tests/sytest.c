@@ -242,6 +242,36 @@ pid_t sy_spawn_batch(const char *conf, const char *jobs, const char *out)
     return pid;
 }
 
+/* Point fd at path (truncated), or at /dev/null when path is NULL. */
+static void redirect(int fd, const char *path)
+{
+    int f = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : open("/dev/null", O_WRONLY);
+    if (f >= 0 && f != fd) {
+        dup2(f, fd);
+        close(f);
+    }
+}
+
+pid_t sy_spawn_cmd(const char *const *args, const char *out_path, const char *err_path)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = SY_SWITCHYARD_BIN;
+    for (int i = 0; args && args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        redirect(1, out_path);
+        redirect(2, err_path);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeout_s)
 {
     return sy_wait(sy_spawn_batch(conf, jobs, out), timeout_s);

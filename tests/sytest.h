@@ -53,6 +53,12 @@ int sy_run_batch(const char *conf, const char *jobs, const char *out, int timeou
 pid_t sy_spawn_batch(const char *conf, const char *jobs, const char *out);
 int sy_wait(pid_t pid, int timeout_s);
 
+/* Start `switchyard ARGS...` (args: the arguments after the program name,
+ * NULL-terminated) in the background with stdout written to out_path and
+ * stderr to err_path (each truncated first; NULL = /dev/null). sy_wait()
+ * reaps it. */
+pid_t sy_spawn_cmd(const char *const *args, const char *out_path, const char *err_path);
+
 /* Sleep for ms milliseconds. */
 void sy_sleep_ms(long ms);
 

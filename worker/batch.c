@@ -19,6 +19,7 @@
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
+#include "worker/metrics.h"
 
 struct batch {
     const struct conf *conf;     /* the boot config: worker.* settings (not reloadable) */
@@ -29,7 +30,7 @@ struct batch {
     uv_timer_t closer; /* closes everything from a clean stack, never inside a loop callback */
     struct filequeue *in;
     FILE *out;
-    int eof, stopping, closed, write_failed;
+    int eof, stopping, closed, write_failed, uv_ready;
     struct batch_summary sum;
 };
 
@@ -47,6 +48,7 @@ static void on_closer(uv_timer_t *t)
     uv_close((uv_handle_t *)&b->sigterm, NULL);
     uv_close((uv_handle_t *)&b->sighup, NULL);
     uv_close((uv_handle_t *)&b->closer, NULL);
+    metrics_stop(b->e.m);
     loop_free(b->e.loop);
     b->e.loop = NULL;
 }
@@ -89,6 +91,7 @@ static void refill(struct batch *b)
             break;
         }
         b->sum.jobs++;
+        metrics_consumed(b->e.m);
         char *id = NULL;
         struct codec_job *spec = codec_job_parse(line, len, &id, err, sizeof err);
         if (!spec) {
@@ -103,6 +106,7 @@ static void refill(struct batch *b)
             free(id);
             b->sum.failed++;
             b->sum.invalid++;
+            metrics_job_done(b->e.m, 0, "invalid_input", -1);
             continue;
         }
         free(id);
@@ -113,6 +117,7 @@ static void refill(struct batch *b)
             free(json);
             codec_job_free(spec);
             b->sum.failed++;
+            metrics_job_done(b->e.m, 0, "invalid_input", -1);
         }
     }
     if ((b->eof || b->stopping) && b->e.in_flight == 0)
@@ -140,6 +145,21 @@ static void on_signal(uv_signal_t *h, int signum)
     refill(b);
 }
 
+/* Undo a partial setup (every step below is optional; no handle is open). */
+static void setup_failed(struct batch *b)
+{
+    metrics_free(b->e.m);
+    if (b->uv_ready)
+        uv_loop_close(&b->uv);
+    filequeue_close(b->in);
+    if (b->out && b->out != stdout)
+        fclose(b->out);
+    if (b->boot)
+        dispatch_conf_put(b->boot);
+    dispatch_free(b->e.d);
+    free(b);
+}
+
 int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
               size_t errlen)
 {
@@ -151,45 +171,44 @@ int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *
     }
     b->e.d = dispatch_new(c, sy_now_ms());
     if (!b->e.d) {
-        free(b);
         snprintf(err, errlen, "out of memory");
+        setup_failed(b);
         return SY_ERR;
     }
     b->boot = dispatch_conf_get(b->e.d);
     b->conf = b->boot->c;
     b->in = filequeue_open(o->jobs_path, err, errlen);
     if (!b->in) {
-        dispatch_conf_put(b->boot);
-        dispatch_free(b->e.d);
-        free(b);
+        setup_failed(b);
         return SY_ERR;
     }
-    b->out = stdout;
-    if (o->out_path) {
-        b->out = fopen(o->out_path, "w");
-        if (!b->out) {
-            snprintf(err, errlen, "%s: cannot open for writing", o->out_path);
-            filequeue_close(b->in);
-            free(b);
-            return SY_ERR;
-        }
+    b->out = o->out_path ? fopen(o->out_path, "w") : stdout;
+    if (!b->out) {
+        snprintf(err, errlen, "%s: cannot open for writing", o->out_path);
+        setup_failed(b);
+        return SY_ERR;
     }
     uv_loop_init(&b->uv);
+    b->uv_ready = 1;
+    b->e.m = metrics_new();
+    struct metrics_source ms = { .e = &b->e };
+    if (!b->e.m || metrics_start(b->e.m, &b->uv, b->conf->worker.metrics_listen, &ms, err, errlen) != SY_OK) {
+        if (!b->e.m)
+            snprintf(err, errlen, "out of memory");
+        setup_failed(b);
+        return SY_ERR;
+    }
     struct loop_opts lo = {
-        .max_host_connections = c->worker.max_host_connections,
-        .max_total_connections = c->worker.max_total_connections,
-        .max_body_bytes = (size_t)c->worker.max_body_bytes,
-        .user_agent = c->worker.user_agent,
+        .max_host_connections = b->conf->worker.max_host_connections,
+        .max_total_connections = b->conf->worker.max_total_connections,
+        .max_body_bytes = (size_t)b->conf->worker.max_body_bytes,
+        .user_agent = b->conf->worker.user_agent,
     };
     b->e.loop = loop_new(&b->uv, &lo, err, errlen);
     if (!b->e.loop) {
-        uv_loop_close(&b->uv);
-        filequeue_close(b->in);
-        if (b->out != stdout)
-            fclose(b->out);
-        dispatch_conf_put(b->boot);
-        dispatch_free(b->e.d);
-        free(b);
+        metrics_stop(b->e.m); /* closes its timer: run the loop once to finish that */
+        uv_run(&b->uv, UV_RUN_DEFAULT);
+        setup_failed(b);
         return SY_ERR;
     }
     char host[64] = "localhost";
@@ -230,7 +249,10 @@ int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *
         rc = SY_ERR;
     }
     filequeue_close(b->in);
+    if (interrupted)
+        metrics_stop(b->e.m); /* the listener thread; b itself stays (its handles are open) */
     if (!interrupted) {
+        metrics_free(b->e.m);
         dispatch_conf_put(b->boot);
         dispatch_free(b->e.d);
         free(b);

@@ -15,6 +15,8 @@
 
 #define DISPATCH_MAX_PROVIDERS 16
 
+struct metrics;
+
 /* Providers for a job: config priority order, or — when the job names
  * providers — those names in the job's order, skipping unknown names.
  * Writes indices into c->providers to order[] (cap entries) and returns the
@@ -52,6 +54,7 @@ struct pstate {
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
+    struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
 };
 
 /* A config with a reference count: jobs keep the one they started with

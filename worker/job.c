@@ -31,6 +31,7 @@
 #include "sy.h"
 #include "worker/dispatch.h"
 #include "worker/log.h"
+#include "worker/metrics.h"
 
 #define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
 #define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
@@ -176,6 +177,7 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         j->e->succeeded++;
     else
         j->e->failed++;
+    metrics_job_done(j->e->m, ok, error_class, (double)(now - j->enqueued_ms) / 1000.0);
     j->e->in_flight--; /* before the callback: it may check for the last job */
     struct log_ctx lc = job_log_ctx(j);
     if (ok)
@@ -209,10 +211,21 @@ static struct loop_send send_opts(const struct job *j, int whole_timeout)
     return s;
 }
 
+/* The status label of a finished request, for metrics. */
+static long metrics_status(const struct loop_response *resp)
+{
+    if (resp->failure == PROV_C_TIMEOUT)
+        return METRICS_ST_TIMEOUT;
+    if (resp->failure != PROV_C_NONE || resp->reply.http_status <= 0)
+        return METRICS_ST_TRANSPORT;
+    return resp->reply.http_status;
+}
+
+/* ud: the provider's pstate (lives as long as the process's dispatch). */
 static void cancel_done(void *ud, const struct loop_response *resp)
 {
-    (void)ud;
-    (void)resp;
+    struct pstate *ps = ud;
+    metrics_request(ps->metrics, ps->name, METRICS_CANCEL, metrics_status(resp), (double)resp->elapsed_ms / 1000.0);
 }
 
 /* Best effort: tell the provider to stop a task we give up on. */
@@ -226,7 +239,8 @@ static void cancel_task(struct job *j)
         return;
     }
     struct loop_send s = send_opts(j, 1); /* a cancel may outlive the deadline */
-    loop_http(j->e->loop, &req, &s, cancel_done, NULL);
+    j->ps->metrics = j->e->m;
+    loop_http(j->e->loop, &req, &s, cancel_done, j->ps);
 }
 
 static void fail_deadline(struct job *j)
@@ -362,6 +376,8 @@ static void read_reply(struct job *j, const struct loop_response *resp,
                        void (*parse)(const struct prov_reply *, struct prov_result *), struct prov_result *res)
 {
     j->req = NULL;
+    metrics_request(j->e->m, j->ps->name, j->phase == PHASE_POLL ? METRICS_POLL : METRICS_CREATE,
+                    metrics_status(resp), (double)resp->elapsed_ms / 1000.0);
     prov_result_init(res);
     if (resp->failure == PROV_C_NONE) {
         parse(&resp->reply, res);

@@ -15,6 +15,7 @@
 #include "worker/loop.h"
 
 struct dispatch;
+struct metrics;
 
 /* Shared by every job of a process. Filled by the caller; jobs borrow it. */
 struct engine {
@@ -23,6 +24,7 @@ struct engine {
     char worker_id[128];     /* "host:pid" */
     size_t in_flight;        /* jobs started and not yet done */
     uint64_t succeeded, failed;
+    struct metrics *m;       /* counters for /metrics; NULL = none */
 };
 
 struct job;

@@ -34,6 +34,7 @@
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
+#include "worker/metrics.h"
 
 #define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
 #define KW_DLQ_TRUNCATE (900 * 1024) /* a DLQ copy the broker refuses is re-sent cut to this */
@@ -227,6 +228,7 @@ static void dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const cha
     rd_kafka_header_add(h, "switchyard-worker", -1, w->e.worker_id, -1);
     produce(m, KOUT_DLQ, w->conf->kafka.dlq_topic, msg->key, msg->key_len, msg->payload, msg->len, h, 0);
     w->dead_lettered++;
+    metrics_dead_lettered(w->e.m);
     struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
     LOG_WARN(&lc, "dead-lettered: %s", reason);
     /* Tell whoever waits for this id, when there is one. */
@@ -235,6 +237,7 @@ static void dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const cha
         if (json)
             publish_result(m, json);
         free(json);
+        metrics_job_done(w->e.m, 0, "invalid_input", -1);
     }
 }
 
@@ -266,6 +269,7 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         return;
     }
     w->consumed++;
+    metrics_consumed(w->e.m);
     m->w = w;
     m->partition = msg->partition;
     m->offset = msg->offset;
@@ -443,6 +447,7 @@ static void on_closer(uv_timer_t *t)
 {
     struct kworker *w = t->data;
     w->closing = 1;
+    metrics_stop(w->e.m);
     /* Abort what did not finish in time; its offsets are not stored. */
     for (size_t p = 0; p < w->n_parts; p++) {
         for (struct kmsg *m = w->parts[p].head; m; m = m->next) {
@@ -522,6 +527,24 @@ static void on_signal(uv_signal_t *h, int signum)
     maybe_finish_shutdown(w);
 }
 
+/* Partitions and group membership for /metrics and /healthz (loop thread). */
+static void collect_metrics(void *ud, struct metrics *mt)
+{
+    struct kworker *w = ud;
+    for (size_t p = 0; w->offsets && p < w->n_parts; p++) {
+        int64_t committed = offsets_committed(w->offsets, (int32_t)p);
+        size_t n = offsets_in_flight(w->offsets, (int32_t)p);
+        if (committed >= 0 || n > 0)
+            metrics_partition(mt, (int32_t)p, n, committed);
+    }
+    if (!w->consumer)
+        metrics_ready(mt, 0, w->closing ? "shutting down" : "consumer not started");
+    else if (!consumer_in_group(w->consumer))
+        metrics_ready(mt, 0, "consumer not in the group (no assignment yet)");
+    else
+        metrics_ready(mt, 1, NULL);
+}
+
 int kworker_run(struct conf *c, char *err, size_t errlen)
 {
     struct kworker *w = calloc(1, sizeof *w);
@@ -540,6 +563,18 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     w->conf = w->boot->c;
     c = w->boot->c;
     uv_loop_init(&w->uv);
+    w->e.m = metrics_new();
+    struct metrics_source ms = { .e = &w->e, .collect = collect_metrics, .ud = w };
+    if (!w->e.m || metrics_start(w->e.m, &w->uv, c->worker.metrics_listen, &ms, err, errlen) != SY_OK) {
+        if (!w->e.m)
+            snprintf(err, errlen, "out of memory");
+        metrics_free(w->e.m);
+        uv_loop_close(&w->uv);
+        dispatch_conf_put(w->boot);
+        dispatch_free(w->e.d);
+        free(w);
+        return 1;
+    }
     struct loop_opts lo = {
         .max_host_connections = c->worker.max_host_connections,
         .max_total_connections = c->worker.max_total_connections,
@@ -562,8 +597,10 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
             producer_free(w->producer);
         if (w->e.loop)
             loop_free(w->e.loop);
+        metrics_stop(w->e.m);
         uv_run(&w->uv, UV_RUN_DEFAULT);
         uv_loop_close(&w->uv);
+        metrics_free(w->e.m);
         offsets_free(w->offsets);
         dispatch_conf_put(w->boot);
         dispatch_free(w->e.d);
@@ -591,6 +628,7 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     int rc = w->lost > 0 || w->fatal ? 1 : 0;
     if (rc)
         snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
+    metrics_free(w->e.m);
     offsets_free(w->offsets);
     free(w->parts);
     dispatch_conf_put(w->boot);

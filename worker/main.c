@@ -31,15 +31,16 @@ static const char usage[] =
     "       switchyard run -c FILE --jobs IN.jsonl [--out OUT.jsonl] [-v]\n"
     "\n"
     "  -c, --config FILE    configuration file (libconfig syntax)\n"
-    "      --check-config   validate FILE and exit: 0 good, 2 bad (FILE:LINE: reason)\n"
-    "      --workers N      supervise N worker processes (restart on crash, forward signals)\n"
+    "      --check-config   validate FILE, exit 0 if good, 2 if bad (FILE:LINE: why)\n"
+    "      --workers N      supervise N workers (restart on crash, forward signals)\n"
     "      --jobs FILE      run: JSONL jobs, one per line (\"-\" = stdin)\n"
     "      --out FILE       run: write result lines here (default stdout)\n"
     "  -v, --verbose        debug logging (JSON lines on stderr)\n"
     "  -h, --help           this text\n"
     "      --version        print the version\n"
     "\n"
-    "Exit: 0 ok (failed jobs are results, not errors), 1 runtime error, 2 usage/config error.\n";
+    "Exit: 0 ok (failed jobs are results, not errors), 1 runtime error,\n"
+    "      2 usage or config error.\n";
 
 enum { OPT_CHECK = 256, OPT_JOBS, OPT_OUT, OPT_VERSION, OPT_WORKERS };
 
@@ -51,13 +52,35 @@ static void sup_on_signal(int sig)
     sup_signal = sig;
 }
 
-/* Runs a worker on its own copy of the config (it takes ownership). */
-static int run_worker(const struct conf *conf)
+/* Worker `index` of a --workers pool serves its metrics on the configured
+ * port + index (they cannot share one listening socket). */
+static int offset_metrics_port(struct conf *c, int index)
+{
+    char *addr = c->worker.metrics_listen;
+    char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (index == 0 || !addr || !addr[0] || !colon)
+        return SY_OK;
+    long port = strtol(colon + 1, NULL, 10) + index;
+    if (port <= 0 || port > 65535)
+        return SY_ERR;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%.*s:%ld", (int)(colon - addr), addr, port);
+    char *copy = strdup(buf);
+    if (!copy)
+        return SY_ERR;
+    free(c->worker.metrics_listen);
+    c->worker.metrics_listen = copy;
+    return SY_OK;
+}
+
+/* Runs worker `index` on its own copy of the config (it takes ownership). */
+static int run_worker(const struct conf *conf, int index)
 {
     char err[1024];
     struct conf *own = conf_load(conf->path, err, sizeof err);
-    if (!own) {
-        LOG_ERROR(NULL, "worker: %s", err);
+    if (!own || offset_metrics_port(own, index) != SY_OK) {
+        LOG_ERROR(NULL, "worker: %s", own ? "metrics port out of range" : err);
+        conf_free(own);
         return 2;
     }
     int rc = kworker_run(own, err, sizeof err);
@@ -66,7 +89,7 @@ static int run_worker(const struct conf *conf)
     return rc;
 }
 
-static pid_t spawn_worker(const struct conf *conf)
+static pid_t spawn_worker(const struct conf *conf, int index)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -77,7 +100,7 @@ static pid_t spawn_worker(const struct conf *conf)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        exit(run_worker(conf));
+        exit(run_worker(conf, index));
     }
     return pid;
 }
@@ -104,7 +127,7 @@ static int supervise(const struct conf *conf, int n)
     sigaction(SIGHUP, &sa, NULL);
     int stopping = 0, rc = 0;
     for (int i = 0; i < n; i++) {
-        pids[i] = spawn_worker(conf);
+        pids[i] = spawn_worker(conf, i);
         started[i] = time(NULL);
         backoff[i] = 1;
     }
@@ -147,7 +170,7 @@ static int supervise(const struct conf *conf, int n)
             if (pids[i] > 0) {
                 alive++;
             } else if (!stopping && restart_at[i] && time(NULL) >= restart_at[i]) {
-                pids[i] = spawn_worker(conf);
+                pids[i] = spawn_worker(conf, i);
                 started[i] = time(NULL);
                 restart_at[i] = 0;
                 alive++;
@@ -270,7 +293,7 @@ int main(int argc, char **argv)
     } else if (workers > 1) {
         rc = supervise(conf, workers);
     } else {
-        rc = run_worker(conf);
+        rc = run_worker(conf, 0);
     }
     conf_free(conf);
     curl_global_cleanup();

@@ -1,0 +1,584 @@
+/* metrics.c — counters, the snapshot and the libmicrohttpd listener.
+ *
+ * Two copies of the same fixed-size struct: `live` belongs to the loop thread
+ * (every record function writes it), `snap` is what the listener reads. The
+ * loop's 250 ms timer gathers the gauges into `live` and copies it into
+ * `snap` under `mu`; the listener copies `snap` out under `mu` and renders
+ * from its copy. So no field is ever read while being written (no torn
+ * doubles), and the lock is held for one memcpy of ~100 KB at most.
+ * The heartbeat is the time of the last copy: /healthz fails when it is
+ * older than 5 s (a stuck loop), or when the collect callback says so.
+ *
+ * Fixed caps keep the struct flat: 16 providers (DISPATCH_MAX_PROVIDERS),
+ * 24 distinct statuses per provider and endpoint (more go to "other"), 16
+ * failure classes, 512 partitions (more are left off the page). */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "sy.h"
+#include "worker/dispatch.h"
+#include "worker/job.h"
+#include "worker/log.h"
+
+#define M_PROVIDERS 16
+#define M_STATUSES 24
+#define M_CLASSES 16
+#define M_PARTITIONS 512
+#define M_TICK_MS 250
+#define M_STALE_MS 5000
+#define M_ST_OTHER (-2L)
+
+static const double req_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+static const double job_buckets[] = { .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800 };
+#define N_REQ_B (sizeof req_buckets / sizeof req_buckets[0])
+#define N_JOB_B (sizeof job_buckets / sizeof job_buckets[0])
+static const char *const endpoint_names[] = { "create", "poll", "cancel" };
+
+struct m_status {
+    long status;
+    uint64_t n;
+};
+
+struct m_endpoint {
+    struct m_status st[M_STATUSES];
+    size_t n_st;
+    uint64_t buckets[N_REQ_B]; /* non-cumulative; rendered cumulative */
+    uint64_t count;
+    double sum;
+};
+
+struct m_provider {
+    char name[64];
+    struct m_endpoint ep[3];
+    int present;        /* in the active config at the last collection */
+    int breaker;        /* 0 closed, 1 half-open, 2 open */
+    double budget;
+    uint64_t rl_waits, rl_429;
+};
+
+struct m_class {
+    char name[32];
+    uint64_t n;
+};
+
+struct m_partition {
+    int32_t p;
+    uint64_t in_flight;
+    int64_t committed;
+};
+
+struct m_data {
+    uint64_t consumed, succeeded, failed_total, dead_lettered, in_flight;
+    struct m_class classes[M_CLASSES];
+    size_t n_classes;
+    uint64_t job_buckets[N_JOB_B], job_count;
+    double job_sum;
+    struct m_provider prov[M_PROVIDERS];
+    size_t n_prov;
+    struct m_partition parts[M_PARTITIONS];
+    size_t n_parts;
+    int kafka; /* partitions are reported (Kafka mode) */
+    int ready;
+    char reason[160];
+    int64_t heartbeat_ms;
+};
+
+struct metrics {
+    struct m_data live; /* loop thread only */
+    struct m_data snap; /* under mu */
+    pthread_mutex_t mu;
+    struct MHD_Daemon *daemon;
+    uv_timer_t timer;
+    int timer_on;
+    struct metrics_source src;
+};
+
+struct metrics *metrics_new(void)
+{
+    struct metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->mu, NULL);
+    m->live.ready = 1;
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (!m)
+        return;
+    if (m->daemon)
+        MHD_stop_daemon(m->daemon);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+/* ---- recording (loop thread) ---- */
+
+void metrics_consumed(struct metrics *m)
+{
+    if (m)
+        m->live.consumed++;
+}
+
+void metrics_dead_lettered(struct metrics *m)
+{
+    if (m)
+        m->live.dead_lettered++;
+}
+
+static size_t bucket_of(const double *b, size_t n, double v)
+{
+    size_t i = 0;
+    while (i < n && v > b[i])
+        i++;
+    return i; /* n = only +Inf */
+}
+
+void metrics_job_done(struct metrics *m, int ok, const char *error_class, double duration_s)
+{
+    if (!m)
+        return;
+    struct m_data *d = &m->live;
+    if (ok) {
+        d->succeeded++;
+    } else {
+        d->failed_total++;
+        const char *cls = error_class && error_class[0] ? error_class : "unknown";
+        size_t i = 0;
+        while (i < d->n_classes && strcmp(d->classes[i].name, cls) != 0)
+            i++;
+        if (i == d->n_classes && d->n_classes < M_CLASSES) {
+            snprintf(d->classes[i].name, sizeof d->classes[i].name, "%s", cls);
+            d->n_classes++;
+        }
+        if (i < d->n_classes)
+            d->classes[i].n++;
+    }
+    if (duration_s >= 0) {
+        size_t b = bucket_of(job_buckets, N_JOB_B, duration_s);
+        if (b < N_JOB_B)
+            d->job_buckets[b]++;
+        d->job_count++;
+        d->job_sum += duration_s;
+    }
+}
+
+static struct m_provider *provider(struct m_data *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_prov; i++) {
+        if (strcmp(d->prov[i].name, name) == 0)
+            return &d->prov[i];
+    }
+    if (d->n_prov == M_PROVIDERS)
+        return NULL;
+    struct m_provider *p = &d->prov[d->n_prov++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    return p;
+}
+
+void metrics_request(struct metrics *m, const char *prov, enum metrics_endpoint ep, long status, double seconds)
+{
+    if (!m || !prov || (unsigned)ep > METRICS_CANCEL)
+        return;
+    struct m_provider *p = provider(&m->live, prov);
+    if (!p)
+        return;
+    struct m_endpoint *e = &p->ep[ep];
+    size_t i = 0;
+    while (i < e->n_st && e->st[i].status != status)
+        i++;
+    if (i == e->n_st) {
+        if (e->n_st < M_STATUSES - 1) {
+            e->st[e->n_st++].status = status;
+        } else {
+            /* The last slot collects every status past the cap. */
+            i = M_STATUSES - 1;
+            if (e->n_st < M_STATUSES) {
+                e->st[i].status = M_ST_OTHER;
+                e->n_st = M_STATUSES;
+            }
+        }
+    }
+    e->st[i].n++;
+    size_t b = bucket_of(req_buckets, N_REQ_B, seconds);
+    if (b < N_REQ_B)
+        e->buckets[b]++;
+    e->count++;
+    e->sum += seconds;
+}
+
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed)
+{
+    if (!m || m->live.n_parts == M_PARTITIONS)
+        return;
+    struct m_partition *p = &m->live.parts[m->live.n_parts++];
+    p->p = partition;
+    p->in_flight = in_flight;
+    p->committed = committed;
+}
+
+void metrics_ready(struct metrics *m, int ready, const char *reason)
+{
+    if (!m)
+        return;
+    m->live.ready = ready;
+    snprintf(m->live.reason, sizeof m->live.reason, "%s", ready || !reason ? "" : reason);
+}
+
+/* ---- collection (loop thread) ---- */
+
+static void collect(struct metrics *m)
+{
+    struct m_data *d = &m->live;
+    int64_t now = sy_now_ms();
+    const struct engine *e = m->src.e;
+    if (e) {
+        d->in_flight = e->in_flight;
+        for (size_t i = 0; i < d->n_prov; i++)
+            d->prov[i].present = 0;
+        const struct conf *c = dispatch_conf(e->d);
+        for (size_t i = 0; i < c->n_providers; i++) {
+            struct pstate *ps = dispatch_pstate(e->d, c->providers[i].name);
+            struct m_provider *p = ps ? provider(d, ps->name) : NULL;
+            if (!p)
+                continue;
+            enum breaker_state bs = breaker_state(ps->br, now);
+            struct ratelimit_stats rs;
+            ratelimit_get_stats(ps->rl, &rs);
+            p->present = 1;
+            p->breaker = bs == BREAKER_OPEN ? 2 : bs == BREAKER_HALF_OPEN ? 1 : 0;
+            p->budget = budget_balance(ps->bud, now);
+            p->rl_waits = ps->rate_limit_waits;
+            p->rl_429 = rs.rate_limited_429;
+        }
+    }
+    if (m->src.collect) {
+        d->kafka = 1;
+        d->n_parts = 0;
+        m->src.collect(m->src.ud, m);
+    }
+    d->heartbeat_ms = now;
+    pthread_mutex_lock(&m->mu);
+    memcpy(&m->snap, d, sizeof *d);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    collect(t->data);
+}
+
+/* ---- rendering (any thread, from a private copy) ---- */
+
+struct out {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+    if (o->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            o->oom = 1;
+            return;
+        }
+        if ((size_t)k < o->cap - o->n) {
+            o->n += (size_t)k;
+            return;
+        }
+        size_t cap = o->cap * 2 + (size_t)k;
+        char *np = realloc(o->p, cap);
+        if (!np) {
+            o->oom = 1;
+            return;
+        }
+        o->p = np;
+        o->cap = cap;
+    }
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void status_label(long st, char *buf, size_t cap)
+{
+    if (st == METRICS_ST_TRANSPORT)
+        snprintf(buf, cap, "transport");
+    else if (st == METRICS_ST_TIMEOUT)
+        snprintf(buf, cap, "timeout");
+    else if (st == M_ST_OTHER)
+        snprintf(buf, cap, "other");
+    else
+        snprintf(buf, cap, "%ld", st);
+}
+
+/* Histogram lines for non-cumulative counts b[n] (+Inf = count). labels is
+ * "" or `key="v",` pairs ending in a comma. */
+static void histogram(struct out *o, const char *name, const char *labels, const double *bounds,
+                      const uint64_t *b, size_t n, uint64_t count, double sum)
+{
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += b[i];
+        put(o, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels, bounds[i], (unsigned long long)cum);
+    }
+    put(o, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, (unsigned long long)count);
+    size_t l = strlen(labels);
+    put(o, "%s_sum%s%.*s%s %.17g\n", name, l ? "{" : "", l ? (int)l - 1 : 0, labels, l ? "}" : "", sum);
+    put(o, "%s_count%s%.*s%s %llu\n", name, l ? "{" : "", l ? (int)l - 1 : 0, labels, l ? "}" : "",
+        (unsigned long long)count);
+}
+
+static void render(struct out *o, const struct m_data *d)
+{
+    head(o, "switchyard_jobs_consumed_total", "counter", "Jobs taken from the input (lines or messages, invalid ones included).");
+    put(o, "switchyard_jobs_consumed_total %llu\n", (unsigned long long)d->consumed);
+    head(o, "switchyard_jobs_succeeded_total", "counter", "Jobs that ended with status succeeded.");
+    put(o, "switchyard_jobs_succeeded_total %llu\n", (unsigned long long)d->succeeded);
+    head(o, "switchyard_jobs_failed_total", "counter", "Jobs that ended with status failed, by error.class.");
+    for (size_t i = 0; i < d->n_classes; i++)
+        put(o, "switchyard_jobs_failed_total{class=\"%s\"} %llu\n", d->classes[i].name,
+            (unsigned long long)d->classes[i].n);
+    head(o, "switchyard_jobs_dead_lettered_total", "counter", "Messages sent to the dead-letter topic.");
+    put(o, "switchyard_jobs_dead_lettered_total %llu\n", (unsigned long long)d->dead_lettered);
+    head(o, "switchyard_jobs_in_flight", "gauge", "Jobs started and not yet finished.");
+    put(o, "switchyard_jobs_in_flight %llu\n", (unsigned long long)d->in_flight);
+    head(o, "switchyard_job_duration_seconds", "histogram", "Time from reading a job to its result.");
+    histogram(o, "switchyard_job_duration_seconds", "", job_buckets, d->job_buckets, N_JOB_B, d->job_count,
+              d->job_sum);
+
+    char lab[160], st[24];
+    head(o, "switchyard_provider_requests_total", "counter",
+         "Provider HTTP requests by endpoint and status (HTTP code, transport or timeout).");
+    for (size_t i = 0; i < d->n_prov; i++)
+        for (int k = 0; k < 3; k++)
+            for (size_t s = 0; s < d->prov[i].ep[k].n_st; s++) {
+                status_label(d->prov[i].ep[k].st[s].status, st, sizeof st);
+                put(o, "switchyard_provider_requests_total{provider=\"%s\",endpoint=\"%s\",status=\"%s\"} %llu\n",
+                    d->prov[i].name, endpoint_names[k], st, (unsigned long long)d->prov[i].ep[k].st[s].n);
+            }
+    head(o, "switchyard_provider_request_duration_seconds", "histogram", "Provider HTTP request duration.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        for (int k = 0; k < 3; k++) {
+            const struct m_endpoint *e = &d->prov[i].ep[k];
+            if (e->count == 0)
+                continue;
+            snprintf(lab, sizeof lab, "provider=\"%s\",endpoint=\"%s\",", d->prov[i].name, endpoint_names[k]);
+            histogram(o, "switchyard_provider_request_duration_seconds", lab, req_buckets, e->buckets, N_REQ_B,
+                      e->count, e->sum);
+        }
+    head(o, "switchyard_provider_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        if (d->prov[i].present)
+            put(o, "switchyard_provider_breaker_state{provider=\"%s\"} %d\n", d->prov[i].name, d->prov[i].breaker);
+    head(o, "switchyard_provider_rate_limit_waits_total", "counter",
+         "Requests held back by the provider's rate limiter or in-flight cap.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        if (d->prov[i].present)
+            put(o, "switchyard_provider_rate_limit_waits_total{provider=\"%s\"} %llu\n", d->prov[i].name,
+                (unsigned long long)d->prov[i].rl_waits);
+    head(o, "switchyard_provider_rate_limited_total", "counter", "429 replies received from the provider.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        if (d->prov[i].present)
+            put(o, "switchyard_provider_rate_limited_total{provider=\"%s\"} %llu\n", d->prov[i].name,
+                (unsigned long long)d->prov[i].rl_429);
+    head(o, "switchyard_provider_retry_budget_balance", "gauge", "Retries the provider's retry budget allows now.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        if (d->prov[i].present)
+            put(o, "switchyard_provider_retry_budget_balance{provider=\"%s\"} %.17g\n", d->prov[i].name,
+                d->prov[i].budget);
+    if (d->kafka) {
+        head(o, "switchyard_partition_in_flight", "gauge", "Consumed offsets of the partition not yet finished.");
+        for (size_t i = 0; i < d->n_parts; i++)
+            put(o, "switchyard_partition_in_flight{partition=\"%d\"} %llu\n", (int)d->parts[i].p,
+                (unsigned long long)d->parts[i].in_flight);
+        head(o, "switchyard_partition_committed_offset", "gauge",
+             "Offset stored for commit (next to consume); -1 when none yet.");
+        for (size_t i = 0; i < d->n_parts; i++)
+            put(o, "switchyard_partition_committed_offset{partition=\"%d\"} %lld\n", (int)d->parts[i].p,
+                (long long)d->parts[i].committed);
+    }
+}
+
+char *metrics_render(struct metrics *m)
+{
+    struct m_data *d = malloc(sizeof *d);
+    struct out o = { .p = malloc(16384), .cap = 16384 };
+    if (!d || !o.p) {
+        free(d);
+        free(o.p);
+        return NULL;
+    }
+    pthread_mutex_lock(&m->mu);
+    memcpy(d, &m->snap, sizeof *d);
+    pthread_mutex_unlock(&m->mu);
+    o.p[0] = '\0';
+    render(&o, d);
+    free(d);
+    if (o.oom) {
+        free(o.p);
+        return NULL;
+    }
+    return o.p;
+}
+
+/* ---- the listener (its own thread) ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body, const char *type)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result rc = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **state)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)state;
+    struct metrics *m = cls;
+    const char *text = "text/plain; charset=utf-8";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("method not allowed\n"), text);
+    if (strcmp(url, "/metrics") == 0) {
+        char *page = metrics_render(m);
+        if (!page)
+            return MHD_NO;
+        return reply(c, MHD_HTTP_OK, page, "text/plain; version=0.0.4; charset=utf-8");
+    }
+    if (strcmp(url, "/healthz") == 0) {
+        pthread_mutex_lock(&m->mu);
+        int64_t hb = m->snap.heartbeat_ms;
+        int ready = m->snap.ready;
+        char reason[160];
+        snprintf(reason, sizeof reason, "%s", m->snap.reason);
+        pthread_mutex_unlock(&m->mu);
+        int64_t age = sy_now_ms() - hb;
+        char buf[256];
+        unsigned code = MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (age > M_STALE_MS)
+            snprintf(buf, sizeof buf, "loop stalled: no heartbeat for %lld ms\n", (long long)age);
+        else if (!ready)
+            snprintf(buf, sizeof buf, "%s\n", reason[0] ? reason : "not ready");
+        else {
+            snprintf(buf, sizeof buf, "ok\n");
+            code = MHD_HTTP_OK;
+        }
+        return reply(c, code, strdup(buf), text);
+    }
+    return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics or /healthz\n"), text);
+}
+
+/* Bind host:port ("[v6]:port" too) and listen; the fd, or -1 with err. */
+static int listen_on(const char *addr, int *v6, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    size_t hl = colon ? (size_t)(colon - addr) : 0;
+    if (!colon || hl == 0 || hl >= sizeof host) {
+        snprintf(err, errlen, "metrics: bad listen address \"%s\" (want host:port)", addr);
+        return -1;
+    }
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "metrics: cannot resolve %s: %s", addr, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    int e = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        e = errno;
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        snprintf(err, errlen, "metrics: cannot listen on %s: %s", addr, strerror(e));
+    }
+    *v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    return fd;
+}
+
+int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const struct metrics_source *src,
+                  char *err, size_t errlen)
+{
+    if (!listen || !listen[0])
+        return SY_OK;
+    m->src = *src;
+    int v6 = 0;
+    int fd = listen_on(listen, &v6, err, errlen);
+    if (fd < 0)
+        return SY_ERR;
+    collect(m); /* a first snapshot before anyone can ask */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)10, MHD_OPTION_END);
+    if (!m->daemon) {
+        close(fd);
+        snprintf(err, errlen, "metrics: cannot start the HTTP listener on %s", listen);
+        return SY_ERR;
+    }
+    uv_timer_init(uv, &m->timer);
+    m->timer.data = m;
+    uv_timer_start(&m->timer, on_tick, M_TICK_MS, M_TICK_MS);
+    m->timer_on = 1;
+    LOG_INFO(NULL, "metrics: serving /metrics and /healthz on %s", listen);
+    return SY_OK;
+}
+
+void metrics_stop(struct metrics *m)
+{
+    if (!m)
+        return;
+    if (m->daemon) {
+        MHD_stop_daemon(m->daemon);
+        m->daemon = NULL;
+    }
+    if (m->timer_on) {
+        m->timer_on = 0;
+        uv_timer_stop(&m->timer);
+        uv_close((uv_handle_t *)&m->timer, NULL);
+    }
+}

@@ -1,0 +1,79 @@
+/* metrics.h — Prometheus counters and the /metrics + /healthz listener.
+ *
+ * The loop thread records events into live counters (plain fields, loop
+ * only). A 250 ms timer on the loop collects the gauges (in flight, breaker
+ * states, budgets, Kafka partitions), copies everything into a snapshot
+ * under a small mutex and stamps the heartbeat. The libmicrohttpd listener
+ * (its own single thread) only copies that snapshot under the mutex and
+ * renders it: it never touches loop state. Every record function is a no-op
+ * when m is NULL, so callers need no checks. */
+#ifndef WORKER_METRICS_H
+#define WORKER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct engine;
+struct metrics;
+
+enum metrics_endpoint { METRICS_CREATE, METRICS_POLL, METRICS_CANCEL };
+
+/* Status labels that are not HTTP codes. */
+#define METRICS_ST_TRANSPORT 0L
+#define METRICS_ST_TIMEOUT (-1L)
+
+/* Called on the loop thread at every collection (Kafka mode): report
+ * partitions with metrics_partition() and readiness with metrics_ready(). */
+typedef void (*metrics_collect_fn)(void *ud, struct metrics *m);
+
+struct metrics_source {
+    const struct engine *e;     /* in flight, provider states; borrowed until metrics_stop() */
+    metrics_collect_fn collect; /* may be NULL (batch mode) */
+    void *ud;
+};
+
+/* A metrics registry with no listener. NULL on out of memory. */
+struct metrics *metrics_new(void);
+
+/* Bind listen ("host:port", "[v6]:port") and serve /metrics and /healthz
+ * from a listener thread; start the 250 ms collection timer on uv. listen ""
+ * starts nothing and returns SY_OK. SY_ERR with err naming the address when
+ * it cannot bind. src is copied. Call from the loop's thread. */
+int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const struct metrics_source *src,
+                  char *err, size_t errlen);
+
+/* Stop the listener (joins its thread) and close the timer. Safe from a loop
+ * callback; the caller must run the loop once more before metrics_free(). */
+void metrics_stop(struct metrics *m);
+
+/* Free m (after metrics_stop() and the loop has closed its timer). NULL ok. */
+void metrics_free(struct metrics *m);
+
+/* ---- recording: loop thread only ---- */
+
+/* A job was taken from the input (line or message, valid or not). */
+void metrics_consumed(struct metrics *m);
+/* A job ended. error_class is NULL on success; duration_s < 0 = not timed
+ * (a job that never started, e.g. invalid input). */
+void metrics_job_done(struct metrics *m, int ok, const char *error_class, double duration_s);
+/* A message went to the dead-letter topic. */
+void metrics_dead_lettered(struct metrics *m);
+/* A provider request finished: status is the HTTP status or METRICS_ST_*. */
+void metrics_request(struct metrics *m, const char *provider, enum metrics_endpoint ep, long status,
+                     double seconds);
+
+/* From the collect callback: one partition's jobs in flight and committed
+ * offset (-1 = none yet). Partitions not reported in a collection are
+ * dropped from the page. */
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed);
+/* From the collect callback: ready = 0 makes /healthz answer 503 with reason
+ * (copied). Ready by default. */
+void metrics_ready(struct metrics *m, int ready, const char *reason);
+
+/* Render the last snapshot as Prometheus text 0.0.4 (for tests and the
+ * listener). Caller frees. NULL on out of memory. Any thread. */
+char *metrics_render(struct metrics *m);
+
+#endif
