@@ -587,6 +587,13 @@ static int load_models(struct ld *ld, config_setting_t *pg, const char *path, co
 static int resolve_api_key(struct ld *ld, config_setting_t *pg, const char *path, struct conf_provider *p)
 {
     config_setting_t *s = config_setting_get_member(pg, "api_key_env");
+    /* Not a variable name: maybe the key itself pasted here. Never echo it. */
+    int name_ok = p->api_key_env[0] != '\0' && strspn(p->api_key_env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") ==
+                                               strlen(p->api_key_env) &&
+                  !(p->api_key_env[0] >= '0' && p->api_key_env[0] <= '9');
+    if (!name_ok)
+        return fail(ld, s, "%s.api_key_env: must name an environment variable (letters, digits, _), not hold the key",
+                    path);
     const char *v = getenv(p->api_key_env);
     if (v == NULL)
         return fail(ld, s, "%s.api_key_env: environment variable %s is not set", path, p->api_key_env);

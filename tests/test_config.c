@@ -336,6 +336,18 @@ Test(config, shipped_example_loads)
     assert_no_leaks();
 }
 
+/* A key pasted into api_key_env is refused without being repeated. */
+Test(config, pasted_key_is_not_echoed)
+{
+    char err[512];
+    const char *text = "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1;\n"
+                       "  base_url = \"https://api.kie.ai\"; api_key_env = \"sk-pasted-9f8e7d6c\"; } );\n";
+    cr_assert_null(conf_load_string(text, "t.conf", err, sizeof err));
+    cr_assert_not_null(strstr(err, "t.conf:2: providers[0].api_key_env: must name an environment variable"), "%s", err);
+    cr_assert_null(strstr(err, "pasted"), "%s", err);
+    assert_no_leaks();
+}
+
 Test(config, tiny_error_buffer_is_safe)
 {
     char err[8];
