@@ -108,10 +108,10 @@ static size_t on_data(char *d, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-static long http(const struct fakeprov *fp, const char *path, const char *body, struct buf *out)
+static long http(int port, const char *path, const char *body, struct buf *out)
 {
     char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", fp->port, path);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -132,10 +132,21 @@ static long http(const struct fakeprov *fp, const char *path, const char *body, 
     return status;
 }
 
+long sy_http_get(int port, const char *path, char **out)
+{
+    struct buf b = { 0 };
+    long st = http(port, path, NULL, &b);
+    if (out)
+        *out = b.p ? b.p : strdup("");
+    else
+        free(b.p);
+    return st;
+}
+
 json_object *fp_get_json(const struct fakeprov *fp, const char *path)
 {
     struct buf b = { 0 };
-    long st = http(fp, path, NULL, &b);
+    long st = http(fp->port, path, NULL, &b);
     json_object *o = st == 200 && b.p ? json_tokener_parse(b.p) : NULL;
     free(b.p);
     return o;
@@ -144,7 +155,7 @@ json_object *fp_get_json(const struct fakeprov *fp, const char *path)
 int fp_post(const struct fakeprov *fp, const char *path, const char *body)
 {
     struct buf b = { 0 };
-    long st = http(fp, path, body, &b);
+    long st = http(fp->port, path, body, &b);
     free(b.p);
     return (int)st;
 }

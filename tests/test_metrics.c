@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 
 #include "sytest.h"
 
@@ -47,48 +46,6 @@ static void set_listen(const char *conf, const char *listen)
     f = fopen(conf, "w");
     fprintf(f, "%.*smetrics_listen = \"%s\";%s", (int)(at - text), text, listen, at + strlen(key));
     fclose(f);
-}
-
-struct body {
-    char *p;
-    size_t n;
-};
-
-static size_t on_data(char *d, size_t s, size_t n, void *ud)
-{
-    struct body *b = ud;
-    char *np = realloc(b->p, b->n + s * n + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, d, s * n);
-    b->n += s * n;
-    b->p[b->n] = '\0';
-    return s * n;
-}
-
-/* GET http://127.0.0.1:port/path; the status (0 = no reply). *out (may be
- * NULL) gets the body: caller frees. */
-static long get(int port, const char *path, char **out)
-{
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    struct body b = { 0 };
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long st = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-    curl_easy_cleanup(c);
-    if (out)
-        *out = b.p ? b.p : strdup("");
-    else
-        free(b.p);
-    return st;
 }
 
 /* Parse a page with prometheus_client's parser: an array of
@@ -188,18 +145,18 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
     pid_t pid = sy_spawn_batch(run.conf, run.jobs, run.out);
     long hz = 0;
     for (int i = 0; i < 100 && hz != 200; i++) {
-        hz = get(port, "/healthz", NULL);
+        hz = sy_http_get(port, "/healthz", NULL);
         if (hz != 200)
             sy_sleep_ms(50);
     }
     cr_assert_eq(hz, 200, "/healthz never answered 200");
-    cr_assert_eq(get(port, "/nothing-here", NULL), 404);
+    cr_assert_eq(sy_http_get(port, "/nothing-here", NULL), 404);
 
     /* Mid-run: jobs are in flight (every job takes >= 1.5 s at fakeprov). */
     double max_in_flight = 0;
     for (int i = 0; i < 40 && max_in_flight == 0; i++) {
         char *page = NULL;
-        cr_assert_eq(get(port, "/metrics", &page), 200);
+        cr_assert_eq(sy_http_get(port, "/metrics", &page), 200);
         json_object *s = parse_page(run.dir, page);
         cr_assert_not_null(s);
         max_in_flight = one(s, "switchyard_jobs_in_flight", "");
@@ -218,7 +175,7 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
         free(page);
         json_object_put(s);
         page = NULL;
-        cr_assert_eq(get(port, "/metrics", &page), 200);
+        cr_assert_eq(sy_http_get(port, "/metrics", &page), 200);
         s = parse_page(run.dir, page);
         cr_assert_not_null(s);
         int n = 0;
@@ -227,7 +184,7 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
             break;
         sy_sleep_ms(100);
     }
-    cr_assert_eq(get(port, "/healthz", NULL), 200);
+    cr_assert_eq(sy_http_get(port, "/healthz", NULL), 200);
     long fp_kie_creates = fp_stat(&fp, "kie.creates"), fp_rep_creates = fp_stat(&fp, "replicate.creates");
     long fp_kie_polls = fp_stat(&fp, "kie.polls"), fp_rep_polls = fp_stat(&fp, "replicate.polls");
     cr_assert_eq(sy_wait(pid, 60), 0);
