@@ -92,6 +92,7 @@ struct prov_task_spec {
     const char *aspect_ratio;       /* e.g. "16:9", "auto", or NULL */
     const char *model;              /* logical model, e.g. "nano-banana" */
     const char *callback_url;       /* NULL = none */
+    int no_wait;                    /* 1 = no Prefer: wait hold, whatever the provider's wait_s */
 };
 
 struct prov_ops {

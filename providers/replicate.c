@@ -112,7 +112,7 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     if (n < 0)
         out->url = NULL;
     int ok = prov_request_json(out, root) == SY_OK;
-    if (ok && p->wait_s > 0) {
+    if (ok && p->wait_s > 0 && !spec->no_wait) {
         int w = p->wait_s > REPLICATE_MAX_WAIT_S ? REPLICATE_MAX_WAIT_S : p->wait_s;
         char hdr[32];
         snprintf(hdr, sizeof(hdr), "Prefer: wait=%d", w);

@@ -1,7 +1,8 @@
 /* test_metrics.c — /metrics and /healthz of `switchyard run` against fakeprov:
  * the page is parsed by an independent parser (Python prometheus_client) and
  * its values are checked against the results file and fakeprov's /_stats.
- * No timing is asserted. */
+ * The Kafka-mode tests check the per-partition gauges and /healthz against
+ * a real broker. No timing is asserted. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 
 #include <criterion/criterion.h>
 
+#include "kafkatest.h"
 #include "sytest.h"
 
 /* A port nobody listens on now (bind :0, read it, close). */
@@ -289,5 +291,207 @@ Test(metrics, bind_failure_is_a_startup_error, .timeout = 60)
     fclose(f);
     cr_assert(strstr(text, listen_addr), "stderr does not name %s: %s", listen_addr, text);
     cr_assert_eq(fp_stat(&fp, "kie.creates"), 0, "no job may run");
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* ---- Kafka mode: partitions, dead letters, group membership ---- */
+
+#define KP 3      /* input partitions */
+#define K_OK 24   /* valid jobs, 8 per partition */
+#define K_SLOW KP /* one slow job per partition, in flight at the mid-run scrape */
+
+/* A scrape, parsed; asserts 200. */
+static json_object *scrape(const char *dir, int port)
+{
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(port, "/metrics", &page), 200);
+    json_object *s = parse_page(dir, page);
+    free(page);
+    cr_assert_not_null(s);
+    return s;
+}
+
+/* A partition's gauge, or -1 while the page has none for it. */
+static double part_value(json_object *s, const char *name, int p)
+{
+    char want[32];
+    snprintf(want, sizeof want, "partition=%d", p);
+    int n = 0;
+    double v = sample(s, name, want, &n);
+    return n ? v : -1;
+}
+
+static double part_gauge(json_object *s, const char *name, int p)
+{
+    double v = part_value(s, name, p);
+    cr_assert_geq(v, 0, "no %s for partition %d", name, p);
+    return v;
+}
+
+/* One worker on a 3-partition topic: the per-partition in-flight gauges add
+ * up to the jobs in flight mid-run; at the end each partition's committed
+ * offset is the end of the input, messages that cannot be decoded count as
+ * dead-lettered, and /healthz is 200 while the worker is in the group. */
+Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
+{
+    kt_brokers();
+    struct fakeprov fp;
+    const char *fargs[] = { "--gen-ms", "300", NULL };
+    fp_start(&fp, fargs);
+    char dir[256], base[100], group[128], in[128], out[128], dlq[128], conf[400], log[400];
+    sy_tmpdir(dir, sizeof dir);
+    kt_unique(base, sizeof base, "metrics");
+    snprintf(group, sizeof group, "%s-group", base);
+    snprintf(in, sizeof in, "%s-in", base);
+    snprintf(out, sizeof out, "%s-out", base);
+    snprintf(dlq, sizeof dlq, "%s-dlq", base);
+    kt_create_topic(in, KP, 0);
+    kt_create_topic(out, KP, 0);
+    kt_create_topic(dlq, 1, 0);
+    struct kt_topics t = { .group = group, .input = in, .output = out, .dlq = dlq };
+    snprintf(conf, sizeof conf, "%s/w.conf", dir);
+    snprintf(log, sizeof log, "%s/w.log", dir);
+    kt_write_config(&fp, conf, &t, "", "", "");
+    int port = free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    set_listen(conf, listen);
+    pid_t pid = kt_worker_start(conf, log);
+    kt_wait_group(group, 1, KP, 60000);
+    long hz = 0;
+    for (int i = 0; i < 100 && hz != 200; i++) {
+        hz = sy_http_get(port, "/healthz", NULL);
+        if (hz != 200)
+            sy_sleep_ms(100);
+    }
+    cr_assert_eq(hz, 200, "/healthz not 200 with the worker in the group; logs in %s", log);
+
+    /* Per partition: 8 quick jobs, one slow job, and on partition 0 two
+     * messages that cannot run (not JSON; an id but no prompt). */
+    struct kt_producer *prod = kt_producer_new();
+    for (int i = 0; i < K_OK; i++) {
+        char id[32], val[128];
+        snprintf(id, sizeof id, "q-%d", i);
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\"}", id, i);
+        kt_produce(prod, in, i % KP, id, strlen(id), val, strlen(val), NULL, NULL);
+    }
+    for (int p = 0; p < K_SLOW; p++) {
+        char id[32], val[160];
+        snprintf(id, sizeof id, "slow-%d", p);
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"slow attic [gen:12000]\",\"providers\":[\"kie\"]}", id);
+        kt_produce(prod, in, p, id, strlen(id), val, strlen(val), NULL, NULL);
+    }
+    kt_produce(prod, in, 0, "junk", 4, "not json", 8, NULL, NULL);
+    kt_produce(prod, in, 0, "bad-1", 5, "{\"id\":\"bad-1\"}", 14, NULL, NULL);
+    kt_producer_flush(prod, 30000);
+    kt_producer_free(prod);
+    const int total = K_OK + K_SLOW + 2;
+
+    /* Mid-run: the quick jobs are done, the slow ones in flight, one per partition. */
+    json_object *s = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_object_put(s);
+        s = scrape(dir, port);
+        int settled = one(s, "switchyard_jobs_succeeded_total", "") >= K_OK;
+        for (int p = 0; p < KP; p++) /* results acked, offsets stored */
+            settled &= part_value(s, "switchyard_partition_committed_offset", p) >= K_OK / KP;
+        if (settled)
+            break;
+        sy_sleep_ms(50);
+    }
+    cr_assert_eq(one(s, "switchyard_jobs_succeeded_total", ""), K_OK, "quick jobs not done; logs in %s", log);
+    double in_flight = one(s, "switchyard_jobs_in_flight", "");
+    cr_assert_eq(in_flight, K_SLOW, "jobs in flight: %g", in_flight);
+    double sum = 0;
+    for (int p = 0; p < KP; p++) {
+        double n = part_gauge(s, "switchyard_partition_in_flight", p);
+        cr_assert_eq(n, 1, "partition %d: %g in flight, expected its slow job", p, n);
+        sum += n;
+    }
+    cr_assert_eq(sum, in_flight);
+    /* Each slow job is the lowest unfinished offset of its partition: the
+     * committed offset stops right before it. */
+    for (int p = 0; p < KP; p++)
+        cr_assert_eq(part_gauge(s, "switchyard_partition_committed_offset", p), K_OK / KP,
+                     "partition %d commits past its unfinished slow job", p);
+    json_object_put(s);
+
+    /* The end: everything finished, every offset committed. */
+    int64_t end[KP];
+    kt_end_offsets(in, KP, end);
+    s = NULL;
+    for (int i = 0; i < 200; i++) {
+        json_object_put(s);
+        s = scrape(dir, port);
+        int done = 1;
+        for (int p = 0; p < KP; p++)
+            done &= part_value(s, "switchyard_partition_committed_offset", p) == (double)end[p];
+        if (done && one(s, "switchyard_jobs_in_flight", "") == 0)
+            break;
+        sy_sleep_ms(100);
+    }
+    for (int p = 0; p < KP; p++) {
+        cr_assert_eq(part_gauge(s, "switchyard_partition_committed_offset", p), (double)end[p],
+                     "partition %d: committed offset gauge vs end of input %lld", p, (long long)end[p]);
+        cr_assert_eq(part_gauge(s, "switchyard_partition_in_flight", p), 0);
+    }
+    cr_assert_eq(one(s, "switchyard_jobs_consumed_total", ""), total);
+    cr_assert_eq(one(s, "switchyard_jobs_succeeded_total", ""), K_OK + K_SLOW);
+    cr_assert_eq(one(s, "switchyard_jobs_dead_lettered_total", ""), 2);
+    /* bad-1 has a readable id, so it also gets a failed invalid_input result. */
+    cr_assert_eq(one(s, "switchyard_jobs_failed_total", "class=invalid_input"), 1);
+    cr_assert_eq(sy_http_get(port, "/healthz", NULL), 200);
+    json_object_put(s);
+    cr_assert_eq(kt_worker_stop(pid, 30, NULL), 0, "worker exit; logs in %s", log);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* Two workers, one partition: the one without an assignment is alive but
+ * not in the group's work, so its /healthz says 503; the other says 200. */
+Test(metrics, kafka_healthz_without_assignment_is_503, .timeout = 120)
+{
+    kt_brokers();
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    char dir[256], base[100], group[128], in[128], out[128], dlq[128];
+    sy_tmpdir(dir, sizeof dir);
+    kt_unique(base, sizeof base, "healthz");
+    snprintf(group, sizeof group, "%s-group", base);
+    snprintf(in, sizeof in, "%s-in", base);
+    snprintf(out, sizeof out, "%s-out", base);
+    snprintf(dlq, sizeof dlq, "%s-dlq", base);
+    kt_create_topic(in, 1, 0);
+    struct kt_topics t = { .group = group, .input = in, .output = out, .dlq = dlq };
+    int ports[2];
+    pid_t pids[2];
+    for (int i = 0; i < 2; i++) {
+        char conf[400], log[400], listen[64];
+        snprintf(conf, sizeof conf, "%s/w%d.conf", dir, i);
+        snprintf(log, sizeof log, "%s/w%d.log", dir, i);
+        kt_write_config(&fp, conf, &t, "", "", "");
+        ports[i] = free_port();
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", ports[i]);
+        set_listen(conf, listen);
+        pids[i] = kt_worker_start(conf, log);
+    }
+    long hz[2] = { 0, 0 };
+    for (int i = 0; i < 300 && !((hz[0] == 200 && hz[1] == 503) || (hz[0] == 503 && hz[1] == 200)); i++) {
+        sy_sleep_ms(100);
+        hz[0] = sy_http_get(ports[0], "/healthz", NULL);
+        hz[1] = sy_http_get(ports[1], "/healthz", NULL);
+    }
+    cr_assert((hz[0] == 200 && hz[1] == 503) || (hz[0] == 503 && hz[1] == 200),
+              "healthz %ld / %ld, expected one 200 and one 503; logs in %s", hz[0], hz[1], dir);
+    char *body = NULL;
+    int idle = hz[0] == 503 ? 0 : 1;
+    cr_assert_eq(sy_http_get(ports[idle], "/healthz", &body), 503);
+    cr_assert(body && strstr(body, "not in the group"), "503 reason: %s", body ? body : "(none)");
+    free(body);
+    /* /metrics still answers on the idle worker. */
+    json_object *s = scrape(dir, ports[idle]);
+    cr_assert_eq(one(s, "switchyard_jobs_in_flight", ""), 0);
+    json_object_put(s);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(kt_worker_stop(pids[i], 30, NULL), 0);
     cr_assert_eq(fp_stop(&fp), 0);
 }

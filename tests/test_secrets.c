@@ -291,6 +291,11 @@ static void batch_run(const struct fakeprov *fp, int auth)
     int lines = assert_json_lines("stderr", &logs);
     cr_assert_gt(lines, valid, "only %d log lines at debug level for %d jobs", lines, valid);
     assert_clean("stderr (debug logs)", &logs);
+    /* curl's diagnostics go through the logger at debug level: the request
+     * lines are there, and the credential header only as a redaction. */
+    static const char curl_req[] = "\"msg\":\"curl > POST ", curl_red[] = "curl > [credential header redacted]";
+    cr_assert_geq(find(logs.p, logs.n, curl_req, strlen(curl_req), 0), 0, "no curl request line in %s", log);
+    cr_assert_geq(find(logs.p, logs.n, curl_red, strlen(curl_red), 0), 0, "no redacted credential header in %s", log);
     assert_clean("results file", &out);
     cr_log_info("batch%s: %d valid + %d invalid lines, %d succeeded, %d log lines, %zu result bytes: no key",
                 auth ? " (auth faults)" : "", valid, invalid, succeeded, lines, out.n);

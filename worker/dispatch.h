@@ -53,6 +53,7 @@ struct pstate {
     struct breaker *br;
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
+    int held;                 /* creates held open by Prefer: wait right now */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
     struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
 };

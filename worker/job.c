@@ -38,6 +38,10 @@
 #define JOB_POLL_RETRY_MS 1000
 #define JOB_SLOT_WAIT_MS 250   /* re-check of a full in-flight cap */
 #define DISPATCH_MOVE_MS 3000  /* a first create that would wait longer moves on, when it can */
+/* Creates held open by Prefer: wait may take at most 1/JOB_HELD_SHARE of a
+ * provider's connections; past that a create goes out without the hold (and
+ * is polled), so held replies never starve polls and other creates. */
+#define JOB_HELD_SHARE 2
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
 
@@ -61,6 +65,7 @@ struct job {
     int tries;               /* creates sent to the current provider */
     int holding_slot;        /* counted in the provider's in-flight cap */
     int breaker_pending;     /* a breaker permission awaits its record */
+    int held;                /* the create in flight is held open (Prefer: wait), counted in ps->held */
     int not_ready, poll_errors;
     enum prov_kind last_kind;
     int deadline_hit;
@@ -126,10 +131,19 @@ static void free_job(uv_handle_t *h)
 }
 
 /* The job leaves its current provider: give back its slot and permission. */
+static void drop_hold(struct job *j)
+{
+    if (j->held) {
+        j->ps->held--;
+        j->held = 0;
+    }
+}
+
 static void leave_provider(struct job *j)
 {
     if (!j->ps)
         return;
+    drop_hold(j);
     if (j->breaker_pending) {
         breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
         j->breaker_pending = 0;
@@ -473,6 +487,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
 {
     struct job *j = ud;
     struct prov_result res;
+    int was_held = j->held;
+    drop_hold(j);
     read_reply(j, resp, j->ops->parse_create, &res);
     breaker_answer(j, &res);
     int64_t now = sy_now_ms();
@@ -495,7 +511,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         j->task_id = res.task_id;
         res.task_id = NULL;
-        j->task_created_ms = now;
+        j->task_created_ms = j->step_start_ms; /* the task exists since the create went out */
         j->phase = PHASE_POLL;
         j->not_ready = 0;
         j->poll_errors = 0;
@@ -503,7 +519,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
             struct log_ctx lc = job_log_ctx(j);
             LOG_DEBUG(&lc, "task created");
         }
-        arm(j, j->prov->poll.first_ms);
+        /* A held reply that is not finished yet: the task has run for wait_s already. */
+        arm(j, was_held ? j->prov->poll.interval_ms : j->prov->poll.first_ms);
         break;
     case PROV_FAILED:
         if (res.kind == PROV_K_RATE_LIMITED) {
@@ -521,6 +538,17 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     prov_result_cleanup(&res);
 }
 
+/* May this create be held open (Prefer: wait)? Within the held share of the
+ * provider's connections only. */
+static int may_hold(const struct job *j)
+{
+    int conns = j->prov->max_connections;
+    if (conns > j->cref->c->worker.max_host_connections) /* the loop's per-host cap */
+        conns = j->cref->c->worker.max_host_connections;
+    int cap = conns / JOB_HELD_SHARE;
+    return j->prov->wait_s > 0 && j->ps->held < (cap > 0 ? cap : 1);
+}
+
 static void send_create(struct job *j)
 {
     const struct codec_job *s = j->spec;
@@ -533,6 +561,7 @@ static void send_create(struct job *j)
         .aspect_ratio = s->aspect_ratio,
         .model = s->model,
         .callback_url = NULL,
+        .no_wait = !may_hold(j),
     };
     struct prov_request req = { 0 };
     char err[256] = "";
@@ -547,9 +576,14 @@ static void send_create(struct job *j)
         return;
     }
     struct loop_send ls = send_opts(j, 0);
+    int hold = req.hold_s > 0;
     j->step_start_ms = sy_now_ms();
     j->ps->requests++;
     j->req = loop_http(j->e->loop, &req, &ls, on_create_reply, j);
+    if (j->req && hold) {
+        j->held = 1;
+        j->ps->held++;
+    }
     if (!j->req) {
         struct prov_result res;
         prov_result_init(&res);

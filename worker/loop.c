@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "sy.h"
+#include "worker/log.h"
 
 #define LOOP_HDR_MAX 256
 
@@ -396,6 +397,52 @@ static void drain(struct loop *l)
     dispatch_pending(l);
 }
 
+/* Header names whose values never reach a log line. */
+static int secret_header(const char *line, size_t len)
+{
+    static const char *const names[] = { "authorization:", "proxy-authorization:", "cookie:", "set-cookie:" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if (len >= n && strncasecmp(line, names[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* CURLOPT_DEBUGFUNCTION (set only at debug level): curl's own diagnostics
+ * and the header lines, one log line each, through the JSON logger. Bodies
+ * are not logged; a credential header (Authorization, cookies) is logged
+ * only as "[credential header redacted]", without its name or value. */
+static int on_curl_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)e;
+    (void)ud;
+    const char *dir;
+    switch (type) {
+    case CURLINFO_TEXT: dir = "*"; break;
+    case CURLINFO_HEADER_IN: dir = "<"; break;
+    case CURLINFO_HEADER_OUT: dir = ">"; break;
+    default: return 0; /* request and reply bodies, TLS data */
+    }
+    size_t pos = 0;
+    while (pos < size) {
+        size_t end = pos;
+        while (end < size && data[end] != '\n' && data[end] != '\r')
+            end++;
+        size_t len = end - pos;
+        if (len > 0) {
+            const char *ln = data + pos;
+            if (secret_header(ln, len)) {
+                LOG_DEBUG(NULL, "curl %s [credential header redacted]", dir);
+            } else {
+                LOG_DEBUG(NULL, "curl %s %.*s", dir, (int)(len > 1024 ? 1024 : len), ln);
+            }
+        }
+        pos = end + 1;
+    }
+    return 0;
+}
+
 /* Hand r to curl: attach an easy handle and set every option. */
 static int dispatch_one(struct loop *l, struct loop_req *r)
 {
@@ -415,6 +462,12 @@ static int dispatch_one(struct loop *l, struct loop_req *r)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (log_enabled(LOG_LVL_DEBUG)) {
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
+    }
     /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
      * at the handshake). Over plain HTTP/1.1 waiting would queue every request
      * behind the first reply, so don't. */
