@@ -8,9 +8,10 @@ jobs run it shows a live view: on a terminal it is redrawn in place (ANSI
 cursor home + clear), otherwise a plain line every few seconds. The numbers
 come from the results (status, `provider`, `attempts`, `timings.total_ms`)
 and, when the providers are the local fakeprov, from its `GET /_stats`
-(requests per second, errors, tasks running now). This build has no worker
-`/metrics` endpoint, so breaker states are read from the results: a job that
-skipped a provider says "circuit breaker open" in its attempts.
+(requests per second, errors, tasks running now). Breaker states and jobs in
+flight come from each worker's `/metrics` (--metrics-ports): a provider's
+breaker is shown as the worst state among the workers, with how many workers
+see it so.
 
 --chaos makes fakeprov's KIE answer HTTP 500 to every create and poll for
 --chaos-for seconds (POST /_control), then heals it.
@@ -62,6 +63,7 @@ class State:
         self.stats_hist = []         # (t, stats) of the last ~6 s
         self.events = []             # (t, text)
         self.enq_rc = None
+        self.metrics = {}            # worker port -> {sample key: value} of its last /metrics page
 
 
 def fetch_json(url, body=None, timeout=2.0):
@@ -187,6 +189,50 @@ def stats_poller(st, base):
         STOP.wait(0.5)
 
 
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
+
+
+def parse_metrics(text):
+    """Prometheus text → {"name{labels}": value} (only what the view needs)."""
+    out = {}
+    for ln in text.splitlines():
+        m = SAMPLE.match(ln)
+        if m and m.group(1) in ("switchyard_provider_breaker_state", "switchyard_jobs_in_flight"):
+            try:
+                out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+            except ValueError:
+                pass
+    return out
+
+
+def metrics_poller(st, ports):
+    while not STOP.is_set():
+        for port in ports:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=1.0) as r:
+                    page = parse_metrics(r.read().decode())
+            except Exception:  # noqa: BLE001 - a worker restarting: keep its last page
+                continue
+            with st.lock:
+                st.metrics[port] = page
+        STOP.wait(0.5)
+
+
+def breaker_from_metrics(st, p):
+    """Worst breaker state of provider p over the workers' pages, or None."""
+    states = [m.get('switchyard_provider_breaker_state{provider="%s"}' % p) for m in st.metrics.values()]
+    states = [x for x in states if x is not None]
+    if not states:
+        return None
+    names = {0: "closed", 1: "half-open", 2: "OPEN"}
+    worst = max(states)
+    n = sum(1 for x in states if x == worst)
+    word = names.get(int(worst), "?")
+    if worst == 0:
+        return word, "closed on all %d workers" % len(states)
+    return word, "%s on %d of %d workers" % (word, n, len(states))
+
+
 # ------------------------------------------------------------------ view
 
 class Glyphs:
@@ -218,7 +264,10 @@ def rate(st, prov, key, window=5.0):
 
 
 def breaker_state(st, p, t):
-    """From the results: skips for an open breaker recently → open; else closed."""
+    """The workers' breaker gauges; without them, guessed from the results."""
+    m = breaker_from_metrics(st, p)
+    if m:
+        return m
     recent = [x for x in st.skips[p] if t - x <= 8.0]
     if recent:
         return "OPEN", "OPEN  (%d jobs skipped it)" % len(recent)
@@ -239,6 +288,8 @@ def frame(st, a, g, width, chaos_txt):
     el = t - st.t_first_sent if st.t_first_sent else 0.0
     done, failed, sent, total = st.done, st.failed, st.sent, st.total
     inflight = sent - done
+    if st.metrics:
+        inflight = int(sum(m.get("switchyard_jobs_in_flight", 0) for m in st.metrics.values()))
     L = []
     title = "switchyard demo — %d interior-design jobs, %d workers, %d partitions, %s" % (
         total, a.workers, a.partitions, a.mode)
@@ -254,7 +305,7 @@ def frame(st, a, g, width, chaos_txt):
         done - failed, inflight, failed, total - sent, len(recent) / 5.0))
     L.append("")
     L.append("%-10s %6s %6s %8s %9s %10s %9s  %s" % (
-        "provider", "done", "share", "last 5s", "running", "creates/s", "errors/s", "breaker (from results)"))
+        "provider", "done", "share", "last 5s", "running", "creates/s", "errors/s", "breaker (workers' /metrics)"))
     okn = sum(st.by_prov.values()) or 1
     for p in PROVS:
         n = st.by_prov.get(p, 0)
@@ -295,7 +346,8 @@ def frame(st, a, g, width, chaos_txt):
 def plain_line(st, t):
     el = t - st.t_first_sent if st.t_first_sent else 0.0
     parts = ["demo: t=%5.1fs" % el, "done %d/%d" % (st.done, st.total),
-             "in flight %d" % (st.sent - st.done), "failed %d" % st.failed]
+             "in flight %d" % (int(sum(m.get("switchyard_jobs_in_flight", 0) for m in st.metrics.values()))
+                               if st.metrics else st.sent - st.done), "failed %d" % st.failed]
     parts.append(" ".join("%s %d" % (p, st.by_prov.get(p, 0)) for p in PROVS))
     parts.append("breaker " + " ".join("%s %s" % (p, breaker_state(st, p, t)[0]) for p in PROVS))
     if st.stats:
@@ -319,6 +371,7 @@ def main():
     ap.add_argument("--topic", default="")
     ap.add_argument("--mode", default="fake providers")
     ap.add_argument("--fakeprov", default="", help="http://127.0.0.1:PORT of fakeprov (stats, chaos)")
+    ap.add_argument("--metrics-ports", default="", help="comma-separated /metrics ports of the workers")
     ap.add_argument("--rate", type=float, default=8.0, help="job arrivals per second (0: all at once)")
     ap.add_argument("--chaos", action="store_true")
     ap.add_argument("--chaos-at", type=float, default=15.0)
@@ -351,6 +404,9 @@ def main():
         say("waiting for %d workers to take the %d partitions of %s" % (a.workers, a.partitions, a.topic))
         if not wait_for_workers(a.worker_log, a.partitions, 60, say):
             return 1
+        ports = [int(x) for x in a.metrics_ports.split(",") if x]
+        if ports:
+            threads.append(threading.Thread(target=metrics_poller, args=(st, ports), daemon=True))
         if a.fakeprov:
             threads.append(threading.Thread(target=stats_poller, args=(st, a.fakeprov), daemon=True))
         errf = open(a.out + ".enqueue.err", "w")
