@@ -300,6 +300,25 @@ Test(metrics, bind_failure_is_a_startup_error, .timeout = 60)
 #define K_OK 24   /* valid jobs, 8 per partition */
 #define K_SLOW KP /* one slow job per partition, in flight at the mid-run scrape */
 
+/* A test's temporary folder and fresh Kafka names (topics TAG-…-in/out/dlq). */
+struct knames {
+    char dir[256], group[128], in[128], out[128], dlq[128];
+    struct kt_topics t;
+};
+
+static void knames_init(struct knames *k, const char *tag)
+{
+    char base[100];
+    kt_brokers();
+    sy_tmpdir(k->dir, sizeof k->dir);
+    kt_unique(base, sizeof base, tag);
+    snprintf(k->group, sizeof k->group, "%s-group", base);
+    snprintf(k->in, sizeof k->in, "%s-in", base);
+    snprintf(k->out, sizeof k->out, "%s-out", base);
+    snprintf(k->dlq, sizeof k->dlq, "%s-dlq", base);
+    k->t = (struct kt_topics){ .group = k->group, .input = k->in, .output = k->out, .dlq = k->dlq };
+}
+
 /* A scrape, parsed; asserts 200. */
 static json_object *scrape(const char *dir, int port)
 {
@@ -334,24 +353,19 @@ static double part_gauge(json_object *s, const char *name, int p)
  * dead-lettered, and /healthz is 200 while the worker is in the group. */
 Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
 {
-    kt_brokers();
+    struct knames k;
+    knames_init(&k, "metrics");
+    const char *dir = k.dir, *group = k.group, *in = k.in;
     struct fakeprov fp;
     const char *fargs[] = { "--gen-ms", "300", NULL };
     fp_start(&fp, fargs);
-    char dir[256], base[100], group[128], in[128], out[128], dlq[128], conf[400], log[400];
-    sy_tmpdir(dir, sizeof dir);
-    kt_unique(base, sizeof base, "metrics");
-    snprintf(group, sizeof group, "%s-group", base);
-    snprintf(in, sizeof in, "%s-in", base);
-    snprintf(out, sizeof out, "%s-out", base);
-    snprintf(dlq, sizeof dlq, "%s-dlq", base);
+    char conf[400], log[400];
     kt_create_topic(in, KP, 0);
-    kt_create_topic(out, KP, 0);
-    kt_create_topic(dlq, 1, 0);
-    struct kt_topics t = { .group = group, .input = in, .output = out, .dlq = dlq };
+    kt_create_topic(k.out, KP, 0);
+    kt_create_topic(k.dlq, 1, 0);
     snprintf(conf, sizeof conf, "%s/w.conf", dir);
     snprintf(log, sizeof log, "%s/w.log", dir);
-    kt_write_config(&fp, conf, &t, "", "", "");
+    kt_write_config(&fp, conf, &k.t, "", "", "");
     int port = free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -450,25 +464,19 @@ Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
  * not in the group's work, so its /healthz says 503; the other says 200. */
 Test(metrics, kafka_healthz_without_assignment_is_503, .timeout = 120)
 {
-    kt_brokers();
+    struct knames k;
+    knames_init(&k, "healthz");
+    const char *dir = k.dir;
     struct fakeprov fp;
     fp_start(&fp, NULL);
-    char dir[256], base[100], group[128], in[128], out[128], dlq[128];
-    sy_tmpdir(dir, sizeof dir);
-    kt_unique(base, sizeof base, "healthz");
-    snprintf(group, sizeof group, "%s-group", base);
-    snprintf(in, sizeof in, "%s-in", base);
-    snprintf(out, sizeof out, "%s-out", base);
-    snprintf(dlq, sizeof dlq, "%s-dlq", base);
-    kt_create_topic(in, 1, 0);
-    struct kt_topics t = { .group = group, .input = in, .output = out, .dlq = dlq };
+    kt_create_topic(k.in, 1, 0);
     int ports[2];
     pid_t pids[2];
     for (int i = 0; i < 2; i++) {
         char conf[400], log[400], listen[64];
         snprintf(conf, sizeof conf, "%s/w%d.conf", dir, i);
         snprintf(log, sizeof log, "%s/w%d.log", dir, i);
-        kt_write_config(&fp, conf, &t, "", "", "");
+        kt_write_config(&fp, conf, &k.t, "", "", "");
         ports[i] = free_port();
         snprintf(listen, sizeof listen, "127.0.0.1:%d", ports[i]);
         set_listen(conf, listen);

@@ -44,16 +44,23 @@ static void count_phases(const struct sy_run *r, int n, const char *prefix, int 
     json_object_put(res);
 }
 
+/* n Replicate-only jobs "r-N" with generation gen_ms and wait_s; fp is
+ * left running for the caller's checks. */
+static void run_replicate(struct fakeprov *fp, const char *gen_ms, const char *wait, int n, int *held, int *polled)
+{
+    const char *args[] = { "--gen-ms", gen_ms, NULL };
+    fp_start(fp, args);
+    struct sy_run r;
+    sy_prepare(&r, fp, "", wait, n, "{\"id\":\"r-%d\",\"prompt\":\"a loft\",\"providers\":[\"replicate\"]}");
+    cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 40), 0);
+    count_phases(&r, n, "r-", held, polled);
+}
+
 Test(syncwait, finished_within_wait_needs_no_poll, .timeout = 60)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "800", NULL };
-    fp_start(&fp, args);
-    struct sy_run r;
-    sy_prepare(&r, &fp, "", "wait_s = 10;", 20, "{\"id\":\"s-%d\",\"prompt\":\"a loft\",\"providers\":[\"replicate\"]}");
-    cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 40), 0);
     int held, polled;
-    count_phases(&r, 20, "s-", &held, &polled);
+    run_replicate(&fp, "800", "wait_s = 10;", 20, &held, &polled);
     cr_assert_eq(held, 20, "%d of 20 finished in the held create reply", held);
     cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "sync mode polled");
     cr_assert_eq(fp_stat(&fp, "replicate.creates"), 20);
@@ -63,13 +70,8 @@ Test(syncwait, finished_within_wait_needs_no_poll, .timeout = 60)
 Test(syncwait, unfinished_hold_falls_back_to_polling, .timeout = 60)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "3000", NULL };
-    fp_start(&fp, args);
-    struct sy_run r;
-    sy_prepare(&r, &fp, "", "wait_s = 1;", 6, "{\"id\":\"u-%d\",\"prompt\":\"a porch\",\"providers\":[\"replicate\"]}");
-    cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 40), 0);
     int held, polled;
-    count_phases(&r, 6, "u-", &held, &polled);
+    run_replicate(&fp, "3000", "wait_s = 1;", 6, &held, &polled);
     cr_assert_eq(polled, 6, "%d of 6 completed by a poll after the 1 s hold", polled);
     cr_assert_gt(fp_stat(&fp, "replicate.polls"), 0);
     cr_assert_eq(fp_stat(&fp, "replicate.creates"), 6, "an unfinished hold must not create the task again");
