@@ -9,7 +9,6 @@
  * Pure: no I/O, no clock, no globals. */
 #include "conf/template.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +17,6 @@
 
 #define TMPL_MAX_VALUE_SHOWN 64 /* bytes of a rejected value repeated in a message */
 #define TMPL_MAX_CHOICES_SHOWN 300 /* bytes of the choices list in a message */
-
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* 1-based character (code point) position of p in s, for messages. */
 static size_t char_pos(const char *s, const char *p)
@@ -59,8 +47,8 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
             continue;
         }
         if (*s == '}') {
-            seterr(err, errlen, "'}' at character %zu closes nothing (write }} for a literal brace)",
-                   char_pos(prompt, s));
+            snprintf(err, errlen, "'}' at character %zu closes nothing (write }} for a literal brace)",
+                     char_pos(prompt, s));
             return SY_ERR;
         }
         const char *name = s + 1;
@@ -75,10 +63,10 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
         const char *close = strchr(name, '}');
         const char *open = strchr(name, '{');
         if (close == NULL || (open != NULL && open < close))
-            seterr(err, errlen, "unclosed '{' at character %zu (write {{ for a literal brace)", char_pos(prompt, s));
+            snprintf(err, errlen, "unclosed '{' at character %zu (write {{ for a literal brace)", char_pos(prompt, s));
         else
-            seterr(err, errlen, "bad placeholder name \"%.*s\" at character %zu (use a-z, 0-9 and _)",
-                   (int)(close - name), name, char_pos(prompt, s));
+            snprintf(err, errlen, "bad placeholder name \"%.*s\" at character %zu (use a-z, 0-9 and _)",
+                     (int)(close - name), name, char_pos(prompt, s));
         return SY_ERR;
     }
     if (s > lit && fn(ud, 0, lit, (size_t)(s - lit)) != SY_OK)
@@ -106,10 +94,10 @@ struct render {
 
 static int append(struct render *r, const char *s, size_t n)
 {
-    /* Past this many bytes the prompt is over the cap whatever trimming does
-     * (a character is at most 4 bytes); stop before a template that repeats a
-     * long value can grow without bound. */
-    if (r->n + n > (size_t)CODEC_MAX_PROMPT * 8) {
+    /* Past this many bytes the prompt is over the cap (a character is at
+     * most 4 bytes): stop before a template that repeats a long value can
+     * grow without bound. */
+    if (r->n + n > (size_t)CODEC_MAX_PROMPT * 4) {
         r->too_long = 1;
         return SY_ERR;
     }
@@ -166,13 +154,13 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
     if (vars != NULL && json_object_object_get_ex(vars, v->name, &jv)) {
         json_type type = json_object_get_type(jv);
         if (type != json_type_string && type != json_type_int && type != json_type_double) {
-            seterr(err, errlen, "vars.%s: must be a string or a number (template \"%s\")", v->name, t->name);
+            snprintf(err, errlen, "vars.%s: must be a string or a number (template \"%s\")", v->name, t->name);
             return NULL;
         }
         value = json_object_get_string(jv); /* numbers as json-c prints them */
     }
     if (value == NULL) {
-        seterr(err, errlen, "vars.%s: missing (template \"%s\" needs it)", v->name, t->name);
+        snprintf(err, errlen, "vars.%s: missing (template \"%s\" needs it)", v->name, t->name);
         return NULL;
     }
     if (v->n_choices == 0)
@@ -183,14 +171,9 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
     }
     char list[TMPL_MAX_CHOICES_SHOWN + 8];
     list_choices(v, list, sizeof list);
-    seterr(err, errlen, "vars.%s: \"%.*s\" is not one of %s (template \"%s\")", v->name, TMPL_MAX_VALUE_SHOWN,
-           value, list, t->name);
+    snprintf(err, errlen, "vars.%s: \"%.*s\" is not one of %s (template \"%s\")", v->name, TMPL_MAX_VALUE_SHOWN,
+             value, list, t->name);
     return NULL;
-}
-
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
 int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err, size_t errlen)
@@ -201,7 +184,7 @@ int tmpl_render(const struct conf_template *t, const json_object *vars, char **o
     *out = NULL;
     r.values = calloc(t->n_vars ? t->n_vars : 1, sizeof *r.values);
     if (r.values == NULL) {
-        seterr(err, errlen, "out of memory");
+        snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }
     for (size_t i = 0; i < t->n_vars; i++) {
@@ -212,36 +195,27 @@ int tmpl_render(const struct conf_template *t, const json_object *vars, char **o
     char why[160] = "";
     if (tmpl_scan(t->prompt, on_piece, &r, why, sizeof why) != SY_OK) {
         if (why[0] != '\0')
-            seterr(err, errlen, "template \"%s\": %s", t->name, why);
+            snprintf(err, errlen, "template \"%s\": %s", t->name, why);
         else if (r.too_long)
-            seterr(err, errlen, "template \"%s\": rendered prompt longer than %d characters", t->name,
-                   CODEC_MAX_PROMPT);
+            snprintf(err, errlen, "template \"%s\": rendered prompt longer than %d characters", t->name,
+                     CODEC_MAX_PROMPT);
         else
-            seterr(err, errlen, "template \"%s\": out of memory or undeclared placeholder", t->name);
+            snprintf(err, errlen, "template \"%s\": out of memory or undeclared placeholder", t->name);
         goto done;
     }
+    /* Spaces around the text are kept: they are the config's or the job's. */
     const char *s = r.p ? r.p : "";
-    size_t n = r.n;
-    while (n > 0 && is_space(*s)) {
-        s++;
-        n--;
-    }
-    while (n > 0 && is_space(s[n - 1]))
-        n--;
-    if (n == 0) {
-        seterr(err, errlen, "template \"%s\": rendered prompt is empty", t->name);
+    if (strspn(s, " \t\r\n\f\v") == r.n) {
+        snprintf(err, errlen, "template \"%s\": rendered prompt is empty", t->name);
         goto done;
     }
-    if (char_pos(s, s + n) - 1 > CODEC_MAX_PROMPT) {
-        seterr(err, errlen, "template \"%s\": rendered prompt longer than %d characters", t->name,
-               CODEC_MAX_PROMPT);
+    if (char_pos(s, s + r.n) - 1 > CODEC_MAX_PROMPT) {
+        snprintf(err, errlen, "template \"%s\": rendered prompt longer than %d characters", t->name,
+                 CODEC_MAX_PROMPT);
         goto done;
     }
-    *out = strndup(s, n);
-    if (*out == NULL) {
-        seterr(err, errlen, "out of memory");
-        goto done;
-    }
+    *out = r.p;
+    r.p = NULL;
     rc = SY_OK;
 done:
     free(r.values);
@@ -257,19 +231,19 @@ int tmpl_apply(const struct conf *c, struct codec_job *job, char *err, size_t er
         return SY_OK;
     const struct conf_template *t = conf_template_by_name(c, job->template_name);
     if (t == NULL) {
-        seterr(err, errlen, "template: unknown template \"%s\"", job->template_name);
+        snprintf(err, errlen, "template: unknown template \"%s\"", job->template_name);
         return SY_ERR;
     }
     if (job->prompt != NULL) { /* the codec refuses this; kept for jobs built by hand */
-        seterr(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
+        snprintf(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
         return SY_ERR;
     }
     enum codec_op op = job->op;
     if (!job->op_set && t->op_set)
         op = t->edit ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
     if (op == CODEC_OP_EDIT && job->n_image_urls == 0) {
-        seterr(err, errlen, "image_urls: required for operation edit (template \"%s\" edits the job's image)",
-               t->name);
+        snprintf(err, errlen, "image_urls: required for operation edit (template \"%s\" edits the job's image)",
+                 t->name);
         return SY_ERR;
     }
     char *prompt;

@@ -3,7 +3,8 @@
  *
  * Syntax: {name} is a placeholder (name of a-z, 0-9, _); {{ and }} stand for
  * literal braces; any other brace is an error. Pure: no I/O, no clock, no
- * globals; safe anywhere, loop callbacks included. */
+ * globals; safe anywhere, loop callbacks included. Every err buffer may be
+ * NULL with errlen 0. */
 #ifndef CONF_TEMPLATE_H
 #define CONF_TEMPLATE_H
 
@@ -31,7 +32,7 @@ size_t tmpl_var_index(const struct conf_template *t, const char *name, size_t n)
 /* Render t with vars (a JSON object of strings and numbers, or NULL;
  * borrowed). Placeholders missing from vars take the template's default;
  * values must be among the placeholder's choices when it has any; extra vars
- * are ignored. The result is trimmed of surrounding whitespace and at most
+ * are ignored. The result must hold more than whitespace and at most
  * CODEC_MAX_PROMPT characters. SY_OK with *out (caller frees), or SY_ERR
  * with a sentence naming the variable and the template in err. */
 int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/dispatch.h"
 #include "worker/sy.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -41,6 +42,7 @@ TestSuite(template, .init = set_env);
     "  braces = { prompt = \"{{literal}} {x} }} {{{x}}}\"; };\n"                                                    \
     "  counts = { prompt = \"{n} chairs at {ratio} scale\"; };\n"                                                    \
     "  free = { prompt = \"  {x}  \"; };\n"                                                                          \
+    "  one = { prompt = \"{x}\"; };\n"                                                                                \
     "  many = { prompt = \"{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}\"; };\n"                                                 \
     "  fixed = { prompt = \"Empty the room\"; };\n"                                                                 \
     "};\n"
@@ -86,7 +88,7 @@ static void expect_error(const struct conf *c, const char *name, const char *var
 Test(template, loader_lists_each_placeholder_once_in_order)
 {
     struct conf *c = load();
-    cr_assert_eq(c->n_templates, 7);
+    cr_assert_eq(c->n_templates, 8);
     const struct conf_template *t = conf_template_by_name(c, "restyle");
     cr_assert_eq(t->n_vars, 2);
     cr_assert_str_eq(t->vars[0].name, "room");
@@ -171,10 +173,10 @@ Test(template, defaults_fill_what_the_job_leaves_out)
     assert_no_leaks();
 }
 
-Test(template, result_is_trimmed_and_never_empty)
+Test(template, result_is_never_empty)
 {
     struct conf *c = load();
-    expect_render(c, "free", "{\"x\":\" a b \"}", "a b");
+    expect_render(c, "free", "{\"x\":\"a b\"}", "  a b  ");
     expect_error(c, "free", "{\"x\":\" \\n \"}", "template \"free\": rendered prompt is empty");
     conf_free(c);
     assert_no_leaks();
@@ -199,13 +201,13 @@ Test(template, length_cap_counts_characters)
     char err[512], *out = NULL;
     /* CODEC_MAX_PROMPT two-byte characters fit ... */
     char *v = vars_of("\xc3\xa9", CODEC_MAX_PROMPT);
-    cr_assert_eq(render(c, "free", v, &out, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_eq(render(c, "one", v, &out, err, sizeof err), SY_OK, "%s", err);
     cr_assert_eq(strlen(out), 2 * (size_t)CODEC_MAX_PROMPT);
     free(out);
     free(v);
     /* ... one more does not. */
     v = vars_of("a", CODEC_MAX_PROMPT + 1);
-    expect_error(c, "free", v, "template \"free\": rendered prompt longer than 20000 characters");
+    expect_error(c, "one", v, "template \"one\": rendered prompt longer than 20000 characters");
     free(v);
     /* Ten copies of a long value stop early with the same message. */
     v = vars_of("\xe6\x97\xa5", CODEC_MAX_PROMPT);
@@ -329,5 +331,38 @@ Test(template, apply_errors_name_the_template)
         codec_job_free(j);
     }
     conf_free(c);
+    assert_no_leaks();
+}
+
+/* SIGHUP swaps the config: a job started before keeps rendering with the
+ * template it started with, new jobs get the reloaded one. */
+Test(template, reload_keeps_each_job_on_its_config)
+{
+    char err[512] = "", *out = NULL;
+    struct dispatch *d = dispatch_new(load(), 0);
+    cr_assert_not_null(d);
+    struct conf_ref *before = dispatch_conf_get(d);
+    struct conf *next = conf_load_string(PROVIDERS "templates = { room = { prompt = \"Draw a {room}\"; }; };",
+                                         "t2.conf", err, sizeof err);
+    cr_assert_not_null(next, "%s", err);
+    cr_assert_eq(dispatch_reload(d, next, 0), SY_OK);
+    struct conf_ref *after = dispatch_conf_get(d);
+
+    struct codec_job *j = job("{\"id\":\"a\",\"template\":\"room\",\"vars\":{\"room\":\"loft\"}}");
+    cr_assert_eq(tmpl_apply(before->c, j, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_str_eq(j->prompt, "A modern loft");
+    codec_job_free(j);
+    j = job("{\"id\":\"b\",\"template\":\"room\",\"vars\":{\"room\":\"loft\"}}");
+    cr_assert_eq(tmpl_apply(after->c, j, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_str_eq(j->prompt, "Draw a loft");
+    codec_job_free(j);
+    /* The reloaded file dropped "restyle". */
+    cr_assert_null(conf_template_by_name(after->c, "restyle"));
+    cr_assert_eq(tmpl_render(conf_template_by_name(before->c, "fixed"), NULL, &out, err, sizeof err), SY_OK);
+    free(out);
+
+    dispatch_conf_put(before);
+    dispatch_conf_put(after);
+    dispatch_free(d);
     assert_no_leaks();
 }
