@@ -18,6 +18,7 @@
  * resolve_api_key(), and it reports the variable's name only. */
 #include "config.h"
 
+#include "conf/template.h"
 #include "worker/sy.h"
 
 #include <errno.h>
@@ -727,12 +728,167 @@ static int load_providers(struct ld *ld, config_setting_t *root, struct conf *c)
     return 0;
 }
 
+/* ---- templates ---------------------------------------------------------- */
+
+static const char *const op_names[] = { "generate", "edit", NULL };
+
+/* What the field table reads of a template; moved into conf_template after. */
+struct template_keys {
+    char *prompt;
+    char *operation;
+};
+
+static const struct field template_fields[] = {
+    FSTR(struct template_keys, prompt, F_REQ, NULL),
+    FSTR(struct template_keys, operation, 0, op_names),
+};
+static const char *const template_groups[] = { "choices", "defaults", NULL };
+
+/* tmpl_scan callback: record each placeholder once. */
+static int collect_var(void *ud, int is_var, const char *s, size_t n)
+{
+    struct conf_template *t = ud;
+    if (!is_var || tmpl_var_index(t, s, n) < t->n_vars)
+        return SY_OK;
+    struct conf_tvar *nv = realloc(t->vars, (t->n_vars + 1) * sizeof *nv);
+    if (nv == NULL)
+        return SY_ERR;
+    t->vars = nv;
+    memset(&nv[t->n_vars], 0, sizeof *nv);
+    nv[t->n_vars].name = strndup(s, n);
+    if (nv[t->n_vars].name == NULL)
+        return SY_ERR;
+    t->n_vars++;
+    return SY_OK;
+}
+
+/* The placeholder a choices / defaults member s names, or NULL after a message. */
+static struct conf_tvar *member_var(struct ld *ld, config_setting_t *s, const char *p, struct conf_template *t)
+{
+    const char *name = config_setting_name(s);
+    size_t k = tmpl_var_index(t, name, strlen(name));
+    if (k == t->n_vars) {
+        fail(ld, s, "%s: the prompt has no placeholder {%s}", p, name);
+        return NULL;
+    }
+    return &t->vars[k];
+}
+
+static int load_choices(struct ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+{
+    char gp[192], p[224];
+    config_setting_t *g;
+    join(gp, sizeof gp, path, "choices");
+    if (get_group(ld, tg, path, "choices", &g) != 0)
+        return -1;
+    for (int i = 0; g != NULL && i < config_setting_length(g); i++) {
+        config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        struct conf_tvar *v = member_var(ld, s, join(p, sizeof p, gp, config_setting_name(s)), t);
+        if (v == NULL)
+            return -1;
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+            return fail(ld, s, "%s: must be a list of strings [\"a\", \"b\"], not %s", p,
+                        type_name(config_setting_type(s)));
+        size_t n = (size_t)config_setting_length(s);
+        if (n == 0)
+            return fail(ld, s, "%s: must list at least one value", p);
+        v->choices = calloc(n, sizeof *v->choices);
+        if (v->choices == NULL)
+            return fail(ld, s, "%s: out of memory", p);
+        for (size_t j = 0; j < n; j++) {
+            config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
+            const char *val = config_setting_get_string(e);
+            if (val == NULL || val[0] == '\0')
+                return fail(ld, e, "%s[%zu]: must be a non-empty string", p, j);
+            for (size_t k = 0; k < j; k++) {
+                if (strcmp(v->choices[k], val) == 0)
+                    return fail(ld, e, "%s[%zu]: duplicate value \"%s\"", p, j, val);
+            }
+            if (set_str(&v->choices[j], val) != 0)
+                return fail(ld, e, "%s: out of memory", p);
+            v->n_choices = j + 1;
+        }
+    }
+    return 0;
+}
+
+static int load_defaults(struct ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+{
+    static const struct field any_string = { "", F_STR, 0, 0, 0, 0, NULL };
+    char gp[192], p[224];
+    config_setting_t *g;
+    join(gp, sizeof gp, path, "defaults");
+    if (get_group(ld, tg, path, "defaults", &g) != 0)
+        return -1;
+    for (int i = 0; g != NULL && i < config_setting_length(g); i++) {
+        config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+        struct conf_tvar *v = member_var(ld, s, join(p, sizeof p, gp, config_setting_name(s)), t);
+        if (v == NULL || load_string(ld, s, p, &any_string, &v->def) != 0)
+            return -1;
+        size_t k = 0;
+        while (k < v->n_choices && strcmp(v->choices[k], v->def) != 0)
+            k++;
+        if (v->n_choices > 0 && k == v->n_choices)
+            return fail(ld, s, "%s: \"%s\" is not one of choices.%s", p, v->def, v->name);
+    }
+    return 0;
+}
+
+static int load_template(struct ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+{
+    struct template_keys k = { 0 };
+    char why[160] = "";
+    t->line = (int)config_setting_source_line(tg);
+    if (set_str(&t->name, config_setting_name(tg)) != 0)
+        return fail(ld, tg, "%s: out of memory", path);
+    if (!valid_name(t->name))
+        return fail(ld, tg, "%s: use at most 64 letters, digits, '-' or '_' in a template name", path);
+    if (!config_setting_is_group(tg))
+        return fail(ld, tg, "%s: must be a group { prompt = ...; }, not %s", path, type_name(config_setting_type(tg)));
+    int rc = load_fields(ld, tg, path, template_fields, NFIELDS(template_fields), &k, template_groups);
+    t->prompt = k.prompt;
+    t->op_set = k.operation != NULL;
+    t->edit = k.operation != NULL && strcmp(k.operation, "edit") == 0;
+    free(k.operation);
+    if (rc != 0)
+        return -1;
+    config_setting_t *ps = config_setting_get_member(tg, "prompt");
+    if (strspn(t->prompt, " \t\r\n\f\v") == strlen(t->prompt))
+        return fail(ld, ps, "%s.prompt: must not be empty or only whitespace", path);
+    if (tmpl_scan(t->prompt, collect_var, t, why, sizeof why) != SY_OK)
+        return fail(ld, ps, "%s.prompt: %s", path, why[0] ? why : "out of memory");
+    return load_choices(ld, tg, path, t) != 0 || load_defaults(ld, tg, path, t) != 0 ? -1 : 0;
+}
+
+/* templates = { name = { prompt = "..."; ... }; ... }; names are unique
+ * because libconfig refuses a repeated setting name at parse time. */
+static int load_templates(struct ld *ld, config_setting_t *root, struct conf *c)
+{
+    config_setting_t *g;
+    if (get_group(ld, root, "", "templates", &g) != 0)
+        return -1;
+    if (g == NULL || config_setting_length(g) == 0)
+        return 0;
+    size_t n = (size_t)config_setting_length(g);
+    c->templates = calloc(n, sizeof *c->templates);
+    if (c->templates == NULL)
+        return fail(ld, g, "templates: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char path[192];
+        config_setting_t *tg = config_setting_get_elem(g, (unsigned)i);
+        if (load_template(ld, tg, join(path, sizeof path, "templates", config_setting_name(tg)),
+                          &c->templates[c->n_templates++]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 static struct conf *load(config_t *cfg, const char *name, char *err, size_t errlen)
 {
     struct ld ld = { name, err, errlen };
-    static const char *const top[] = { "providers", "worker", "kafka", NULL };
+    static const char *const top[] = { "providers", "worker", "kafka", "templates", NULL };
     config_setting_t *root = config_root_setting(cfg);
     struct conf *c = calloc(1, sizeof *c);
 
@@ -742,7 +898,8 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
         return NULL;
     }
     if (check_keys(&ld, root, "", NULL, 0, top) != 0 || load_worker(&ld, root, &c->worker) != 0 ||
-        load_kafka(&ld, root, &c->kafka) != 0 || load_providers(&ld, root, c) != 0) {
+        load_kafka(&ld, root, &c->kafka) != 0 || load_providers(&ld, root, c) != 0 ||
+        load_templates(&ld, root, c) != 0) {
         conf_free(c);
         return NULL;
     }
@@ -842,5 +999,19 @@ void conf_free(struct conf *c)
     for (size_t i = 0; i < c->n_providers; i++)
         free_provider(&c->providers[i]);
     free(c->providers);
+    for (size_t i = 0; i < c->n_templates; i++) {
+        struct conf_template *t = &c->templates[i];
+        for (size_t j = 0; j < t->n_vars; j++) {
+            for (size_t k = 0; k < t->vars[j].n_choices; k++)
+                free(t->vars[j].choices[k]);
+            free(t->vars[j].choices);
+            free(t->vars[j].def);
+            free(t->vars[j].name);
+        }
+        free(t->vars);
+        free(t->name);
+        free(t->prompt);
+    }
+    free(c->templates);
     free(c);
 }

@@ -108,12 +108,33 @@ struct conf_kafka {
     int present; /* 1 if the file has a kafka group; the fields above hold defaults either way */
 };
 
+/* One placeholder of a prompt template. */
+struct conf_tvar {
+    char *name;     /* [a-z0-9_]+ */
+    char **choices; /* allowed values (exact match); NULL = any value */
+    size_t n_choices;
+    char *def;      /* used when the job's vars lack it; NULL = the job must give it */
+};
+
+/* A prompt template (top-level group "templates"), rendered by conf/template.h. */
+struct conf_template {
+    char *name;   /* the setting's name; jobs name it in "template" */
+    int op_set;   /* 1 when the file gives "operation" */
+    int edit;     /* with op_set: 1 = "edit", 0 = "generate" */
+    char *prompt; /* text with {name} placeholders and {{ / }} for literal braces; syntax checked at load */
+    struct conf_tvar *vars; /* each placeholder once, in order of first use */
+    size_t n_vars;
+    int line;
+};
+
 struct conf {
     char *path;
     struct conf_worker worker;
     struct conf_kafka kafka;
     struct conf_provider *providers; /* sorted by priority, ascending */
     size_t n_providers;
+    struct conf_template *templates; /* file order; NULL when the file has none */
+    size_t n_templates;
 };
 
 /* Load and validate FILE. Returns the config (caller frees with conf_free())
@@ -130,5 +151,8 @@ const struct conf_provider *conf_provider_by_name(const struct conf *c, const ch
 
 /* The provider's mapping of a logical model, or NULL if it has none. */
 const struct conf_model *conf_provider_model(const struct conf_provider *p, const char *logical);
+
+/* Template by name, or NULL. Borrowed from c. */
+const struct conf_template *conf_template_by_name(const struct conf *c, const char *name);
 
 #endif

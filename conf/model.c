@@ -20,3 +20,12 @@ const struct conf_model *conf_provider_model(const struct conf_provider *p, cons
     }
     return NULL;
 }
+
+const struct conf_template *conf_template_by_name(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_templates; i++) {
+        if (strcmp(c->templates[i].name, name) == 0)
+            return &c->templates[i];
+    }
+    return NULL;
+}

@@ -279,6 +279,10 @@ static int parse_prompt(json_object *root, struct codec_job *j, char *err, size_
         seterr(err, errlen, "prompt: missing (and no template)");
         return -1;
     }
+    if (j->template_name != NULL) {
+        seterr(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
+        return -1;
+    }
     if (!json_object_is_type(v, json_type_string)) {
         seterr(err, errlen, "prompt: must be a string");
         return -1;
@@ -396,6 +400,7 @@ static int parse_operation(json_object *root, struct codec_job *j, char *err, si
     if (parse_choice(root, "operation", ops, &op, err, errlen) != 0)
         return -1;
     j->op = op != NULL && strcmp(op, "edit") == 0 ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
+    j->op_set = op != NULL;
     free(op);
     return 0;
 }

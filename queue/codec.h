@@ -20,6 +20,7 @@ enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 struct codec_job {
     char *id;
     enum codec_op op;
+    int op_set;            /* 1 when the job gave "operation" (a template's operation applies otherwise) */
     char *prompt;          /* NULL only while "template" is set and not yet rendered */
     char **image_urls;
     size_t n_image_urls;
@@ -41,7 +42,9 @@ struct codec_job {
  * result can carry it. On success *id_out is set as well. Limits: id ≤
  * CODEC_MAX_ID bytes; prompt ≤ CODEC_MAX_PROMPT characters (code points),
  * stored trimmed of surrounding whitespace; JSON null counts as absent for
- * optional fields; "vars" requires "template". Pure; safe anywhere. */
+ * optional fields; "vars" requires "template"; "prompt" and "template" are
+ * exclusive (a template job gets its prompt from tmpl_apply() when it starts).
+ * Pure; safe anywhere. */
 struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
 void codec_job_free(struct codec_job *j);
 

@@ -108,7 +108,9 @@ static size_t on_data(char *d, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-static long http(int port, const char *path, const char *body, struct buf *out)
+/* bearer (may be NULL) adds "Authorization: Bearer ..." and a User-Agent,
+ * as fakeprov's KIE side (like KIE) wants both. */
+static long http_ex(int port, const char *path, const char *body, const char *bearer, struct buf *out)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -121,15 +123,27 @@ static long http(int port, const char *path, const char *body, struct buf *out)
     struct curl_slist *h = NULL;
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
+    if (bearer) {
+        char auth[256];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+        h = curl_slist_append(h, auth);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "sytest");
+    }
+    if (h)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     return status;
+}
+
+static long http(int port, const char *path, const char *body, struct buf *out)
+{
+    return http_ex(port, path, body, NULL, out);
 }
 
 long sy_http_get(int port, const char *path, char **out)
@@ -145,8 +159,13 @@ long sy_http_get(int port, const char *path, char **out)
 
 json_object *fp_get_json(const struct fakeprov *fp, const char *path)
 {
+    return fp_get_json_auth(fp, path, NULL);
+}
+
+json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const char *bearer)
+{
     struct buf b = { 0 };
-    long st = http(fp->port, path, NULL, &b);
+    long st = http_ex(fp->port, path, NULL, bearer, &b);
     json_object *o = st == 200 && b.p ? json_tokener_parse(b.p) : NULL;
     free(b.p);
     return o;

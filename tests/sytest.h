@@ -22,6 +22,9 @@ int fp_stop(struct fakeprov *fp);
 /* GET/POST a path on fakeprov; returns the parsed JSON body (caller puts) or NULL. */
 json_object *fp_get_json(const struct fakeprov *fp, const char *path);
 int fp_post(const struct fakeprov *fp, const char *path, const char *body);
+/* GET with "Authorization: Bearer <bearer>" (and a User-Agent): for the
+ * provider APIs themselves, e.g. KIE's recordInfo. Parsed body or NULL. */
+json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const char *bearer);
 /* GET http://127.0.0.1:port/path: the HTTP status (0 = no reply); *out (may
  * be NULL) gets the body, caller frees. */
 long sy_http_get(int port, const char *path, char **out);

@@ -124,6 +124,7 @@ Test(cli, check_config_example_ok, .timeout = 30)
     int rc = run(args, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s%s", rc, out, err);
     cr_assert(strncmp(out, conf, strlen(conf)) == 0 && strstr(out, ": ok"), "stdout: %s", out);
+    cr_assert(strstr(out, "(2 providers, 3 templates)"), "stdout: %s", out);
     free(out);
     free(err);
 }

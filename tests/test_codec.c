@@ -203,6 +203,8 @@ ParameterizedTestParameters(codec, invalid)
         {"vars without template", "{\"id\":\"a\",\"prompt\":\"p\",\"vars\":{\"room\":\"x\"}}", 0, GEN_NONE,
          "vars: only allowed together with template"},
         {"template not string", "{\"id\":\"a\",\"template\":5}", 0, GEN_NONE, "template: must be a string"},
+        {"template with prompt", "{\"id\":\"a\",\"template\":\"interior\",\"prompt\":\"extra\"}", 0, GEN_NONE,
+         "prompt: not allowed together with template"},
         {"metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
          "metadata: must be an object"},
     };
@@ -329,9 +331,6 @@ ParameterizedTestParameters(codec, valid)
                 "\"ratio\":0.5}}",
          .template_name = "interior", .vars = "{\"room\":\"bedroom\",\"windows\":2,\"ratio\":0.5}",
          .model = "nano-banana"},
-        {.name = "template with prompt",
-         .buf = "{\"id\":\"j8\",\"template\":\"interior\",\"prompt\":\"extra\"}",
-         .prompt = "extra", .template_name = "interior", .model = "nano-banana"},
         {.name = "nulls are absent",
          .buf = "{\"id\":\"j9\",\"prompt\":\"p\",\"operation\":null,\"output_format\":null,"
                 "\"aspect_ratio\":null,\"model\":null,\"providers\":null,\"deadline_s\":null,"
@@ -428,6 +427,29 @@ Test(codec, prompt_limit_counts_characters)
     cr_assert_eq(strlen(j->prompt), 2 * (size_t)CODEC_MAX_PROMPT);
     codec_job_free(j);
     free(b.p);
+}
+
+/* A template's operation applies only when the job gives none: the codec
+ * records whether "operation" was there (null counts as absent). */
+Test(codec, operation_given_is_recorded)
+{
+    static const struct {
+        const char *buf;
+        int op_set;
+    } cases[] = {
+        {"{\"id\":\"a\",\"template\":\"t\"}", 0},
+        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":null}", 0},
+        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":\"generate\"}", 1},
+        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":\"edit\",\"image_urls\":[\"https://x.io/a.jpg\"]}", 1},
+    };
+    char err[128];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct codec_job *j = codec_job_parse(cases[i].buf, strlen(cases[i].buf), NULL, err, sizeof err);
+        cr_assert_not_null(j, "%s: %s", cases[i].buf, err);
+        cr_assert_eq(j->op_set, cases[i].op_set, "%s", cases[i].buf);
+        codec_job_free(j);
+    }
 }
 
 Test(codec, max_images_and_providers_accepted)

@@ -326,6 +326,20 @@ Test(config, shipped_example_loads)
     cr_assert_str_eq(c->providers[1].api_key, "r8-SHIPPED-93aa");
     cr_assert_eq(c->kafka.present, 1);
     cr_assert_eq(c->kafka.n_properties, 0);
+    /* The shipped templates (README "Templates"). */
+    cr_assert_eq(c->n_templates, 3);
+    const struct conf_template *t = conf_template_by_name(c, "restyle");
+    cr_assert(t != NULL && t->op_set && t->edit);
+    cr_assert_eq(t->n_vars, 2);
+    cr_assert_str_eq(t->vars[0].name, "room");
+    cr_assert_str_eq(t->vars[0].choices[0], "living room");
+    cr_assert_str_eq(t->vars[1].name, "style");
+    cr_assert_geq(t->vars[1].n_choices, 12);
+    t = conf_template_by_name(c, "clear_room");
+    cr_assert(t != NULL && t->op_set && t->edit && t->n_vars == 0);
+    t = conf_template_by_name(c, "generate_room");
+    cr_assert(t != NULL && t->op_set && !t->edit);
+    cr_assert_str_eq(t->vars[1].def, "contemporary");
     conf_free(c);
 
     unsetenv("REPLICATE_API_TOKEN");
@@ -456,6 +470,43 @@ static const struct bad bad_table[] = {
     { "providers = ( " KIE "models = (\n { name = \"m\"; generate = \"g\"; jpeg_name = \"JPEG\"; } ); } );", NULL, 2,
       "providers[0].models[0].jpeg_name: must be one of \"jpeg\", \"jpg\"" },
     { "providers = ( " KIE "models = (); } );", NULL, 1, "providers[0].models: must have at least one model" },
+    /* templates */
+    { MIN "templates = ( );", NULL, 2, "templates: must be a group { ... }, not a list" },
+    { MIN "templates = { r = \"x\"; };", NULL, 2, "templates.r: must be a group { prompt = ...; }, not a string" },
+    { MIN "templates = { r = {\n prompt = \"x\";\n op = \"edit\"; }; };", NULL, 4, "templates.r.op: unknown setting" },
+    { MIN "templates = {\n r = { operation = \"edit\"; }; };", NULL, 3, "templates.r.prompt: missing required setting" },
+    { MIN "templates = { r = {\n prompt = \"\"; }; };", NULL, 3, "templates.r.prompt: must not be empty" },
+    { MIN "templates = { r = { prompt = \" \\n \"; }; };", NULL, 2, "templates.r.prompt: must not be empty" },
+    { MIN "templates = { r = { prompt = 5; }; };", NULL, 2, "templates.r.prompt: must be a string, not an integer" },
+    { MIN "templates = { r = {\n prompt = \"A {room\"; }; };", NULL, 3,
+      "templates.r.prompt: unclosed '{' at character 3" },
+    { MIN "templates = { r = { prompt = \"A {Room} b\"; }; };", NULL, 2,
+      "templates.r.prompt: bad placeholder name \"Room\" at character 3 (use a-z, 0-9 and _)" },
+    { MIN "templates = { r = { prompt = \"A {} b\"; }; };", NULL, 2, "templates.r.prompt: bad placeholder name \"\"" },
+    { MIN "templates = { r = { prompt = \"a}\"; }; };", NULL, 2,
+      "templates.r.prompt: '}' at character 2 closes nothing (write }} for a literal brace)" },
+    { MIN "templates = { r = { prompt = \"x\";\n operation = \"inpaint\"; }; };", NULL, 3,
+      "templates.r.operation: must be one of \"generate\", \"edit\", not \"inpaint\"" },
+    { MIN "templates = { r = { prompt = \"{style}\";\n choices = {\n colour = [\"red\"]; }; }; };", NULL, 4,
+      "templates.r.choices.colour: the prompt has no placeholder {colour}" },
+    { MIN "templates = { r = { prompt = \"{style}\";\n defaults = { room = \"x\"; }; }; };", NULL, 3,
+      "templates.r.defaults.room: the prompt has no placeholder {room}" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = 5; }; };", NULL, 2,
+      "templates.r.choices: must be a group" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = { style = \"loft\"; }; }; };", NULL, 2,
+      "templates.r.choices.style: must be a list of strings [\"a\", \"b\"], not a string" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = { style = []; }; }; };", NULL, 2,
+      "templates.r.choices.style: must list at least one value" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = { style = (\"a\",\n 5); }; }; };", NULL, 3,
+      "templates.r.choices.style[1]: must be a non-empty string" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = { style = [\"a\", \"a\"]; }; }; };", NULL, 2,
+      "templates.r.choices.style[1]: duplicate value \"a\"" },
+    { MIN "templates = { r = { prompt = \"{style}\"; defaults = { style = 3; }; }; };", NULL, 2,
+      "templates.r.defaults.style: must be a string, not an integer" },
+    { MIN "templates = { r = { prompt = \"{style}\"; choices = { style = [\"loft\"]; };\n defaults = { style = \"gothic\"; }; }; };",
+      NULL, 3, "templates.r.defaults.style: \"gothic\" is not one of choices.style" },
+    { MIN "templates = {\n r = { prompt = \"a\"; };\n r = { prompt = \"b\"; }; };", NULL, 4, "duplicate setting name" },
+    { NULL, "bad-template.conf", 13, "templates.generate_room.defaults.style: \"cyberpunk\" is not one of choices.style" },
     /* API keys: named, never shown */
     { NULL, "bad-env-unset.conf", 6, "providers[1].api_key_env: environment variable SY_T_UNSET is not set" },
     { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"https://k\";\n api_key_env = \"SY_T_EMPTY\"; } );",

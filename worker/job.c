@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/template.h"
 #include "providers/provider.h"
 #include "sy.h"
 #include "worker/dispatch.h"
@@ -681,9 +682,22 @@ static void try_provider(struct job *j)
     gate_create(j);
 }
 
+/* A template job gets its prompt (and maybe its operation) from the config
+ * it started with. Returns 0, or -1 after finishing the job as invalid input. */
+static int render_template(struct job *j)
+{
+    char why[512];
+    if (tmpl_apply(j->cref->c, j->spec, why, sizeof why) == SY_OK)
+        return 0;
+    finish(j, 0, "invalid_input", why);
+    return -1;
+}
+
 static void on_start(uv_timer_t *t)
 {
     struct job *j = t->data;
+    if (render_template(j) != 0)
+        return;
     if (j->n_order == 0) {
         finish(j, 0, "invalid_input", "providers: none of the job's providers is configured");
         return;

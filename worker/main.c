@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check) {
-        printf("%s: ok (%zu providers)\n", config_path, conf->n_providers);
+        printf("%s: ok (%zu providers, %zu templates)\n", config_path, conf->n_providers, conf->n_templates);
         conf_free(conf);
         return 0;
     }
