@@ -101,10 +101,10 @@ def run_switchyard(port, tmp, providers):
     with open(conf, "w") as f:
         f.write(f"""providers = (
   {{ name = "kie"; type = "kie"; priority = 1; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_KIE_KEY";
-    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
     rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; create_window_max = 0; poll_per_s = 1000.0; poll_burst = 1000; }}; }},
   {{ name = "replicate"; type = "replicate"; priority = 2; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_REP_KEY";
-    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
     rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; poll_per_s = 1000.0; poll_burst = 1000; }}; }}
 );
 worker = {{ max_in_flight = 50; metrics_listen = ""; log_level = "error"; default_deadline_s = 120; }};
