@@ -23,6 +23,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import replace_section, start_fakeprov  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
 N = int(os.environ.get("POLL_JOBS", "400"))
@@ -46,22 +49,14 @@ def get(port, path):
         return json.loads(r.read())
 
 
-def start_fakeprov(tmp, sigma):
-    portfile = os.path.join(tmp, "port")
-    p = subprocess.Popen([os.path.join(BUILD, "fakeprov"), "--listen", "127.0.0.1:0", "--port-file", portfile,
-                          "--gen-ms", str(MEDIAN_MS), "--gen-dist", "lognormal", "--gen-sigma", str(sigma),
-                          "--threads", "2", "--seed", "7"], stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(portfile) and open(portfile).read().strip():
-            return p, int(open(portfile).read())
-        time.sleep(0.05)
-    p.kill()
-    sys.exit("fakeprov did not start")
+def fakeprov_args(sigma):
+    return ["--gen-ms", str(MEDIAN_MS), "--gen-dist", "lognormal", "--gen-sigma", str(sigma), "--threads", "2",
+            "--seed", "7"]
 
 
 def run(mode, sigma):
     with tempfile.TemporaryDirectory() as tmp:
-        fp, port = start_fakeprov(tmp, sigma)
+        fp, port = start_fakeprov(BUILD, tmp, fakeprov_args(sigma))
         try:
             conf = os.path.join(tmp, "c.conf")
             jobs = os.path.join(tmp, "jobs.jsonl")
@@ -103,7 +98,6 @@ worker = {{ max_in_flight = 2000; metrics_listen = ""; log_level = "error"; defa
 
 def write_bench(rows):
     path = os.path.join(ROOT, "BENCH.md")
-    text = open(path).read() if os.path.exists(path) else "# switchyard benchmarks\n"
     lines = ["## Polling (`scripts/bench.sh polling`)", "",
              f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {os.cpu_count()} CPUs, "
              "shared with other work",
@@ -132,14 +126,7 @@ def write_bench(rows):
                      f"{a['polls_per_task']:.2f} | {a['delay_mean_ms']:.0f} | {a['delay_p95_ms']:.0f} | "
                      f"{st['polls_per_task']:.2f} | {st['delay_mean_ms']:.0f} | {st['delay_p95_ms']:.0f} | "
                      f"{r['secs']:.0f} |")
-    section = "\n".join(lines) + "\n"
-    start = text.find("## Polling (")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    replace_section(path, "## Polling (", "\n".join(lines) + "\n")
 
 
 def main():
