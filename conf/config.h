@@ -21,10 +21,18 @@ struct conf_model {
     int line;
 };
 
+enum conf_poll_mode { CONF_POLL_ADAPTIVE = 0, CONF_POLL_FIXED = 1 };
+
 struct conf_poll {
-    int first_ms;    /* delay from create to first poll */
-    int interval_ms; /* delay between polls */
-    int max_s;       /* give up on a task after this many seconds */
+    int first_ms;         /* fixed mode: delay from create to first poll */
+    int interval_ms;      /* fixed mode: delay between polls */
+    int max_s;            /* give up on a task after this many seconds */
+    int mode;             /* enum conf_poll_mode */
+    int max_lag_ms;       /* adaptive: target mean delay from completion to detection */
+    int expect_median_ms; /* adaptive prior: median generation time ... */
+    double expect_sigma;  /* ... and the sigma of its logarithm (lognormal) */
+    int min_interval_ms;  /* adaptive: bounds of every delay between polls */
+    int max_interval_ms;
 };
 
 /* Reserved for the resilience work; parsed and validated now so files that

@@ -5,7 +5,7 @@
 #   scripts/bench.sh engine    engine throughput, the bare-curl ceiling, memory
 #   scripts/bench.sh kafka     end-to-end jobs/s through Kafka (1 and 3 workers), latency
 #   scripts/bench.sh chaos     a KIE outage: requests to it and success rate, naive client vs switchyard
-#   scripts/bench.sh polling   (not implemented yet)
+#   scripts/bench.sh polling   polls per job and detection delay: fixed 3 s vs adaptive polling
 #
 # Release build in build-bench (BUILD_DIR overrides). Only 127.0.0.1 is used;
 # every process started here is stopped by pid on exit.
@@ -134,8 +134,13 @@ case "${1:-}" in
     BENCH_BUILD="$PWD/$BUILD" python3 scripts/bench_chaos.py "$@"
     ;;
   polling)
-    echo "bench.sh: '$1' is not implemented yet" >&2
-    exit 2
+    shift
+    build
+    unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+    export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+    BENCH_BUILD="$PWD/$BUILD" python3 scripts/bench_polling.py "$@" &
+    PIDS+=($!)
+    wait $!
     ;;
   *)
     usage

@@ -22,6 +22,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import replace_section, start_fakeprov  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
 N = int(os.environ.get("CHAOS_JOBS", "500"))
@@ -43,18 +46,6 @@ def http(port, method, path, body=None, key="test-kie-key"):
 
 def stats(port):
     return json.loads(http(port, "GET", "/_stats")[1])
-
-
-def start_fakeprov(tmp):
-    portfile = os.path.join(tmp, "port")
-    p = subprocess.Popen([os.path.join(BUILD, "fakeprov"), "--listen", "127.0.0.1:0", "--port-file", portfile,
-                          "--gen-ms", "300", "--threads", "2"], stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(portfile) and open(portfile).read().strip():
-            return p, int(open(portfile).read())
-        time.sleep(0.05)
-    p.kill()
-    sys.exit("fakeprov did not start")
 
 
 def outage(port):
@@ -101,10 +92,10 @@ def run_switchyard(port, tmp, providers):
     with open(conf, "w") as f:
         f.write(f"""providers = (
   {{ name = "kie"; type = "kie"; priority = 1; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_KIE_KEY";
-    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
     rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; create_window_max = 0; poll_per_s = 1000.0; poll_burst = 1000; }}; }},
   {{ name = "replicate"; type = "replicate"; priority = 2; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_REP_KEY";
-    poll = {{ first_ms = 300; interval_ms = 300; max_s = 60; }};
+    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
     rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; poll_per_s = 1000.0; poll_burst = 1000; }}; }}
 );
 worker = {{ max_in_flight = 50; metrics_listen = ""; log_level = "error"; default_deadline_s = 120; }};
@@ -123,7 +114,7 @@ worker = {{ max_in_flight = 50; metrics_listen = ""; log_level = "error"; defaul
 
 def measure(name, fn):
     with tempfile.TemporaryDirectory() as tmp:
-        fp, port = start_fakeprov(tmp)
+        fp, port = start_fakeprov(BUILD, tmp, ["--gen-ms", "300", "--threads", "2"])
         try:
             outage(port)
             ok, secs = fn(port, tmp)
@@ -140,7 +131,6 @@ def measure(name, fn):
 
 def write_bench(rows):
     path = os.path.join(ROOT, "BENCH.md")
-    text = open(path).read() if os.path.exists(path) else "# switchyard benchmarks\n"
     lines = ["## Chaos (`scripts/bench.sh chaos`)", "",
              f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {os.cpu_count()} CPUs",
              "- command: `scripts/bench.sh chaos` (Release build in `build-bench`)",
@@ -155,14 +145,7 @@ def write_bench(rows):
     for r in rows:
         lines.append(f"| {r['client']} | {r['jobs']} | {r['succeeded']} | {100.0 * r['succeeded'] / r['jobs']:.1f}% "
                      f"| {r['kie_requests']} | {r['replicate_requests']} | {r['seconds']:.1f} |")
-    section = "\n".join(lines) + "\n"
-    start = text.find("## Chaos (")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    open(path, "w").write(text)
+    replace_section(path, "## Chaos (", "\n".join(lines) + "\n")
 
 
 def main():

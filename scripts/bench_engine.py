@@ -65,7 +65,7 @@ def write_conf(path, port, max_in_flight, first_ms, interval_ms, hosts):
     # measures the engine, not the policies (which would hold it to 8 polls/s).
     prov = """  {{ name = "{name}"; type = "{name}"; priority = {prio};
     base_url = "http://127.0.0.1:{port}"; api_key_env = "{env}";
-    poll = {{ first_ms = {first}; interval_ms = {interval}; max_s = 600; }};
+    poll = {{ mode = "fixed"; first_ms = {first}; interval_ms = {interval}; max_s = 600; }};
     rate_limit = {{ create_per_s = 1000000.0; create_burst = 1000000; create_window_max = 0;
                    poll_per_s = 1000000.0; poll_burst = 1000000; max_in_flight = {mif}; }};
   }}"""

@@ -79,7 +79,7 @@ def write_conf(path, a, prefix):
     # engine bench: this measures the Kafka path, not the policies.
     prov = """  {{ name = "{name}"; type = "{name}"; priority = {prio};
     base_url = "http://127.0.0.1:{port}"; api_key_env = "{env}";
-    poll = {{ first_ms = 1; interval_ms = 1; max_s = 600; }};
+    poll = {{ mode = "fixed"; first_ms = 1; interval_ms = 1; max_s = 600; }};
     rate_limit = {{ create_per_s = 1000000.0; create_burst = 1000000; create_window_max = 0;
                    poll_per_s = 1000000.0; poll_burst = 1000000; max_in_flight = 1000; }};
   }}"""

@@ -438,7 +438,7 @@ void kt_write_config(const struct fakeprov *fp, const char *path, const struct k
     const char *pe = prov_extra ? prov_extra : "";
     const char *we = worker_extra ? worker_extra : "";
     const char *kp = kafka_props ? kafka_props : "";
-    const char *poll = dflt(pe, "poll", "poll = { first_ms = 50; interval_ms = 50; max_s = 120; };");
+    const char *poll = dflt(pe, "poll", "poll = { mode = \"fixed\"; first_ms = 50; interval_ms = 50; max_s = 120; };");
     /* Far above anything a test sends: the tests measure delivery, not limits. */
     const char *limits = dflt(pe, "rate_limit",
                               "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"

@@ -214,7 +214,7 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     setenv("SYTEST_REPLICATE_KEY", "test-replicate-key", 1);
     const char *pe = prov_extra ? prov_extra : "";
     const char *we = worker_extra ? worker_extra : "";
-    const char *poll = dflt(pe, "poll", "poll = { first_ms = 100; interval_ms = 200; max_s = 120; };");
+    const char *poll = dflt(pe, "poll", "poll = { mode = \"fixed\"; first_ms = 100; interval_ms = 200; max_s = 120; };");
     /* fakeprov has no real limits: open them unless the test is about them. */
     const char *rl = dflt(pe, "rate_limit",
                           "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"

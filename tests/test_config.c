@@ -87,6 +87,12 @@ Test(config, minimal_kie_gets_every_default)
     cr_assert_eq(p->poll.first_ms, 5000);
     cr_assert_eq(p->poll.interval_ms, 3000);
     cr_assert_eq(p->poll.max_s, 900);
+    cr_assert_eq(p->poll.mode, CONF_POLL_ADAPTIVE);
+    cr_assert_eq(p->poll.max_lag_ms, 1000);
+    cr_assert_eq(p->poll.expect_median_ms, 25000);
+    cr_assert_float_eq(p->poll.expect_sigma, 0.35, 1e-9);
+    cr_assert_eq(p->poll.min_interval_ms, 500);
+    cr_assert_eq(p->poll.max_interval_ms, 30000);
     cr_assert_float_eq(p->rate_limit.create_per_s, 1.6, 1e-9);
     cr_assert_eq(p->rate_limit.create_burst, 18);
     cr_assert_eq(p->rate_limit.create_window_max, 18);
@@ -133,6 +139,9 @@ Test(config, replicate_type_defaults)
     cr_assert_eq(p->poll.first_ms, 2000);
     cr_assert_eq(p->poll.interval_ms, 2000);
     cr_assert_eq(p->poll.max_s, 1800);
+    cr_assert_eq(p->poll.mode, CONF_POLL_ADAPTIVE);
+    cr_assert_eq(p->poll.expect_median_ms, 15000);
+    cr_assert_float_eq(p->poll.expect_sigma, 0.5, 1e-9);
     cr_assert_float_eq(p->rate_limit.create_per_s, 9.0, 1e-9);
     cr_assert_eq(p->rate_limit.create_burst, 20);
     cr_assert_eq(p->rate_limit.create_window_max, 0);
@@ -227,6 +236,25 @@ Test(config, kafka_group_and_properties)
     cr_assert_str_eq(c->kafka.properties[1].key, "enable.idempotence");
     cr_assert_str_eq(c->kafka.properties[1].value, "true");
     cr_assert_str_eq(c->kafka.properties[2].key, "client-id");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, poll_group_adaptive_and_fixed)
+{
+    struct conf *c = load_ok("providers = ( " KIE "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 3000; }; },\n"
+                             REP "poll = { mode = \"adaptive\"; max_lag_ms = 400; expect_median_ms = 9000;\n"
+                             "expect_sigma = 0.2; min_interval_ms = 250; max_interval_ms = 5000; }; } );");
+    const struct conf_provider *k = conf_provider_by_name(c, "kie"), *r = conf_provider_by_name(c, "replicate");
+    cr_assert_eq(k->poll.mode, CONF_POLL_FIXED);
+    cr_assert_eq(k->poll.first_ms, 3000);
+    cr_assert_eq(k->poll.max_lag_ms, 1000); /* the rest keep their defaults */
+    cr_assert_eq(r->poll.mode, CONF_POLL_ADAPTIVE);
+    cr_assert_eq(r->poll.max_lag_ms, 400);
+    cr_assert_eq(r->poll.expect_median_ms, 9000);
+    cr_assert_float_eq(r->poll.expect_sigma, 0.2, 1e-9);
+    cr_assert_eq(r->poll.min_interval_ms, 250);
+    cr_assert_eq(r->poll.max_interval_ms, 5000);
     conf_free(c);
     assert_no_leaks();
 }
@@ -435,6 +463,19 @@ static const struct bad bad_table[] = {
     /* ranges */
     { "providers = ( " KIE "\n poll = { interval_ms = 0; }; } );", NULL, 2, "providers[0].poll.interval_ms: must be > 0" },
     { MIN "worker = {\n request_timeout_ms = -5; };", NULL, 3, "worker.request_timeout_ms: must be > 0" },
+    { "providers = ( " KIE "poll = {\n mode = \"smart\"; }; } );", NULL, 2,
+      "providers[0].poll.mode: must be one of \"adaptive\", \"fixed\", not \"smart\"" },
+    { "providers = ( " KIE "poll = { mode = 1; }; } );", NULL, 1, "providers[0].poll.mode: must be a string" },
+    { "providers = ( " KIE "poll = {\n max_lag_ms = 0; }; } );", NULL, 2,
+      "providers[0].poll.max_lag_ms: must be between 1 and 600000" },
+    { "providers = ( " KIE "poll = { expect_median_ms = 100; }; } );", NULL, 1,
+      "providers[0].poll.expect_median_ms: must be between 250 and 3600000" },
+    { "providers = ( " KIE "poll = { expect_sigma = 0.0; }; } );", NULL, 1,
+      "providers[0].poll.expect_sigma: must be between 0.01 and 3" },
+    { "providers = ( " KIE "poll = { expect_sigma = 1; min_interval_ms = 0; }; } );", NULL, 1,
+      "providers[0].poll.min_interval_ms: must be between 1 and 600000" },
+    { "providers = ( " KIE "poll = { min_interval_ms = 2000;\n max_interval_ms = 1000; }; } );", NULL, 2,
+      "providers[0].poll.max_interval_ms: must be >= poll.min_interval_ms (2000)" },
     { MIN "worker = { max_body_bytes = 3000000000; };", NULL, 2, "worker.max_body_bytes: must be > 0" },
     { "providers = ( " KIE "connect_timeout_ms = 0; } );", NULL, 1, "providers[0].connect_timeout_ms: must be > 0" },
     { "providers = ( " KIE "rate_limit = { create_per_s = 0.0; }; } );", NULL, 1,

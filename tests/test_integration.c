@@ -28,7 +28,7 @@ Test(integration, concurrent_jobs, .timeout = 180)
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
     struct sy_run run;
-    sy_prepare(&run, &fp, "max_in_flight = 2000;", "poll = { first_ms = 2000; interval_ms = 250; max_s = 120; };", 0,
+    sy_prepare(&run, &fp, "max_in_flight = 2000;", "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 250; max_s = 120; };", 0,
                NULL);
     FILE *f = fopen(run.jobs, "w");
     const int N = 2000;

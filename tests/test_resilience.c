@@ -30,7 +30,7 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
     struct sy_run r;
     /* ~10 jobs/s for ~36 s: 5 in flight, 300 ms generation, fast polls. */
     sy_prepare(&r, &fp, "max_in_flight = 5;",
-               "poll = { first_ms = 300; interval_ms = 100; max_s = 60; };"
+               "poll = { mode = \"fixed\"; first_ms = 300; interval_ms = 100; max_s = 60; };"
                " breaker = { window = 20; min_calls = 10; failure_rate = 0.5; open_s = 3; half_open_probes = 1; };"
                " retry = { max_attempts = 2; backoff_base_ms = 50; backoff_max_ms = 200; budget_ratio = 0.1;"
                " budget_min_per_s = 0.2; };",
@@ -138,7 +138,7 @@ Test(resilience, sighup_swaps_priority, .timeout = 90)
     const char *args[] = { "--gen-ms", "3000", NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "max_in_flight = 10;", "poll = { first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
+    sy_prepare(&r, &fp, "max_in_flight = 10;", "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
                "{\"id\":\"h-%d\",\"prompt\":\"a nook\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(1000); /* the first 10 jobs are on KIE, generating */
@@ -182,7 +182,7 @@ Test(resilience, sighup_with_a_broken_file_keeps_running, .timeout = 60)
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "max_in_flight = 5;", "poll = { first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
+    sy_prepare(&r, &fp, "max_in_flight = 5;", "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
                "{\"id\":\"b-%d\",\"prompt\":\"a hall\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(700);

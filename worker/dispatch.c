@@ -1,5 +1,5 @@
 /* dispatch.c — provider order and failure meaning (pure functions), and the
- * per-provider policy states (rate limiter, breaker, retry budget) with the
+ * per-provider policy states (rate limiter, breaker, retry budget, poll plans) with the
  * reference-counted active config they are configured from. */
 #include "dispatch.h"
 
@@ -73,6 +73,9 @@ static void configure(struct pstate *s, const struct conf_provider *p, double sh
     ratelimit_configure(s->rl, &p->rate_limit, share, now_ms);
     breaker_configure(s->br, &p->breaker);
     budget_configure(s->bud, &p->retry);
+    s->poll = p->poll;
+    for (size_t i = 0; i < s->n_plans; i++)
+        pollplan_configure(s->plans[i].pp, &p->poll);
 }
 
 static struct pstate *pstate_new(const struct conf_provider *p, double share, int64_t now_ms)
@@ -156,6 +159,8 @@ void dispatch_free(struct dispatch *d)
         ratelimit_free(d->states[i]->rl);
         breaker_free(d->states[i]->br);
         budget_free(d->states[i]->bud);
+        for (size_t k = 0; k < d->states[i]->n_plans; k++)
+            pollplan_free(d->states[i]->plans[k].pp);
         free(d->states[i]);
     }
     free(d->states);
@@ -211,6 +216,23 @@ void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms)
         if (s)
             ratelimit_configure(s->rl, &c->providers[i].rate_limit, share, now_ms);
     }
+}
+
+struct pollplan *dispatch_pollplan(struct pstate *ps, const char *model)
+{
+    for (size_t i = 0; i < ps->n_plans; i++) {
+        if (strcmp(ps->plans[i].model, model) == 0)
+            return ps->plans[i].pp;
+    }
+    if (ps->n_plans == DISPATCH_MAX_PLANS)
+        return NULL;
+    struct pstate_plan *pl = &ps->plans[ps->n_plans];
+    pl->pp = pollplan_new(&ps->poll);
+    if (!pl->pp)
+        return NULL;
+    snprintf(pl->model, sizeof pl->model, "%s", model);
+    ps->n_plans++;
+    return pl->pp;
 }
 
 uint64_t *dispatch_rng(struct dispatch *d)

@@ -9,11 +9,13 @@
 
 #include "conf/config.h"
 #include "providers/breaker.h"
+#include "providers/pollplan.h"
 #include "providers/provider.h"
 #include "providers/ratelimit.h"
 #include "providers/retry_budget.h"
 
 #define DISPATCH_MAX_PROVIDERS 16
+#define DISPATCH_MAX_PLANS 8 /* provider models with a poll plan, per provider */
 
 struct metrics;
 
@@ -44,9 +46,15 @@ long dispatch_rate_limit_delay_ms(enum conf_provider_type type, long retry_after
 
 /* ---- runtime state: one per provider name, for the life of the process ---- */
 
+/* The poll planner of one provider model ("google/nano-banana-edit"). */
+struct pstate_plan {
+    char model[96];
+    struct pollplan *pp;
+};
+
 /* A provider's policies. Survives reloads (a provider keeps its limiter
- * history, breaker window and budget); a provider that a reload removes
- * keeps its state, unused. */
+ * history, breaker window, budget and learned generation times); a provider
+ * that a reload removes keeps its state, unused. */
 struct pstate {
     char name[64];
     struct ratelimit *rl;
@@ -56,6 +64,9 @@ struct pstate {
     int held;                 /* creates held open by Prefer: wait right now */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
     struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
+    struct conf_poll poll;    /* the active config's poll settings (plans are configured from it) */
+    struct pstate_plan plans[DISPATCH_MAX_PLANS];
+    size_t n_plans;
 };
 
 /* A config with a reference count: jobs keep the one they started with
@@ -97,6 +108,12 @@ int dispatch_reload_file(struct dispatch *d, const char *path);
 /* This worker's share of fleet-scope limits (its fraction of the input
  * partitions; 1 in batch mode). */
 void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms);
+
+/* The poll plan of provider model `model` on ps, created on first use from
+ * the active poll settings; a reload reconfigures every plan. Borrowed for
+ * the life of the dispatch. NULL when out of memory or when ps already has
+ * DISPATCH_MAX_PLANS plans (the caller then polls with the fixed settings). */
+struct pollplan *dispatch_pollplan(struct pstate *ps, const char *model);
 
 /* A random source for backoff jitter (xorshift state). */
 uint64_t *dispatch_rng(struct dispatch *d);

@@ -10,6 +10,9 @@
  *                         └─breaker open / slow limiter with another provider left: skip to i+1
  *   no provider left → DONE failed (error.class from the last failure)
  *
+ * How long WAIT lasts is poll_delay_ms(): the provider model's poll plan
+ * (adaptive, learned from the tasks seen finished, or fixed).
+ *
  * GATE asks, in order: breaker state, the provider's in-flight task cap, the
  * create rate limit (token bucket + sliding window), and the breaker's
  * permission (a half-open probe slot). A wait longer than DISPATCH_MOVE_MS on
@@ -63,6 +66,8 @@ struct job {
     char *task_id;
     int64_t step_start_ms;   /* when the current create/poll request began */
     int64_t task_created_ms; /* when the provider accepted the task */
+    int64_t poll_t0_ms;      /* when the accepted create was sent: time 0 of the poll plan */
+    int64_t pending_ms;      /* plan time of the last poll that saw the task pending; -1 = none */
     int tries;               /* creates sent to the current provider */
     int holding_slot;        /* counted in the provider's in-flight cap */
     int breaker_pending;     /* a breaker permission awaits its record */
@@ -404,6 +409,33 @@ static void read_reply(struct job *j, const struct loop_response *resp,
     snprintf(res->message, sizeof res->message, "%s", resp->error);
 }
 
+/* The poll plan of the job's provider model; NULL = use the fixed settings. */
+static struct pollplan *job_plan(const struct job *j)
+{
+    const struct conf_model *m = conf_provider_model(j->prov, j->spec->model);
+    const char *name = m ? (j->spec->op == CODEC_OP_EDIT ? m->edit : m->generate) : NULL;
+    return dispatch_pollplan(j->ps, name ? name : j->spec->model);
+}
+
+/* The one decision of when to poll next: after the create (first = 1) and
+ * after each poll that saw the task still running. */
+static int64_t poll_delay_ms(struct job *j, int first)
+{
+    struct pollplan *pp = job_plan(j);
+    if (!pp)
+        return first ? j->prov->poll.first_ms : j->prov->poll.interval_ms;
+    return pollplan_next_ms(pp, sy_now_ms() - j->poll_t0_ms, first);
+}
+
+/* The reply that just arrived says the task is finished (either way): it
+ * ended after the last poll that saw it pending and before now. */
+static void observe_done(struct job *j)
+{
+    struct pollplan *pp = job_plan(j);
+    if (pp)
+        pollplan_observe(pp, j->pending_ms > 0 ? j->pending_ms : 0, sy_now_ms() - j->poll_t0_ms);
+}
+
 static void on_poll_reply(void *ud, const struct loop_response *resp)
 {
     struct job *j = ud;
@@ -414,11 +446,13 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
         ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
     switch (res.outcome) {
     case PROV_SUCCEEDED:
+        observe_done(j);
         succeed(j, &res);
         break;
     case PROV_CREATED:
     case PROV_PENDING:
         j->poll_errors = 0;
+        j->pending_ms = j->step_start_ms - j->poll_t0_ms;
         if (now - j->task_created_ms > (int64_t)j->prov->poll.max_s * 1000) {
             res.cls = PROV_C_TIMEOUT;
             res.kind = PROV_K_UNAVAILABLE;
@@ -427,11 +461,12 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
             cancel_task(j);
             provider_failed(j, &res, "timeout");
         } else {
-            arm(j, j->prov->poll.interval_ms);
+            arm(j, poll_delay_ms(j, 0));
         }
         break;
     case PROV_FAILED:
         if (res.cls == PROV_C_TASK_FAILED) {
+            observe_done(j);
             /* The provider ran the task and it failed: its health counts. */
             breaker_record(j->ps->br, breaker_classify(0, res.cls, res.kind), now);
             provider_failed(j, &res, prov_class_name(res.cls));
@@ -439,7 +474,7 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
             if (++j->not_ready > j->prov->not_ready_tolerance)
                 provider_failed(j, &res, prov_class_name(res.cls));
             else
-                arm(j, j->prov->poll.interval_ms);
+                arm(j, poll_delay_ms(j, 0));
         } else if (res.kind == PROV_K_RATE_LIMITED) {
             add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
             ratelimit_on_429(j->ps->rl, RATELIMIT_POLL, res.retry_after_ms, now);
@@ -497,6 +532,9 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     case PROV_SUCCEEDED:
         ratelimit_on_success(j->ps->rl, RATELIMIT_CREATE, now);
         j->task_created_ms = j->step_start_ms;
+        j->poll_t0_ms = j->step_start_ms;
+        j->pending_ms = -1;
+        observe_done(j);
         succeed(j, &res);
         break;
     case PROV_CREATED:
@@ -513,6 +551,9 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         j->task_id = res.task_id;
         res.task_id = NULL;
         j->task_created_ms = j->step_start_ms; /* the task exists since the create went out */
+        j->poll_t0_ms = j->step_start_ms;
+        /* A held reply (Prefer: wait) that is not finished: it was pending just now. */
+        j->pending_ms = was_held ? now - j->poll_t0_ms : -1;
         j->phase = PHASE_POLL;
         j->not_ready = 0;
         j->poll_errors = 0;
@@ -520,8 +561,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
             struct log_ctx lc = job_log_ctx(j);
             LOG_DEBUG(&lc, "task created");
         }
-        /* A held reply that is not finished yet: the task has run for wait_s already. */
-        arm(j, was_held ? j->prov->poll.interval_ms : j->prov->poll.first_ms);
+        /* After a held reply the task has run for wait_s already: no first-poll delay. */
+        arm(j, poll_delay_ms(j, !was_held));
         break;
     case PROV_FAILED:
         if (res.kind == PROV_K_RATE_LIMITED) {

@@ -60,8 +60,15 @@ struct m_endpoint {
     double sum;
 };
 
+struct m_plan {
+    char model[96];
+    double q50_s, q95_s;
+};
+
 struct m_provider {
     char name[64];
+    struct m_plan plans[DISPATCH_MAX_PLANS];
+    size_t n_plans;
     struct m_endpoint ep[3];
     int present;        /* in the active config at the last collection */
     int breaker;        /* 0 closed, 1 half-open, 2 open */
@@ -264,6 +271,15 @@ static void collect(struct metrics *m)
             p->budget = budget_balance(ps->bud, now);
             p->rl_waits = ps->rate_limit_waits;
             p->rl_429 = rs.rate_limited_429;
+            p->n_plans = ps->n_plans;
+            for (size_t k = 0; k < ps->n_plans; k++) {
+                snprintf(p->plans[k].model, sizeof p->plans[k].model, "%s", ps->plans[k].model);
+                for (char *ch = p->plans[k].model; *ch; ch++) /* a label value: no escapes needed */
+                    if (*ch == '"' || *ch == '\\' || *ch == '\n')
+                        *ch = '_';
+                p->plans[k].q50_s = pollplan_quantile(ps->plans[k].pp, 0.5) / 1000.0;
+                p->plans[k].q95_s = pollplan_quantile(ps->plans[k].pp, 0.95) / 1000.0;
+            }
         }
     }
     if (m->src.collect) {
@@ -406,6 +422,16 @@ static void render(struct out *o, const struct m_data *d)
         if (d->prov[i].present)
             put(o, "switchyard_provider_rate_limited_total{provider=\"%s\"} %llu\n", d->prov[i].name,
                 (unsigned long long)d->prov[i].rl_429);
+    head(o, "switchyard_poll_expected_seconds", "gauge",
+         "Learned generation time of a provider model (task created to finished), by quantile.");
+    for (size_t i = 0; i < d->n_prov; i++)
+        for (size_t k = 0; d->prov[i].present && k < d->prov[i].n_plans; k++) {
+            const struct m_plan *pl = &d->prov[i].plans[k];
+            put(o, "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.5\"} %.3f\n",
+                d->prov[i].name, pl->model, pl->q50_s);
+            put(o, "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.95\"} %.3f\n",
+                d->prov[i].name, pl->model, pl->q95_s);
+        }
     head(o, "switchyard_provider_retry_budget_balance", "gauge", "Retries the provider's retry budget allows now.");
     for (size_t i = 0; i < d->n_prov; i++)
         if (d->prov[i].present)

@@ -1,8 +1,8 @@
 /* fakeprov: a fake KIE.AI + Replicate server for tests and benchmarks.
  *
  * This file is the shell: command line, the libmicrohttpd daemon (thread
- * pool + epoll), request routing, reply helpers, the /_stats /_control
- * /_reset /files endpoints, and the suspend scheduler. The scheduler is one
+ * pool + epoll), request routing, reply helpers, the /_stats /_detect
+ * /_control /_reset /files endpoints, and the suspend scheduler. The scheduler is one
  * thread with a min-heap of suspended connections (Prefer: wait, hang
  * faults); it resumes each at its due time, so no MHD worker thread ever
  * sleeps. Shutdown order: resume every suspended connection and wait for
@@ -282,6 +282,8 @@ static enum MHD_Result handle_control(struct fp_server *srv, struct MHD_Connecti
   return fp_reply_static(srv, c, FP_OTHER, 200, "application/json", "{\"ok\":true}", NULL, NULL);
 }
 
+static int parse_ll(const char *s, long long lo, long long hi, long long *out);
+
 static enum MHD_Result route(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req,
                              const char *method, const char *url) {
   int is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
@@ -303,10 +305,20 @@ static enum MHD_Result route(struct fp_server *srv, struct MHD_Connection *c, st
     fp_stats_json(srv, &b);
     return fp_reply(srv, c, FP_OTHER, 200, "application/json", &b, NULL, NULL);
   }
+  if (is_get && strcmp(url, "/_detect") == 0) {
+    const char *sk = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "skip");
+    long long skip = 0;
+    if (sk && parse_ll(sk, 0, INT64_MAX, &skip) != 0)
+      return control_err(srv, c, "skip must be an integer >= 0");
+    struct fp_buf b = {0};
+    fp_detect_json(srv, &b, (size_t)skip);
+    return fp_reply(srv, c, FP_OTHER, 200, "application/json", &b, NULL, NULL);
+  }
   if (is_post && strcmp(url, "/_control") == 0)
     return handle_control(srv, c, req);
   if (is_post && strcmp(url, "/_reset") == 0) {
     fp_stats_reset(srv);
+    fp_detect_reset(srv);
     return fp_reply_static(srv, c, FP_OTHER, 200, "application/json", "{\"ok\":true}", NULL, NULL);
   }
   return fp_reply_static(srv, c, FP_OTHER, 404, "application/json",
@@ -644,6 +656,7 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits this */
 
   pthread_mutex_init(&srv.win_mu, NULL);
+  pthread_mutex_init(&srv.det_mu, NULL);
   pthread_mutex_init(&srv.sch_mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -708,5 +721,6 @@ out:
   fp_tasks_free(&srv);
   free(srv.heap);
   free(srv.win_ring);
+  free(srv.det);
   return rc;
 }

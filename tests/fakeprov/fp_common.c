@@ -328,6 +328,8 @@ void fp_task_add(struct fp_server *srv, int prov, const char *model, const char 
   t->gen_ms = gen_ms;
   t->canceled_us = 0;
   t->deadline = 0;
+  t->polls = 0;
+  t->seen_us = 0;
   t->onext = NULL;
 
   uint64_t h = fnv1a(t->id);
@@ -376,6 +378,97 @@ uint64_t fp_tasks_active(struct fp_server *srv, int prov, int64_t now_us) {
     pthread_mutex_unlock(&s->mu);
   }
   return n;
+}
+
+/* ------------------------------------------------------------ detection */
+
+int64_t fp_task_done_us(const struct fp_task *t) {
+  int64_t end = t->created_us + t->gen_ms * 1000;
+  return t->canceled_us != 0 && t->canceled_us < end ? t->canceled_us : end;
+}
+
+void fp_task_mark_seen(struct fp_server *srv, struct fp_task *t, int64_t now_us) {
+  if (t->seen_us != 0)
+    return;
+  t->seen_us = now_us;
+  int64_t delay = now_us - fp_task_done_us(t);
+  pthread_mutex_lock(&srv->det_mu);
+  if (t->created_us >= srv->det_epoch_us) {
+    if (srv->det_len == srv->det_cap) {
+      size_t nc = srv->det_cap ? srv->det_cap * 2 : 1024;
+      struct fp_detect_rec *r = realloc(srv->det, nc * sizeof *r);
+      if (!r)
+        abort();
+      srv->det = r;
+      srv->det_cap = nc;
+    }
+    srv->det[srv->det_len++] =
+        (struct fp_detect_rec){.created_us = t->created_us, .delay_us = delay > 0 ? delay : 0, .polls = t->polls};
+  }
+  pthread_mutex_unlock(&srv->det_mu);
+}
+
+static void seen_cb(struct fp_task *t, void *arg) {
+  struct {
+    struct fp_server *srv;
+    int64_t now_us;
+  } *a = arg;
+  fp_task_mark_seen(a->srv, t, a->now_us);
+}
+
+int fp_task_seen_id(struct fp_server *srv, const char *id, int64_t now_us) {
+  struct {
+    struct fp_server *srv;
+    int64_t now_us;
+  } a = {srv, now_us};
+  return fp_tasks_with(srv, id, seen_cb, &a);
+}
+
+void fp_detect_reset(struct fp_server *srv) {
+  pthread_mutex_lock(&srv->det_mu);
+  srv->det_len = 0;
+  srv->det_epoch_us = fp_now_us();
+  pthread_mutex_unlock(&srv->det_mu);
+}
+
+static int by_created(const void *a, const void *b) {
+  const struct fp_detect_rec *x = a, *y = b;
+  return (x->created_us > y->created_us) - (x->created_us < y->created_us);
+}
+
+static int by_delay(const void *a, const void *b) {
+  const struct fp_detect_rec *x = a, *y = b;
+  return (x->delay_us > y->delay_us) - (x->delay_us < y->delay_us);
+}
+
+void fp_detect_json(struct fp_server *srv, struct fp_buf *b, size_t skip) {
+  pthread_mutex_lock(&srv->det_mu);
+  size_t n = srv->det_len;
+  struct fp_detect_rec *r = malloc((n ? n : 1) * sizeof *r);
+  if (!r)
+    abort();
+  memcpy(r, srv->det, n * sizeof *r);
+  pthread_mutex_unlock(&srv->det_mu);
+  qsort(r, n, sizeof *r, by_created);
+  if (skip > n)
+    skip = n;
+  struct fp_detect_rec *k = r + skip;
+  size_t m = n - skip;
+  double polls = 0, delay = 0;
+  for (size_t i = 0; i < m; i++) {
+    polls += k[i].polls;
+    delay += (double)k[i].delay_us;
+  }
+  qsort(k, m, sizeof *k, by_delay);
+  /* nearest rank */
+  double p50 = m ? (double)k[(m * 50 + 99) / 100 - 1].delay_us : 0;
+  double p95 = m ? (double)k[(m * 95 + 99) / 100 - 1].delay_us : 0;
+  fp_buf_fmt(b,
+             "{\"tasks\":%zu,\"skipped\":%zu,\"polls_per_task\":%.3f,\"delay_mean_ms\":%.1f,"
+             "\"delay_p50_ms\":%.1f,\"delay_p95_ms\":%.1f}",
+             m, skip, m ? polls / (double)m : 0.0, m ? delay / (double)m / 1000.0 : 0.0, p50 / 1000.0,
+             p95 / 1000.0);
+  free(r);
 }
 
 /* --------------------------------------------------------------- window */

@@ -56,10 +56,19 @@ struct fp_task {
   int64_t gen_ms;
   int64_t canceled_us; /* 0 = never; may lie in the future (Cancel-After) */
   int deadline;        /* canceled_us came from Cancel-After: "aborted" before start */
+  /* detection bookkeeping (GET /_detect) */
+  unsigned polls;      /* status requests received for this task */
+  int64_t seen_us;     /* first reply that reported it terminal; 0 = not yet */
   const char *id, *model, *version, *param; /* point into the same allocation */
 };
 
 struct fp_shard;
+
+/* One task seen terminal, for /_detect. */
+struct fp_detect_rec {
+  int64_t created_us, delay_us;
+  unsigned polls;
+};
 
 struct fp_server {
   /* configuration (read-only after start unless noted) */
@@ -94,6 +103,12 @@ struct fp_server {
 
   /* task table */
   struct fp_shard *shards;
+
+  /* detection records of tasks created since the last /_reset (det_mu) */
+  pthread_mutex_t det_mu;
+  struct fp_detect_rec *det;
+  size_t det_len, det_cap;
+  int64_t det_epoch_us;
 
   /* suspend scheduler (fakeprov.c) */
   pthread_mutex_t sch_mu;
@@ -154,6 +169,25 @@ typedef void (*fp_task_fn)(struct fp_task *t, void *arg);
 int fp_tasks_with(struct fp_server *srv, const char *id, fp_task_fn fn, void *arg);
 /* Number of tasks of provider prov not yet finished at now_us. */
 uint64_t fp_tasks_active(struct fp_server *srv, int prov, int64_t now_us);
+
+/* --- detection (GET /_detect) --- */
+/* The task's true completion instant: created + generation time, or the
+ * cancel if that came first. */
+int64_t fp_task_done_us(const struct fp_task *t);
+/* A reply is about to tell the client that t is terminal (a poll reply, a
+ * create reply after Prefer: wait, or — for whoever delivers callbacks — a
+ * callback). The first call per task records the detection delay (now_us -
+ * completion, >= 0) and the polls the task had received; later calls do
+ * nothing. Tasks created before the last /_reset are not recorded. Call with
+ * the task's shard lock held, i.e. from an fp_tasks_with() callback. */
+void fp_task_mark_seen(struct fp_server *srv, struct fp_task *t, int64_t now_us);
+/* fp_task_mark_seen() on the task with this id (takes its shard lock).
+ * Returns 0 if the task exists. */
+int fp_task_seen_id(struct fp_server *srv, const char *id, int64_t now_us);
+/* Forget every record; only tasks created from now on count. */
+void fp_detect_reset(struct fp_server *srv);
+/* The /_detect document over the records, skipping the skip earliest-created. */
+void fp_detect_json(struct fp_server *srv, struct fp_buf *b, size_t skip);
 
 /* --- KIE window --- */
 /* Record an accepted create at now_us if the window allows it. Returns 0 when

@@ -187,6 +187,7 @@ struct kie_snap {
   int64_t now_us;
   int pollfault;
   int64_t created_us;
+  int terminal;
   struct fp_buf out;
 };
 
@@ -197,6 +198,7 @@ static void kie_render(struct fp_task *t, void *arg) {
   int64_t created_ms = t->created_us / 1000;
   s->pollfault = t->pollfault;
   s->created_us = t->created_us;
+  t->polls++; /* only polls render a KIE task */
   const char *state;
   int64_t upd;
   int done = 0;
@@ -204,6 +206,7 @@ static void kie_render(struct fp_task *t, void *arg) {
     state = t->fail ? "fail" : "success";
     upd = gen;
     done = 1;
+    s->terminal = 1;
   } else if (el >= gen / 5) {
     state = "generating";
     upd = gen / 5;
@@ -277,6 +280,8 @@ static enum MHD_Result kie_poll(struct fp_server *srv, struct MHD_Connection *c,
     free(s.out.p);
     return fp_reply_static(srv, c, FP_KIE, 200, CT_JSON, kie_null, NULL, NULL);
   }
+  if (s.terminal)
+    fp_task_seen_id(srv, id, s.now_us);
   return fp_reply(srv, c, FP_KIE, 200, CT_JSON, &s.out, NULL, NULL);
 }
 

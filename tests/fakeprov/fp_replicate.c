@@ -94,6 +94,7 @@ struct rep_snap {
   struct fp_server *srv;
   int64_t now_us;
   int cancel; /* cancel request: set canceled_us if not finished */
+  int poll;   /* a status request: counted in the task's polls */
   int pollfault;
   int64_t done_us; /* when the prediction reaches a terminal status */
   int terminal;
@@ -119,6 +120,8 @@ static void rep_render(struct fp_task *t, void *arg) {
     t->canceled_us = now;
     t->deadline = 0;
   }
+  if (s->poll)
+    t->polls++;
   int cut = t->canceled_us != 0 && t->canceled_us < end;
   s->pollfault = t->pollfault;
   s->done_us = cut ? t->canceled_us : end;
@@ -226,6 +229,8 @@ static enum MHD_Result rep_answer(struct fp_server *srv, struct MHD_Connection *
   struct rep_snap s = {.srv = srv, .now_us = fp_now_us()};
   if (fp_tasks_with(srv, id, rep_render, &s) != 0)
     return rep_problem(srv, c, 404, "Not found", "The requested resource could not be found.");
+  if (s.terminal) /* a create reply after Prefer: wait */
+    fp_task_seen_id(srv, id, s.now_us);
   char loc[160];
   snprintf(loc, sizeof loc, "%s/v1/predictions/%s", srv->base_url, id);
   return fp_reply(srv, c, FP_REPLICATE, status, CT_JSON, &s.out, location ? "Location" : NULL, loc);
@@ -367,7 +372,7 @@ static enum MHD_Result rep_get(struct fp_server *srv, struct MHD_Connection *c,
   }
   if (!fp_auth_ok(c, srv->replicate_key))
     return fp_reply_static(srv, c, FP_REPLICATE, 401, CT_PROBLEM, rep_401, NULL, NULL);
-  struct rep_snap s = {.srv = srv, .now_us = fp_now_us(), .cancel = cancel};
+  struct rep_snap s = {.srv = srv, .now_us = fp_now_us(), .cancel = cancel, .poll = !cancel};
   if (fp_tasks_with(srv, id, rep_render, &s) != 0)
     return rep_problem(srv, c, 404, "Not found", "The requested resource could not be found.");
   if (!cancel && !req->fault_done) {
@@ -384,6 +389,8 @@ static enum MHD_Result rep_get(struct fp_server *srv, struct MHD_Connection *c,
       return rep_fault(srv, c, fault, 1);
     }
   }
+  if (!cancel && s.terminal)
+    fp_task_seen_id(srv, id, s.now_us);
   return fp_reply(srv, c, FP_REPLICATE, 200, CT_JSON, &s.out, NULL, NULL);
 }
 
