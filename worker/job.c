@@ -32,6 +32,7 @@
 #include "worker/dispatch.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
+#include "worker/taskmap.h"
 
 #define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
 #define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
@@ -75,6 +76,7 @@ struct job {
     job_done_fn cb;
     void *ud;
     int finished;
+    int32_t partition; /* for the callback URL; -1 = batch */
 };
 
 static void try_provider(struct job *j);
@@ -140,9 +142,20 @@ static void leave_provider(struct job *j)
     }
 }
 
+/* Forget the current task (its callback no longer finds this job). */
+static void drop_task(struct job *j)
+{
+    if (j->task_id && j->e->tasks)
+        taskmap_del(j->e->tasks, j->prov->name, j->task_id, j);
+    free(j->task_id);
+    j->task_id = NULL;
+}
+
 static void release(struct job *j)
 {
     j->finished = 1;
+    if (j->task_id && j->e->tasks)
+        taskmap_del(j->e->tasks, j->prov->name, j->task_id, j);
     if (j->req) {
         loop_cancel(j->req);
         j->req = NULL;
@@ -282,8 +295,7 @@ static void on_timer(uv_timer_t *t)
 static void next_provider(struct job *j)
 {
     leave_provider(j);
-    free(j->task_id);
-    j->task_id = NULL;
+    drop_task(j);
     j->cur++;
     try_provider(j);
 }
@@ -331,8 +343,7 @@ static int retry_same(struct job *j)
     int64_t now = sy_now_ms();
     if (j->tries >= j->prov->retry.max_attempts || budget_try_retry(j->ps->bud, now) != SY_OK)
         return 0;
-    free(j->task_id);
-    j->task_id = NULL;
+    drop_task(j);
     j->phase = PHASE_CREATE;
     arm(j, budget_backoff_ms(&j->prov->retry, j->tries, dispatch_rng(j->e->d)));
     return 1;
@@ -389,17 +400,23 @@ static void read_reply(struct job *j, const struct loop_response *resp,
     snprintf(res->message, sizeof res->message, "%s", resp->error);
 }
 
-static void on_poll_reply(void *ud, const struct loop_response *resp)
+/* Delay before the next status request (first: the one after the create).
+ * With callbacks on, polling is only a slow safety net for a lost callback. */
+static int64_t poll_delay_ms(const struct job *j, int first)
 {
-    struct job *j = ud;
-    struct prov_result res;
-    read_reply(j, resp, j->ops->parse_poll, &res);
-    int64_t now = sy_now_ms();
-    if (res.outcome != PROV_FAILED)
-        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
+    if (j->e->callback_base)
+        return j->e->safety_poll_ms;
+    return first ? j->prov->poll.first_ms : j->prov->poll.interval_ms;
+}
+
+/* A task's status, from a status reply or a callback: finish, fail over or
+ * wait again. r stays the caller's to clean up (succeed() takes its urls). */
+static void poll_result(struct job *j, struct prov_result *r, int64_t now)
+{
+    struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
     switch (res.outcome) {
     case PROV_SUCCEEDED:
-        succeed(j, &res);
+        succeed(j, r);
         break;
     case PROV_CREATED:
     case PROV_PENDING:
@@ -412,7 +429,7 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
             cancel_task(j);
             provider_failed(j, &res, "timeout");
         } else {
-            arm(j, j->prov->poll.interval_ms);
+            arm(j, poll_delay_ms(j, 0));
         }
         break;
     case PROV_FAILED:
@@ -424,7 +441,7 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
             if (++j->not_ready > j->prov->not_ready_tolerance)
                 provider_failed(j, &res, prov_class_name(res.cls));
             else
-                arm(j, j->prov->poll.interval_ms);
+                arm(j, poll_delay_ms(j, 0));
         } else if (res.kind == PROV_K_RATE_LIMITED) {
             add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
             ratelimit_on_429(j->ps->rl, RATELIMIT_POLL, res.retry_after_ms, now);
@@ -439,6 +456,17 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
         }
         break;
     }
+}
+
+static void on_poll_reply(void *ud, const struct loop_response *resp)
+{
+    struct job *j = ud;
+    struct prov_result res;
+    read_reply(j, resp, j->ops->parse_poll, &res);
+    int64_t now = sy_now_ms();
+    if (res.outcome != PROV_FAILED)
+        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
+    poll_result(j, &res, now);
     prov_result_cleanup(&res);
 }
 
@@ -495,6 +523,10 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         j->task_id = res.task_id;
         res.task_id = NULL;
+        if (j->e->tasks && taskmap_put(j->e->tasks, j->prov->name, j->task_id, j) != SY_OK) {
+            struct log_ctx lc = job_log_ctx(j);
+            LOG_WARN(&lc, "out of memory: the task's callback will not find it (the safety poll will)");
+        }
         j->task_created_ms = now;
         j->phase = PHASE_POLL;
         j->not_ready = 0;
@@ -503,7 +535,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
             struct log_ctx lc = job_log_ctx(j);
             LOG_DEBUG(&lc, "task created");
         }
-        arm(j, j->prov->poll.first_ms);
+        arm(j, poll_delay_ms(j, 1));
         break;
     case PROV_FAILED:
         if (res.kind == PROV_K_RATE_LIMITED) {
@@ -521,9 +553,26 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     prov_result_cleanup(&res);
 }
 
+/* {callbacks.public_url}/cb/<provider>/<partition or "b">/<job id, escaped>,
+ * or NULL when callbacks are off (or out of memory: then the job polls). */
+static char *callback_url(const struct job *j)
+{
+    if (!j->e->callback_base)
+        return NULL;
+    char part[16] = "b", *url = NULL;
+    if (j->partition >= 0)
+        snprintf(part, sizeof part, "%d", (int)j->partition);
+    char *id = prov_url_escape(j->spec->id);
+    if (id && asprintf(&url, "%s/cb/%s/%s/%s", j->e->callback_base, j->prov->name, part, id) < 0)
+        url = NULL;
+    free(id);
+    return url;
+}
+
 static void send_create(struct job *j)
 {
     const struct codec_job *s = j->spec;
+    char *cb_url = callback_url(j);
     struct prov_task_spec spec = {
         .edit = s->op == CODEC_OP_EDIT,
         .prompt = s->prompt,
@@ -532,11 +581,13 @@ static void send_create(struct job *j)
         .output_format = s->output_format,
         .aspect_ratio = s->aspect_ratio,
         .model = s->model,
-        .callback_url = NULL,
+        .callback_url = cb_url,
     };
     struct prov_request req = { 0 };
     char err[256] = "";
-    if (j->ops->build_create(j->prov, &spec, &req, err, sizeof err) != SY_OK) {
+    int built = j->ops->build_create(j->prov, &spec, &req, err, sizeof err);
+    free(cb_url);
+    if (built != SY_OK) {
         prov_request_cleanup(&req);
         /* Not a call to the provider: give its permission back unused. */
         breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
@@ -677,12 +728,35 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
     j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, j->order,
                                 DISPATCH_MAX_PROVIDERS);
     j->last_kind = PROV_K_NONE;
+    j->partition = -1;
     uv_timer_init(loop_uv(e->loop), &j->timer);
     j->timer.data = j;
     e->in_flight++;
     /* Start from the loop, never synchronously, so the caller's state is settled. */
     uv_timer_start(&j->timer, on_start, 0, 0);
     return j;
+}
+
+void job_set_partition(struct job *j, int32_t partition)
+{
+    j->partition = partition;
+}
+
+int job_callback(struct engine *e, const char *provider, const char *task_id, const char *job_id,
+                 struct prov_result *res)
+{
+    struct job *j = e->tasks ? taskmap_get(e->tasks, provider, task_id) : NULL;
+    if (!j || j->finished || j->phase != PHASE_POLL || (job_id && strcmp(job_id, j->spec->id) != 0))
+        return SY_DECLINED;
+    if (res->outcome != PROV_SUCCEEDED && !(res->outcome == PROV_FAILED && res->cls == PROV_C_TASK_FAILED))
+        return SY_DECLINED; /* not terminal: the safety poll carries on */
+    if (j->req) {
+        loop_cancel(j->req); /* a safety poll in flight: its answer is not needed */
+        j->req = NULL;
+    }
+    uv_timer_stop(&j->timer);
+    poll_result(j, res, sy_now_ms());
+    return SY_OK;
 }
 
 void job_abort(struct job *j)
