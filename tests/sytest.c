@@ -1,5 +1,8 @@
 /* sytest.c — process and file helpers for the integration tests. */
 #include "sytest.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,7 +111,7 @@ static size_t on_data(char *d, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-static long http(int port, const char *path, const char *body, struct buf *out)
+static long http_with(int port, const char *path, const char *body, const char *const *headers, struct buf *out)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -121,6 +124,8 @@ static long http(int port, const char *path, const char *body, struct buf *out)
     struct curl_slist *h = NULL;
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
+        for (size_t i = 0; headers && headers[i]; i++)
+            h = curl_slist_append(h, headers[i]);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
@@ -130,6 +135,31 @@ static long http(int port, const char *path, const char *body, struct buf *out)
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     return status;
+}
+
+static long http(int port, const char *path, const char *body, struct buf *out)
+{
+    return http_with(port, path, body, NULL, out);
+}
+
+long sy_http_post(int port, const char *path, const char *body, const char *const *headers)
+{
+    struct buf b = { 0 };
+    long st = http_with(port, path, body, headers, &b);
+    free(b.p);
+    return st;
+}
+
+int sy_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 long sy_http_get(int port, const char *path, char **out)

@@ -18,19 +18,6 @@
 
 #include "sytest.h"
 
-/* A port nobody listens on now (bind :0, read it, close). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* sy_write_config disables metrics: point them at listen instead. */
 static void set_listen(const char *conf, const char *listen)
 {
@@ -127,7 +114,7 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "retry = { max_attempts = 1; };", 0, NULL);
-    int port = free_port();
+    int port = sy_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     set_listen(run.conf, listen);

@@ -328,6 +328,7 @@ void fp_task_add(struct fp_server *srv, int prov, const char *model, const char 
   t->gen_ms = gen_ms;
   t->canceled_us = 0;
   t->deadline = 0;
+  t->cb_delivered_us = 0;
   t->onext = NULL;
 
   uint64_t h = fnv1a(t->id);
@@ -482,11 +483,13 @@ void fp_stats_json(struct fp_server *srv, struct fp_buf *b) {
   }
   fp_buf_fmt(b,
              "\"requests\":%llu,\"connections_open\":%llu,\"max_connections_open\":%llu,"
-             "\"connections_total\":%llu,\"suspended\":%llu,\"gen_ms\":%lld}",
+             "\"connections_total\":%llu,\"suspended\":%llu,\"gen_ms\":%lld,"
+             "\"callbacks_sent\":%llu,\"callbacks_failed\":%llu,\"callbacks_retried\":%llu}",
              atomic_load(&srv->requests), atomic_load(&srv->connections_open),
              atomic_load(&srv->max_connections_open), atomic_load(&srv->connections_total),
              atomic_load(&srv->suspended),
-             (long long)atomic_load(&srv->gen_ms));
+             (long long)atomic_load(&srv->gen_ms), atomic_load(&srv->callbacks_sent),
+             atomic_load(&srv->callbacks_failed), atomic_load(&srv->callbacks_retried));
 }
 
 /* -------------------------------------------------------------- buffers */

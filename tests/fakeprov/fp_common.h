@@ -56,10 +56,12 @@ struct fp_task {
   int64_t gen_ms;
   int64_t canceled_us; /* 0 = never; may lie in the future (Cancel-After) */
   int deadline;        /* canceled_us came from Cancel-After: "aborted" before start */
+  int64_t cb_delivered_us; /* first successful (2xx) callback delivery for this task; 0 = none yet */
   const char *id, *model, *version, *param; /* point into the same allocation */
 };
 
 struct fp_shard;
+struct fp_cbq;
 
 struct fp_server {
   /* configuration (read-only after start unless noted) */
@@ -94,6 +96,14 @@ struct fp_server {
 
   /* task table */
   struct fp_shard *shards;
+
+  /* callback delivery (fp_callback.c) */
+  char kie_hmac_key[256]; /* "" = KIE callbacks unsigned */
+  char rep_whsec[256];    /* "whsec_..."; "" = Replicate webhooks unsigned */
+  long long cb_delay_ms;  /* added to each callback's due time */
+  int cb_dup, cb_drop;    /* send every callback twice / never */
+  atomic_ullong callbacks_sent, callbacks_failed, callbacks_retried;
+  struct fp_cbq *cbq;
 
   /* suspend scheduler (fakeprov.c) */
   pthread_mutex_t sch_mu;
@@ -196,6 +206,17 @@ int fp_suspend(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *r
                int64_t due_us);
 /* Bearer token check. Returns 1 when the Authorization header matches key. */
 int fp_auth_ok(struct MHD_Connection *c, const char *key);
+
+/* --- callbacks (fp_callback.c) --- */
+int fp_cb_start(struct fp_server *srv);
+void fp_cb_stop(struct fp_server *srv);
+/* Deliver a callback for task_id of provider prov to url at due_us (plus
+ * --callback-delay-ms). No-op for an empty url. Any thread. */
+void fp_cb_schedule(struct fp_server *srv, int prov, const char *task_id, const char *url,
+                    int64_t due_us);
+/* The callback body for a task, rendered now into b. 0, or -1 if unknown. */
+int fp_kie_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b);
+int fp_rep_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b);
 
 /* --- providers --- */
 enum MHD_Result kie_handle(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req,

@@ -1,0 +1,250 @@
+/* test_callbacks.c — provider callbacks instead of polls, end to end.
+ *
+ * Batch mode against fakeprov delivering signed callbacks: jobs finish with
+ * zero polls (the safety poll is set far beyond the test), forged and stale
+ * callbacks are refused and do not complete a job, a duplicate delivery
+ * gives no second result. Kafka mode: two workers, every callback delivered
+ * to worker B, jobs of A's partitions completed through the callback topic. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "kafkatest.h"
+#include "providers/webhook.h"
+#include "sytest.h"
+#include "worker/sy.h"
+
+#define HMAC_KEY "cb-test-hmac-key"
+#define WHSEC "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="
+
+static const char *fp_args_signed[] = { "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret",
+                                        WHSEC, NULL };
+
+/* Append a callbacks group listening on port, with public_url at url_port. */
+static void add_callbacks(const char *conf, int port, int url_port, const char *extra)
+{
+    setenv("SYTEST_CB_HMAC", HMAC_KEY, 1);
+    setenv("SYTEST_CB_WHSEC", WHSEC, 1);
+    FILE *f = fopen(conf, "a");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\";\n"
+            "  kie_hmac_key_env = \"SYTEST_CB_HMAC\"; webhook_secret_env = \"SYTEST_CB_WHSEC\";\n"
+            "  safety_poll_s = 600; %s };\n",
+            port, url_port, extra ? extra : "");
+    fclose(f);
+}
+
+static int count_succeeded(json_object *res, int n, const char *prefix, const struct fakeprov *fp)
+{
+    int ok = 0;
+    char want[128];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/files/", fp->port);
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        json_object *r = sy_find(res, id);
+        cr_assert_not_null(r, "no result for %s", id);
+        json_object *urls = NULL;
+        if (strcmp(sy_str(r, "status"), "succeeded") == 0 && json_object_object_get_ex(r, "result_urls", &urls) &&
+            json_object_array_length(urls) == 1 &&
+            strncmp(json_object_get_string(json_object_array_get_idx(urls, 0)), want, strlen(want)) == 0)
+            ok++;
+    }
+    return ok;
+}
+
+/* Every job completes from its callback: fakeprov answers no status request. */
+Test(callbacks, batch_zero_polls, .timeout = 90)
+{
+    struct fakeprov fp;
+    fp_start(&fp, fp_args_signed);
+    struct sy_run run;
+    const int N = 40;
+    sy_prepare(&run, &fp, "", "", N, "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse\",\"providers\":[\"kie\",\"replicate\"]}");
+    /* Half the jobs on each provider: rewrite odd lines to prefer replicate. */
+    FILE *f = fopen(run.jobs, "w");
+    for (int i = 0; i < N; i++)
+        fprintf(f, "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse %d\",\"providers\":[\"%s\"]}\n", i, i,
+                i % 2 ? "replicate" : "kie");
+    fclose(f);
+    int port = sy_free_port();
+    add_callbacks(run.conf, port, port, NULL);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 60), 0);
+    json_object *res = sy_read_results(run.out);
+    cr_assert_eq(json_object_array_length(res), (size_t)N);
+    cr_assert_eq(count_succeeded(res, N, "z-", &fp), N);
+    json_object_put(res);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0, "KIE was polled");
+    cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "Replicate was polled");
+    cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
+    cr_assert_eq(fp_stat(&fp, "callbacks_failed"), 0);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* sy_write_config sets log_level = "warn": turn it to debug. */
+static void set_debug(const char *conf)
+{
+    char text[8192];
+    FILE *f = fopen(conf, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *p = strstr(text, "log_level = \"warn\"");
+    cr_assert_not_null(p);
+    memmove(p + 19, p + 18, strlen(p + 18) + 1);
+    memcpy(p, "log_level = \"debug\"", 19);
+    f = fopen(conf, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The task id from the worker's debug log line (JSON) "task created" of job. */
+static int task_from_log(const char *log, const char *job, char *out, size_t cap)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return 0;
+    char line[2048], needle[96];
+    snprintf(needle, sizeof needle, "\"job\":\"%s\"", job);
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *t = strstr(line, "\"task\":\"");
+        if (strstr(line, "task created") && strstr(line, needle) && t) {
+            t += 8;
+            size_t n = strcspn(t, "\"");
+            if (n < cap) {
+                memcpy(out, t, n);
+                out[n] = '\0';
+                found = 1;
+            }
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static long post_kie(int port, const char *job, const char *task, long long ts, const char *sig)
+{
+    char path[128], body[512], h1[64], h2[128];
+    snprintf(path, sizeof path, "/cb/kie/b/%s", job);
+    snprintf(body, sizeof body,
+             "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"%s\",\"state\":\"success\","
+             "\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://evil.example/x.png\\\"]}\"}}",
+             task);
+    snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
+    snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
+    const char *hdrs[] = { h1, h2, NULL };
+    return sy_http_post(port, path, body, sig ? hdrs : NULL);
+}
+
+/* Forged, unsigned, stale and misdirected callbacks are refused (401, 401,
+ * 400, 404) while the job waits, and none of them completes it: the job
+ * ends with fakeprov's own result once the real callback comes. */
+Test(callbacks, refuses_forged_and_stale, .timeout = 90)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "500", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
+                           "--callback-delay-ms", "4000", NULL };
+    fp_start(&fp, args);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 1, "{\"id\":\"f-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
+    set_debug(run.conf);
+    int port = sy_free_port();
+    add_callbacks(run.conf, port, port, NULL);
+    char log[320];
+    snprintf(log, sizeof log, "%s/err.log", run.dir);
+    const char *argv[] = { "run", "-c", run.conf, "--jobs", run.jobs, "--out", run.out, NULL };
+    pid_t pid = sy_spawn_cmd(argv, NULL, log);
+    char task[128] = "";
+    for (int i = 0; i < 300 && !task_from_log(log, "f-0", task, sizeof task); i++)
+        sy_sleep_ms(20);
+    cr_assert(task[0], "no \"task created\" line in %s", log);
+
+    long long now = (long long)(sy_wall_ms() / 1000);
+    char msg[256], good_old[64];
+    cr_assert_eq(post_kie(port, "f-0", task, now, "bm90IGEgc2lnbmF0dXJlIGF0IGFsbCBidXQgYmFzZTY0IQ=="), 401, "forged");
+    cr_assert_eq(post_kie(port, "f-0", task, now, NULL), 401, "unsigned");
+    snprintf(msg, sizeof msg, "%s.%lld", task, now - 3600);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), good_old, sizeof good_old), SY_OK);
+    cr_assert_eq(post_kie(port, "f-0", task, now - 3600, good_old), 400, "stale, though correctly signed");
+    cr_assert_eq(sy_http_post(port, "/cb/nobody/b/f-0", "{}", NULL), 404);
+    cr_assert_eq(sy_http_post(port, "/other", "{}", NULL), 404);
+    cr_assert_eq(sy_http_post(port, "/cb/kie/b/f-0", "not json", NULL), 400);
+    char rts[64];
+    snprintf(rts, sizeof rts, "webhook-timestamp: %lld", now);
+    const char *rep_forged[] = { "webhook-id: msg_x", rts, "webhook-signature: v1,AAAA", NULL };
+    cr_assert_eq(sy_http_post(port, "/cb/replicate/b/f-0", "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":\"x\"}",
+                              rep_forged),
+                 401, "forged Replicate webhook");
+    sy_sleep_ms(300);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "a refused callback completed the job");
+
+    cr_assert_eq(sy_wait(pid, 60), 0);
+    json_object *res = sy_read_results(run.out);
+    cr_assert_eq(json_object_array_length(res), 1);
+    cr_assert_eq(count_succeeded(res, 1, "f-", &fp), 1, "the result is fakeprov's, not the forged URL");
+    json_object_put(res);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "callbacks_sent"), 1);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* Every callback delivered twice (both answered 200): one result per job. */
+Test(callbacks, duplicate_gives_one_result, .timeout = 90)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "300", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
+                           "--callback-dup", NULL };
+    fp_start(&fp, args);
+    struct sy_run run;
+    const int N = 10;
+    sy_prepare(&run, &fp, "", "", 0, NULL);
+    FILE *f = fopen(run.jobs, "w");
+    for (int i = 0; i < N; i++)
+        fprintf(f, "{\"id\":\"d-%d\",\"prompt\":\"p %d\",\"providers\":[\"%s\"]}\n", i, i, i % 2 ? "replicate" : "kie");
+    /* A long last job keeps the worker up while the duplicates arrive. */
+    fprintf(f, "{\"id\":\"d-long\",\"prompt\":\"[gen:4000] p\",\"providers\":[\"kie\"]}\n");
+    fclose(f);
+    int port = sy_free_port();
+    add_callbacks(run.conf, port, port, NULL);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 60), 0);
+    json_object *res = sy_read_results(run.out);
+    cr_assert_eq(json_object_array_length(res), (size_t)N + 1, "one line per job");
+    cr_assert_eq(count_succeeded(res, N, "d-", &fp), N);
+    json_object_put(res);
+    /* Both copies of each short job's callback were accepted (200). */
+    cr_assert_geq(fp_stat(&fp, "callbacks_sent"), 2 * N);
+    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* No callback ever comes: the slow safety poll still finishes the job. */
+Test(callbacks, safety_poll_covers_a_lost_callback, .timeout = 60)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "300", "--callback-drop", NULL };
+    fp_start(&fp, args);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 2, "{\"id\":\"s-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
+    int port = sy_free_port();
+    FILE *f = fopen(run.conf, "a");
+    fprintf(f, "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; safety_poll_s = 2; };\n",
+            port, port);
+    fclose(f);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 30), 0);
+    json_object *res = sy_read_results(run.out);
+    cr_assert_eq(count_succeeded(res, 2, "s-", &fp), 2);
+    json_object_put(res);
+    long polls = fp_stat(&fp, "kie.polls");
+    cr_assert(polls >= 2 && polls <= 4, "one slow poll per job, got %ld", polls);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
