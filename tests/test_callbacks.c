@@ -248,3 +248,127 @@ Test(callbacks, safety_poll_covers_a_lost_callback, .timeout = 60)
     cr_assert(polls >= 2 && polls <= 4, "one slow poll per job, got %ld", polls);
     cr_assert_eq(fp_stop(&fp), 0);
 }
+
+/* ---- Kafka: callbacks handed between workers ---- */
+
+struct kres {
+    int n, distinct, ok;
+    int *count;
+    char workers[2][96];
+    int n_workers;
+};
+
+static void on_kresult(void *ud, const rd_kafka_message_t *m)
+{
+    struct kres *t = ud;
+    json_tokener *tok = json_tokener_new();
+    json_object *o = m->payload ? json_tokener_parse_ex(tok, m->payload, (int)m->len) : NULL;
+    json_tokener_free(tok);
+    const char *id = o ? sy_str(o, "id") : "";
+    int i = strncmp(id, "job-", 4) == 0 ? atoi(id + 4) : -1;
+    if (i >= 0 && i < t->n) {
+        if (!t->count[i]++) {
+            t->distinct++;
+            t->ok += strcmp(sy_str(o, "status"), "succeeded") == 0;
+        }
+        const char *w = sy_str(o, "worker");
+        int known = 0;
+        for (int k = 0; k < t->n_workers; k++)
+            known |= strcmp(t->workers[k], w) == 0;
+        if (!known && t->n_workers < 2)
+            snprintf(t->workers[t->n_workers++], sizeof t->workers[0], "%s", w);
+    }
+    json_object_put(o);
+}
+
+/* The counts in a worker's last "callbacks: N handed to other workers, M
+ * handed in" log line; 0 when absent. */
+static int handoff_counts(const char *log, long *out, long *in)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return 0;
+    char line[2048];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "callbacks: ");
+        if (p && strstr(p, "handed to other workers") && sscanf(p, "callbacks: %ld handed to other workers, %ld", out, in) == 2)
+            found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Two workers in one group on 4 partitions; every callback URL points at
+ * worker B. All jobs succeed with zero polls, so the jobs of A's partitions
+ * were completed through the callback topic: B forwarded, A handed in. */
+Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
+{
+    const int N = 40, P = 4;
+    kt_brokers();
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
+                           "--threads", "2", NULL };
+    fp_start(&fp, args);
+    char dir[256], base[100], group[128], in[128], out[128], dlq[128];
+    sy_tmpdir(dir, sizeof dir);
+    kt_unique(base, sizeof base, "cb");
+    snprintf(group, sizeof group, "%s-group", base);
+    snprintf(in, sizeof in, "%s-in", base);
+    snprintf(out, sizeof out, "%s-out", base);
+    snprintf(dlq, sizeof dlq, "%s-dlq", base);
+    kt_create_topic(in, P, 0);
+    kt_create_topic(out, P, 0);
+    kt_create_topic(dlq, 1, 0);
+    struct kt_topics topics = { .group = group, .input = in, .output = out, .dlq = dlq };
+    int port_a = sy_free_port(), port_b = sy_free_port();
+    char conf_a[320], conf_b[320], log_a[320], log_b[320];
+    snprintf(conf_a, sizeof conf_a, "%s/a.conf", dir);
+    snprintf(conf_b, sizeof conf_b, "%s/b.conf", dir);
+    snprintf(log_a, sizeof log_a, "%s/a.log", dir);
+    snprintf(log_b, sizeof log_b, "%s/b.log", dir);
+    kt_write_config(&fp, conf_a, &topics, "", "", "client_id = \"a\";");
+    kt_write_config(&fp, conf_b, &topics, "", "", "client_id = \"b\";");
+    add_callbacks(conf_a, port_a, port_b, NULL);
+    add_callbacks(conf_b, port_b, port_b, NULL);
+    fprintf(stderr, "kafka_handoff: topics %s-*, logs in %s\n", base, dir);
+    pid_t a = kt_worker_start(conf_a, log_a);
+    pid_t b = kt_worker_start(conf_b, log_b);
+    kt_wait_group(group, 2, P, 90000);
+
+    struct kt_producer *prod = kt_producer_new();
+    for (int i = 0; i < N; i++) {
+        char id[32], val[256];
+        snprintf(id, sizeof id, "job-%d", i);
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}", id, i,
+                 i % 2 ? "kie" : "replicate");
+        kt_produce(prod, in, i % P, id, strlen(id), val, strlen(val), NULL, NULL);
+    }
+    kt_producer_flush(prod, 60000);
+    struct kres t = { .n = N, .count = calloc((size_t)N, sizeof(int)) };
+    struct kt_reader *r = kt_reader_new(out);
+    int64_t end = kt_now_ms() + 90000;
+    while (t.distinct < N && kt_now_ms() < end) {
+        if (kt_reader_drain(r, on_kresult, &t, 3000) == 0)
+            kt_sleep_ms(200);
+    }
+    cr_assert_eq(t.distinct, N, "only %d of %d jobs have a result; logs in %s", t.distinct, N, dir);
+    cr_assert_eq(t.ok, N, "%d of %d succeeded; logs in %s", t.ok, N, dir);
+    cr_assert_eq(t.n_workers, 2, "results from %d workers (want both)", t.n_workers);
+    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0, "polled; logs in %s", dir);
+    cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
+
+    cr_assert_eq(kt_worker_stop(a, 30, NULL), 0, "worker A exit; logs in %s", dir);
+    cr_assert_eq(kt_worker_stop(b, 30, NULL), 0, "worker B exit; logs in %s", dir);
+    long a_out = -1, a_in = -1, b_out = -1, b_in = -1;
+    cr_assert(handoff_counts(log_a, &a_out, &a_in), "no callbacks summary in %s", log_a);
+    cr_assert(handoff_counts(log_b, &b_out, &b_in), "no callbacks summary in %s", log_b);
+    cr_assert_eq(a_out, 0, "A received no callbacks, so it forwarded none");
+    cr_assert_gt(b_out, 0, "B forwarded the callbacks of A's partitions");
+    cr_assert_eq(a_in, b_out, "A completed every job B handed over (A %ld, B %ld)", a_in, b_out);
+    cr_assert_eq(b_in, 0);
+    kt_reader_free(r);
+    kt_producer_free(prod);
+    free(t.count);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
