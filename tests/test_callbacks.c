@@ -18,6 +18,8 @@
 #include "kafkatest.h"
 #include "providers/webhook.h"
 #include "sytest.h"
+#include "worker/callbacks.h"
+#include "worker/taskmap.h"
 #include "worker/sy.h"
 
 #define HMAC_KEY "cb-test-hmac-key"
@@ -25,6 +27,52 @@
 
 static const char *fp_args_signed[] = { "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret",
                                         WHSEC, NULL };
+
+/* The handoff envelope carries the event, not the request: no headers. */
+Test(callbacks, envelope_round_trip)
+{
+    const char body[] = "{\"id\":\"p1\",\"status\":\"succeeded\",\"output\":\"https://x/\\u00e9.png\"}";
+    struct callbacks_event ev = { .provider = "replicate", .partition = 3, .job_id = strdup("job/1 ü"),
+                                  .task_id = "p1", .body = strdup(body), .body_len = strlen(body) };
+    size_t len = 0;
+    char *env = callbacks_envelope(&ev, &len);
+    cr_assert_not_null(env);
+    cr_assert_eq(strlen(env), len);
+    struct callbacks_event back;
+    cr_assert_eq(callbacks_envelope_parse(env, len, &back), SY_OK);
+    cr_assert_str_eq(back.provider, "replicate");
+    cr_assert_eq(back.partition, 3);
+    cr_assert_str_eq(back.job_id, "job/1 ü");
+    cr_assert_str_eq(back.task_id, "p1");
+    cr_assert_eq(back.body_len, strlen(body));
+    cr_assert_str_eq(back.body, body);
+    struct callbacks_event bad;
+    cr_assert_eq(callbacks_envelope_parse("{\"provider\":\"kie\",\"job\":\"j\"}", 28, &bad), SY_ERR);
+    cr_assert_null(bad.job_id);
+    callbacks_event_cleanup(&back);
+    callbacks_event_cleanup(&ev);
+    free(env);
+}
+
+Test(callbacks, taskmap)
+{
+    struct taskmap *m = taskmap_new();
+    int a, b;
+    char id[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(id, sizeof id, "t%d", i);
+        cr_assert_eq(taskmap_put(m, i % 2 ? "kie" : "replicate", id, &a), SY_OK);
+    }
+    cr_assert_eq(taskmap_size(m), 2000);
+    cr_assert_eq(taskmap_get(m, "kie", "t1"), &a);
+    cr_assert_null(taskmap_get(m, "replicate", "t1"), "keyed by provider too");
+    taskmap_del(m, "kie", "t1", &b);
+    cr_assert_eq(taskmap_get(m, "kie", "t1"), &a, "only the owner's value is removed");
+    taskmap_del(m, "kie", "t1", &a);
+    cr_assert_null(taskmap_get(m, "kie", "t1"));
+    cr_assert_eq(taskmap_size(m), 1999);
+    taskmap_free(m);
+}
 
 /* Append a callbacks group listening on port, with public_url at url_port. */
 static void add_callbacks(const char *conf, int port, int url_port, const char *extra)
@@ -88,8 +136,9 @@ Test(callbacks, batch_zero_polls, .timeout = 90)
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
-/* sy_write_config sets log_level = "warn": turn it to debug. */
-static void set_debug(const char *conf)
+/* Replace the first `from` in file conf with `to` (sy_write_config's fixed
+ * worker settings cannot be given twice). */
+static void replace_in_config(const char *conf, const char *from, const char *to)
 {
     char text[8192];
     FILE *f = fopen(conf, "r");
@@ -97,13 +146,28 @@ static void set_debug(const char *conf)
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
-    char *p = strstr(text, "log_level = \"warn\"");
-    cr_assert_not_null(p);
-    memmove(p + 19, p + 18, strlen(p + 18) + 1);
-    memcpy(p, "log_level = \"debug\"", 19);
+    char *p = strstr(text, from);
+    cr_assert_not_null(p, "%s: no \"%s\"", conf, from);
+    size_t fl = strlen(from), tl = strlen(to);
+    cr_assert_lt(n - fl + tl, sizeof text);
+    memmove(p + tl, p + fl, strlen(p + fl) + 1);
+    memcpy(p, to, tl);
     f = fopen(conf, "w");
     fputs(text, f);
     fclose(f);
+}
+
+/* The value of one sample line of a /metrics page, or -1. */
+static long sample(const char *page, const char *series)
+{
+    const char *p = page;
+    size_t n = strlen(series);
+    while ((p = strstr(p, series)) != NULL) {
+        if ((p == page || p[-1] == '\n') && p[n] == ' ')
+            return atol(p + n + 1);
+        p += n;
+    }
+    return -1;
 }
 
 /* The task id from the worker's debug log line (JSON) "task created" of job. */
@@ -156,7 +220,11 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 1, "{\"id\":\"f-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
-    set_debug(run.conf);
+    int mport = sy_free_port();
+    char mlisten[64];
+    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", mport);
+    replace_in_config(run.conf, "log_level = \"warn\"", "log_level = \"debug\"");
+    replace_in_config(run.conf, "metrics_listen = \"\"", mlisten);
     int port = sy_free_port();
     add_callbacks(run.conf, port, port, NULL);
     char log[320];
@@ -187,6 +255,15 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     sy_sleep_ms(300);
     int st;
     cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "a refused callback completed the job");
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
+    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"), 2);
+    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"stale\"}"), 1);
+    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"invalid\"}"), 1);
+    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"accepted\"}"), 0);
+    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"replicate\",result=\"bad_signature\"}"),
+                 1);
+    free(page);
 
     cr_assert_eq(sy_wait(pid, 60), 0);
     json_object *res = sy_read_results(run.out);
@@ -211,6 +288,8 @@ Test(callbacks, duplicate_gives_one_result, .timeout = 90)
     FILE *f = fopen(run.jobs, "w");
     for (int i = 0; i < N; i++)
         fprintf(f, "{\"id\":\"d-%d\",\"prompt\":\"p %d\",\"providers\":[\"%s\"]}\n", i, i, i % 2 ? "replicate" : "kie");
+    /* An id that needs escaping in the callback URL. */
+    fprintf(f, "{\"id\":\"d-x/\u00fc %%2F?#\",\"prompt\":\"p\",\"providers\":[\"replicate\"]}\n");
     /* A long last job keeps the worker up while the duplicates arrive. */
     fprintf(f, "{\"id\":\"d-long\",\"prompt\":\"[gen:4000] p\",\"providers\":[\"kie\"]}\n");
     fclose(f);
@@ -218,8 +297,11 @@ Test(callbacks, duplicate_gives_one_result, .timeout = 90)
     add_callbacks(run.conf, port, port, NULL);
     cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 60), 0);
     json_object *res = sy_read_results(run.out);
-    cr_assert_eq(json_object_array_length(res), (size_t)N + 1, "one line per job");
+    cr_assert_eq(json_object_array_length(res), (size_t)N + 2, "one line per job");
     cr_assert_eq(count_succeeded(res, N, "d-", &fp), N);
+    json_object *odd = sy_find(res, "d-x/\u00fc %2F?#");
+    cr_assert_not_null(odd);
+    cr_assert_str_eq(sy_str(odd, "status"), "succeeded");
     json_object_put(res);
     /* Both copies of each short job's callback were accepted (200). */
     cr_assert_geq(fp_stat(&fp, "callbacks_sent"), 2 * N);
