@@ -16,6 +16,7 @@
 
 #define CBT_BATCH 500
 #define CBT_TIMEOUT_MS 15000
+#define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
 
 struct cbtopic {
     rd_kafka_t *rk;
@@ -52,6 +53,8 @@ static int create_topic(rd_kafka_t *rk, const char *name, int partitions, char *
         snprintf(err, errlen, "callback topic %s: %s", name, e);
         return SY_ERR;
     }
+    /* A callback older than this is for a task long given up (poll.max_s). */
+    rd_kafka_NewTopic_set_config(nt, "retention.ms", CBT_RETENTION_MS);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opt, CBT_TIMEOUT_MS, e, sizeof e);
@@ -148,7 +151,7 @@ struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn 
         "group.id", group,
         "enable.auto.commit", "true",
         "enable.auto.offset.store", "true",
-        "auto.offset.reset", "latest",
+        "auto.offset.reset", "earliest",
         "enable.partition.eof", "false",
         NULL,
     };

@@ -7,10 +7,12 @@
  * callback-topic partitions matching the input partitions it owns, with a
  * second consumer handle assigned by hand (no group membership; group
  * "<kafka.group>.callbacks" only holds its committed offsets). A partition
- * starts at its committed offset, or at the end when there is none: an event
- * older than the assignment is for a task of the previous owner, whose jobs
- * are redone here with new tasks. Offsets are committed as read (each event
- * is handled synchronously when it is read). */
+ * starts at its committed offset, or at its beginning when there is none
+ * (not at its end: a partition's end is only resolved a moment after it is
+ * assigned, and an event produced in that moment would be skipped). Events
+ * for tasks no longer in flight here are dropped, so a replay costs little;
+ * a topic created here keeps 2 h of events. Offsets are committed as read
+ * (each event is handled synchronously when it is read). */
 #ifndef QUEUE_CBTOPIC_H
 #define QUEUE_CBTOPIC_H
 

@@ -272,6 +272,15 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     json_object_put(res);
     cr_assert_eq(fp_stat(&fp, "kie.polls"), 0);
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), 1);
+    /* No secret in the (debug) log or the result. */
+    FILE *lf = fopen(log, "r");
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, lf);
+    fclose(lf);
+    text[n] = '\0';
+    cr_assert(strstr(text, "\"task created\"") != NULL, "the log was read");
+    cr_assert_null(strstr(text, HMAC_KEY), "KIE HMAC key in the log");
+    cr_assert_null(strstr(text, WHSEC + 6), "webhook secret in the log");
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
@@ -409,8 +418,8 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     snprintf(conf_b, sizeof conf_b, "%s/b.conf", dir);
     snprintf(log_a, sizeof log_a, "%s/a.log", dir);
     snprintf(log_b, sizeof log_b, "%s/b.log", dir);
-    kt_write_config(&fp, conf_a, &topics, "", "", "client_id = \"a\";");
-    kt_write_config(&fp, conf_b, &topics, "", "", "client_id = \"b\";");
+    kt_write_config(&fp, conf_a, &topics, "log_level = \"debug\";", "", "client_id = \"a\";");
+    kt_write_config(&fp, conf_b, &topics, "log_level = \"debug\";", "", "client_id = \"b\";");
     add_callbacks(conf_a, port_a, port_b, NULL);
     add_callbacks(conf_b, port_b, port_b, NULL);
     fprintf(stderr, "kafka_handoff: topics %s-*, logs in %s\n", base, dir);

@@ -14,16 +14,11 @@
  * failure classes, 512 partitions (more are left off the page). */
 #include "metrics.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -269,22 +264,23 @@ void metrics_callback(struct metrics *m, const char *provider, enum metrics_cb_r
     pthread_mutex_unlock(&m->cb_mu);
 }
 
-void metrics_callback_forwarded(struct metrics *m)
+static void bump_cb(struct metrics *m, uint64_t *field)
 {
     if (!m)
         return;
     pthread_mutex_lock(&m->cb_mu);
-    m->cbs.forwarded++;
+    (*field)++;
     pthread_mutex_unlock(&m->cb_mu);
+}
+
+void metrics_callback_forwarded(struct metrics *m)
+{
+    bump_cb(m, m ? &m->cbs.forwarded : NULL);
 }
 
 void metrics_callback_handed_in(struct metrics *m)
 {
-    if (!m)
-        return;
-    pthread_mutex_lock(&m->cb_mu);
-    m->cbs.handed_in++;
-    pthread_mutex_unlock(&m->cb_mu);
+    bump_cb(m, m ? &m->cbs.handed_in : NULL);
 }
 
 /* ---- collection (loop thread) ---- */

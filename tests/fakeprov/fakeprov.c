@@ -189,12 +189,7 @@ static void *sched_main(void *arg) {
       MHD_resume_connection(e.conn);
       continue;
     }
-    int64_t wait = srv->heap[0].due_us - now;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (wait % 1000000) * 1000;
-    ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fp_mono_after(srv->heap[0].due_us - now);
     pthread_cond_timedwait(&srv->sch_cv, &srv->sch_mu, &ts);
   }
   pthread_mutex_unlock(&srv->sch_mu);

@@ -226,12 +226,7 @@ static void *cb_main(void *arg) {
       pthread_mutex_lock(&q->mu);
       continue;
     }
-    int64_t wait = q->heap[0]->due_us - now;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (wait % 1000000) * 1000;
-    ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fp_mono_after(q->heap[0]->due_us - now);
     pthread_cond_timedwait(&q->cv, &q->mu, &ts);
   }
   pthread_mutex_unlock(&q->mu);

@@ -43,6 +43,15 @@ static void clk_init(void) {
   clk_wall0 = ts_us(CLOCK_REALTIME);
 }
 
+struct timespec fp_mono_after(int64_t wait_us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+  ts.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
 int64_t fp_now_us(void) {
   pthread_once(&clk_once, clk_init);
   return clk_wall0 + (ts_us(CLOCK_MONOTONIC) - clk_mono0);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum fp_provider { FP_KIE = 0, FP_REPLICATE = 1, FP_OTHER = 2, FP_NPROV = 3 };
 
@@ -134,6 +135,8 @@ struct fp_buf {
 /* --- clock and randomness --- */
 /* Microseconds since the epoch, from a monotonic clock anchored at start. */
 int64_t fp_now_us(void);
+/* CLOCK_MONOTONIC now + wait_us, for pthread_cond_timedwait on a monotonic cv. */
+struct timespec fp_mono_after(int64_t wait_us);
 /* Uniform double in [0,1) from a per-thread generator seeded from srv->seed. */
 double fp_rand01(const struct fp_server *srv);
 /* Draw a generation time in ms from the configured distribution. */
