@@ -301,6 +301,16 @@ static const struct field kafka_fields[] = {
     FSTR(struct conf_kafka, input_topic, F_NONEMPTY, NULL),
     FSTR(struct conf_kafka, output_topic, F_NONEMPTY, NULL),
     FSTR(struct conf_kafka, dlq_topic, F_NONEMPTY, NULL),
+    FSTR(struct conf_kafka, callback_topic, F_NONEMPTY, NULL),
+};
+
+static const struct field callbacks_fields[] = {
+    FSTR(struct conf_callbacks, listen, 0, NULL),
+    FSTR(struct conf_callbacks, public_url, 0, NULL),
+    FSTR(struct conf_callbacks, kie_hmac_key_env, F_NONEMPTY, NULL),
+    FSTR(struct conf_callbacks, webhook_secret_env, F_NONEMPTY, NULL),
+    FINT(struct conf_callbacks, tolerance_s, 1, 86400, 0),
+    FINT(struct conf_callbacks, safety_poll_s, 1, NOMAX, 0),
 };
 
 static const struct field provider_fields[] = {
@@ -532,15 +542,23 @@ static int load_kafka(struct ld *ld, config_setting_t *root, struct conf_kafka *
         return fail(ld, root, "out of memory");
     if (get_group(ld, root, "", "kafka", &g) != 0)
         return -1;
-    if (g == NULL)
-        return 0;
-    k->present = 1;
-    if (load_fields(ld, g, "kafka", kafka_fields, NFIELDS(kafka_fields), k, extra) != 0)
-        return -1;
-    if (strcmp(k->input_topic, k->output_topic) == 0 || strcmp(k->input_topic, k->dlq_topic) == 0) {
-        return fail(ld, member_or_self(g, "input_topic"), "kafka.input_topic: must differ from output_topic and dlq_topic");
+    if (g != NULL) {
+        k->present = 1;
+        if (load_fields(ld, g, "kafka", kafka_fields, NFIELDS(kafka_fields), k, extra) != 0)
+            return -1;
+        if (strcmp(k->input_topic, k->output_topic) == 0 || strcmp(k->input_topic, k->dlq_topic) == 0)
+            return fail(ld, member_or_self(g, "input_topic"),
+                        "kafka.input_topic: must differ from output_topic and dlq_topic");
     }
-    return load_kafka_properties(ld, g, k);
+    if (k->callback_topic == NULL && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
+        k->callback_topic = NULL;
+        return fail(ld, root, "out of memory");
+    }
+    if (g != NULL && (strcmp(k->callback_topic, k->input_topic) == 0 || strcmp(k->callback_topic, k->output_topic) == 0 ||
+                      strcmp(k->callback_topic, k->dlq_topic) == 0))
+        return fail(ld, member_or_self(g, "callback_topic"),
+                    "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic");
+    return g == NULL ? 0 : load_kafka_properties(ld, g, k);
 }
 
 static const struct builtin_model *builtin(const struct type_info *ti, const char *name)
@@ -607,24 +625,80 @@ static int load_models(struct ld *ld, config_setting_t *pg, const char *path, co
     return 0;
 }
 
-/* Reads the key from the environment. The value never reaches a message. */
+/* Reads the secret named by setting s (its value `env`, at `field`) from the
+ * environment into *dst. The value never reaches a message. */
+static int resolve_secret(struct ld *ld, config_setting_t *s, const char *field, const char *env, char **dst)
+{
+    /* Not a variable name: maybe the secret itself pasted here. Never echo it. */
+    int name_ok = env[0] != '\0' &&
+                  strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") == strlen(env) &&
+                  !(env[0] >= '0' && env[0] <= '9');
+    if (!name_ok)
+        return fail(ld, s, "%s: must name an environment variable (letters, digits, _), not hold the key", field);
+    const char *v = getenv(env);
+    if (v == NULL)
+        return fail(ld, s, "%s: environment variable %s is not set", field, env);
+    if (v[0] == '\0')
+        return fail(ld, s, "%s: environment variable %s is empty", field, env);
+    if (set_str(dst, v) != 0)
+        return fail(ld, s, "%s: out of memory", field);
+    return 0;
+}
+
 static int resolve_api_key(struct ld *ld, config_setting_t *pg, const char *path, struct conf_provider *p)
 {
-    config_setting_t *s = config_setting_get_member(pg, "api_key_env");
-    /* Not a variable name: maybe the key itself pasted here. Never echo it. */
-    int name_ok = p->api_key_env[0] != '\0' && strspn(p->api_key_env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") ==
-                                               strlen(p->api_key_env) &&
-                  !(p->api_key_env[0] >= '0' && p->api_key_env[0] <= '9');
-    if (!name_ok)
-        return fail(ld, s, "%s.api_key_env: must name an environment variable (letters, digits, _), not hold the key",
-                    path);
-    const char *v = getenv(p->api_key_env);
-    if (v == NULL)
-        return fail(ld, s, "%s.api_key_env: environment variable %s is not set", path, p->api_key_env);
-    if (v[0] == '\0')
-        return fail(ld, s, "%s.api_key_env: environment variable %s is empty", path, p->api_key_env);
-    if (set_str(&p->api_key, v) != 0)
-        return fail(ld, s, "%s.api_key_env: out of memory", path);
+    char f[192];
+    return resolve_secret(ld, config_setting_get_member(pg, "api_key_env"), join(f, sizeof f, path, "api_key_env"),
+                          p->api_key_env, &p->api_key);
+}
+
+/* "http(s)://host…": 1 when it is. */
+static int valid_base_url(const char *u)
+{
+    const char *host = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+    return host && *host != '\0' && *host != '/';
+}
+
+static void strip_slashes(char *u)
+{
+    for (size_t n = strlen(u); n > 0 && u[n - 1] == '/'; n--)
+        u[n - 1] = '\0';
+}
+
+static int load_callbacks(struct ld *ld, config_setting_t *root, struct conf_callbacks *cb)
+{
+    config_setting_t *g;
+    cb->tolerance_s = 300;
+    cb->safety_poll_s = 60;
+    if (set_str(&cb->listen, "") != 0 || set_str(&cb->public_url, "") != 0)
+        return fail(ld, root, "out of memory");
+    if (get_group(ld, root, "", "callbacks", &g) != 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (load_fields(ld, g, "callbacks", callbacks_fields, NFIELDS(callbacks_fields), cb, NULL) != 0)
+        return -1;
+    if (!valid_listen(cb->listen))
+        return fail(ld, member_or_self(g, "listen"),
+                    "callbacks.listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
+    if (cb->listen[0] != '\0' && cb->public_url[0] == '\0')
+        return fail(ld, member_or_self(g, "public_url"),
+                    "callbacks.public_url: required when callbacks.listen is set (the base URL providers can reach)");
+    if (cb->public_url[0] != '\0' && !valid_base_url(cb->public_url))
+        return fail(ld, member_or_self(g, "public_url"), "callbacks.public_url: must start with http:// or https:// and name a host");
+    strip_slashes(cb->public_url);
+    if (cb->kie_hmac_key_env &&
+        resolve_secret(ld, member_or_self(g, "kie_hmac_key_env"), "callbacks.kie_hmac_key_env", cb->kie_hmac_key_env,
+                       &cb->kie_hmac_key) != 0)
+        return -1;
+    if (cb->webhook_secret_env) {
+        config_setting_t *s = member_or_self(g, "webhook_secret_env");
+        if (resolve_secret(ld, s, "callbacks.webhook_secret_env", cb->webhook_secret_env, &cb->webhook_secret) != 0)
+            return -1;
+        if (strncmp(cb->webhook_secret, "whsec_", 6) != 0 || cb->webhook_secret[6] == '\0')
+            return fail(ld, s, "callbacks.webhook_secret_env: environment variable %s does not hold a whsec_... secret",
+                        cb->webhook_secret_env);
+    }
     return 0;
 }
 
@@ -679,13 +753,9 @@ static int load_provider(struct ld *ld, config_setting_t *pg, const char *path, 
     if (strncmp(p->base_url, "http://", 7) != 0 && strncmp(p->base_url, "https://", 8) != 0)
         return fail(ld, config_setting_get_member(pg, "base_url"), "%s.base_url: must start with http:// or https://",
                     path);
-    {
-        const char *host = strstr(p->base_url, "://") + 3;
-        if (*host == '\0' || *host == '/')
-            return fail(ld, config_setting_get_member(pg, "base_url"), "%s.base_url: has no host", path);
-    }
-    for (size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
-        p->base_url[n - 1] = '\0';
+    if (!valid_base_url(p->base_url))
+        return fail(ld, config_setting_get_member(pg, "base_url"), "%s.base_url: has no host", path);
+    strip_slashes(p->base_url);
     if (p->proxy != NULL && p->proxy[0] == '\0') {
         free(p->proxy);
         p->proxy = NULL;
@@ -914,7 +984,7 @@ static int load_templates(struct ld *ld, config_setting_t *root, struct conf *c)
 static struct conf *load(config_t *cfg, const char *name, char *err, size_t errlen)
 {
     struct ld ld = { name, err, errlen };
-    static const char *const top[] = { "providers", "worker", "kafka", "templates", NULL };
+    static const char *const top[] = { "providers", "worker", "kafka", "templates", "callbacks", NULL };
     config_setting_t *root = config_root_setting(cfg);
     struct conf *c = calloc(1, sizeof *c);
 
@@ -924,8 +994,8 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
         return NULL;
     }
     if (check_keys(&ld, root, "", NULL, 0, top) != 0 || load_worker(&ld, root, &c->worker) != 0 ||
-        load_kafka(&ld, root, &c->kafka) != 0 || load_providers(&ld, root, c) != 0 ||
-        load_templates(&ld, root, c) != 0) {
+        load_kafka(&ld, root, &c->kafka) != 0 || load_callbacks(&ld, root, &c->callbacks) != 0 ||
+        load_providers(&ld, root, c) != 0 || load_templates(&ld, root, c) != 0) {
         conf_free(c);
         return NULL;
     }
@@ -982,15 +1052,20 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
     return c;
 }
 
+static void free_secret(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
 static void free_provider(struct conf_provider *p)
 {
     free(p->name);
     free(p->base_url);
     free(p->api_key_env);
-    if (p->api_key != NULL) {
-        explicit_bzero(p->api_key, strlen(p->api_key));
-        free(p->api_key);
-    }
+    free_secret(p->api_key);
     free(p->proxy);
     free(p->rate_limit.scope);
     for (size_t i = 0; i < p->n_models; i++) {
@@ -1017,6 +1092,13 @@ void conf_free(struct conf *c)
     free(c->kafka.input_topic);
     free(c->kafka.output_topic);
     free(c->kafka.dlq_topic);
+    free(c->kafka.callback_topic);
+    free(c->callbacks.listen);
+    free(c->callbacks.public_url);
+    free(c->callbacks.kie_hmac_key_env);
+    free(c->callbacks.webhook_secret_env);
+    free_secret(c->callbacks.kie_hmac_key);
+    free_secret(c->callbacks.webhook_secret);
     for (size_t i = 0; i < c->kafka.n_properties; i++) {
         free(c->kafka.properties[i].key);
         free(c->kafka.properties[i].value);

@@ -111,6 +111,7 @@ struct conf_kafka {
     char *input_topic;
     char *output_topic;
     char *dlq_topic;
+    char *callback_topic; /* callbacks handed between workers; default "<input_topic>.callbacks" */
     struct conf_kv *properties; /* passed verbatim to librdkafka */
     size_t n_properties;
     int present; /* 1 if the file has a kafka group; the fields above hold defaults either way */
@@ -135,10 +136,23 @@ struct conf_template {
     int line;
 };
 
+/* Provider callbacks instead of polls (read at start only: not reloadable). */
+struct conf_callbacks {
+    char *listen;             /* "host:port" of the receiver; "" = callbacks off */
+    char *public_url;         /* base URL providers reach the receiver at, no trailing '/'; "" when off */
+    char *kie_hmac_key_env;   /* NULL = KIE callbacks are not signature-checked */
+    char *kie_hmac_key;       /* its value; NEVER log it */
+    char *webhook_secret_env; /* NULL = Replicate webhooks are not signature-checked */
+    char *webhook_secret;     /* its value ("whsec_..."); NEVER log it */
+    int tolerance_s;          /* accepted distance of a signed timestamp from now */
+    int safety_poll_s;        /* poll interval while a callback is awaited */
+};
+
 struct conf {
     char *path;
     struct conf_worker worker;
     struct conf_kafka kafka;
+    struct conf_callbacks callbacks;
     struct conf_provider *providers; /* sorted by priority, ascending */
     size_t n_providers;
     struct conf_template *templates; /* file order; NULL when the file has none */

@@ -118,15 +118,22 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
 int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
                   size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
 {
+    return producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, klen, val, vlen, hdrs, opaque, err, errlen);
+}
+
+int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
+                     const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+{
     rd_kafka_resp_err_t e;
     if (hdrs) {
-        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    } else {
-        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
-                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                               RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    } else {
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         p->outstanding++;

@@ -4,6 +4,7 @@
 #define QUEUE_PRODUCER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
@@ -31,6 +32,10 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
  * err filled. */
 int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
                   size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
+
+/* Same, to one partition (RD_KAFKA_PARTITION_UA = the partitioner's choice). */
+int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
+                     const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
 
 /* Messages queued and not yet reported. */
 size_t producer_outstanding(const struct producer *p);

@@ -1,5 +1,8 @@
 /* sytest.c — process and file helpers for the integration tests. */
 #include "sytest.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,8 +112,10 @@ static size_t on_data(char *d, size_t s, size_t n, void *ud)
 }
 
 /* bearer (may be NULL) adds "Authorization: Bearer ..." and a User-Agent,
- * as fakeprov's KIE side (like KIE) wants both. */
-static long http_ex(int port, const char *path, const char *body, const char *bearer, struct buf *out)
+ * as fakeprov's KIE side (like KIE) wants both; headers (NULL-terminated,
+ * may be NULL) go on a POST. */
+static long http_ex(int port, const char *path, const char *body, const char *bearer, const char *const *headers,
+                    struct buf *out)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -123,6 +128,8 @@ static long http_ex(int port, const char *path, const char *body, const char *be
     struct curl_slist *h = NULL;
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
+        for (size_t i = 0; headers && headers[i]; i++)
+            h = curl_slist_append(h, headers[i]);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     }
     if (bearer) {
@@ -143,7 +150,27 @@ static long http_ex(int port, const char *path, const char *body, const char *be
 
 static long http(int port, const char *path, const char *body, struct buf *out)
 {
-    return http_ex(port, path, body, NULL, out);
+    return http_ex(port, path, body, NULL, NULL, out);
+}
+
+long sy_http_post(int port, const char *path, const char *body, const char *const *headers)
+{
+    struct buf b = { 0 };
+    long st = http_ex(port, path, body, NULL, headers, &b);
+    free(b.p);
+    return st;
+}
+
+int sy_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
 long sy_http_get(int port, const char *path, char **out)
@@ -165,7 +192,7 @@ json_object *fp_get_json(const struct fakeprov *fp, const char *path)
 json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const char *bearer)
 {
     struct buf b = { 0 };
-    long st = http_ex(fp->port, path, NULL, bearer, &b);
+    long st = http_ex(fp->port, path, NULL, bearer, NULL, &b);
     json_object *o = st == 200 && b.p ? json_tokener_parse(b.p) : NULL;
     free(b.p);
     return o;

@@ -28,6 +28,11 @@ json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const
 /* GET http://127.0.0.1:port/path: the HTTP status (0 = no reply); *out (may
  * be NULL) gets the body, caller frees. */
 long sy_http_get(int port, const char *path, char **out);
+/* POST body (JSON) to http://127.0.0.1:port/path with extra "Name: value"
+ * headers (NULL-terminated list, may be NULL): the HTTP status (0 = none). */
+long sy_http_post(int port, const char *path, const char *body, const char *const *headers);
+/* A loopback port nobody listens on now (bind :0, read it, close). */
+int sy_free_port(void);
 /* /_stats value at a dotted path ("kie.creates"), or -1. */
 long fp_stat(const struct fakeprov *fp, const char *dotted);
 

@@ -21,6 +21,8 @@
 
 #define KIE_KEY "kie-SECRET-7f3a9c1e"
 #define REP_KEY "rep-SECRET-2b8e41d0"
+#define HMAC_KEY "hmac-SECRET-5d1c"
+#define WHSEC "whsec_c2VjcmV0LVNFQ1JFVC1iYXNlNjQ="
 #define FIX SY_FIXTURES "/config/"
 
 static void set_env(void)
@@ -28,6 +30,8 @@ static void set_env(void)
     setenv("SY_T_KIE_KEY", KIE_KEY, 1);
     setenv("SY_T_REP_KEY", REP_KEY, 1);
     setenv("SY_T_EMPTY", "", 1);
+    setenv("SY_T_HMAC", HMAC_KEY, 1);
+    setenv("SY_T_WHSEC", WHSEC, 1);
     unsetenv("SY_T_UNSET");
 }
 
@@ -399,6 +403,42 @@ Test(config, tiny_error_buffer_is_safe)
     assert_no_leaks();
 }
 
+Test(config, callbacks_off_by_default)
+{
+    struct conf *c = load_ok(MIN);
+    cr_assert_str_eq(c->callbacks.listen, "");
+    cr_assert_str_eq(c->callbacks.public_url, "");
+    cr_assert_null(c->callbacks.kie_hmac_key_env);
+    cr_assert_null(c->callbacks.kie_hmac_key);
+    cr_assert_null(c->callbacks.webhook_secret);
+    cr_assert_eq(c->callbacks.tolerance_s, 300);
+    cr_assert_eq(c->callbacks.safety_poll_s, 60);
+    cr_assert_str_eq(c->kafka.callback_topic, "switchyard.jobs.callbacks");
+    conf_free(c);
+    c = load_ok(MIN "kafka = { input_topic = \"in\"; };");
+    cr_assert_str_eq(c->kafka.callback_topic, "in.callbacks", "follows the input topic");
+    conf_free(c);
+    assert_no_leaks();
+}
+
+Test(config, callbacks_group)
+{
+    struct conf *c = load_ok(MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://hooks.example.com/sy//\";\n"
+                                 " kie_hmac_key_env = \"SY_T_HMAC\"; webhook_secret_env = \"SY_T_WHSEC\";\n"
+                                 " tolerance_s = 120; safety_poll_s = 600; };\n"
+                                 "kafka = { callback_topic = \"cb\"; };");
+    cr_assert_str_eq(c->callbacks.listen, "0.0.0.0:8088");
+    cr_assert_str_eq(c->callbacks.public_url, "https://hooks.example.com/sy", "trailing slashes stripped");
+    cr_assert_str_eq(c->callbacks.kie_hmac_key_env, "SY_T_HMAC");
+    cr_assert_str_eq(c->callbacks.kie_hmac_key, HMAC_KEY);
+    cr_assert_str_eq(c->callbacks.webhook_secret, WHSEC);
+    cr_assert_eq(c->callbacks.tolerance_s, 120);
+    cr_assert_eq(c->callbacks.safety_poll_s, 600);
+    cr_assert_str_eq(c->kafka.callback_topic, "cb");
+    conf_free(c);
+    assert_no_leaks();
+}
+
 /* ---- bad configs -------------------------------------------------------- */
 
 struct bad {
@@ -548,6 +588,26 @@ static const struct bad bad_table[] = {
       NULL, 3, "templates.r.defaults.style: \"gothic\" is not one of choices.style" },
     { MIN "templates = {\n r = { prompt = \"a\"; };\n r = { prompt = \"b\"; }; };", NULL, 4, "duplicate setting name" },
     { NULL, "bad-template.conf", 13, "templates.generate_room.defaults.style: \"cyberpunk\" is not one of choices.style" },
+    /* callbacks */
+    { MIN "callbacks = { lissen = \"x\"; };", NULL, 2, "callbacks.lissen: unknown setting" },
+    { MIN "callbacks = {\n listen = \"8088\"; public_url = \"https://h\"; };", NULL, 3,
+      "callbacks.listen: must be \"host:port\"" },
+    { MIN "callbacks = {\n listen = \"0.0.0.0:8088\"; };", NULL, 2, "callbacks.public_url: required when callbacks.listen" },
+    { MIN "callbacks = { listen = \"0.0.0.0:8088\";\n public_url = \"hooks.example.com\"; };", NULL, 3,
+      "callbacks.public_url: must start with http:// or https://" },
+    { MIN "callbacks = { listen = \"0.0.0.0:8088\";\n public_url = \"https://\"; };", NULL, 3,
+      "callbacks.public_url: must start with http:// or https:// and name a host" },
+    { MIN "callbacks = {\n tolerance_s = 0; };", NULL, 3, "callbacks.tolerance_s: must be between 1 and 86400" },
+    { MIN "callbacks = {\n safety_poll_s = 0; };", NULL, 3, "callbacks.safety_poll_s: must be > 0" },
+    { MIN "callbacks = {\n kie_hmac_key_env = \"SY_T_UNSET\"; };", NULL, 3,
+      "callbacks.kie_hmac_key_env: environment variable SY_T_UNSET is not set" },
+    { MIN "callbacks = {\n kie_hmac_key_env = \"" HMAC_KEY "\"; };", NULL, 3,
+      "callbacks.kie_hmac_key_env: must name an environment variable" },
+    { MIN "callbacks = {\n webhook_secret_env = \"SY_T_HMAC\"; };", NULL, 3,
+      "callbacks.webhook_secret_env: environment variable SY_T_HMAC does not hold a whsec_... secret" },
+    { MIN "callbacks = {\n webhook_secret_env = \"\"; };", NULL, 3, "callbacks.webhook_secret_env: must not be empty" },
+    { MIN "kafka = {\n callback_topic = \"switchyard.results\"; };", NULL, 3,
+      "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic" },
     /* API keys: named, never shown */
     { NULL, "bad-env-unset.conf", 6, "providers[1].api_key_env: environment variable SY_T_UNSET is not set" },
     { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"https://k\";\n api_key_env = \"SY_T_EMPTY\"; } );",
@@ -611,6 +671,8 @@ ParameterizedTest(struct bad *b, config, rejects)
         snprintf(want, sizeof want, "%s: ", name);
     cr_assert(strncmp(err, want, strlen(want)) == 0, "want prefix \"%s\", got \"%s\"", want, err);
     cr_assert(strstr(err, b->msg) != NULL, "want \"%s\" in \"%s\"", b->msg, err);
-    cr_assert(strstr(err, KIE_KEY) == NULL && strstr(err, REP_KEY) == NULL, "key leaked: %s", err);
+    cr_assert(strstr(err, KIE_KEY) == NULL && strstr(err, REP_KEY) == NULL && strstr(err, HMAC_KEY) == NULL &&
+                  strstr(err, WHSEC + 6) == NULL,
+              "key leaked: %s", err);
     assert_no_leaks();
 }

@@ -16,10 +16,12 @@
 #include "queue/codec.h"
 #include "queue/filequeue.h"
 #include "sy.h"
+#include "worker/callbacks.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
+#include "worker/taskmap.h"
 
 struct batch {
     const struct conf *conf;     /* the boot config: worker.* settings (not reloadable) */
@@ -28,6 +30,7 @@ struct batch {
     uv_loop_t uv;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t closer; /* closes everything from a clean stack, never inside a loop callback */
+    struct callbacks *cb; /* NULL = callbacks off */
     struct filequeue *in;
     FILE *out;
     int eof, stopping, closed, write_failed, uv_ready;
@@ -49,6 +52,8 @@ static void on_closer(uv_timer_t *t)
     uv_close((uv_handle_t *)&b->sighup, NULL);
     uv_close((uv_handle_t *)&b->closer, NULL);
     metrics_stop(b->e.m);
+    callbacks_close(b->cb);
+    b->cb = NULL;
     loop_free(b->e.loop);
     b->e.loop = NULL;
 }
@@ -124,6 +129,12 @@ static void refill(struct batch *b)
         close_all(b);
 }
 
+static void on_callback(void *ud, const struct callbacks_event *ev)
+{
+    struct batch *b = ud;
+    callbacks_complete(&b->e, ev);
+}
+
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)signum;
@@ -149,6 +160,7 @@ static void on_signal(uv_signal_t *h, int signum)
 static void setup_failed(struct batch *b)
 {
     metrics_free(b->e.m);
+    taskmap_free(b->e.tasks);
     if (b->uv_ready)
         uv_loop_close(&b->uv);
     filequeue_close(b->in);
@@ -205,7 +217,17 @@ int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *
         .user_agent = b->conf->worker.user_agent,
     };
     b->e.loop = loop_new(&b->uv, &lo, err, errlen);
-    if (!b->e.loop) {
+    if (b->e.loop && b->conf->callbacks.listen[0]) {
+        b->e.tasks = taskmap_new();
+        b->e.callback_base = b->conf->callbacks.public_url;
+        b->e.safety_poll_ms = (int64_t)b->conf->callbacks.safety_poll_s * 1000;
+        b->cb = b->e.tasks ? callbacks_start(&b->uv, b->conf, b->e.m, on_callback, b, err, errlen) : NULL;
+        if (!b->e.tasks)
+            snprintf(err, errlen, "out of memory");
+    }
+    if (!b->e.loop || (b->conf->callbacks.listen[0] && !b->cb)) {
+        if (b->e.loop)
+            loop_free(b->e.loop);
         metrics_stop(b->e.m); /* closes its timer: run the loop once to finish that */
         uv_run(&b->uv, UV_RUN_DEFAULT);
         setup_failed(b);
@@ -249,10 +271,13 @@ int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *
         rc = SY_ERR;
     }
     filequeue_close(b->in);
-    if (interrupted)
-        metrics_stop(b->e.m); /* the listener thread; b itself stays (its handles are open) */
+    if (interrupted) {
+        metrics_stop(b->e.m); /* the listener threads; b itself stays (its handles are open) */
+        callbacks_close(b->cb);
+    }
     if (!interrupted) {
         metrics_free(b->e.m);
+        taskmap_free(b->e.tasks);
         dispatch_conf_put(b->boot);
         dispatch_free(b->e.d);
         free(b);

@@ -36,6 +36,7 @@
 #include "worker/dispatch.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
+#include "worker/taskmap.h"
 
 #define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
 #define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
@@ -86,6 +87,7 @@ struct job {
     job_done_fn cb;
     void *ud;
     int finished;
+    int32_t partition; /* for the callback URL; -1 = batch */
 };
 
 static void try_provider(struct job *j);
@@ -160,9 +162,20 @@ static void leave_provider(struct job *j)
     }
 }
 
+/* Forget the current task (its callback no longer finds this job). */
+static void drop_task(struct job *j)
+{
+    if (j->task_id && j->e->tasks)
+        taskmap_del(j->e->tasks, j->prov->name, j->task_id, j);
+    free(j->task_id);
+    j->task_id = NULL;
+}
+
 static void release(struct job *j)
 {
     j->finished = 1;
+    if (j->task_id && j->e->tasks)
+        taskmap_del(j->e->tasks, j->prov->name, j->task_id, j);
     if (j->req) {
         loop_cancel(j->req);
         j->req = NULL;
@@ -302,8 +315,7 @@ static void on_timer(uv_timer_t *t)
 static void next_provider(struct job *j)
 {
     leave_provider(j);
-    free(j->task_id);
-    j->task_id = NULL;
+    drop_task(j);
     j->cur++;
     try_provider(j);
 }
@@ -351,8 +363,7 @@ static int retry_same(struct job *j)
     int64_t now = sy_now_ms();
     if (j->tries >= j->prov->retry.max_attempts || budget_try_retry(j->ps->bud, now) != SY_OK)
         return 0;
-    free(j->task_id);
-    j->task_id = NULL;
+    drop_task(j);
     j->phase = PHASE_CREATE;
     arm(j, budget_backoff_ms(&j->prov->retry, j->tries, dispatch_rng(j->e->d)));
     return 1;
@@ -418,9 +429,12 @@ static struct pollplan *job_plan(const struct job *j)
 }
 
 /* The one decision of when to poll next: after the create (first = 1) and
- * after each poll that saw the task still running. */
-static int64_t poll_delay_ms(struct job *j, int first)
+ * after each poll that saw the task still running. With callbacks on,
+ * polling is only a slow safety net for a lost callback. */
+static int64_t poll_delay_ms(const struct job *j, int first)
 {
+    if (j->e->callback_base)
+        return j->e->safety_poll_ms;
     struct pollplan *pp = job_plan(j);
     if (!pp)
         return first ? j->prov->poll.first_ms : j->prov->poll.interval_ms;
@@ -436,18 +450,15 @@ static void observe_done(struct job *j)
         pollplan_observe(pp, j->pending_ms > 0 ? j->pending_ms : 0, sy_now_ms() - j->poll_t0_ms);
 }
 
-static void on_poll_reply(void *ud, const struct loop_response *resp)
+/* A task's status, from a status reply or a callback: finish, fail over or
+ * wait again. r stays the caller's to clean up (succeed() takes its urls). */
+static void poll_result(struct job *j, struct prov_result *r, int64_t now)
 {
-    struct job *j = ud;
-    struct prov_result res;
-    read_reply(j, resp, j->ops->parse_poll, &res);
-    int64_t now = sy_now_ms();
-    if (res.outcome != PROV_FAILED)
-        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
+    struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
     switch (res.outcome) {
     case PROV_SUCCEEDED:
         observe_done(j);
-        succeed(j, &res);
+        succeed(j, r);
         break;
     case PROV_CREATED:
     case PROV_PENDING:
@@ -489,6 +500,17 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
         }
         break;
     }
+}
+
+static void on_poll_reply(void *ud, const struct loop_response *resp)
+{
+    struct job *j = ud;
+    struct prov_result res;
+    read_reply(j, resp, j->ops->parse_poll, &res);
+    int64_t now = sy_now_ms();
+    if (res.outcome != PROV_FAILED)
+        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
+    poll_result(j, &res, now);
     prov_result_cleanup(&res);
 }
 
@@ -550,6 +572,10 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         j->task_id = res.task_id;
         res.task_id = NULL;
+        if (j->e->tasks && taskmap_put(j->e->tasks, j->prov->name, j->task_id, j) != SY_OK) {
+            struct log_ctx lc = job_log_ctx(j);
+            LOG_WARN(&lc, "out of memory: the task's callback will not find it (the safety poll will)");
+        }
         j->task_created_ms = j->step_start_ms; /* the task exists since the create went out */
         j->poll_t0_ms = j->step_start_ms;
         /* A held reply (Prefer: wait) that is not finished: it was pending just now. */
@@ -591,9 +617,26 @@ static int may_hold(const struct job *j)
     return j->prov->wait_s > 0 && j->ps->held < (cap > 0 ? cap : 1);
 }
 
+/* {callbacks.public_url}/cb/<provider>/<partition or "b">/<job id, escaped>,
+ * or NULL when callbacks are off (or out of memory: then the job polls). */
+static char *callback_url(const struct job *j)
+{
+    if (!j->e->callback_base)
+        return NULL;
+    char part[16] = "b", *url = NULL;
+    if (j->partition >= 0)
+        snprintf(part, sizeof part, "%d", (int)j->partition);
+    char *id = prov_url_escape(j->spec->id);
+    if (id && asprintf(&url, "%s/cb/%s/%s/%s", j->e->callback_base, j->prov->name, part, id) < 0)
+        url = NULL;
+    free(id);
+    return url;
+}
+
 static void send_create(struct job *j)
 {
     const struct codec_job *s = j->spec;
+    char *cb_url = callback_url(j);
     struct prov_task_spec spec = {
         .edit = s->op == CODEC_OP_EDIT,
         .prompt = s->prompt,
@@ -602,12 +645,14 @@ static void send_create(struct job *j)
         .output_format = s->output_format,
         .aspect_ratio = s->aspect_ratio,
         .model = s->model,
-        .callback_url = NULL,
+        .callback_url = cb_url,
         .no_wait = !may_hold(j),
     };
     struct prov_request req = { 0 };
     char err[256] = "";
-    if (j->ops->build_create(j->prov, &spec, &req, err, sizeof err) != SY_OK) {
+    int built = j->ops->build_create(j->prov, &spec, &req, err, sizeof err);
+    free(cb_url);
+    if (built != SY_OK) {
         prov_request_cleanup(&req);
         /* Not a call to the provider: give its permission back unused. */
         breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
@@ -766,12 +811,35 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
     j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, j->order,
                                 DISPATCH_MAX_PROVIDERS);
     j->last_kind = PROV_K_NONE;
+    j->partition = -1;
     uv_timer_init(loop_uv(e->loop), &j->timer);
     j->timer.data = j;
     e->in_flight++;
     /* Start from the loop, never synchronously, so the caller's state is settled. */
     uv_timer_start(&j->timer, on_start, 0, 0);
     return j;
+}
+
+void job_set_partition(struct job *j, int32_t partition)
+{
+    j->partition = partition;
+}
+
+int job_callback(struct engine *e, const char *provider, const char *task_id, const char *job_id,
+                 struct prov_result *res)
+{
+    struct job *j = e->tasks ? taskmap_get(e->tasks, provider, task_id) : NULL;
+    if (!j || j->finished || j->phase != PHASE_POLL || (job_id && strcmp(job_id, j->spec->id) != 0))
+        return SY_DECLINED;
+    if (res->outcome != PROV_SUCCEEDED && !(res->outcome == PROV_FAILED && res->cls == PROV_C_TASK_FAILED))
+        return SY_DECLINED; /* not terminal: the safety poll carries on */
+    if (j->req) {
+        loop_cancel(j->req); /* a safety poll in flight: its answer is not needed */
+        j->req = NULL;
+    }
+    uv_timer_stop(&j->timer);
+    poll_result(j, res, sy_now_ms());
+    return SY_OK;
 }
 
 void job_abort(struct job *j)

@@ -16,6 +16,8 @@
 
 struct dispatch;
 struct metrics;
+struct prov_result;
+struct taskmap;
 
 /* Shared by every job of a process. Filled by the caller; jobs borrow it. */
 struct engine {
@@ -25,6 +27,12 @@ struct engine {
     size_t in_flight;        /* jobs started and not yet done */
     uint64_t succeeded, failed;
     struct metrics *m;       /* counters for /metrics; NULL = none */
+    /* Callbacks (all unset = off): tasks maps (provider, task id) to the job
+     * awaiting it; callback_base is callbacks.public_url; while a callback
+     * is awaited the job polls only every safety_poll_ms. */
+    struct taskmap *tasks;
+    const char *callback_base;
+    int64_t safety_poll_ms;
 };
 
 struct job;
@@ -38,6 +46,19 @@ typedef void (*job_done_fn)(void *ud, const char *job_id, int ok, const char *re
  * Returns the job; it finishes through cb, never synchronously. */
 struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64_t enqueued_ms,
                       job_done_fn cb, void *ud);
+
+/* The input partition the job came from (Kafka mode; -1, the default, in
+ * batch mode): it goes into the job's callback URL. Call right after
+ * job_start(). */
+void job_set_partition(struct job *j, int32_t partition);
+
+/* A verified callback for (provider, task_id) of job job_id, parsed into res
+ * (borrowed; its urls may be taken). A terminal one (succeeded, or the task
+ * failed) completes the job the way a terminal status reply does. SY_OK when
+ * it did; SY_DECLINED when no such task is awaited (finished, moved on, other
+ * job) or res is not terminal. Loop thread. */
+int job_callback(struct engine *e, const char *provider, const char *task_id, const char *job_id,
+                 struct prov_result *res);
 
 /* Stop a job without a result (shutdown, lost partition): cancels its
  * request and timer; cb is not called. */

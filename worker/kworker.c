@@ -26,15 +26,18 @@
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
 
+#include "queue/cbtopic.h"
 #include "queue/codec.h"
 #include "queue/consumer.h"
 #include "queue/offsets.h"
 #include "queue/producer.h"
 #include "worker/sy.h"
+#include "worker/callbacks.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
+#include "worker/taskmap.h"
 
 #define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
 #define KW_DLQ_TRUNCATE (900 * 1024) /* a DLQ copy the broker refuses is re-sent cut to this */
@@ -55,11 +58,11 @@ struct kmsg {
     struct kmsg *next, *prev;
 };
 
-enum kout_kind { KOUT_RESULT, KOUT_DLQ };
+enum kout_kind { KOUT_RESULT, KOUT_DLQ, KOUT_CALLBACK };
 
 /* The opaque of one produced message. */
 struct kout {
-    struct kmsg *m;
+    struct kmsg *m; /* NULL for KOUT_CALLBACK */
     enum kout_kind kind;
     int truncated;
 };
@@ -67,6 +70,7 @@ struct kout {
 struct kpart {
     struct kmsg *head;
     size_t n;
+    int owned; /* assigned to this worker now */
 };
 
 struct kworker {
@@ -77,6 +81,9 @@ struct kworker {
     struct consumer *consumer;
     struct producer *producer;
     struct offsets *offsets;
+    struct callbacks *cb; /* NULL = callbacks off */
+    struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
+    uint64_t cb_forwarded, cb_handed_in;
     struct kpart *parts;
     size_t n_parts;
     size_t live; /* kmsgs not yet freed */
@@ -312,6 +319,8 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         if (lag > 0 && lag < 86400000)
             enq = now - lag;
         m->job = job_start(&w->e, spec, -1, enq, on_job_done, m);
+        if (m->job)
+            job_set_partition(m->job, msg->partition);
         if (!m->job) {
             codec_job_free(spec);
             char *json = job_invalid_result(&w->e, m->id, -1, "out of memory");
@@ -333,6 +342,14 @@ static void on_delivery(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code
 {
     struct kworker *w = ud;
     struct kout *o = opaque;
+    if (o->kind == KOUT_CALLBACK) {
+        /* Not tied to an input offset: a lost handoff leaves the job to its safety poll. */
+        if (!ok)
+            LOG_WARN(NULL, "callback handoff to %s failed: %s (the job's safety poll covers it)",
+                     rd_kafka_topic_name(msg->rkt), err);
+        free(o);
+        return;
+    }
     struct kmsg *m = o->m;
     m->pending--;
     if (!ok && !w->closing && !m->dropped) {
@@ -390,8 +407,11 @@ static void on_fatal(void *ud, const char *reason)
 static void on_assign(void *ud, int32_t p)
 {
     struct kworker *w = ud;
-    part(w, p);
+    struct kpart *kp = part(w, p);
+    if (kp)
+        kp->owned = 1;
     offsets_drop(w->offsets, p);
+    cbtopic_assign(w->cbt, p);
 }
 
 /* Fleet-scope limits follow this worker's share of the input partitions. */
@@ -414,6 +434,8 @@ static void on_revoke(void *ud, int32_t p)
         return;
     struct kpart *kp = &w->parts[p];
     size_t dropped = kp->n;
+    kp->owned = 0;
+    cbtopic_unassign(w->cbt, p);
     struct kmsg *m = kp->head;
     kp->head = NULL;
     kp->n = 0;
@@ -441,6 +463,81 @@ static void on_revoke(void *ud, int32_t p)
         maybe_finish_shutdown(w);
 }
 
+/* ---- callbacks ---- */
+
+/* A verified callback from this worker's listener: complete the job here
+ * when its partition is ours, else hand it to the owner via the callback topic. */
+static void on_callback(void *ud, const struct callbacks_event *ev)
+{
+    struct kworker *w = ud;
+    int32_t p = ev->partition;
+    if (p < 0 || ((size_t)p < w->n_parts && w->parts[p].owned) || w->closing) {
+        callbacks_complete(&w->e, ev);
+        return;
+    }
+    size_t len = 0;
+    char *env = callbacks_envelope(ev, &len);
+    struct kout *o = env ? calloc(1, sizeof *o) : NULL;
+    char err[256] = "out of memory";
+    int rc = SY_ERR;
+    if (o) {
+        o->kind = KOUT_CALLBACK;
+        rc = producer_send_to(w->producer, w->conf->kafka.callback_topic, p, ev->job_id, strlen(ev->job_id), env,
+                              len, NULL, o, err, sizeof err);
+    }
+    struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
+    if (rc == SY_OK) {
+        w->cb_forwarded++;
+        metrics_callback_forwarded(w->e.m);
+        LOG_DEBUG(&lc, "callback for partition %d handed to its owner", (int)p);
+    } else {
+        free(o);
+        LOG_WARN(&lc, "cannot hand the callback for partition %d over: %s", (int)p,
+                 rc == SY_AGAIN ? "producer queue full" : err);
+    }
+    free(env);
+}
+
+/* A callback another worker handed over (read from the callback topic). */
+static void on_handoff(void *ud, const rd_kafka_message_t *msg)
+{
+    struct kworker *w = ud;
+    struct callbacks_event ev;
+    if (callbacks_envelope_parse(msg->payload, msg->len, &ev) != SY_OK) {
+        LOG_WARN(NULL, "callback topic: record %d/%lld is not a callback envelope", (int)msg->partition,
+                 (long long)msg->offset);
+        return;
+    }
+    if (callbacks_complete(&w->e, &ev) == SY_OK) {
+        w->cb_handed_in++;
+        metrics_callback_handed_in(w->e.m);
+    }
+    callbacks_event_cleanup(&ev);
+}
+
+/* Callbacks on: the task registry, the callback topic and its reader, the
+ * listener. SY_OK (also when off) or SY_ERR with err. */
+static int start_callbacks(struct kworker *w, char *err, size_t errlen)
+{
+    const struct conf *c = w->conf;
+    if (!c->callbacks.listen[0])
+        return SY_OK;
+    w->e.tasks = taskmap_new();
+    if (!w->e.tasks) {
+        snprintf(err, errlen, "out of memory");
+        return SY_ERR;
+    }
+    w->e.callback_base = c->callbacks.public_url;
+    w->e.safety_poll_ms = (int64_t)c->callbacks.safety_poll_s * 1000;
+    if (cbtopic_ensure(c, err, errlen) <= 0)
+        return SY_ERR;
+    w->cbt = cbtopic_new(&w->uv, c, on_handoff, w, err, errlen);
+    if (!w->cbt)
+        return SY_ERR;
+    w->cb = callbacks_start(&w->uv, c, w->e.m, on_callback, w, err, errlen);
+    return w->cb ? SY_OK : SY_ERR;
+}
+
 /* ---- shutdown ---- */
 
 static void on_closer(uv_timer_t *t)
@@ -448,6 +545,8 @@ static void on_closer(uv_timer_t *t)
     struct kworker *w = t->data;
     w->closing = 1;
     metrics_stop(w->e.m);
+    callbacks_close(w->cb);
+    w->cb = NULL;
     /* Abort what did not finish in time; its offsets are not stored. */
     for (size_t p = 0; p < w->n_parts; p++) {
         for (struct kmsg *m = w->parts[p].head; m; m = m->next) {
@@ -462,6 +561,8 @@ static void on_closer(uv_timer_t *t)
         LOG_ERROR(NULL, "%d results were not delivered before the flush deadline", lost);
     consumer_close(w->consumer); /* commits stored offsets, leaves the group */
     w->consumer = NULL;
+    cbtopic_close(w->cbt); /* after the consumer: its revoke callbacks unassign here */
+    w->cbt = NULL;
     /* kmsgs left: jobs aborted above or results undelivered — not committed. */
     for (size_t p = 0; p < w->n_parts; p++) {
         struct kmsg *m = w->parts[p].head;
@@ -590,9 +691,11 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
     struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
                                 .on_rebalanced = on_rebalanced, .ud = w };
-    if (w->producer)
+    if (w->producer && start_callbacks(w, err, errlen) == SY_OK)
         w->consumer = consumer_new(&w->uv, c, &cbs, err, errlen);
     if (!w->offsets || !w->consumer) {
+        callbacks_close(w->cb);
+        cbtopic_close(w->cbt);
         if (w->producer)
             producer_free(w->producer);
         if (w->e.loop)
@@ -602,6 +705,7 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         uv_loop_close(&w->uv);
         metrics_free(w->e.m);
         offsets_free(w->offsets);
+        taskmap_free(w->e.tasks);
         dispatch_conf_put(w->boot);
         dispatch_free(w->e.d);
         free(w);
@@ -625,11 +729,15 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost",
              (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
              (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost);
+    if (w->e.tasks)
+        LOG_INFO(NULL, "callbacks: %llu handed to other workers, %llu handed in and completed here",
+                 (unsigned long long)w->cb_forwarded, (unsigned long long)w->cb_handed_in);
     int rc = w->lost > 0 || w->fatal ? 1 : 0;
     if (rc)
         snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
     metrics_free(w->e.m);
     offsets_free(w->offsets);
+    taskmap_free(w->e.tasks);
     free(w->parts);
     dispatch_conf_put(w->boot);
     dispatch_free(w->e.d);

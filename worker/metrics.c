@@ -14,16 +14,11 @@
  * failure classes, 512 partitions (more are left off the page). */
 #include "metrics.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -32,6 +27,7 @@
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
+#include "worker/tcplisten.h"
 
 #define M_PROVIDERS 16
 #define M_STATUSES 24
@@ -103,7 +99,19 @@ struct m_data {
     int64_t heartbeat_ms;
 };
 
+/* Callback counters: written from the listener thread too, so under their own lock. */
+struct m_cbs {
+    struct {
+        char name[64];
+        uint64_t n[METRICS_CB_NRESULTS];
+    } p[M_PROVIDERS];
+    size_t n_p;
+    uint64_t forwarded, handed_in;
+};
+
 struct metrics {
+    pthread_mutex_t cb_mu;
+    struct m_cbs cbs; /* under cb_mu */
     struct m_data live; /* loop thread only */
     struct m_data snap; /* under mu */
     pthread_mutex_t mu;
@@ -119,6 +127,7 @@ struct metrics *metrics_new(void)
     if (!m)
         return NULL;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->cb_mu, NULL);
     m->live.ready = 1;
     return m;
 }
@@ -130,6 +139,7 @@ void metrics_free(struct metrics *m)
     if (m->daemon)
         MHD_stop_daemon(m->daemon);
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->cb_mu);
     free(m);
 }
 
@@ -244,6 +254,40 @@ void metrics_ready(struct metrics *m, int ready, const char *reason)
         return;
     m->live.ready = ready;
     snprintf(m->live.reason, sizeof m->live.reason, "%s", ready || !reason ? "" : reason);
+}
+
+void metrics_callback(struct metrics *m, const char *provider, enum metrics_cb_result r)
+{
+    if (!m || !provider || (unsigned)r >= METRICS_CB_NRESULTS)
+        return;
+    pthread_mutex_lock(&m->cb_mu);
+    size_t i = 0;
+    while (i < m->cbs.n_p && strcmp(m->cbs.p[i].name, provider) != 0)
+        i++;
+    if (i == m->cbs.n_p && i < M_PROVIDERS)
+        snprintf(m->cbs.p[m->cbs.n_p++].name, sizeof m->cbs.p[i].name, "%s", provider);
+    if (i < m->cbs.n_p)
+        m->cbs.p[i].n[r]++;
+    pthread_mutex_unlock(&m->cb_mu);
+}
+
+static void bump_cb(struct metrics *m, uint64_t *field)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->cb_mu);
+    (*field)++;
+    pthread_mutex_unlock(&m->cb_mu);
+}
+
+void metrics_callback_forwarded(struct metrics *m)
+{
+    bump_cb(m, m ? &m->cbs.forwarded : NULL);
+}
+
+void metrics_callback_handed_in(struct metrics *m)
+{
+    bump_cb(m, m ? &m->cbs.handed_in : NULL);
 }
 
 /* ---- collection (loop thread) ---- */
@@ -450,6 +494,23 @@ static void render(struct out *o, const struct m_data *d)
     }
 }
 
+static void render_callbacks(struct out *o, const struct m_cbs *c)
+{
+    static const char *const results[METRICS_CB_NRESULTS] = { "accepted", "duplicate", "bad_signature", "stale",
+                                                              "invalid" };
+    head(o, "switchyard_callbacks_received_total", "counter", "Provider callbacks received, by how they were answered.");
+    for (size_t i = 0; i < c->n_p; i++)
+        for (int r = 0; r < METRICS_CB_NRESULTS; r++)
+            put(o, "switchyard_callbacks_received_total{provider=\"%s\",result=\"%s\"} %llu\n", c->p[i].name,
+                results[r], (unsigned long long)c->p[i].n[r]);
+    head(o, "switchyard_callbacks_forwarded_total", "counter",
+         "Callbacks for another worker's partition produced to the callback topic.");
+    put(o, "switchyard_callbacks_forwarded_total %llu\n", (unsigned long long)c->forwarded);
+    head(o, "switchyard_callbacks_handed_in_total", "counter",
+         "Callbacks read from the callback topic that completed a job here.");
+    put(o, "switchyard_callbacks_handed_in_total %llu\n", (unsigned long long)c->handed_in);
+}
+
 char *metrics_render(struct metrics *m)
 {
     struct m_data *d = malloc(sizeof *d);
@@ -464,6 +525,11 @@ char *metrics_render(struct metrics *m)
     pthread_mutex_unlock(&m->mu);
     o.p[0] = '\0';
     render(&o, d);
+    struct m_cbs cbs;
+    pthread_mutex_lock(&m->cb_mu);
+    memcpy(&cbs, &m->cbs, sizeof cbs);
+    pthread_mutex_unlock(&m->cb_mu);
+    render_callbacks(&o, &cbs);
     free(d);
     if (o.oom) {
         free(o.p);
@@ -527,45 +593,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics or /healthz\n"), text);
 }
 
-/* Bind host:port ("[v6]:port" too) and listen; the fd, or -1 with err. */
-static int listen_on(const char *addr, int *v6, char *err, size_t errlen)
-{
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    size_t hl = colon ? (size_t)(colon - addr) : 0;
-    if (!colon || hl == 0 || hl >= sizeof host) {
-        snprintf(err, errlen, "metrics: bad listen address \"%s\" (want host:port)", addr);
-        return -1;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = '\0';
-    }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (gai != 0) {
-        snprintf(err, errlen, "metrics: cannot resolve %s: %s", addr, gai_strerror(gai));
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    int e = 0;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-        e = errno;
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-        snprintf(err, errlen, "metrics: cannot listen on %s: %s", addr, strerror(e));
-    }
-    *v6 = ai->ai_family == AF_INET6;
-    freeaddrinfo(ai);
-    return fd;
-}
-
 int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const struct metrics_source *src,
                   char *err, size_t errlen)
 {
@@ -573,7 +600,7 @@ int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const st
         return SY_OK;
     m->src = *src;
     int v6 = 0;
-    int fd = listen_on(listen, &v6, err, errlen);
+    int fd = tcplisten_open("metrics", listen, &v6, err, errlen);
     if (fd < 0)
         return SY_ERR;
     collect(m); /* a first snapshot before anyone can ask */

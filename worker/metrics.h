@@ -72,6 +72,23 @@ void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, i
  * (copied). Ready by default. */
 void metrics_ready(struct metrics *m, int ready, const char *reason);
 
+/* ---- recording: any thread (the callback listener's included) ---- */
+
+enum metrics_cb_result {
+    METRICS_CB_ACCEPTED,
+    METRICS_CB_DUPLICATE,
+    METRICS_CB_BAD_SIGNATURE,
+    METRICS_CB_STALE,
+    METRICS_CB_INVALID,
+    METRICS_CB_NRESULTS
+};
+/* A callback request for provider (a configured name) was answered with r. */
+void metrics_callback(struct metrics *m, const char *provider, enum metrics_cb_result r);
+/* A callback for another worker's partition was produced to the callback
+ * topic (forwarded) / one was read from it and completed a job here (handed_in). */
+void metrics_callback_forwarded(struct metrics *m);
+void metrics_callback_handed_in(struct metrics *m);
+
 /* Render the last snapshot as Prometheus text 0.0.4 (for tests and the
  * listener). Caller frees. NULL on out of memory. Any thread. */
 char *metrics_render(struct metrics *m);

@@ -11,6 +11,7 @@
 #include "fp_common.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
@@ -188,12 +189,7 @@ static void *sched_main(void *arg) {
       MHD_resume_connection(e.conn);
       continue;
     }
-    int64_t wait = srv->heap[0].due_us - now;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = ts.tv_nsec + (wait % 1000000) * 1000;
-    ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
+    struct timespec ts = fp_mono_after(srv->heap[0].due_us - now);
     pthread_cond_timedwait(&srv->sch_cv, &srv->sch_mu, &ts);
   }
   pthread_mutex_unlock(&srv->sch_mu);
@@ -450,6 +446,8 @@ static void usage(FILE *out) {
         "         [--kie-key KEY] [--replicate-key KEY]\n"
         "         [--kie-window-limit N] [--kie-window-s S] [--kie-null-ms N]\n"
         "         [--fault KIND@PROVIDER=RATE]... [--hang-ms N] [--threads N]\n"
+        "         [--kie-hmac-key KEY] [--replicate-webhook-secret whsec_...]\n"
+        "         [--callback-delay-ms N] [--callback-dup] [--callback-drop]\n"
         "         [--seed N] [-v]\n",
         out);
 }
@@ -464,6 +462,9 @@ static int parse_args(struct fp_server *srv, int argc, char **argv, char *port_f
       {"kie-window-s", required_argument, 0, 'S'}, {"kie-null-ms", required_argument, 0, 'N'},
       {"fault", required_argument, 0, 'f'},        {"hang-ms", required_argument, 0, 'H'},
       {"threads", required_argument, 0, 't'},      {"seed", required_argument, 0, 'x'},
+      {"kie-hmac-key", required_argument, 0, 'K'}, {"replicate-webhook-secret", required_argument, 0, 'R'},
+      {"callback-delay-ms", required_argument, 0, 'D'}, {"callback-dup", no_argument, 0, 'U'},
+      {"callback-drop", no_argument, 0, 'X'},
       {"verbose", no_argument, 0, 'v'},            {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int o;
@@ -559,6 +560,27 @@ static int parse_args(struct fp_server *srv, int argc, char **argv, char *port_f
         bad = "--seed wants an integer >= 0";
       else
         srv->seed = (uint64_t)v;
+      break;
+    case 'K':
+    case 'R': {
+      char *dst = o == 'K' ? srv->kie_hmac_key : srv->rep_whsec;
+      if (snprintf(dst, sizeof srv->kie_hmac_key, "%s", optarg) >= (int)sizeof srv->kie_hmac_key)
+        bad = "key too long";
+      else if (o == 'R' && strncmp(optarg, "whsec_", 6) != 0)
+        bad = "--replicate-webhook-secret wants whsec_<base64>";
+      break;
+    }
+    case 'D':
+      if (parse_ll(optarg, 0, 86400000, &v))
+        bad = "--callback-delay-ms wants ms >= 0";
+      else
+        srv->cb_delay_ms = v;
+      break;
+    case 'U':
+      srv->cb_dup = 1;
+      break;
+    case 'X':
+      srv->cb_drop = 1;
       break;
     case 'v':
       srv->verbose = 1;
@@ -668,6 +690,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "fakeprov: out of memory\n");
     goto out;
   }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (fp_cb_start(&srv) != 0) {
+    fprintf(stderr, "fakeprov: cannot start the callback thread\n");
+    goto out;
+  }
   if (pthread_create(&srv.sch_thread, NULL, sched_main, &srv) != 0) {
     fprintf(stderr, "fakeprov: cannot start the scheduler thread\n");
     goto out;
@@ -718,6 +745,8 @@ stop_sched:
   pthread_mutex_unlock(&srv.sch_mu);
   pthread_join(srv.sch_thread, NULL);
 out:
+  fp_cb_stop(&srv); /* before the task table: deliveries read it */
+  curl_global_cleanup();
   fp_tasks_free(&srv);
   free(srv.heap);
   free(srv.win_ring);

@@ -43,6 +43,15 @@ static void clk_init(void) {
   clk_wall0 = ts_us(CLOCK_REALTIME);
 }
 
+struct timespec fp_mono_after(int64_t wait_us) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t ns = ts.tv_nsec + (wait_us % 1000000) * 1000;
+  ts.tv_sec += (time_t)(wait_us / 1000000 + ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  return ts;
+}
+
 int64_t fp_now_us(void) {
   pthread_once(&clk_once, clk_init);
   return clk_wall0 + (ts_us(CLOCK_MONOTONIC) - clk_mono0);
@@ -330,6 +339,7 @@ void fp_task_add(struct fp_server *srv, int prov, const char *model, const char 
   t->deadline = 0;
   t->polls = 0;
   t->seen_us = 0;
+  t->cb_delivered_us = 0;
   t->onext = NULL;
 
   uint64_t h = fnv1a(t->id);
@@ -575,11 +585,13 @@ void fp_stats_json(struct fp_server *srv, struct fp_buf *b) {
   }
   fp_buf_fmt(b,
              "\"requests\":%llu,\"connections_open\":%llu,\"max_connections_open\":%llu,"
-             "\"connections_total\":%llu,\"suspended\":%llu,\"gen_ms\":%lld}",
+             "\"connections_total\":%llu,\"suspended\":%llu,\"gen_ms\":%lld,"
+             "\"callbacks_sent\":%llu,\"callbacks_failed\":%llu,\"callbacks_retried\":%llu}",
              atomic_load(&srv->requests), atomic_load(&srv->connections_open),
              atomic_load(&srv->max_connections_open), atomic_load(&srv->connections_total),
              atomic_load(&srv->suspended),
-             (long long)atomic_load(&srv->gen_ms));
+             (long long)atomic_load(&srv->gen_ms), atomic_load(&srv->callbacks_sent),
+             atomic_load(&srv->callbacks_failed), atomic_load(&srv->callbacks_retried));
 }
 
 /* -------------------------------------------------------------- buffers */

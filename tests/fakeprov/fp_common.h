@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 enum fp_provider { FP_KIE = 0, FP_REPLICATE = 1, FP_OTHER = 2, FP_NPROV = 3 };
 
@@ -59,10 +60,12 @@ struct fp_task {
   /* detection bookkeeping (GET /_detect) */
   unsigned polls;      /* status requests received for this task */
   int64_t seen_us;     /* first reply that reported it terminal; 0 = not yet */
+  int64_t cb_delivered_us; /* first successful (2xx) callback delivery for this task; 0 = none yet */
   const char *id, *model, *version, *param; /* point into the same allocation */
 };
 
 struct fp_shard;
+struct fp_cbq;
 
 /* One task seen terminal, for /_detect. */
 struct fp_detect_rec {
@@ -109,6 +112,13 @@ struct fp_server {
   struct fp_detect_rec *det;
   size_t det_len, det_cap;
   int64_t det_epoch_us;
+  /* callback delivery (fp_callback.c) */
+  char kie_hmac_key[256]; /* "" = KIE callbacks unsigned */
+  char rep_whsec[256];    /* "whsec_..."; "" = Replicate webhooks unsigned */
+  long long cb_delay_ms;  /* added to each callback's due time */
+  int cb_dup, cb_drop;    /* send every callback twice / never */
+  atomic_ullong callbacks_sent, callbacks_failed, callbacks_retried;
+  struct fp_cbq *cbq;
 
   /* suspend scheduler (fakeprov.c) */
   pthread_mutex_t sch_mu;
@@ -139,6 +149,8 @@ struct fp_buf {
 /* --- clock and randomness --- */
 /* Microseconds since the epoch, from a monotonic clock anchored at start. */
 int64_t fp_now_us(void);
+/* CLOCK_MONOTONIC now + wait_us, for pthread_cond_timedwait on a monotonic cv. */
+struct timespec fp_mono_after(int64_t wait_us);
 /* Uniform double in [0,1) from a per-thread generator seeded from srv->seed. */
 double fp_rand01(const struct fp_server *srv);
 /* Draw a generation time in ms from the configured distribution. */
@@ -230,6 +242,17 @@ int fp_suspend(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *r
                int64_t due_us);
 /* Bearer token check. Returns 1 when the Authorization header matches key. */
 int fp_auth_ok(struct MHD_Connection *c, const char *key);
+
+/* --- callbacks (fp_callback.c) --- */
+int fp_cb_start(struct fp_server *srv);
+void fp_cb_stop(struct fp_server *srv);
+/* Deliver a callback for task_id of provider prov to url at due_us (plus
+ * --callback-delay-ms). No-op for an empty url. Any thread. */
+void fp_cb_schedule(struct fp_server *srv, int prov, const char *task_id, const char *url,
+                    int64_t due_us);
+/* The callback body for a task, rendered now into b. 0, or -1 if unknown. */
+int fp_kie_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b);
+int fp_rep_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b);
 
 /* --- providers --- */
 enum MHD_Result kie_handle(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req,

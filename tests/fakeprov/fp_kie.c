@@ -173,6 +173,9 @@ static enum MHD_Result kie_create(struct fp_server *srv, struct MHD_Connection *
   char id[48];
   fp_task_add(srv, FP_KIE, model, "", req->body, req->len, gen_ms, fail,
               pollfault == FP_F_FAIL ? FP_F_NONE : pollfault, id);
+  json_object *cbu;
+  if (json_object_object_get_ex(root, "callBackUrl", &cbu) && json_object_is_type(cbu, json_type_string))
+    fp_cb_schedule(srv, FP_KIE, id, json_object_get_string(cbu), fp_now_us() + gen_ms * 1000);
   json_object_put(root);
   atomic_fetch_add_explicit(&st->tasks_created, 1, memory_order_relaxed);
   struct fp_buf b = {0};
@@ -188,6 +191,8 @@ struct kie_snap {
   int pollfault;
   int64_t created_us;
   int terminal;
+  int data_only; /* render the data object without the envelope (a callback) */
+  int done, fail;
   struct fp_buf out;
 };
 
@@ -198,7 +203,8 @@ static void kie_render(struct fp_task *t, void *arg) {
   int64_t created_ms = t->created_us / 1000;
   s->pollfault = t->pollfault;
   s->created_us = t->created_us;
-  t->polls++; /* only polls render a KIE task */
+  if (!s->data_only)
+    t->polls++; /* a poll, not a callback body */
   const char *state;
   int64_t upd;
   int done = 0;
@@ -217,7 +223,11 @@ static void kie_render(struct fp_task *t, void *arg) {
     state = "waiting";
     upd = 0;
   }
-  fp_buf_str(b, "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":");
+  s->done = done;
+  s->fail = t->fail;
+  if (!s->data_only)
+    fp_buf_str(b, "{\"code\":200,\"msg\":\"success\",\"data\":");
+  fp_buf_str(b, "{\"taskId\":");
   fp_buf_json(b, t->id);
   fp_buf_str(b, ",\"model\":");
   fp_buf_json(b, t->model);
@@ -240,9 +250,24 @@ static void kie_render(struct fp_task *t, void *arg) {
              done ? (long long)t->gen_ms : 0LL, (long long)created_ms,
              (long long)(created_ms + upd / 1000));
   if (done)
-    fp_buf_fmt(b, "%lld}}", (long long)(created_ms + t->gen_ms));
+    fp_buf_fmt(b, "%lld}", (long long)(created_ms + t->gen_ms));
   else
-    fp_buf_str(b, "null}}");
+    fp_buf_str(b, "null}");
+  if (!s->data_only)
+    fp_buf_str(b, "}");
+}
+
+int fp_kie_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b) {
+  struct kie_snap s = {.srv = srv, .now_us = fp_now_us(), .data_only = 1};
+  if (fp_tasks_with(srv, id, kie_render, &s) != 0)
+    return -1;
+  /* PROVIDERS.md §1.4: code 200 on success, 501 with data.state "fail". */
+  fp_buf_str(b, s.fail ? "{\"code\":501,\"msg\":\"Playground task failed.\",\"data\":"
+                       : "{\"code\":200,\"msg\":\"Playground task completed successfully.\",\"data\":");
+  fp_buf_add(b, s.out.p, s.out.len);
+  fp_buf_str(b, "}");
+  free(s.out.p);
+  return 0;
 }
 
 static enum MHD_Result kie_poll(struct fp_server *srv, struct MHD_Connection *c,

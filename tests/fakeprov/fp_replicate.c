@@ -224,6 +224,15 @@ static void fake_version(const char *model, char *out) {
   out[64] = 0;
 }
 
+int fp_rep_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b) {
+  struct rep_snap s = {.srv = srv, .now_us = fp_now_us()};
+  if (fp_tasks_with(srv, id, rep_render, &s) != 0)
+    return -1;
+  fp_buf_add(b, s.out.p, s.out.len);
+  free(s.out.p);
+  return 0;
+}
+
 static enum MHD_Result rep_answer(struct fp_server *srv, struct MHD_Connection *c,
                                   const char *id, unsigned status, int location) {
   struct rep_snap s = {.srv = srv, .now_us = fp_now_us()};
@@ -343,9 +352,15 @@ static enum MHD_Result rep_create(struct fp_server *srv, struct MHD_Connection *
   const char *input_json = json_object_to_json_string_length(in, JSON_C_TO_STRING_PLAIN, &il);
   fp_task_add(srv, FP_REPLICATE, model, version, input_json, il, gen_ms, fail,
               pollfault == FP_F_FAIL ? FP_F_NONE : pollfault, req->task_id);
-  json_object_put(root);
   if (cancel_after > 0)
     fp_tasks_with(srv, req->task_id, set_deadline, &cancel_after);
+  if (json_object_object_get_ex(root, "webhook", &v) && json_object_is_type(v, json_type_string)) {
+    int64_t end = fp_now_us() + gen_ms * 1000;
+    if (cancel_after > 0 && fp_now_us() + cancel_after < end)
+      end = fp_now_us() + cancel_after;
+    fp_cb_schedule(srv, FP_REPLICATE, req->task_id, json_object_get_string(v), end);
+  }
+  json_object_put(root);
   atomic_fetch_add_explicit(&st->tasks_created, 1, memory_order_relaxed);
 
   int wait_s = parse_prefer_wait(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Prefer"));

@@ -1,0 +1,205 @@
+/* webhook.c — callback signatures and bodies, as pure functions.
+ *
+ * HMAC-SHA256 and base64 come from GnuTLS (gnutls_hmac_fast,
+ * gnutls_base64_encode2/decode2: plain RFC 4648 base64). Every comparison of
+ * a computed signature with a received one goes through gnutls_memcmp
+ * (constant time in the length compared); lengths are not secret.
+ *
+ * Bodies are read through the providers' own parse_poll: a Replicate webhook
+ * body is the prediction object, and a KIE callback's data has the
+ * recordInfo shape, so it is re-wrapped in a {"code":200,"data":…}
+ * envelope first (a KIE failure callback says code 501, which parse_poll
+ * would read as an error *reply* rather than a failed task). */
+#include "webhook.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "worker/sy.h"
+
+#define WH_SHA256_LEN 32
+#define WH_B64_LEN 44 /* base64 of 32 bytes */
+
+int webhook_sign(const void *key, size_t klen, const void *msg, size_t mlen, char *out, size_t cap)
+{
+    unsigned char mac[WH_SHA256_LEN];
+    if (cap < WH_B64_LEN + 1 || gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, klen, msg, mlen, mac) < 0)
+        return SY_ERR;
+    gnutls_datum_t in = { mac, sizeof mac }, b64 = { NULL, 0 };
+    int rc = gnutls_base64_encode2(&in, &b64);
+    explicit_bzero(mac, sizeof mac);
+    if (rc < 0 || b64.size >= cap) {
+        gnutls_free(b64.data);
+        return SY_ERR;
+    }
+    memcpy(out, b64.data, b64.size);
+    out[b64.size] = '\0';
+    gnutls_free(b64.data);
+    return SY_OK;
+}
+
+int webhook_key_init(struct webhook_key *k, const char *secret)
+{
+    memset(k, 0, sizeof *k);
+    if (!secret || strncmp(secret, "whsec_", 6) != 0 || secret[6] == '\0')
+        return SY_ERR;
+    gnutls_datum_t in = { (unsigned char *)(secret + 6), (unsigned)strlen(secret + 6) }, raw = { NULL, 0 };
+    if (gnutls_base64_decode2(&in, &raw) < 0 || raw.size == 0) {
+        gnutls_free(raw.data);
+        return SY_ERR;
+    }
+    k->data = malloc(raw.size);
+    if (k->data) {
+        memcpy(k->data, raw.data, raw.size);
+        k->len = raw.size;
+    }
+    explicit_bzero(raw.data, raw.size);
+    gnutls_free(raw.data);
+    return k->data ? SY_OK : SY_ERR;
+}
+
+void webhook_key_cleanup(struct webhook_key *k)
+{
+    if (k->data) {
+        explicit_bzero(k->data, k->len);
+        free(k->data);
+    }
+    memset(k, 0, sizeof *k);
+}
+
+enum webhook_verdict webhook_check_time(const char *ts_hdr, int64_t now_s, int tolerance_s)
+{
+    if (!ts_hdr)
+        return WEBHOOK_OK;
+    if (ts_hdr[0] < '0' || ts_hdr[0] > '9')
+        return WEBHOOK_STALE;
+    char *end;
+    errno = 0;
+    long long ts = strtoll(ts_hdr, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return WEBHOOK_STALE;
+    long long d = ts - (long long)now_s;
+    return d > tolerance_s || d < -(long long)tolerance_s ? WEBHOOK_STALE : WEBHOOK_OK;
+}
+
+/* 1 when the received base64 signature (len bytes) equals want. */
+static int sig_equal(const char *got, size_t len, const char *want)
+{
+    return len == strlen(want) && gnutls_memcmp(got, want, len) == 0;
+}
+
+enum webhook_verdict webhook_kie_verify(const char *key, const char *task_id, const char *ts_hdr,
+                                        const char *sig_hdr, int64_t now_s, int tolerance_s)
+{
+    if (!ts_hdr || !*ts_hdr || !sig_hdr || !*sig_hdr)
+        return WEBHOOK_MISSING;
+    enum webhook_verdict v = webhook_check_time(ts_hdr, now_s, tolerance_s);
+    if (v != WEBHOOK_OK)
+        return v;
+    if (!task_id || !*task_id)
+        return WEBHOOK_BAD_SIG;
+    char *msg = NULL, want[WH_B64_LEN + 4];
+    int n = asprintf(&msg, "%s.%s", task_id, ts_hdr);
+    if (n < 0)
+        return WEBHOOK_BAD_SIG;
+    int ok = webhook_sign(key, strlen(key), msg, (size_t)n, want, sizeof want) == SY_OK &&
+             sig_equal(sig_hdr, strlen(sig_hdr), want);
+    free(msg);
+    return ok ? WEBHOOK_OK : WEBHOOK_BAD_SIG;
+}
+
+enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const char *id_hdr, const char *ts_hdr,
+                                              const char *sig_hdr, const char *body, size_t body_len,
+                                              int64_t now_s, int tolerance_s)
+{
+    if (!id_hdr || !*id_hdr || !ts_hdr || !*ts_hdr || !sig_hdr || !*sig_hdr)
+        return WEBHOOK_MISSING;
+    enum webhook_verdict v = webhook_check_time(ts_hdr, now_s, tolerance_s);
+    if (v != WEBHOOK_OK)
+        return v;
+    size_t il = strlen(id_hdr), tl = strlen(ts_hdr);
+    char *msg = malloc(il + tl + body_len + 3);
+    if (!msg)
+        return WEBHOOK_BAD_SIG;
+    memcpy(msg, id_hdr, il);
+    msg[il] = '.';
+    memcpy(msg + il + 1, ts_hdr, tl);
+    msg[il + 1 + tl] = '.';
+    if (body_len)
+        memcpy(msg + il + tl + 2, body, body_len);
+    char want[WH_B64_LEN + 4];
+    int signed_ok = webhook_sign(k->data, k->len, msg, il + tl + 2 + body_len, want, sizeof want) == SY_OK;
+    free(msg);
+    if (!signed_ok)
+        return WEBHOOK_BAD_SIG;
+    /* "v1,<b64> v1,<b64> …": entries of other versions are skipped. */
+    int match = 0;
+    for (const char *p = sig_hdr; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len > 3 && strncmp(p, "v1,", 3) == 0)
+            match |= sig_equal(p + 3, len - 3, want);
+        p += len;
+    }
+    return match ? WEBHOOK_OK : WEBHOOK_BAD_SIG;
+}
+
+/* The object KIE's task fields live in (data), or NULL. */
+static struct json_object *kie_data(struct json_object *root)
+{
+    struct json_object *data = NULL;
+    if (!json_object_object_get_ex(root, "data", &data) || !json_object_is_type(data, json_type_object))
+        return NULL;
+    return data;
+}
+
+int webhook_peek(enum conf_provider_type type, const char *body, size_t len, struct webhook_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    struct json_object *root = prov_json_parse(body, len);
+    struct json_object *o = type == CONF_PROV_KIE ? kie_data(root) : root;
+    const char *id = o && json_object_is_type(o, json_type_object) ? prov_json_str(o, type == CONF_PROV_KIE ? "taskId" : "id")
+                                                                   : NULL;
+    const char *st = id ? prov_json_str(o, type == CONF_PROV_KIE ? "state" : "status") : NULL;
+    int rc = SY_ERR;
+    if (id && *id && strlen(id) < sizeof ev->task_id) {
+        snprintf(ev->task_id, sizeof ev->task_id, "%s", id);
+        snprintf(ev->state, sizeof ev->state, "%s", st ? st : "");
+        rc = SY_OK;
+    }
+    json_object_put(root);
+    return rc;
+}
+
+void webhook_parse(enum conf_provider_type type, const char *body, size_t len, struct prov_result *out)
+{
+    if (type == CONF_PROV_REPLICATE) {
+        struct prov_reply r = { .http_status = 200, .body = body, .body_len = len };
+        replicate_ops.parse_poll(&r, out);
+        return;
+    }
+    struct json_object *root = prov_json_parse(body, len);
+    struct json_object *data = kie_data(root);
+    if (!data) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "callback body has no data object");
+        json_object_put(root);
+        return;
+    }
+    struct json_object *env = json_object_new_object();
+    json_object_object_add(env, "code", json_object_new_int(200));
+    json_object_object_add(env, "msg", json_object_new_string("callback"));
+    json_object_object_add(env, "data", json_object_get(data));
+    size_t n = 0;
+    const char *text = json_object_to_json_string_length(env, JSON_C_TO_STRING_PLAIN, &n);
+    struct prov_reply r = { .http_status = 200, .body = text, .body_len = n };
+    kie_ops.parse_poll(&r, out);
+    json_object_put(env);
+    json_object_put(root);
+}

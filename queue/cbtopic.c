@@ -1,0 +1,231 @@
+/* cbtopic.c — the callback topic: creation (Admin API) and the reader.
+ *
+ * The reader is a KafkaConsumer that never subscribes: partitions are added
+ * and removed with rd_kafka_incremental_assign/unassign as the input
+ * assignment changes. Its consumer queue wakes the loop through kafka_wake,
+ * and a 100 ms timer serves it as well (the wake-up is edge-triggered). */
+#include "cbtopic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_common.h"
+#include "worker/log.h"
+#include "worker/sy.h"
+
+#define CBT_BATCH 500
+#define CBT_TIMEOUT_MS 15000
+#define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
+
+struct cbtopic {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    struct kafka_wake *wake;
+    uv_timer_t tick;
+    cbtopic_msg_fn fn;
+    void *ud;
+    char *topic;
+};
+
+/* Partition count of topic (0 = missing or unknown). */
+static int partitions_of(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = 0;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
+/* CreateTopics for name; SY_OK also when it already exists. */
+static int create_topic(rd_kafka_t *rk, const char *name, int partitions, char *err, size_t errlen)
+{
+    char e[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, -1, e, sizeof e);
+    if (!nt) {
+        snprintf(err, errlen, "callback topic %s: %s", name, e);
+        return SY_ERR;
+    }
+    /* A callback older than this is for a task long given up (poll.max_s). */
+    rd_kafka_NewTopic_set_config(nt, "retention.ms", CBT_RETENTION_MS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opt, CBT_TIMEOUT_MS, e, sizeof e);
+    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CBT_TIMEOUT_MS + 5000);
+    int rc = SY_ERR;
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    if (!ev) {
+        snprintf(err, errlen, "callback topic %s: no answer from the broker", name);
+    } else if (!tr || cnt != 1) {
+        snprintf(err, errlen, "callback topic %s: %s", name, rd_kafka_event_error_string(ev));
+    } else if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(err, errlen, "callback topic %s: %s", name, rd_kafka_topic_result_error_string(tr[0]));
+    } else {
+        rc = SY_OK;
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *kc = kafka_conf_new(c, NULL, err, errlen);
+    if (!kc)
+        return -1;
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        snprintf(err, errlen, "kafka admin: %s", e);
+        return -1;
+    }
+    int want = partitions_of(rk, c->kafka.input_topic);
+    int have = -1;
+    if (want <= 0) {
+        snprintf(err, errlen, "callback topic: cannot read the partition count of input topic %s",
+                 c->kafka.input_topic);
+    } else if (create_topic(rk, c->kafka.callback_topic, want, err, errlen) == SY_OK) {
+        /* Metadata can lag the creation for a moment. */
+        for (int i = 0; i < 50 && (have = partitions_of(rk, c->kafka.callback_topic)) <= 0; i++)
+            rd_kafka_poll(rk, 100);
+        if (have <= 0) {
+            snprintf(err, errlen, "callback topic %s: not visible after creation", c->kafka.callback_topic);
+            have = -1;
+        } else if (have < want) {
+            LOG_WARN(NULL, "callback topic %s has %d partitions, input %s has %d: callbacks for input partitions >= %d"
+                     " cannot be handed over (their jobs fall back to the safety poll)",
+                     c->kafka.callback_topic, have, c->kafka.input_topic, want, have);
+        }
+    }
+    rd_kafka_destroy(rk);
+    return have;
+}
+
+static void serve(struct cbtopic *t)
+{
+    for (int i = 0; i < CBT_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, 0);
+        if (!m)
+            return;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                LOG_WARN(NULL, "callback topic: %s", rd_kafka_message_errstr(m));
+        } else {
+            t->fn(t->ud, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+static void on_ready(void *ud)
+{
+    serve(ud);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
+struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud, char *err,
+                            size_t errlen)
+{
+    char group[512];
+    snprintf(group, sizeof group, "%s.callbacks", c->kafka.group);
+    const char *fixed[] = {
+        "group.id", group,
+        "enable.auto.commit", "true",
+        "enable.auto.offset.store", "true",
+        "auto.offset.reset", "earliest",
+        "enable.partition.eof", "false",
+        NULL,
+    };
+    rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
+    if (!kc)
+        return NULL;
+    struct cbtopic *t = calloc(1, sizeof *t);
+    char e[512];
+    if (t)
+        t->topic = strdup(c->kafka.callback_topic);
+    if (!t || !t->topic || !(t->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof e))) {
+        snprintf(err, errlen, "callback topic consumer: %s", t && t->topic ? e : "out of memory");
+        rd_kafka_conf_destroy(kc);
+        if (t)
+            free(t->topic);
+        free(t);
+        return NULL;
+    }
+    t->fn = fn;
+    t->ud = ud;
+    rd_kafka_poll_set_consumer(t->rk);
+    t->q = rd_kafka_queue_get_consumer(t->rk);
+    t->wake = kafka_wake_new(uv, t->q, on_ready, t, err, errlen);
+    uv_timer_init(uv, &t->tick);
+    t->tick.data = t;
+    uv_timer_start(&t->tick, on_tick, 100, 100);
+    return t;
+}
+
+static void change(struct cbtopic *t, int32_t p, int add)
+{
+    if (!t)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, t->topic, p)->offset = RD_KAFKA_OFFSET_STORED;
+    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(t->rk, l) : rd_kafka_incremental_unassign(t->rk, l);
+    if (e) {
+        LOG_WARN(NULL, "callback topic %s: %s partition %d: %s", t->topic, add ? "assign" : "unassign", (int)p,
+                 rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        LOG_DEBUG(NULL, "callback topic %s: %s partition %d", t->topic, add ? "reading" : "left", (int)p);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void cbtopic_assign(struct cbtopic *t, int32_t p)
+{
+    change(t, p, 1);
+}
+
+void cbtopic_unassign(struct cbtopic *t, int32_t p)
+{
+    change(t, p, 0);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct cbtopic *t = h->data;
+    rd_kafka_queue_destroy(t->q);
+    rd_kafka_destroy(t->rk);
+    free(t->topic);
+    free(t);
+}
+
+void cbtopic_close(struct cbtopic *t)
+{
+    if (!t)
+        return;
+    kafka_wake_free(t->wake);
+    uv_timer_stop(&t->tick);
+    rd_kafka_resp_err_t e = rd_kafka_commit(t->rk, NULL, 0);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        LOG_DEBUG(NULL, "callback topic final commit: %s", rd_kafka_err2str(e));
+    rd_kafka_consumer_close(t->rk);
+    uv_close((uv_handle_t *)&t->tick, on_tick_closed);
+}
