@@ -17,6 +17,7 @@ section of BENCH.md. Python stdlib only.
 import concurrent.futures
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,9 @@ MODES = [
     {"name": "adaptive", "desc": "`mode = \"adaptive\"` with the KIE defaults (max_lag_ms 1000, prior median "
                                  "25000 ms, sigma 0.35, min/max interval 500 / 30000 ms)",
      "poll": 'mode = "adaptive"; max_s = 300;'},
+    {"name": "callbacks", "desc": "a `callbacks` group (KIE `callBackUrl` to the worker's receiver on loopback, "
+                                  "unsigned; `safety_poll_s = 60`), polls only as the safety net",
+     "poll": 'mode = "adaptive"; max_s = 300;', "callbacks": True},
 ]
 
 
@@ -52,6 +56,19 @@ def get(port, path):
 def fakeprov_args(sigma):
     return ["--gen-ms", str(MEDIAN_MS), "--gen-dist", "lognormal", "--gen-sigma", str(sigma), "--threads", "2",
             "--seed", "7"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def callbacks_group(mode):
+    if not mode.get("callbacks"):
+        return ""
+    p = free_port()
+    return f'callbacks = {{ listen = "127.0.0.1:{p}"; public_url = "http://127.0.0.1:{p}"; safety_poll_s = 60; }};\n'
 
 
 def run(mode, sigma):
@@ -69,7 +86,7 @@ def run(mode, sigma):
                     poll_per_s = 500.0; poll_burst = 500; max_in_flight = 2000; }}; }}
 );
 worker = {{ max_in_flight = 2000; metrics_listen = ""; log_level = "error"; default_deadline_s = 900; }};
-""")
+{callbacks_group(mode)}""")
             with open(jobs, "w") as f:
                 for i in range(N):
                     f.write(json.dumps({"id": f"p-{i}", "prompt": f"a room {i}", "providers": ["kie"]}) + "\n")
