@@ -101,20 +101,7 @@ static int append(struct render *r, const char *s, size_t n)
         r->too_long = 1;
         return SY_ERR;
     }
-    if (r->n + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 256;
-        while (cap < r->n + n + 1)
-            cap *= 2;
-        char *np = realloc(r->p, cap);
-        if (np == NULL)
-            return SY_ERR;
-        r->p = np;
-        r->cap = cap;
-    }
-    memcpy(r->p + r->n, s, n);
-    r->n += n;
-    r->p[r->n] = '\0';
-    return SY_OK;
+    return sy_append(&r->p, &r->n, &r->cap, s, n, 256);
 }
 
 static int on_piece(void *ud, int is_var, const char *s, size_t n)

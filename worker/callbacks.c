@@ -265,20 +265,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->too_big = 1;
             return MHD_YES;
         }
-        if (rq->len + n + 1 > rq->cap) {
-            size_t cap = rq->cap ? rq->cap : 4096;
-            while (cap < rq->len + n + 1)
-                cap *= 2;
-            char *nb = realloc(rq->body, cap);
-            if (!nb)
-                return MHD_NO;
-            rq->body = nb;
-            rq->cap = cap;
-        }
-        memcpy(rq->body + rq->len, upload, n);
-        rq->len += n;
-        rq->body[rq->len] = '\0';
-        return MHD_YES;
+        return sy_append(&rq->body, &rq->len, &rq->cap, upload, n, 4096) == SY_OK ? MHD_YES : MHD_NO;
     }
     return handle(cls, c, url, method, rq);
 }

@@ -177,20 +177,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
         r->too_large = 1;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
-    if (r->len + add + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + add + 1)
-            cap *= 2;
-        char *nb = realloc(r->buf, cap);
-        if (!nb)
-            return 0;
-        r->buf = nb;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, data, add);
-    r->len += add;
-    r->buf[r->len] = '\0';
-    return add;
+    return sy_append(&r->buf, &r->len, &r->cap, data, add, 4096) == SY_OK ? add : 0;
 }
 
 /* Copy the value of header line "Name: value\r\n" into dst when name matches. */

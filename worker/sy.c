@@ -1,6 +1,8 @@
-/* sy.c — clocks for the imperative shell. */
+/* sy.c — clocks for the imperative shell, and the byte buffer. */
 #include "sy.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t sy_now_ms(void)
@@ -15,4 +17,22 @@ int64_t sy_wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sy_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t first_cap)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : (first_cap ? first_cap : 64);
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*buf, c);
+        if (!nb)
+            return SY_ERR;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return SY_OK;
 }

@@ -1,8 +1,9 @@
-/* sy.h — the small vocabulary shared by every module: return codes and a
- * monotonic clock. Nothing here allocates. */
+/* sy.h — the small vocabulary shared by every module: return codes, a
+ * monotonic clock and a growing byte buffer. */
 #ifndef SY_H
 #define SY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SY_VERSION "0.1.0"
@@ -22,5 +23,11 @@ int64_t sy_now_ms(void);
 
 /* Milliseconds since the Unix epoch (wall clock), for logs and results. */
 int64_t sy_wall_ms(void);
+
+/* Append n bytes of data to the heap buffer *buf (length *len, capacity
+ * *cap; all 0/NULL to start), doubling it from first_cap as needed, and keep
+ * it NUL-terminated. SY_OK, or SY_ERR (out of memory: the buffer is as it
+ * was). The caller frees *buf. */
+int sy_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t first_cap);
 
 #endif
