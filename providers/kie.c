@@ -14,6 +14,8 @@
  *   be a string, data an array, resultJson a string or an object.
  * - KIE has no cancel, so build_cancel is NULL. */
 #include <json-c/json.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,28 @@ static void parse_failed_task(struct json_object *data, struct prov_result *out)
     prov_result_set_code(out, fc);
 }
 
+/* data[key] as a Unix time in ms (integer, or integral double), or -1.
+ * prov_json_int() stops at 1e9, below any current Unix time in ms. */
+static int64_t unix_ms(struct json_object *data, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(data, key, &v))
+        return -1;
+    double d = json_object_is_type(v, json_type_int)      ? (double)json_object_get_int64(v)
+               : json_object_is_type(v, json_type_double) ? json_object_get_double(v)
+                                                          : -1;
+    return d > 0 && d < 1e14 && d == floor(d) ? (int64_t)d : -1;
+}
+
+/* A finished task's generation time: completeTime - createTime (Unix ms).
+ * costTime is not used: KIE's docs and replies disagree on its unit. */
+static void parse_duration(struct json_object *data, struct prov_result *out)
+{
+    int64_t created = unix_ms(data, "createTime"), completed = unix_ms(data, "completeTime");
+    if (created > 0 && completed >= created && completed - created <= 86400000)
+        out->duration_ms = (long)(completed - created);
+}
+
 static int is_not_ready(struct json_object *root)
 {
     long code;
@@ -315,8 +339,10 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
         out->outcome = PROV_PENDING;
     } else if (strcmp(state, "success") == 0) {
         parse_result_urls(data, out);
+        parse_duration(data, out);
     } else if (strcmp(state, "fail") == 0) {
         parse_failed_task(data, out);
+        parse_duration(data, out);
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"", state);
     }

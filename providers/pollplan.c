@@ -1,18 +1,29 @@
 /* pollplan.c — the generation-time estimate and the poll schedule built from it.
  *
- * Estimate: PP_BINS bins; bin 0 is [0, 250 ms), the others are log-spaced up
- * to 1 h (each ~10.5 % wider than the last: about 2.5 s wide around 25 s,
- * finer than the 48–64 bins one might start from, because the schedule's
- * cost grows with how wide the estimate is, and a 4 s bin would smear a
- * 20–30 s distribution by a third). Times past 1 h land in the last bin.
- * Inside a bin the density is flat, so the survival S is linear there and
- * everything below — Λ(t), its inverse, the expected lag — is integrated
- * exactly per bin, with no sampling grid.
+ * Estimate: two views of the same observations, both with exponential
+ * forgetting and both seeded by the prior at PP_PRIOR_WEIGHT observations.
+ * - The fit: a lognormal from forgetting-weighted moments of y = ln T (Σw,
+ *   Σw·y, Σw·y²). An exact observation adds y and y²; an interval adds the
+ *   moments of y truncated to the interval under the current fit (one
+ *   streaming EM step). Sharp: for 20–30 s generations (sigma 0.11) the
+ *   whole spread is ~3 s, which a histogram bin of ~10 % would smear.
+ * - The histogram: PP_BINS bins; bin 0 is [0, 250 ms), the others are
+ *   log-spaced up to 1 h (each ~10.5 % wider than the last). Times past 1 h
+ *   land in the last bin. Interval observations are spread over it by one
+ *   EM step of the self-consistent (Turnbull) estimator. It is there for
+ *   shapes a lognormal does not fit (two modes, a heavy shoulder).
+ * The planning density is the fit, or — as far as the histogram departs
+ * from the fit by more than sampling noise explains (total variation,
+ * checked at each rebuild) — a blend toward the histogram, plus a small
+ * straggler mass (get_shape()). It lives on a grid PP_SUB times finer than
+ * the histogram (~3.4 % per cell); inside a cell the density is flat, so
+ * the survival S is linear there and everything below — Λ(t), its inverse,
+ * the expected lag — is integrated exactly per cell, with no sampling grid.
  *
  * Schedule: with density f, survival S and hazard h = f/S, a poll rate λ(t)
  * costs N = ∫ λ S dt polls and leaves a mean lag D = ∫ f / (2λ) dt; the
  * optimum of N at fixed D is λ = c·sqrt(h). Polls go where Λ(t) = c ∫
- * sqrt(h) crosses 1, 2, 3, ...; in a flat-density bin ∫ sqrt(f/S) dt =
+ * sqrt(h) crosses 1, 2, 3, ...; in a flat-density cell ∫ sqrt(f/S) dt =
  * 2 (sqrt(S_a) - sqrt(S_b)) / sqrt(f), which inverts in closed form. The
  * continuous optimum c = K / (2D), K = ∫ sqrt(f S) dt, is only a start: the
  * discrete schedule's exact lag differs (polls are few: ~3 around the mode),
@@ -21,7 +32,7 @@
  * than 0.01 % of the mass is left, the schedule ends and polls fall back to
  * every max_interval_ms.
  *
- * Invariants: w[] >= 0 and total = Σ w > 0; sched[] ascending. */
+ * Invariants: w[] >= 0, total = Σ w > 0, fw > 0; sched[] ascending. */
 #include "pollplan.h"
 
 #include <math.h>
@@ -29,10 +40,14 @@
 #include <string.h>
 
 #define PP_BINS 96
+#define PP_SUB 3                            /* planning cells per histogram bin (bin 0: one) */
+#define PP_CELLS (1 + (PP_BINS - 1) * PP_SUB)
 #define PP_T0_MS 250.0
 #define PP_T1_MS 3600000.0
 #define PP_MEMORY 150.0      /* effective memory, in observations */
-#define PP_PRIOR_WEIGHT 10.0 /* the prior counts as this many observations */
+#define PP_PRIOR_WEIGHT 2.0  /* the prior counts as this many observations */
+#define PP_MIN_SIGMA 0.01    /* the fit's sigma never goes below this */
+#define PP_EXACT_REL 0.02    /* an interval narrower than this share of its end is a point */
 #define PP_REBUILD_EVERY 8   /* observations between schedule rebuilds */
 #define PP_MAX_POLLS 64
 #define PP_TAIL_MASS 1e-4    /* the schedule ends when less mass is left */
@@ -40,33 +55,53 @@
 
 struct pollplan {
     struct conf_poll cfg;
-    double edge[PP_BINS + 1];
+    double edge[PP_BINS + 1];  /* histogram bin edges, ms */
     double w[PP_BINS];
     double total;
+    double cedge[PP_CELLS + 1]; /* planning cell edges, ms; cedge[1 + PP_SUB (k-1)] = edge[k] */
+    double fw, fw2, fy, fy2;    /* the fit: Σw, Σw², Σw·y, Σw·y² over y = ln(ms) */
+    double mix;                 /* histogram share of the planning density; 0 = the fit alone */
     uint64_t n_obs;
     int since_build; /* observations since the schedule was built; < 0 = never built */
     int64_t sched[PP_MAX_POLLS];
     size_t n_sched;
 };
 
-/* Per-bin density and the survival at each edge, from the weights. */
+/* Per-cell density and the survival at each cell edge. */
 struct shape {
-    double f[PP_BINS];
-    double s[PP_BINS + 1];
+    double f[PP_CELLS];
+    double s[PP_CELLS + 1];
 };
+
+static double lognormal_cdf(double mu, double sg, double t)
+{
+    return t <= 0 ? 0.0 : 0.5 * erfc(-(log(t) - mu) / (sg * M_SQRT2));
+}
+
+static void fit_params(const struct pollplan *pp, double *mu, double *sg)
+{
+    *mu = pp->fy / pp->fw;
+    double var = pp->fy2 / pp->fw - *mu * *mu;
+    *sg = var > PP_MIN_SIGMA * PP_MIN_SIGMA ? sqrt(var) : PP_MIN_SIGMA;
+}
 
 static void seed_prior(struct pollplan *pp)
 {
     double mu = log((double)pp->cfg.expect_median_ms), sg = pp->cfg.expect_sigma;
     double prev = 0;
     for (int k = 0; k < PP_BINS; k++) {
-        double cdf = k == PP_BINS - 1 ? 1.0 : 0.5 * erfc(-(log(pp->edge[k + 1]) - mu) / (sg * M_SQRT2));
+        double cdf = k == PP_BINS - 1 ? 1.0 : lognormal_cdf(mu, sg, pp->edge[k + 1]);
         pp->w[k] = PP_PRIOR_WEIGHT * (cdf - prev) + 1e-12; /* never exactly 0: a tail stays reachable */
         prev = cdf;
     }
     pp->total = 0;
     for (int k = 0; k < PP_BINS; k++)
         pp->total += pp->w[k];
+    pp->fw = PP_PRIOR_WEIGHT;
+    pp->fw2 = PP_PRIOR_WEIGHT * PP_PRIOR_WEIGHT;
+    pp->fy = PP_PRIOR_WEIGHT * mu;
+    pp->fy2 = PP_PRIOR_WEIGHT * (mu * mu + sg * sg);
+    pp->mix = 0;
     pp->since_build = -1;
 }
 
@@ -76,10 +111,14 @@ struct pollplan *pollplan_new(const struct conf_poll *cfg)
     if (!pp)
         return NULL;
     pp->cfg = *cfg;
-    double r = pow(PP_T1_MS / PP_T0_MS, 1.0 / (PP_BINS - 1));
+    double r = pow(PP_T1_MS / PP_T0_MS, 1.0 / (PP_BINS - 1)), rc = pow(r, 1.0 / PP_SUB);
     pp->edge[0] = 0;
     for (int k = 1; k <= PP_BINS; k++)
         pp->edge[k] = PP_T0_MS * pow(r, k - 1);
+    pp->cedge[0] = 0;
+    for (int j = 1; j <= PP_CELLS; j++)
+        pp->cedge[j] = PP_T0_MS * pow(rc, j - 1);
+    pp->cedge[PP_CELLS] = PP_T1_MS;
     seed_prior(pp);
     return pp;
 }
@@ -103,36 +142,32 @@ uint64_t pollplan_observations(const struct pollplan *pp)
     return pp->n_obs;
 }
 
-/* The distribution the schedule is planned over: the estimate, mixed with
- * PP_STRAGGLERS of mass spread evenly in log time over the whole range.
- * Past the observed bulk the estimate says nothing reliable (a task still
- * running at p99.9 of a narrow distribution is more likely stuck than about
- * to finish); the straggler part gives that tail a falling hazard, so gaps
- * there grow to max_interval_ms instead of shrinking, and its lag is paid
- * for inside max_lag_ms like everything else. */
-static void get_shape(const struct pollplan *pp, struct shape *sh)
-{
-    double log_span = log(PP_T1_MS / PP_T0_MS);
-    sh->s[0] = 1.0;
-    for (int k = 0; k < PP_BINS; k++) {
-        double u = k == 0 ? 0 : log(pp->edge[k + 1] / pp->edge[k]) / log_span;
-        double p = (1.0 - PP_STRAGGLERS) * pp->w[k] / pp->total + PP_STRAGGLERS * u;
-        sh->f[k] = p / (pp->edge[k + 1] - pp->edge[k]);
-        sh->s[k + 1] = sh->s[k] - p;
-        if (sh->s[k + 1] < 0)
-            sh->s[k + 1] = 0;
-    }
-}
-
-/* The bin holding t (t past the last edge: the last bin). */
-static int bin_of(const struct pollplan *pp, double t)
+/* The histogram bin holding t (t past the last edge: the last bin). */
+static int hist_bin(const struct pollplan *pp, double t)
 {
     if (t >= pp->edge[PP_BINS])
         return PP_BINS - 1;
-    int lo = 0, hi = PP_BINS - 1;
+    if (t < PP_T0_MS)
+        return 0;
+    int k = 1 + (int)floor(log(t / PP_T0_MS) / log(pp->edge[2] / pp->edge[1]));
+    if (k > PP_BINS - 1)
+        k = PP_BINS - 1;
+    while (k > 1 && pp->edge[k] > t) /* rounding at an edge */
+        k--;
+    while (k < PP_BINS - 1 && pp->edge[k + 1] <= t)
+        k++;
+    return k;
+}
+
+/* The planning cell holding t (t past the last edge: the last cell). */
+static int cell_of(const struct pollplan *pp, double t)
+{
+    if (t >= pp->cedge[PP_CELLS])
+        return PP_CELLS - 1;
+    int lo = 0, hi = PP_CELLS - 1;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
-        if (pp->edge[mid] <= t)
+        if (pp->cedge[mid] <= t)
             lo = mid;
         else
             hi = mid - 1;
@@ -140,30 +175,74 @@ static int bin_of(const struct pollplan *pp, double t)
     return lo;
 }
 
-static double surv(const struct pollplan *pp, const struct shape *sh, double t)
+/* The distribution the schedule is planned over: the fit, blended with the
+ * histogram by mix, and PP_STRAGGLERS of mass spread evenly in log time over
+ * the whole range. Past the observed bulk the estimate says nothing
+ * reliable (a task still running at p99.9 of a narrow distribution is more
+ * likely stuck than about to finish); the straggler part gives that tail a
+ * falling hazard, so gaps there grow to max_interval_ms instead of
+ * shrinking, and its lag is paid for inside max_lag_ms like everything else. */
+static void get_shape(const struct pollplan *pp, struct shape *sh)
+{
+    double mu, sg, log_span = log(PP_T1_MS / PP_T0_MS), prev = 0;
+    fit_params(pp, &mu, &sg);
+    sh->s[0] = 1.0;
+    for (int j = 0; j < PP_CELLS; j++) {
+        double a = pp->cedge[j], b = pp->cedge[j + 1];
+        double cdf = j == PP_CELLS - 1 ? 1.0 : lognormal_cdf(mu, sg, b);
+        double g = cdf - prev;
+        prev = cdf;
+        int k = j == 0 ? 0 : 1 + (j - 1) / PP_SUB;
+        double h = pp->w[k] / pp->total * (b - a) / (pp->edge[k + 1] - pp->edge[k]);
+        double u = j == 0 ? 0 : log(b / a) / log_span;
+        double p = (1.0 - PP_STRAGGLERS) * ((1.0 - pp->mix) * g + pp->mix * h) + PP_STRAGGLERS * u;
+        sh->f[j] = p / (b - a);
+        sh->s[j + 1] = sh->s[j] - p;
+        if (sh->s[j + 1] < 0)
+            sh->s[j + 1] = 0;
+    }
+}
+
+/* How far the histogram departs from the fit, beyond sampling noise: the
+ * total variation between them over the histogram bins, less twice what it
+ * would be for an exact lognormal sample of the same effective size
+ * (Σw)²/Σw², mapped to [0, 1]. 0 for a lognormal truth; near 1 for two
+ * modes, where a single lognormal would be far too wide. */
+static void update_mix(struct pollplan *pp)
+{
+    double mu, sg, prev = 0, tv = 0, noise = 0, n_eff = pp->fw * pp->fw / pp->fw2;
+    fit_params(pp, &mu, &sg);
+    for (int k = 0; k < PP_BINS; k++) {
+        double cdf = k == PP_BINS - 1 ? 1.0 : lognormal_cdf(mu, sg, pp->edge[k + 1]);
+        double g = cdf - prev;
+        prev = cdf;
+        tv += fabs(pp->w[k] / pp->total - g);
+        noise += sqrt(g * (1.0 - g) / n_eff);
+    }
+    tv /= 2.0;
+    noise *= 0.5 * sqrt(2.0 / M_PI); /* E|X| of a normal is sd·sqrt(2/π) */
+    double m = (tv - 2.0 * noise - 0.05) / 0.25;
+    pp->mix = m < 0 ? 0 : m > 1 ? 1 : m;
+}
+
+static double cell_surv(const struct pollplan *pp, const struct shape *sh, double t)
 {
     if (t <= 0)
         return 1.0;
-    if (t >= pp->edge[PP_BINS])
+    if (t >= pp->cedge[PP_CELLS])
         return 0.0;
-    int k = bin_of(pp, t);
-    double s = sh->s[k] - sh->f[k] * (t - pp->edge[k]);
+    int j = cell_of(pp, t);
+    double s = sh->s[j] - sh->f[j] * (t - pp->cedge[j]);
     return s > 0 ? s : 0;
 }
 
-void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms)
+/* One EM step of the histogram on an observation in (lo, hi]. */
+static void hist_add(struct pollplan *pp, double lo, double hi)
 {
-    double lo = lo_ms > 0 ? (double)lo_ms : 0, hi = (double)hi_ms;
-    if (lo > PP_T1_MS)
-        lo = PP_T1_MS;
-    if (hi > PP_T1_MS)
-        hi = PP_T1_MS;
-    if (hi <= lo)
-        hi = lo + 1;
     double decay = 1.0 - 1.0 / PP_MEMORY;
     for (int k = 0; k < PP_BINS; k++)
         pp->w[k] *= decay;
-    int k0 = bin_of(pp, lo), k1 = bin_of(pp, hi - 1e-9);
+    int k0 = hist_bin(pp, lo), k1 = hist_bin(pp, hi - 1e-9);
     double share[PP_BINS], em = 0, flat = 0;
     for (int k = k0; k <= k1; k++) {
         double a = fmax(lo, pp->edge[k]), b = fmin(hi, pp->edge[k + 1]);
@@ -182,22 +261,93 @@ void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms)
     pp->total = 0;
     for (int k = 0; k < PP_BINS; k++)
         pp->total += pp->w[k];
+}
+
+/* One streaming EM step of the fit on an observation in (lo, hi]: a narrow
+ * interval counts as its midpoint; a wide one by the moments of ln T under
+ * the current fit, truncated to the interval. */
+static void fit_add(struct pollplan *pp, double lo, double hi)
+{
+    double ey, ey2;
+    if (hi - lo <= PP_EXACT_REL * hi) {
+        ey = log(fmax((lo + hi) / 2.0, 1.0));
+        ey2 = ey * ey;
+    } else {
+        double mu, sg;
+        fit_params(pp, &mu, &sg);
+        double b = log(hi), beta = (b - mu) / sg;
+        double alpha = lo > 0 ? (log(lo) - mu) / sg : -INFINITY;
+        double pa = lo > 0 ? exp(-0.5 * alpha * alpha) / sqrt(2.0 * M_PI) : 0;
+        double pb = exp(-0.5 * beta * beta) / sqrt(2.0 * M_PI);
+        double z = 0.5 * erfc(-beta / M_SQRT2) - (lo > 0 ? 0.5 * erfc(-alpha / M_SQRT2) : 0);
+        double apa = lo > 0 ? alpha * pa : 0;
+        if (z > 1e-9) {
+            double m = (pa - pb) / z;
+            ey = mu + sg * m;
+            double var = sg * sg * (1.0 + (apa - beta * pb) / z - m * m);
+            ey2 = ey * ey + (var > 0 ? var : 0);
+        } else { /* the interval is far out in the fit's tail: take it at face value */
+            double a = lo > 0 ? log(lo) : b;
+            ey = (a + b) / 2.0;
+            ey2 = ey * ey + (b - a) * (b - a) / 12.0;
+        }
+    }
+    double d = 1.0 - 1.0 / PP_MEMORY;
+    pp->fw = pp->fw * d + 1.0;
+    pp->fw2 = pp->fw2 * d * d + 1.0;
+    pp->fy = pp->fy * d + ey;
+    pp->fy2 = pp->fy2 * d + ey2;
+}
+
+void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms)
+{
+    double lo = lo_ms > 0 ? (double)lo_ms : 0, hi = (double)hi_ms;
+    if (lo > PP_T1_MS)
+        lo = PP_T1_MS;
+    if (hi > PP_T1_MS)
+        hi = PP_T1_MS;
+    if (hi <= lo)
+        hi = lo + 1;
+    hist_add(pp, lo, hi);
+    fit_add(pp, lo, hi);
     pp->n_obs++;
     if (pp->since_build >= 0)
         pp->since_build++;
 }
 
+void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms, int64_t reported_ms)
+{
+    int64_t t = reported_ms;
+    if (t < lo_ms)
+        t = lo_ms;
+    if (t > hi_ms)
+        t = hi_ms;
+    pollplan_observe(pp, t, t);
+}
+
+/* The planning density's CDF without the stragglers. */
+static double mix_cdf(const struct pollplan *pp, double mu, double sg, double t)
+{
+    double h = 0;
+    for (int k = 0; k < PP_BINS && pp->edge[k] < t; k++) {
+        double frac = t >= pp->edge[k + 1] ? 1.0 : (t - pp->edge[k]) / (pp->edge[k + 1] - pp->edge[k]);
+        h += frac * pp->w[k];
+    }
+    return (1.0 - pp->mix) * lognormal_cdf(mu, sg, t) + pp->mix * h / pp->total;
+}
+
 double pollplan_quantile(const struct pollplan *pp, double q)
 {
-    double want = q * pp->total, acc = 0;
-    for (int k = 0; k < PP_BINS; k++) {
-        if (acc + pp->w[k] >= want) {
-            double frac = pp->w[k] > 0 ? (want - acc) / pp->w[k] : 0;
-            return pp->edge[k] + frac * (pp->edge[k + 1] - pp->edge[k]);
-        }
-        acc += pp->w[k];
+    double mu, sg, lo = 0, hi = log(PP_T1_MS); /* bisect in ln(ms) */
+    fit_params(pp, &mu, &sg);
+    for (int it = 0; it < 60; it++) {
+        double mid = (lo + hi) / 2.0;
+        if (mix_cdf(pp, mu, sg, exp(mid)) < q)
+            lo = mid;
+        else
+            hi = mid;
     }
-    return pp->edge[PP_BINS];
+    return exp((lo + hi) / 2.0);
 }
 
 /* Append t to the schedule, clamped: no gap under min_interval_ms, and
@@ -221,8 +371,8 @@ static size_t build(const struct pollplan *pp, const struct shape *sh, double c,
 {
     size_t n = 0;
     double lam = 0, target = 1;
-    for (int k = 0; k < PP_BINS && n < PP_MAX_POLLS; k++) {
-        double sa = sh->s[k], sb = sh->s[k + 1], f = sh->f[k];
+    for (int j = 0; j < PP_CELLS && n < PP_MAX_POLLS; j++) {
+        double sa = sh->s[j], sb = sh->s[j + 1], f = sh->f[j];
         if (sa < PP_TAIL_MASS)
             break;
         if (f <= 0)
@@ -231,7 +381,7 @@ static size_t build(const struct pollplan *pp, const struct shape *sh, double c,
         while (lam + d >= target && n < PP_MAX_POLLS) {
             double r = sqrt(sa) - (target - lam) * rf / (2.0 * c);
             double st = r > 0 ? r * r : 0;
-            emit(&pp->cfg, out, &n, pp->edge[k] + (sa - st) / f);
+            emit(&pp->cfg, out, &n, pp->cedge[j] + (sa - st) / f);
             target += 1;
         }
         lam += d;
@@ -243,12 +393,12 @@ static size_t build(const struct pollplan *pp, const struct shape *sh, double c,
 static double lag_between(const struct pollplan *pp, const struct shape *sh, double x, double y, double p)
 {
     double sum = 0;
-    if (y > pp->edge[PP_BINS])
-        y = pp->edge[PP_BINS];
-    for (int k = bin_of(pp, x); k < PP_BINS && pp->edge[k] < y; k++) {
-        double a = fmax(x, pp->edge[k]), b = fmin(y, pp->edge[k + 1]);
+    if (y > pp->cedge[PP_CELLS])
+        y = pp->cedge[PP_CELLS];
+    for (int j = cell_of(pp, x); j < PP_CELLS && pp->cedge[j] < y; j++) {
+        double a = fmax(x, pp->cedge[j]), b = fmin(y, pp->cedge[j + 1]);
         if (b > a)
-            sum += sh->f[k] * ((p - a) * (p - a) - (p - b) * (p - b)) / 2.0;
+            sum += sh->f[j] * ((p - a) * (p - a) - (p - b) * (p - b)) / 2.0;
     }
     return sum;
 }
@@ -259,18 +409,18 @@ static void evaluate(const struct pollplan *pp, const struct shape *sh, const in
     double np = 0, d = 0, prev = 0;
     for (size_t i = 0; i < n; i++) {
         double p = (double)sched[i];
-        np += surv(pp, sh, prev); /* poll i is sent if the task outlived poll i-1 */
+        np += cell_surv(pp, sh, prev); /* poll i is sent if the task outlived poll i-1 */
         d += lag_between(pp, sh, prev, p, p);
         prev = p;
     }
     /* Past the schedule: a poll every max_interval_ms, half of one late on average. */
-    double tail = surv(pp, sh, prev), mi = pp->cfg.max_interval_ms;
+    double tail = cell_surv(pp, sh, prev), mi = pp->cfg.max_interval_ms;
     if (tail > 0) {
         double resid = 0;
-        for (int k = bin_of(pp, prev); k < PP_BINS; k++) {
-            double a = fmax(prev, pp->edge[k]), b = pp->edge[k + 1];
+        for (int j = cell_of(pp, prev); j < PP_CELLS; j++) {
+            double a = fmax(prev, pp->cedge[j]), b = pp->cedge[j + 1];
             if (b > a)
-                resid += sh->f[k] * (b - a) * ((a + b) / 2.0 - prev);
+                resid += sh->f[j] * (b - a) * ((a + b) / 2.0 - prev);
         }
         np += tail + resid / mi;
         d += tail * mi / 2.0;
@@ -288,12 +438,13 @@ void pollplan_evaluate(const struct pollplan *pp, const int64_t *sched, size_t n
 
 static void rebuild(struct pollplan *pp)
 {
+    update_mix(pp);
     struct shape sh;
     get_shape(pp, &sh);
-    double k_int = 0; /* K = ∫ sqrt(f S) dt, per bin with S linear: Simpson's rule */
-    for (int k = 0; k < PP_BINS; k++) {
-        double wdt = pp->edge[k + 1] - pp->edge[k], sm = (sh.s[k] + sh.s[k + 1]) / 2.0;
-        k_int += wdt * sqrt(sh.f[k]) * (sqrt(sh.s[k]) + 4.0 * sqrt(sm) + sqrt(sh.s[k + 1])) / 6.0;
+    double k_int = 0; /* K = ∫ sqrt(f S) dt, per cell with S linear: Simpson's rule */
+    for (int j = 0; j < PP_CELLS; j++) {
+        double wdt = pp->cedge[j + 1] - pp->cedge[j], sm = (sh.s[j] + sh.s[j + 1]) / 2.0;
+        k_int += wdt * sqrt(sh.f[j]) * (sqrt(sh.s[j]) + 4.0 * sqrt(sm) + sqrt(sh.s[j + 1])) / 6.0;
     }
     double target = pp->cfg.max_lag_ms;
     double c0 = k_int / (2.0 * target);
@@ -335,6 +486,15 @@ int64_t pollplan_next_ms(struct pollplan *pp, int64_t elapsed_ms, int first)
             lo = mid + 1;
         else
             hi = mid;
+    }
+    /* The schedule may have been rebuilt since this task's last poll, and
+     * shifted a little: an instant less than half its own gap ahead (the
+     * gap before it; for the first instant, the one after) stands for the
+     * poll this task just had, so the next one is meant. */
+    if (!first && lo + 1 < pp->n_sched) {
+        int64_t gap = lo > 0 ? pp->sched[lo] - pp->sched[lo - 1] : pp->sched[1] - pp->sched[0];
+        if (2 * (pp->sched[lo] - elapsed_ms) < gap)
+            lo++;
     }
     int64_t d = lo < pp->n_sched ? pp->sched[lo] - elapsed_ms : c->max_interval_ms;
     if (d < c->min_interval_ms)

@@ -5,8 +5,9 @@
  * request was sent). Every call is safe from a loop callback.
  *
  * Adaptive mode keeps a streaming estimate of the generation-time
- * distribution (a log-spaced histogram with exponential forgetting, seeded
- * from a lognormal prior) and derives from it a schedule of poll instants
+ * distribution — a lognormal fitted to forgetting-weighted moments of ln T,
+ * backed by a log-spaced histogram for shapes the fit misses, both seeded
+ * from a lognormal prior — and derives from it a schedule of poll instants
  * that minimises the expected number of polls per task while the expected
  * delay between completion and detection stays at poll.max_lag_ms: poll
  * rate λ(t) ∝ sqrt(hazard(t)), polls where ∫λ crosses an integer, gaps
@@ -37,11 +38,20 @@ void pollplan_configure(struct pollplan *pp, const struct conf_poll *cfg);
 /* A task was seen finished (succeeded or failed): its generation time lies
  * in (lo_ms, hi_ms] — lo = when the last poll that saw it pending was sent
  * (0 if none), hi = when the reply saying "done" arrived. A completion in
- * the create reply (sync mode) is (0, t]. The observation's unit weight is
- * spread over the interval in proportion to the current estimate (one EM
- * step of the self-consistent interval-censored estimator), uniformly where
- * the estimate has no mass. Older observations fade by (1 - 1/150) each. */
+ * the create reply (sync mode) is (0, t]. An interval narrower than 2 % of
+ * hi counts as its midpoint; a wider one enters by one EM step (the fit by
+ * the moments of ln T truncated to the interval, the histogram by the
+ * estimate's mass inside it). The prior counts as 2 observations; older
+ * observations fade by (1 - 1/150) each. */
 void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms);
+
+/* The same task, when the provider reported how long it ran (reported_ms:
+ * its own completion minus creation time): observed exactly, at reported_ms
+ * clamped into [lo_ms, hi_ms]. The provider's clock starts when it received
+ * the create, ours when we sent it; the clamp absorbs what the provider's
+ * number says is impossible, the rest of that offset (the create's one-way
+ * latency) is not added. */
+void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms, int64_t reported_ms);
 
 /* Delay in ms from now to the next poll of a task created elapsed_ms ago;
  * first = 1 right after the create, 0 after a poll that saw it pending.
@@ -51,7 +61,8 @@ void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms);
  * most once per 8 observations, so a call is a binary search. */
 int64_t pollplan_next_ms(struct pollplan *pp, int64_t elapsed_ms, int first);
 
-/* The q-quantile (0 < q < 1) of the estimated generation time, in ms. */
+/* The q-quantile (0 < q < 1) of the estimated generation time, in ms (the
+ * planning density as of the last schedule rebuild, without stragglers). */
 double pollplan_quantile(const struct pollplan *pp, double q);
 
 /* The current adaptive schedule: up to cap instants (ms after creation,

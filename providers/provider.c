@@ -51,6 +51,7 @@ void prov_result_init(struct prov_result *r)
 {
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
+    r->duration_ms = -1;
 }
 
 void prov_result_cleanup(struct prov_result *r)

@@ -80,6 +80,7 @@ struct prov_result {
     char **urls;         /* owned array of owned strings */
     size_t n_urls;
     long retry_after_ms; /* -1 when the reply gives no hint */
+    long duration_ms;    /* provider-reported time from the task's creation to its completion; -1 = unknown */
 };
 
 /* What a job asks of a provider. Everything borrowed. */
@@ -120,7 +121,7 @@ extern const struct prov_ops replicate_ops;
 const struct prov_ops *prov_lookup(enum conf_provider_type type);
 
 void prov_request_cleanup(struct prov_request *r);
-void prov_result_init(struct prov_result *r);    /* zero + retry_after_ms = -1 */
+void prov_result_init(struct prov_result *r);    /* zero + retry_after_ms = duration_ms = -1 */
 void prov_result_cleanup(struct prov_result *r); /* frees, then re-inits */
 
 /* Outcome string for the result's attempts[]: "succeeded", "transport", … */

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "provider.h"
@@ -179,6 +180,61 @@ static void set_error_code(struct prov_result *out, const char *error)
     prov_result_set_code(out, code);
 }
 
+/* n decimal digits at s into *v; 1 on success. */
+static int digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return 1;
+}
+
+/* "2025-10-21T10:15:02.118Z" (UTC; fraction optional) in ms since the
+ * epoch, or -1. Only differences of two of these are used. */
+static int64_t iso_ms(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec) || mo < 1 || mo > 12 || d < 1 ||
+        d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    const char *p = s + 19;
+    double frac = 0, scale = 0.1;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac += (*p - '0') * scale;
+    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
+        return -1;
+    /* Days from 1970-01-01 (Howard Hinnant's days_from_civil). */
+    int yy = mo <= 2 ? y - 1 : y, era = yy / 400, yoe = yy - era * 400;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    return ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + (int64_t)(frac * 1000.0 + 0.5);
+}
+
+/* A finished prediction's time from creation to completion: metrics.total_time
+ * (seconds), else completed_at - created_at. */
+static void parse_duration(struct json_object *pred, struct prov_result *out)
+{
+    struct json_object *metrics = NULL, *tt = NULL;
+    json_object_object_get_ex(pred, "metrics", &metrics);
+    if (json_object_is_type(metrics, json_type_object) && json_object_object_get_ex(metrics, "total_time", &tt) &&
+        (json_object_is_type(tt, json_type_double) || json_object_is_type(tt, json_type_int))) {
+        double sec = json_object_get_double(tt);
+        if (sec >= 0 && sec <= 86400) {
+            out->duration_ms = (long)llround(sec * 1000.0);
+            return;
+        }
+    }
+    int64_t c0 = iso_ms(prov_json_str(pred, "created_at")), c1 = iso_ms(prov_json_str(pred, "completed_at"));
+    if (c0 >= 0 && c1 >= c0 && c1 - c0 <= 86400000)
+        out->duration_ms = (long)(c1 - c0);
+}
+
 /* Judge a prediction object; in_progress is CREATED for create, PENDING for poll. */
 static void parse_prediction(struct json_object *pred, enum prov_outcome in_progress, struct prov_result *out)
 {
@@ -203,6 +259,7 @@ static void parse_prediction(struct json_object *pred, enum prov_outcome in_prog
         json_object_object_get_ex(pred, "output", &output);
         json_object_object_get_ex(pred, "data_removed", &removed);
         collect_output(output, out);
+        parse_duration(pred, out);
         if (out->n_urls > 0)
             out->outcome = PROV_SUCCEEDED;
         else if (json_object_is_type(removed, json_type_boolean) && json_object_get_boolean(removed))
@@ -217,6 +274,7 @@ static void parse_prediction(struct json_object *pred, enum prov_outcome in_prog
                          error && *error ? error : "prediction failed");
         if (error)
             set_error_code(out, error);
+        parse_duration(pred, out);
     } else if (strcmp(status, "canceled") == 0) {
         prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "prediction canceled");
     } else if (strcmp(status, "aborted") == 0) {

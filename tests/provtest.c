@@ -35,6 +35,20 @@ void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const ch
         ops->parse_poll(&r, res);
 }
 
+void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file, const char *body,
+                              enum provtest_parser w, long http, long want_ms)
+{
+    size_t len = body ? strlen(body) : 0;
+    char *fx = file ? provtest_read_fixture(dir, file, &len) : NULL;
+    struct prov_result res;
+    provtest_parse(ops, w, file ? fx : body, len, http, NULL, &res);
+    if (!file)
+        cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s", body);
+    cr_expect_eq(res.duration_ms, want_ms, "%s: %ld ms", file ? file : body, res.duration_ms);
+    prov_result_cleanup(&res);
+    free(fx);
+}
+
 void provtest_check_fixture(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
                             const char *url_prefix)
 {

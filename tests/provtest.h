@@ -48,6 +48,11 @@ void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const ch
 void provtest_check_fixture(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
                             const char *url_prefix);
 
+/* Parse SY_FIXTURES/dir/file (file not NULL) or the NUL-terminated body
+ * (file NULL: it must parse as a success) and expect duration_ms == want_ms. */
+void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file, const char *body,
+                              enum provtest_parser w, long http, long want_ms);
+
 /* Flags for provtest_sweep(). */
 #define PROVTEST_PREFIX_RETRY_AFTER 1 /* pass the row's Retry-After with each prefix */
 #define PROVTEST_PREFIX_URLS 2        /* a prefix parsed as success must carry URLs */

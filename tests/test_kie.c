@@ -105,6 +105,8 @@ static struct provtest_fx kie_fixtures[] = {
      TASK, -1, "Internal server error"},
     {"poll_fail_501.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "501", 0,
      TASK, -1, "Generation failed"},
+    {"poll_fail_timed.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "501", 0,
+     TASK, -1, "Generation failed"},
     {"poll_fail_code_int.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "400",
      0, TASK, -1, "could not be downloaded"},
     {"poll_recordinfo_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "422", 0,
@@ -159,6 +161,43 @@ ParameterizedTestParameters(kie, prefixes)
 ParameterizedTest(struct provtest_fx *t, kie, prefixes)
 {
     provtest_sweep(&kie_ops, "kie", t, PROVTEST_PREFIX_RETRY_AFTER | PROVTEST_PREFIX_URLS);
+}
+
+/* The generation time a finished task reports (completeTime - createTime),
+ * for the poll planner; -1 when unknown. costTime is ignored (its unit is
+ * ambiguous: poll_fail_timed says 9.412, meaning seconds). */
+Test(kie, reported_duration)
+{
+    static const struct {
+        const char *file;
+        long ms;
+    } rows[] = {
+        { "poll_success.http200.json", 11734 },         { "poll_fail_timed.http200.json", 9412 },
+        { "poll_success_object.http200.json", -1 },     /* completeTime null */
+        { "poll_fail_501.http200.json", -1 },           { "poll_generating.http200.json", -1 },
+        { "poll_success_bad_result_json.http200.json", -1 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        provtest_expect_duration(&kie_ops, "kie", rows[i].file, NULL, POLL, 200, rows[i].ms);
+    static const struct {
+        const char *times;
+        long ms;
+    } odd[] = {
+        { "\"createTime\":1765178608584,\"completeTime\":1765178608584.0", 0 },
+        { "\"createTime\":1765178608584,\"completeTime\":1765178600000", -1 },  /* before creation */
+        { "\"createTime\":\"1765178608584\",\"completeTime\":1765178620318", -1 }, /* a string */
+        { "\"createTime\":1765178608584,\"completeTime\":1765378608584", -1 },  /* over a day */
+        { "\"createTime\":-5,\"completeTime\":100", -1 },
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "{\"code\":200,\"data\":{\"taskId\":\"t\",\"state\":\"success\",\"resultJson\":"
+                         "\"{\\\"resultUrls\\\":[\\\"https://x/y.png\\\"]}\",%s}}",
+                         odd[i].times);
+        cr_assert_lt(n, (int)sizeof body);
+        provtest_expect_duration(&kie_ops, "kie", NULL, body, POLL, 200, odd[i].ms);
+    }
 }
 
 Test(kie, null_body)

@@ -75,6 +75,8 @@ static struct provtest_fx rep_fixtures[] = {
      ""},
     {"poll_succeeded_string.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID, -1, ""},
     {"poll_succeeded_array.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 4, PID, -1, ""},
+    {"poll_succeeded_no_metrics.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID,
+     -1, ""},
     {"poll_succeeded_mixed_array.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID,
      -1, ""},
     BAD_("poll_succeeded_null_output.http200.json", 200, POLL, PID, "without an output"),
@@ -119,6 +121,48 @@ ParameterizedTestParameters(replicate, prefixes)
 ParameterizedTest(struct provtest_fx *t, replicate, prefixes)
 {
     provtest_sweep(&replicate_ops, "replicate", t, 0);
+}
+
+/* The time a finished prediction reports from creation to completion, for
+ * the poll planner: metrics.total_time, else completed_at - created_at;
+ * -1 when unknown or not a generation (canceled). */
+Test(replicate, reported_duration)
+{
+    static const struct {
+        const char *file;
+        int create;
+        long ms;
+    } rows[] = {
+        { "poll_succeeded_array.http200.json", 0, 7720 },      { "poll_failed_e1001.http200.json", 0, 7720 },
+        { "poll_succeeded_no_metrics.http200.json", 0, 7722 }, /* 10:15:02.118 -> 10:15:09.840 */
+        { "create_succeeded_sync.http201.json", 1, 7720 },     { "poll_processing.http200.json", 0, -1 },
+        { "poll_canceled.http200.json", 0, -1 },               { "create_starting.http201.json", 1, -1 },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        provtest_expect_duration(&replicate_ops, "replicate", rows[i].file, NULL, rows[i].create ? CREATE : POLL,
+                                 rows[i].create ? 201 : 200, rows[i].ms);
+    static const struct {
+        const char *times;
+        long ms;
+    } odd[] = {
+        { "\"metrics\":{\"total_time\":12}", 12000 },
+        { "\"metrics\":{\"total_time\":-1},\"created_at\":\"2024-02-29T23:59:59Z\","
+          "\"completed_at\":\"2024-03-01T00:00:01.5Z\"",
+          2500 }, /* from a leap day */
+        { "\"created_at\":\"2025-12-31T23:59:58.9+00:00\",\"completed_at\":\"2026-01-01T00:00:00.1Z\"", 1200 },
+        { "\"metrics\":{\"total_time\":\"7\"},\"created_at\":\"2025-10-21 10:15:02Z\","
+          "\"completed_at\":\"2025-10-21T10:15:09Z\"",
+          -1 },
+        { "\"created_at\":\"2025-10-21T10:15:09Z\",\"completed_at\":\"2025-10-21T10:15:02Z\"", -1 },
+        { "\"created_at\":\"2025-10-21T10:15:02+02:00\",\"completed_at\":\"2025-10-21T10:15:09Z\"", -1 },
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        char body[512];
+        int n = snprintf(body, sizeof body, "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":\"https://x/y.png\",%s}",
+                         odd[i].times);
+        cr_assert_lt(n, (int)sizeof body);
+        provtest_expect_duration(&replicate_ops, "replicate", NULL, body, POLL, 200, odd[i].ms);
+    }
 }
 
 Test(replicate, null_body_and_wrong_shapes)

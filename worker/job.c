@@ -442,12 +442,16 @@ static int64_t poll_delay_ms(const struct job *j, int first)
 }
 
 /* The reply that just arrived says the task is finished (either way): it
- * ended after the last poll that saw it pending and before now. */
-static void observe_done(struct job *j)
+ * ended after the last poll that saw it pending and before now — exactly
+ * when the reply says how long it ran. */
+static void observe_done(struct job *j, const struct prov_result *res)
 {
     struct pollplan *pp = job_plan(j);
-    if (pp)
-        pollplan_observe(pp, j->pending_ms > 0 ? j->pending_ms : 0, sy_now_ms() - j->poll_t0_ms);
+    int64_t lo = j->pending_ms > 0 ? j->pending_ms : 0, hi = sy_now_ms() - j->poll_t0_ms;
+    if (pp && res->duration_ms >= 0)
+        pollplan_observe_reported(pp, lo, hi, res->duration_ms);
+    else if (pp)
+        pollplan_observe(pp, lo, hi);
 }
 
 /* A task's status, from a status reply or a callback: finish, fail over or
@@ -457,7 +461,7 @@ static void poll_result(struct job *j, struct prov_result *r, int64_t now)
     struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
     switch (res.outcome) {
     case PROV_SUCCEEDED:
-        observe_done(j);
+        observe_done(j, r);
         succeed(j, r);
         break;
     case PROV_CREATED:
@@ -477,7 +481,7 @@ static void poll_result(struct job *j, struct prov_result *r, int64_t now)
         break;
     case PROV_FAILED:
         if (res.cls == PROV_C_TASK_FAILED) {
-            observe_done(j);
+            observe_done(j, &res);
             /* The provider ran the task and it failed: its health counts. */
             breaker_record(j->ps->br, breaker_classify(0, res.cls, res.kind), now);
             provider_failed(j, &res, prov_class_name(res.cls));
@@ -556,7 +560,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         j->task_created_ms = j->step_start_ms;
         j->poll_t0_ms = j->step_start_ms;
         j->pending_ms = -1;
-        observe_done(j);
+        observe_done(j, &res);
         succeed(j, &res);
         break;
     case PROV_CREATED:
