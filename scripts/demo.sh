@@ -120,13 +120,13 @@ else
   # so most jobs spill over to Replicate; Replicate and polling opened wider
   # than the defaults (fakeprov has no limit there).
   PROVIDERS=("  { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"$FP_URL\"; api_key_env = \"DEMO_KIE_KEY\";
-    poll = { mode = "fixed"; first_ms = 2500; interval_ms = 500; max_s = 120; };
+    poll = { mode = \"fixed\"; first_ms = 2500; interval_ms = 500; max_s = 120; };
     rate_limit = { create_per_s = 1.6; create_burst = 18; create_window_max = 18; create_window_s = 11;
                    poll_per_s = 60.0; poll_burst = 60; scope = \"fleet\"; };
     # each worker sees about 0.5 KIE creates/s: a shorter window, so the breaker acts within the outage
     breaker = { window = 10; min_calls = 5; failure_rate = 0.5; open_s = 8; half_open_probes = 2; }; }" \
              "  { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"$FP_URL\"; api_key_env = \"DEMO_REPLICATE_KEY\";
-    poll = { mode = "fixed"; first_ms = 2500; interval_ms = 500; max_s = 120; };
+    poll = { mode = \"fixed\"; first_ms = 2500; interval_ms = 500; max_s = 120; };
     rate_limit = { create_per_s = 40.0; create_burst = 60; poll_per_s = 200.0; poll_burst = 200; }; }")
 fi
 
