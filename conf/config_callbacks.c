@@ -1,0 +1,59 @@
+/* config_callbacks.c — the callbacks group: where the callback listener
+ * binds, the public URL providers post to, and the two secrets that verify
+ * them (KIE's HMAC key, Replicate's whsec_ webhook secret), read from the
+ * environment variables the group names. Secrets never reach a message.
+ *
+ * Defaults leave the listener off (listen = ""); the group is optional. */
+#include "conf/loader.h"
+
+#include <libconfig.h>
+#include <string.h>
+
+static const struct conf_ld_field callbacks_fields[] = {
+    FSTR(struct conf_callbacks, listen, 0, NULL),
+    FSTR(struct conf_callbacks, public_url, 0, NULL),
+    FSTR(struct conf_callbacks, kie_hmac_key_env, F_NONEMPTY, NULL),
+    FSTR(struct conf_callbacks, webhook_secret_env, F_NONEMPTY, NULL),
+    FINT(struct conf_callbacks, tolerance_s, 1, 86400, 0),
+    FINT(struct conf_callbacks, safety_poll_s, 1, NOMAX, 0),
+};
+
+int conf_ld_load_callbacks(struct conf_ld *ld, config_setting_t *root, struct conf_callbacks *cb)
+{
+    config_setting_t *g;
+    cb->tolerance_s = 300;
+    cb->safety_poll_s = 60;
+    if (conf_ld_set_str(&cb->listen, "") != 0 || conf_ld_set_str(&cb->public_url, "") != 0)
+        return conf_ld_fail(ld, root, "out of memory");
+    if (conf_ld_get_group(ld, root, "", "callbacks", &g) != 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (conf_ld_load_fields(ld, g, "callbacks", callbacks_fields, NFIELDS(callbacks_fields), cb, NULL) != 0)
+        return -1;
+    if (!conf_ld_valid_listen(cb->listen))
+        return conf_ld_fail(ld, conf_ld_member_or_self(g, "listen"),
+                            "callbacks.listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
+    if (cb->listen[0] != '\0' && cb->public_url[0] == '\0')
+        return conf_ld_fail(ld, conf_ld_member_or_self(g, "public_url"),
+                            "callbacks.public_url: required when callbacks.listen is set (the base URL providers can reach)");
+    if (cb->public_url[0] != '\0' && !conf_ld_valid_base_url(cb->public_url))
+        return conf_ld_fail(ld, conf_ld_member_or_self(g, "public_url"),
+                            "callbacks.public_url: must start with http:// or https:// and name a host");
+    conf_ld_strip_slashes(cb->public_url);
+    if (cb->kie_hmac_key_env &&
+        conf_ld_resolve_secret(ld, conf_ld_member_or_self(g, "kie_hmac_key_env"), "callbacks.kie_hmac_key_env",
+                               cb->kie_hmac_key_env, &cb->kie_hmac_key) != 0)
+        return -1;
+    if (cb->webhook_secret_env) {
+        config_setting_t *s = conf_ld_member_or_self(g, "webhook_secret_env");
+        if (conf_ld_resolve_secret(ld, s, "callbacks.webhook_secret_env", cb->webhook_secret_env,
+                                   &cb->webhook_secret) != 0)
+            return -1;
+        if (strncmp(cb->webhook_secret, "whsec_", 6) != 0 || cb->webhook_secret[6] == '\0')
+            return conf_ld_fail(ld, s,
+                                "callbacks.webhook_secret_env: environment variable %s does not hold a whsec_... secret",
+                                cb->webhook_secret_env);
+    }
+    return 0;
+}
