@@ -73,6 +73,8 @@ struct job {
     int holding_slot;        /* counted in the provider's in-flight cap */
     int breaker_pending;     /* a breaker permission awaits its record */
     int held;                /* the create in flight is held open (Prefer: wait), counted in ps->held */
+    int on_first_list;       /* on ps->first_polls: its first poll is planned, not sent yet */
+    struct job *fp_prev, *fp_next;
     int not_ready, poll_errors;
     enum prov_kind last_kind;
     int deadline_hit;
@@ -147,11 +149,14 @@ static void drop_hold(struct job *j)
     }
 }
 
+static void first_poll_unlist(struct job *j);
+
 static void leave_provider(struct job *j)
 {
     if (!j->ps)
         return;
     drop_hold(j);
+    first_poll_unlist(j);
     if (j->breaker_pending) {
         breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
         j->breaker_pending = 0;
@@ -288,20 +293,46 @@ static void fail_deadline(struct job *j)
 
 static void on_timer(uv_timer_t *t);
 
-/* Arm the job's timer; a delay past the deadline fires at the deadline. */
+/* Arm the job's timer (again); a delay past the deadline fires at the deadline. */
 static void arm(struct job *j, int64_t delay_ms)
 {
     int64_t left = remaining_ms(j);
-    if (delay_ms > left) {
+    j->deadline_hit = delay_ms > left;
+    if (j->deadline_hit)
         delay_ms = left;
-        j->deadline_hit = 1;
-    }
     uv_timer_start(&j->timer, on_timer, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
+}
+
+/* The provider's list of jobs waiting for their first poll (see
+ * replan_first_polls). */
+static void first_poll_unlist(struct job *j)
+{
+    if (!j->on_first_list)
+        return;
+    if (j->fp_prev)
+        j->fp_prev->fp_next = j->fp_next;
+    else
+        j->ps->first_polls = j->fp_next;
+    if (j->fp_next)
+        j->fp_next->fp_prev = j->fp_prev;
+    j->fp_prev = j->fp_next = NULL;
+    j->on_first_list = 0;
+}
+
+static void first_poll_list(struct job *j)
+{
+    j->fp_prev = NULL;
+    j->fp_next = j->ps->first_polls;
+    if (j->fp_next)
+        j->fp_next->fp_prev = j;
+    j->ps->first_polls = j;
+    j->on_first_list = 1;
 }
 
 static void on_timer(uv_timer_t *t)
 {
     struct job *j = t->data;
+    first_poll_unlist(j);
     if (j->deadline_hit || remaining_ms(j) == 0) {
         fail_deadline(j);
         return;
@@ -364,6 +395,7 @@ static int retry_same(struct job *j)
     if (j->tries >= j->prov->retry.max_attempts || budget_try_retry(j->ps->bud, now) != SY_OK)
         return 0;
     drop_task(j);
+    first_poll_unlist(j);
     j->phase = PHASE_CREATE;
     arm(j, budget_backoff_ms(&j->prov->retry, j->tries, dispatch_rng(j->e->d)));
     return 1;
@@ -441,6 +473,24 @@ static int64_t poll_delay_ms(const struct job *j, int first)
     return pollplan_next_ms(pp, sy_now_ms() - j->poll_t0_ms, first);
 }
 
+/* While a plan is young (every 8th of its first 64 observations) it moves a
+ * lot: the first polls it planned from the prior for tasks still waiting on
+ * them move to where the new estimate puts them. With ~100 tasks created
+ * before the first result is back, that saves them about 0.3 poll each
+ * (an offline replay of 400 tasks at 4/s, sigma 0.11: 3.4 → 3.1 polls for
+ * tasks 50–400 at the same lag). */
+static void replan_first_polls(const struct job *j, struct pollplan *pp)
+{
+    uint64_t n = pollplan_observations(pp);
+    if (n == 0 || n % 8 != 0 || n > 64)
+        return;
+    int64_t now = sy_now_ms();
+    for (struct job *w = j->ps->first_polls; w; w = w->fp_next) {
+        if (job_plan(w) == pp)
+            arm(w, pollplan_next_ms(pp, now - w->poll_t0_ms, 1));
+    }
+}
+
 /* The reply that just arrived says the task is finished (either way): it
  * ended after the last poll that saw it pending and before now — exactly
  * when the reply says how long it ran. */
@@ -452,6 +502,8 @@ static void observe_done(struct job *j, const struct prov_result *res)
         pollplan_observe_reported(pp, lo, hi, res->duration_ms);
     else if (pp)
         pollplan_observe(pp, lo, hi);
+    if (pp)
+        replan_first_polls(j, pp);
 }
 
 /* A task's status, from a status reply or a callback: finish, fail over or
@@ -593,6 +645,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         /* After a held reply the task has run for wait_s already: no first-poll delay. */
         arm(j, poll_delay_ms(j, !was_held));
+        if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE && job_plan(j))
+            first_poll_list(j);
         break;
     case PROV_FAILED:
         if (res.kind == PROV_K_RATE_LIMITED) {
