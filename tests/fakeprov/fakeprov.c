@@ -124,14 +124,7 @@ static void heap_swap(struct fp_sleep *a, struct fp_sleep *b) {
 }
 
 static void heap_push(struct fp_server *srv, struct fp_sleep e) {
-  if (srv->heap_len == srv->heap_cap) {
-    size_t nc = srv->heap_cap ? srv->heap_cap * 2 : 1024;
-    struct fp_sleep *h = realloc(srv->heap, nc * sizeof *h);
-    if (!h)
-      abort();
-    srv->heap = h;
-    srv->heap_cap = nc;
-  }
+  FP_GROW(srv->heap, srv->heap_len, srv->heap_cap, 1024);
   size_t i = srv->heap_len++;
   srv->heap[i] = e;
   while (i > 0 && srv->heap[(i - 1) / 2].due_us > srv->heap[i].due_us) {

@@ -45,14 +45,7 @@ struct fp_cbq {
 };
 
 static void cb_push(struct fp_cbq *q, struct fp_delivery *d) {
-  if (q->len == q->cap) {
-    size_t nc = q->cap ? q->cap * 2 : 256;
-    struct fp_delivery **h = realloc(q->heap, nc * sizeof *h);
-    if (!h)
-      abort();
-    q->heap = h;
-    q->cap = nc;
-  }
+  FP_GROW(q->heap, q->len, q->cap, 256);
   size_t i = q->len++;
   q->heap[i] = d;
   while (i > 0 && q->heap[(i - 1) / 2]->due_us > q->heap[i]->due_us) {

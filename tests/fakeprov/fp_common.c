@@ -404,14 +404,7 @@ void fp_task_mark_seen(struct fp_server *srv, struct fp_task *t, int64_t now_us)
   int64_t delay = now_us - fp_task_done_us(t);
   pthread_mutex_lock(&srv->det_mu);
   if (t->created_us >= srv->det_epoch_us) {
-    if (srv->det_len == srv->det_cap) {
-      size_t nc = srv->det_cap ? srv->det_cap * 2 : 1024;
-      struct fp_detect_rec *r = realloc(srv->det, nc * sizeof *r);
-      if (!r)
-        abort();
-      srv->det = r;
-      srv->det_cap = nc;
-    }
+    FP_GROW(srv->det, srv->det_len, srv->det_cap, 1024);
     srv->det[srv->det_len++] =
         (struct fp_detect_rec){.created_us = t->created_us, .delay_us = delay > 0 ? delay : 0, .polls = t->polls};
   }

@@ -8,7 +8,22 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
+
+/* Make room for one more element in a growing array (len == cap doubles
+ * it, from first): a test server aborts on out of memory. */
+#define FP_GROW(arr, len, cap, first)                                          \
+  do {                                                                         \
+    if ((len) == (cap)) {                                                      \
+      size_t fp_nc_ = (cap) ? (cap) * 2 : (first);                             \
+      void *fp_p_ = realloc((arr), fp_nc_ * sizeof *(arr));                    \
+      if (!fp_p_)                                                              \
+        abort();                                                               \
+      (arr) = fp_p_;                                                           \
+      (cap) = fp_nc_;                                                          \
+    }                                                                          \
+  } while (0)
 
 enum fp_provider { FP_KIE = 0, FP_REPLICATE = 1, FP_OTHER = 2, FP_NPROV = 3 };
 
