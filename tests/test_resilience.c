@@ -197,3 +197,44 @@ Test(resilience, sighup_with_a_broken_file_keeps_running, .timeout = 60)
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }
+
+/* 30 jobs at once against a KIE limited to 1 create/s (burst 1, no window):
+ * each waiting job sees "next slot in under a second" and may lose it to
+ * another, again and again. What moves a job on is its whole time at the
+ * gate (over 3 s), so most go to Replicate instead of queueing ~30 s at
+ * KIE. */
+Test(resilience, a_crowded_limiter_spills_over, .timeout = 90)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "300", NULL };
+    fp_start(&fp, args);
+    struct sy_run r;
+    sy_prepare(&r, &fp, "", "", 30, "{\"id\":\"c-%d\",\"prompt\":\"a pantry\"}");
+    FILE *f = fopen(r.conf, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "providers = (\n"
+            "  { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:%d\";\n"
+            "    api_key_env = \"SYTEST_KIE_KEY\"; poll = { mode = \"fixed\"; first_ms = 100; interval_ms = 100; };\n"
+            "    rate_limit = { create_per_s = 1.0; create_burst = 1; create_window_max = 0; }; },\n"
+            "  { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"http://127.0.0.1:%d\";\n"
+            "    api_key_env = \"SYTEST_REPLICATE_KEY\"; poll = { mode = \"fixed\"; first_ms = 100; interval_ms = 100; }; }\n"
+            ");\n"
+            "worker = { metrics_listen = \"\"; log_level = \"warn\"; };\n",
+            fp.port, fp.port);
+    fclose(f);
+    cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 60), 0);
+    json_object *res = sy_read_results(r.out);
+    cr_assert_eq(json_object_array_length(res), 30);
+    cr_assert_eq(count_where(res, "status", "succeeded"), 30);
+    int kie = count_where(res, "provider", "kie"), rep = count_where(res, "provider", "replicate");
+    /* ~3 s at 1/s plus the burst: a handful on KIE, the rest moved on. */
+    cr_assert_leq(kie, 8, "%d jobs queued at KIE's limiter instead of moving on", kie);
+    cr_assert_eq(kie + rep, 30);
+    int moved = 0;
+    for (size_t i = 0; i < json_object_array_length(res); i++)
+        moved += sy_attempts_matching(json_object_array_get_idx(res, i), "message", "rate limited: no create slot after");
+    cr_assert_geq(moved, 1, "no job says it moved on after waiting at the gate");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
