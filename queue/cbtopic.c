@@ -223,9 +223,8 @@ void cbtopic_close(struct cbtopic *t)
         return;
     kafka_wake_free(t->wake);
     uv_timer_stop(&t->tick);
-    rd_kafka_resp_err_t e = rd_kafka_commit(t->rk, NULL, 0);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    rd_kafka_resp_err_t e = kafka_commit_and_close(t->rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         LOG_DEBUG(NULL, "callback topic final commit: %s", rd_kafka_err2str(e));
-    rd_kafka_consumer_close(t->rk);
     uv_close((uv_handle_t *)&t->tick, on_tick_closed);
 }

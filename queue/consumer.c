@@ -257,10 +257,9 @@ void consumer_close(struct consumer *k)
         return;
     kafka_wake_free(k->wake);
     uv_timer_stop(&k->tick);
-    rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, NULL, 0);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        LOG_WARN(NULL, "final commit: %s", rd_kafka_err2str(e));
     /* Leaving the group runs the revoke callback for what is still assigned. */
-    rd_kafka_consumer_close(k->rk);
+    rd_kafka_resp_err_t e = kafka_commit_and_close(k->rk);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        LOG_WARN(NULL, "final commit: %s", rd_kafka_err2str(e));
     uv_close((uv_handle_t *)&k->tick, on_tick_closed);
 }

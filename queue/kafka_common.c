@@ -109,3 +109,12 @@ void kafka_wake_free(struct kafka_wake *w)
     uv_poll_stop(&w->poll);
     uv_close((uv_handle_t *)&w->poll, on_closed);
 }
+
+rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
+{
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+    if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_consumer_close(rk);
+    return e;
+}

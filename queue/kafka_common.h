@@ -27,4 +27,9 @@ struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake
  * not destroy q. */
 void kafka_wake_free(struct kafka_wake *w);
 
+/* A consumer's last act: commit what is stored, then leave the group
+ * (rd_kafka_consumer_close, which may run the rebalance callback). Returns
+ * the commit's error; "nothing to commit" counts as none. Blocks briefly. */
+rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk);
+
 #endif
