@@ -62,6 +62,7 @@ struct job {
     const struct conf_provider *prov;
     const struct prov_ops *ops;
     struct pstate *ps;
+    struct pollplan *plan; /* the provider model's poll plan (lives in ps); NULL = fixed settings */
 
     enum job_phase phase;
     char *task_id;
@@ -180,8 +181,7 @@ static void drop_task(struct job *j)
 static void release(struct job *j)
 {
     j->finished = 1;
-    if (j->task_id && j->e->tasks)
-        taskmap_del(j->e->tasks, j->prov->name, j->task_id, j);
+    drop_task(j);
     if (j->req) {
         loop_cancel(j->req);
         j->req = NULL;
@@ -453,8 +453,9 @@ static void read_reply(struct job *j, const struct loop_response *resp,
     snprintf(res->message, sizeof res->message, "%s", resp->error);
 }
 
-/* The poll plan of the job's provider model; NULL = use the fixed settings. */
-static struct pollplan *job_plan(const struct job *j)
+/* The poll plan of the job's provider model (looked up once per provider,
+ * in try_provider); NULL = use the fixed settings. */
+static struct pollplan *job_plan(struct job *j)
 {
     const struct conf_model *m = conf_provider_model(j->prov, j->spec->model);
     const char *name = m ? (j->spec->op == CODEC_OP_EDIT ? m->edit : m->generate) : NULL;
@@ -468,7 +469,7 @@ static int64_t poll_delay_ms(const struct job *j, int first)
 {
     if (j->e->callback_base)
         return j->e->safety_poll_ms;
-    struct pollplan *pp = job_plan(j);
+    struct pollplan *pp = j->plan;
     if (!pp)
         return first ? j->prov->poll.first_ms : j->prov->poll.interval_ms;
     return pollplan_next_ms(pp, sy_now_ms() - j->poll_t0_ms, first);
@@ -487,7 +488,7 @@ static void replan_first_polls(const struct job *j, struct pollplan *pp)
         return;
     int64_t now = sy_now_ms();
     for (struct job *w = j->ps->first_polls; w; w = w->fp_next) {
-        if (job_plan(w) == pp)
+        if (w->plan == pp)
             arm(w, pollplan_next_ms(pp, now - w->poll_t0_ms, 1));
     }
 }
@@ -497,7 +498,7 @@ static void replan_first_polls(const struct job *j, struct pollplan *pp)
  * when the reply says how long it ran. */
 static void observe_done(struct job *j, const struct prov_result *res)
 {
-    struct pollplan *pp = job_plan(j);
+    struct pollplan *pp = j->plan;
     int64_t lo = j->pending_ms > 0 ? j->pending_ms : 0, hi = sy_now_ms() - j->poll_t0_ms;
     if (pp && res->duration_ms >= 0)
         pollplan_observe_reported(pp, lo, hi, res->duration_ms);
@@ -646,7 +647,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         /* After a held reply the task has run for wait_s already: no first-poll delay. */
         arm(j, poll_delay_ms(j, !was_held));
-        if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE && job_plan(j))
+        if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE && j->plan)
             first_poll_list(j);
         break;
     case PROV_FAILED:
@@ -829,6 +830,7 @@ static void try_provider(struct job *j)
     j->prov = &j->cref->c->providers[j->order[j->cur]];
     j->ops = prov_lookup(j->prov->type);
     j->ps = dispatch_pstate(j->e->d, j->prov->name);
+    j->plan = job_plan(j);
     j->phase = PHASE_CREATE;
     j->tries = 0;
     j->gate_since_ms = sy_now_ms();
