@@ -7,7 +7,12 @@
  * transfers are drained with curl_multi_info_read and their completion
  * callbacks run — outside any curl callback, so they may add or remove
  * transfers. Easy handles are recycled through a free list so connections
- * (which live in the multi handle's cache) and easy setup are reused. */
+ * (which live in the multi handle's cache) and easy setup are reused.
+ *
+ * A request curl refuses to start when a slot frees up (dispatch_pending) is
+ * not answered on the spot: that may be inside loop_cancel, i.e. inside
+ * another job's teardown. It goes on the `failed` list and its callback runs
+ * from the `defer` timer (armed at 0 ms), as a loop callback of its own. */
 #include "loop.h"
 
 #include <stdio.h>
@@ -37,6 +42,9 @@ struct loop {
     size_t n_easy_pool;
     struct loop_req *live;      /* doubly-linked list of requests in curl */
     struct loop_req *pend_head, *pend_tail; /* FIFO of requests waiting for a curl slot */
+    struct loop_req *fail_head, *fail_tail; /* refused by curl, failure not yet delivered */
+    uv_timer_t defer;           /* delivers the failed list */
+    int open_handles;           /* timer + defer until both are closed */
     struct loop_stats stats;
     struct sock_ctx *socks;
 };
@@ -44,7 +52,7 @@ struct loop {
 struct loop_req {
     struct loop *l;
     CURL *easy;                 /* only while in curl */
-    int queued;                 /* on the pending FIFO */
+    enum { REQ_LIVE = 0, REQ_QUEUED, REQ_FAILED } where; /* which list holds it */
     struct curl_slist *headers;
     char *url;
     char *body;
@@ -275,9 +283,10 @@ static void list_unlink(struct loop_req **head, struct loop_req **tail, struct l
 static void detach(struct loop_req *r)
 {
     struct loop *l = r->l;
-    if (r->queued) {
+    if (r->where == REQ_QUEUED) {
         list_unlink(&l->pend_head, &l->pend_tail, r);
-        r->queued = 0;
+    } else if (r->where == REQ_FAILED) {
+        list_unlink(&l->fail_head, &l->fail_tail, r);
     } else {
         list_unlink(&l->live, NULL, r);
         curl_multi_remove_handle(l->multi, r->easy);
@@ -285,6 +294,7 @@ static void detach(struct loop_req *r)
         r->easy = NULL;
         l->in_curl--;
     }
+    r->where = REQ_LIVE;
     l->active--;
 }
 
@@ -317,23 +327,47 @@ static struct loop_req *req_get(struct loop *l)
     return r;
 }
 
+static void list_append(struct loop_req **head, struct loop_req **tail, struct loop_req *r)
+{
+    r->prev = *tail;
+    r->next = NULL;
+    if (*tail)
+        (*tail)->next = r;
+    else
+        *head = r;
+    *tail = r;
+}
+
 static int dispatch_one(struct loop *l, struct loop_req *r);
 
-/* Move waiting requests into curl while there is room. */
+/* The defer timer: deliver the failures of requests curl refused. One at a
+ * time from the head, so a callback may cancel or add any request. */
+static void on_defer(uv_timer_t *t)
+{
+    struct loop *l = t->data;
+    while (l->fail_head) {
+        struct loop_req *r = l->fail_head;
+        detach(r);
+        struct loop_response resp = { .failure = PROV_C_TRANSPORT, .error = "could not start the transfer" };
+        loop_http_fn cb = r->cb;
+        void *ud = r->ud;
+        recycle(r);
+        cb(ud, &resp);
+    }
+}
+
+/* Move waiting requests into curl while there is room. Runs no callback. */
 static void dispatch_pending(struct loop *l)
 {
     while (l->pend_head && l->in_curl < l->max_in_curl) {
         struct loop_req *r = l->pend_head;
         list_unlink(&l->pend_head, &l->pend_tail, r);
-        r->queued = 0;
+        r->where = REQ_LIVE;
         if (dispatch_one(l, r) != SY_OK) {
-            /* curl refused it: report a transport failure. */
-            l->active--;
-            struct loop_response resp = { .failure = PROV_C_TRANSPORT, .error = "could not start the transfer" };
-            loop_http_fn cb = r->cb;
-            void *ud = r->ud;
-            recycle(r);
-            cb(ud, &resp);
+            /* curl refused it: a transport failure, delivered by on_defer. */
+            r->where = REQ_FAILED;
+            list_append(&l->fail_head, &l->fail_tail, r);
+            uv_timer_start(&l->defer, on_defer, 0, 0);
         }
     }
 }
@@ -384,22 +418,27 @@ static void drain(struct loop *l)
     dispatch_pending(l);
 }
 
-/* Header names whose values never reach a log line. */
-static int secret_header(const char *line, size_t len)
+/* Substrings that mark a credential header wherever they appear in a debug
+ * line: the header line itself, or curl's per-stream HTTP/2 / HTTP/3 info
+ * line that repeats it ("[HTTP/2] [1] [authorization: Bearer …]").
+ * "authorization:" covers proxy-authorization, "cookie:" covers set-cookie. */
+int loop_debug_line_secret(const char *line, size_t len)
 {
-    static const char *const names[] = { "authorization:", "proxy-authorization:", "cookie:", "set-cookie:" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t n = strlen(names[i]);
-        if (len >= n && strncasecmp(line, names[i], n) == 0)
-            return 1;
+    static const char *const marks[] = { "authorization:", "cookie:" };
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        size_t n = strlen(marks[i]);
+        for (size_t at = 0; at + n <= len; at++)
+            if (strncasecmp(line + at, marks[i], n) == 0)
+                return 1;
     }
     return 0;
 }
 
 /* CURLOPT_DEBUGFUNCTION (set only at debug level): curl's own diagnostics
  * and the header lines, one log line each, through the JSON logger. Bodies
- * are not logged; a credential header (Authorization, cookies) is logged
- * only as "[credential header redacted]", without its name or value. */
+ * are not logged; a line holding a credential header (Authorization,
+ * cookies), plain or inside curl's HTTP/2-3 info lines, is logged only as
+ * "[credential header redacted]", without its name or value. */
 static int on_curl_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
 {
     (void)e;
@@ -419,7 +458,7 @@ static int on_curl_debug(CURL *e, curl_infotype type, char *data, size_t size, v
         size_t len = end - pos;
         if (len > 0) {
             const char *ln = data + pos;
-            if (secret_header(ln, len)) {
+            if (loop_debug_line_secret(ln, len)) {
                 LOG_DEBUG(NULL, "curl %s [credential header redacted]", dir);
             } else {
                 LOG_DEBUG(NULL, "curl %s %.*s", dir, (int)(len > 1024 ? 1024 : len), ln);
@@ -538,14 +577,8 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
             return NULL;
         }
     } else {
-        r->queued = 1;
-        r->prev = l->pend_tail;
-        r->next = NULL;
-        if (l->pend_tail)
-            l->pend_tail->next = r;
-        else
-            l->pend_head = r;
-        l->pend_tail = r;
+        r->where = REQ_QUEUED;
+        list_append(&l->pend_head, &l->pend_tail, r);
     }
     l->active++;
     return r;
@@ -554,7 +587,7 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
 void loop_cancel(struct loop_req *r)
 {
     struct loop *l = r->l;
-    int was_in_curl = !r->queued;
+    int was_in_curl = r->where == REQ_LIVE;
     detach(r);
     recycle(r);
     if (was_in_curl)
@@ -574,6 +607,15 @@ void loop_get_stats(const struct loop *l, struct loop_stats *out)
 uv_loop_t *loop_uv(struct loop *l)
 {
     return l->uv;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct loop *l = h->data;
+    if (--l->open_handles > 0)
+        return;
+    free(l->user_agent);
+    free(l);
 }
 
 struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_t errlen)
@@ -603,6 +645,9 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
     }
     uv_timer_init(uv, &l->timer);
     l->timer.data = l;
+    uv_timer_init(uv, &l->defer);
+    l->defer.data = l;
+    l->open_handles = 2;
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
     curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -625,20 +670,14 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
     if (!l->easy_pool) {
         snprintf(err, errlen, "out of memory");
         curl_multi_cleanup(l->multi);
-        uv_close((uv_handle_t *)&l->timer, NULL);
-        free(l->user_agent);
-        free(l);
+        l->open_handles = 2; /* freed when both handles are closed */
+        uv_close((uv_handle_t *)&l->timer, on_timer_closed);
+        uv_close((uv_handle_t *)&l->defer, on_timer_closed);
         return NULL;
     }
     return l;
 }
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    struct loop *l = h->data;
-    free(l->user_agent);
-    free(l);
-}
 
 void loop_free(struct loop *l)
 {
@@ -646,6 +685,11 @@ void loop_free(struct loop *l)
         return;
     while (l->pend_head) {
         struct loop_req *r = l->pend_head;
+        detach(r);
+        recycle(r);
+    }
+    while (l->fail_head) {
+        struct loop_req *r = l->fail_head;
         detach(r);
         recycle(r);
     }
@@ -672,5 +716,7 @@ void loop_free(struct loop *l)
     curl_multi_cleanup(l->multi);
     l->multi = NULL;
     uv_timer_stop(&l->timer);
+    uv_timer_stop(&l->defer);
     uv_close((uv_handle_t *)&l->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&l->defer, on_timer_closed);
 }

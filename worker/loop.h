@@ -53,12 +53,16 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
 void loop_free(struct loop *l);
 
 /* Send req; takes ownership of its strings (req is left empty). cb runs exactly
- * once unless the request is cancelled first. Returns a handle valid until cb
+ * once unless the request is cancelled first, always from a loop callback of
+ * its own (never inside loop_http or loop_cancel). Returns a handle valid until cb
  * runs or loop_cancel is called, or NULL (cb not called) if curl refused. */
 struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struct loop_send *s,
                            loop_http_fn cb, void *ud);
 
-/* Abandon a request: its callback will not run. Safe from any loop callback. */
+/* Abandon a request: its callback will not run, and no other request's
+ * callback runs inside this call (a request curl refuses while this one's slot
+ * is handed on gets its failure later, from a loop timer). Safe from any loop
+ * callback. */
 void loop_cancel(struct loop_req *r);
 
 /* Requests in flight. */
@@ -74,5 +78,13 @@ struct loop_stats {
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
 
 uv_loop_t *loop_uv(struct loop *l);
+
+/* Whether a curl debug line (len bytes, need not be NUL-terminated) may carry
+ * a credential: it contains "authorization:" or "cookie:" anywhere, in any
+ * case. That covers the plain header lines and the HTTP/2 and HTTP/3 info
+ * lines curl prints per stream ("h2h3 [authorization: …]", "h2 [cookie: …]",
+ * "[HTTP/2] [1] [authorization: …]", "[HTTP/3] [3] [proxy-authorization: …]").
+ * Pure; any thread. */
+int loop_debug_line_secret(const char *line, size_t len);
 
 #endif

@@ -1,0 +1,194 @@
+/* test_loop.c — worker/loop.c without a provider: which curl debug lines are
+ * redacted (the pure predicate, on the exact forms curl prints), and that a
+ * request curl refuses to start never gets its failure callback inside
+ * another request's loop_cancel (it comes later, from the loop).
+ *
+ * curl_multi_add_handle is interposed here (this executable's definition wins
+ * over libcurl's for the statically linked engine) so the test can make curl
+ * refuse a transfer on demand; otherwise it forwards to libcurl's. */
+#include <dlfcn.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "worker/loop.h"
+
+static int fail_add; /* when set, curl_multi_add_handle refuses */
+
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *e)
+{
+    typedef CURLMcode (*add_fn)(CURLM *, CURL *);
+    static add_fn real;
+    if (!real) {
+        void *sym = dlsym(RTLD_NEXT, "curl_multi_add_handle");
+        cr_assert_not_null(sym, "libcurl's curl_multi_add_handle not found");
+        memcpy(&real, &sym, sizeof real);
+    }
+    if (fail_add)
+        return CURLM_OUT_OF_MEMORY;
+    return real(m, e);
+}
+
+/* ---- M-1: redaction predicate ---- */
+
+struct line_case {
+    const char *line;
+    int secret;
+};
+
+Test(loop_redact, credential_lines_in_every_form)
+{
+    static const struct line_case cases[] = {
+        /* plain header lines (HTTP/1.1 "> " output) */
+        { "Authorization: Bearer sk-live-123", 1 },
+        { "authorization: Bearer sk-live-123", 1 },
+        { "Proxy-Authorization: Basic dXNlcjpwYXNz", 1 },
+        { "Cookie: session=abc", 1 },
+        { "Set-Cookie: session=abc; Path=/", 1 },
+        /* curl 7.86-8.0 (Debian 12's 7.88.1), lib/h2h3.c */
+        { "h2h3 [authorization: Bearer sk-live-123]", 1 },
+        { "h2h3 [cookie: session=abc]", 1 },
+        { "h2h3 [proxy-authorization: Basic dXNlcjpwYXNz]", 1 },
+        /* the older/later "h2 [" form */
+        { "h2 [authorization: Bearer sk-live-123]", 1 },
+        { "h2 [Cookie: a=b]", 1 },
+        /* curl >= 8.1, lib/http2.c and the HTTP/3 backends */
+        { "[HTTP/2] [1] [authorization: Bearer sk-live-123]", 1 },
+        { "[HTTP/2] [13] [AUTHORIZATION: Bearer sk-live-123]", 1 },
+        { "[HTTP/3] [0] [authorization: Bearer sk-live-123]", 1 },
+        { "[HTTP/3] [4] [cookie: session=abc]", 1 },
+        { "[HTTP/3] [4] [Proxy-Authorization: Basic x]", 1 },
+        /* not credentials: must stay in the log */
+        { "h2h3 [:method: POST]", 0 },
+        { "[HTTP/2] [1] [:authority: api.kie.ai]", 0 },
+        { "[HTTP/2] [1] [content-type: application/json]", 0 },
+        { "Content-Type: application/json", 0 },
+        { "Connected to api.replicate.com (10.0.0.1) port 443 (#0)", 0 },
+        { "Using HTTP2, server supports multiplexing", 0 },
+        { "", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *ln = cases[i].line;
+        cr_expect_eq(loop_debug_line_secret(ln, strlen(ln)), cases[i].secret, "\"%s\": want %s", ln,
+                     cases[i].secret ? "redacted" : "kept");
+    }
+}
+
+Test(loop_redact, bounded_by_len)
+{
+    /* the mark lies past len: not looked at (curl's buffers are not NUL-terminated) */
+    const char *s = "h2h3 [authorization: Bearer x]";
+    cr_assert_eq(loop_debug_line_secret(s, 10), 0);
+    cr_assert_eq(loop_debug_line_secret(s, strlen(s)), 1);
+}
+
+/* ---- L-12: no re-entrant failure callbacks ---- */
+
+struct probe {
+    int calls;
+    int inside_cancel; /* calls that ran while loop_cancel was on the stack */
+    int failure;
+    int *cancelling;
+};
+
+static void on_resp(void *ud, const struct loop_response *resp)
+{
+    struct probe *p = ud;
+    p->calls++;
+    p->inside_cancel += *p->cancelling;
+    p->failure = (int)resp->failure;
+}
+
+static struct loop_req *send_get(struct loop *l, struct probe *p)
+{
+    struct prov_request req = { .method = PROV_GET, .url = strdup("http://127.0.0.1:9/never") };
+    struct loop_send s = { .connect_timeout_ms = 5000, .total_timeout_ms = 5000 };
+    struct loop_req *r = loop_http(l, &req, &s, on_resp, p);
+    cr_assert_not_null(r);
+    return r;
+}
+
+/* One request in curl (A), one waiting for the only slot (B); curl will
+ * refuse B when A's slot is handed over. */
+static struct loop *two_requests(uv_loop_t *uv, struct probe *pa, struct probe *pb, struct loop_req **a,
+                                 struct loop_req **b)
+{
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
+    struct loop *l = loop_new(uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    *a = send_get(l, pa);
+    *b = send_get(l, pb);
+    cr_assert_eq(loop_active(l), 2);
+    return l;
+}
+
+static void finish(uv_loop_t *uv, struct loop *l)
+{
+    loop_free(l);
+    uv_run(uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(uv), 0, "a handle leaked");
+}
+
+Test(loop_defer, refused_request_fails_later_not_inside_cancel, .timeout = 20)
+{
+    uv_loop_t uv;
+    uv_loop_init(&uv);
+    int cancelling = 0;
+    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
+    struct loop_req *a, *b;
+    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
+    (void)b;
+    fail_add = 1;
+    cancelling = 1;
+    loop_cancel(a);
+    cancelling = 0;
+    cr_assert_eq(pb.inside_cancel, 0, "B's failure callback ran inside loop_cancel(A)");
+    cr_assert_eq(pb.calls, 0, "B's failure callback ran inside loop_cancel(A)");
+    cr_assert_eq(loop_active(l), 1, "B counts as active until its failure is delivered");
+    for (int i = 0; i < 100 && pb.calls == 0; i++)
+        uv_run(&uv, UV_RUN_ONCE);
+    cr_assert_eq(pb.calls, 1);
+    cr_assert_eq(pb.failure, PROV_C_TRANSPORT);
+    cr_assert_eq(pa.calls, 0, "a cancelled request is never called back");
+    cr_assert_eq(loop_active(l), 0);
+    fail_add = 0;
+    finish(&uv, l);
+}
+
+Test(loop_defer, cancelling_a_refused_request_drops_its_failure, .timeout = 20)
+{
+    uv_loop_t uv;
+    uv_loop_init(&uv);
+    int cancelling = 0;
+    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
+    struct loop_req *a, *b;
+    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
+    fail_add = 1;
+    loop_cancel(a);
+    loop_cancel(b); /* its failure is pending: the handle is still valid */
+    cr_assert_eq(loop_active(l), 0);
+    uv_run(&uv, UV_RUN_NOWAIT);
+    uv_run(&uv, UV_RUN_NOWAIT);
+    cr_assert_eq(pa.calls + pb.calls, 0);
+    fail_add = 0;
+    finish(&uv, l);
+}
+
+Test(loop_defer, free_with_a_pending_failure_is_clean, .timeout = 20)
+{
+    uv_loop_t uv;
+    uv_loop_init(&uv);
+    int cancelling = 0;
+    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
+    struct loop_req *a, *b;
+    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
+    (void)b;
+    fail_add = 1;
+    loop_cancel(a);
+    fail_add = 0;
+    finish(&uv, l); /* loop_free drops B's pending failure without calling it */
+    cr_assert_eq(pa.calls + pb.calls, 0);
+}
