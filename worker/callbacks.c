@@ -359,7 +359,7 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
         free_cb(cb);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     cb->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, cb, MHD_OPTION_LISTEN_SOCKET, fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)15, MHD_OPTION_NOTIFY_COMPLETED, on_completed, cb, MHD_OPTION_END);

@@ -604,7 +604,8 @@ int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const st
     if (fd < 0)
         return SY_ERR;
     collect(m); /* a first snapshot before anyone can ask */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    /* MHD_USE_AUTO: epoll (or poll), never select(), which refuses fds >= 1024 */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)10, MHD_OPTION_END);
