@@ -2,12 +2,18 @@
  * 80 columns) and goes to stdout with exit 0, --version prints the version,
  * a usage error exits 2 with the usage on stderr, --check-config accepts the
  * shipped example config (keys in the environment) and rejects a broken
- * file with exit 2 and "FILE:LINE: reason". */
+ * file with exit 2 and "FILE:LINE: reason"; a closed stderr pipe does not
+ * kill a run (SIGPIPE); a supervisor sent TERM then HUP at once stops. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -157,4 +163,86 @@ Test(cli, check_config_bad_file, .timeout = 30)
     cr_assert_not_null(strstr(err, "/nonexistent/switchyard.conf"), "%s", err);
     free(out);
     free(err);
+}
+
+/* L-6: a worker whose stderr reader went away keeps working (SIGPIPE is
+ * ignored; the failed log writes are dropped), instead of dying mid-job. */
+Test(cli, closed_stderr_pipe_does_not_kill, .timeout = 60)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    struct sy_run r;
+    sy_prepare(&r, &fp, "", "", 3, "{\"id\":\"pipe-%d\",\"prompt\":\"a room\"}");
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        signal(SIGPIPE, SIG_DFL); /* as a shell would leave it, whatever the test runner does */
+        int p[2];
+        if (pipe(p) != 0)
+            _exit(126);
+        close(p[0]); /* the reader is gone before the first write */
+        dup2(p[1], 2);
+        close(p[1]);
+        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-v", "-c", r.conf, "--jobs", r.jobs, "--out", r.out,
+              (char *)NULL);
+        _exit(127);
+    }
+    int rc = sy_wait(pid, 45);
+    cr_assert_eq(rc, 0, "exit %d (-1: killed by a signal, e.g. SIGPIPE)", rc);
+    json_object *res = sy_read_results(r.out);
+    cr_assert_eq(json_object_array_length(res), 3, "every job has its result");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* L-7: a supervisor sent SIGTERM and, at once, SIGHUP still stops (the HUP
+ * used to overwrite the pending TERM: the workers reloaded and ran on). */
+Test(cli, supervisor_term_then_hup_stops, .timeout = 90)
+{
+    char dir[256], conf[320], errp[320], name[96];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    snprintf(errp, sizeof errp, "%s/stderr", dir);
+    snprintf(name, sizeof name, "cli-sup-%ld-%ld", (long)getpid(), (long)time(NULL));
+    struct fakeprov fp = { .port = 1 }; /* no job is sent: never contacted */
+    sy_write_config(&fp, conf, "", "");
+    const char *brokers = getenv("SY_KAFKA_BROKERS");
+    FILE *f = fopen(conf, "a");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "kafka = { brokers = \"%s\"; group = \"%s\"; input_topic = \"%s-in\"; output_topic = \"%s-out\";\n"
+            "  dlq_topic = \"%s-dlq\"; };\n",
+            brokers && brokers[0] ? brokers : "127.0.0.1:9092", name, name, name, name);
+    fclose(f);
+    const char *args[] = { "-c", conf, "--workers", "2", "-v", NULL }; /* -v: info lines show */
+    pid_t pid = sy_spawn_cmd(args, NULL, errp);
+    /* wait until the supervisor has its handlers and workers */
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
+        sy_sleep_ms(50);
+        FILE *e = fopen(errp, "r");
+        char text[65536] = "";
+        if (e) {
+            text[fread(text, 1, sizeof text - 1, e)] = '\0';
+            fclose(e);
+        }
+        up = strstr(text, "supervising 2 workers") != NULL;
+    }
+    cr_assert(up, "the supervisor did not start");
+    sy_sleep_ms(1000); /* let the workers install their own handlers */
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    int status = 0, exited = 0;
+    for (int i = 0; i < 300 && !exited; i++) { /* up to 30 s */
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        if (!exited)
+            sy_sleep_ms(100);
+    }
+    if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    cr_assert(exited, "the supervisor lost SIGTERM: still running 30 s after TERM+HUP");
+    cr_assert(WIFEXITED(status), "the supervisor died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

@@ -44,12 +44,35 @@ static const char usage[] =
 
 enum { OPT_CHECK = 256, OPT_JOBS, OPT_OUT, OPT_VERSION, OPT_WORKERS };
 
-/* The supervisor's only state shared with its signal handler. */
-static volatile sig_atomic_t sup_signal;
+/* The supervisor's only state shared with its signal handler: one pending
+ * flag per signal, so a SIGTERM followed at once by a SIGHUP is not lost. */
+static volatile sig_atomic_t sup_term, sup_int, sup_hup;
 
 static void sup_on_signal(int sig)
 {
-    sup_signal = sig;
+    if (sig == SIGTERM)
+        sup_term = 1;
+    else if (sig == SIGINT)
+        sup_int = 1;
+    else if (sig == SIGHUP)
+        sup_hup = 1;
+}
+
+/* Take a pending flag (a second arrival in between is the same request). */
+static int sup_take(volatile sig_atomic_t *flag)
+{
+    if (!*flag)
+        return 0;
+    *flag = 0;
+    return 1;
+}
+
+static void sup_forward(const pid_t *pids, int n, int sig)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], sig);
+    LOG_INFO(NULL, "supervisor: forwarded signal %d", sig);
 }
 
 /* Worker `index` of a --workers pool serves its metrics on the configured
@@ -133,16 +156,17 @@ static int supervise(const struct conf *conf, int n)
     }
     LOG_INFO(NULL, "supervising %d workers", n);
     for (;;) {
-        int sig = sup_signal;
-        if (sig) {
-            sup_signal = 0;
-            if (sig != SIGHUP)
-                stopping = 1;
-            for (int i = 0; i < n; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], sig);
-            LOG_INFO(NULL, "supervisor: forwarded signal %d", sig);
+        /* stops first; a reload is not forwarded to workers that are stopping */
+        if (sup_take(&sup_term)) {
+            stopping = 1;
+            sup_forward(pids, n, SIGTERM);
         }
+        if (sup_take(&sup_int)) {
+            stopping = 1;
+            sup_forward(pids, n, SIGINT);
+        }
+        if (sup_take(&sup_hup) && !stopping)
+            sup_forward(pids, n, SIGHUP);
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid > 0) {
@@ -191,6 +215,9 @@ static int supervise(const struct conf *conf, int n)
 
 int main(int argc, char **argv)
 {
+    /* A closed stderr pipe (or any socket write curl and MHD do not guard)
+     * must be an EPIPE error, not a kill in the middle of a job. */
+    signal(SIGPIPE, SIG_IGN);
     int run_mode = 0;
     if (argc > 1 && strcmp(argv[1], "run") == 0) {
         run_mode = 1;
