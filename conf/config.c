@@ -25,6 +25,7 @@
 #include "conf/loader.h"
 #include "worker/sy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <math.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 /* ---- field tables ------------------------------------------------------- */
@@ -224,16 +226,84 @@ static int provider_defaults(struct conf_provider *p, const struct type_info *ti
 
 /* ---- sections ----------------------------------------------------------- */
 
+/* A boolean setting key of group g (left alone when absent). */
+static int load_bool(struct conf_ld *ld, config_setting_t *g, const char *path, const char *key, int *dst)
+{
+    config_setting_t *s = config_setting_get_member(g, key);
+    if (s == NULL)
+        return 0;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return conf_ld_fail(ld, s, "%s.%s: must be true or false, not %s", path, key,
+                            conf_ld_type_name(config_setting_type(s)));
+    *dst = config_setting_get_bool(s);
+    return 0;
+}
+
+int conf_url_plain_remote(const char *url)
+{
+    if (strncasecmp(url, "http://", 7) != 0)
+        return 0;
+    const char *a = url + 7;
+    size_t alen = strcspn(a, "/?#");
+    const char *at = memchr(a, '@', alen);
+    for (; at != NULL; at = memchr(a, '@', alen)) { /* skip userinfo, up to the last '@' */
+        alen -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    size_t hl;
+    if (alen > 0 && a[0] == '[') {
+        const char *close = memchr(a, ']', alen);
+        if (close == NULL)
+            return 1;
+        a++;
+        hl = (size_t)(close - a);
+    } else {
+        const char *colon = memchr(a, ':', alen);
+        hl = colon ? (size_t)(colon - a) : alen;
+    }
+    char host[256];
+    if (hl == 0 || hl >= sizeof host)
+        return 1;
+    memcpy(host, a, hl);
+    host[hl] = '\0';
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, host, ip) == 1)
+        return ip[0] != 127;
+    if (inet_pton(AF_INET6, host, ip) == 1) {
+        static const unsigned char v6_loop[16] = { [15] = 1 };
+        static const unsigned char v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+        if (memcmp(ip, v6_loop, 16) == 0)
+            return 0;
+        return !(memcmp(ip, v4_mapped, 12) == 0 && ip[12] == 127);
+    }
+    return strcasecmp(host, "localhost") != 0;
+}
+
+/* L-9 of the security review: a Bearer key or a signed callback must not
+ * cross a network in the clear unless the operator says so. */
+static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char *field, const char *url,
+                            const struct conf_worker *w)
+{
+    if (w->allow_plain_http || !conf_url_plain_remote(url))
+        return 0;
+    return conf_ld_fail(ld, s,
+                        "%s: plain http:// to a host that is not loopback sends %s in the clear; use https://, "
+                        "or set worker.allow_plain_http = true",
+                        field, strstr(field, "public_url") ? "signed callbacks" : "the API key");
+}
+
 static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_worker *w)
 {
     config_setting_t *g;
+    static const char *const worker_extra[] = { "allow_plain_http", NULL };
     if (worker_defaults(w) != 0)
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "worker", &g) != 0)
         return -1;
     if (g == NULL)
         return 0;
-    if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, NULL) != 0)
+    if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, worker_extra) != 0 ||
+        load_bool(ld, g, "worker", "allow_plain_http", &w->allow_plain_http) != 0)
         return -1;
     if (!conf_ld_valid_listen(w->metrics_listen))
         return conf_ld_fail(ld, config_setting_get_member(g, "metrics_listen"),
@@ -411,6 +481,9 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
                             "%s.base_url: must start with http:// or https://", path);
     if (!conf_ld_valid_base_url(p->base_url))
         return conf_ld_fail(ld, config_setting_get_member(pg, "base_url"), "%s.base_url: has no host", path);
+    if (check_plain_http(ld, config_setting_get_member(pg, "base_url"), conf_ld_join(fp, sizeof fp, path, "base_url"),
+                         p->base_url, w) != 0)
+        return -1;
     conf_ld_strip_slashes(p->base_url);
     if (p->proxy != NULL && p->proxy[0] == '\0') {
         free(p->proxy);
@@ -487,6 +560,15 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
 
 /* ---- entry points ------------------------------------------------------- */
 
+static int check_public_url(struct conf_ld *ld, config_setting_t *root, const struct conf *c)
+{
+    config_setting_t *g = config_setting_get_member(root, "callbacks");
+    if (g == NULL)
+        return 0;
+    return check_plain_http(ld, conf_ld_member_or_self(g, "public_url"), "callbacks.public_url",
+                            c->callbacks.public_url, &c->worker);
+}
+
 static struct conf *load(config_t *cfg, const char *name, char *err, size_t errlen)
 {
     struct conf_ld ld = { name, err, errlen };
@@ -501,7 +583,8 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
     }
     if (conf_ld_check_keys(&ld, root, "", NULL, 0, top) != 0 || load_worker(&ld, root, &c->worker) != 0 ||
         load_kafka(&ld, root, &c->kafka) != 0 || conf_ld_load_callbacks(&ld, root, &c->callbacks) != 0 ||
-        load_providers(&ld, root, c) != 0 || conf_ld_load_templates(&ld, root, c) != 0) {
+        load_providers(&ld, root, c) != 0 || conf_ld_load_templates(&ld, root, c) != 0 ||
+        check_public_url(&ld, root, c) != 0) {
         conf_free(c);
         return NULL;
     }

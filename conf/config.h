@@ -98,6 +98,7 @@ struct conf_worker {
     char *user_agent;
     char *metrics_listen;      /* "" = disabled */
     char *log_level;           /* debug | info | warn | error */
+    int allow_plain_http;      /* 1 = base_url / callbacks.public_url may be http:// to a non-loopback host */
 };
 
 struct conf_kv {
@@ -167,6 +168,11 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
 struct conf *conf_load_string(const char *text, const char *name, char *err, size_t errlen);
 
 void conf_free(struct conf *c);
+
+/* 1 when url is plain "http://" to a host that is not loopback (127.0.0.0/8,
+ * ::1, localhost): an API key or a signed callback would cross the network in
+ * the clear. 0 for https://, loopback hosts and anything else. Pure. */
+int conf_url_plain_remote(const char *url);
 
 /* Provider by name, or NULL. Borrowed from c. */
 const struct conf_provider *conf_provider_by_name(const struct conf *c, const char *name);

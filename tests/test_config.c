@@ -170,7 +170,7 @@ Test(config, replicate_type_defaults)
 Test(config, sorted_by_priority_inherits_and_strips_slash)
 {
     struct conf *c = load_ok(
-        "worker = { connect_timeout_ms = 1234; request_timeout_ms = 5678; max_host_connections = 9; };\n"
+        "worker = { connect_timeout_ms = 1234; request_timeout_ms = 5678; max_host_connections = 9; allow_plain_http = true; };\n"
         "providers = (\n"
         "  { name = \"c\"; type = \"kie\"; priority = 30; base_url = \"https://c.test//\"; api_key_env = \"SY_T_KIE_KEY\";\n"
         "    request_timeout_ms = 1; },\n"
@@ -675,4 +675,77 @@ ParameterizedTest(struct bad *b, config, rejects)
                   strstr(err, WHSEC + 6) == NULL,
               "key leaked: %s", err);
     assert_no_leaks();
+}
+
+/* ---- L-9: plain http:// only to loopback, unless opted in --------------- */
+
+Test(config, plain_http_url_classifier)
+{
+    static const struct {
+        const char *url;
+        int remote;
+    } cases[] = {
+        { "https://api.kie.ai", 0 },
+        { "http://127.0.0.1:8080", 0 },
+        { "http://127.9.8.7", 0 },
+        { "http://localhost:1234/v1", 0 },
+        { "http://LOCALHOST", 0 },
+        { "http://[::1]:80/x", 0 },
+        { "http://[::ffff:127.0.0.1]:80", 0 },
+        { "http://user:pw@127.0.0.1:9/", 0 },
+        { "http://api.kie.ai", 1 },
+        { "HTTP://Example.com", 1 },
+        { "http://10.0.0.5:8080", 1 },
+        { "http://[2001:db8::1]:80", 1 },
+        { "http://127.0.0.1.evil.test", 1 },
+        { "http://127.0.0.1@evil.test/", 1 },
+        { "http://evil.test/127.0.0.1", 1 },
+        { "http://evil.test?h=localhost", 1 },
+        { "http://", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_eq(conf_url_plain_remote(cases[i].url), cases[i].remote, "%s", cases[i].url);
+}
+
+Test(config, plain_http_to_remote_host_is_refused)
+{
+    static const struct {
+        const char *text;
+        const char *want; /* "t.conf:LINE: field" prefix */
+    } bad[] = {
+        { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1;\n base_url = \"http://api.kie.ai\";\n"
+          " api_key_env = \"SY_T_KIE_KEY\"; } );",
+          "t.conf:2: providers[0].base_url: plain http://" },
+        { "providers = ( " KIE "},\n { name = \"r\"; type = \"replicate\"; priority = 2;\n"
+          " base_url = \"http://10.1.2.3:8080/v1\"; api_key_env = \"SY_T_REP_KEY\"; } );",
+          "t.conf:3: providers[1].base_url: plain http://" },
+        { MIN "callbacks = { listen = \"127.0.0.1:8088\";\n public_url = \"http://hooks.example.com\"; };",
+          "t.conf:3: callbacks.public_url: plain http://" },
+        { MIN "worker = {\n allow_plain_http = 1; };", "t.conf:3: worker.allow_plain_http: must be true or false" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[512] = "";
+        struct conf *c = conf_load_string(bad[i].text, "t.conf", err, sizeof err);
+        cr_expect_null(c, "case %zu loaded", i);
+        conf_free(c);
+        cr_expect(strncmp(err, bad[i].want, strlen(bad[i].want)) == 0, "case %zu: got \"%s\", want \"%s...\"", i, err,
+                  bad[i].want);
+        cr_expect(strstr(err, KIE_KEY) == NULL && strstr(err, REP_KEY) == NULL, "a key in the message: %s", err);
+    }
+}
+
+Test(config, plain_http_loopback_or_opted_in_is_accepted)
+{
+    struct conf *c = load_ok("providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:8080\";"
+                             " api_key_env = \"SY_T_KIE_KEY\"; } );\n"
+                             "callbacks = { listen = \"127.0.0.1:8088\"; public_url = \"http://localhost:8088\"; };\n");
+    cr_assert_eq(c->worker.allow_plain_http, 0);
+    conf_free(c);
+    c = load_ok("worker = { allow_plain_http = true; };\n"
+                "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"http://kie.internal\";"
+                " api_key_env = \"SY_T_KIE_KEY\"; } );\n"
+                "callbacks = { listen = \"127.0.0.1:8088\"; public_url = \"http://hooks.internal\"; };\n");
+    cr_assert_eq(c->worker.allow_plain_http, 1);
+    cr_assert_str_eq(c->providers[0].base_url, "http://kie.internal");
+    conf_free(c);
 }
