@@ -649,6 +649,18 @@ static void free_secret(char *s)
     }
 }
 
+const char *conf_exposed_secret(const struct conf *c, unsigned mode)
+{
+    if ((mode & (S_IRGRP | S_IROTH)) == 0)
+        return NULL;
+    for (size_t i = 0; i < c->kafka.n_properties; i++) {
+        const char *k = c->kafka.properties[i].key;
+        if (strcasestr(k, "password") != NULL || strcasestr(k, "secret") != NULL)
+            return k;
+    }
+    return NULL;
+}
+
 static void free_provider(struct conf_provider *p)
 {
     free(p->name);
@@ -690,7 +702,7 @@ void conf_free(struct conf *c)
     free_secret(c->callbacks.webhook_secret);
     for (size_t i = 0; i < c->kafka.n_properties; i++) {
         free(c->kafka.properties[i].key);
-        free(c->kafka.properties[i].value);
+        free_secret(c->kafka.properties[i].value); /* sasl.password and the like */
     }
     free(c->kafka.properties);
     for (size_t i = 0; i < c->n_providers; i++)

@@ -174,6 +174,11 @@ void conf_free(struct conf *c);
  * the clear. 0 for https://, loopback hosts and anything else. Pure. */
 int conf_url_plain_remote(const char *url);
 
+/* The first kafka.properties key naming a secret ("password" or "secret" in
+ * it, e.g. sasl.password) when a file of this st_mode is readable by group or
+ * others; NULL when there is none or the mode is private. Pure; borrowed. */
+const char *conf_exposed_secret(const struct conf *c, unsigned mode);
+
 /* Provider by name, or NULL. Borrowed from c. */
 const struct conf_provider *conf_provider_by_name(const struct conf *c, const char *name);
 

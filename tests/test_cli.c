@@ -6,11 +6,13 @@
  * kill a run (SIGPIPE); a supervisor sent TERM then HUP at once stops. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,4 +247,106 @@ Test(cli, supervisor_term_then_hup_stops, .timeout = 90)
     }
     cr_assert(exited, "the supervisor lost SIGTERM: still running 30 s after TERM+HUP");
     cr_assert(WIFEXITED(status), "the supervisor died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* L-8: a config file that others can read and that holds a SASL password
+ * gets a warning naming the file and the key (never the value). */
+Test(cli, warns_about_a_readable_config_with_a_password, .timeout = 30)
+{
+    char dir[256], conf[320];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    struct fakeprov fp = { .port = 1 };
+    sy_write_config(&fp, conf, "", "");
+    FILE *f = fopen(conf, "a");
+    cr_assert_not_null(f);
+    fputs("kafka = { brokers = \"127.0.0.1:9092\"; properties = { sasl_password = \"pw-cli-secret-77\"; }; };\n", f);
+    fclose(f);
+    const char *args[] = { "-c", conf, "--check-config", NULL };
+    char *out, *err;
+    cr_assert_eq(chmod(conf, 0644), 0);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "readable by group or others") && strstr(err, "sasl.password") && strstr(err, conf),
+              "no warning: %s", err);
+    cr_assert_null(strstr(err, "pw-cli-secret-77"), "the password was printed: %s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(chmod(conf, 0600), 0);
+    cr_assert_eq(run(args, &out, &err), 0, "%s", err);
+    cr_assert_null(strstr(err, "readable by group"), "warned about a private file: %s", err);
+    free(out);
+    free(err);
+}
+
+/* Runs switchyard-enqueue (next to switchyard) with stdin from /dev/null;
+ * *err gets its stderr (caller frees); returns the exit status. */
+static int run_enqueue(const char *const *args, char **err)
+{
+    char bin[512], dir[256], ep[320];
+    snprintf(bin, sizeof bin, "%s-enqueue", SY_SWITCHYARD_BIN);
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(ep, sizeof ep, "%s/stderr", dir);
+    const char *argv[16] = { bin };
+    for (int i = 0; args[i] && i < 14; i++)
+        argv[i + 1] = args[i];
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int in = open("/dev/null", O_RDONLY), e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(in, 0);
+        dup2(e, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int rc = sy_wait(pid, 30);
+    FILE *f = fopen(ep, "r");
+    cr_assert_not_null(f);
+    size_t cap = 0;
+    *err = NULL;
+    if (getdelim(err, &cap, '\0', f) < 0) {
+        free(*err);
+        *err = strdup("");
+    }
+    fclose(f);
+    return rc;
+}
+
+/* L-8: -X PROP=@FILE reads the value from FILE; a secret given inline on the
+ * command line gets a warning; a missing FILE is a usage error naming it. */
+Test(cli, enqueue_secret_from_file, .timeout = 60)
+{
+    char dir[256], pw[320], missing[320];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(pw, sizeof pw, "%s/pw", dir);
+    snprintf(missing, sizeof missing, "%s/none", dir);
+    FILE *f = fopen(pw, "w");
+    cr_assert_not_null(f);
+    fputs("from-file-id-4242\n", f);
+    fclose(f);
+    const char *brokers = getenv("SY_KAFKA_BROKERS");
+    brokers = brokers && brokers[0] ? brokers : "127.0.0.1:9092";
+    char xid[400], xpw[400], xmissing[400];
+    snprintf(xid, sizeof xid, "client.id=@%s", pw);
+    snprintf(xpw, sizeof xpw, "sasl.password=@%s", pw);
+    snprintf(xmissing, sizeof xmissing, "sasl.password=@%s", missing);
+    char *err;
+
+    /* the value comes from the file (librdkafka's conf dump shows client.id) */
+    const char *a1[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", xid, "-X", xpw, "-X", "debug=conf", NULL };
+    cr_assert_eq(run_enqueue(a1, &err), 0, "%s", err);
+    cr_assert(strstr(err, "client.id = from-file-id-4242"), "client.id not read from the file: %s", err);
+    cr_assert_null(strstr(err, "warning: -X"), "warned about @FILE: %s", err);
+    free(err);
+
+    const char *a2[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", xmissing, NULL };
+    cr_assert_eq(run_enqueue(a2, &err), 2, "%s", err);
+    cr_assert(strstr(err, missing), "does not name the file: %s", err);
+    free(err);
+
+    const char *a3[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", "sasl.password=inline-pw-9", NULL };
+    cr_assert_eq(run_enqueue(a3, &err), 0, "%s", err);
+    cr_assert(strstr(err, "warning: -X sasl.password=... puts a secret on the command line"), "no warning: %s", err);
+    cr_assert_null(strstr(err, "inline-pw-9"), "the password was echoed: %s", err);
+    free(err);
 }

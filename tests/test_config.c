@@ -749,3 +749,22 @@ Test(config, plain_http_loopback_or_opted_in_is_accepted)
     cr_assert_str_eq(c->providers[0].base_url, "http://kie.internal");
     conf_free(c);
 }
+
+/* ---- L-8: a SASL secret in a file others can read ----------------------- */
+
+Test(config, exposed_secret_needs_a_secret_key_and_a_readable_mode)
+{
+    struct conf *c = load_ok(MIN "kafka = { brokers = \"b:9092\";\n properties = { security_protocol = \"SASL_SSL\";"
+                                 " sasl_password = \"pw-123\"; }; };\n");
+    cr_assert_str_eq(conf_exposed_secret(c, 0100644), "sasl.password");
+    cr_assert_str_eq(conf_exposed_secret(c, 0100640), "sasl.password");
+    cr_assert_null(conf_exposed_secret(c, 0100600));
+    cr_assert_null(conf_exposed_secret(c, 0100400));
+    conf_free(c);
+    c = load_ok(MIN "kafka = { brokers = \"b:9092\"; properties = { sasl_oauthbearer_client_secret = \"s\"; }; };\n");
+    cr_assert_str_eq(conf_exposed_secret(c, 0100604), "sasl.oauthbearer.client.secret");
+    conf_free(c);
+    c = load_ok(MIN "kafka = { brokers = \"b:9092\"; properties = { security_protocol = \"SSL\"; }; };\n");
+    cr_assert_null(conf_exposed_secret(c, 0100644), "no secret property: nothing to say");
+    conf_free(c);
+}

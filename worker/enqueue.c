@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -50,7 +52,8 @@ static const char usage[] =
     "  -b, --brokers LIST       bootstrap servers (overrides kafka.brokers)\n"
     "  -t, --topic NAME         input topic (overrides kafka.input_topic; default switchyard.jobs)\n"
     "      --results-topic NAME output topic (overrides kafka.output_topic; default switchyard.results)\n"
-    "  -X PROP=VALUE            extra librdkafka property (after kafka.properties)\n"
+    "  -X PROP=VALUE            extra librdkafka property (after kafka.properties);\n"
+    "                           PROP=@FILE reads VALUE from FILE (for secrets such as sasl.password)\n"
     "      --partitions N       create the input topic with N partitions if missing\n"
     "  -w, --wait               print each job's result line on stdout as it arrives\n"
     "      --count-only         like --wait, but only progress and a summary\n"
@@ -121,6 +124,44 @@ static void enq_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaq
     fprintf(stderr, "switchyard-enqueue: kafka: %s: %s\n", rd_kafka_err2name(err), reason);
 }
 
+/* -X KEY=@FILE: the value is FILE's first line (a secret stays off the
+ * command line). Fills buf (NUL-terminated); the caller wipes it. */
+static int enq_read_value(const char *k, const char *path, char *buf, size_t cap, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "-X %s=@%s: %s", k, path, strerror(errno));
+        return SY_ERR;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    int full = n == cap - 1 && fgetc(f) != EOF;
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (full) {
+        explicit_bzero(buf, cap);
+        snprintf(err, errlen, "-X %s=@%s: longer than %zu bytes", k, path, cap - 2);
+        return SY_ERR;
+    }
+    return SY_OK;
+}
+
+/* -X PROP=VALUE with a secret by its name (sasl.password, *.secret) given
+ * inline: anyone on the host can read it in ps or /proc/PID/cmdline. */
+static void enq_warn_inline_secret(const char *xprop)
+{
+    const char *eq = strchr(xprop, '=');
+    char name[256];
+    if (eq == NULL || eq[1] == '@')
+        return;
+    snprintf(name, sizeof name, "%.*s", (int)(eq - xprop), xprop);
+    if (strcasestr(name, "password") != NULL || strcasestr(name, "secret") != NULL)
+        fprintf(stderr,
+                "switchyard-enqueue: warning: -X %s=... puts a secret on the command line (ps, /proc/PID/cmdline); "
+                "use -X %s=@FILE, or kafka.properties in a -c FILE only its owner can read\n",
+                name, name);
+}
+
 static int enq_set(rd_kafka_conf_t *kc, const char *k, const char *v, char *err, size_t errlen)
 {
     char why[256];
@@ -150,7 +191,15 @@ static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, si
         }
         memcpy(k, q->xprops[i], kl);
         k[kl] = '\0';
-        rc = enq_set(kc, k, eq + 1, err, errlen);
+        if (eq[1] == '@') {
+            char v[4096];
+            rc = enq_read_value(k, eq + 2, v, sizeof v, err, errlen);
+            if (rc == SY_OK)
+                rc = enq_set(kc, k, v, err, errlen);
+            explicit_bzero(v, sizeof v);
+        } else {
+            rc = enq_set(kc, k, eq + 1, err, errlen);
+        }
     }
     if (rc == SY_OK && type == RD_KAFKA_PRODUCER) {
         rc = enq_set(kc, "enable.idempotence", "true", err, errlen);
@@ -409,6 +458,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             q.xprops[q.n_xprops++] = optarg;
+            enq_warn_inline_secret(optarg);
             break;
         case 'w': q.wait = 1; break;
         case OPT_COUNT: q.wait = q.count_only = 1; break;
@@ -434,14 +484,24 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    /* -c loads the provider keys, kafka.properties may hold a SASL password:
+     * no core dump, no ptrace by other processes (SWITCHYARD_DUMPABLE=1 to debug). */
+    const char *dumpable = getenv("SWITCHYARD_DUMPABLE");
+    if (!(dumpable && strcmp(dumpable, "1") == 0))
+        prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
     struct conf *cf = NULL;
     if (config_path != NULL) {
+        struct stat st;
         cf = conf_load(config_path, err, sizeof err);
         if (cf == NULL) {
             fprintf(stderr, "%s\n(switchyard-enqueue loads the worker's config, so its API-key variables must be set; "
                             "or pass --brokers/--topic/--results-topic without -c)\n", err);
             return 2;
         }
+        const char *key = stat(config_path, &st) == 0 ? conf_exposed_secret(cf, (unsigned)st.st_mode) : NULL;
+        if (key != NULL)
+            fprintf(stderr, "switchyard-enqueue: warning: %s is readable by group or others and holds kafka.properties %s: chmod 600 it\n",
+                    config_path, key);
         q.conf = cf;
         q.brokers = q.brokers ? q.brokers : cf->kafka.brokers;
         q.topic = q.topic ? q.topic : cf->kafka.input_topic;

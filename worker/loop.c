@@ -231,6 +231,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 
 static void req_reset(struct loop_req *r)
 {
+    for (struct curl_slist *h = r->headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data)); /* the Authorization line holds the API key */
     curl_slist_free_all(r->headers);
     r->headers = NULL;
     free(r->url);
@@ -549,7 +551,7 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
         char auth[1024];
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->bearer);
         struct curl_slist *nh = curl_slist_append(r->headers, auth);
-        memset(auth, 0, sizeof auth);
+        explicit_bzero(auth, sizeof auth);
         fail |= !nh;
         if (nh)
             r->headers = nh;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,6 +127,17 @@ static pid_t spawn_worker(const struct conf *conf, int index)
         exit(run_worker(conf, index));
     }
     return pid;
+}
+
+/* The config may hold a SASL password in kafka.properties: say so when the
+ * file is readable by others than its owner. */
+static void warn_exposed_config(const struct conf *c, const char *path)
+{
+    struct stat st;
+    const char *key = stat(path, &st) == 0 ? conf_exposed_secret(c, (unsigned)st.st_mode) : NULL;
+    if (key)
+        LOG_WARN(NULL, "%s is readable by group or others (mode %03o) and holds kafka.properties %s: chmod 600 it",
+                 path, (unsigned)st.st_mode & 0777, key);
 }
 
 /* --workers N: keep N worker processes running. A worker that dies is
@@ -284,12 +296,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "switchyard: -c FILE is required\n%s", usage);
         return 2;
     }
+    /* API keys and SASL secrets are on the heap from here on: no core dump,
+     * and no ptrace or /proc/PID/mem access by other processes of the same
+     * user. Workers forked by --workers inherit it. SWITCHYARD_DUMPABLE=1
+     * keeps the process debuggable (gdb -p, core files). */
+    const char *dumpable = getenv("SWITCHYARD_DUMPABLE");
+    if (!(dumpable && strcmp(dumpable, "1") == 0))
+        prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
     char err[1024];
     struct conf *conf = conf_load(config_path, err, sizeof err);
     if (!conf) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    warn_exposed_config(conf, config_path);
     if (check) {
         printf("%s: ok (%zu providers, %zu templates)\n", config_path, conf->n_providers, conf->n_templates);
         conf_free(conf);
