@@ -110,85 +110,74 @@ static struct loop_req *send_get(struct loop *l, struct probe *p)
     return r;
 }
 
-/* One request in curl (A), one waiting for the only slot (B); curl will
- * refuse B when A's slot is handed over. */
-static struct loop *two_requests(uv_loop_t *uv, struct probe *pa, struct probe *pb, struct loop_req **a,
-                                 struct loop_req **b)
+/* One request in curl (A), one waiting for the only slot (B); then A is
+ * cancelled while curl refuses every transfer, so B is refused when A's slot
+ * is handed over. The loop_cancel(A) call is marked in `cancelling`. */
+struct two {
+    uv_loop_t uv;
+    struct loop *l;
+    struct loop_req *a, *b;
+    struct probe pa, pb;
+    int cancelling;
+};
+
+static void cancel_a_with_b_refused(struct two *t)
 {
     char err[256];
     struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
-    struct loop *l = loop_new(uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
-    *a = send_get(l, pa);
-    *b = send_get(l, pb);
-    cr_assert_eq(loop_active(l), 2);
-    return l;
+    cr_assert_eq(uv_loop_init(&t->uv), 0);
+    t->l = loop_new(&t->uv, &o, err, sizeof err);
+    cr_assert_not_null(t->l, "%s", err);
+    t->pa.cancelling = t->pb.cancelling = &t->cancelling;
+    t->a = send_get(t->l, &t->pa);
+    t->b = send_get(t->l, &t->pb);
+    cr_assert_eq(loop_active(t->l), 2);
+    fail_add = 1;
+    t->cancelling = 1;
+    loop_cancel(t->a);
+    t->cancelling = 0;
+    fail_add = 0;
 }
 
-static void finish(uv_loop_t *uv, struct loop *l)
+static void finish(struct two *t)
 {
-    loop_free(l);
-    uv_run(uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(uv), 0, "a handle leaked");
+    loop_free(t->l);
+    uv_run(&t->uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&t->uv), 0, "a handle leaked");
 }
 
 Test(loop_defer, refused_request_fails_later_not_inside_cancel, .timeout = 20)
 {
-    uv_loop_t uv;
-    uv_loop_init(&uv);
-    int cancelling = 0;
-    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
-    struct loop_req *a, *b;
-    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
-    (void)b;
-    fail_add = 1;
-    cancelling = 1;
-    loop_cancel(a);
-    cancelling = 0;
-    cr_assert_eq(pb.inside_cancel, 0, "B's failure callback ran inside loop_cancel(A)");
-    cr_assert_eq(pb.calls, 0, "B's failure callback ran inside loop_cancel(A)");
-    cr_assert_eq(loop_active(l), 1, "B counts as active until its failure is delivered");
-    for (int i = 0; i < 100 && pb.calls == 0; i++)
-        uv_run(&uv, UV_RUN_ONCE);
-    cr_assert_eq(pb.calls, 1);
-    cr_assert_eq(pb.failure, PROV_C_TRANSPORT);
-    cr_assert_eq(pa.calls, 0, "a cancelled request is never called back");
-    cr_assert_eq(loop_active(l), 0);
-    fail_add = 0;
-    finish(&uv, l);
+    struct two t = { 0 };
+    cancel_a_with_b_refused(&t);
+    cr_assert_eq(t.pb.inside_cancel, 0, "B's failure callback ran inside loop_cancel(A)");
+    cr_assert_eq(t.pb.calls, 0, "B's failure callback ran inside loop_cancel(A)");
+    cr_assert_eq(loop_active(t.l), 1, "B counts as active until its failure is delivered");
+    for (int i = 0; i < 100 && t.pb.calls == 0; i++)
+        uv_run(&t.uv, UV_RUN_ONCE);
+    cr_assert_eq(t.pb.calls, 1);
+    cr_assert_eq(t.pb.failure, PROV_C_TRANSPORT);
+    cr_assert_eq(t.pa.calls, 0, "a cancelled request is never called back");
+    cr_assert_eq(loop_active(t.l), 0);
+    finish(&t);
 }
 
 Test(loop_defer, cancelling_a_refused_request_drops_its_failure, .timeout = 20)
 {
-    uv_loop_t uv;
-    uv_loop_init(&uv);
-    int cancelling = 0;
-    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
-    struct loop_req *a, *b;
-    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
-    fail_add = 1;
-    loop_cancel(a);
-    loop_cancel(b); /* its failure is pending: the handle is still valid */
-    cr_assert_eq(loop_active(l), 0);
-    uv_run(&uv, UV_RUN_NOWAIT);
-    uv_run(&uv, UV_RUN_NOWAIT);
-    cr_assert_eq(pa.calls + pb.calls, 0);
-    fail_add = 0;
-    finish(&uv, l);
+    struct two t = { 0 };
+    cancel_a_with_b_refused(&t);
+    loop_cancel(t.b); /* its failure is pending: the handle is still valid */
+    cr_assert_eq(loop_active(t.l), 0);
+    uv_run(&t.uv, UV_RUN_NOWAIT);
+    uv_run(&t.uv, UV_RUN_NOWAIT);
+    cr_assert_eq(t.pa.calls + t.pb.calls, 0);
+    finish(&t);
 }
 
 Test(loop_defer, free_with_a_pending_failure_is_clean, .timeout = 20)
 {
-    uv_loop_t uv;
-    uv_loop_init(&uv);
-    int cancelling = 0;
-    struct probe pa = { .cancelling = &cancelling }, pb = { .cancelling = &cancelling };
-    struct loop_req *a, *b;
-    struct loop *l = two_requests(&uv, &pa, &pb, &a, &b);
-    (void)b;
-    fail_add = 1;
-    loop_cancel(a);
-    fail_add = 0;
-    finish(&uv, l); /* loop_free drops B's pending failure without calling it */
-    cr_assert_eq(pa.calls + pb.calls, 0);
+    struct two t = { 0 };
+    cancel_a_with_b_refused(&t);
+    finish(&t); /* loop_free drops B's pending failure without calling it */
+    cr_assert_eq(t.pa.calls + t.pb.calls, 0);
 }
