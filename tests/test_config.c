@@ -736,8 +736,8 @@ Test(config, plain_http_to_remote_host_is_refused)
 
 Test(config, plain_http_loopback_or_opted_in_is_accepted)
 {
-    struct conf *c = load_ok("providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:8080\";"
-                             " api_key_env = \"SY_T_KIE_KEY\"; } );\n"
+    struct conf *c = load_ok("providers = ( { name = \"k\"; type = \"kie\"; priority = 1;"
+                             " base_url = \"http://127.0.0.1:8080\"; api_key_env = \"SY_T_KIE_KEY\"; } );\n"
                              "callbacks = { listen = \"127.0.0.1:8088\"; public_url = \"http://localhost:8088\"; };\n");
     cr_assert_eq(c->worker.allow_plain_http, 0);
     conf_free(c);

@@ -500,7 +500,9 @@ int main(int argc, char **argv)
         }
         const char *key = stat(config_path, &st) == 0 ? conf_exposed_secret(cf, (unsigned)st.st_mode) : NULL;
         if (key != NULL)
-            fprintf(stderr, "switchyard-enqueue: warning: %s is readable by group or others and holds kafka.properties %s: chmod 600 it\n",
+            fprintf(stderr,
+                    "switchyard-enqueue: warning: %s is readable by group or others and holds kafka.properties %s: "
+                    "chmod 600 it\n",
                     config_path, key);
         q.conf = cf;
         q.brokers = q.brokers ? q.brokers : cf->kafka.brokers;
