@@ -1,7 +1,8 @@
 /* test_callbacks.c — provider callbacks instead of polls, end to end.
  *
  * Batch mode against fakeprov delivering signed callbacks: jobs finish with
- * zero polls (the safety poll is set far beyond the test), forged and stale
+ * no Replicate poll and one KIE poll per KIE callback (a KIE callback only
+ * triggers a poll; the safety poll is set far beyond the test), forged and stale
  * callbacks are refused and do not complete a job, a duplicate delivery
  * gives no second result. Kafka mode: two workers, every callback delivered
  * to worker B, jobs of A's partitions completed through the callback topic. */
@@ -108,7 +109,9 @@ static int count_succeeded(json_object *res, int n, const char *prefix, const st
     return ok;
 }
 
-/* Every job completes from its callback: fakeprov answers no status request. */
+/* Every job completes from its callback: no Replicate status request; a KIE
+ * callback (its body is not signed) is a trigger, answered by exactly one
+ * status request with the job's own key. */
 Test(callbacks, batch_zero_polls, .timeout = 90)
 {
     struct fakeprov fp;
@@ -129,7 +132,7 @@ Test(callbacks, batch_zero_polls, .timeout = 90)
     cr_assert_eq(json_object_array_length(res), (size_t)N);
     cr_assert_eq(count_succeeded(res, N, "z-", &fp), N);
     json_object_put(res);
-    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0, "KIE was polled");
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2, "one poll per KIE callback");
     cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "Replicate was polled");
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
     cr_assert_eq(fp_stat(&fp, "callbacks_failed"), 0);
@@ -270,7 +273,7 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     cr_assert_eq(json_object_array_length(res), 1);
     cr_assert_eq(count_succeeded(res, 1, "f-", &fp), 1, "the result is fakeprov's, not the forged URL");
     json_object_put(res);
-    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), 1, "only the real callback made the job poll");
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), 1);
     /* No secret in the (debug) log or the result. */
     FILE *lf = fopen(log, "r");
@@ -314,7 +317,8 @@ Test(callbacks, duplicate_gives_one_result, .timeout = 90)
     json_object_put(res);
     /* Both copies of each short job's callback were accepted (200). */
     cr_assert_geq(fp_stat(&fp, "callbacks_sent"), 2 * N);
-    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2 + 1, "one poll per KIE job (d-long included)");
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
@@ -391,8 +395,9 @@ static int handoff_counts(const char *log, long *out, long *in)
 }
 
 /* Two workers in one group on 4 partitions; every callback URL points at
- * worker B. All jobs succeed with zero polls, so the jobs of A's partitions
- * were completed through the callback topic: B forwarded, A handed in. */
+ * worker B. All jobs succeed with no Replicate poll and one KIE poll per KIE
+ * job (its callback's trigger), so the jobs of A's partitions were completed
+ * through the callback topic: B forwarded, A handed in. */
 Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
 {
     const int N = 40, P = 4;
@@ -446,7 +451,8 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     cr_assert_eq(t.distinct, N, "only %d of %d jobs have a result; logs in %s", t.distinct, N, dir);
     cr_assert_eq(t.ok, N, "%d of %d succeeded; logs in %s", t.ok, N, dir);
     cr_assert_eq(t.n_workers, 2, "results from %d workers (want both)", t.n_workers);
-    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0, "polled; logs in %s", dir);
+    cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "polled; logs in %s", dir);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2, "one poll per KIE callback; logs in %s", dir);
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
 
     cr_assert_eq(kt_worker_stop(a, 30, NULL), 0, "worker A exit; logs in %s", dir);
