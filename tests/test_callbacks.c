@@ -760,3 +760,29 @@ Test(callbacks, forged_kie_body_is_only_a_trigger, .timeout = 90)
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }
+
+/* KIE dedupe keys on (taskId, timestamp, signature), never on body fields:
+ * one signature replayed with other `state` strings is one event. */
+Test(callbacks, kie_dedupe_ignores_the_body, .timeout = 60)
+{
+    setenv("SYTEST_CB_HMAC", HMAC_KEY, 1);
+    struct recv r;
+    recv_start(&r, "kie_hmac_key_env = \"SYTEST_CB_HMAC\";");
+    long long ts = (long long)(sy_wall_ms() / 1000);
+    char msg[128], sig[64], h1[64], h2[128], body[256];
+    snprintf(msg, sizeof msg, "task-d.%lld", ts);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig), SY_OK);
+    snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
+    snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
+    const char *hdrs[] = { h1, h2, NULL };
+    static const char *const states[] = { "success", "fail", "x1", "x2", "generating" };
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        snprintf(body, sizeof body, "{\"code\":200,\"data\":{\"taskId\":\"task-d\",\"state\":\"%s\"}}", states[i]);
+        cr_assert_eq(sy_http_post(r.port, "/cb/kie/b/j", body, hdrs), 200);
+    }
+    for (int i = 0; i < 100 && r.events < 1; i++)
+        uv_run(&r.uv, UV_RUN_NOWAIT);
+    uv_run(&r.uv, UV_RUN_NOWAIT);
+    cr_assert_eq(r.events, 1, "%d events from one signature", r.events);
+    recv_stop(&r);
+}
