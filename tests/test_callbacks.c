@@ -216,6 +216,22 @@ static long post_kie(int port, const char *job, const char *task, long long ts, 
     return sy_http_post(port, path, body, sig ? hdrs : NULL);
 }
 
+/* Run run's jobs in batch mode with callbacks on *port, /metrics on *mport
+ * and a debug log at log (its "task created" lines name the task ids). */
+static pid_t spawn_watched(const struct sy_run *run, int *port, int *mport, char *log, size_t logcap)
+{
+    char mlisten[64];
+    *mport = sy_free_port();
+    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", *mport);
+    replace_in_config(run->conf, "log_level = \"warn\"", "log_level = \"debug\"");
+    replace_in_config(run->conf, "metrics_listen = \"\"", mlisten);
+    *port = sy_free_port();
+    add_callbacks(run->conf, *port, *port, NULL);
+    snprintf(log, logcap, "%s/err.log", run->dir);
+    const char *argv[] = { "run", "-c", run->conf, "--jobs", run->jobs, "--out", run->out, NULL };
+    return sy_spawn_cmd(argv, NULL, log);
+}
+
 /* Forged, unsigned, stale and misdirected callbacks are refused (401, 401,
  * 400, 404) while the job waits, and none of them completes it: the job
  * ends with fakeprov's own result once the real callback comes. */
@@ -227,17 +243,9 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 1, "{\"id\":\"f-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
-    int mport = sy_free_port();
-    char mlisten[64];
-    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", mport);
-    replace_in_config(run.conf, "log_level = \"warn\"", "log_level = \"debug\"");
-    replace_in_config(run.conf, "metrics_listen = \"\"", mlisten);
-    int port = sy_free_port();
-    add_callbacks(run.conf, port, port, NULL);
+    int port, mport;
     char log[320];
-    snprintf(log, sizeof log, "%s/err.log", run.dir);
-    const char *argv[] = { "run", "-c", run.conf, "--jobs", run.jobs, "--out", run.out, NULL };
-    pid_t pid = sy_spawn_cmd(argv, NULL, log);
+    pid_t pid = spawn_watched(&run, &port, &mport, log, sizeof log);
     char task[128] = "";
     for (int i = 0; i < 300 && !task_from_log(log, "f-0", task, sizeof task); i++)
         sy_sleep_ms(20);
@@ -726,17 +734,9 @@ Test(callbacks, forged_kie_body_is_only_a_trigger, .timeout = 90)
     cr_assert_not_null(jf);
     fputs("{\"id\":\"g-long\",\"prompt\":\"[gen:4000] p\",\"providers\":[\"kie\"]}\n", jf);
     fclose(jf);
-    int mport = sy_free_port();
-    char mlisten[64];
-    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", mport);
-    replace_in_config(run.conf, "log_level = \"warn\"", "log_level = \"debug\"");
-    replace_in_config(run.conf, "metrics_listen = \"\"", mlisten);
-    int port = sy_free_port();
-    add_callbacks(run.conf, port, port, NULL);
+    int port, mport;
     char log[320];
-    snprintf(log, sizeof log, "%s/err.log", run.dir);
-    const char *argv[] = { "run", "-c", run.conf, "--jobs", run.jobs, "--out", run.out, NULL };
-    pid_t pid = sy_spawn_cmd(argv, NULL, log);
+    pid_t pid = spawn_watched(&run, &port, &mport, log, sizeof log);
     char t0[128] = "", t1[128] = "";
     for (int i = 0; i < 300 && !(task_from_log(log, "g-0", t0, sizeof t0) && task_from_log(log, "g-1", t1, sizeof t1));
          i++)
