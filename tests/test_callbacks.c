@@ -21,6 +21,7 @@
 #include <criterion/criterion.h>
 
 #include "kafkatest.h"
+#include "queue/cbtopic.h"
 #include "providers/webhook.h"
 #include "sytest.h"
 #include "worker/callbacks.h"
@@ -785,4 +786,52 @@ Test(callbacks, kie_dedupe_ignores_the_body, .timeout = 60)
     uv_run(&r.uv, UV_RUN_NOWAIT);
     cr_assert_eq(r.events, 1, "%d events from one signature", r.events);
     recv_stop(&r);
+}
+
+static void no_handoff(void *ud, const rd_kafka_message_t *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+/* Handoffs have a budget of their own: with no broker to deliver to, the
+ * 1001st event queued (or the one past 16 MiB) is refused with SY_AGAIN
+ * instead of growing a queue that results share. */
+Test(callbacks, handoff_budget, .timeout = 60)
+{
+    char text[768], err[512] = "";
+    setenv("SYTEST_RECV_KEY", "recv-test-key", 1);
+    snprintf(text, sizeof text,
+             "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+             " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
+             "kafka = { brokers = \"127.0.0.1:%d\"; properties = { socket_connection_setup_timeout_ms = \"1000\"; }; };\n",
+             sy_free_port());
+    struct conf *c = conf_load_string(text, "budget.conf", err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    uv_loop_t uv;
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct cbtopic *t = cbtopic_new(&uv, c, no_handoff, NULL, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    static char small[100], big[200 * 1024];
+    memset(small, 'a', sizeof small);
+    memset(big, 'b', sizeof big);
+    int ok = 0, rc;
+    while ((rc = cbtopic_send(t, 0, "k", 1, small, sizeof small, err, sizeof err)) == SY_OK && ok < 5000)
+        ok++;
+    cr_assert_eq(rc, SY_AGAIN, "%s", err);
+    cr_assert_eq(ok, 1000, "%d small handoffs queued", ok);
+    cbtopic_close(t);
+    uv_run(&uv, UV_RUN_DEFAULT);
+
+    t = cbtopic_new(&uv, c, no_handoff, NULL, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    ok = 0;
+    while ((rc = cbtopic_send(t, 0, "k", 1, big, sizeof big, err, sizeof err)) == SY_OK && ok < 5000)
+        ok++;
+    cr_assert_eq(rc, SY_AGAIN, "%s", err);
+    cr_assert(ok >= 70 && ok <= 82, "%d big handoffs queued (16 MiB / 200 KiB = 81)", ok);
+    cbtopic_close(t);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&uv), 0);
+    conf_free(c);
 }
