@@ -147,6 +147,9 @@ struct conf_callbacks {
     char *webhook_secret;     /* its value ("whsec_..."); NEVER log it */
     int tolerance_s;          /* accepted distance of a signed timestamp from now */
     int safety_poll_s;        /* poll interval while a callback is awaited */
+    int allow_unsigned;       /* 1 = a non-loopback listen may run without both keys (written out explicitly) */
+    int max_connections;      /* receiver connections in all */
+    int max_connections_per_ip; /* receiver connections from one address */
 };
 
 struct conf {

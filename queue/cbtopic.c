@@ -3,7 +3,14 @@
  * The reader is a KafkaConsumer that never subscribes: partitions are added
  * and removed with rd_kafka_incremental_assign/unassign as the input
  * assignment changes. Its consumer queue wakes the loop through kafka_wake,
- * and a 100 ms timer serves it as well (the wake-up is edge-triggered). */
+ * and a 100 ms timer serves it as well (the wake-up is edge-triggered).
+ *
+ * Handoffs are produced by a producer of the topic's own (not the results'
+ * one), whose local queue is capped at CBT_MAX_MESSAGES / CBT_MAX_KBYTES:
+ * a callback flood can never take queue space from results, and what is
+ * over the cap is dropped (the job's safety poll covers it) with one
+ * warning per CBT_WARN_MS. Its delivery reports are served by the same
+ * timer. */
 #include "cbtopic.h"
 
 #include <stdio.h>
@@ -17,6 +24,10 @@
 #define CBT_BATCH 500
 #define CBT_TIMEOUT_MS 15000
 #define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
+#define CBT_MAX_MESSAGES "1000"     /* handoffs queued in the producer at most ... */
+#define CBT_MAX_KBYTES "16384"      /* ... and their bytes (16 MiB) */
+#define CBT_WARN_MS 10000
+#define CBT_FLUSH_MS 2000
 
 struct cbtopic {
     rd_kafka_t *rk;
@@ -26,6 +37,9 @@ struct cbtopic {
     cbtopic_msg_fn fn;
     void *ud;
     char *topic;
+    rd_kafka_t *prk;          /* the handoff producer */
+    int64_t warned_ms;        /* last over-budget / failed-delivery warning */
+    unsigned long dropped, failed; /* since that warning */
 };
 
 /* Partition count of topic (0 = missing or unknown). */
@@ -118,6 +132,7 @@ int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
 
 static void serve(struct cbtopic *t)
 {
+    rd_kafka_poll(t->prk, 0); /* handoff delivery reports */
     for (int i = 0; i < CBT_BATCH; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, 0);
         if (!m)
@@ -140,6 +155,69 @@ static void on_ready(void *ud)
 static void on_tick(uv_timer_t *h)
 {
     serve(h->data);
+}
+
+/* A warning at most once per CBT_WARN_MS, with what was dropped or lost since. */
+static void warn_dropped(struct cbtopic *t)
+{
+    int64_t now = sy_now_ms();
+    if (now - t->warned_ms < CBT_WARN_MS)
+        return;
+    t->warned_ms = now;
+    LOG_WARN(NULL, "callback topic %s: %lu handoffs dropped over the budget, %lu not delivered (their jobs' "
+             "safety polls cover them)", t->topic, t->dropped, t->failed);
+    t->dropped = t->failed = 0;
+}
+
+static void on_handoff_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct cbtopic *t = opaque;
+    if (m->err) {
+        t->failed++;
+        warn_dropped(t);
+    }
+}
+
+static rd_kafka_t *handoff_producer(const struct conf *c, struct cbtopic *t, char *err, size_t errlen)
+{
+    const char *fixed[] = {
+        "queue.buffering.max.messages", CBT_MAX_MESSAGES,
+        "queue.buffering.max.kbytes", CBT_MAX_KBYTES,
+        "enable.idempotence", "false",
+        "acks", "1",
+        "linger.ms", "5",
+        NULL,
+    };
+    rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
+    if (!kc)
+        return NULL;
+    rd_kafka_conf_set_dr_msg_cb(kc, on_handoff_dr);
+    rd_kafka_conf_set_opaque(kc, t);
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        snprintf(err, errlen, "callback topic producer: %s", e);
+    }
+    return rk;
+}
+
+int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val, size_t vlen, char *err,
+                 size_t errlen)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(t->prk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_PARTITION(p),
+                                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return SY_OK;
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        t->dropped++;
+        warn_dropped(t);
+        return SY_AGAIN;
+    }
+    snprintf(err, errlen, "%s", rd_kafka_err2str(e));
+    return SY_ERR;
 }
 
 struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud, char *err,
@@ -167,6 +245,12 @@ struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn 
         rd_kafka_conf_destroy(kc);
         if (t)
             free(t->topic);
+        free(t);
+        return NULL;
+    }
+    if (!(t->prk = handoff_producer(c, t, err, errlen))) {
+        rd_kafka_destroy(t->rk);
+        free(t->topic);
         free(t);
         return NULL;
     }
@@ -213,6 +297,7 @@ static void on_tick_closed(uv_handle_t *h)
     struct cbtopic *t = h->data;
     rd_kafka_queue_destroy(t->q);
     rd_kafka_destroy(t->rk);
+    rd_kafka_destroy(t->prk);
     free(t->topic);
     free(t);
 }
@@ -223,6 +308,8 @@ void cbtopic_close(struct cbtopic *t)
         return;
     kafka_wake_free(t->wake);
     uv_timer_stop(&t->tick);
+    if (rd_kafka_flush(t->prk, CBT_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        LOG_DEBUG(NULL, "callback topic: %d handoffs not delivered at shutdown", rd_kafka_outq_len(t->prk));
     rd_kafka_resp_err_t e = kafka_commit_and_close(t->rk);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         LOG_DEBUG(NULL, "callback topic final commit: %s", rd_kafka_err2str(e));

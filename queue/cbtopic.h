@@ -3,7 +3,8 @@
  *
  * A callback may reach any worker; the one owning the job's input partition
  * P must complete it. Receivers produce the event to partition P of the
- * callback topic (the producer is the worker's own); each worker reads the
+ * callback topic (with a bounded producer of its own, see cbtopic_send);
+ * each worker reads the
  * callback-topic partitions matching the input partitions it owns, with a
  * second consumer handle assigned by hand (no group membership; group
  * "<kafka.group>.callbacks" only holds its committed offsets). A partition
@@ -39,6 +40,13 @@ int cbtopic_ensure(const struct conf *c, char *err, size_t errlen);
 /* The reader, idle until partitions are assigned. NULL with err. */
 struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud, char *err,
                             size_t errlen);
+
+/* Hand one event (key and value copied) to partition p on the topic's own
+ * producer. SY_OK; SY_AGAIN when the handoff budget (1000 events or 16 MiB
+ * not yet delivered) is used up: dropped, and warned about at most every
+ * 10 s; SY_ERR with err. Loop thread. */
+int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val, size_t vlen, char *err,
+                 size_t errlen);
 
 /* Start / stop reading callback partition p (follow the input assignment). */
 void cbtopic_assign(struct cbtopic *t, int32_t p);

@@ -1,14 +1,19 @@
 /* test_callbacks.c — provider callbacks instead of polls, end to end.
  *
  * Batch mode against fakeprov delivering signed callbacks: jobs finish with
- * zero polls (the safety poll is set far beyond the test), forged and stale
+ * no Replicate poll and one KIE poll per KIE callback (a KIE callback only
+ * triggers a poll; the safety poll is set far beyond the test), forged and stale
  * callbacks are refused and do not complete a job, a duplicate delivery
  * gives no second result. Kafka mode: two workers, every callback delivered
  * to worker B, jobs of A's partitions completed through the callback topic. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +21,7 @@
 #include <criterion/criterion.h>
 
 #include "kafkatest.h"
+#include "queue/cbtopic.h"
 #include "providers/webhook.h"
 #include "sytest.h"
 #include "worker/callbacks.h"
@@ -108,7 +114,9 @@ static int count_succeeded(json_object *res, int n, const char *prefix, const st
     return ok;
 }
 
-/* Every job completes from its callback: fakeprov answers no status request. */
+/* Every job completes from its callback: no Replicate status request; a KIE
+ * callback (its body is not signed) is a trigger, answered by exactly one
+ * status request with the job's own key. */
 Test(callbacks, batch_zero_polls, .timeout = 90)
 {
     struct fakeprov fp;
@@ -129,7 +137,7 @@ Test(callbacks, batch_zero_polls, .timeout = 90)
     cr_assert_eq(json_object_array_length(res), (size_t)N);
     cr_assert_eq(count_succeeded(res, N, "z-", &fp), N);
     json_object_put(res);
-    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0, "KIE was polled");
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2, "one poll per KIE callback");
     cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "Replicate was polled");
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
     cr_assert_eq(fp_stat(&fp, "callbacks_failed"), 0);
@@ -209,6 +217,22 @@ static long post_kie(int port, const char *job, const char *task, long long ts, 
     return sy_http_post(port, path, body, sig ? hdrs : NULL);
 }
 
+/* Run run's jobs in batch mode with callbacks on *port, /metrics on *mport
+ * and a debug log at log (its "task created" lines name the task ids). */
+static pid_t spawn_watched(const struct sy_run *run, int *port, int *mport, char *log, size_t logcap)
+{
+    char mlisten[64];
+    *mport = sy_free_port();
+    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", *mport);
+    replace_in_config(run->conf, "log_level = \"warn\"", "log_level = \"debug\"");
+    replace_in_config(run->conf, "metrics_listen = \"\"", mlisten);
+    *port = sy_free_port();
+    add_callbacks(run->conf, *port, *port, NULL);
+    snprintf(log, logcap, "%s/err.log", run->dir);
+    const char *argv[] = { "run", "-c", run->conf, "--jobs", run->jobs, "--out", run->out, NULL };
+    return sy_spawn_cmd(argv, NULL, log);
+}
+
 /* Forged, unsigned, stale and misdirected callbacks are refused (401, 401,
  * 400, 404) while the job waits, and none of them completes it: the job
  * ends with fakeprov's own result once the real callback comes. */
@@ -220,17 +244,9 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 1, "{\"id\":\"f-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
-    int mport = sy_free_port();
-    char mlisten[64];
-    snprintf(mlisten, sizeof mlisten, "metrics_listen = \"127.0.0.1:%d\"", mport);
-    replace_in_config(run.conf, "log_level = \"warn\"", "log_level = \"debug\"");
-    replace_in_config(run.conf, "metrics_listen = \"\"", mlisten);
-    int port = sy_free_port();
-    add_callbacks(run.conf, port, port, NULL);
+    int port, mport;
     char log[320];
-    snprintf(log, sizeof log, "%s/err.log", run.dir);
-    const char *argv[] = { "run", "-c", run.conf, "--jobs", run.jobs, "--out", run.out, NULL };
-    pid_t pid = sy_spawn_cmd(argv, NULL, log);
+    pid_t pid = spawn_watched(&run, &port, &mport, log, sizeof log);
     char task[128] = "";
     for (int i = 0; i < 300 && !task_from_log(log, "f-0", task, sizeof task); i++)
         sy_sleep_ms(20);
@@ -270,7 +286,7 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     cr_assert_eq(json_object_array_length(res), 1);
     cr_assert_eq(count_succeeded(res, 1, "f-", &fp), 1, "the result is fakeprov's, not the forged URL");
     json_object_put(res);
-    cr_assert_eq(fp_stat(&fp, "kie.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), 1, "only the real callback made the job poll");
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), 1);
     /* No secret in the (debug) log or the result. */
     FILE *lf = fopen(log, "r");
@@ -314,7 +330,8 @@ Test(callbacks, duplicate_gives_one_result, .timeout = 90)
     json_object_put(res);
     /* Both copies of each short job's callback were accepted (200). */
     cr_assert_geq(fp_stat(&fp, "callbacks_sent"), 2 * N);
-    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2 + 1, "one poll per KIE job (d-long included)");
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
@@ -391,8 +408,9 @@ static int handoff_counts(const char *log, long *out, long *in)
 }
 
 /* Two workers in one group on 4 partitions; every callback URL points at
- * worker B. All jobs succeed with zero polls, so the jobs of A's partitions
- * were completed through the callback topic: B forwarded, A handed in. */
+ * worker B. All jobs succeed with no Replicate poll and one KIE poll per KIE
+ * job (its callback's trigger), so the jobs of A's partitions were completed
+ * through the callback topic: B forwarded, A handed in. */
 Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
 {
     const int N = 40, P = 4;
@@ -446,7 +464,8 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     cr_assert_eq(t.distinct, N, "only %d of %d jobs have a result; logs in %s", t.distinct, N, dir);
     cr_assert_eq(t.ok, N, "%d of %d succeeded; logs in %s", t.ok, N, dir);
     cr_assert_eq(t.n_workers, 2, "results from %d workers (want both)", t.n_workers);
-    cr_assert_eq(fp_stat(&fp, "kie.polls") + fp_stat(&fp, "replicate.polls"), 0, "polled; logs in %s", dir);
+    cr_assert_eq(fp_stat(&fp, "replicate.polls"), 0, "polled; logs in %s", dir);
+    cr_assert_eq(fp_stat(&fp, "kie.polls"), N / 2, "one poll per KIE callback; logs in %s", dir);
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), N);
 
     cr_assert_eq(kt_worker_stop(a, 30, NULL), 0, "worker A exit; logs in %s", dir);
@@ -462,4 +481,357 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     kt_producer_free(prod);
     free(t.count);
     cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* ---- the receiver alone (in process; its loop runs only when a test says) ---- */
+
+struct recv {
+    uv_loop_t uv;
+    struct conf *c;
+    struct callbacks *cb;
+    int port, events;
+};
+
+static void count_event(void *ud, const struct callbacks_event *ev)
+{
+    (void)ev;
+    ((struct recv *)ud)->events++;
+}
+
+/* A receiver on loopback without keys; extra goes into the callbacks group. */
+static void recv_start(struct recv *r, const char *extra)
+{
+    setenv("SYTEST_RECV_KEY", "recv-test-key", 1);
+    memset(r, 0, sizeof *r);
+    r->port = sy_free_port();
+    char text[1024], err[512] = "";
+    snprintf(text, sizeof text,
+             "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+             " api_key_env = \"SYTEST_RECV_KEY\"; },\n"
+             " { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"http://127.0.0.1:1\";"
+             " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
+             "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; %s };\n",
+             r->port, r->port, extra ? extra : "");
+    r->c = conf_load_string(text, "recv.conf", err, sizeof err);
+    cr_assert_not_null(r->c, "%s", err);
+    cr_assert_eq(uv_loop_init(&r->uv), 0);
+    r->cb = callbacks_start(&r->uv, r->c, NULL, count_event, r, err, sizeof err);
+    cr_assert_not_null(r->cb, "%s", err);
+}
+
+static void recv_stop(struct recv *r)
+{
+    callbacks_close(r->cb);
+    uv_run(&r->uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&r->uv), 0, "a handle was left open");
+    conf_free(r->c);
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct timeval tv = { .tv_sec = 10 }; /* only a bound on a failing run */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Send req on fd and read the answer's status: the code, 0 when the server
+ * closed without one, -1 when nothing came within the receive timeout. */
+static int raw_status(int fd, const char *req)
+{
+    size_t n = strlen(req);
+    if (n)
+        cr_assert_eq(send(fd, req, n, MSG_NOSIGNAL), (ssize_t)n);
+    char buf[256];
+    size_t got = 0;
+    while (got < sizeof buf - 1 && !memchr(buf, '\n', got)) {
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return got ? -2 : 0;
+        if (r < 0)
+            return -1;
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    int code = 0;
+    return sscanf(buf, "HTTP/1.%*d %d", &code) == 1 ? code : -2;
+}
+
+/* 404 / 405 / 413 come back on the headers alone: no body byte is sent, and
+ * the answer does not wait for one. */
+Test(callbacks, refuses_before_the_body, .timeout = 60)
+{
+    struct recv r;
+    recv_start(&r, NULL);
+    static const struct {
+        const char *req;
+        int want;
+    } cases[] = {
+        { "POST /cb/kie/b/j HTTP/1.1\r\nHost: t\r\nContent-Length: 50000000\r\n\r\n", 413 },
+        { "POST /cb/replicate/3/j HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\n\r\n", 413 },
+        { "GET /cb/kie/b/j HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 405 },
+        { "PUT /cb/kie/b/j HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 405 },
+        { "POST /cb/nobody/b/j HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 404 },
+        { "POST /other HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 404 },
+        { "POST /cb/kie/x1/j HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 404 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fd = raw_connect(r.port);
+        int got = raw_status(fd, cases[i].req);
+        cr_assert_eq(got, cases[i].want, "case %zu: got %d (-1 = no answer without the body)", i, got);
+        close(fd);
+    }
+    cr_assert_eq(r.events, 0);
+    recv_stop(&r);
+}
+
+/* One address holds at most max_connections_per_ip connections; the next
+ * is closed unanswered, and a slot comes back when one closes. */
+Test(callbacks, per_ip_connection_limit, .timeout = 60)
+{
+    struct recv r;
+    recv_start(&r, "max_connections = 8; max_connections_per_ip = 3;");
+    const char *req = "POST /cb/kie/b/j HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nnot json";
+    int held[3];
+    for (int i = 0; i < 3; i++) {
+        held[i] = raw_connect(r.port);
+        cr_assert_eq(send(held[i], "POST /cb/kie/b/j HTTP/1.1\r\n", 27, MSG_NOSIGNAL), 27); /* and no more */
+    }
+    int fd = raw_connect(r.port);
+    int got = raw_status(fd, req);
+    close(fd);
+    cr_assert_eq(got, 0, "a 4th connection from one address was served (%d)", got);
+    close(held[0]);
+    for (int i = 0; i < 100 && got != 400; i++) {
+        sy_sleep_ms(20);
+        fd = raw_connect(r.port);
+        got = raw_status(fd, req);
+        close(fd);
+    }
+    cr_assert_eq(got, 400, "no slot after one connection closed");
+    close(held[1]);
+    close(held[2]);
+    recv_stop(&r);
+}
+
+static long post_kie_unsigned(int port, int i)
+{
+    char body[160];
+    snprintf(body, sizeof body, "{\"code\":200,\"data\":{\"taskId\":\"t%d\",\"state\":\"success\"}}", i);
+    return sy_http_post(port, "/cb/kie/b/j", body, NULL);
+}
+
+/* The queue to the loop is bounded: with the loop not running, the event
+ * after CB_MAX_QUEUED (1024) is answered 503 and not remembered, so the
+ * provider's retry is taken once the loop has drained the queue. */
+Test(callbacks, queue_bound_answers_503, .timeout = 120)
+{
+    struct recv r;
+    recv_start(&r, NULL);
+    const int Q = 1024;
+    for (int i = 0; i < Q; i++)
+        cr_assert_eq(post_kie_unsigned(r.port, i), 200, "event %d", i);
+    cr_assert_eq(post_kie_unsigned(r.port, Q), 503, "the queue took more than %d events", Q);
+    cr_assert_eq(r.events, 0);
+    for (int i = 0; i < 100 && r.events < Q; i++)
+        uv_run(&r.uv, UV_RUN_NOWAIT);
+    cr_assert_eq(r.events, Q);
+    cr_assert_eq(post_kie_unsigned(r.port, Q), 200, "the refused event was remembered as seen");
+    cr_assert_eq(post_kie_unsigned(r.port, Q), 200, "a duplicate is answered 200 too");
+    for (int i = 0; i < 100 && r.events < Q + 1; i++)
+        uv_run(&r.uv, UV_RUN_NOWAIT);
+    cr_assert_eq(r.events, Q + 1, "the duplicate was queued");
+    recv_stop(&r);
+}
+
+/* A handoff record whose body or job id holds \u0000 is not an envelope:
+ * body_len must always match the buffer. */
+Test(callbacks, envelope_with_nul_refused)
+{
+    static const char *const bad[] = {
+        "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\\u0000{\\\"x\\\":1}\"}",
+        "{\"provider\":\"replicate\",\"job\":\"j\\u0000k\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\"}",
+        "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\\u0000\",\"partition\":1,\"event\":\"{}\"}",
+        "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\",\"wh_sig\":\"v1,\\u0000\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct callbacks_event ev;
+        int rc = callbacks_envelope_parse(bad[i], strlen(bad[i]), &ev);
+        if (rc == SY_OK)
+            callbacks_event_cleanup(&ev);
+        cr_assert_eq(rc, SY_ERR, "case %zu accepted", i);
+        cr_assert_null(ev.body);
+    }
+    const char good[] = "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\"}";
+    struct callbacks_event ev;
+    cr_assert_eq(callbacks_envelope_parse(good, strlen(good), &ev), SY_OK);
+    cr_assert_eq(ev.body_len, strlen(ev.body));
+    cr_assert_eq(ev.body_trusted, 0, "an envelope alone is never trusted");
+    callbacks_event_cleanup(&ev);
+}
+
+/* An envelope stays under the cap (the body is left out past it, and the
+ * owner polls), and '/' is not escaped. */
+Test(callbacks, envelope_size_capped)
+{
+    size_t n = 200 * 1024;
+    char *body = malloc(n + 1);
+    cr_assert_not_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = i % 2 ? '/' : '\x01'; /* \x01 becomes \u0001: 6 bytes */
+    body[n] = '\0';
+    struct callbacks_event ev = { .provider = "replicate", .partition = 0, .job_id = strdup("j"), .task_id = "t",
+                                  .body = body, .body_len = n, .body_trusted = 1 };
+    size_t len = 0;
+    char *env = callbacks_envelope(&ev, &len);
+    cr_assert_not_null(env);
+    cr_assert_leq(len, CALLBACKS_MAX_ENVELOPE);
+    struct callbacks_event back;
+    cr_assert_eq(callbacks_envelope_parse(env, len, &back), SY_OK);
+    cr_assert_eq(back.body_len, 0, "the body was carried over the cap");
+    callbacks_event_cleanup(&back);
+    free(env);
+    ev.body[0] = '/';
+    ev.body[1] = '\0';
+    ev.body_len = 1;
+    env = callbacks_envelope(&ev, &len);
+    cr_assert_not_null(strstr(env, "\"event\":\"/\""), "%s", env);
+    free(env);
+    callbacks_event_cleanup(&ev);
+}
+
+static long post_kie_body(int port, const char *job, const char *task, const char *data)
+{
+    char path[128], body[512], h1[64], h2[128], msg[256], sig[64];
+    long long ts = (long long)(sy_wall_ms() / 1000);
+    snprintf(path, sizeof path, "/cb/kie/b/%s", job);
+    snprintf(body, sizeof body, "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"%s\",%s}}", task, data);
+    snprintf(msg, sizeof msg, "%s.%lld", task, ts);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig), SY_OK);
+    snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
+    snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
+    const char *hdrs[] = { h1, h2, NULL };
+    return sy_http_post(port, path, body, hdrs);
+}
+
+/* KIE signs only taskId and timestamp, so whoever saw one signature can
+ * post any body with it. Such bodies are accepted (the signature is good)
+ * but only make the job poll: a forged success with someone else's URL
+ * does not become the result, and a forged "failCode 401" neither fails the
+ * job nor opens KIE's breaker. */
+Test(callbacks, forged_kie_body_is_only_a_trigger, .timeout = 90)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "500", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
+                           "--callback-delay-ms", "3000", NULL };
+    fp_start(&fp, args);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 2, "{\"id\":\"g-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
+    FILE *jf = fopen(run.jobs, "a"); /* a long job keeps the worker (and /metrics) up */
+    cr_assert_not_null(jf);
+    fputs("{\"id\":\"g-long\",\"prompt\":\"[gen:4000] p\",\"providers\":[\"kie\"]}\n", jf);
+    fclose(jf);
+    int port, mport;
+    char log[320];
+    pid_t pid = spawn_watched(&run, &port, &mport, log, sizeof log);
+    char t0[128] = "", t1[128] = "";
+    for (int i = 0; i < 300 && !(task_from_log(log, "g-0", t0, sizeof t0) && task_from_log(log, "g-1", t1, sizeof t1));
+         i++)
+        sy_sleep_ms(20);
+    cr_assert(t0[0] && t1[0], "no \"task created\" lines in %s", log);
+    cr_assert_eq(post_kie_body(port, "g-0", t0,
+                               "\"state\":\"success\",\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://evil.example/x.png\\\"]}\""),
+                 200);
+    cr_assert_eq(post_kie_body(port, "g-1", t1, "\"state\":\"fail\",\"failCode\":\"401\",\"failMsg\":\"bad key\""), 200);
+    /* Give a tripped breaker time to show on /metrics (snapshots every 250 ms). */
+    sy_sleep_ms(800);
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
+    long bs = sample(page, "switchyard_provider_breaker_state{provider=\"kie\"}");
+    free(page);
+    cr_assert_eq(bs, 0, "KIE's breaker is %ld after a forged callback (0 = closed)", bs);
+    cr_assert_eq(sy_wait(pid, 60), 0);
+    json_object *res = sy_read_results(run.out);
+    cr_assert_eq(json_object_array_length(res), 3);
+    cr_assert_eq(count_succeeded(res, 2, "g-", &fp), 2, "a forged body became a result");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* KIE dedupe keys on (taskId, timestamp, signature), never on body fields:
+ * one signature replayed with other `state` strings is one event. */
+Test(callbacks, kie_dedupe_ignores_the_body, .timeout = 60)
+{
+    setenv("SYTEST_CB_HMAC", HMAC_KEY, 1);
+    struct recv r;
+    recv_start(&r, "kie_hmac_key_env = \"SYTEST_CB_HMAC\";");
+    long long ts = (long long)(sy_wall_ms() / 1000);
+    char msg[128], sig[64], h1[64], h2[128], body[256];
+    snprintf(msg, sizeof msg, "task-d.%lld", ts);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig), SY_OK);
+    snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
+    snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
+    const char *hdrs[] = { h1, h2, NULL };
+    static const char *const states[] = { "success", "fail", "x1", "x2", "generating" };
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        snprintf(body, sizeof body, "{\"code\":200,\"data\":{\"taskId\":\"task-d\",\"state\":\"%s\"}}", states[i]);
+        cr_assert_eq(sy_http_post(r.port, "/cb/kie/b/j", body, hdrs), 200);
+    }
+    for (int i = 0; i < 100 && r.events < 1; i++)
+        uv_run(&r.uv, UV_RUN_NOWAIT);
+    uv_run(&r.uv, UV_RUN_NOWAIT);
+    cr_assert_eq(r.events, 1, "%d events from one signature", r.events);
+    recv_stop(&r);
+}
+
+static void no_handoff(void *ud, const rd_kafka_message_t *m)
+{
+    (void)ud;
+    (void)m;
+}
+
+/* Handoffs have a budget of their own: with no broker to deliver to, the
+ * 1001st event queued (or the one past 16 MiB) is refused with SY_AGAIN
+ * instead of growing a queue that results share. */
+Test(callbacks, handoff_budget, .timeout = 60)
+{
+    char text[768], err[512] = "";
+    setenv("SYTEST_RECV_KEY", "recv-test-key", 1);
+    snprintf(text, sizeof text,
+             "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+             " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
+             "kafka = { brokers = \"127.0.0.1:%d\"; properties = { socket_connection_setup_timeout_ms = \"1000\"; }; };\n",
+             sy_free_port());
+    struct conf *c = conf_load_string(text, "budget.conf", err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    uv_loop_t uv;
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct cbtopic *t = cbtopic_new(&uv, c, no_handoff, NULL, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    static char small[100], big[200 * 1024];
+    memset(small, 'a', sizeof small);
+    memset(big, 'b', sizeof big);
+    int ok = 0, rc;
+    while ((rc = cbtopic_send(t, 0, "k", 1, small, sizeof small, err, sizeof err)) == SY_OK && ok < 5000)
+        ok++;
+    cr_assert_eq(rc, SY_AGAIN, "%s", err);
+    cr_assert_eq(ok, 1000, "%d small handoffs queued", ok);
+    cbtopic_close(t);
+    uv_run(&uv, UV_RUN_DEFAULT);
+
+    t = cbtopic_new(&uv, c, no_handoff, NULL, err, sizeof err);
+    cr_assert_not_null(t, "%s", err);
+    ok = 0;
+    while ((rc = cbtopic_send(t, 0, "k", 1, big, sizeof big, err, sizeof err)) == SY_OK && ok < 5000)
+        ok++;
+    cr_assert_eq(rc, SY_AGAIN, "%s", err);
+    cr_assert(ok >= 70 && ok <= 82, "%d big handoffs queued (16 MiB / 200 KiB = 81)", ok);
+    cbtopic_close(t);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&uv), 0);
+    conf_free(c);
 }

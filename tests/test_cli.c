@@ -137,6 +137,32 @@ Test(cli, check_config_example_ok, .timeout = 30)
     free(err);
 }
 
+/* H-4: --check-config refuses an unsigned receiver on a public address,
+ * naming file, line and field. */
+Test(cli, check_config_unsigned_public_listen, .timeout = 30)
+{
+    setenv("KIE_API_KEY", "cli-test-kie", 1);
+    char dir[256], conf[320];
+    sy_tmpdir(dir, sizeof dir);
+    snprintf(conf, sizeof conf, "%s/open.conf", dir);
+    FILE *f = fopen(conf, "w");
+    cr_assert_not_null(f);
+    fputs("providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; api_key_env = \"KIE_API_KEY\";\n"
+          "  base_url = \"https://api.kie.ai\"; } );\n"
+          "callbacks = {\n  public_url = \"https://hooks.example.com\";\n  listen = \"0.0.0.0:8088\";\n};\n",
+          f);
+    fclose(f);
+    const char *args[] = { "-c", conf, "--check-config", NULL };
+    char *out, *err;
+    int rc = run(args, &out, &err);
+    cr_assert_eq(rc, 2, "exit %d: %s%s", rc, out, err);
+    char want[400];
+    snprintf(want, sizeof want, "%s:5: callbacks.listen:", conf);
+    cr_assert_not_null(strstr(err, want), "stderr: %s", err);
+    free(out);
+    free(err);
+}
+
 Test(cli, check_config_bad_file, .timeout = 30)
 {
     char dir[256], conf[320];

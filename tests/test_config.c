@@ -421,6 +421,28 @@ Test(config, callbacks_off_by_default)
     assert_no_leaks();
 }
 
+/* Loopback listeners may run unsigned; elsewhere only with allow_unsigned = true. */
+Test(config, callbacks_unsigned_listen)
+{
+    const char *ok[] = { "127.0.0.1:8088", "127.9.9.9:1", "[::1]:8088", "localhost:8088" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, MIN "callbacks = { listen = \"%s\"; public_url = \"http://h\"; };", ok[i]);
+        struct conf *c = load_ok(text);
+        cr_assert_eq(c->callbacks.allow_unsigned, 0);
+        cr_assert_eq(c->callbacks.max_connections, 128);
+        cr_assert_eq(c->callbacks.max_connections_per_ip, 16);
+        conf_free(c);
+    }
+    struct conf *c = load_ok(MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://h\";"
+                                 " allow_unsigned = true; max_connections = 9; max_connections_per_ip = 2; };");
+    cr_assert_eq(c->callbacks.allow_unsigned, 1);
+    cr_assert_eq(c->callbacks.max_connections, 9);
+    cr_assert_eq(c->callbacks.max_connections_per_ip, 2);
+    conf_free(c);
+    assert_no_leaks();
+}
+
 Test(config, callbacks_group)
 {
     struct conf *c = load_ok(MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://hooks.example.com/sy//\";\n"
@@ -606,6 +628,17 @@ static const struct bad bad_table[] = {
     { MIN "callbacks = {\n webhook_secret_env = \"SY_T_HMAC\"; };", NULL, 3,
       "callbacks.webhook_secret_env: environment variable SY_T_HMAC does not hold a whsec_... secret" },
     { MIN "callbacks = {\n webhook_secret_env = \"\"; };", NULL, 3, "callbacks.webhook_secret_env: must not be empty" },
+    /* H-4: a receiver reachable from outside needs both keys, or allow_unsigned written out */
+    { MIN "callbacks = {\n listen = \"0.0.0.0:8088\"; public_url = \"https://h\"; };", NULL, 3,
+      "callbacks.listen: 0.0.0.0:8088 is not a loopback address, so both kie_hmac_key_env and webhook_secret_env "
+      "are required (kie_hmac_key_env missing)" },
+    { MIN "callbacks = { public_url = \"https://h\"; kie_hmac_key_env = \"SY_T_HMAC\";\n listen = \"10.0.0.5:80\"; };",
+      NULL, 3, "callbacks.listen: 10.0.0.5:80 is not a loopback address" },
+    { MIN "callbacks = { listen = \"[::]:8088\"; public_url = \"https://h\";\n allow_unsigned = false; };", NULL, 2,
+      "callbacks.listen: [::]:8088 is not a loopback address" },
+    { MIN "callbacks = {\n allow_unsigned = \"yes\"; };", NULL, 3, "callbacks.allow_unsigned: must be true or false" },
+    { MIN "callbacks = {\n max_connections = 8; max_connections_per_ip = 9; };", NULL, 3,
+      "callbacks.max_connections_per_ip: must not exceed max_connections (8)" },
     { MIN "kafka = {\n callback_topic = \"switchyard.results\"; };", NULL, 3,
       "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic" },
     /* API keys: named, never shown */

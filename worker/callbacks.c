@@ -1,27 +1,40 @@
 /* callbacks.c — the callback listener (its own thread) and its handoff to
  * the loop.
  *
- * Threads: libmicrohttpd's single internal thread runs on_request: it reads
- * only what callbacks_start() copied (provider names and types, the keys)
- * and the dedupe ring and queue under `mu`. The loop thread runs on_async,
- * which empties the queue and calls the owner's fn for each event. Nothing
- * else is shared.
+ * Threads: libmicrohttpd's single internal thread runs on_request and
+ * on_completed: it reads only what callbacks_start() copied (provider names
+ * and types, the keys, the limits), owns `buffered`, and takes `mu` for the
+ * dedupe ring and the queue. The loop thread runs on_async, which empties
+ * the queue and calls the owner's fn for each event. The MHD logger may run
+ * on either thread and has its own lock.
  *
- * Dedupe: a ring of the last CB_SEEN 64-bit hashes of (provider, Replicate
- * webhook-id or KIE taskId + state). A duplicate is answered 200 (so the
- * provider stops retrying) and not queued. An event the loop cannot place
- * (the create reply not read yet, or the job gone) is dropped there; the
- * job's safety poll covers it.
+ * Memory before authentication is bounded: the first on_request call (only
+ * headers read) answers 404 / 405 / 413 at once, so no body byte is read
+ * for those; a body is buffered only up to CB_MAX_BODY, and all bodies being
+ * read together only up to CB_MAX_BUFFERED (503 past it); connections are
+ * limited in all and per client address; the queue to the loop holds at
+ * most CB_MAX_QUEUED events (503 past it, not remembered as seen, so the
+ * provider's retry is taken). Only a trusted body (Replicate, signed) stays
+ * in a queued event.
  *
- * Order of checks: path (404), method (405), size (413), body readable with
- * a task id (400), signature present and valid when a key is configured
- * (401), timestamp within ± tolerance_s (400; checked first inside the
- * verify functions), duplicate (200), accepted (200). */
+ * Dedupe: a ring of the last CB_SEEN 64-bit hashes. Replicate signed: the
+ * webhook-id (covered by the signature). KIE: taskId, timestamp and
+ * signature (the body is not signed, so no body field is in the key).
+ * Unsigned Replicate: webhook-id, id and status. A duplicate is answered
+ * 200 (so the provider stops retrying) and not queued. An event the loop
+ * cannot place is dropped there; the job's safety poll covers it.
+ *
+ * Order of checks: path and provider (404), method (405), Content-Length
+ * (413) — all before the body; then for Replicate the signature over the
+ * raw bytes before any JSON parse (401; stale timestamp 400), and the body
+ * (400); for KIE the body (400, its taskId is signed) then the signature;
+ * then duplicate (200), queue room (503), accepted (200). */
 #include "callbacks.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +52,12 @@
 #include "worker/tcplisten.h"
 
 #define CB_MAX_BODY (1024 * 1024)
+#define CB_MAX_BUFFERED (32 * 1024 * 1024) /* all bodies being read at once */
+#define CB_MAX_QUEUED 1024                 /* events waiting for the loop */
 #define CB_MAX_PROVIDERS 16
 #define CB_SEEN 8192
+#define CB_LOG_WINDOW_MS 10000 /* MHD log lines: at most CB_LOG_LINES per window */
+#define CB_LOG_LINES 5
 
 struct cb_item {
     struct cb_item *next;
@@ -50,7 +67,8 @@ struct cb_item {
 struct cb_req {
     char *body;
     size_t len, cap;
-    int too_big;
+    size_t reserved; /* counted in cb->buffered */
+    int refused;     /* answered on the first call: discard what follows */
 };
 
 struct callbacks {
@@ -69,9 +87,16 @@ struct callbacks {
     struct MHD_Daemon *daemon;
     uv_async_t async;
     int closing;
+    size_t buffered; /* listener thread only */
+
+    pthread_mutex_t log_mu; /* guards the MHD log rate limit */
+    int64_t log_window_ms;
+    unsigned log_lines;
+    unsigned long log_suppressed;
 
     pthread_mutex_t mu; /* guards what follows */
     struct cb_item *head, *tail;
+    size_t queued;
     uint64_t seen[CB_SEEN];
     size_t seen_next, seen_n;
 };
@@ -133,20 +158,27 @@ static int parse_path(const struct callbacks *cb, const char *url, int32_t *part
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    for (; *s; s++)
+    for (; s && *s; s++)
         h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
     return (h ^ 0xffu) * 0x100000001b3ULL;
 }
 
-/* Queue ev unless its key was seen: 1 queued, 0 duplicate (ev then cleaned). */
-static int enqueue(struct callbacks *cb, uint64_t key, struct cb_item *it)
+enum cb_queued { CB_QUEUED, CB_DUPLICATE, CB_FULL };
+
+/* Queue it unless its key was seen or the queue is full (then it is not
+ * remembered). On CB_DUPLICATE / CB_FULL it stays the caller's. */
+static enum cb_queued enqueue(struct callbacks *cb, uint64_t key, struct cb_item *it)
 {
     pthread_mutex_lock(&cb->mu);
     for (size_t i = 0; i < cb->seen_n; i++) {
         if (cb->seen[i] == key) {
             pthread_mutex_unlock(&cb->mu);
-            return 0;
+            return CB_DUPLICATE;
         }
+    }
+    if (cb->queued >= CB_MAX_QUEUED) {
+        pthread_mutex_unlock(&cb->mu);
+        return CB_FULL;
     }
     cb->seen[cb->seen_next] = key;
     cb->seen_next = (cb->seen_next + 1) % CB_SEEN;
@@ -157,9 +189,10 @@ static int enqueue(struct callbacks *cb, uint64_t key, struct cb_item *it)
     else
         cb->head = it;
     cb->tail = it;
+    cb->queued++;
     pthread_mutex_unlock(&cb->mu);
     uv_async_send(&cb->async);
-    return 1;
+    return CB_QUEUED;
 }
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -167,120 +200,255 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-/* The signature verdict for provider i (keys configured or not). */
-static enum webhook_verdict verify(const struct callbacks *cb, size_t i, struct MHD_Connection *c,
-                                   const struct webhook_event *we, const struct cb_req *rq)
+static const char *or_empty(const char *s)
 {
-    int64_t now_s = sy_wall_ms() / 1000;
-    if (cb->prov[i].type == CONF_PROV_KIE) {
-        const char *ts = header(c, "X-Webhook-Timestamp");
-        if (!cb->kie_key)
-            return webhook_check_time(ts, now_s, cb->tolerance_s);
-        return webhook_kie_verify(cb->kie_key, we->task_id, ts, header(c, "X-Webhook-Signature"), now_s,
-                                  cb->tolerance_s);
-    }
-    const char *ts = header(c, "webhook-timestamp");
-    if (!cb->rep_key.data)
-        return webhook_check_time(ts, now_s, cb->tolerance_s);
-    return webhook_replicate_verify(&cb->rep_key, header(c, "webhook-id"), ts, header(c, "webhook-signature"),
-                                    rq->body ? rq->body : "", rq->len, now_s, cb->tolerance_s);
+    return s ? s : "";
 }
 
-static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, const char *url, const char *method,
-                              struct cb_req *rq)
+/* The verdict's answer, or 0 when it passes. */
+static unsigned refusal(struct callbacks *cb, const char *pname, enum webhook_verdict v, const char **text)
 {
-    int32_t partition;
-    const char *job_id;
-    int i = parse_path(cb, url, &partition, &job_id);
-    if (i < 0)
-        return answer(c, MHD_HTTP_NOT_FOUND, "not found\n");
-    const char *pname = cb->prov[i].name;
-    if (strcmp(method, "POST") != 0)
-        return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
-    if (rq->too_big) {
-        metrics_callback(cb->m, pname, METRICS_CB_INVALID);
-        return answer(c, 413, "body too large\n");
-    }
-    struct webhook_event we;
-    if (webhook_peek(cb->prov[i].type, rq->body ? rq->body : "", rq->len, &we) != SY_OK) {
-        metrics_callback(cb->m, pname, METRICS_CB_INVALID);
-        return answer(c, MHD_HTTP_BAD_REQUEST, "unreadable callback body\n");
-    }
-    switch (verify(cb, (size_t)i, c, &we, rq)) {
+    switch (v) {
     case WEBHOOK_OK:
-        break;
+        return 0;
     case WEBHOOK_STALE:
         metrics_callback(cb->m, pname, METRICS_CB_STALE);
-        return answer(c, MHD_HTTP_BAD_REQUEST, "timestamp outside the tolerance\n");
+        *text = "timestamp outside the tolerance\n";
+        return MHD_HTTP_BAD_REQUEST;
     case WEBHOOK_MISSING:
     case WEBHOOK_BAD_SIG:
     default:
         metrics_callback(cb->m, pname, METRICS_CB_BAD_SIGNATURE);
-        return answer(c, MHD_HTTP_UNAUTHORIZED, "bad or missing signature\n");
+        *text = "bad or missing signature\n";
+        return MHD_HTTP_UNAUTHORIZED;
     }
-    /* Replicate keeps webhook-id across retries of one event; KIE has taskId + state. */
-    const char *wid = cb->prov[i].type == CONF_PROV_REPLICATE ? header(c, "webhook-id") : NULL;
-    uint64_t key = hash_str(0xcbf29ce484222325ULL, pname);
-    if (wid && *wid) {
-        key = hash_str(key, wid);
+}
+
+/* Verify and read the body of provider i into it->ev, and its dedupe key.
+ * 0 when it passes, else the HTTP status to answer with (text set). */
+static unsigned check(struct callbacks *cb, size_t i, struct MHD_Connection *c, struct cb_req *rq,
+                      struct cb_item *it, uint64_t *key, const char **text)
+{
+    const char *pname = cb->prov[i].name, *body = rq->body ? rq->body : "";
+    struct callbacks_event *ev = &it->ev;
+    struct webhook_event we;
+    int64_t now_s = sy_wall_ms() / 1000;
+    unsigned code;
+    *key = hash_str(0xcbf29ce484222325ULL, pname);
+    if (cb->prov[i].type == CONF_PROV_REPLICATE) {
+        const char *id = header(c, "webhook-id"), *ts = header(c, "webhook-timestamp");
+        const char *sig = header(c, "webhook-signature");
+        ev->is_signed = cb->rep_key.data != NULL;
+        /* The signature covers the raw bytes: check it before any parse. */
+        enum webhook_verdict v = ev->is_signed ? webhook_replicate_verify(&cb->rep_key, id, ts, sig, body, rq->len,
+                                                                         now_s, cb->tolerance_s)
+                                               : webhook_check_time(ts, now_s, cb->tolerance_s);
+        if ((code = refusal(cb, pname, v, text)) != 0)
+            return code;
+        if (webhook_peek(CONF_PROV_REPLICATE, body, rq->len, &we) != SY_OK)
+            goto unreadable;
+        *key = hash_str(*key, id);
+        if (ev->is_signed) {
+            ev->body_trusted = 1;
+            snprintf(ev->wh_id, sizeof ev->wh_id, "%s", id);
+            snprintf(ev->wh_ts, sizeof ev->wh_ts, "%s", ts);
+            if (strlen(sig) < sizeof ev->wh_sig)
+                snprintf(ev->wh_sig, sizeof ev->wh_sig, "%s", sig);
+        } else {
+            *key = hash_str(hash_str(*key, we.task_id), we.state);
+        }
     } else {
-        key = hash_str(key, we.task_id);
-        key = hash_str(key, we.state);
+        const char *ts = header(c, "X-Webhook-Timestamp"), *sig = header(c, "X-Webhook-Signature");
+        if (webhook_peek(CONF_PROV_KIE, body, rq->len, &we) != SY_OK)
+            goto unreadable;
+        ev->is_signed = cb->kie_key != NULL;
+        enum webhook_verdict v = ev->is_signed ? webhook_kie_verify(cb->kie_key, we.task_id, ts, sig, now_s,
+                                                                   cb->tolerance_s)
+                                               : webhook_check_time(ts, now_s, cb->tolerance_s);
+        if ((code = refusal(cb, pname, v, text)) != 0)
+            return code;
+        *key = hash_str(hash_str(hash_str(*key, we.task_id), or_empty(ts)), or_empty(sig));
     }
+    snprintf(ev->task_id, sizeof ev->task_id, "%s", we.task_id);
+    return 0;
+unreadable:
+    metrics_callback(cb->m, pname, METRICS_CB_INVALID);
+    *text = "unreadable callback body\n";
+    return MHD_HTTP_BAD_REQUEST;
+}
+
+/* The whole body is in: verify, dedupe, queue, answer. */
+static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, const char *url, struct cb_req *rq)
+{
+    int32_t partition;
+    const char *job_id, *text = "";
+    int i = parse_path(cb, url, &partition, &job_id);
+    if (i < 0) /* checked on the first call already */
+        return answer(c, MHD_HTTP_NOT_FOUND, "not found\n");
+    const char *pname = cb->prov[i].name;
     struct cb_item *it = calloc(1, sizeof *it);
     if (!it || !(it->ev.job_id = strdup(job_id))) {
         free(it);
         return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
     }
-    snprintf(it->ev.provider, sizeof it->ev.provider, "%s", pname);
-    snprintf(it->ev.task_id, sizeof it->ev.task_id, "%s", we.task_id);
-    it->ev.partition = partition;
-    it->ev.body = rq->body ? rq->body : strdup("");
-    it->ev.body_len = rq->len;
-    rq->body = NULL;
-    if (!enqueue(cb, key, it)) {
-        callbacks_event_cleanup(&it->ev);
-        free(it);
-        metrics_callback(cb->m, pname, METRICS_CB_DUPLICATE);
-        return answer(c, MHD_HTTP_OK, "duplicate\n");
+    uint64_t key;
+    unsigned code = check(cb, (size_t)i, c, rq, it, &key, &text);
+    if (code == 0) {
+        snprintf(it->ev.provider, sizeof it->ev.provider, "%s", pname);
+        it->ev.type = cb->prov[i].type;
+        it->ev.partition = partition;
+        if (it->ev.body_trusted && rq->body) {
+            it->ev.body = rq->body; /* taken over */
+            it->ev.body_len = rq->len;
+            rq->body = NULL;
+        } else if (!(it->ev.body = strdup(""))) {
+            code = MHD_HTTP_SERVICE_UNAVAILABLE;
+            text = "out of memory\n";
+        }
     }
-    metrics_callback(cb->m, pname, METRICS_CB_ACCEPTED);
-    return answer(c, MHD_HTTP_OK, "accepted\n");
+    if (code == 0) {
+        switch (enqueue(cb, key, it)) {
+        case CB_QUEUED:
+            metrics_callback(cb->m, pname, METRICS_CB_ACCEPTED);
+            return answer(c, MHD_HTTP_OK, "accepted\n");
+        case CB_DUPLICATE:
+            metrics_callback(cb->m, pname, METRICS_CB_DUPLICATE);
+            code = MHD_HTTP_OK;
+            text = "duplicate\n";
+            break;
+        case CB_FULL:
+            metrics_callback(cb->m, pname, METRICS_CB_BUSY);
+            code = MHD_HTTP_SERVICE_UNAVAILABLE;
+            text = "busy, send again later\n";
+            break;
+        }
+    }
+    callbacks_event_cleanup(&it->ev);
+    free(it);
+    return answer(c, code, text);
+}
+
+/* Content-Length as a number; -1 when absent, -2 when not a number. */
+static long long content_length(struct MHD_Connection *c)
+{
+    const char *v = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!v)
+        return -1;
+    if (*v < '0' || *v > '9')
+        return -2;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return errno || *end ? -2 : n;
+}
+
+/* The first call: only the headers are read. Refuse what can be refused
+ * now (404 / 405 / 413 / 503), before any body byte; else reserve room. */
+static enum MHD_Result first_call(struct callbacks *cb, struct MHD_Connection *c, const char *url, const char *method,
+                                  struct cb_req *rq)
+{
+    int32_t partition;
+    const char *job_id;
+    int i = parse_path(cb, url, &partition, &job_id);
+    rq->refused = 1;
+    if (i < 0)
+        return answer(c, MHD_HTTP_NOT_FOUND, "not found\n");
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST only\n");
+    long long cl = content_length(c);
+    if (cl > CB_MAX_BODY || cl == -2) {
+        metrics_callback(cb->m, cb->prov[i].name, METRICS_CB_INVALID);
+        return answer(c, cl == -2 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_CONTENT_TOO_LARGE,
+                      cl == -2 ? "bad Content-Length\n" : "body too large\n");
+    }
+    size_t want = cl > 0 ? (size_t)cl : 0;
+    if (cb->buffered + want > CB_MAX_BUFFERED) {
+        metrics_callback(cb->m, cb->prov[i].name, METRICS_CB_BUSY);
+        return answer(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy, send again later\n");
+    }
+    rq->refused = 0;
+    rq->reserved = want;
+    cb->buffered += want;
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **state)
 {
     (void)version;
+    struct callbacks *cb = cls;
     struct cb_req *rq = *state;
     if (!rq) {
         rq = calloc(1, sizeof *rq);
         *state = rq;
-        return rq ? MHD_YES : MHD_NO;
+        return rq ? first_call(cb, c, url, method, rq) : MHD_NO;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->too_big || rq->len + n > CB_MAX_BODY) {
-            rq->too_big = 1;
-            return MHD_YES;
+        if (rq->refused)
+            return MHD_YES; /* a response is queued; nothing is kept */
+        /* Over the cap or the budget (a body without Content-Length, or longer
+         * than it said): close, as a response cannot be queued mid-body. */
+        if (rq->len + n > CB_MAX_BODY)
+            return MHD_NO;
+        if (rq->len + n > rq->reserved) {
+            size_t more = rq->len + n - rq->reserved;
+            if (cb->buffered + more > CB_MAX_BUFFERED)
+                return MHD_NO;
+            cb->buffered += more;
+            rq->reserved += more;
         }
-        return sy_append(&rq->body, &rq->len, &rq->cap, upload, n, 4096) == SY_OK ? MHD_YES : MHD_NO;
+        size_t first = rq->reserved > 4096 ? rq->reserved + 1 : 4096;
+        return sy_append(&rq->body, &rq->len, &rq->cap, upload, n, first) == SY_OK ? MHD_YES : MHD_NO;
     }
-    return handle(cls, c, url, method, rq);
+    if (rq->refused)
+        return MHD_YES;
+    return handle(cb, c, url, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)c;
     (void)toe;
+    struct callbacks *cb = cls;
     struct cb_req *rq = *state;
     if (rq) {
+        cb->buffered -= rq->reserved;
         free(rq->body);
         free(rq);
         *state = NULL;
     }
+}
+
+/* MHD's own messages, as JSON log lines: at most CB_LOG_LINES per
+ * CB_LOG_WINDOW_MS (a flood of refused connections logs a count). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct callbacks *cb = cls;
+    int64_t now = sy_now_ms();
+    unsigned long suppressed = 0;
+    pthread_mutex_lock(&cb->log_mu);
+    if (now - cb->log_window_ms >= CB_LOG_WINDOW_MS) {
+        suppressed = cb->log_suppressed;
+        cb->log_window_ms = now;
+        cb->log_lines = 0;
+        cb->log_suppressed = 0;
+    }
+    int emit = cb->log_lines < CB_LOG_LINES;
+    if (emit)
+        cb->log_lines++;
+    else
+        cb->log_suppressed++;
+    pthread_mutex_unlock(&cb->log_mu);
+    if (suppressed)
+        LOG_WARN(NULL, "callbacks http: %lu more messages suppressed", suppressed);
+    if (!emit || !log_enabled(LOG_LVL_WARN))
+        return;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\r\n")] = '\0';
+    LOG_WARN(NULL, "callbacks http: %s", line);
 }
 
 /* ---- the loop side ---- */
@@ -290,6 +458,7 @@ static void drain(struct callbacks *cb, int deliver)
     pthread_mutex_lock(&cb->mu);
     struct cb_item *it = cb->head;
     cb->head = cb->tail = NULL;
+    cb->queued = 0;
     pthread_mutex_unlock(&cb->mu);
     while (it) {
         struct cb_item *next = it->next;
@@ -314,6 +483,7 @@ static void free_cb(struct callbacks *cb)
     }
     webhook_key_cleanup(&cb->rep_key);
     pthread_mutex_destroy(&cb->mu);
+    pthread_mutex_destroy(&cb->log_mu);
     free(cb);
 }
 
@@ -333,6 +503,7 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
         return NULL;
     }
     pthread_mutex_init(&cb->mu, NULL);
+    pthread_mutex_init(&cb->log_mu, NULL);
     cb->m = m;
     cb->fn = fn;
     cb->ud = ud;
@@ -360,9 +531,13 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    cb->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, cb, MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  (unsigned)15, MHD_OPTION_NOTIFY_COMPLETED, on_completed, cb, MHD_OPTION_END);
+    /* The external logger must be the first option, or MHD logs to stderr before it. */
+    cb->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, cb, MHD_OPTION_EXTERNAL_LOGGER,
+                                  (MHD_LogCallback)on_mhd_log, cb, MHD_OPTION_LISTEN_SOCKET, fd,
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->callbacks.max_connections,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->callbacks.max_connections_per_ip,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_NOTIFY_COMPLETED,
+                                  on_completed, cb, MHD_OPTION_END);
     if (!cb->daemon) {
         close(fd);
         snprintf(err, errlen, "callbacks: cannot start the HTTP listener on %s", c->callbacks.listen);
@@ -389,15 +564,16 @@ void callbacks_close(struct callbacks *cb)
 
 int callbacks_complete(struct engine *e, const struct callbacks_event *ev)
 {
-    const struct conf_provider *p = conf_provider_by_name(dispatch_conf(e->d), ev->provider);
     struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
-    if (!p) {
-        LOG_DEBUG(&lc, "callback dropped: provider no longer configured");
-        return SY_DECLINED;
+    if (!ev->body_trusted) {
+        int rc = job_callback(e, ev->provider, ev->task_id, ev->job_id, NULL);
+        if (rc != SY_OK)
+            LOG_DEBUG(&lc, "callback dropped: no such task awaited here, or its polls are used up");
+        return rc;
     }
     struct prov_result res;
     prov_result_init(&res);
-    webhook_parse(p->type, ev->body, ev->body_len, &res);
+    webhook_parse(ev->type, ev->body, ev->body_len, &res);
     int rc = job_callback(e, ev->provider, ev->task_id, ev->job_id, &res);
     if (rc != SY_OK)
         LOG_DEBUG(&lc, "callback dropped: %s", res.outcome == PROV_PENDING ? "not a terminal event"
@@ -406,43 +582,124 @@ int callbacks_complete(struct engine *e, const struct callbacks_event *ev)
     return rc;
 }
 
-char *callbacks_envelope(const struct callbacks_event *ev, size_t *len)
+static void add_str(struct json_object *o, const char *key, const char *v)
+{
+    if (v && *v)
+        json_object_object_add(o, key, json_object_new_string(v));
+}
+
+/* The envelope with or without the body; NULL on out of memory. */
+static char *envelope(const struct callbacks_event *ev, int with_body, size_t *len)
 {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "provider", json_object_new_string(ev->provider));
     json_object_object_add(o, "job", json_object_new_string(ev->job_id));
     json_object_object_add(o, "task_id", json_object_new_string(ev->task_id));
     json_object_object_add(o, "partition", json_object_new_int(ev->partition));
-    json_object_object_add(o, "event", json_object_new_string_len(ev->body, (int)ev->body_len));
+    if (with_body) {
+        json_object_object_add(o, "event", json_object_new_string_len(ev->body, (int)ev->body_len));
+        add_str(o, "wh_id", ev->wh_id);
+        add_str(o, "wh_ts", ev->wh_ts);
+        add_str(o, "wh_sig", ev->wh_sig);
+    } else {
+        json_object_object_add(o, "event", json_object_new_string(""));
+    }
     size_t n = 0;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     char *out = s ? strndup(s, n) : NULL;
     *len = out ? n : 0;
     json_object_put(o);
     return out;
 }
 
+char *callbacks_envelope(const struct callbacks_event *ev, size_t *len)
+{
+    int with_body = ev->body && ev->body_len > 0 && ev->body_len < CALLBACKS_MAX_ENVELOPE;
+    char *out = envelope(ev, with_body, len);
+    if (out && with_body && *len > CALLBACKS_MAX_ENVELOPE) {
+        /* Escaping grew it past the cap: the owner polls instead. */
+        free(out);
+        out = envelope(ev, 0, len);
+    }
+    return out;
+}
+
+/* String member key of o when it holds no NUL; NULL otherwise (*present
+ * says whether the member exists at all). */
+static const char *plain_str(struct json_object *o, const char *key, int *present)
+{
+    struct json_object *v = NULL;
+    *present = json_object_object_get_ex(o, key, &v);
+    if (!*present || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    /* json-c keeps \u0000 inside a string: strlen would disagree with the length. */
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* Copy member key of o into buf (cap bytes): 1 when it fits, or is absent
+ * and optional; 0 otherwise. */
+static int copy_str(struct json_object *o, const char *key, int required, char *buf, size_t cap)
+{
+    int present;
+    const char *v = plain_str(o, key, &present);
+    buf[0] = '\0';
+    if (!present)
+        return !required;
+    if (!v || strlen(v) >= cap)
+        return 0;
+    snprintf(buf, cap, "%s", v);
+    return 1;
+}
+
 int callbacks_envelope_parse(const char *data, size_t len, struct callbacks_event *ev)
 {
     memset(ev, 0, sizeof *ev);
-    struct json_object *o = prov_json_parse(data, len), *body = NULL;
-    const char *prov = prov_json_str(o, "provider"), *job = prov_json_str(o, "job"), *task = prov_json_str(o, "task_id");
+    if (len > CALLBACKS_MAX_ENVELOPE)
+        return SY_ERR;
+    struct json_object *o = prov_json_parse(data, len);
+    int present;
+    const char *job = o ? plain_str(o, "job", &present) : NULL;
+    const char *body = o ? plain_str(o, "event", &present) : NULL;
     long part = -1;
-    int ok = prov && job && task && json_object_object_get_ex(o, "event", &body) &&
-             json_object_is_type(body, json_type_string) && strlen(prov) < sizeof ev->provider &&
-             strlen(task) < sizeof ev->task_id;
+    int ok = job && body && copy_str(o, "provider", 1, ev->provider, sizeof ev->provider) &&
+             copy_str(o, "task_id", 1, ev->task_id, sizeof ev->task_id) &&
+             copy_str(o, "wh_id", 0, ev->wh_id, sizeof ev->wh_id) &&
+             copy_str(o, "wh_ts", 0, ev->wh_ts, sizeof ev->wh_ts) &&
+             copy_str(o, "wh_sig", 0, ev->wh_sig, sizeof ev->wh_sig) && prov_json_int(o, "partition", &part) == 1 &&
+             part >= -1 && part <= INT32_MAX;
     if (ok) {
-        prov_json_int(o, "partition", &part);
-        snprintf(ev->provider, sizeof ev->provider, "%s", prov);
-        snprintf(ev->task_id, sizeof ev->task_id, "%s", task);
         ev->partition = (int32_t)part;
+        ev->body_len = strlen(body);
         ev->job_id = strdup(job);
-        ev->body_len = (size_t)json_object_get_string_len(body);
-        ev->body = strndup(json_object_get_string(body), ev->body_len);
+        ev->body = strdup(body);
         ok = ev->job_id && ev->body;
     }
     json_object_put(o);
     if (!ok)
         callbacks_event_cleanup(ev);
     return ok ? SY_OK : SY_ERR;
+}
+
+int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *data, size_t len)
+{
+    struct callbacks_event ev;
+    if (callbacks_envelope_parse(data, len, &ev) != SY_OK)
+        return SY_ERR;
+    size_t i = 0;
+    while (i < cb->n_prov && strcmp(cb->prov[i].name, ev.provider) != 0)
+        i++;
+    if (i == cb->n_prov) {
+        callbacks_event_cleanup(&ev);
+        return SY_ERR;
+    }
+    ev.type = cb->prov[i].type;
+    /* Only Replicate's own signature, checked again here, makes the body count. */
+    ev.body_trusted = ev.type == CONF_PROV_REPLICATE && cb->rep_key.data && ev.body_len > 0 &&
+                      webhook_replicate_verify(&cb->rep_key, ev.wh_id, ev.wh_ts, ev.wh_sig, ev.body, ev.body_len,
+                                               sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
+    ev.is_signed = ev.body_trusted;
+    int rc = callbacks_complete(e, &ev);
+    callbacks_event_cleanup(&ev);
+    return rc;
 }

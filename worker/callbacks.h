@@ -5,10 +5,17 @@
  * as callBackUrl / webhook). Its thread only verifies (signature, timestamp,
  * body), dedupes and answers: 200 accepted or duplicate, 401 bad or missing
  * signature (when a key is configured), 400 stale timestamp or unreadable
- * body, 404 unknown path, 405 not a POST, 413 body over 1 MiB. Accepted
- * events go to the loop through a mutex-protected queue and a uv_async_t;
- * the loop owns every job, so only the loop's event callback touches them.
- * Secrets are read from the config and never logged or forwarded. */
+ * body, and, before any body byte is read, 404 unknown path or provider,
+ * 405 not a POST, 413 Content-Length over 1 MiB; 503 when the queue to the
+ * loop is full. Accepted events go to the loop through a bounded queue and
+ * a uv_async_t; the loop owns every job, so only the loop's event callback
+ * touches them.
+ *
+ * Trust: only a Replicate body under a valid webhook signature is read as a
+ * result. A KIE callback (its signature covers taskId and timestamp only)
+ * and any unsigned callback are triggers: the job polls the task with its
+ * own key at once. Secrets are read from the config and never logged or
+ * forwarded. The provider list is copied at start (not reloadable). */
 #ifndef WORKER_CALLBACKS_H
 #define WORKER_CALLBACKS_H
 
@@ -23,14 +30,20 @@ struct callbacks;
 struct engine;
 struct metrics;
 
-/* One verified callback. Strings owned by the event. */
+/* One accepted callback. Strings owned by the event. */
 struct callbacks_event {
     char provider[65];  /* configured provider name */
+    enum conf_provider_type type;
     int32_t partition;  /* input partition of the job; -1 = batch ("b") */
     char *job_id;
     char task_id[128];
-    char *body;         /* the provider's body, as received (NUL-terminated) */
+    int is_signed;      /* its signature was checked with a configured key */
+    int body_trusted;   /* the signature covers body (Replicate): it may complete the job */
+    char *body;         /* the body when trusted (NUL-terminated, body_len bytes), else "" */
     size_t body_len;
+    /* Replicate's webhook-id / -timestamp / -signature, carried in the
+     * handoff envelope so the owner verifies the body again ("" = none). */
+    char wh_id[128], wh_ts[24], wh_sig[512];
 };
 
 void callbacks_event_cleanup(struct callbacks_event *ev);
@@ -50,17 +63,28 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
  * loop callback; fn is not called again. */
 void callbacks_close(struct callbacks *cb);
 
-/* Complete the job ev is for (through job_callback). SY_OK when it did,
- * SY_DECLINED when no such task is in flight here (logged at debug). Loop
- * thread. */
+/* Act on ev for its job (through job_callback): a trusted body completes
+ * it, anything else makes it poll now. SY_OK when it did; SY_DECLINED when
+ * no such task is in flight here (logged at debug). Loop thread. */
 int callbacks_complete(struct engine *e, const struct callbacks_event *ev);
 
 /* The handoff envelope: {"provider","job","task_id","partition","event"}
- * with the body as a string. No header, signature or secret is in it.
+ * plus, for a trusted Replicate body, "wh_id","wh_ts","wh_sig". An event
+ * whose envelope would exceed CALLBACKS_MAX_ENVELOPE is sent without its
+ * body (the owner polls). No header value but those, and no secret.
  * Caller frees; NULL on out of memory. */
+#define CALLBACKS_MAX_ENVELOPE (256 * 1024)
 char *callbacks_envelope(const struct callbacks_event *ev, size_t *len);
-/* Parse an envelope into ev (cleaned up with callbacks_event_cleanup()).
- * SY_OK, or SY_ERR when it is not one. */
+/* Parse an envelope into ev (cleaned up with callbacks_event_cleanup()):
+ * untrusted (body_trusted 0, is_signed 0) whatever it says. SY_OK, or
+ * SY_ERR when it is not one (an event body with an embedded NUL included). */
 int callbacks_envelope_parse(const char *data, size_t len, struct callbacks_event *ev);
+
+/* A record from the callback topic: parse it, take the provider's type
+ * from cb's list (unknown provider: SY_ERR), verify a carried Replicate
+ * signature again with cb's secret (only then is the body trusted; else
+ * the job just polls now) and complete it. SY_OK / SY_DECLINED as
+ * callbacks_complete; SY_ERR when it is not an envelope. Loop thread. */
+int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *data, size_t len);
 
 #endif

@@ -41,6 +41,7 @@
 #define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
 #define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
 #define JOB_POLL_RETRY_MS 1000
+#define JOB_MAX_CB_POLLS 4     /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
 #define JOB_SLOT_WAIT_MS 250   /* re-check of a full in-flight cap */
 #define DISPATCH_MOVE_MS 3000  /* a first create that would wait longer moves on, when it can */
 /* Creates held open by Prefer: wait may take at most 1/JOB_HELD_SHARE of a
@@ -78,6 +79,8 @@ struct job {
     int on_first_list;       /* on ps->first_polls: its first poll is planned, not sent yet */
     struct job *fp_prev, *fp_next;
     int not_ready, poll_errors;
+    int cb_polls;            /* polls brought forward by callbacks for the current task */
+    int cb_poll_due;         /* a callback came while a poll was in flight: poll again at once */
     enum prov_kind last_kind;
     int deadline_hit;
 
@@ -508,9 +511,10 @@ static void observe_done(struct job *j, const struct prov_result *res)
         replan_first_polls(j, pp);
 }
 
-/* A task's status, from a status reply or a callback: finish, fail over or
- * wait again. r stays the caller's to clean up (succeed() takes its urls). */
-static void poll_result(struct job *j, struct prov_result *r, int64_t now)
+/* A task's status, from a status reply or (from_callback) a verified
+ * callback body: finish, fail over or wait again. r stays the caller's to
+ * clean up (succeed() takes its urls). */
+static void poll_result(struct job *j, struct prov_result *r, int64_t now, int from_callback)
 {
     struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
     switch (res.outcome) {
@@ -530,14 +534,20 @@ static void poll_result(struct job *j, struct prov_result *r, int64_t now)
             cancel_task(j);
             provider_failed(j, &res, "timeout");
         } else {
-            arm(j, poll_delay_ms(j, 0));
+            arm(j, j->cb_poll_due ? 0 : poll_delay_ms(j, 0));
+            j->cb_poll_due = 0;
         }
         break;
     case PROV_FAILED:
         if (res.cls == PROV_C_TASK_FAILED) {
             observe_done(j, &res);
-            /* The provider ran the task and it failed: its health counts. */
-            breaker_record(j->ps->br, breaker_classify(0, res.cls, res.kind), now);
+            /* The provider ran the task and it failed: its health counts.
+             * A callback never opens the breaker at once (a bad key or no
+             * credit): only a status reply, which our key fetched, may. */
+            enum breaker_outcome bo = breaker_classify(0, res.cls, res.kind);
+            if (from_callback && bo == BREAKER_TRIP)
+                bo = BREAKER_FAILURE;
+            breaker_record(j->ps->br, bo, now);
             provider_failed(j, &res, prov_class_name(res.cls));
         } else if (res.kind == PROV_K_NOT_READY) {
             if (++j->not_ready > j->prov->not_ready_tolerance)
@@ -568,7 +578,7 @@ static void on_poll_reply(void *ud, const struct loop_response *resp)
     int64_t now = sy_now_ms();
     if (res.outcome != PROV_FAILED)
         ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
-    poll_result(j, &res, now);
+    poll_result(j, &res, now, 0);
     prov_result_cleanup(&res);
 }
 
@@ -641,6 +651,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         j->phase = PHASE_POLL;
         j->not_ready = 0;
         j->poll_errors = 0;
+        j->cb_polls = 0;
+        j->cb_poll_due = 0;
         {
             struct log_ctx lc = job_log_ctx(j);
             LOG_DEBUG(&lc, "task created");
@@ -900,6 +912,19 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
     struct job *j = e->tasks ? taskmap_get(e->tasks, provider, task_id) : NULL;
     if (!j || j->finished || j->phase != PHASE_POLL || (job_id && strcmp(job_id, j->spec->id) != 0))
         return SY_DECLINED;
+    if (!res) {
+        /* Poll now, with our key: the answer is the provider's, not the caller's. */
+        if (j->cb_polls >= JOB_MAX_CB_POLLS)
+            return SY_DECLINED;
+        j->cb_polls++;
+        if (j->req) {
+            j->cb_poll_due = 1; /* the reply in flight may predate the event */
+            return SY_OK;
+        }
+        first_poll_unlist(j);
+        arm(j, 0);
+        return SY_OK;
+    }
     if (res->outcome != PROV_SUCCEEDED && !(res->outcome == PROV_FAILED && res->cls == PROV_C_TASK_FAILED))
         return SY_DECLINED; /* not terminal: the safety poll carries on */
     if (j->req) {
@@ -907,7 +932,7 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
         j->req = NULL;
     }
     uv_timer_stop(&j->timer);
-    poll_result(j, res, sy_now_ms());
+    poll_result(j, res, sy_now_ms(), 1);
     return SY_OK;
 }
 

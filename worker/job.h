@@ -52,11 +52,15 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
  * job_start(). */
 void job_set_partition(struct job *j, int32_t partition);
 
-/* A verified callback for (provider, task_id) of job job_id, parsed into res
- * (borrowed; its urls may be taken). A terminal one (succeeded, or the task
- * failed) completes the job the way a terminal status reply does. SY_OK when
- * it did; SY_DECLINED when no such task is awaited (finished, moved on, other
- * job) or res is not terminal. Loop thread. */
+/* A callback for (provider, task_id) of job job_id. res NULL: a trigger
+ * only; the job polls the task at once with its key (at most a few times
+ * per task; a poll in flight is followed by another). res non-NULL: a body
+ * whose signature covers it, parsed into res (borrowed; its urls may be
+ * taken); a terminal one completes the job like a terminal status reply,
+ * except that a reported auth / credit failure never trips the breaker.
+ * SY_OK when it acted; SY_DECLINED when no such task is awaited (finished,
+ * moved on, other job), res is not terminal, or the trigger cap is reached.
+ * Loop thread. */
 int job_callback(struct engine *e, const char *provider, const char *task_id, const char *job_id,
                  struct prov_result *res);
 

@@ -465,8 +465,10 @@ static void on_revoke(void *ud, int32_t p)
 
 /* ---- callbacks ---- */
 
-/* A verified callback from this worker's listener: complete the job here
- * when its partition is ours, else hand it to the owner via the callback topic. */
+/* An accepted callback from this worker's listener: act on it here when
+ * its partition is ours, else hand it to the owner via the callback topic,
+ * on the topic's own bounded producer (never the results' queue). An
+ * unsigned event is never handed over: the owner's safety poll covers it. */
 static void on_callback(void *ud, const struct callbacks_event *ev)
 {
     struct kworker *w = ud;
@@ -475,44 +477,42 @@ static void on_callback(void *ud, const struct callbacks_event *ev)
         callbacks_complete(&w->e, ev);
         return;
     }
+    struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
+    if (!ev->is_signed) {
+        metrics_callback_handoff_dropped(w->e.m, 1);
+        LOG_DEBUG(&lc, "unsigned callback for partition %d not handed over (the owner's safety poll covers it)",
+                  (int)p);
+        return;
+    }
     size_t len = 0;
     char *env = callbacks_envelope(ev, &len);
-    struct kout *o = env ? calloc(1, sizeof *o) : NULL;
     char err[256] = "out of memory";
-    int rc = SY_ERR;
-    if (o) {
-        o->kind = KOUT_CALLBACK;
-        rc = producer_send_to(w->producer, w->conf->kafka.callback_topic, p, ev->job_id, strlen(ev->job_id), env,
-                              len, NULL, o, err, sizeof err);
-    }
-    struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
+    int rc = env ? cbtopic_send(w->cbt, p, ev->job_id, strlen(ev->job_id), env, len, err, sizeof err) : SY_ERR;
+    free(env);
     if (rc == SY_OK) {
         w->cb_forwarded++;
         metrics_callback_forwarded(w->e.m);
         LOG_DEBUG(&lc, "callback for partition %d handed to its owner", (int)p);
+    } else if (rc == SY_AGAIN) {
+        metrics_callback_handoff_dropped(w->e.m, 0); /* cbtopic logs it, rate-limited */
     } else {
-        free(o);
-        LOG_WARN(&lc, "cannot hand the callback for partition %d over: %s", (int)p,
-                 rc == SY_AGAIN ? "producer queue full" : err);
+        LOG_WARN(&lc, "cannot hand the callback for partition %d over: %s", (int)p, err);
     }
-    free(env);
 }
 
-/* A callback another worker handed over (read from the callback topic). */
+/* A callback another worker handed over (read from the callback topic):
+ * untrusted until callbacks_handoff() has checked it. */
 static void on_handoff(void *ud, const rd_kafka_message_t *msg)
 {
     struct kworker *w = ud;
-    struct callbacks_event ev;
-    if (callbacks_envelope_parse(msg->payload, msg->len, &ev) != SY_OK) {
-        LOG_WARN(NULL, "callback topic: record %d/%lld is not a callback envelope", (int)msg->partition,
-                 (long long)msg->offset);
-        return;
-    }
-    if (callbacks_complete(&w->e, &ev) == SY_OK) {
+    int rc = w->cb ? callbacks_handoff(w->cb, &w->e, msg->payload, msg->len) : SY_DECLINED;
+    if (rc == SY_ERR) {
+        LOG_WARN(NULL, "callback topic: record %d/%lld is not a callback envelope for a configured provider",
+                 (int)msg->partition, (long long)msg->offset);
+    } else if (rc == SY_OK) {
         w->cb_handed_in++;
         metrics_callback_handed_in(w->e.m);
     }
-    callbacks_event_cleanup(&ev);
 }
 
 /* Callbacks on: the task registry, the callback topic and its reader, the

@@ -107,6 +107,7 @@ struct m_cbs {
     } p[M_PROVIDERS];
     size_t n_p;
     uint64_t forwarded, handed_in;
+    uint64_t dropped_unsigned, dropped_budget;
 };
 
 struct metrics {
@@ -288,6 +289,11 @@ void metrics_callback_forwarded(struct metrics *m)
 void metrics_callback_handed_in(struct metrics *m)
 {
     bump_cb(m, m ? &m->cbs.handed_in : NULL);
+}
+
+void metrics_callback_handoff_dropped(struct metrics *m, int unsigned_event)
+{
+    bump_cb(m, !m ? NULL : unsigned_event ? &m->cbs.dropped_unsigned : &m->cbs.dropped_budget);
 }
 
 /* ---- collection (loop thread) ---- */
@@ -497,7 +503,7 @@ static void render(struct out *o, const struct m_data *d)
 static void render_callbacks(struct out *o, const struct m_cbs *c)
 {
     static const char *const results[METRICS_CB_NRESULTS] = { "accepted", "duplicate", "bad_signature", "stale",
-                                                              "invalid" };
+                                                              "invalid", "busy" };
     head(o, "switchyard_callbacks_received_total", "counter", "Provider callbacks received, by how they were answered.");
     for (size_t i = 0; i < c->n_p; i++)
         for (int r = 0; r < METRICS_CB_NRESULTS; r++)
@@ -509,6 +515,12 @@ static void render_callbacks(struct out *o, const struct m_cbs *c)
     head(o, "switchyard_callbacks_handed_in_total", "counter",
          "Callbacks read from the callback topic that completed a job here.");
     put(o, "switchyard_callbacks_handed_in_total %llu\n", (unsigned long long)c->handed_in);
+    head(o, "switchyard_callbacks_handoff_dropped_total", "counter",
+         "Callbacks for another worker's partition not handed over (the job's safety poll covers them).");
+    put(o, "switchyard_callbacks_handoff_dropped_total{reason=\"unsigned\"} %llu\n",
+        (unsigned long long)c->dropped_unsigned);
+    put(o, "switchyard_callbacks_handoff_dropped_total{reason=\"budget\"} %llu\n",
+        (unsigned long long)c->dropped_budget);
 }
 
 char *metrics_render(struct metrics *m)

@@ -80,6 +80,7 @@ enum metrics_cb_result {
     METRICS_CB_BAD_SIGNATURE,
     METRICS_CB_STALE,
     METRICS_CB_INVALID,
+    METRICS_CB_BUSY, /* 503: the queue to the loop is full, or the body budget is used up */
     METRICS_CB_NRESULTS
 };
 /* A callback request for provider (a configured name) was answered with r. */
@@ -88,6 +89,9 @@ void metrics_callback(struct metrics *m, const char *provider, enum metrics_cb_r
  * topic (forwarded) / one was read from it and completed a job here (handed_in). */
 void metrics_callback_forwarded(struct metrics *m);
 void metrics_callback_handed_in(struct metrics *m);
+/* A callback for another worker's partition was not handed over: unsigned
+ * (never forwarded) or over the handoff budget. */
+void metrics_callback_handoff_dropped(struct metrics *m, int unsigned_event);
 
 /* Render the last snapshot as Prometheus text 0.0.4 (for tests and the
  * listener). Caller frees. NULL on out of memory. Any thread. */
