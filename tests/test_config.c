@@ -427,7 +427,7 @@ Test(config, callbacks_unsigned_listen)
     const char *ok[] = { "127.0.0.1:8088", "127.9.9.9:1", "[::1]:8088", "localhost:8088" };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char text[512];
-        snprintf(text, sizeof text, MIN "callbacks = { listen = \"%s\"; public_url = \"http://h\"; };", ok[i]);
+        snprintf(text, sizeof text, MIN "callbacks = { listen = \"%s\"; public_url = \"https://h\"; };", ok[i]);
         struct conf *c = load_ok(text);
         cr_assert_eq(c->callbacks.allow_unsigned, 0);
         cr_assert_eq(c->callbacks.max_connections, 128);
