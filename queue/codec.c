@@ -711,8 +711,10 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
         json_object_put(root);
         return NULL;
     }
-    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv) && json_object_is_type(idv, json_type_string))
-        *id_out = strdup(json_object_get_string(idv)); /* best effort: NULL on OOM */
+    /* Only an id that is valid itself is handed out: an oversized or control-laden
+     * one must never reach a result, key or header (best effort: NULL on OOM). */
+    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv))
+        *id_out = name_string(idv, "id", CODEC_MAX_ID, NULL, 0);
     j = calloc(1, sizeof *j);
     if (j == NULL) {
         seterr(err, errlen, "out of memory");

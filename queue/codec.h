@@ -42,10 +42,11 @@ struct codec_job {
 
 /* Parse and validate one job value of len bytes. Returns the job, or NULL with a
  * reason in err (e.g. "prompt: missing", "image_urls: required for edit").
- * When the value parsed as a JSON object with a string "id", *id_out (if not
- * NULL) receives a copy of it even on failure (caller frees), so the failure
- * result can carry it. On success *id_out is set as well. Limits: id ≤
- * CODEC_MAX_ID bytes; prompt ≤ CODEC_MAX_PROMPT characters (code points),
+ * When the value parsed as a JSON object whose "id" is itself valid (a
+ * non-empty string of ≤ CODEC_MAX_ID bytes without control characters),
+ * *id_out (if not NULL) receives a copy of it even when another field fails
+ * (caller frees), so the failure result can carry it; an invalid id is never
+ * handed out (*id_out = NULL). On success *id_out is set as well. Limits: prompt ≤ CODEC_MAX_PROMPT characters (code points),
  * stored trimmed of surrounding whitespace; JSON null counts as absent for
  * optional fields; "vars" requires "template"; "prompt" and "template" are
  * exclusive (a template job gets its prompt from tmpl_apply() when it starts).

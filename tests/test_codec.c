@@ -588,19 +588,51 @@ Test(codec, id_out_on_validation_failure)
     free(id);
 }
 
-Test(codec, id_out_even_when_id_itself_is_invalid)
+/* H-1: an id that fails validation itself is never echoed (it would go into
+ * the failed result's key, header and body). */
+Test(codec, id_out_null_when_id_itself_is_invalid)
+{
+    static const char *const small[] = {
+        "{\"id\":\"\",\"prompt\":\"p\"}",             /* empty */
+        "{\"id\":\"a\\u0001b\",\"prompt\":\"p\"}",    /* control character by escape */
+        "{\"id\":\"a\\nb\",\"prompt\":\"p\"}",        /* newline */
+        "{\"id\":\"a\\u007fb\",\"prompt\":\"p\"}",    /* DEL */
+    };
+    static const size_t long_ids[] = {CODEC_MAX_ID + 1, 350000};
+    char err[128];
+
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        char *id = (char *)"stale";
+        cr_assert_null(codec_job_parse(small[i], strlen(small[i]), &id, err, sizeof err));
+        cr_assert(strncmp(err, "id: ", 4) == 0, "%s", err);
+        cr_assert_null(id, "input %zu echoed an invalid id", i);
+    }
+    for (size_t i = 0; i < sizeof long_ids / sizeof long_ids[0]; i++) {
+        struct sbuf b = {0};
+        char *id = (char *)"stale";
+        sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
+        sb_rep(&b, "x", long_ids[i]);
+        sb_str(&b, "\"}");
+        cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
+        cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
+        cr_assert_null(id, "an id of %zu bytes was echoed", long_ids[i]);
+        free(b.p);
+    }
+}
+
+/* The longest valid id is still echoed when another field fails. */
+Test(codec, id_out_at_max_length_on_failure)
 {
     struct sbuf b = {0};
     char err[128];
     char *id = NULL;
 
-    sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
-    sb_rep(&b, "x", CODEC_MAX_ID + 1);
+    sb_str(&b, "{\"operation\":\"upscale\",\"prompt\":\"p\",\"id\":\"");
+    sb_rep(&b, "x", CODEC_MAX_ID);
     sb_str(&b, "\"}");
     cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
-    cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
     cr_assert_not_null(id);
-    cr_assert_eq(strlen(id), CODEC_MAX_ID + 1);
+    cr_assert_eq(strlen(id), CODEC_MAX_ID);
     free(id);
     free(b.p);
 }
