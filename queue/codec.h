@@ -17,6 +17,7 @@
 #define CODEC_MAX_METADATA_NODES 1024 /* JSON values (objects, arrays, scalars) in it */
 #define CODEC_MAX_VARS 64            /* keys in a job's "vars" */
 #define CODEC_MAX_VAR_VALUE 1024     /* bytes of one "vars" value */
+#define CODEC_MIN_RESULT_BYTES 4096  /* smallest sane bound for codec_result_json_max() */
 
 enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 
@@ -101,5 +102,16 @@ struct codec_result {
  * Strings are written as valid UTF-8 (invalid bytes become U+FFFD). Returns
  * NULL only when out of memory. Pure; safe anywhere. */
 char *codec_result_json(const struct codec_result *r);
+
+/* Like codec_result_json, but the line is at most max bytes (0 = no bound).
+ * Over max it gives up, in steps, the attempts' messages, then the attempts,
+ * then metadata (skipping a step with nothing to drop), and lists what it
+ * left out in "truncated" (e.g. ["attempts","metadata"]); status,
+ * result_urls and provider stay. When even
+ * that is over, it is a failed result with error.class "result_too_large"
+ * (id, error, line, timings, worker only). NULL when out of memory or when
+ * max is below that minimal result (under CODEC_MIN_RESULT_BYTES for an id of
+ * ≤ CODEC_MAX_ID bytes and a worker id of ≤ 128). Pure; safe anywhere. */
+char *codec_result_json_max(const struct codec_result *r, size_t max);
 
 #endif

@@ -10,6 +10,7 @@
 #include "queue/codec.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,10 @@ static json_object *raw_json(const char *s, size_t n)
     return o;
 }
 
-static json_object *attempt_json(const struct codec_attempt *a)
+/* What a bounded result left out, in the order it is given up. */
+enum { DROP_MESSAGES = 1, DROP_ATTEMPTS = 2, DROP_METADATA = 4 };
+
+static json_object *attempt_json(const struct codec_attempt *a, unsigned drop)
 {
     json_object *o = json_object_new_object();
     int rc = 0;
@@ -107,7 +111,10 @@ static json_object *attempt_json(const struct codec_attempt *a)
     rc |= put(o, "http_status", a->http_status != 0 ? json_object_new_int64(a->http_status) : NULL,
               a->http_status != 0);
     rc |= put(o, "code", str_or_null(a->code, sizeof a->code, 1), a->code[0] != '\0');
-    rc |= put(o, "message", str_or_null(a->message, sizeof a->message, 1), a->message[0] != '\0');
+    if (drop & DROP_MESSAGES)
+        rc |= put(o, "message", NULL, 0);
+    else
+        rc |= put(o, "message", str_or_null(a->message, sizeof a->message, 1), a->message[0] != '\0');
     rc |= put(o, "elapsed_ms", json_object_new_int64(a->elapsed_ms), 1);
     if (rc != 0) {
         json_object_put(o);
@@ -116,7 +123,7 @@ static json_object *attempt_json(const struct codec_attempt *a)
     return o;
 }
 
-static int add_body(json_object *root, const struct codec_result *r)
+static int add_body(json_object *root, const struct codec_result *r, unsigned drop)
 {
     json_object *urls = json_object_new_array();
     json_object *atts;
@@ -137,8 +144,8 @@ static int add_body(json_object *root, const struct codec_result *r)
             r->provider_task_id != NULL) != 0 ||
         put(root, "attempts", atts, 1) != 0)
         return -1;
-    for (size_t i = 0; i < r->n_attempts; i++) {
-        json_object *a = attempt_json(&r->attempts[i]);
+    for (size_t i = 0; !(drop & DROP_ATTEMPTS) && i < r->n_attempts; i++) {
+        json_object *a = attempt_json(&r->attempts[i], drop);
         if (a == NULL || json_object_array_add(atts, a) != 0) {
             json_object_put(a);
             return -1;
@@ -147,7 +154,7 @@ static int add_body(json_object *root, const struct codec_result *r)
     return 0;
 }
 
-static int add_tail(json_object *root, const struct codec_result *r)
+static int add_tail(json_object *root, const struct codec_result *r, unsigned drop)
 {
     json_object *e = NULL, *t;
 
@@ -168,28 +175,108 @@ static int add_tail(json_object *root, const struct codec_result *r)
         return -1;
     if (put(root, "worker", str_or_null(r->worker, SIZE_MAX, 0), r->worker != NULL) != 0)
         return -1;
+    if (drop & DROP_METADATA)
+        return put(root, "metadata", NULL, 0);
     return put(root, "metadata", r->metadata != NULL ? raw_json(r->metadata, r->metadata_len) : NULL,
                r->metadata != NULL);
 }
 
-char *codec_result_json(const struct codec_result *r)
+/* "truncated": the largest part given up first; absent when nothing was. */
+static int add_truncated(json_object *root, unsigned drop)
+{
+    json_object *t;
+
+    if (drop == 0)
+        return 0;
+    t = json_object_new_array();
+    if (put(root, "truncated", t, 1) != 0)
+        return -1;
+    if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS) &&
+        json_object_array_add(t, json_object_new_string("attempt_messages")) != 0)
+        return -1;
+    if ((drop & DROP_ATTEMPTS) && json_object_array_add(t, json_object_new_string("attempts")) != 0)
+        return -1;
+    if ((drop & DROP_METADATA) && json_object_array_add(t, json_object_new_string("metadata")) != 0)
+        return -1;
+    return 0;
+}
+
+static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
 {
     json_object *root;
     const char *s;
     char *out = NULL;
 
-    if (r == NULL)
-        return NULL;
     root = json_object_new_object();
     if (root == NULL)
         return NULL;
     if (put(root, "id", str_or_null(r->id, SIZE_MAX, 0), r->id != NULL) == 0 &&
         put(root, "status", json_object_new_string(r->succeeded ? "succeeded" : "failed"), 1) == 0 &&
-        add_body(root, r) == 0 && add_tail(root, r) == 0) {
-        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        add_body(root, r, drop) == 0 && add_tail(root, r, drop) == 0 && add_truncated(root, drop) == 0) {
+        s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
         if (s != NULL)
-            out = strdup(s);
+            out = strndup(s, *len);
     }
     json_object_put(root);
+    return out;
+}
+
+char *codec_result_json(const struct codec_result *r)
+{
+    return codec_result_json_max(r, 0);
+}
+
+/* Whether giving up part `step` changes r's line (a step that drops
+ * nothing is skipped, so "truncated" lists only what was really left out). */
+static int drops_something(const struct codec_result *r, unsigned step)
+{
+    switch (step) {
+    case DROP_MESSAGES:
+        for (size_t i = 0; i < r->n_attempts; i++)
+            if (r->attempts[i].message[0] != '\0')
+                return 1;
+        return 0;
+    case DROP_ATTEMPTS:
+        return r->n_attempts > 0;
+    default:
+        return r->metadata != NULL;
+    }
+}
+
+char *codec_result_json_max(const struct codec_result *r, size_t max)
+{
+    static const unsigned steps[] = {DROP_MESSAGES, DROP_ATTEMPTS, DROP_METADATA};
+    char why[96];
+    size_t len = 0, full;
+    unsigned drop = 0;
+    char *out;
+
+    if (r == NULL)
+        return NULL;
+    out = encode(r, 0, &len);
+    if (out == NULL || max == 0 || len <= max)
+        return out;
+    full = len;
+    free(out);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        if (!drops_something(r, steps[i]))
+            continue;
+        drop |= steps[i];
+        out = encode(r, drop, &len);
+        if (out == NULL || len <= max)
+            return out;
+        free(out);
+    }
+    /* Even the bare result is too big (huge URLs or error text): say so. */
+    snprintf(why, sizeof why, "result of %zu bytes is over the %zu-byte limit", full, max);
+    struct codec_result m = {
+        .id = r->id, .succeeded = 0, .error_class = "result_too_large", .error_message = why,
+        .line = r->line, .queued_ms = r->queued_ms, .total_ms = r->total_ms, .worker = r->worker,
+    };
+    out = encode(&m, 0, &len);
+    if (out != NULL && len > max) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
