@@ -242,13 +242,12 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return 0;
     if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, NULL) != 0)
         return -1;
-    if (w->default_deadline_s > w->max_deadline_s)
-        return conf_ld_fail(ld,
-                            config_setting_get_member(g, "default_deadline_s")
-                                ? config_setting_get_member(g, "default_deadline_s")
-                                : conf_ld_member_or_self(g, "max_deadline_s"),
+    if (w->default_deadline_s > w->max_deadline_s) {
+        config_setting_t *at = config_setting_get_member(g, "default_deadline_s");
+        return conf_ld_fail(ld, at ? at : conf_ld_member_or_self(g, "max_deadline_s"),
                             "worker.default_deadline_s: %d is over worker.max_deadline_s (%d)",
                             w->default_deadline_s, w->max_deadline_s);
+    }
     if (!conf_ld_valid_listen(w->metrics_listen))
         return conf_ld_fail(ld, config_setting_get_member(g, "metrics_listen"),
                             "worker.metrics_listen: must be \"host:port\" (port 1..65535) or \"\" to disable");

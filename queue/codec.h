@@ -47,8 +47,9 @@ struct codec_job {
  * non-empty string of ≤ CODEC_MAX_ID bytes without control characters),
  * *id_out (if not NULL) receives a copy of it even when another field fails
  * (caller frees), so the failure result can carry it; an invalid id is never
- * handed out (*id_out = NULL). On success *id_out is set as well. Limits: prompt ≤ CODEC_MAX_PROMPT characters (code points),
- * stored trimmed of surrounding whitespace; JSON null counts as absent for
+ * handed out (*id_out = NULL). On success *id_out is set as well. Limits:
+ * prompt ≤ CODEC_MAX_PROMPT characters (code points), stored trimmed of
+ * surrounding whitespace; JSON null counts as absent for
  * optional fields; "vars" requires "template"; "prompt" and "template" are
  * exclusive (a template job gets its prompt from tmpl_apply() when it starts).
  * "metadata" must be an object of at most CODEC_MAX_METADATA_NODES values
@@ -107,9 +108,9 @@ char *codec_result_json(const struct codec_result *r);
  * Over max it gives up, in steps, the attempts' messages, then the attempts,
  * then metadata (skipping a step with nothing to drop), and lists what it
  * left out in "truncated" (e.g. ["attempts","metadata"]); status,
- * result_urls and provider stay. When even
- * that is over, it is a failed result with error.class "result_too_large"
- * (id, error, line, timings, worker only). NULL when out of memory or when
+ * result_urls and provider stay. When even that is over, it is a failed
+ * result with error.class "result_too_large" (id, error, line, timings,
+ * worker only). NULL when out of memory or when
  * max is below that minimal result (under CODEC_MIN_RESULT_BYTES for an id of
  * ≤ CODEC_MAX_ID bytes and a worker id of ≤ 128). Pure; safe anywhere. */
 char *codec_result_json_max(const struct codec_result *r, size_t max);
