@@ -210,7 +210,9 @@ static void kie_parse_create(const struct prov_reply *r, struct prov_result *out
 }
 
 /* Collect resultUrls from resultJson (a JSON string, or defensively an
- * object). Non-string and empty entries are skipped. */
+ * object). Non-string and empty entries are skipped; one URL that is not a
+ * plain http(s) URL, or more than PROV_MAX_RESULT_URLS, makes the reply
+ * invalid. */
 static void parse_result_urls(struct json_object *data, struct prov_result *out)
 {
     struct json_object *rj = NULL, *parsed = NULL, *obj = NULL, *urls = NULL;
@@ -223,24 +225,27 @@ static void parse_result_urls(struct json_object *data, struct prov_result *out)
     }
     if (obj && json_object_is_type(obj, json_type_object))
         json_object_object_get_ex(obj, "resultUrls", &urls);
+    int rc = SY_OK;
     if (urls && json_object_is_type(urls, json_type_array)) {
         size_t n = json_object_array_length(urls);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && rc == SY_OK; i++) {
             struct json_object *u = json_object_array_get_idx(urls, i);
-            if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0 &&
-                prov_result_add_url(out, json_object_get_string(u)) != SY_OK)
-                break;
+            if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0)
+                rc = prov_result_take_url(out, json_object_get_string(u), (size_t)json_object_get_string_len(u));
         }
     } else if (urls && json_object_is_type(urls, json_type_string) && json_object_get_string_len(urls) > 0) {
-        prov_result_add_url(out, json_object_get_string(urls));
+        rc = prov_result_take_url(out, json_object_get_string(urls), (size_t)json_object_get_string_len(urls));
     }
-    if (out->n_urls > 0)
+    if (rc == SY_DECLINED) {
+        /* a refused URL has failed the reply as invalid_reply already */
+    } else if (out->n_urls > 0) {
         out->outcome = PROV_SUCCEEDED;
-    else if (!obj)
+    } else if (!obj) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "task succeeded but resultJson is unreadable");
-    else
+    } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                          "task succeeded but resultJson has no resultUrls");
+    }
     json_object_put(parsed);
 }
 

@@ -294,6 +294,51 @@ int prov_result_add_url(struct prov_result *r, const char *url)
     return SY_OK;
 }
 
+const char *prov_result_url_problem(const char *url, size_t n)
+{
+    size_t k;
+    if (n > PROV_MAX_URL_BYTES)
+        return "is longer than 2048 bytes";
+    if (strncasecmp(url, "https://", 8) == 0)
+        k = 8;
+    else if (strncasecmp(url, "http://", 7) == 0)
+        k = 7;
+    else
+        return "is not an http:// or https:// URL";
+    if (n <= k || url[k] == '/')
+        return "has no host";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c == 0x7f)
+            return "contains a control character or whitespace";
+    }
+    return NULL;
+}
+
+int prov_result_take_url(struct prov_result *r, const char *url, size_t n)
+{
+    size_t index = r->n_urls;
+    const char *why = index >= PROV_MAX_RESULT_URLS ? "is one too many (at most 16)" : prov_result_url_problem(url, n);
+    if (!why) {
+        char *copy = strndup(url, n);
+        char **grown = copy ? realloc(r->urls, (r->n_urls + 1) * sizeof(*grown)) : NULL;
+        if (!grown) {
+            free(copy);
+            return SY_ERR;
+        }
+        r->urls = grown;
+        r->urls[r->n_urls++] = copy;
+        return SY_OK;
+    }
+    for (size_t i = 0; i < r->n_urls; i++)
+        free(r->urls[i]);
+    free(r->urls);
+    r->urls = NULL;
+    r->n_urls = 0;
+    prov_result_fail(r, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "result URL #%zu %s", index + 1, why);
+    return SY_DECLINED;
+}
+
 int prov_request_add_header(struct prov_request *r, const char *header)
 {
     if (r->n_headers < 0 || r->n_headers >= PROV_MAX_HEADERS)

@@ -18,6 +18,8 @@
 enum prov_method { PROV_GET, PROV_POST };
 
 #define PROV_MAX_HEADERS 6
+#define PROV_MAX_RESULT_URLS 16  /* result URLs one reply may carry */
+#define PROV_MAX_URL_BYTES 2048  /* bytes of one result URL */
 
 /* A request to send. All strings owned; free with prov_request_cleanup(). */
 struct prov_request {
@@ -144,6 +146,16 @@ void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind
     __attribute__((format(printf, 4, 5)));
 void prov_result_set_code(struct prov_result *r, const char *code); /* copies, truncated */
 int prov_result_add_url(struct prov_result *r, const char *url);    /* copies; SY_OK / SY_ERR */
+/* Why url[0..n) is not an acceptable result URL ("not http(s)", ...), or
+ * NULL when it is: http:// or https:// and a host, at most
+ * PROV_MAX_URL_BYTES, no NUL, control character or whitespace. Pure. */
+const char *prov_result_url_problem(const char *url, size_t n);
+/* Add result URL url[0..n) from a provider reply (copied) when
+ * prov_result_url_problem() finds nothing and r has fewer than
+ * PROV_MAX_RESULT_URLS. SY_OK; SY_DECLINED when refused: r's URLs are then
+ * dropped and r fails as invalid_reply, naming the URL's index (never the
+ * URL); SY_ERR when out of memory. */
+int prov_result_take_url(struct prov_result *r, const char *url, size_t n);
 int prov_request_add_header(struct prov_request *r, const char *header); /* copies; SY_ERR when full */
 /* Percent-encode everything but RFC 3986 unreserved chars. Caller frees. */
 char *prov_url_escape(const char *s);

@@ -146,23 +146,30 @@ static int replicate_build_cancel(const struct conf_provider *p, const char *tas
     return SY_OK;
 }
 
-/* output: one URL string, or an array of them (non-strings skipped). */
-static void collect_output(struct json_object *output, struct prov_result *out)
+/* output: one URL string, or an array of them (non-strings and empty
+ * strings skipped). SY_DECLINED when a URL is refused (out has failed as
+ * invalid_reply: not a plain http(s) URL, or too many); else SY_OK, or SY_ERR
+ * out of memory with the URLs collected so far. */
+static int collect_output(struct json_object *output, struct prov_result *out)
 {
     if (json_object_is_type(output, json_type_string)) {
         if (json_object_get_string_len(output) > 0)
-            prov_result_add_url(out, json_object_get_string(output));
-        return;
+            return prov_result_take_url(out, json_object_get_string(output),
+                                        (size_t)json_object_get_string_len(output));
+        return SY_OK;
     }
     if (!json_object_is_type(output, json_type_array))
-        return;
+        return SY_OK;
     size_t n = json_object_array_length(output);
     for (size_t i = 0; i < n; i++) {
         struct json_object *u = json_object_array_get_idx(output, i);
-        if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0 &&
-            prov_result_add_url(out, json_object_get_string(u)) != SY_OK)
-            return;
+        if (!json_object_is_type(u, json_type_string) || json_object_get_string_len(u) == 0)
+            continue;
+        int rc = prov_result_take_url(out, json_object_get_string(u), (size_t)json_object_get_string_len(u));
+        if (rc != SY_OK)
+            return rc;
     }
+    return SY_OK;
 }
 
 /* error: "E1001: out of memory" → code "E1001"; any other text → no code. */
@@ -258,16 +265,19 @@ static void parse_prediction(struct json_object *pred, enum prov_outcome in_prog
         struct json_object *output = NULL, *removed = NULL;
         json_object_object_get_ex(pred, "output", &output);
         json_object_object_get_ex(pred, "data_removed", &removed);
-        collect_output(output, out);
+        int rc = collect_output(output, out);
         parse_duration(pred, out);
-        if (out->n_urls > 0)
+        if (rc == SY_DECLINED) {
+            /* a refused URL has failed the reply as invalid_reply already */
+        } else if (out->n_urls > 0) {
             out->outcome = PROV_SUCCEEDED;
-        else if (json_object_is_type(removed, json_type_boolean) && json_object_get_boolean(removed))
+        } else if (json_object_is_type(removed, json_type_boolean) && json_object_get_boolean(removed)) {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                              "prediction succeeded but its output was deleted (data_removed: retention expired)");
-        else
+        } else {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                              "prediction succeeded without an output URL");
+        }
     } else if (strcmp(status, "failed") == 0) {
         const char *error = prov_json_str(pred, "error");
         prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "%s",

@@ -1,5 +1,5 @@
-/* codec.c — decode and validate one job value, encode one result line
- * (DESIGN.md "Messages"). Pure: no I/O, no clock, no globals.
+/* codec.c — decode and validate one job value (DESIGN.md "Messages"); the
+ * result line is codec_result.c's. Pure: no I/O, no clock, no globals.
  *
  * Decoding is deliberately stricter than json-c. Before json-c sees the bytes
  * a single pass over the raw input rejects what json-c lets through or would
@@ -10,10 +10,9 @@
  * walk of the tree rejects NaN/Infinity, which json-c accepts but would write
  * back out as invalid JSON. Every error names the field it is about.
  *
- * Encoding builds a json-c tree in the documented key order. Strings coming
- * from providers may be cut mid-character (fixed-size attempt buffers), so
- * every string is made valid UTF-8 (bad bytes become U+FFFD) before it is
- * written: a result line must always be parseable downstream.
+ * A job's metadata is kept as compact text only (bounded in bytes and
+ * values) and is spliced verbatim into the result: no json-c tree of it
+ * outlives a parse.
  */
 #include "queue/codec.h"
 
@@ -40,9 +39,7 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is invalid or
- * truncated. Rejects overlongs, surrogates and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t codec_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len;
@@ -104,7 +101,7 @@ static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
             return -1;
         }
         if (c >= 0x80) {
-            n = utf8_seq(s + i, len - i);
+            n = codec_utf8_seq(s + i, len - i);
             if (n == 0) {
                 seterr(err, errlen, "invalid UTF-8 at offset %zu", i);
                 return -1;
@@ -511,11 +508,23 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
         seterr(err, errlen, "vars: only allowed together with template");
         return -1;
     }
+    if (json_object_object_length(vars) > CODEC_MAX_VARS) {
+        seterr(err, errlen, "vars: more than %d keys", CODEC_MAX_VARS);
+        return -1;
+    }
     json_object_object_foreach(vars, key, val)
     {
         json_type t = json_object_get_type(val);
+        if (strlen(key) > MAX_NAME) {
+            seterr(err, errlen, "vars: key \"%.64s…\" longer than %d bytes", key, MAX_NAME);
+            return -1;
+        }
         if (t != json_type_string && t != json_type_int && t != json_type_double) {
             seterr(err, errlen, "vars.%.64s: must be a string or a number", key);
+            return -1;
+        }
+        if (t == json_type_string && (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
+            seterr(err, errlen, "vars.%.64s: longer than %d bytes", key, CODEC_MAX_VAR_VALUE);
             return -1;
         }
     }
@@ -523,9 +532,33 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
     return 0;
 }
 
+/* Number of JSON values in v, counting stops soon after limit is passed. */
+static size_t count_values(json_object *v, size_t limit)
+{
+    size_t n = 1;
+
+    if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v) && n <= limit; i++)
+            n += count_values(json_object_array_get_idx(v, i), limit - n);
+    } else if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            if (n > limit)
+                break;
+            n += count_values(val, limit - n);
+        }
+    }
+    return n;
+}
+
+/* Keeps metadata as its compact text: the tree is gone when parsing ends, so a
+ * job in flight holds at most CODEC_MAX_METADATA bytes for it. */
 static int parse_metadata(json_object *root, struct codec_job *j, char *err, size_t errlen)
 {
     json_object *v = field(root, "metadata");
+    const char *s;
+    size_t n = 0;
 
     if (v == NULL)
         return 0;
@@ -533,7 +566,21 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
         seterr(err, errlen, "metadata: must be an object");
         return -1;
     }
-    j->metadata = json_object_get(v);
+    if (count_values(v, CODEC_MAX_METADATA_NODES) > CODEC_MAX_METADATA_NODES) {
+        seterr(err, errlen, "metadata: more than %d JSON values", CODEC_MAX_METADATA_NODES);
+        return -1;
+    }
+    s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (s == NULL)
+        return oom(err, errlen);
+    if (n > CODEC_MAX_METADATA) {
+        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n, CODEC_MAX_METADATA);
+        return -1;
+    }
+    j->metadata = strndup(s, n);
+    if (j->metadata == NULL)
+        return oom(err, errlen);
+    j->metadata_len = n;
     return 0;
 }
 
@@ -657,8 +704,10 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
         json_object_put(root);
         return NULL;
     }
-    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv) && json_object_is_type(idv, json_type_string))
-        *id_out = strdup(json_object_get_string(idv)); /* best effort: NULL on OOM */
+    /* Only an id that is valid itself is handed out: an oversized or control-laden
+     * one must never reach a result, key or header (best effort: NULL on OOM). */
+    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv))
+        *id_out = name_string(idv, "id", CODEC_MAX_ID, NULL, 0);
     j = calloc(1, sizeof *j);
     if (j == NULL) {
         seterr(err, errlen, "out of memory");
@@ -692,170 +741,11 @@ void codec_job_free(struct codec_job *j)
     free_strv(j->providers, j->n_providers);
     free(j->template_name);
     json_object_put(j->vars);
-    json_object_put(j->metadata);
+    free(j->metadata);
     free(j);
 }
 
 const char *codec_op_name(enum codec_op op)
 {
     return op == CODEC_OP_EDIT ? "edit" : "generate";
-}
-
-/* ---- encoding ----------------------------------------------------------- */
-
-/* A JSON string from n bytes of s, with invalid UTF-8 replaced by U+FFFD and
- * anything after a NUL dropped. Returns NULL on OOM. */
-static json_object *str_n(const char *s, size_t n)
-{
-    static const char repl[] = "\xEF\xBF\xBD";
-    const unsigned char *u = (const unsigned char *)s;
-    char *tmp;
-    size_t i = 0, o = 0;
-    json_object *out;
-
-    n = strnlen(s, n);
-    while (i < n && utf8_seq(u + i, n - i) != 0)
-        i += utf8_seq(u + i, n - i);
-    if (i == n)
-        return json_object_new_string_len(s, (int)n);
-    tmp = malloc(n * 3 + 1);
-    if (tmp == NULL)
-        return NULL;
-    for (i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0) {
-            memcpy(tmp + o, repl, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(tmp + o, s + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    out = json_object_new_string_len(tmp, (int)o);
-    free(tmp);
-    return out;
-}
-
-/* JSON string, or null when s is NULL (or empty, if empty_is_null). */
-static json_object *str_or_null(const char *s, size_t max, int empty_is_null)
-{
-    if (s == NULL || (empty_is_null && s[0] == '\0'))
-        return NULL;
-    return str_n(s, max);
-}
-
-/* Adds key → v, where NULL means JSON null. want says a value was expected,
- * so a NULL v is then a failed allocation. Returns 0 or -1. */
-static int put(json_object *obj, const char *key, json_object *v, int want)
-{
-    if (want && v == NULL)
-        return -1;
-    if (json_object_object_add(obj, key, v) != 0) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-static json_object *attempt_json(const struct codec_attempt *a)
-{
-    json_object *o = json_object_new_object();
-    int rc = 0;
-
-    if (o == NULL)
-        return NULL;
-    rc |= put(o, "provider", str_n(a->provider, sizeof a->provider), 1);
-    rc |= put(o, "task_id", str_or_null(a->task_id, sizeof a->task_id, 1), a->task_id[0] != '\0');
-    rc |= put(o, "phase", str_n(a->phase, sizeof a->phase), 1);
-    rc |= put(o, "outcome", str_n(a->outcome, sizeof a->outcome), 1);
-    rc |= put(o, "http_status", a->http_status != 0 ? json_object_new_int64(a->http_status) : NULL,
-              a->http_status != 0);
-    rc |= put(o, "code", str_or_null(a->code, sizeof a->code, 1), a->code[0] != '\0');
-    rc |= put(o, "message", str_or_null(a->message, sizeof a->message, 1), a->message[0] != '\0');
-    rc |= put(o, "elapsed_ms", json_object_new_int64(a->elapsed_ms), 1);
-    if (rc != 0) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-static int add_body(json_object *root, const struct codec_result *r)
-{
-    json_object *urls = json_object_new_array();
-    json_object *atts;
-
-    if (put(root, "result_urls", urls, 1) != 0)
-        return -1;
-    for (size_t i = 0; i < r->n_result_urls; i++) {
-        const char *u = r->result_urls[i] == NULL ? "" : r->result_urls[i];
-        json_object *s = str_n(u, strlen(u));
-        if (s == NULL || json_object_array_add(urls, s) != 0) {
-            json_object_put(s);
-            return -1;
-        }
-    }
-    atts = json_object_new_array();
-    if (put(root, "provider", str_or_null(r->provider, SIZE_MAX, 0), r->provider != NULL) != 0 ||
-        put(root, "provider_task_id", str_or_null(r->provider_task_id, SIZE_MAX, 0),
-            r->provider_task_id != NULL) != 0 ||
-        put(root, "attempts", atts, 1) != 0)
-        return -1;
-    for (size_t i = 0; i < r->n_attempts; i++) {
-        json_object *a = attempt_json(&r->attempts[i]);
-        if (a == NULL || json_object_array_add(atts, a) != 0) {
-            json_object_put(a);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int add_tail(json_object *root, const struct codec_result *r)
-{
-    json_object *e = NULL, *t;
-
-    if (!r->succeeded) {
-        e = json_object_new_object();
-        if (put(root, "error", e, 1) != 0 ||
-            put(e, "class", str_or_null(r->error_class, SIZE_MAX, 0), r->error_class != NULL) != 0 ||
-            put(e, "message", str_or_null(r->error_message, SIZE_MAX, 0), r->error_message != NULL) != 0)
-            return -1;
-    } else if (put(root, "error", NULL, 0) != 0) {
-        return -1;
-    }
-    if (r->line >= 0 && put(root, "line", json_object_new_int64(r->line), 1) != 0)
-        return -1;
-    t = json_object_new_object();
-    if (put(root, "timings", t, 1) != 0 || put(t, "queued_ms", json_object_new_int64(r->queued_ms), 1) != 0 ||
-        put(t, "total_ms", json_object_new_int64(r->total_ms), 1) != 0)
-        return -1;
-    if (put(root, "worker", str_or_null(r->worker, SIZE_MAX, 0), r->worker != NULL) != 0)
-        return -1;
-    /* Borrowed from the caller: take our own reference for the tree's lifetime. */
-    return put(root, "metadata", r->metadata != NULL ? json_object_get(r->metadata) : NULL, 0);
-}
-
-char *codec_result_json(const struct codec_result *r)
-{
-    json_object *root;
-    const char *s;
-    char *out = NULL;
-
-    if (r == NULL)
-        return NULL;
-    root = json_object_new_object();
-    if (root == NULL)
-        return NULL;
-    if (put(root, "id", str_or_null(r->id, SIZE_MAX, 0), r->id != NULL) == 0 &&
-        put(root, "status", json_object_new_string(r->succeeded ? "succeeded" : "failed"), 1) == 0 &&
-        add_body(root, r) == 0 && add_tail(root, r) == 0) {
-        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (s != NULL)
-            out = strdup(s);
-    }
-    json_object_put(root);
-    return out;
 }

@@ -100,7 +100,10 @@ static void expect_keys(json_object *o, const char *const *want)
 
 /* ---- invalid inputs ----------------------------------------------------- */
 
-enum gen { GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS };
+enum gen {
+    GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS,
+    GEN_BIG_METADATA, GEN_METADATA_VALUES, GEN_MANY_VARS, GEN_LONG_VAR, GEN_LONG_VAR_KEY,
+};
 
 struct bad {
     char name[40];
@@ -207,6 +210,11 @@ ParameterizedTestParameters(codec, invalid)
          "prompt: not allowed together with template"},
         {"metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
          "metadata: must be an object"},
+        {"metadata over 16 KiB", "", 0, GEN_BIG_METADATA, "metadata: 16385 bytes serialized, over the 16384-byte"},
+        {"metadata too many values", "", 0, GEN_METADATA_VALUES, "metadata: more than 1024 JSON values"},
+        {"vars too many keys", "", 0, GEN_MANY_VARS, "vars: more than 64 keys"},
+        {"vars value too long", "", 0, GEN_LONG_VAR, "vars.room: longer than 1024 bytes"},
+        {"vars key too long", "", 0, GEN_LONG_VAR_KEY, "longer than 128 bytes"},
     };
     return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }
@@ -249,6 +257,35 @@ static char *gen_input(const struct bad *c, size_t *len)
             sb_str(&b, name);
         }
         sb_str(&b, "]}");
+        break;
+    case GEN_BIG_METADATA: /* {"s":"xxx…"} serializes to 16385 bytes */
+        sb_str(&b, "{\"id\":\"big\",\"prompt\":\"p\",\"metadata\":{\"s\":\"");
+        sb_rep(&b, "x", CODEC_MAX_METADATA + 1 - 8);
+        sb_str(&b, "\"}}");
+        break;
+    case GEN_METADATA_VALUES: /* object + array + 1023 numbers = 1025 values */
+        sb_str(&b, "{\"id\":\"nodes\",\"prompt\":\"p\",\"metadata\":{\"a\":[0");
+        sb_rep(&b, ",0", CODEC_MAX_METADATA_NODES - 3 + 1);
+        sb_str(&b, "]}}");
+        break;
+    case GEN_MANY_VARS:
+        sb_str(&b, "{\"id\":\"vars\",\"template\":\"t\",\"vars\":{\"v0\":0");
+        for (int i = 1; i <= CODEC_MAX_VARS; i++) {
+            char kv[24];
+            snprintf(kv, sizeof kv, ",\"v%d\":%d", i, i);
+            sb_str(&b, kv);
+        }
+        sb_str(&b, "}}");
+        break;
+    case GEN_LONG_VAR:
+        sb_str(&b, "{\"id\":\"var\",\"template\":\"t\",\"vars\":{\"room\":\"");
+        sb_rep(&b, "r", CODEC_MAX_VAR_VALUE + 1);
+        sb_str(&b, "\"}}");
+        break;
+    case GEN_LONG_VAR_KEY:
+        sb_str(&b, "{\"id\":\"var\",\"template\":\"t\",\"vars\":{\"");
+        sb_rep(&b, "k", 129);
+        sb_str(&b, "\":1}}");
         break;
     }
     if (b.p == NULL)
@@ -408,7 +445,8 @@ ParameterizedTest(struct good *c, codec, valid)
     cr_assert_eq(j->deadline_s, c->deadline, "[%s] deadline", c->name);
     expect_opt(j->template_name, c->template_name, "template");
     expect_json(j->vars, c->vars, "vars");
-    expect_json(j->metadata, c->metadata, "metadata");
+    expect_opt(j->metadata, c->metadata, "metadata");
+    cr_assert_eq(j->metadata_len, strlen(c->metadata), "[%s] metadata_len", c->name);
     codec_job_free(j);
     free(id);
 }
@@ -425,6 +463,45 @@ Test(codec, prompt_limit_counts_characters)
     struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
     cr_assert_not_null(j, "%s", err);
     cr_assert_eq(strlen(j->prompt), 2 * (size_t)CODEC_MAX_PROMPT);
+    codec_job_free(j);
+    free(b.p);
+}
+
+/* Each cap accepts its exact limit; metadata comes back as the same text. */
+Test(codec, caps_accept_their_limits)
+{
+    struct sbuf b = {0};
+    char err[128], kv[24];
+
+    sb_str(&b, "{\"id\":\"m\",\"prompt\":\"p\",\"metadata\":{\"s\":\"");
+    sb_rep(&b, "x", CODEC_MAX_METADATA - 8);
+    sb_str(&b, "\"}}");
+    struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(j->metadata_len, CODEC_MAX_METADATA);
+    cr_assert_eq(memcmp(j->metadata, b.p + 34, CODEC_MAX_METADATA), 0);
+    codec_job_free(j);
+
+    b.n = 0;
+    sb_str(&b, "{\"id\":\"n\",\"prompt\":\"p\",\"metadata\":{\"a\":[0");
+    sb_rep(&b, ",0", CODEC_MAX_METADATA_NODES - 3);
+    sb_str(&b, "]}}");
+    j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    codec_job_free(j);
+
+    b.n = 0;
+    sb_str(&b, "{\"id\":\"v\",\"template\":\"t\",\"vars\":{\"v0\":\"");
+    sb_rep(&b, "a", CODEC_MAX_VAR_VALUE);
+    sb_str(&b, "\"");
+    for (int i = 1; i < CODEC_MAX_VARS; i++) {
+        snprintf(kv, sizeof kv, ",\"v%d\":%d", i, i);
+        sb_str(&b, kv);
+    }
+    sb_str(&b, "}}");
+    j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(json_object_object_length(j->vars), CODEC_MAX_VARS);
     codec_job_free(j);
     free(b.p);
 }
@@ -511,19 +588,51 @@ Test(codec, id_out_on_validation_failure)
     free(id);
 }
 
-Test(codec, id_out_even_when_id_itself_is_invalid)
+/* H-1: an id that fails validation itself is never echoed (it would go into
+ * the failed result's key, header and body). */
+Test(codec, id_out_null_when_id_itself_is_invalid)
+{
+    static const char *const small[] = {
+        "{\"id\":\"\",\"prompt\":\"p\"}",             /* empty */
+        "{\"id\":\"a\\u0001b\",\"prompt\":\"p\"}",    /* control character by escape */
+        "{\"id\":\"a\\nb\",\"prompt\":\"p\"}",        /* newline */
+        "{\"id\":\"a\\u007fb\",\"prompt\":\"p\"}",    /* DEL */
+    };
+    static const size_t long_ids[] = {CODEC_MAX_ID + 1, 350000};
+    char err[128];
+
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        char *id = (char *)"stale";
+        cr_assert_null(codec_job_parse(small[i], strlen(small[i]), &id, err, sizeof err));
+        cr_assert(strncmp(err, "id: ", 4) == 0, "%s", err);
+        cr_assert_null(id, "input %zu echoed an invalid id", i);
+    }
+    for (size_t i = 0; i < sizeof long_ids / sizeof long_ids[0]; i++) {
+        struct sbuf b = {0};
+        char *id = (char *)"stale";
+        sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
+        sb_rep(&b, "x", long_ids[i]);
+        sb_str(&b, "\"}");
+        cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
+        cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
+        cr_assert_null(id, "an id of %zu bytes was echoed", long_ids[i]);
+        free(b.p);
+    }
+}
+
+/* The longest valid id is still echoed when another field fails. */
+Test(codec, id_out_at_max_length_on_failure)
 {
     struct sbuf b = {0};
     char err[128];
     char *id = NULL;
 
-    sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
-    sb_rep(&b, "x", CODEC_MAX_ID + 1);
+    sb_str(&b, "{\"operation\":\"upscale\",\"prompt\":\"p\",\"id\":\"");
+    sb_rep(&b, "x", CODEC_MAX_ID);
     sb_str(&b, "\"}");
     cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
-    cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
     cr_assert_not_null(id);
-    cr_assert_eq(strlen(id), CODEC_MAX_ID + 1);
+    cr_assert_eq(strlen(id), CODEC_MAX_ID);
     free(id);
     free(b.p);
 }
@@ -595,11 +704,13 @@ Test(codec, result_success_round_trip)
 {
     const char *urls[] = {"https://cdn.example.com/out/a.png", "https://cdn.example.com/out/b.png"};
     struct codec_attempt att[2];
-    json_object *meta = json_tokener_parse("{\"chat_id\":123,\"thread\":\"t/1\"}");
+    const char *meta_text = "{\"chat_id\":123,\"thread\":\"t/1\"}";
+    json_object *meta = json_tokener_parse(meta_text);
     struct codec_result r = {
         .id = "job-42", .succeeded = 1, .result_urls = urls, .n_result_urls = 2, .provider = "kie",
         .provider_task_id = "b254d74d", .attempts = att, .n_attempts = 2, .line = -1, .queued_ms = 3,
-        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta,
+        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta_text,
+        .metadata_len = strlen(meta_text),
     };
 
     fill_attempt(&att[0], "replicate", "", "create", "http_status", 503, "", "Service Unavailable", 120);
@@ -645,7 +756,7 @@ Test(codec, result_success_round_trip)
 
     json_object_put(o);
     free(s);
-    cr_assert_eq(json_object_put(meta), 1, "result must not keep or drop the caller's reference");
+    json_object_put(meta);
 }
 
 Test(codec, result_failure_escaping_and_line)
@@ -718,7 +829,8 @@ Test(codec, job_metadata_flows_into_result)
     struct codec_job *j = codec_job_parse(in, strlen(in), NULL, err, sizeof err);
 
     cr_assert_not_null(j, "%s", err);
-    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata};
+    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata,
+                             .metadata_len = j->metadata_len};
     char *s = codec_result_json(&r);
     codec_job_free(j); /* the string must not depend on the job */
     cr_assert_not_null(s);
@@ -727,6 +839,164 @@ Test(codec, job_metadata_flows_into_result)
     cr_assert_not_null(strstr(s, "\"result_urls\":[],"), "%s", s);
     cr_assert_not_null(strstr(s, "\"attempts\":[],"), "%s", s);
     free(s);
+}
+
+/* ---- bounded results ---------------------------------------------------- */
+
+/* A succeeded result with 32 long attempt messages and ~10 KB of metadata. */
+struct bigres {
+    struct codec_attempt att[32];
+    const char *urls[2];
+    char meta[10240];
+    struct codec_result r;
+};
+
+static void big_result(struct bigres *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < 32; i++) {
+        fill_attempt(&b->att[i], "kie", "t1", "create", "http_status", 503, "", "", 10);
+        memset(b->att[i].message, 'm', sizeof b->att[i].message - 1);
+    }
+    b->urls[0] = "https://cdn.example.com/a.png";
+    b->urls[1] = "https://cdn.example.com/b.png";
+    memcpy(b->meta, "{\"k\":\"", 6);
+    memset(b->meta + 6, 'x', sizeof b->meta - 9);
+    memcpy(b->meta + sizeof b->meta - 3, "\"}", 3);
+    struct codec_result r = {
+        .id = "big-1", .succeeded = 1, .result_urls = b->urls, .n_result_urls = 2, .provider = "kie",
+        .provider_task_id = "t1", .attempts = b->att, .n_attempts = 32, .line = -1, .queued_ms = 1,
+        .total_ms = 2, .worker = "h:1", .metadata = b->meta, .metadata_len = strlen(b->meta),
+    };
+    b->r = r;
+}
+
+/* Checks the bound and the "truncated" list (NULL = key absent); returns
+ * the parsed line and its length. */
+static json_object *bounded(const struct codec_result *r, size_t max, const char *const *truncated, size_t *len)
+{
+    char *s = codec_result_json_max(r, max);
+    cr_assert_not_null(s, "max %zu", max);
+    *len = strlen(s);
+    if (max > 0)
+        cr_assert_leq(*len, max);
+    json_object *o = parse_strict(s);
+    free(s);
+    json_object *t = NULL;
+    if (truncated == NULL) {
+        cr_assert_not(json_object_object_get_ex(o, "truncated", &t), "unexpected truncated");
+        return o;
+    }
+    t = get(o, "truncated");
+    size_t n = 0;
+    while (truncated[n] != NULL) {
+        cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(t, n)), truncated[n]);
+        n++;
+    }
+    cr_assert_eq(json_object_array_length(t), n);
+    return o;
+}
+
+static void expect_success_kept(json_object *o)
+{
+    expect_str(o, "id", "big-1");
+    expect_str(o, "status", "succeeded");
+    expect_str(o, "provider", "kie");
+    cr_assert_eq(json_object_array_length(get(o, "result_urls")), 2);
+    cr_assert_null(get(o, "error"));
+}
+
+Test(codec, result_bound_drops_in_steps)
+{
+    static const char *const msgs[] = {"attempt_messages", NULL};
+    static const char *const atts[] = {"attempts", NULL};
+    static const char *const both[] = {"attempts", "metadata", NULL};
+    static struct bigres b;
+    size_t full, l1, l2, l3, l4;
+
+    big_result(&b);
+    char *plain = codec_result_json(&b.r);
+    json_object *o = bounded(&b.r, 0, NULL, &full);
+    cr_assert_eq(full, strlen(plain));
+    json_object_put(o);
+    o = bounded(&b.r, full, NULL, &l1); /* exactly at the bound: unchanged */
+    cr_assert_eq(l1, full);
+    json_object_put(o);
+    free(plain);
+
+    o = bounded(&b.r, full - 1, msgs, &l1);
+    expect_success_kept(o);
+    json_object *a0 = json_object_array_get_idx(get(o, "attempts"), 0);
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 32);
+    cr_assert_null(get(a0, "message"));
+    expect_int(a0, "http_status", 503);
+    cr_assert_not_null(get(o, "metadata"));
+    json_object_put(o);
+
+    o = bounded(&b.r, l1 - 1, atts, &l2);
+    expect_success_kept(o);
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 0);
+    cr_assert_eq(strlen(json_object_get_string(get(get(o, "metadata"), "k"))), sizeof b.meta - 9);
+    json_object_put(o);
+
+    o = bounded(&b.r, l2 - 1, both, &l3);
+    expect_success_kept(o);
+    cr_assert_null(get(o, "metadata"));
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 0);
+    json_object_put(o);
+
+    /* Nothing left to drop: a failed result that says why. */
+    o = bounded(&b.r, l3 - 1, NULL, &l4);
+    expect_str(o, "id", "big-1");
+    expect_str(o, "status", "failed");
+    expect_str(get(o, "error"), "class", "result_too_large");
+    cr_assert_eq(json_object_array_length(get(o, "result_urls")), 0);
+    cr_assert_null(get(o, "provider"));
+    cr_assert_null(get(o, "metadata"));
+    json_object_put(o);
+
+    /* Below even that: no line at all. */
+    cr_assert_null(codec_result_json_max(&b.r, l4 - 1));
+}
+
+/* Steps with nothing to drop are not taken, nor listed. */
+Test(codec, result_bound_skips_empty_steps)
+{
+    static const char *const meta_only[] = {"metadata", NULL};
+    static struct bigres b;
+    size_t len;
+
+    big_result(&b);
+    b.r.n_attempts = 0;
+    json_object *o = bounded(&b.r, 4096, meta_only, &len);
+    expect_success_kept(o);
+    json_object_put(o);
+}
+
+/* The minimal result of the longest valid id fits CODEC_MIN_RESULT_BYTES,
+ * whatever the ids' escaping costs. */
+Test(codec, result_minimal_fits_min_bound)
+{
+    static struct bigres b;
+    char id[CODEC_MAX_ID + 1], worker[128], url[8192];
+    const char *urls[1] = {url};
+    size_t len;
+
+    big_result(&b);
+    memset(id, '"', CODEC_MAX_ID);
+    id[CODEC_MAX_ID] = '\0';
+    memset(worker, '\\', sizeof worker - 1);
+    worker[sizeof worker - 1] = '\0';
+    memset(url, 'u', sizeof url - 1);
+    url[sizeof url - 1] = '\0';
+    b.r.id = id;
+    b.r.worker = worker;
+    b.r.result_urls = urls;
+    b.r.n_result_urls = 1;
+    json_object *o = bounded(&b.r, CODEC_MIN_RESULT_BYTES, NULL, &len);
+    expect_str(o, "id", id);
+    expect_str(get(o, "error"), "class", "result_too_large");
+    json_object_put(o);
 }
 
 /* ---- fixture files ------------------------------------------------------ */

@@ -99,6 +99,22 @@ static struct provtest_fx kie_fixtures[] = {
      "200", 0, TASK, -1, "resultUrls"},
     {"poll_success_bad_result_json.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "resultJson"},
+    /* result URLs: plain http(s) with a host, no control characters or
+     * whitespace, at most 16 (M-2); one bad URL makes the reply invalid */
+    {"poll_success_16_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 16, TASK,
+     -1, ""},
+    {"poll_success_17_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
+     0, TASK, -1, "result URL #17 is one too many"},
+    {"poll_success_url_javascript.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "result URL #2 is not an http:// or https:// URL"},
+    {"poll_success_url_file.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "result URL #1 is not an http"},
+    {"poll_success_url_space.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "control character or whitespace"},
+    {"poll_success_url_control.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "control character or whitespace"},
+    {"poll_success_url_no_host.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+     "200", 0, TASK, -1, "has no host"},
     {"poll_fail_422.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "422", 0,
      TASK, -1, "Invalid prompt"},
     {"poll_fail_500.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_UNAVAILABLE, "500", 0,
@@ -502,6 +518,77 @@ Test(provider, class_names_and_lookup)
     cr_expect_eq(prov_lookup(CONF_PROV_KIE), &kie_ops);
     cr_expect_eq(prov_lookup(CONF_PROV_REPLICATE), &replicate_ops);
     cr_expect_null(prov_lookup((enum conf_provider_type)0));
+}
+
+/* M-2: the URL rules at their limits, through the KIE parser: 2048 bytes
+ * pass and 2049 do not; http:// (fakeprov's) and any case of the scheme pass. */
+static void kie_poll_url(const char *url, struct prov_result *res)
+{
+    static char body[4096];
+    int n = snprintf(body, sizeof body,
+                     "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t1\",\"state\":\"success\","
+                     "\"resultJson\":{\"resultUrls\":[\"%s\"]}}}",
+                     url);
+    cr_assert_lt(n, (int)sizeof body);
+    parse(POLL, body, (size_t)n, 200, NULL, res);
+}
+
+Test(kie, result_url_limits)
+{
+    char url[PROV_MAX_URL_BYTES + 2];
+    struct prov_result res;
+
+    memset(url, 'a', sizeof url);
+    memcpy(url, "https://cdn.example.com/", 24);
+    url[PROV_MAX_URL_BYTES] = '\0';
+    kie_poll_url(url, &res);
+    cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s", res.message);
+    cr_expect_eq(res.n_urls, 1);
+    cr_expect_eq(strlen(res.urls[0]), PROV_MAX_URL_BYTES);
+    prov_result_cleanup(&res);
+
+    url[PROV_MAX_URL_BYTES] = 'a';
+    url[PROV_MAX_URL_BYTES + 1] = '\0';
+    kie_poll_url(url, &res);
+    cr_expect_eq(res.outcome, PROV_FAILED);
+    cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+    cr_expect_eq(res.n_urls, 0);
+    cr_expect(strstr(res.message, "result URL #1 is longer than 2048 bytes") != NULL, "%s", res.message);
+    cr_expect_null(strstr(res.message, "cdn.example.com"), "the URL is never echoed");
+    prov_result_cleanup(&res);
+
+    static const char *const good[] = {"http://127.0.0.1:8080/files/t1.png", "HTTPS://CDN.EXAMPLE.COM/a.png",
+                                       "Http://h/x"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        kie_poll_url(good[i], &res);
+        cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s: %s", good[i], res.message);
+        prov_result_cleanup(&res);
+    }
+}
+
+Test(provider, result_url_problem)
+{
+    static const char *const bad[] = {
+        "", "https://", "http://", "https:///x", "ftp://h/x", "//h/x", "h/x", "javascript:alert(1)",
+        "data:image/png;base64,AA", "https://h/a b", "https://h/a\tb", "https://h/\x7f", "https://h/\x1b[31m",
+        " https://h/x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_not_null(prov_result_url_problem(bad[i], strlen(bad[i])), "accepted \"%s\"", bad[i]);
+    cr_expect_null(prov_result_url_problem("https://h/x", 11));
+    cr_expect_not_null(prov_result_url_problem("https://h/x\0y", 13), "a NUL inside");
+
+    /* The 17th URL fails the result and drops the 16 before it. */
+    struct prov_result r;
+    prov_result_init(&r);
+    for (int i = 0; i < PROV_MAX_RESULT_URLS; i++)
+        cr_assert_eq(prov_result_take_url(&r, "https://h/x", 11), SY_OK);
+    cr_expect_eq(prov_result_take_url(&r, "https://h/x", 11), SY_DECLINED);
+    cr_expect_eq(r.outcome, PROV_FAILED);
+    cr_expect_eq(r.cls, PROV_C_INVALID_REPLY);
+    cr_expect_eq(r.n_urls, 0);
+    cr_expect_null(r.urls);
+    prov_result_cleanup(&r);
 }
 
 Test(provider, result_cleanup_reinits)

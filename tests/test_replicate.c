@@ -80,6 +80,15 @@ static struct provtest_fx rep_fixtures[] = {
     {"poll_succeeded_mixed_array.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 1, PID,
      -1, ""},
     BAD_("poll_succeeded_null_output.http200.json", 200, POLL, PID, "without an output"),
+    /* result URLs: plain http(s) with a host, no control characters or
+     * whitespace, at most 16 (M-2); one bad URL makes the reply invalid */
+    {"poll_succeeded_16_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "", 16, PID, -1,
+     ""},
+    BAD_("poll_succeeded_17_urls.http200.json", 200, POLL, PID, "result URL #17 is one too many"),
+    BAD_("poll_succeeded_url_javascript.http200.json", 200, POLL, PID, "result URL #2 is not an http:// or https:// URL"),
+    BAD_("poll_succeeded_url_data.http200.json", 200, POLL, PID, "result URL #1 is not an http"),
+    BAD_("poll_succeeded_url_tab.http200.json", 200, POLL, PID, "control character or whitespace"),
+    BAD_("poll_succeeded_url_control.http200.json", 200, POLL, PID, "control character or whitespace"),
     BAD_("poll_data_removed.http200.json", 200, POLL, PID, "data_removed"),
     TASKF_("poll_failed_e1001.http200.json", POLL, "E1001", "E1001: Prediction failed due to out of memory"),
     TASKF_("poll_failed_plain.http200.json", POLL, "", "CUDA error"),
@@ -163,6 +172,36 @@ Test(replicate, reported_duration)
         cr_assert_lt(n, (int)sizeof body);
         provtest_expect_duration(&replicate_ops, "replicate", NULL, body, POLL, 200, odd[i].ms);
     }
+}
+
+/* M-2: output URLs at their limits: 2048 bytes pass and 2049 do not;
+ * http:// (fakeprov's) passes. */
+Test(replicate, result_url_limits)
+{
+    static char url[PROV_MAX_URL_BYTES + 2], body[4096];
+    struct prov_result res;
+
+    memset(url, 'a', sizeof url);
+    memcpy(url, "https://replicate.delivery/", 27);
+    for (int extra = 0; extra <= 1; extra++) {
+        url[PROV_MAX_URL_BYTES + extra] = '\0';
+        int n = snprintf(body, sizeof body, "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":[\"%s\"]}", url);
+        parse(POLL, body, (size_t)n, 200, NULL, &res);
+        if (extra == 0) {
+            cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s", res.message);
+            cr_expect_eq(res.n_urls, 1);
+        } else {
+            cr_expect_eq(res.outcome, PROV_FAILED);
+            cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
+            cr_expect(strstr(res.message, "is longer than 2048 bytes") != NULL, "%s", res.message);
+        }
+        prov_result_cleanup(&res);
+        url[PROV_MAX_URL_BYTES + extra] = 'a';
+    }
+    const char *fp = "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":\"http://127.0.0.1:8081/files/p.png\"}";
+    parse(POLL, fp, strlen(fp), 200, NULL, &res);
+    cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s", res.message);
+    prov_result_cleanup(&res);
 }
 
 Test(replicate, null_body_and_wrong_shapes)
