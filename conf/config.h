@@ -98,6 +98,7 @@ struct conf_worker {
     char *user_agent;
     char *metrics_listen;      /* "" = disabled */
     char *log_level;           /* debug | info | warn | error */
+    int max_in_flight_bytes;   /* bytes held by jobs in flight per process (pause above it) */
 };
 
 struct conf_kv {
