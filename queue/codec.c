@@ -13,7 +13,9 @@
  * Encoding builds a json-c tree in the documented key order. Strings coming
  * from providers may be cut mid-character (fixed-size attempt buffers), so
  * every string is made valid UTF-8 (bad bytes become U+FFFD) before it is
- * written: a result line must always be parseable downstream.
+ * written: a result line must always be parseable downstream. A job's
+ * metadata is kept as compact text only (bounded in bytes and values) and is
+ * spliced verbatim into the result: no json-c tree outlives a parse.
  */
 #include "queue/codec.h"
 
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <json-c/printbuf.h>
 
 #define MAX_NAME 128 /* model, template, var-free names */
 #define MAX_PROVIDER_NAME 63
@@ -511,11 +515,23 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
         seterr(err, errlen, "vars: only allowed together with template");
         return -1;
     }
+    if (json_object_object_length(vars) > CODEC_MAX_VARS) {
+        seterr(err, errlen, "vars: more than %d keys", CODEC_MAX_VARS);
+        return -1;
+    }
     json_object_object_foreach(vars, key, val)
     {
         json_type t = json_object_get_type(val);
+        if (strlen(key) > MAX_NAME) {
+            seterr(err, errlen, "vars: key \"%.64s…\" longer than %d bytes", key, MAX_NAME);
+            return -1;
+        }
         if (t != json_type_string && t != json_type_int && t != json_type_double) {
             seterr(err, errlen, "vars.%.64s: must be a string or a number", key);
+            return -1;
+        }
+        if (t == json_type_string && (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
+            seterr(err, errlen, "vars.%.64s: longer than %d bytes", key, CODEC_MAX_VAR_VALUE);
             return -1;
         }
     }
@@ -523,9 +539,33 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
     return 0;
 }
 
+/* Number of JSON values in v, counting stops soon after limit is passed. */
+static size_t count_values(json_object *v, size_t limit)
+{
+    size_t n = 1;
+
+    if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v) && n <= limit; i++)
+            n += count_values(json_object_array_get_idx(v, i), limit - n);
+    } else if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            if (n > limit)
+                break;
+            n += count_values(val, limit - n);
+        }
+    }
+    return n;
+}
+
+/* Keeps metadata as its compact text: the tree is gone when parsing ends, so a
+ * job in flight holds at most CODEC_MAX_METADATA bytes for it. */
 static int parse_metadata(json_object *root, struct codec_job *j, char *err, size_t errlen)
 {
     json_object *v = field(root, "metadata");
+    const char *s;
+    size_t n = 0;
 
     if (v == NULL)
         return 0;
@@ -533,7 +573,21 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
         seterr(err, errlen, "metadata: must be an object");
         return -1;
     }
-    j->metadata = json_object_get(v);
+    if (count_values(v, CODEC_MAX_METADATA_NODES) > CODEC_MAX_METADATA_NODES) {
+        seterr(err, errlen, "metadata: more than %d JSON values", CODEC_MAX_METADATA_NODES);
+        return -1;
+    }
+    s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (s == NULL)
+        return oom(err, errlen);
+    if (n > CODEC_MAX_METADATA) {
+        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n, CODEC_MAX_METADATA);
+        return -1;
+    }
+    j->metadata = strndup(s, n);
+    if (j->metadata == NULL)
+        return oom(err, errlen);
+    j->metadata_len = n;
     return 0;
 }
 
@@ -692,7 +746,7 @@ void codec_job_free(struct codec_job *j)
     free_strv(j->providers, j->n_providers);
     free(j->template_name);
     json_object_put(j->vars);
-    json_object_put(j->metadata);
+    free(j->metadata);
     free(j);
 }
 
@@ -757,6 +811,28 @@ static int put(json_object *obj, const char *key, json_object *v, int want)
         return -1;
     }
     return 0;
+}
+
+/* Writes a node's string as it is, unquoted: the JSON text it holds. */
+static int raw_serializer(json_object *o, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    return printbuf_memappend(pb, json_object_get_string(o), json_object_get_string_len(o));
+}
+
+/* A node that serializes as the n bytes of JSON text s (trusted: a
+ * codec_job's metadata, validated and re-serialized at parse). */
+static json_object *raw_json(const char *s, size_t n)
+{
+    json_object *o;
+
+    if (n > (size_t)INT32_MAX)
+        return NULL;
+    o = json_object_new_string_len(s, (int)n);
+    if (o != NULL)
+        json_object_set_serializer(o, raw_serializer, NULL, NULL);
+    return o;
 }
 
 static json_object *attempt_json(const struct codec_attempt *a)
@@ -834,8 +910,8 @@ static int add_tail(json_object *root, const struct codec_result *r)
         return -1;
     if (put(root, "worker", str_or_null(r->worker, SIZE_MAX, 0), r->worker != NULL) != 0)
         return -1;
-    /* Borrowed from the caller: take our own reference for the tree's lifetime. */
-    return put(root, "metadata", r->metadata != NULL ? json_object_get(r->metadata) : NULL, 0);
+    return put(root, "metadata", r->metadata != NULL ? raw_json(r->metadata, r->metadata_len) : NULL,
+               r->metadata != NULL);
 }
 
 char *codec_result_json(const struct codec_result *r)

@@ -13,6 +13,10 @@
 #define CODEC_MAX_ID 256
 #define CODEC_MAX_DEPTH 32 /* JSON nesting accepted in a job value */
 #define CODEC_MAX_PROVIDERS 16 /* entries in a job's "providers" */
+#define CODEC_MAX_METADATA 16384     /* bytes of a job's "metadata", compact-serialized */
+#define CODEC_MAX_METADATA_NODES 1024 /* JSON values (objects, arrays, scalars) in it */
+#define CODEC_MAX_VARS 64            /* keys in a job's "vars" */
+#define CODEC_MAX_VAR_VALUE 1024     /* bytes of one "vars" value */
 
 enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 
@@ -31,8 +35,9 @@ struct codec_job {
     size_t n_providers;
     int deadline_s;        /* 0 = config default */
     char *template_name;   /* NULL = none */
-    json_object *vars;     /* owned reference or NULL */
-    json_object *metadata; /* owned reference or NULL; copied to the result */
+    json_object *vars;     /* owned reference or NULL: ≤ CODEC_MAX_VARS scalars */
+    char *metadata;        /* compact JSON object text, or NULL; spliced into the result */
+    size_t metadata_len;   /* strlen(metadata) */
 };
 
 /* Parse and validate one job value of len bytes. Returns the job, or NULL with a
@@ -44,6 +49,10 @@ struct codec_job {
  * stored trimmed of surrounding whitespace; JSON null counts as absent for
  * optional fields; "vars" requires "template"; "prompt" and "template" are
  * exclusive (a template job gets its prompt from tmpl_apply() when it starts).
+ * "metadata" must be an object of at most CODEC_MAX_METADATA_NODES values
+ * and CODEC_MAX_METADATA bytes once re-serialized compactly; it is kept only
+ * as that text (valid JSON and UTF-8). "vars" holds at most CODEC_MAX_VARS
+ * keys (≤ 128 bytes each) with values of at most CODEC_MAX_VAR_VALUE bytes.
  * Pure; safe anywhere. */
 struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
 void codec_job_free(struct codec_job *j);
@@ -79,7 +88,8 @@ struct codec_result {
     int64_t queued_ms;
     int64_t total_ms;
     const char *worker;            /* "host:pid" */
-    json_object *metadata;         /* borrowed; may be NULL */
+    const char *metadata;          /* borrowed JSON text spliced verbatim (a codec_job's), or NULL */
+    size_t metadata_len;
 };
 
 /* Serialize to one line of compact JSON (no trailing newline). Caller frees.

@@ -100,7 +100,10 @@ static void expect_keys(json_object *o, const char *const *want)
 
 /* ---- invalid inputs ----------------------------------------------------- */
 
-enum gen { GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS };
+enum gen {
+    GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS,
+    GEN_BIG_METADATA, GEN_METADATA_VALUES, GEN_MANY_VARS, GEN_LONG_VAR, GEN_LONG_VAR_KEY,
+};
 
 struct bad {
     char name[40];
@@ -207,6 +210,11 @@ ParameterizedTestParameters(codec, invalid)
          "prompt: not allowed together with template"},
         {"metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
          "metadata: must be an object"},
+        {"metadata over 16 KiB", "", 0, GEN_BIG_METADATA, "metadata: 16385 bytes serialized, over the 16384-byte"},
+        {"metadata too many values", "", 0, GEN_METADATA_VALUES, "metadata: more than 1024 JSON values"},
+        {"vars too many keys", "", 0, GEN_MANY_VARS, "vars: more than 64 keys"},
+        {"vars value too long", "", 0, GEN_LONG_VAR, "vars.room: longer than 1024 bytes"},
+        {"vars key too long", "", 0, GEN_LONG_VAR_KEY, "longer than 128 bytes"},
     };
     return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }
@@ -249,6 +257,35 @@ static char *gen_input(const struct bad *c, size_t *len)
             sb_str(&b, name);
         }
         sb_str(&b, "]}");
+        break;
+    case GEN_BIG_METADATA: /* {"s":"xxx…"} serializes to 16385 bytes */
+        sb_str(&b, "{\"id\":\"big\",\"prompt\":\"p\",\"metadata\":{\"s\":\"");
+        sb_rep(&b, "x", CODEC_MAX_METADATA + 1 - 8);
+        sb_str(&b, "\"}}");
+        break;
+    case GEN_METADATA_VALUES: /* object + array + 1023 numbers = 1025 values */
+        sb_str(&b, "{\"id\":\"nodes\",\"prompt\":\"p\",\"metadata\":{\"a\":[0");
+        sb_rep(&b, ",0", CODEC_MAX_METADATA_NODES - 3 + 1);
+        sb_str(&b, "]}}");
+        break;
+    case GEN_MANY_VARS:
+        sb_str(&b, "{\"id\":\"vars\",\"template\":\"t\",\"vars\":{\"v0\":0");
+        for (int i = 1; i <= CODEC_MAX_VARS; i++) {
+            char kv[24];
+            snprintf(kv, sizeof kv, ",\"v%d\":%d", i, i);
+            sb_str(&b, kv);
+        }
+        sb_str(&b, "}}");
+        break;
+    case GEN_LONG_VAR:
+        sb_str(&b, "{\"id\":\"var\",\"template\":\"t\",\"vars\":{\"room\":\"");
+        sb_rep(&b, "r", CODEC_MAX_VAR_VALUE + 1);
+        sb_str(&b, "\"}}");
+        break;
+    case GEN_LONG_VAR_KEY:
+        sb_str(&b, "{\"id\":\"var\",\"template\":\"t\",\"vars\":{\"");
+        sb_rep(&b, "k", 129);
+        sb_str(&b, "\":1}}");
         break;
     }
     if (b.p == NULL)
@@ -408,7 +445,8 @@ ParameterizedTest(struct good *c, codec, valid)
     cr_assert_eq(j->deadline_s, c->deadline, "[%s] deadline", c->name);
     expect_opt(j->template_name, c->template_name, "template");
     expect_json(j->vars, c->vars, "vars");
-    expect_json(j->metadata, c->metadata, "metadata");
+    expect_opt(j->metadata, c->metadata, "metadata");
+    cr_assert_eq(j->metadata_len, strlen(c->metadata), "[%s] metadata_len", c->name);
     codec_job_free(j);
     free(id);
 }
@@ -425,6 +463,45 @@ Test(codec, prompt_limit_counts_characters)
     struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
     cr_assert_not_null(j, "%s", err);
     cr_assert_eq(strlen(j->prompt), 2 * (size_t)CODEC_MAX_PROMPT);
+    codec_job_free(j);
+    free(b.p);
+}
+
+/* Each cap accepts its exact limit; metadata comes back as the same text. */
+Test(codec, caps_accept_their_limits)
+{
+    struct sbuf b = {0};
+    char err[128], kv[24];
+
+    sb_str(&b, "{\"id\":\"m\",\"prompt\":\"p\",\"metadata\":{\"s\":\"");
+    sb_rep(&b, "x", CODEC_MAX_METADATA - 8);
+    sb_str(&b, "\"}}");
+    struct codec_job *j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(j->metadata_len, CODEC_MAX_METADATA);
+    cr_assert_eq(memcmp(j->metadata, b.p + 34, CODEC_MAX_METADATA), 0);
+    codec_job_free(j);
+
+    b.n = 0;
+    sb_str(&b, "{\"id\":\"n\",\"prompt\":\"p\",\"metadata\":{\"a\":[0");
+    sb_rep(&b, ",0", CODEC_MAX_METADATA_NODES - 3);
+    sb_str(&b, "]}}");
+    j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    codec_job_free(j);
+
+    b.n = 0;
+    sb_str(&b, "{\"id\":\"v\",\"template\":\"t\",\"vars\":{\"v0\":\"");
+    sb_rep(&b, "a", CODEC_MAX_VAR_VALUE);
+    sb_str(&b, "\"");
+    for (int i = 1; i < CODEC_MAX_VARS; i++) {
+        snprintf(kv, sizeof kv, ",\"v%d\":%d", i, i);
+        sb_str(&b, kv);
+    }
+    sb_str(&b, "}}");
+    j = codec_job_parse(b.p, b.n, NULL, err, sizeof err);
+    cr_assert_not_null(j, "%s", err);
+    cr_assert_eq(json_object_object_length(j->vars), CODEC_MAX_VARS);
     codec_job_free(j);
     free(b.p);
 }
@@ -595,11 +672,13 @@ Test(codec, result_success_round_trip)
 {
     const char *urls[] = {"https://cdn.example.com/out/a.png", "https://cdn.example.com/out/b.png"};
     struct codec_attempt att[2];
-    json_object *meta = json_tokener_parse("{\"chat_id\":123,\"thread\":\"t/1\"}");
+    const char *meta_text = "{\"chat_id\":123,\"thread\":\"t/1\"}";
+    json_object *meta = json_tokener_parse(meta_text);
     struct codec_result r = {
         .id = "job-42", .succeeded = 1, .result_urls = urls, .n_result_urls = 2, .provider = "kie",
         .provider_task_id = "b254d74d", .attempts = att, .n_attempts = 2, .line = -1, .queued_ms = 3,
-        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta,
+        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta_text,
+        .metadata_len = strlen(meta_text),
     };
 
     fill_attempt(&att[0], "replicate", "", "create", "http_status", 503, "", "Service Unavailable", 120);
@@ -645,7 +724,7 @@ Test(codec, result_success_round_trip)
 
     json_object_put(o);
     free(s);
-    cr_assert_eq(json_object_put(meta), 1, "result must not keep or drop the caller's reference");
+    json_object_put(meta);
 }
 
 Test(codec, result_failure_escaping_and_line)
@@ -718,7 +797,8 @@ Test(codec, job_metadata_flows_into_result)
     struct codec_job *j = codec_job_parse(in, strlen(in), NULL, err, sizeof err);
 
     cr_assert_not_null(j, "%s", err);
-    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata};
+    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata,
+                             .metadata_len = j->metadata_len};
     char *s = codec_result_json(&r);
     codec_job_free(j); /* the string must not depend on the job */
     cr_assert_not_null(s);

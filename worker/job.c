@@ -210,6 +210,7 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         .total_ms = now - j->enqueued_ms,
         .worker = j->e->worker_id,
         .metadata = j->spec->metadata,
+        .metadata_len = j->spec->metadata_len,
     };
     char *json = codec_result_json(&r);
     if (ok)
