@@ -33,7 +33,7 @@ struct hw {
     int port; /* metrics, 0 = off */
 };
 
-static void hw_init(struct hw *h, const char *tag, const char *gen_ms)
+static void hw_init_dlq(struct hw *h, const char *tag, const char *gen_ms, long dlq_max_bytes)
 {
     memset(h, 0, sizeof *h);
     kt_brokers();
@@ -49,9 +49,14 @@ static void hw_init(struct hw *h, const char *tag, const char *gen_ms)
     h->t = (struct kt_topics){ .group = h->group, .input = h->in, .output = h->out, .dlq = h->dlq };
     kt_create_topic(h->in, 1, 0); /* the broker's default max.message.bytes (1,048,588) everywhere */
     kt_create_topic(h->out, 1, 0);
-    kt_create_topic(h->dlq, 1, 0);
+    kt_create_topic(h->dlq, 1, dlq_max_bytes);
     h->prod = kt_producer_new();
     fprintf(stderr, "%s: topics %s-*, logs in %s\n", tag, base, h->dir);
+}
+
+static void hw_init(struct hw *h, const char *tag, const char *gen_ms)
+{
+    hw_init_dlq(h, tag, gen_ms, 0);
 }
 
 /* Start the worker; metrics on a free port when metrics is set. */
@@ -286,6 +291,49 @@ Test(hostile, oversized_id_offset_moves_on, .timeout = 60)
     wait_accounted(s, h.out, h.dlq, 30);
     assert_accounted(s, h.dir);
     wait_committed_end(&h, 15);
+    seen_free(s);
+    free(s);
+    free(drs);
+    hw_free(&h);
+}
+
+/* H-1, permanent delivery error: the DLQ topic takes at most 100,000 bytes
+ * and an invalid 300 KB message cannot be dead-lettered even cut down. It is
+ * abandoned (error line, switchyard_publish_abandoned_total) and its offset
+ * still moves on; its failed result goes out. Before the fix the DLQ copy's
+ * MSG_SIZE_TOO_LARGE pinned the partition. */
+Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
+{
+    struct hw h;
+    hw_init_dlq(&h, "dlqrefused", "100", 100000);
+    hw_worker(&h, "", "", 1);
+    kt_wait_group(h.group, 1, 1, 30000);
+    struct seen *s = calloc(1, sizeof *s);
+    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
+    size_t n = 300 * 1000;
+    char *val = malloc(n);
+    cr_assert(s && drs && val);
+    for (int k = 0; k < 3; k++)
+        put_valid(&h, s, drs, k, "");
+    memset(val, 'p', n);
+    int head = snprintf(val, 64, "{\"id\":\"bad-0\",\"prompt\":\"");
+    val[head] = 'p';
+    memcpy(val + n - 2, "\"}", 2);
+    put_msg(&h, s, drs, "bad-0", 5, val, n, "bad-0", 0);
+    free(val);
+    for (int k = 3; k < 6; k++)
+        put_valid(&h, s, drs, k, "");
+    kt_producer_flush(h.prod, 30000);
+    seen_offsets(s, drs);
+    wait_accounted(s, h.out, h.dlq, 30);
+    assert_accounted(s, h.dir);
+    cr_assert_eq(s->failed[3], 1, "the invalid message got %d failed results", s->failed[3]);
+    wait_committed_end(&h, 15);
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
+    cr_assert_not_null(strstr(page, "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1"),
+                       "no abandoned DLQ copy counted:\n%s", page);
+    free(page);
     seen_free(s);
     free(s);
     free(drs);
