@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include "conf/loader.h"
+#include "queue/codec.h"
 #include "worker/sy.h"
 
 #include <errno.h>
@@ -50,6 +51,7 @@ static const struct conf_ld_field worker_fields[] = {
     FINT(struct conf_worker, max_host_connections, 1, NOMAX, 0),
     FINT(struct conf_worker, max_total_connections, 0, NOMAX, 0),
     FINT(struct conf_worker, default_deadline_s, 1, NOMAX, 0),
+    FINT(struct conf_worker, max_deadline_s, 1, 86400, 0),
     FSTR(struct conf_worker, user_agent, F_NONEMPTY, NULL),
     FSTR(struct conf_worker, metrics_listen, 0, NULL),
     FSTR(struct conf_worker, log_level, 0, log_levels),
@@ -63,6 +65,7 @@ static const struct conf_ld_field kafka_fields[] = {
     FSTR(struct conf_kafka, output_topic, F_NONEMPTY, NULL),
     FSTR(struct conf_kafka, dlq_topic, F_NONEMPTY, NULL),
     FSTR(struct conf_kafka, callback_topic, F_NONEMPTY, NULL),
+    FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
 };
 
 static const struct conf_ld_field provider_fields[] = {
@@ -192,6 +195,7 @@ static int worker_defaults(struct conf_worker *w)
     w->max_total_connections = 0;
     w->default_deadline_s = 1800;
     w->max_in_flight_bytes = 256 * 1024 * 1024;
+    w->max_deadline_s = 3600;
     if (conf_ld_set_str(&w->user_agent, "switchyard/" SY_VERSION " (+https://github.com/switchyard)") != 0 ||
         conf_ld_set_str(&w->metrics_listen, "127.0.0.1:9464") != 0 || conf_ld_set_str(&w->log_level, "info") != 0)
         return -1;
@@ -200,6 +204,9 @@ static int worker_defaults(struct conf_worker *w)
 
 static int kafka_defaults(struct conf_kafka *k)
 {
+    /* Under the broker's default 1 048 588-byte message limit, with room for
+     * the key (the id) and the headers. */
+    k->max_result_bytes = 900000;
     if (conf_ld_set_str(&k->brokers, "127.0.0.1:9092") != 0 || conf_ld_set_str(&k->group, "switchyard") != 0 ||
         conf_ld_set_str(&k->input_topic, "switchyard.jobs") != 0 ||
         conf_ld_set_str(&k->output_topic, "switchyard.results") != 0 ||
@@ -237,6 +244,13 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return 0;
     if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, NULL) != 0)
         return -1;
+    if (w->default_deadline_s > w->max_deadline_s)
+        return conf_ld_fail(ld,
+                            config_setting_get_member(g, "default_deadline_s")
+                                ? config_setting_get_member(g, "default_deadline_s")
+                                : conf_ld_member_or_self(g, "max_deadline_s"),
+                            "worker.default_deadline_s: %d is over worker.max_deadline_s (%d)",
+                            w->default_deadline_s, w->max_deadline_s);
     if (!conf_ld_valid_listen(w->metrics_listen))
         return conf_ld_fail(ld, config_setting_get_member(g, "metrics_listen"),
                             "worker.metrics_listen: must be \"host:port\" (port 1..65535) or \"\" to disable");

@@ -95,6 +95,7 @@ struct conf_worker {
     int max_host_connections;  /* default per-host connection cap */
     int max_total_connections; /* cap over all hosts (0 = none) */
     int default_deadline_s;    /* job deadline when the job sets none */
+    int max_deadline_s;        /* a job's deadline_s is clamped to this; ≥ default_deadline_s */
     char *user_agent;
     char *metrics_listen;      /* "" = disabled */
     char *log_level;           /* debug | info | warn | error */
@@ -113,6 +114,7 @@ struct conf_kafka {
     char *output_topic;
     char *dlq_topic;
     char *callback_topic; /* callbacks handed between workers; default "<input_topic>.callbacks" */
+    int max_result_bytes; /* bound on one result line (codec_result_json_max) */
     struct conf_kv *properties; /* passed verbatim to librdkafka */
     size_t n_properties;
     int present; /* 1 if the file has a kafka group; the fields above hold defaults either way */

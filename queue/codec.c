@@ -1,5 +1,5 @@
-/* codec.c — decode and validate one job value, encode one result line
- * (DESIGN.md "Messages"). Pure: no I/O, no clock, no globals.
+/* codec.c — decode and validate one job value (DESIGN.md "Messages"); the
+ * result line is codec_result.c's. Pure: no I/O, no clock, no globals.
  *
  * Decoding is deliberately stricter than json-c. Before json-c sees the bytes
  * a single pass over the raw input rejects what json-c lets through or would
@@ -10,12 +10,9 @@
  * walk of the tree rejects NaN/Infinity, which json-c accepts but would write
  * back out as invalid JSON. Every error names the field it is about.
  *
- * Encoding builds a json-c tree in the documented key order. Strings coming
- * from providers may be cut mid-character (fixed-size attempt buffers), so
- * every string is made valid UTF-8 (bad bytes become U+FFFD) before it is
- * written: a result line must always be parseable downstream. A job's
- * metadata is kept as compact text only (bounded in bytes and values) and is
- * spliced verbatim into the result: no json-c tree outlives a parse.
+ * A job's metadata is kept as compact text only (bounded in bytes and
+ * values) and is spliced verbatim into the result: no json-c tree of it
+ * outlives a parse.
  */
 #include "queue/codec.h"
 
@@ -25,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <json-c/printbuf.h>
 
 #define MAX_NAME 128 /* model, template, var-free names */
 #define MAX_PROVIDER_NAME 63
@@ -44,9 +39,7 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is invalid or
- * truncated. Rejects overlongs, surrogates and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t codec_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len;
@@ -108,7 +101,7 @@ static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
             return -1;
         }
         if (c >= 0x80) {
-            n = utf8_seq(s + i, len - i);
+            n = codec_utf8_seq(s + i, len - i);
             if (n == 0) {
                 seterr(err, errlen, "invalid UTF-8 at offset %zu", i);
                 return -1;
@@ -711,8 +704,10 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
         json_object_put(root);
         return NULL;
     }
-    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv) && json_object_is_type(idv, json_type_string))
-        *id_out = strdup(json_object_get_string(idv)); /* best effort: NULL on OOM */
+    /* Only an id that is valid itself is handed out: an oversized or control-laden
+     * one must never reach a result, key or header (best effort: NULL on OOM). */
+    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv))
+        *id_out = name_string(idv, "id", CODEC_MAX_ID, NULL, 0);
     j = calloc(1, sizeof *j);
     if (j == NULL) {
         seterr(err, errlen, "out of memory");
@@ -753,185 +748,4 @@ void codec_job_free(struct codec_job *j)
 const char *codec_op_name(enum codec_op op)
 {
     return op == CODEC_OP_EDIT ? "edit" : "generate";
-}
-
-/* ---- encoding ----------------------------------------------------------- */
-
-/* A JSON string from n bytes of s, with invalid UTF-8 replaced by U+FFFD and
- * anything after a NUL dropped. Returns NULL on OOM. */
-static json_object *str_n(const char *s, size_t n)
-{
-    static const char repl[] = "\xEF\xBF\xBD";
-    const unsigned char *u = (const unsigned char *)s;
-    char *tmp;
-    size_t i = 0, o = 0;
-    json_object *out;
-
-    n = strnlen(s, n);
-    while (i < n && utf8_seq(u + i, n - i) != 0)
-        i += utf8_seq(u + i, n - i);
-    if (i == n)
-        return json_object_new_string_len(s, (int)n);
-    tmp = malloc(n * 3 + 1);
-    if (tmp == NULL)
-        return NULL;
-    for (i = 0; i < n;) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0) {
-            memcpy(tmp + o, repl, 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(tmp + o, s + i, k);
-            o += k;
-            i += k;
-        }
-    }
-    out = json_object_new_string_len(tmp, (int)o);
-    free(tmp);
-    return out;
-}
-
-/* JSON string, or null when s is NULL (or empty, if empty_is_null). */
-static json_object *str_or_null(const char *s, size_t max, int empty_is_null)
-{
-    if (s == NULL || (empty_is_null && s[0] == '\0'))
-        return NULL;
-    return str_n(s, max);
-}
-
-/* Adds key → v, where NULL means JSON null. want says a value was expected,
- * so a NULL v is then a failed allocation. Returns 0 or -1. */
-static int put(json_object *obj, const char *key, json_object *v, int want)
-{
-    if (want && v == NULL)
-        return -1;
-    if (json_object_object_add(obj, key, v) != 0) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
-}
-
-/* Writes a node's string as it is, unquoted: the JSON text it holds. */
-static int raw_serializer(json_object *o, struct printbuf *pb, int level, int flags)
-{
-    (void)level;
-    (void)flags;
-    return printbuf_memappend(pb, json_object_get_string(o), json_object_get_string_len(o));
-}
-
-/* A node that serializes as the n bytes of JSON text s (trusted: a
- * codec_job's metadata, validated and re-serialized at parse). */
-static json_object *raw_json(const char *s, size_t n)
-{
-    json_object *o;
-
-    if (n > (size_t)INT32_MAX)
-        return NULL;
-    o = json_object_new_string_len(s, (int)n);
-    if (o != NULL)
-        json_object_set_serializer(o, raw_serializer, NULL, NULL);
-    return o;
-}
-
-static json_object *attempt_json(const struct codec_attempt *a)
-{
-    json_object *o = json_object_new_object();
-    int rc = 0;
-
-    if (o == NULL)
-        return NULL;
-    rc |= put(o, "provider", str_n(a->provider, sizeof a->provider), 1);
-    rc |= put(o, "task_id", str_or_null(a->task_id, sizeof a->task_id, 1), a->task_id[0] != '\0');
-    rc |= put(o, "phase", str_n(a->phase, sizeof a->phase), 1);
-    rc |= put(o, "outcome", str_n(a->outcome, sizeof a->outcome), 1);
-    rc |= put(o, "http_status", a->http_status != 0 ? json_object_new_int64(a->http_status) : NULL,
-              a->http_status != 0);
-    rc |= put(o, "code", str_or_null(a->code, sizeof a->code, 1), a->code[0] != '\0');
-    rc |= put(o, "message", str_or_null(a->message, sizeof a->message, 1), a->message[0] != '\0');
-    rc |= put(o, "elapsed_ms", json_object_new_int64(a->elapsed_ms), 1);
-    if (rc != 0) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-static int add_body(json_object *root, const struct codec_result *r)
-{
-    json_object *urls = json_object_new_array();
-    json_object *atts;
-
-    if (put(root, "result_urls", urls, 1) != 0)
-        return -1;
-    for (size_t i = 0; i < r->n_result_urls; i++) {
-        const char *u = r->result_urls[i] == NULL ? "" : r->result_urls[i];
-        json_object *s = str_n(u, strlen(u));
-        if (s == NULL || json_object_array_add(urls, s) != 0) {
-            json_object_put(s);
-            return -1;
-        }
-    }
-    atts = json_object_new_array();
-    if (put(root, "provider", str_or_null(r->provider, SIZE_MAX, 0), r->provider != NULL) != 0 ||
-        put(root, "provider_task_id", str_or_null(r->provider_task_id, SIZE_MAX, 0),
-            r->provider_task_id != NULL) != 0 ||
-        put(root, "attempts", atts, 1) != 0)
-        return -1;
-    for (size_t i = 0; i < r->n_attempts; i++) {
-        json_object *a = attempt_json(&r->attempts[i]);
-        if (a == NULL || json_object_array_add(atts, a) != 0) {
-            json_object_put(a);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int add_tail(json_object *root, const struct codec_result *r)
-{
-    json_object *e = NULL, *t;
-
-    if (!r->succeeded) {
-        e = json_object_new_object();
-        if (put(root, "error", e, 1) != 0 ||
-            put(e, "class", str_or_null(r->error_class, SIZE_MAX, 0), r->error_class != NULL) != 0 ||
-            put(e, "message", str_or_null(r->error_message, SIZE_MAX, 0), r->error_message != NULL) != 0)
-            return -1;
-    } else if (put(root, "error", NULL, 0) != 0) {
-        return -1;
-    }
-    if (r->line >= 0 && put(root, "line", json_object_new_int64(r->line), 1) != 0)
-        return -1;
-    t = json_object_new_object();
-    if (put(root, "timings", t, 1) != 0 || put(t, "queued_ms", json_object_new_int64(r->queued_ms), 1) != 0 ||
-        put(t, "total_ms", json_object_new_int64(r->total_ms), 1) != 0)
-        return -1;
-    if (put(root, "worker", str_or_null(r->worker, SIZE_MAX, 0), r->worker != NULL) != 0)
-        return -1;
-    return put(root, "metadata", r->metadata != NULL ? raw_json(r->metadata, r->metadata_len) : NULL,
-               r->metadata != NULL);
-}
-
-char *codec_result_json(const struct codec_result *r)
-{
-    json_object *root;
-    const char *s;
-    char *out = NULL;
-
-    if (r == NULL)
-        return NULL;
-    root = json_object_new_object();
-    if (root == NULL)
-        return NULL;
-    if (put(root, "id", str_or_null(r->id, SIZE_MAX, 0), r->id != NULL) == 0 &&
-        put(root, "status", json_object_new_string(r->succeeded ? "succeeded" : "failed"), 1) == 0 &&
-        add_body(root, r) == 0 && add_tail(root, r) == 0) {
-        s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (s != NULL)
-            out = strdup(s);
-    }
-    json_object_put(root);
-    return out;
 }

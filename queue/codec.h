@@ -17,6 +17,7 @@
 #define CODEC_MAX_METADATA_NODES 1024 /* JSON values (objects, arrays, scalars) in it */
 #define CODEC_MAX_VARS 64            /* keys in a job's "vars" */
 #define CODEC_MAX_VAR_VALUE 1024     /* bytes of one "vars" value */
+#define CODEC_MIN_RESULT_BYTES 4096  /* smallest sane bound for codec_result_json_max() */
 
 enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 
@@ -42,10 +43,11 @@ struct codec_job {
 
 /* Parse and validate one job value of len bytes. Returns the job, or NULL with a
  * reason in err (e.g. "prompt: missing", "image_urls: required for edit").
- * When the value parsed as a JSON object with a string "id", *id_out (if not
- * NULL) receives a copy of it even on failure (caller frees), so the failure
- * result can carry it. On success *id_out is set as well. Limits: id ≤
- * CODEC_MAX_ID bytes; prompt ≤ CODEC_MAX_PROMPT characters (code points),
+ * When the value parsed as a JSON object whose "id" is itself valid (a
+ * non-empty string of ≤ CODEC_MAX_ID bytes without control characters),
+ * *id_out (if not NULL) receives a copy of it even when another field fails
+ * (caller frees), so the failure result can carry it; an invalid id is never
+ * handed out (*id_out = NULL). On success *id_out is set as well. Limits: prompt ≤ CODEC_MAX_PROMPT characters (code points),
  * stored trimmed of surrounding whitespace; JSON null counts as absent for
  * optional fields; "vars" requires "template"; "prompt" and "template" are
  * exclusive (a template job gets its prompt from tmpl_apply() when it starts).
@@ -56,6 +58,10 @@ struct codec_job {
  * Pure; safe anywhere. */
 struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
 void codec_job_free(struct codec_job *j);
+
+/* Length of the valid UTF-8 sequence at s[0..n) (n ≥ 1), or 0 if it is
+ * invalid or truncated (overlongs, surrogates, > U+10FFFF). Pure. */
+size_t codec_utf8_seq(const unsigned char *s, size_t n);
 
 /* "generate" or "edit" (static string). */
 const char *codec_op_name(enum codec_op op);
@@ -96,5 +102,16 @@ struct codec_result {
  * Strings are written as valid UTF-8 (invalid bytes become U+FFFD). Returns
  * NULL only when out of memory. Pure; safe anywhere. */
 char *codec_result_json(const struct codec_result *r);
+
+/* Like codec_result_json, but the line is at most max bytes (0 = no bound).
+ * Over max it gives up, in steps, the attempts' messages, then the attempts,
+ * then metadata (skipping a step with nothing to drop), and lists what it
+ * left out in "truncated" (e.g. ["attempts","metadata"]); status,
+ * result_urls and provider stay. When even
+ * that is over, it is a failed result with error.class "result_too_large"
+ * (id, error, line, timings, worker only). NULL when out of memory or when
+ * max is below that minimal result (under CODEC_MIN_RESULT_BYTES for an id of
+ * ≤ CODEC_MAX_ID bytes and a worker id of ≤ 128). Pure; safe anywhere. */
+char *codec_result_json_max(const struct codec_result *r, size_t max);
 
 #endif

@@ -588,19 +588,51 @@ Test(codec, id_out_on_validation_failure)
     free(id);
 }
 
-Test(codec, id_out_even_when_id_itself_is_invalid)
+/* H-1: an id that fails validation itself is never echoed (it would go into
+ * the failed result's key, header and body). */
+Test(codec, id_out_null_when_id_itself_is_invalid)
+{
+    static const char *const small[] = {
+        "{\"id\":\"\",\"prompt\":\"p\"}",             /* empty */
+        "{\"id\":\"a\\u0001b\",\"prompt\":\"p\"}",    /* control character by escape */
+        "{\"id\":\"a\\nb\",\"prompt\":\"p\"}",        /* newline */
+        "{\"id\":\"a\\u007fb\",\"prompt\":\"p\"}",    /* DEL */
+    };
+    static const size_t long_ids[] = {CODEC_MAX_ID + 1, 350000};
+    char err[128];
+
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        char *id = (char *)"stale";
+        cr_assert_null(codec_job_parse(small[i], strlen(small[i]), &id, err, sizeof err));
+        cr_assert(strncmp(err, "id: ", 4) == 0, "%s", err);
+        cr_assert_null(id, "input %zu echoed an invalid id", i);
+    }
+    for (size_t i = 0; i < sizeof long_ids / sizeof long_ids[0]; i++) {
+        struct sbuf b = {0};
+        char *id = (char *)"stale";
+        sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
+        sb_rep(&b, "x", long_ids[i]);
+        sb_str(&b, "\"}");
+        cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
+        cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
+        cr_assert_null(id, "an id of %zu bytes was echoed", long_ids[i]);
+        free(b.p);
+    }
+}
+
+/* The longest valid id is still echoed when another field fails. */
+Test(codec, id_out_at_max_length_on_failure)
 {
     struct sbuf b = {0};
     char err[128];
     char *id = NULL;
 
-    sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
-    sb_rep(&b, "x", CODEC_MAX_ID + 1);
+    sb_str(&b, "{\"operation\":\"upscale\",\"prompt\":\"p\",\"id\":\"");
+    sb_rep(&b, "x", CODEC_MAX_ID);
     sb_str(&b, "\"}");
     cr_assert_null(codec_job_parse(b.p, b.n, &id, err, sizeof err));
-    cr_assert(strstr(err, "id: longer") != NULL, "%s", err);
     cr_assert_not_null(id);
-    cr_assert_eq(strlen(id), CODEC_MAX_ID + 1);
+    cr_assert_eq(strlen(id), CODEC_MAX_ID);
     free(id);
     free(b.p);
 }
@@ -807,6 +839,164 @@ Test(codec, job_metadata_flows_into_result)
     cr_assert_not_null(strstr(s, "\"result_urls\":[],"), "%s", s);
     cr_assert_not_null(strstr(s, "\"attempts\":[],"), "%s", s);
     free(s);
+}
+
+/* ---- bounded results ---------------------------------------------------- */
+
+/* A succeeded result with 32 long attempt messages and ~10 KB of metadata. */
+struct bigres {
+    struct codec_attempt att[32];
+    const char *urls[2];
+    char meta[10240];
+    struct codec_result r;
+};
+
+static void big_result(struct bigres *b)
+{
+    memset(b, 0, sizeof *b);
+    for (size_t i = 0; i < 32; i++) {
+        fill_attempt(&b->att[i], "kie", "t1", "create", "http_status", 503, "", "", 10);
+        memset(b->att[i].message, 'm', sizeof b->att[i].message - 1);
+    }
+    b->urls[0] = "https://cdn.example.com/a.png";
+    b->urls[1] = "https://cdn.example.com/b.png";
+    memcpy(b->meta, "{\"k\":\"", 6);
+    memset(b->meta + 6, 'x', sizeof b->meta - 9);
+    memcpy(b->meta + sizeof b->meta - 3, "\"}", 3);
+    struct codec_result r = {
+        .id = "big-1", .succeeded = 1, .result_urls = b->urls, .n_result_urls = 2, .provider = "kie",
+        .provider_task_id = "t1", .attempts = b->att, .n_attempts = 32, .line = -1, .queued_ms = 1,
+        .total_ms = 2, .worker = "h:1", .metadata = b->meta, .metadata_len = strlen(b->meta),
+    };
+    b->r = r;
+}
+
+/* Checks the bound and the "truncated" list (NULL = key absent); returns
+ * the parsed line and its length. */
+static json_object *bounded(const struct codec_result *r, size_t max, const char *const *truncated, size_t *len)
+{
+    char *s = codec_result_json_max(r, max);
+    cr_assert_not_null(s, "max %zu", max);
+    *len = strlen(s);
+    if (max > 0)
+        cr_assert_leq(*len, max);
+    json_object *o = parse_strict(s);
+    free(s);
+    json_object *t = NULL;
+    if (truncated == NULL) {
+        cr_assert_not(json_object_object_get_ex(o, "truncated", &t), "unexpected truncated");
+        return o;
+    }
+    t = get(o, "truncated");
+    size_t n = 0;
+    while (truncated[n] != NULL) {
+        cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(t, n)), truncated[n]);
+        n++;
+    }
+    cr_assert_eq(json_object_array_length(t), n);
+    return o;
+}
+
+static void expect_success_kept(json_object *o)
+{
+    expect_str(o, "id", "big-1");
+    expect_str(o, "status", "succeeded");
+    expect_str(o, "provider", "kie");
+    cr_assert_eq(json_object_array_length(get(o, "result_urls")), 2);
+    cr_assert_null(get(o, "error"));
+}
+
+Test(codec, result_bound_drops_in_steps)
+{
+    static const char *const msgs[] = {"attempt_messages", NULL};
+    static const char *const atts[] = {"attempts", NULL};
+    static const char *const both[] = {"attempts", "metadata", NULL};
+    static struct bigres b;
+    size_t full, l1, l2, l3, l4;
+
+    big_result(&b);
+    char *plain = codec_result_json(&b.r);
+    json_object *o = bounded(&b.r, 0, NULL, &full);
+    cr_assert_eq(full, strlen(plain));
+    json_object_put(o);
+    o = bounded(&b.r, full, NULL, &l1); /* exactly at the bound: unchanged */
+    cr_assert_eq(l1, full);
+    json_object_put(o);
+    free(plain);
+
+    o = bounded(&b.r, full - 1, msgs, &l1);
+    expect_success_kept(o);
+    json_object *a0 = json_object_array_get_idx(get(o, "attempts"), 0);
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 32);
+    cr_assert_null(get(a0, "message"));
+    expect_int(a0, "http_status", 503);
+    cr_assert_not_null(get(o, "metadata"));
+    json_object_put(o);
+
+    o = bounded(&b.r, l1 - 1, atts, &l2);
+    expect_success_kept(o);
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 0);
+    cr_assert_eq(strlen(json_object_get_string(get(get(o, "metadata"), "k"))), sizeof b.meta - 9);
+    json_object_put(o);
+
+    o = bounded(&b.r, l2 - 1, both, &l3);
+    expect_success_kept(o);
+    cr_assert_null(get(o, "metadata"));
+    cr_assert_eq(json_object_array_length(get(o, "attempts")), 0);
+    json_object_put(o);
+
+    /* Nothing left to drop: a failed result that says why. */
+    o = bounded(&b.r, l3 - 1, NULL, &l4);
+    expect_str(o, "id", "big-1");
+    expect_str(o, "status", "failed");
+    expect_str(get(o, "error"), "class", "result_too_large");
+    cr_assert_eq(json_object_array_length(get(o, "result_urls")), 0);
+    cr_assert_null(get(o, "provider"));
+    cr_assert_null(get(o, "metadata"));
+    json_object_put(o);
+
+    /* Below even that: no line at all. */
+    cr_assert_null(codec_result_json_max(&b.r, l4 - 1));
+}
+
+/* Steps with nothing to drop are not taken, nor listed. */
+Test(codec, result_bound_skips_empty_steps)
+{
+    static const char *const meta_only[] = {"metadata", NULL};
+    static struct bigres b;
+    size_t len;
+
+    big_result(&b);
+    b.r.n_attempts = 0;
+    json_object *o = bounded(&b.r, 4096, meta_only, &len);
+    expect_success_kept(o);
+    json_object_put(o);
+}
+
+/* The minimal result of the longest valid id fits CODEC_MIN_RESULT_BYTES,
+ * whatever the ids' escaping costs. */
+Test(codec, result_minimal_fits_min_bound)
+{
+    static struct bigres b;
+    char id[CODEC_MAX_ID + 1], worker[128], url[8192];
+    const char *urls[1] = {url};
+    size_t len;
+
+    big_result(&b);
+    memset(id, '"', CODEC_MAX_ID);
+    id[CODEC_MAX_ID] = '\0';
+    memset(worker, '\\', sizeof worker - 1);
+    worker[sizeof worker - 1] = '\0';
+    memset(url, 'u', sizeof url - 1);
+    url[sizeof url - 1] = '\0';
+    b.r.id = id;
+    b.r.worker = worker;
+    b.r.result_urls = urls;
+    b.r.n_result_urls = 1;
+    json_object *o = bounded(&b.r, CODEC_MIN_RESULT_BYTES, NULL, &len);
+    expect_str(o, "id", id);
+    expect_str(get(o, "error"), "class", "result_too_large");
+    json_object_put(o);
 }
 
 /* ---- fixture files ------------------------------------------------------ */

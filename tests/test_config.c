@@ -63,6 +63,8 @@ Test(config, minimal_kie_gets_every_default)
     cr_assert_eq(c->worker.max_host_connections, 64);
     cr_assert_eq(c->worker.max_total_connections, 0);
     cr_assert_eq(c->worker.default_deadline_s, 1800);
+    cr_assert_eq(c->worker.max_deadline_s, 3600);
+    cr_assert_eq(c->kafka.max_result_bytes, 900000);
     cr_assert(strlen(c->worker.user_agent) > 0);
     cr_assert_str_eq(c->worker.metrics_listen, "127.0.0.1:9464");
     cr_assert_str_eq(c->worker.log_level, "info");
@@ -289,6 +291,8 @@ Test(config, full_file_every_key)
     cr_assert_eq(c->worker.max_body_bytes, 333);
     cr_assert_eq(c->worker.max_total_connections, 9);
     cr_assert_eq(c->worker.default_deadline_s, 44);
+    cr_assert_eq(c->worker.max_deadline_s, 120);
+    cr_assert_eq(c->kafka.max_result_bytes, 65536);
     cr_assert_str_eq(c->worker.user_agent, "ua/1");
     cr_assert_str_eq(c->worker.metrics_listen, "");
     cr_assert_str_eq(c->worker.log_level, "debug");
@@ -517,6 +521,13 @@ static const struct bad bad_table[] = {
     { "providers = ( " KIE "poll = { min_interval_ms = 2000;\n max_interval_ms = 1000; }; } );", NULL, 2,
       "providers[0].poll.max_interval_ms: must be >= poll.min_interval_ms (2000)" },
     { MIN "worker = { max_body_bytes = 3000000000; };", NULL, 2, "worker.max_body_bytes: must be > 0" },
+    { MIN "worker = {\n max_deadline_s = 86401; };", NULL, 3, "worker.max_deadline_s: must be between 1 and 86400" },
+    { MIN "worker = { max_deadline_s = 600;\n default_deadline_s = 1800; };", NULL, 3,
+      "worker.default_deadline_s: 1800 is over worker.max_deadline_s (600)" },
+    { MIN "worker = {\n max_deadline_s = 600; };", NULL, 3,
+      "worker.default_deadline_s: 1800 is over worker.max_deadline_s (600)" },
+    { MIN "kafka = {\n max_result_bytes = 1000; };", NULL, 3,
+      "kafka.max_result_bytes: must be between 4096 and 1000000000" },
     { "providers = ( " KIE "connect_timeout_ms = 0; } );", NULL, 1, "providers[0].connect_timeout_ms: must be > 0" },
     { "providers = ( " KIE "rate_limit = { create_per_s = 0.0; }; } );", NULL, 1,
       "providers[0].rate_limit.create_per_s: must be > 0" },

@@ -235,6 +235,63 @@ Test(integration, invalid_lines, .timeout = 60)
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
+/* Every result line is at most kafka.max_result_bytes: a job with large
+ * metadata keeps its status, provider and URLs, and says what it gave up. */
+Test(integration, results_bounded_by_max_result_bytes, .timeout = 60)
+{
+    struct fakeprov fp;
+    const char *args[] = { "--gen-ms", "100", NULL };
+    fp_start(&fp, args);
+    struct sy_run run;
+    sy_prepare(&run, &fp, "", "", 0, NULL);
+    FILE *f = fopen(run.conf, "a");
+    cr_assert_not_null(f);
+    fputs("kafka = { max_result_bytes = 4096; };\n", f);
+    fclose(f);
+    static char jobs[16384];
+    char pad[8001];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    snprintf(jobs, sizeof jobs,
+             "{\"id\":\"big\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"pad\":\"%s\"}}\n"
+             "{\"id\":\"small\",\"prompt\":\"loft\",\"metadata\":{\"chat_id\":7}}\n",
+             pad);
+    write_file(run.jobs, jobs);
+    cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
+
+    f = fopen(run.out, "r");
+    cr_assert_not_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int lines = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        lines++;
+        cr_assert_leq((size_t)n, 4096 + 1, "a result line of %zd bytes", n);
+    }
+    free(line);
+    fclose(f);
+    cr_assert_eq(lines, 2);
+
+    json_object *res = sy_read_results(run.out);
+    json_object *big = sy_find(res, "big"), *v;
+    cr_assert_str_eq(sy_str(big, "status"), "succeeded", "%s", json_object_to_json_string(big));
+    cr_assert_str_eq(sy_str(big, "provider"), "replicate");
+    cr_assert(json_object_object_get_ex(big, "result_urls", &v));
+    cr_assert_gt(json_object_array_length(v), 0);
+    cr_assert(json_object_object_get_ex(big, "metadata", &v));
+    cr_assert_null(v);
+    cr_assert(json_object_object_get_ex(big, "truncated", &v), "%s", json_object_to_json_string(big));
+    cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, json_object_array_length(v) - 1)),
+                     "metadata");
+    json_object *small = sy_find(res, "small");
+    cr_assert_not(json_object_object_get_ex(small, "truncated", &v));
+    cr_assert(json_object_object_get_ex(small, "metadata", &v));
+    cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "{\"chat_id\":7}");
+    json_object_put(res);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
 /* A reply over worker.max_body_bytes fails that attempt as a transport error
  * and never reaches a parser. */
 Test(integration, reply_body_cap, .timeout = 60)

@@ -220,6 +220,8 @@ void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms)
 
 struct pollplan *dispatch_pollplan(struct pstate *ps, const char *model)
 {
+    if (strlen(model) >= sizeof ps->plans[0].model)
+        return NULL; /* a cut copy would never match again: one plan per poll */
     for (size_t i = 0; i < ps->n_plans; i++) {
         if (strcmp(ps->plans[i].model, model) == 0)
             return ps->plans[i].pp;
@@ -233,6 +235,20 @@ struct pollplan *dispatch_pollplan(struct pstate *ps, const char *model)
     snprintf(pl->model, sizeof pl->model, "%s", model);
     ps->n_plans++;
     return pl->pp;
+}
+
+const char *dispatch_plan_model(const struct conf_provider *p, const char *logical, int edit)
+{
+    const struct conf_model *m = logical ? conf_provider_model(p, logical) : NULL;
+    if (!m)
+        return NULL;
+    return edit ? m->edit : m->generate;
+}
+
+int dispatch_deadline_s(const struct conf *c, int job_deadline_s)
+{
+    int d = job_deadline_s > 0 ? job_deadline_s : c->worker.default_deadline_s;
+    return d < c->worker.max_deadline_s ? d : c->worker.max_deadline_s;
 }
 
 uint64_t *dispatch_rng(struct dispatch *d)

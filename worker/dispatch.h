@@ -113,9 +113,20 @@ void dispatch_set_share(struct dispatch *d, double share, int64_t now_ms);
 
 /* The poll plan of provider model `model` on ps, created on first use from
  * the active poll settings; a reload reconfigures every plan. Borrowed for
- * the life of the dispatch. NULL when out of memory or when ps already has
- * DISPATCH_MAX_PLANS plans (the caller then polls with the fixed settings). */
+ * the life of the dispatch. NULL when out of memory, when model does not fit
+ * struct pstate_plan (≥ 96 bytes) or when ps already has DISPATCH_MAX_PLANS
+ * plans (the caller then polls with the fixed settings). Pass only names
+ * from dispatch_plan_model(): a plan is also a /metrics label. */
 struct pollplan *dispatch_pollplan(struct pstate *ps, const char *model);
+
+/* The provider model p maps logical model `logical` to for the operation
+ * (edit 1 = "edit"), borrowed from the config; NULL when p does not map it.
+ * Only these names get poll plans: a job's own model string never does. */
+const char *dispatch_plan_model(const struct conf_provider *p, const char *logical, int edit);
+
+/* A job's deadline in seconds: its own deadline_s (0 = none given) or
+ * worker.default_deadline_s, clamped to worker.max_deadline_s. */
+int dispatch_deadline_s(const struct conf *c, int job_deadline_s);
 
 /* A random source for backoff jitter (xorshift state). */
 uint64_t *dispatch_rng(struct dispatch *d);

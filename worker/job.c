@@ -212,7 +212,7 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         .metadata = j->spec->metadata,
         .metadata_len = j->spec->metadata_len,
     };
-    char *json = codec_result_json(&r);
+    char *json = codec_result_json_max(&r, (size_t)j->cref->c->kafka.max_result_bytes);
     if (ok)
         j->e->succeeded++;
     else
@@ -455,12 +455,12 @@ static void read_reply(struct job *j, const struct loop_response *resp,
 }
 
 /* The poll plan of the job's provider model (looked up once per provider,
- * in try_provider); NULL = use the fixed settings. */
+ * in try_provider); NULL = use the fixed settings. A model the provider does
+ * not map gets no plan: job-chosen names must not use up the plan slots. */
 static struct pollplan *job_plan(struct job *j)
 {
-    const struct conf_model *m = conf_provider_model(j->prov, j->spec->model);
-    const char *name = m ? (j->spec->op == CODEC_OP_EDIT ? m->edit : m->generate) : NULL;
-    return dispatch_pollplan(j->ps, name ? name : j->spec->model);
+    const char *name = dispatch_plan_model(j->prov, j->spec->model, j->spec->op == CODEC_OP_EDIT);
+    return name ? dispatch_pollplan(j->ps, name) : NULL;
 }
 
 /* The one decision of when to poll next: after the create (first = 1) and
@@ -876,7 +876,7 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
     const struct conf *c = j->cref->c;
     j->enqueued_ms = enqueued_ms;
     j->start_ms = sy_now_ms();
-    int deadline_s = spec->deadline_s > 0 ? spec->deadline_s : c->worker.default_deadline_s;
+    int deadline_s = dispatch_deadline_s(c, spec->deadline_s);
     j->deadline_ms = enqueued_ms + (int64_t)deadline_s * 1000;
     j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, j->order,
                                 DISPATCH_MAX_PROVIDERS);
@@ -930,5 +930,5 @@ char *job_invalid_result(const struct engine *e, const char *id, long line, cons
         .line = line,
         .worker = e->worker_id,
     };
-    return codec_result_json(&r);
+    return codec_result_json_max(&r, e->d ? (size_t)dispatch_conf(e->d)->kafka.max_result_bytes : 0);
 }

@@ -2,8 +2,9 @@
  *
  * A job owns its spec, one libuv timer (poll delays, rate-limit waits) and at
  * most one HTTP request at a time. Every failed step is recorded in the
- * result's attempts with its class. When the job ends its result JSON is
- * handed to the done callback; the job then frees itself. */
+ * result's attempts with its class. When the job ends its result JSON (at
+ * most kafka.max_result_bytes of its config) is handed to the done callback;
+ * the job then frees itself. */
 #ifndef WORKER_JOB_H
 #define WORKER_JOB_H
 
@@ -65,7 +66,8 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
 void job_abort(struct job *j);
 
 /* Build the result line for a job that never started (invalid input).
- * Caller frees. id may be NULL. */
+ * Caller frees. id may be NULL. Like every result line, at most
+ * kafka.max_result_bytes of the active config (codec_result_json_max). */
 char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason);
 
 #endif
