@@ -24,6 +24,8 @@
 #include "worker/metrics.h"
 #include "sytest.h"
 
+struct seen;
+
 struct hw {
     struct fakeprov fp;
     char dir[256], group[128], in[128], out[128], dlq[128];
@@ -31,6 +33,8 @@ struct hw {
     struct kt_producer *prod;
     pid_t pid;
     int port; /* metrics, 0 = off */
+    struct seen *s;     /* what was produced and what came back */
+    struct kt_dr *drs;  /* where each message landed */
 };
 
 static void hw_init_dlq(struct hw *h, const char *tag, const char *gen_ms, long dlq_max_bytes)
@@ -52,11 +56,6 @@ static void hw_init_dlq(struct hw *h, const char *tag, const char *gen_ms, long 
     kt_create_topic(h->dlq, 1, dlq_max_bytes);
     h->prod = kt_producer_new();
     fprintf(stderr, "%s: topics %s-*, logs in %s\n", tag, base, h->dir);
-}
-
-static void hw_init(struct hw *h, const char *tag, const char *gen_ms)
-{
-    hw_init_dlq(h, tag, gen_ms, 0);
 }
 
 /* Start the worker; metrics on a free port when metrics is set. */
@@ -107,16 +106,6 @@ static long vm_hwm_kb(pid_t pid)
             break;
     fclose(f);
     return kb;
-}
-
-static void hw_free(struct hw *h)
-{
-    if (h->pid > 0) {
-        kill(h->pid, SIGKILL);
-        waitpid(h->pid, NULL, 0);
-    }
-    kt_producer_free(h->prod);
-    cr_assert_eq(fp_stop(&h->fp), 0);
 }
 
 /* Wait until the group's committed offset of partition 0 is the end of the
@@ -218,6 +207,40 @@ static void seen_free(struct seen *s)
         free(s->id[i]);
 }
 
+/* Fakeprov, topics (the DLQ's max.message.bytes dlq_max when > 0), a worker
+ * in its group, empty tallies. */
+static void hw_start(struct hw *h, const char *tag, const char *gen_ms, long dlq_max, const char *worker_extra,
+                     const char *props, int metrics)
+{
+    hw_init_dlq(h, tag, gen_ms, dlq_max);
+    hw_worker(h, worker_extra, props, metrics);
+    kt_wait_group(h->group, 1, 1, 30000);
+    h->s = calloc(1, sizeof *h->s);
+    h->drs = calloc(MAX_MSGS, sizeof *h->drs);
+    cr_assert(h->s && h->drs);
+}
+
+/* Everything is produced: wait for its delivery reports, note the offsets. */
+static void hw_sent(struct hw *h)
+{
+    kt_producer_flush(h->prod, 30000);
+    seen_offsets(h->s, h->drs);
+}
+
+static void hw_free(struct hw *h)
+{
+    if (h->pid > 0) {
+        kill(h->pid, SIGKILL);
+        waitpid(h->pid, NULL, 0);
+    }
+    kt_producer_free(h->prod);
+    if (h->s)
+        seen_free(h->s);
+    free(h->s);
+    free(h->drs);
+    cr_assert_eq(fp_stop(&h->fp), 0);
+}
+
 /* Read results and DLQ records until every valid message succeeded and every
  * invalid one is accounted for, or timeout_s passes. */
 static void wait_accounted(struct seen *s, const char *out, const char *dlq, int timeout_s)
@@ -266,12 +289,9 @@ static void put_valid(struct hw *h, struct seen *s, struct kt_dr *drs, int k, co
 Test(hostile, oversized_id_offset_moves_on, .timeout = 60)
 {
     struct hw h;
-    hw_init(&h, "bigid", "100");
-    hw_worker(&h, "", "", 0);
-    kt_wait_group(h.group, 1, 1, 30000);
-    struct seen *s = calloc(1, sizeof *s);
-    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
-    cr_assert(s && drs);
+    hw_start(&h, "bigid", "100", 0, "", "", 0);
+    struct seen *s = h.s;
+    struct kt_dr *drs = h.drs;
     for (int k = 0; k < 5; k++)
         put_valid(&h, s, drs, k, "");
     size_t idlen = 400 * 1000;
@@ -286,14 +306,10 @@ Test(hostile, oversized_id_offset_moves_on, .timeout = 60)
     free(val);
     for (int k = 5; k < 10; k++)
         put_valid(&h, s, drs, k, "");
-    kt_producer_flush(h.prod, 30000);
-    seen_offsets(s, drs);
+    hw_sent(&h);
     wait_accounted(s, h.out, h.dlq, 30);
     assert_accounted(s, h.dir);
     wait_committed_end(&h, 15);
-    seen_free(s);
-    free(s);
-    free(drs);
     hw_free(&h);
 }
 
@@ -305,14 +321,12 @@ Test(hostile, oversized_id_offset_moves_on, .timeout = 60)
 Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
 {
     struct hw h;
-    hw_init_dlq(&h, "dlqrefused", "100", 100000);
-    hw_worker(&h, "", "", 1);
-    kt_wait_group(h.group, 1, 1, 30000);
-    struct seen *s = calloc(1, sizeof *s);
-    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
+    hw_start(&h, "dlqrefused", "100", 100000, "", "", 1);
+    struct seen *s = h.s;
+    struct kt_dr *drs = h.drs;
     size_t n = 300 * 1000;
     char *val = malloc(n);
-    cr_assert(s && drs && val);
+    cr_assert_not_null(val);
     for (int k = 0; k < 3; k++)
         put_valid(&h, s, drs, k, "");
     memset(val, 'p', n);
@@ -323,8 +337,7 @@ Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
     free(val);
     for (int k = 3; k < 6; k++)
         put_valid(&h, s, drs, k, "");
-    kt_producer_flush(h.prod, 30000);
-    seen_offsets(s, drs);
+    hw_sent(&h);
     wait_accounted(s, h.out, h.dlq, 30);
     assert_accounted(s, h.dir);
     cr_assert_eq(s->failed[3], 1, "the invalid message got %d failed results", s->failed[3]);
@@ -334,9 +347,6 @@ Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
     cr_assert_not_null(strstr(page, "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1"),
                        "no abandoned DLQ copy counted:\n%s", page);
     free(page);
-    seen_free(s);
-    free(s);
-    free(drs);
     hw_free(&h);
 }
 
@@ -349,18 +359,15 @@ Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
 Test(hostile, revoke_while_paused_resumes, .timeout = 60)
 {
     struct hw h;
-    hw_init(&h, "paused", "100");
-    hw_worker(&h, "max_in_flight = 3;", "session_timeout_ms = \"6000\"; heartbeat_interval_ms = \"1000\";", 1);
-    kt_wait_group(h.group, 1, 1, 30000);
-    struct seen *s = calloc(1, sizeof *s);
-    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
-    cr_assert(s && drs);
+    hw_start(&h, "paused", "100", 0, "max_in_flight = 3;",
+             "session_timeout_ms = \"6000\"; heartbeat_interval_ms = \"1000\";", 1);
+    struct seen *s = h.s;
+    struct kt_dr *drs = h.drs;
     for (int k = 0; k < 3; k++)
         put_valid(&h, s, drs, k, " [gen:12000]");
     for (int k = 3; k < 9; k++)
         put_valid(&h, s, drs, k, "");
-    kt_producer_flush(h.prod, 30000);
-    seen_offsets(s, drs);
+    hw_sent(&h);
     kt_sleep_ms(2000); /* the three slow jobs started; the worker is paused */
     char *page = NULL;
     cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
@@ -387,9 +394,6 @@ Test(hostile, revoke_while_paused_resumes, .timeout = 60)
     long hz = sy_http_get(h.port, "/healthz", &body);
     cr_assert_eq(hz, 200, "/healthz %ld after every job finished: %s", hz, body ? body : "");
     free(body);
-    seen_free(s);
-    free(s);
-    free(drs);
     hw_free(&h);
 }
 
@@ -413,14 +417,12 @@ static size_t metadata_bomb(char *buf, size_t len, const char *id)
 Test(hostile, metadata_values_memory_bounded, .timeout = 60)
 {
     struct hw h;
-    hw_init(&h, "bigmeta", "300");
-    hw_worker(&h, "max_in_flight = 50;", "", 0);
-    kt_wait_group(h.group, 1, 1, 30000);
-    struct seen *s = calloc(1, sizeof *s);
-    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
+    hw_start(&h, "bigmeta", "300", 0, "max_in_flight = 50;", "", 0);
+    struct seen *s = h.s;
+    struct kt_dr *drs = h.drs;
     size_t cap = 1000 * 1000;
     char *val = malloc(cap);
-    cr_assert(s && drs && val);
+    cr_assert_not_null(val);
     put_valid(&h, s, drs, 0, "");
     for (int k = 0; k < 12; k++) {
         char id[32];
@@ -430,17 +432,13 @@ Test(hostile, metadata_values_memory_bounded, .timeout = 60)
     }
     put_valid(&h, s, drs, 1, "");
     free(val);
-    kt_producer_flush(h.prod, 30000);
-    seen_offsets(s, drs);
+    hw_sent(&h);
     wait_accounted(s, h.out, h.dlq, 40);
     long hwm = vm_hwm_kb(h.pid);
     fprintf(stderr, "metadata_values_memory_bounded: worker VmHWM %ld MB (bound %d MB)\n", hwm / 1024, RSS_BOUND_MB);
     assert_accounted(s, h.dir);
     wait_committed_end(&h, 15);
     cr_assert_lt(hwm, RSS_BOUND_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024, RSS_BOUND_MB);
-    seen_free(s);
-    free(s);
-    free(drs);
     hw_free(&h);
 }
 
@@ -540,14 +538,12 @@ static size_t make_bad(enum bad_kind kind, int k, uint64_t *rng, char *buf, size
 Test(hostile, generated_bad_input, .timeout = 60)
 {
     struct hw h;
-    hw_init(&h, "hostile", "50");
-    hw_worker(&h, "", "", 0);
-    kt_wait_group(h.group, 1, 1, 30000);
-    struct seen *s = calloc(1, sizeof *s);
-    struct kt_dr *drs = calloc(MAX_MSGS, sizeof *drs);
+    hw_start(&h, "hostile", "50", 0, "", "", 0);
+    struct seen *s = h.s;
+    struct kt_dr *drs = h.drs;
     size_t cap = 1100 * 1000, kcap = 310 * 1000;
     char *buf = malloc(cap), *kbuf = malloc(kcap);
-    cr_assert(s && drs && buf && kbuf);
+    cr_assert(buf && kbuf);
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     int v = 0, total_bad = HOSTILE_PER_KIND * B_KINDS;
     for (int k = 0; k < total_bad; k++) {
@@ -562,10 +558,9 @@ Test(hostile, generated_bad_input, .timeout = 60)
     }
     while (v < HOSTILE_VALID)
         put_valid(&h, s, drs, v++, "");
-    kt_producer_flush(h.prod, 30000);
+    hw_sent(&h);
     free(buf);
     free(kbuf);
-    seen_offsets(s, drs);
     wait_accounted(s, h.out, h.dlq, 40);
     int status;
     cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s", status, h.dir);
@@ -576,9 +571,6 @@ Test(hostile, generated_bad_input, .timeout = 60)
     wait_committed_end(&h, 15);
     cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s", status, h.dir);
     cr_assert_lt(hwm, HOSTILE_RSS_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024, HOSTILE_RSS_MB);
-    seen_free(s);
-    free(s);
-    free(drs);
     hw_free(&h);
 }
 
