@@ -313,6 +313,24 @@ Test(hostile, oversized_id_offset_moves_on, .timeout = 60)
     hw_free(&h);
 }
 
+/* H-1, full producer queue: with room for 2 messages in librdkafka's queue,
+ * 40 quick jobs keep hitting __QUEUE_FULL. Each such result waits on a timer
+ * (consumption paused) and goes out later: every job succeeds and the
+ * committed offset reaches the end. Before the fix a full queue failed the
+ * result for good and pinned the partition. */
+Test(hostile, queue_full_retried, .timeout = 60)
+{
+    struct hw h;
+    hw_start(&h, "qfull", "20", 0, "", "queue_buffering_max_messages = \"2\";", 0);
+    for (int k = 0; k < 40; k++)
+        put_valid(&h, h.s, h.drs, k, "");
+    hw_sent(&h);
+    wait_accounted(h.s, h.out, h.dlq, 30);
+    assert_accounted(h.s, h.dir);
+    wait_committed_end(&h, 15);
+    hw_free(&h);
+}
+
 /* H-1, permanent delivery error: the DLQ topic takes at most 100,000 bytes
  * and an invalid 300 KB message cannot be dead-lettered even cut down. It is
  * abandoned (error line, switchyard_publish_abandoned_total) and its offset

@@ -6,7 +6,9 @@
  * - transient (full local queue, timeouts, transport, leader changes): the
  *   kout is parked with a copy of its message and sent again from a timer
  *   with exponential backoff; consumption pauses while anything is parked;
- *   the warnings are rate-limited;
+ *   the warnings are rate-limited. While anything is parked, new messages
+ *   queue behind it, and a retry that finds the queue full puts back what
+ *   was due after it, so parked messages go out first and in order;
  * - permanent (size, record, authorization; unknown errors after
  *   KP_UNKNOWN_TRIES attempts): a result is replaced by a minimal failed
  *   result (id, status, error class "result_too_large" or "publish_failed");
@@ -33,7 +35,7 @@
 #define KP_BACKOFF_MS 200         /* first retry after a transient error, doubling ... */
 #define KP_BACKOFF_MAX_MS 30000   /* ... up to this */
 #define KP_FULL_BACKOFF_MS 50     /* first retry after a full local queue, doubling ... */
-#define KP_FULL_BACKOFF_MAX_MS 2000
+#define KP_FULL_BACKOFF_MAX_MS 500
 #define KP_LOG_EVERY_MS 10000     /* at most one retry warning per this */
 
 static const char *kind_name(enum kout_kind k)
@@ -146,7 +148,8 @@ static void link_parked(struct kworker *w, struct kout *o)
 }
 
 /* Park o for a resend: copy topic, key and value (they may be o's own
- * buffers), take hdrs. */
+ * buffers), take hdrs. err NULL: o queues behind what is parked (no backoff,
+ * no warning). */
 static void park(struct kout *o, const char *topic, const void *key, size_t klen, const void *val, size_t vlen,
                  rd_kafka_headers_t *hdrs, int queue_full, const char *err)
 {
@@ -165,11 +168,19 @@ static void park(struct kout *o, const char *topic, const void *key, size_t klen
     o->val = v;
     o->klen = klen;
     o->vlen = vlen;
-    int64_t delay = backoff_ms(o->attempts, queue_full);
-    o->attempts++;
-    o->due_ms = sy_now_ms() + delay;
-    link_parked(w, o);
-    log_retry(w, o, topic, err, delay);
+    if (err) {
+        int64_t delay = backoff_ms(o->attempts, queue_full);
+        o->attempts++;
+        o->due_ms = sy_now_ms() + delay;
+        link_parked(w, o);
+        log_retry(w, o, topic, err, delay);
+    } else {
+        struct kout *last = w->parked;
+        while (last && last->next)
+            last = last->next;
+        o->due_ms = last ? last->due_ms : sy_now_ms();
+        link_parked(w, o);
+    }
     arm_retry(w);
     kworker_flow(w);
 }
@@ -183,6 +194,10 @@ static void out_send(struct kout *o, const char *topic, const void *key, size_t 
                      rd_kafka_headers_t *hdrs)
 {
     struct kworker *w = o->m->w;
+    if (w->parked && o->attempts == 0 && !o->truncated && !o->minimal) {
+        park(o, topic, key, klen, val, vlen, hdrs, 0, NULL);
+        return;
+    }
     char err[256] = "";
     int rc = producer_send(w->producer, topic, key, klen, val, vlen, hdrs, o, err, sizeof err);
     if (rc == SY_OK) {
@@ -351,6 +366,16 @@ static void on_retry(uv_timer_t *t)
             o->due_ms = now + delay;
             link_parked(w, o);
             log_retry(w, o, o->topic, rc == SY_AGAIN ? "producer queue full" : err, delay);
+            if (rc == SY_AGAIN) {
+                /* The queue is full: what was due after o waits with it, in order. */
+                while (due) {
+                    struct kout *r = due;
+                    due = r->next;
+                    r->next = NULL;
+                    r->due_ms = o->due_ms;
+                    link_parked(w, r);
+                }
+            }
             continue;
         }
         /* fallback copies what it sends; o's old copy goes after it. */
