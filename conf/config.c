@@ -57,6 +57,7 @@ static const struct conf_ld_field worker_fields[] = {
     FSTR(struct conf_worker, user_agent, F_NONEMPTY, NULL),
     FSTR(struct conf_worker, metrics_listen, 0, NULL),
     FSTR(struct conf_worker, log_level, 0, log_levels),
+    FINT(struct conf_worker, max_in_flight_bytes, 1048576, NOMAX, 0),
 };
 
 static const struct conf_ld_field kafka_fields[] = {
@@ -195,6 +196,7 @@ static int worker_defaults(struct conf_worker *w)
     w->max_host_connections = 64;
     w->max_total_connections = 0;
     w->default_deadline_s = 1800;
+    w->max_in_flight_bytes = 256 * 1024 * 1024;
     w->max_deadline_s = 3600;
     if (conf_ld_set_str(&w->user_agent, "switchyard/" SY_VERSION " (+https://github.com/switchyard)") != 0 ||
         conf_ld_set_str(&w->metrics_listen, "127.0.0.1:9464") != 0 || conf_ld_set_str(&w->log_level, "info") != 0)

@@ -100,6 +100,7 @@ struct conf_worker {
     char *metrics_listen;      /* "" = disabled */
     char *log_level;           /* debug | info | warn | error */
     int allow_plain_http;      /* 1 = base_url / callbacks.public_url may be http:// to a non-loopback host */
+    int max_in_flight_bytes;   /* bytes held by jobs in flight per process (pause above it) */
 };
 
 struct conf_kv {

@@ -2,9 +2,13 @@
  *
  * The main queue is forwarded to the consumer queue (rd_kafka_poll_set_consumer)
  * so messages, rebalances, logs and errors all arrive on one queue, which
- * wakes the loop through kafka_wake. Each wake serves a bounded batch; a 50 ms
- * timer keeps serving the queue, which both drains what a batch left and
- * keeps the member alive while the partitions are paused. */
+ * wakes the loop through kafka_wake. Each wake serves a bounded batch (500
+ * messages, 4 MiB of values and keys, or 50 ms, whichever comes first); a
+ * 50 ms timer keeps serving the queue, which both drains what a batch left
+ * and keeps the member alive while the partitions are paused.
+ *
+ * Prefetch is bounded by soft defaults (8 MiB queued per partition, 8 MiB
+ * per fetch) that kafka.properties may override. */
 #include "consumer.h"
 
 #include <stdio.h>
@@ -16,6 +20,8 @@
 #include "worker/log.h"
 
 #define CONSUMER_BATCH 500
+#define CONSUMER_BATCH_BYTES (4 * 1024 * 1024)
+#define CONSUMER_BATCH_MS 50
 
 struct consumer {
     rd_kafka_t *rk;
@@ -103,7 +109,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 static void serve(struct consumer *k)
 {
-    for (int i = 0; i < CONSUMER_BATCH; i++) {
+    size_t bytes = 0;
+    int64_t end = sy_now_ms() + CONSUMER_BATCH_MS;
+    for (int i = 0; i < CONSUMER_BATCH && bytes < CONSUMER_BATCH_BYTES; i++) {
+        if (i > 0 && sy_now_ms() >= end)
+            return;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
         if (!m)
             return;
@@ -111,6 +121,7 @@ static void serve(struct consumer *k)
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 LOG_WARN(NULL, "kafka consume: %s", rd_kafka_message_errstr(m));
         } else {
+            bytes += m->len + m->key_len;
             k->cbs.on_message(k->cbs.ud, m);
         }
         rd_kafka_message_destroy(m);
@@ -139,23 +150,19 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
         NULL,
     };
     /* Defaults an operator may override in kafka.properties. */
-    static const char *const soft[][2] = {
-        { "auto.offset.reset", "earliest" },
-        { "auto.commit.interval.ms", "1000" },
-        { "session.timeout.ms", "10000" },
-        { "heartbeat.interval.ms", "2000" },
+    static const char *const soft[] = {
+        "auto.offset.reset", "earliest",
+        "auto.commit.interval.ms", "1000",
+        "session.timeout.ms", "10000",
+        "heartbeat.interval.ms", "2000",
+        "queued.max.messages.kbytes", "8192", /* librdkafka: 64 MiB per partition */
+        "fetch.max.bytes", "8388608",         /* librdkafka: 50 MiB */
+        NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
     if (!kc)
         return NULL;
-    for (size_t i = 0; i < sizeof soft / sizeof soft[0]; i++) {
-        int given = 0;
-        for (size_t j = 0; j < c->kafka.n_properties; j++)
-            given |= strcmp(c->kafka.properties[j].key, soft[i][0]) == 0;
-        char e[256];
-        if (!given)
-            rd_kafka_conf_set(kc, soft[i][0], soft[i][1], e, sizeof e);
-    }
+    kafka_conf_soft(kc, c, soft);
     struct consumer *k = calloc(1, sizeof *k);
     if (!k) {
         rd_kafka_conf_destroy(kc);

@@ -51,6 +51,18 @@ rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, 
     return kc;
 }
 
+void kafka_conf_soft(rd_kafka_conf_t *kc, const struct conf *c, const char *const *soft)
+{
+    for (size_t i = 0; soft[i]; i += 2) {
+        int given = 0;
+        for (size_t j = 0; j < c->kafka.n_properties; j++)
+            given |= strcmp(c->kafka.properties[j].key, soft[i]) == 0;
+        char e[256];
+        if (!given && rd_kafka_conf_set(kc, soft[i], soft[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK)
+            LOG_WARN(NULL, "kafka default %s=%s refused: %s", soft[i], soft[i + 1], e);
+    }
+}
+
 struct kafka_wake {
     uv_poll_t poll;
     int fds[2];

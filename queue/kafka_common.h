@@ -17,6 +17,11 @@
  * until rd_kafka_new takes it. */
 rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err, size_t errlen);
 
+/* Apply the (name, value) pairs of `soft` (NULL terminated) that
+ * kafka.properties does not set: defaults an operator may override. A value
+ * librdkafka refuses is skipped (the librdkafka default stays). */
+void kafka_conf_soft(rd_kafka_conf_t *kc, const struct conf *c, const char *const *soft);
+
 /* Wakes the loop when queue q turns non-empty (rd_kafka_queue_io_event_enable
  * over a pipe watched by a uv_poll). on_ready runs on the loop thread. */
 struct kafka_wake;

@@ -3,7 +3,11 @@
  * Delivery reports are read from the producer's main queue, which wakes the
  * loop through kafka_wake; a 100 ms timer serves it too, as a safety net for
  * the edge-triggered wake-up. The report callback hands each message's
- * opaque back to the owner, which frees what it handed over. */
+ * opaque back to the owner, which frees what it handed over.
+ *
+ * message.max.bytes is a soft default of 1,000,000 (under the broker's and a
+ * topic's default max.message.bytes of 1,048,588): a message the broker
+ * would refuse fails at once in producev, where the caller can fall back. */
 #include "producer.h"
 
 #include <stdio.h>
@@ -24,6 +28,7 @@ struct producer {
     void *ud;
     size_t outstanding;
     int fatal_seen;
+    rd_kafka_resp_err_t last_err;
 };
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -75,12 +80,16 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
         "enable.idempotence", "true",
         "acks", "all",
         "linger.ms", "5",
-        "message.max.bytes", "10485760",
+        NULL,
+    };
+    static const char *const soft[] = {
+        "message.max.bytes", "1000000",
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
     if (!kc)
         return NULL;
+    kafka_conf_soft(kc, c, soft);
     struct producer *p = calloc(1, sizeof *p);
     if (!p) {
         rd_kafka_conf_destroy(kc);
@@ -135,6 +144,7 @@ int producer_send_to(struct producer *p, const char *topic, int32_t partition, c
                               RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     }
+    p->last_err = e;
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         p->outstanding++;
         return SY_OK;
@@ -143,6 +153,60 @@ int producer_send_to(struct producer *p, const char *topic, int32_t partition, c
         return SY_AGAIN;
     snprintf(err, errlen, "produce to %s: %s", topic, rd_kafka_err2str(e));
     return SY_ERR;
+}
+
+rd_kafka_resp_err_t producer_last_error(const struct producer *p)
+{
+    return p->last_err;
+}
+
+enum producer_errkind producer_classify(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_BROKER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
+    case RD_KAFKA_RESP_ERR_NOT_CONTROLLER:
+    case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+    case RD_KAFKA_RESP_ERR_PREFERRED_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+        return PRODUCER_TRANSIENT;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+        return PRODUCER_PERMANENT;
+    default:
+        return PRODUCER_UNKNOWN;
+    }
 }
 
 size_t producer_outstanding(const struct producer *p)

@@ -29,13 +29,25 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
 /* Queue one message (key, value and headers are copied; hdrs is taken over on
  * SY_OK and left to the caller otherwise; may be NULL). SY_OK; SY_AGAIN when
  * the local queue is full (caller retries after some deliveries); SY_ERR with
- * err filled. */
+ * err filled (producer_last_error() says which error). */
 int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
                   size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
 
 /* Same, to one partition (RD_KAFKA_PARTITION_UA = the partitioner's choice). */
 int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
                      const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
+
+/* The librdkafka error of the last producer_send()/producer_send_to() (0 after
+ * a success; __QUEUE_FULL after SY_AGAIN). */
+rd_kafka_resp_err_t producer_last_error(const struct producer *p);
+
+/* What a produce or delivery error means for a retry. Pure. TRANSIENT: the
+ * same message may get through later (timeouts, transport, leader changes,
+ * full local queue); PERMANENT: sending it again cannot help (size, record,
+ * authorization); UNKNOWN: neither list names it (retry a bounded number of
+ * times). */
+enum producer_errkind { PRODUCER_TRANSIENT, PRODUCER_PERMANENT, PRODUCER_UNKNOWN };
+enum producer_errkind producer_classify(rd_kafka_resp_err_t e);
 
 /* Messages queued and not yet reported. */
 size_t producer_outstanding(const struct producer *p);

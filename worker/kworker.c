@@ -7,9 +7,17 @@
  * late delivery report only frees them, and their offsets are never stored
  * (the new owner redoes those jobs).
  *
- * Backpressure: at worker.max_in_flight live kmsgs every assigned partition
- * is paused; at three quarters of it they resume. The consumer is served all
- * the time, so the worker stays in the group.
+ * Backpressure: at worker.max_in_flight live kmsgs, above
+ * worker.max_in_flight_bytes held, or while a message waits to be sent again
+ * (kpublish.c), every assigned partition is paused; below three quarters of
+ * both limits, with nothing parked, they resume (kworker_flow, run whenever
+ * one of them changes, a revoke included). The consumer is served all the
+ * time, so the worker stays in the group.
+ *
+ * Every input offset is finished once what was produced for it ended:
+ * delivered, or given up after a permanent error (kpublish.c), so a
+ * partition's committed offset always moves on. Out of memory while taking a
+ * message aborts the process (the message is redelivered), never drops it.
  *
  * Shutdown (SIGTERM/SIGINT): pause, wait for live kmsgs up to
  * worker.shutdown_grace_s, abort the rest, flush the producer, commit, close.
@@ -17,6 +25,7 @@
  * librdkafka callback. */
 #include "kworker.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,63 +45,13 @@
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
+#include "worker/kworker_int.h"
 #include "worker/metrics.h"
 #include "worker/taskmap.h"
 
 #define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
-#define KW_DLQ_TRUNCATE (900 * 1024) /* a DLQ copy the broker refuses is re-sent cut to this */
 #define KW_FLUSH_MS 15000
-
-struct kworker;
-
-struct kmsg {
-    struct kworker *w;
-    int32_t partition;
-    int64_t offset;
-    struct job *job;
-    int pending;   /* produced messages not yet acknowledged */
-    int dropped;   /* partition revoked: never store its offset */
-    int failed;    /* a message for it could not be published: never store its offset */
-    char *id;
-    char *traceparent;
-    struct kmsg *next, *prev;
-};
-
-enum kout_kind { KOUT_RESULT, KOUT_DLQ, KOUT_CALLBACK };
-
-/* The opaque of one produced message. */
-struct kout {
-    struct kmsg *m; /* NULL for KOUT_CALLBACK */
-    enum kout_kind kind;
-    int truncated;
-};
-
-struct kpart {
-    struct kmsg *head;
-    size_t n;
-    int owned; /* assigned to this worker now */
-};
-
-struct kworker {
-    const struct conf *conf; /* the boot config: worker.* and kafka.* (not reloadable) */
-    struct conf_ref *boot;
-    uv_loop_t uv;
-    struct engine e;
-    struct consumer *consumer;
-    struct producer *producer;
-    struct offsets *offsets;
-    struct callbacks *cb; /* NULL = callbacks off */
-    struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
-    uint64_t cb_forwarded, cb_handed_in;
-    struct kpart *parts;
-    size_t n_parts;
-    size_t live; /* kmsgs not yet freed */
-    uv_signal_t sigint, sigterm, sighup;
-    uv_timer_t grace, closer;
-    int stopping, closing, fatal;
-    int lost; /* deliveries that failed for good */
-    uint64_t consumed, dead_lettered;
-};
+#define KW_JOB_BYTES 4096 /* counted per job beside its message: the job, its requests, its result */
 
 static void maybe_finish_shutdown(struct kworker *w);
 
@@ -125,84 +84,55 @@ static void unlink_kmsg(struct kmsg *m)
     kp->n--;
 }
 
+void kworker_oom(const char *what)
+{
+    LOG_ERROR(NULL, "out of memory for %s: aborting so that uncommitted messages are redelivered", what);
+    abort();
+}
+
+void kworker_flow(struct kworker *w)
+{
+    if (w->stopping || w->closing || !w->consumer)
+        return; /* stopping keeps the consumer paused */
+    size_t max = (size_t)w->conf->worker.max_in_flight;
+    size_t max_bytes = (size_t)w->conf->worker.max_in_flight_bytes;
+    int paused = consumer_paused(w->consumer);
+    if (!paused && (w->live >= max || w->bytes > max_bytes || w->parked)) {
+        consumer_pause(w->consumer);
+        LOG_DEBUG(NULL, "paused at %zu in flight, %zu bytes, %zu to send again", w->live, w->bytes, w->n_parked);
+    } else if (paused && w->live <= max * 3 / 4 && w->bytes <= max_bytes / 4 * 3 && !w->parked) {
+        consumer_resume(w->consumer);
+        LOG_DEBUG(NULL, "resumed at %zu in flight, %zu bytes", w->live, w->bytes);
+    }
+}
+
 static void kmsg_free(struct kmsg *m)
 {
     struct kworker *w = m->w;
     unlink_kmsg(m);
     free(m->id);
     free(m->traceparent);
+    w->bytes -= m->bytes;
     free(m);
     w->live--;
-    if (w->stopping) {
+    if (w->stopping)
         maybe_finish_shutdown(w);
-    } else if (consumer_paused(w->consumer) && w->live <= (size_t)w->conf->worker.max_in_flight * 3 / 4) {
-        consumer_resume(w->consumer);
-        LOG_DEBUG(NULL, "resumed at %zu in flight", w->live);
-    }
+    else
+        kworker_flow(w);
 }
 
-/* Everything produced for m is acknowledged: finish its offset. */
-static void kmsg_done(struct kmsg *m)
+void kworker_kmsg_done(struct kmsg *m)
 {
     struct kworker *w = m->w;
     if (!m->dropped && !m->failed && offsets_finish(w->offsets, m->partition, m->offset) == SY_OK) {
         bool changed = false;
         int64_t next = offsets_committable(w->offsets, m->partition, &changed);
-        if (changed && next >= 0 && consumer_store(w->consumer, m->partition, next) == SY_OK)
+        if (changed && next >= 0 && consumer_store(w->consumer, m->partition, next) == SY_OK) {
             offsets_mark_committed(w->offsets, m->partition, next);
+            w->parts[m->partition].moved_ms = sy_now_ms();
+        }
     }
     kmsg_free(m);
-}
-
-static rd_kafka_headers_t *result_headers(const struct kmsg *m)
-{
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    if (m->id)
-        rd_kafka_header_add(h, "switchyard-job-id", -1, m->id, -1);
-    if (m->traceparent)
-        rd_kafka_header_add(h, "traceparent", -1, m->traceparent, -1);
-    return h;
-}
-
-/* Produce one message for m; on success m waits for one more report. */
-static int produce(struct kmsg *m, enum kout_kind kind, const char *topic, const void *key, size_t klen,
-                   const void *val, size_t vlen, rd_kafka_headers_t *hdrs, int truncated)
-{
-    struct kworker *w = m->w;
-    struct kout *o = calloc(1, sizeof *o);
-    char err[256];
-    int rc = SY_ERR;
-    if (o) {
-        o->m = m;
-        o->kind = kind;
-        o->truncated = truncated;
-        rc = producer_send(w->producer, topic, key, klen, val, vlen, hdrs, o, err, sizeof err);
-        if (rc == SY_AGAIN)
-            snprintf(err, sizeof err, "producer queue full");
-    } else {
-        snprintf(err, sizeof err, "out of memory");
-    }
-    if (rc != SY_OK) {
-        free(o);
-        if (hdrs)
-            rd_kafka_headers_destroy(hdrs);
-        /* The offset stays unfinished: the job is redone after a restart or
-         * rebalance rather than lost. */
-        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-        LOG_ERROR(&lc, "cannot publish to %s: %s", topic, err);
-        w->lost++;
-        m->failed = 1;
-        return SY_ERR;
-    }
-    m->pending++;
-    return SY_OK;
-}
-
-static void publish_result(struct kmsg *m, const char *json)
-{
-    const char *id = m->id ? m->id : "";
-    produce(m, KOUT_RESULT, m->w->conf->kafka.output_topic, id, strlen(id), json, strlen(json), result_headers(m),
-            0);
 }
 
 static void on_job_done(void *ud, const char *job_id, int ok, const char *result_json)
@@ -211,41 +141,24 @@ static void on_job_done(void *ud, const char *job_id, int ok, const char *result
     (void)ok;
     struct kmsg *m = ud;
     m->job = NULL;
-    publish_result(m, result_json);
-    if (m->pending == 0)
-        kmsg_done(m); /* nothing could be published: finish bookkeeping only */
+    kmsg_hold(m);
+    kpub_result(m, result_json);
+    kmsg_release(m);
 }
 
-static void dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char *reason)
+/* A job id the failed result of an invalid message may carry: the message
+ * key equals it, and it is a valid id (1..CODEC_MAX_ID bytes, no control
+ * characters). Otherwise the result would speak for an id the message does
+ * not own (or be larger than any result may be). */
+static int owned_id(const rd_kafka_message_t *msg, const char *id)
 {
-    struct kworker *w = m->w;
-    rd_kafka_headers_t *orig = NULL;
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
-        h = rd_kafka_headers_copy(orig);
-    else
-        h = rd_kafka_headers_new(4);
-    char num[32];
-    rd_kafka_header_add(h, "switchyard-error", -1, reason, -1);
-    rd_kafka_header_add(h, "switchyard-source-topic", -1, rd_kafka_topic_name(msg->rkt), -1);
-    snprintf(num, sizeof num, "%d", (int)msg->partition);
-    rd_kafka_header_add(h, "switchyard-source-partition", -1, num, -1);
-    snprintf(num, sizeof num, "%lld", (long long)msg->offset);
-    rd_kafka_header_add(h, "switchyard-source-offset", -1, num, -1);
-    rd_kafka_header_add(h, "switchyard-worker", -1, w->e.worker_id, -1);
-    produce(m, KOUT_DLQ, w->conf->kafka.dlq_topic, msg->key, msg->key_len, msg->payload, msg->len, h, 0);
-    w->dead_lettered++;
-    metrics_dead_lettered(w->e.m);
-    struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-    LOG_WARN(&lc, "dead-lettered: %s", reason);
-    /* Tell whoever waits for this id, when there is one. */
-    if (m->id) {
-        char *json = job_invalid_result(&w->e, m->id, -1, reason);
-        if (json)
-            publish_result(m, json);
-        free(json);
-        metrics_job_done(w->e.m, 0, "invalid_input", -1);
-    }
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > CODEC_MAX_ID || !msg->key || msg->key_len != n || memcmp(msg->key, id, n) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return 0;
+    return 1;
 }
 
 static char *header_value(const rd_kafka_message_t *msg, const char *name)
@@ -264,17 +177,19 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     struct kworker *w = ud;
     struct kpart *kp = part(w, msg->partition);
     struct kmsg *m = calloc(1, sizeof *m);
-    if (!kp || !m) {
-        free(m);
-        LOG_ERROR(NULL, "out of memory: message %d/%lld left unprocessed", (int)msg->partition,
-                  (long long)msg->offset);
-        return;
-    }
+    if (!kp || !m)
+        kworker_oom("an input message");
+    size_t was = offsets_in_flight(w->offsets, msg->partition);
+    errno = 0;
     if (offsets_add(w->offsets, msg->partition, msg->offset) != SY_OK) {
+        if (errno == ENOMEM)
+            kworker_oom("the offset tracker");
         /* Redelivery of an offset already in work (e.g. after a seek). */
         free(m);
         return;
     }
+    if (was == 0)
+        kp->moved_ms = sy_now_ms(); /* work arrived on an idle partition: the stall clock starts */
     w->consumed++;
     metrics_consumed(w->e.m);
     m->w = w;
@@ -286,6 +201,9 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     kp->head = m;
     kp->n++;
     w->live++;
+    m->bytes = msg->len + msg->key_len + KW_JOB_BYTES;
+    w->bytes += m->bytes;
+    kmsg_hold(m); /* until the end of this function */
     m->traceparent = header_value(msg, "traceparent");
 
     char err[256] = "";
@@ -298,7 +216,14 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     } else {
         spec = codec_job_parse(msg->payload, msg->len, &id, err, sizeof err);
     }
-    m->id = id;
+    if (owned_id(msg, id)) {
+        m->id = id;
+    } else {
+        free(id);
+        m->id = spec ? strdup(spec->id) : NULL; /* a valid id (the key check below) */
+        if (spec && !m->id)
+            kworker_oom("a job id");
+    }
     if (spec && (!msg->key || msg->key_len == 0)) {
         snprintf(err, sizeof err, "missing message key (must be the job id)");
     } else if (spec && (msg->key_len != strlen(spec->id) || memcmp(msg->key, spec->id, msg->key_len) != 0)) {
@@ -306,9 +231,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     }
     if (err[0]) {
         codec_job_free(spec);
-        dead_letter(m, msg, err);
-        if (m->pending == 0)
-            kmsg_done(m);
+        if (!owned_id(msg, m->id)) {
+            free(m->id);
+            m->id = NULL;
+        }
+        kpub_dead_letter(m, msg, err);
     } else {
         /* Measure queueing from the message timestamp when it is sane. */
         int64_t now = sy_now_ms();
@@ -323,18 +250,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
             job_set_partition(m->job, msg->partition);
         if (!m->job) {
             codec_job_free(spec);
-            char *json = job_invalid_result(&w->e, m->id, -1, "out of memory");
-            if (json)
-                publish_result(m, json);
-            free(json);
-            if (m->pending == 0)
-                kmsg_done(m);
+            kworker_oom("a job");
         }
     }
-    if (!w->stopping && w->live >= (size_t)w->conf->worker.max_in_flight && !consumer_paused(w->consumer)) {
-        consumer_pause(w->consumer);
-        LOG_DEBUG(NULL, "paused at %zu in flight", w->live);
-    }
+    kmsg_release(m);
+    kworker_flow(w);
 }
 
 static void on_delivery(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code, const char *err,
@@ -350,46 +270,7 @@ static void on_delivery(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code
         free(o);
         return;
     }
-    struct kmsg *m = o->m;
-    m->pending--;
-    if (!ok && !w->closing && !m->dropped) {
-        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-        LOG_WARN(&lc, "delivery to %s failed: %s; sending again", rd_kafka_topic_name(msg->rkt), err);
-        rd_kafka_headers_t *orig = NULL, *h = NULL;
-        if (rd_kafka_message_headers(msg, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR && orig)
-            h = rd_kafka_headers_copy(orig);
-        size_t len = msg->len;
-        int truncated = o->truncated;
-        if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && o->kind == KOUT_DLQ && !truncated && len > KW_DLQ_TRUNCATE) {
-            /* The DLQ topic refuses the original size: keep a cut copy and say so. */
-            char num[32];
-            snprintf(num, sizeof num, "%zu", len);
-            if (!h)
-                h = rd_kafka_headers_new(1);
-            rd_kafka_header_add(h, "switchyard-truncated-from", -1, num, -1);
-            len = KW_DLQ_TRUNCATE;
-            truncated = 1;
-        } else if (code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-            LOG_ERROR(&lc, "message too large for %s; giving up", rd_kafka_topic_name(msg->rkt));
-            w->lost++;
-            m->failed = 1;
-            free(o);
-            if (h)
-                rd_kafka_headers_destroy(h);
-            if (m->pending == 0)
-                kmsg_done(m);
-            return;
-        }
-        produce(m, o->kind, rd_kafka_topic_name(msg->rkt), msg->key, msg->key_len, msg->payload, len, h,
-                truncated);
-    } else if (!ok) {
-        m->failed = 1;
-        if (!m->dropped)
-            w->lost++;
-    }
-    free(o);
-    if (m->pending == 0 && !m->job)
-        kmsg_done(m);
+    kpub_delivered(w, o, ok, code, err, msg);
 }
 
 static void on_fatal(void *ud, const char *reason)
@@ -408,8 +289,10 @@ static void on_assign(void *ud, int32_t p)
 {
     struct kworker *w = ud;
     struct kpart *kp = part(w, p);
-    if (kp)
+    if (kp) {
         kp->owned = 1;
+        kp->moved_ms = sy_now_ms();
+    }
     offsets_drop(w->offsets, p);
     cbtopic_assign(w->cbt, p);
 }
@@ -450,6 +333,7 @@ static void on_revoke(void *ud, int32_t p)
         if (m->pending == 0) {
             free(m->id);
             free(m->traceparent);
+            w->bytes -= m->bytes;
             free(m);
             w->live--;
         }
@@ -461,6 +345,8 @@ static void on_revoke(void *ud, int32_t p)
                  dropped);
     if (w->stopping)
         maybe_finish_shutdown(w);
+    else
+        kworker_flow(w); /* paused with everything freed here: no kmsg_free would resume */
 }
 
 /* ---- callbacks ---- */
@@ -547,6 +433,7 @@ static void on_closer(uv_timer_t *t)
     metrics_stop(w->e.m);
     callbacks_close(w->cb);
     w->cb = NULL;
+    kpub_close(w);
     /* Abort what did not finish in time; its offsets are not stored. */
     for (size_t p = 0; p < w->n_parts; p++) {
         for (struct kmsg *m = w->parts[p].head; m; m = m->next) {
@@ -632,18 +519,19 @@ static void on_signal(uv_signal_t *h, int signum)
 static void collect_metrics(void *ud, struct metrics *mt)
 {
     struct kworker *w = ud;
+    int64_t now = sy_now_ms();
     for (size_t p = 0; w->offsets && p < w->n_parts; p++) {
         int64_t committed = offsets_committed(w->offsets, (int32_t)p);
         size_t n = offsets_in_flight(w->offsets, (int32_t)p);
+        double stall = n > 0 && w->parts[p].moved_ms > 0 ? (double)(now - w->parts[p].moved_ms) / 1000.0 : 0;
         if (committed >= 0 || n > 0)
-            metrics_partition(mt, (int32_t)p, n, committed);
+            metrics_partition(mt, (int32_t)p, n, committed, stall);
     }
-    if (!w->consumer)
-        metrics_ready(mt, 0, w->closing ? "shutting down" : "consumer not started");
-    else if (!consumer_in_group(w->consumer))
-        metrics_ready(mt, 0, "consumer not in the group (no assignment yet)");
-    else
-        metrics_ready(mt, 1, NULL);
+    int paused = w->consumer && consumer_paused(w->consumer);
+    metrics_kafka_flow(mt, paused, w->bytes, w->n_parked);
+    const char *why = metrics_kafka_unready(w->consumer != NULL, w->closing, w->stopping,
+                                            w->consumer && consumer_in_group(w->consumer), paused, w->live);
+    metrics_ready(mt, why == NULL, why);
 }
 
 int kworker_run(struct conf *c, char *err, size_t errlen)
@@ -713,6 +601,7 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     }
     uv_timer_init(&w->uv, &w->grace);
     uv_timer_init(&w->uv, &w->closer);
+    kpub_init(w);
     w->grace.data = w->closer.data = w;
     uv_signal_init(&w->uv, &w->sigint);
     uv_signal_init(&w->uv, &w->sigterm);
@@ -726,9 +615,11 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
 
     uv_run(&w->uv, UV_RUN_DEFAULT);
     uv_loop_close(&w->uv);
-    LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost",
+    LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost "
+                   "(%llu abandoned after a permanent publish error)",
              (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
-             (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost);
+             (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost,
+             (unsigned long long)w->abandoned);
     if (w->e.tasks)
         LOG_INFO(NULL, "callbacks: %llu handed to other workers, %llu handed in and completed here",
                  (unsigned long long)w->cb_forwarded, (unsigned long long)w->cb_handed_in);

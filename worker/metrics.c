@@ -81,6 +81,14 @@ struct m_partition {
     int32_t p;
     uint64_t in_flight;
     int64_t committed;
+    double stall_s;
+};
+
+#define M_ABANDONED 16
+
+struct m_abandoned {
+    char kind[16], reason[48];
+    uint64_t n;
 };
 
 struct m_data {
@@ -94,6 +102,10 @@ struct m_data {
     struct m_partition parts[M_PARTITIONS];
     size_t n_parts;
     int kafka; /* partitions are reported (Kafka mode) */
+    int paused;
+    uint64_t in_flight_bytes, parked;
+    struct m_abandoned abandoned[M_ABANDONED];
+    size_t n_abandoned;
     int ready;
     char reason[160];
     int64_t heartbeat_ms;
@@ -239,7 +251,7 @@ void metrics_request(struct metrics *m, const char *prov, enum metrics_endpoint 
     e->sum += seconds;
 }
 
-void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed)
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed, double stall_s)
 {
     if (!m || m->live.n_parts == M_PARTITIONS)
         return;
@@ -247,6 +259,46 @@ void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, i
     p->p = partition;
     p->in_flight = in_flight;
     p->committed = committed;
+    p->stall_s = stall_s;
+}
+
+void metrics_kafka_flow(struct metrics *m, int paused, size_t bytes, size_t parked)
+{
+    if (!m)
+        return;
+    m->live.paused = paused;
+    m->live.in_flight_bytes = bytes;
+    m->live.parked = parked;
+}
+
+void metrics_publish_abandoned(struct metrics *m, const char *kind, const char *reason)
+{
+    if (!m)
+        return;
+    struct m_data *d = &m->live;
+    size_t i = 0;
+    while (i < d->n_abandoned && (strcmp(d->abandoned[i].kind, kind) != 0 || strcmp(d->abandoned[i].reason, reason) != 0))
+        i++;
+    if (i == d->n_abandoned && d->n_abandoned < M_ABANDONED) {
+        snprintf(d->abandoned[i].kind, sizeof d->abandoned[i].kind, "%s", kind);
+        snprintf(d->abandoned[i].reason, sizeof d->abandoned[i].reason, "%s", reason);
+        d->n_abandoned++;
+    }
+    if (i < d->n_abandoned)
+        d->abandoned[i].n++;
+}
+
+const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused, size_t in_flight)
+{
+    if (!started || closing)
+        return closing ? "shutting down" : "consumer not started";
+    if (stopping)
+        return "stopping";
+    if (!in_group)
+        return "consumer not in the group (no assignment yet)";
+    if (paused && in_flight == 0)
+        return "consumption paused with nothing in flight";
+    return NULL;
 }
 
 void metrics_ready(struct metrics *m, int ready, const char *reason)
@@ -497,6 +549,26 @@ static void render(struct out *o, const struct m_data *d)
         for (size_t i = 0; i < d->n_parts; i++)
             put(o, "switchyard_partition_committed_offset{partition=\"%d\"} %lld\n", (int)d->parts[i].p,
                 (long long)d->parts[i].committed);
+        head(o, "switchyard_partition_commit_stall_seconds", "gauge",
+             "Seconds since the partition's committed offset last moved while work is pending; 0 when idle.");
+        for (size_t i = 0; i < d->n_parts; i++)
+            put(o, "switchyard_partition_commit_stall_seconds{partition=\"%d\"} %.3f\n", (int)d->parts[i].p,
+                d->parts[i].stall_s);
+        head(o, "switchyard_consumer_paused", "gauge", "1 while consumption is paused (backpressure or shutdown).");
+        put(o, "switchyard_consumer_paused %d\n", d->paused);
+        head(o, "switchyard_in_flight_bytes", "gauge",
+             "Bytes held by jobs in flight and their messages (worker.max_in_flight_bytes).");
+        put(o, "switchyard_in_flight_bytes %llu\n", (unsigned long long)d->in_flight_bytes);
+        head(o, "switchyard_publish_retry_waiting", "gauge",
+             "Results and DLQ copies waiting to be sent again after a transient error.");
+        put(o, "switchyard_publish_retry_waiting %llu\n", (unsigned long long)d->parked);
+        head(o, "switchyard_publish_abandoned_total", "counter",
+             "Results and DLQ copies given up after a permanent error (their offsets moved on).");
+        for (size_t i = 0; i < d->n_abandoned; i++)
+            put(o, "switchyard_publish_abandoned_total{kind=\"%s\",reason=\"%s\"} %llu\n", d->abandoned[i].kind,
+                d->abandoned[i].reason, (unsigned long long)d->abandoned[i].n);
+        head(o, "switchyard_ready", "gauge", "1 when /healthz answers 200 (ready), else 0.");
+        put(o, "switchyard_ready %d\n", d->ready);
     }
 }
 

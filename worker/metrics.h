@@ -64,10 +64,21 @@ void metrics_dead_lettered(struct metrics *m);
 void metrics_request(struct metrics *m, const char *provider, enum metrics_endpoint ep, long status,
                      double seconds);
 
-/* From the collect callback: one partition's jobs in flight and committed
- * offset (-1 = none yet). Partitions not reported in a collection are
- * dropped from the page. */
-void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed);
+/* From the collect callback: one partition's jobs in flight, committed
+ * offset (-1 = none yet) and seconds since its committed offset last moved
+ * while work was pending (0 when idle). Partitions not reported in a
+ * collection are dropped from the page. */
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed, double stall_s);
+/* From the collect callback: consumption paused or not, bytes held by jobs in
+ * flight, messages waiting to be sent again. */
+void metrics_kafka_flow(struct metrics *m, int paused, size_t bytes, size_t parked);
+/* A result ("result") or DLQ copy ("dlq") was given up after a permanent
+ * error named reason (a librdkafka error name; both copied). */
+void metrics_publish_abandoned(struct metrics *m, const char *kind, const char *reason);
+/* Pure: the /healthz verdict of a Kafka worker. NULL when ready, else the
+ * reason (static text): not started, closing, stopping, outside the group,
+ * or paused with nothing in flight (no finishing job would ever resume it). */
+const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused, size_t in_flight);
 /* From the collect callback: ready = 0 makes /healthz answer 503 with reason
  * (copied). Ready by default. */
 void metrics_ready(struct metrics *m, int ready, const char *reason);

@@ -1,0 +1,115 @@
+/* kworker_int.h — state shared by kworker.c (consume, backpressure,
+ * rebalance, shutdown) and kpublish.c (results and DLQ copies: send, retry,
+ * fall back). Private to those two files. Loop thread only. */
+#ifndef WORKER_KWORKER_INT_H
+#define WORKER_KWORKER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "conf/config.h"
+#include "worker/job.h"
+
+struct kworker;
+
+struct kmsg {
+    struct kworker *w;
+    int32_t partition;
+    int64_t offset;
+    struct job *job;
+    int pending;   /* kouts alive for it (sending, waiting for a report, or parked) */
+    int dropped;   /* partition revoked: never store its offset */
+    int failed;    /* shutdown dropped a message for it: never store its offset */
+    size_t bytes;  /* what it holds, counted in kworker.bytes */
+    char *id;      /* a valid job id, or NULL */
+    char *traceparent;
+    struct kmsg *next, *prev;
+};
+
+enum kout_kind { KOUT_RESULT, KOUT_DLQ, KOUT_CALLBACK };
+
+/* The opaque of one produced message. A parked kout (waiting for its resend
+ * timer) owns a copy of what it sends. */
+struct kout {
+    struct kmsg *m; /* NULL for KOUT_CALLBACK */
+    enum kout_kind kind;
+    int truncated; /* a DLQ copy already cut down */
+    int minimal;   /* a result already replaced by a minimal failed one */
+    int attempts;  /* sends that failed and were retried */
+    size_t held;   /* bytes counted for it in kworker.bytes */
+    char *topic;
+    void *key, *val;
+    size_t klen, vlen;
+    rd_kafka_headers_t *hdrs;
+    int64_t due_ms;
+    struct kout *next; /* on kworker.parked */
+};
+
+struct kpart {
+    struct kmsg *head;
+    size_t n;
+    int owned;        /* assigned to this worker now */
+    int64_t moved_ms; /* when its committed offset last moved (or work arrived on an idle partition) */
+};
+
+struct kworker {
+    const struct conf *conf; /* the boot config: worker.* and kafka.* (not reloadable) */
+    struct conf_ref *boot;
+    uv_loop_t uv;
+    struct engine e;
+    struct consumer *consumer;
+    struct producer *producer;
+    struct offsets *offsets;
+    struct callbacks *cb; /* NULL = callbacks off */
+    struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
+    uint64_t cb_forwarded, cb_handed_in;
+    struct kpart *parts;
+    size_t n_parts;
+    size_t live;  /* kmsgs not yet freed */
+    size_t bytes; /* held by live kmsgs and their messages (worker.max_in_flight_bytes) */
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t grace, closer, retry;
+    struct kout *parked; /* waiting to be sent again, by due time */
+    size_t n_parked;
+    int64_t retry_log_ms; /* rate limit of the retry warnings */
+    unsigned long retry_quiet;
+    int stopping, closing, fatal;
+    int lost; /* deliveries that failed for good */
+    uint64_t consumed, dead_lettered, abandoned;
+};
+
+/* ---- kworker.c ---- */
+
+/* Everything produced for m is acknowledged (or given up): finish its offset
+ * and free it. */
+void kworker_kmsg_done(struct kmsg *m);
+/* Pause or resume consumption after the in-flight count, bytes or parked
+ * messages changed (pause at the limits, resume below three quarters). */
+void kworker_flow(struct kworker *w);
+/* Out of memory where dropping would lose a message: log and abort, so the
+ * uncommitted message is redelivered. */
+_Noreturn void kworker_oom(const char *what);
+
+/* ---- kpublish.c ---- */
+
+void kpub_init(struct kworker *w);
+/* Publish result json for m (copied). */
+void kpub_result(struct kmsg *m, const char *json);
+/* Send the input message to the DLQ with reason; a failed invalid_input
+ * result too when m->id is set (the key equals a valid id). */
+void kpub_dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char *reason);
+/* A delivery report for a result or DLQ kout. */
+void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err_t code, const char *err,
+                    const rd_kafka_message_t *msg);
+/* Shutdown: drop parked messages (their offsets are not stored) and close
+ * the retry timer. */
+void kpub_close(struct kworker *w);
+
+/* m->pending as a guard around code that may finish m. */
+void kmsg_hold(struct kmsg *m);
+void kmsg_release(struct kmsg *m);
+
+#endif
