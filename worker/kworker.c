@@ -260,17 +260,7 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
 static void on_delivery(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code, const char *err,
                         const rd_kafka_message_t *msg)
 {
-    struct kworker *w = ud;
-    struct kout *o = opaque;
-    if (o->kind == KOUT_CALLBACK) {
-        /* Not tied to an input offset: a lost handoff leaves the job to its safety poll. */
-        if (!ok)
-            LOG_WARN(NULL, "callback handoff to %s failed: %s (the job's safety poll covers it)",
-                     rd_kafka_topic_name(msg->rkt), err);
-        free(o);
-        return;
-    }
-    kpub_delivered(w, o, ok, code, err, msg);
+    kpub_delivered(ud, opaque, ok, code, err, msg);
 }
 
 static void on_fatal(void *ud, const char *reason)

@@ -29,12 +29,12 @@ struct kmsg {
     struct kmsg *next, *prev;
 };
 
-enum kout_kind { KOUT_RESULT, KOUT_DLQ, KOUT_CALLBACK };
+enum kout_kind { KOUT_RESULT, KOUT_DLQ };
 
 /* The opaque of one produced message. A parked kout (waiting for its resend
  * timer) owns a copy of what it sends. */
 struct kout {
-    struct kmsg *m; /* NULL for KOUT_CALLBACK */
+    struct kmsg *m;
     enum kout_kind kind;
     int truncated; /* a DLQ copy already cut down */
     int minimal;   /* a result already replaced by a minimal failed one */
