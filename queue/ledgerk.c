@@ -200,6 +200,7 @@ static rd_kafka_t *reader(const struct conf *c, char *err, size_t errlen)
         "auto.offset.reset", "earliest",
         "enable.partition.eof", "true",
         "allow.auto.create.topics", "false",
+        "fetch.wait.max.ms", "10", /* the end of a partition is what a takeover waits for */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
@@ -233,6 +234,11 @@ struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct le
         free(lk);
         return NULL;
     }
+    /* Startup only: learn the topic's leaders now. Otherwise the first write
+     * and the first takeover wait for librdkafka's 1 s topic scan. */
+    int n = kafka_topic_partitions(lk->prk, lk->topic, LK_META_MS);
+    if (n > 0)
+        kafka_topic_partitions(lk->rk, lk->topic, LK_META_MS);
     rd_kafka_poll_set_consumer(lk->rk);
     lk->q = rd_kafka_queue_get_consumer(lk->rk);
     lk->pq = rd_kafka_queue_get_main(lk->prk);

@@ -284,8 +284,8 @@ Test(ledger, kill9_resumes_tasks, .timeout = 90)
     struct world w;
     const char *args[] = { "--gen-ms", gen_args("6000"), NULL };
     world_init(&w, "lkill", 4, args);
-    world_worker(&w, "w1", "", "", 0);
-    pid_t victim = world_worker(&w, "w2", "", "", 0);
+    world_worker(&w, "w1", "log_level = \"debug\";", "", 0);
+    pid_t victim = world_worker(&w, "w2", "log_level = \"debug\";", "", 0);
     kt_wait_group(w.group, 2, 4, 60000);
     produce_jobs(&w, 0, N);
     wait_creates(&w, N, 20);

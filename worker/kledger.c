@@ -103,6 +103,7 @@ static void on_ack(void *ud, int tag, int ok, const char *err, double latency_s)
         write_failed(l, tag_name(tag), err);
         return;
     }
+    LOG_DEBUG(NULL, "ledger: %s record acknowledged after %.1f ms", tag_name(tag), latency_s * 1000);
     metrics_ledger_observe(l->w->e.m, METRICS_LEDGER_WRITE_LATENCY, latency_s);
     if (tag == KL_TAG_CREATED)
         metrics_ledger_observe(l->w->e.m, METRICS_LEDGER_CREATED_WINDOW, latency_s);
@@ -115,6 +116,8 @@ static void put(struct kledger *l, int32_t p, const char *id, const struct ledge
     char err[256] = "out of memory";
     if ((r && !val) || ledgerk_write(l->lk, p, id, val, len, tag, err, sizeof err) != SY_OK)
         write_failed(l, tag_name(tag), err);
+    else
+        LOG_DEBUG(NULL, "ledger: %s record for %s queued to partition %d", tag_name(tag), id, (int)p);
     free(val);
 }
 
