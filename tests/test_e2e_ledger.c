@@ -79,6 +79,9 @@ static void world_conf(struct world *w, const char *name, const char *worker_ext
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
+    char *ml = worker_extra && strstr(worker_extra, "metrics_listen") ? strstr(text, "metrics_listen = \"\";") : NULL;
+    if (ml) /* kt_write_config turns /metrics off; worker_extra sets it again */
+        memset(ml, ' ', strlen("metrics_listen = \"\";"));
     char *k = strstr(text, "kafka = { ");
     cr_assert_not_null(k);
     f = fopen(conf, "w");
@@ -439,8 +442,22 @@ Test(ledger, resume_and_recreate, .timeout = 60)
     write_created(&w, 0, "job-2", 2, "replicate", "pred_never_made", 60000);
     write_created(&w, 0, "job-3", 3, "kie", "task_never_made", 60000);
     produce_jobs(&w, 0, 4);
-    world_worker(&w, "w1", "", "", 0);
+    int mport = sy_free_port();
+    char we[80];
+    snprintf(we, sizeof we, "metrics_listen = \"127.0.0.1:%d\";", mport);
+    world_worker(&w, "w1", we, "", 0);
     wait_results(&w, 4, 40);
+    kt_sleep_ms(600); /* a metrics collection or two */
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
+    const char *want[] = { "switchyard_ledger_tasks_resumed_total 4\n", "switchyard_ledger_tasks_recreated_total 2\n",
+                           "switchyard_ledger_jobs_skipped_done_total 0\n", "switchyard_ledger_read_timeouts_total 0\n",
+                           "switchyard_ledger_write_errors_total 0\n", "switchyard_ledger_takeover_seconds_count 1\n",
+                           "switchyard_ledger_created_window_seconds_count 2\n" };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(strstr(page, want[i]), "/metrics lacks %s", want[i]);
+    cr_assert(strstr(page, "switchyard_ledger_write_latency_seconds_count "), "no write latency histogram");
+    free(page);
     world_stop(&w);
     assert_all_succeeded(&w, 4);
     cr_assert_str_eq(sy_str(result_of(&w, "job-0"), "provider_task_id"), rt);
