@@ -536,6 +536,59 @@ Test(ledger, unavailable_ledger_never_stalls, .timeout = 60)
     world_free(&w);
 }
 
+/* A file's text (caller frees). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char *buf = calloc(1, 65536);
+    cr_assert_not_null(buf);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* An existing ledger topic with too few partitions or without compaction:
+ * --check-config says so (exit 2) and a worker refuses to start (exit 1). */
+Test(ledger, misconfigured_topic_refused, .timeout = 60)
+{
+    struct world w;
+    const char *args[] = { NULL };
+    world_init(&w, "lcfg", 2, args);
+    char few[200], loose[200];
+    snprintf(few, sizeof few, "%s.few", w.in);
+    snprintf(loose, sizeof loose, "%s.loose", w.in);
+    kt_create_topic(few, 1, 0);
+    kt_create_topic(loose, 2, 0); /* cleanup.policy=delete */
+    struct { const char *topic, *needle; } cases[] = { { few, "has 1 partitions" }, { loose, "cleanup.policy=delete" } };
+    for (int i = 0; i < 2; i++) {
+        char conf[400], extra[300], out[420], errp[420];
+        snprintf(extra, sizeof extra, "ledger_topic = \"%s\";", cases[i].topic);
+        world_conf(&w, i ? "loose" : "few", "", extra, 0, conf, sizeof conf);
+        snprintf(out, sizeof out, "%s.out", conf);
+        snprintf(errp, sizeof errp, "%s.err", conf);
+        const char *check[] = { "-c", conf, "--check-config", NULL };
+        cr_assert_eq(sy_wait(sy_spawn_cmd(check, out, errp), 30), 2, "--check-config accepted %s", cases[i].topic);
+        char *e = slurp(errp);
+        cr_assert(strstr(e, cases[i].needle) && strstr(e, "kafka.ledger_topic"), "--check-config said: %s", e);
+        free(e);
+        const char *run[] = { "-c", conf, NULL };
+        cr_assert_eq(sy_wait(sy_spawn_cmd(run, out, errp), 40), 1, "a worker started on %s", cases[i].topic);
+        e = slurp(errp);
+        cr_assert(strstr(e, cases[i].needle), "the worker said: %s", e);
+        free(e);
+    }
+    /* The default (missing) ledger topic passes the check. */
+    char conf[400], out[420], errp[420];
+    world_conf(&w, "good", "", "", 0, conf, sizeof conf);
+    snprintf(out, sizeof out, "%s.out", conf);
+    snprintf(errp, sizeof errp, "%s.err", conf);
+    const char *check[] = { "-c", conf, "--check-config", NULL };
+    cr_assert_eq(sy_wait(sy_spawn_cmd(check, out, errp), 30), 0);
+    world_free(&w);
+}
+
 /* One broker shared with the other e2e files: one test at a time. */
 int main(int argc, char *argv[])
 {
