@@ -215,19 +215,13 @@ struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn 
 
 static void change(struct cbtopic *t, int32_t p, int add)
 {
+    char e[256];
     if (!t)
         return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, t->topic, p)->offset = RD_KAFKA_OFFSET_STORED;
-    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(t->rk, l) : rd_kafka_incremental_unassign(t->rk, l);
-    if (e) {
-        LOG_WARN(NULL, "callback topic %s: %s partition %d: %s", t->topic, add ? "assign" : "unassign", (int)p,
-                 rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    } else {
+    if (kafka_assign_one(t->rk, t->topic, p, RD_KAFKA_OFFSET_STORED, add, e, sizeof e) != SY_OK)
+        LOG_WARN(NULL, "callback topic %s: %s partition %d: %s", t->topic, add ? "assign" : "unassign", (int)p, e);
+    else
         LOG_DEBUG(NULL, "callback topic %s: %s partition %d", t->topic, add ? "reading" : "left", (int)p);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 void cbtopic_assign(struct cbtopic *t, int32_t p)

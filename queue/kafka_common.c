@@ -131,6 +131,31 @@ rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
     return e;
 }
 
+int kafka_assign_one(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offset, int add, char *err,
+                     size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, p)->offset = offset;
+    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(rk, l) : rd_kafka_incremental_unassign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (!e)
+        return SY_OK;
+    snprintf(err, errlen, "%s", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return SY_ERR;
+}
+
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, const char *what, char *err, size_t errlen)
+{
+    char e[512];
+    rd_kafka_t *rk = rd_kafka_new(type, kc, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(kc);
+        snprintf(err, errlen, "%s: %s", what, e);
+    }
+    return rk;
+}
+
 /* ---- topics (Admin API; startup only, blocking) ---- */
 
 #define KT_ADMIN_MS 15000

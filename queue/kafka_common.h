@@ -37,6 +37,15 @@ void kafka_wake_free(struct kafka_wake *w);
  * the commit's error; "nothing to commit" counts as none. Blocks briefly. */
 rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk);
 
+/* Add (add = 1, reading from offset) or remove partition p of topic in the
+ * assignment of a consumer assigned by hand. SY_OK, or SY_ERR with err. */
+int kafka_assign_one(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offset, int add, char *err,
+                     size_t errlen);
+
+/* rd_kafka_new(type, kc): takes kc (destroyed on failure); NULL with err
+ * ("<what>: why"). */
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, const char *what, char *err, size_t errlen);
+
 /* ---- topics: startup only (each blocks up to ~20 s) ---- */
 
 /* Partition count of topic from metadata; 0 = missing or unknown. */

@@ -45,15 +45,7 @@ static rd_kafka_t *admin_handle(const struct conf *c, int timeout_ms, char *err,
     snprintf(ms, sizeof ms, "%d", timeout_ms);
     const char *fixed[] = { "allow.auto.create.topics", "false", "socket.timeout.ms", ms, NULL };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
-    if (!kc)
-        return NULL;
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(err, errlen, "kafka admin: %s", e);
-    }
-    return rk;
+    return kc ? kafka_client_new(RD_KAFKA_CONSUMER, kc, "kafka admin", err, errlen) : NULL;
 }
 
 /* An existing ledger topic: enough partitions, compacted. */
@@ -180,13 +172,7 @@ static rd_kafka_t *writer(const struct conf *c, struct ledgerk *lk, char *err, s
     kafka_conf_soft(kc, c, soft);
     rd_kafka_conf_set_dr_msg_cb(kc, on_dr);
     rd_kafka_conf_set_opaque(kc, lk);
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(err, errlen, "ledger producer: %s", e);
-    }
-    return rk;
+    return kafka_client_new(RD_KAFKA_PRODUCER, kc, "ledger producer", err, errlen);
 }
 
 static rd_kafka_t *reader(const struct conf *c, char *err, size_t errlen)
@@ -204,15 +190,7 @@ static rd_kafka_t *reader(const struct conf *c, char *err, size_t errlen)
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
-    if (!kc)
-        return NULL;
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(err, errlen, "ledger reader: %s", e);
-    }
-    return rk;
+    return kc ? kafka_client_new(RD_KAFKA_CONSUMER, kc, "ledger reader", err, errlen) : NULL;
 }
 
 struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct ledgerk_cbs *cbs, char *err,
@@ -282,17 +260,9 @@ int ledgerk_flush(struct ledgerk *lk, int timeout_ms)
 
 static void change(struct ledgerk *lk, int32_t p, int add)
 {
-    if (!lk)
-        return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, lk->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(lk->rk, l) : rd_kafka_incremental_unassign(lk->rk, l);
-    if (e) {
-        LOG_DEBUG(NULL, "ledger topic %s: %s partition %d: %s", lk->topic, add ? "read" : "stop reading", (int)p,
-                  rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
+    char e[256];
+    if (lk && kafka_assign_one(lk->rk, lk->topic, p, RD_KAFKA_OFFSET_BEGINNING, add, e, sizeof e) != SY_OK)
+        LOG_DEBUG(NULL, "ledger topic %s: %s partition %d: %s", lk->topic, add ? "read" : "stop reading", (int)p, e);
 }
 
 void ledgerk_read(struct ledgerk *lk, int32_t p)
