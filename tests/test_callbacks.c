@@ -606,13 +606,17 @@ Test(callbacks, per_ip_connection_limit, .timeout = 60)
     close(fd);
     cr_assert_eq(got, 0, "a 4th connection from one address was served (%d)", got);
     close(held[0]);
-    for (int i = 0; i < 100 && got != 400; i++) {
+    /* The slot frees once the server has seen the close; its idle timeout
+     * (15 s) bounds that in any case. */
+    int i = 0;
+    for (; i < 1000 && got != 400; i++) {
         sy_sleep_ms(20);
         fd = raw_connect(r.port);
         got = raw_status(fd, req);
         close(fd);
     }
-    cr_assert_eq(got, 400, "no slot after one connection closed");
+    cr_log_info("a slot after %d ms", i * 20);
+    cr_assert_eq(got, 400, "no slot after one connection closed (last answer %d)", got);
     close(held[1]);
     close(held[2]);
     recv_stop(&r);
