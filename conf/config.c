@@ -68,6 +68,8 @@ static const struct conf_ld_field kafka_fields[] = {
     FSTR(struct conf_kafka, dlq_topic, F_NONEMPTY, NULL),
     FSTR(struct conf_kafka, callback_topic, F_NONEMPTY, NULL),
     FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
+    FSTR(struct conf_kafka, ledger_topic, 0, NULL),
+    FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
 };
 
 static const struct conf_ld_field provider_fields[] = {
@@ -209,6 +211,7 @@ static int kafka_defaults(struct conf_kafka *k)
     /* Under the broker's default 1 048 588-byte message limit, with room for
      * the key (the id) and the headers. */
     k->max_result_bytes = 900000;
+    k->ledger_read_timeout_ms = 10000;
     if (conf_ld_set_str(&k->brokers, "127.0.0.1:9092") != 0 || conf_ld_set_str(&k->group, "switchyard") != 0 ||
         conf_ld_set_str(&k->input_topic, "switchyard.jobs") != 0 ||
         conf_ld_set_str(&k->output_topic, "switchyard.results") != 0 ||
@@ -381,6 +384,16 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
                       strcmp(k->callback_topic, k->output_topic) == 0 || strcmp(k->callback_topic, k->dlq_topic) == 0))
         return conf_ld_fail(ld, conf_ld_member_or_self(g, "callback_topic"),
                             "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic");
+    if (k->ledger_topic == NULL && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
+        k->ledger_topic = NULL;
+        return conf_ld_fail(ld, root, "out of memory");
+    }
+    if (g != NULL && k->ledger_topic[0] &&
+        (strcmp(k->ledger_topic, k->input_topic) == 0 || strcmp(k->ledger_topic, k->output_topic) == 0 ||
+         strcmp(k->ledger_topic, k->dlq_topic) == 0 || strcmp(k->ledger_topic, k->callback_topic) == 0))
+        return conf_ld_fail(ld, conf_ld_member_or_self(g, "ledger_topic"),
+                            "kafka.ledger_topic: must differ from input_topic, output_topic, dlq_topic and "
+                            "callback_topic");
     return g == NULL ? 0 : load_kafka_properties(ld, g, k);
 }
 
@@ -709,6 +722,7 @@ void conf_free(struct conf *c)
     free(c->kafka.output_topic);
     free(c->kafka.dlq_topic);
     free(c->kafka.callback_topic);
+    free(c->kafka.ledger_topic);
     free(c->callbacks.listen);
     free(c->callbacks.public_url);
     free(c->callbacks.kie_hmac_key_env);

@@ -116,6 +116,8 @@ struct conf_kafka {
     char *dlq_topic;
     char *callback_topic; /* callbacks handed between workers; default "<input_topic>.callbacks" */
     int max_result_bytes; /* bound on one result line (codec_result_json_max) */
+    char *ledger_topic;   /* the task ledger (crash-safe jobs); default "<input_topic>.ledger", "" = off */
+    int ledger_read_timeout_ms; /* bound on reading a ledger partition at takeover */
     struct conf_kv *properties; /* passed verbatim to librdkafka */
     size_t n_properties;
     int present; /* 1 if the file has a kafka group; the fields above hold defaults either way */

@@ -22,7 +22,6 @@
 #include "worker/sy.h"
 
 #define CBT_BATCH 500
-#define CBT_TIMEOUT_MS 15000
 #define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
 #define CBT_MAX_MESSAGES "1000"     /* handoffs queued in the producer at most ... */
 #define CBT_MAX_KBYTES "16384"      /* ... and their bytes (16 MiB) */
@@ -42,62 +41,10 @@ struct cbtopic {
     unsigned long dropped, failed; /* since that warning */
 };
 
-/* Partition count of topic (0 = missing or unknown). */
-static int partitions_of(rd_kafka_t *rk, const char *topic)
-{
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int n = 0;
-    if (t && rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            n = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    if (t)
-        rd_kafka_topic_destroy(t);
-    return n;
-}
-
-/* CreateTopics for name; SY_OK also when it already exists. */
-static int create_topic(rd_kafka_t *rk, const char *name, int partitions, char *err, size_t errlen)
-{
-    char e[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, -1, e, sizeof e);
-    if (!nt) {
-        snprintf(err, errlen, "callback topic %s: %s", name, e);
-        return SY_ERR;
-    }
-    /* A callback older than this is for a task long given up (poll.max_s). */
-    rd_kafka_NewTopic_set_config(nt, "retention.ms", CBT_RETENTION_MS);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opt, CBT_TIMEOUT_MS, e, sizeof e);
-    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CBT_TIMEOUT_MS + 5000);
-    int rc = SY_ERR;
-    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
-    if (!ev) {
-        snprintf(err, errlen, "callback topic %s: no answer from the broker", name);
-    } else if (!tr || cnt != 1) {
-        snprintf(err, errlen, "callback topic %s: %s", name, rd_kafka_event_error_string(ev));
-    } else if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-               rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        snprintf(err, errlen, "callback topic %s: %s", name, rd_kafka_topic_result_error_string(tr[0]));
-    } else {
-        rc = SY_OK;
-    }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
-    return rc;
-}
-
 int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
 {
+    /* A callback older than this is for a task long given up (poll.max_s). */
+    static const char *const retention[] = { "retention.ms", CBT_RETENTION_MS, NULL };
     rd_kafka_conf_t *kc = kafka_conf_new(c, NULL, err, errlen);
     if (!kc)
         return -1;
@@ -108,14 +55,15 @@ int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "kafka admin: %s", e);
         return -1;
     }
-    int want = partitions_of(rk, c->kafka.input_topic);
+    int want = kafka_topic_partitions(rk, c->kafka.input_topic, 5000);
     int have = -1;
     if (want <= 0) {
         snprintf(err, errlen, "callback topic: cannot read the partition count of input topic %s",
                  c->kafka.input_topic);
-    } else if (create_topic(rk, c->kafka.callback_topic, want, err, errlen) == SY_OK) {
+    } else if (kafka_topic_create(rk, "callback topic", c->kafka.callback_topic, want, retention, err, errlen) ==
+               SY_OK) {
         /* Metadata can lag the creation for a moment. */
-        for (int i = 0; i < 50 && (have = partitions_of(rk, c->kafka.callback_topic)) <= 0; i++)
+        for (int i = 0; i < 50 && (have = kafka_topic_partitions(rk, c->kafka.callback_topic, 5000)) <= 0; i++)
             rd_kafka_poll(rk, 100);
         if (have <= 0) {
             snprintf(err, errlen, "callback topic %s: not visible after creation", c->kafka.callback_topic);

@@ -34,16 +34,63 @@ struct consumer {
     int in_group;
     int topic_partitions;
     rd_kafka_topic_partition_list_t *assigned;
+    rd_kafka_topic_partition_list_t *held; /* paused on their own (consumer_hold) */
 };
 
 static void apply_pause(struct consumer *k, rd_kafka_topic_partition_list_t *parts)
 {
     if (parts->cnt == 0)
         return;
-    if (k->paused)
+    if (k->paused) {
         rd_kafka_pause_partitions(k->rk, parts);
+        return;
+    }
+    /* A global resume never resumes a held partition. */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (!rd_kafka_topic_partition_list_find(k->held, parts->elems[i].topic, parts->elems[i].partition))
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition);
+    if (l->cnt > 0)
+        rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void pause_one(struct consumer *k, int32_t p, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->topic, p);
+    if (pause)
+        rd_kafka_pause_partitions(k->rk, l);
     else
-        rd_kafka_resume_partitions(k->rk, parts);
+        rd_kafka_resume_partitions(k->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void consumer_hold(struct consumer *k, int32_t p)
+{
+    if (!rd_kafka_topic_partition_list_find(k->held, k->topic, p))
+        rd_kafka_topic_partition_list_add(k->held, k->topic, p);
+    pause_one(k, p, 1);
+}
+
+void consumer_release(struct consumer *k, int32_t p)
+{
+    if (!rd_kafka_topic_partition_list_del(k->held, k->topic, p))
+        return;
+    if (!k->paused && rd_kafka_topic_partition_list_find(k->assigned, k->topic, p))
+        pause_one(k, p, 0);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offs, void *opaque)
+{
+    (void)rk;
+    struct consumer *k = opaque;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR || !offs || !k->cbs.on_committed)
+        return;
+    for (int i = 0; i < offs->cnt; i++)
+        if (offs->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && offs->elems[i].offset >= 0 &&
+            strcmp(offs->elems[i].topic, k->topic) == 0)
+            k->cbs.on_committed(k->cbs.ud, offs->elems[i].partition, offs->elems[i].offset);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
@@ -68,6 +115,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         for (int i = 0; i < parts->cnt; i++) {
             k->cbs.on_revoke(k->cbs.ud, parts->elems[i].partition);
             rd_kafka_topic_partition_list_del(k->assigned, parts->elems[i].topic, parts->elems[i].partition);
+            rd_kafka_topic_partition_list_del(k->held, parts->elems[i].topic, parts->elems[i].partition);
         }
         /* Send what on_revoke stored before the partitions go. */
         rd_kafka_commit(rk, NULL, 1);
@@ -172,7 +220,9 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
     k->cbs = *cbs;
     k->topic = strdup(c->kafka.input_topic);
     k->assigned = rd_kafka_topic_partition_list_new(16);
+    k->held = rd_kafka_topic_partition_list_new(16);
     rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(kc, on_commit);
     rd_kafka_conf_set_error_cb(kc, on_error);
     rd_kafka_conf_set_opaque(kc, k);
     char e[512];
@@ -181,6 +231,7 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
         snprintf(err, errlen, "kafka consumer: %s", e);
         rd_kafka_conf_destroy(kc);
         rd_kafka_topic_partition_list_destroy(k->assigned);
+        rd_kafka_topic_partition_list_destroy(k->held);
         free(k->topic);
         free(k);
         return NULL;
@@ -196,6 +247,7 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
         rd_kafka_queue_destroy(k->q);
         rd_kafka_destroy(k->rk);
         rd_kafka_topic_partition_list_destroy(k->assigned);
+        rd_kafka_topic_partition_list_destroy(k->held);
         free(k->topic);
         free(k);
         return NULL;
@@ -254,6 +306,7 @@ static void on_tick_closed(uv_handle_t *h)
     rd_kafka_queue_destroy(k->q);
     rd_kafka_destroy(k->rk);
     rd_kafka_topic_partition_list_destroy(k->assigned);
+    rd_kafka_topic_partition_list_destroy(k->held);
     free(k->topic);
     free(k);
 }

@@ -25,6 +25,9 @@ struct consumer_cbs {
     void (*on_revoke)(void *ud, int32_t partition);
     /* After every assignment change (may be NULL). */
     void (*on_rebalanced)(void *ud);
+    /* The broker acknowledged a commit of offset (the next to consume) for
+     * partition (may be NULL). */
+    void (*on_committed)(void *ud, int32_t partition, int64_t offset);
     void *ud;
 };
 
@@ -36,6 +39,13 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
 void consumer_pause(struct consumer *k);
 void consumer_resume(struct consumer *k);
 int consumer_paused(const struct consumer *k);
+
+/* Hold one assigned partition paused on its own (e.g. while its takeover
+ * runs) / let it go: it resumes unless consumption is paused as a whole.
+ * consumer_resume() never resumes a held partition. May be called from
+ * on_assign. Revoking a partition releases it. */
+void consumer_hold(struct consumer *k, int32_t p);
+void consumer_release(struct consumer *k, int32_t p);
 
 /* Store `next` (the next offset to consume) as partition's committable
  * position; auto-commit sends it. SY_OK or SY_ERR (e.g. partition not assigned). */

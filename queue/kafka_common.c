@@ -130,3 +130,101 @@ rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
     rd_kafka_consumer_close(rk);
     return e;
 }
+
+/* ---- topics (Admin API; startup only, blocking) ---- */
+
+#define KT_ADMIN_MS 15000
+
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = 0;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
+int kafka_topic_create(rd_kafka_t *rk, const char *what, const char *name, int partitions,
+                       const char *const *configs, char *err, size_t errlen)
+{
+    char e[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, -1, e, sizeof e);
+    if (!nt) {
+        snprintf(err, errlen, "%s %s: %s", what, name, e);
+        return SY_ERR;
+    }
+    for (size_t i = 0; configs && configs[i]; i += 2)
+        rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opt, KT_ADMIN_MS, e, sizeof e);
+    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KT_ADMIN_MS + 5000);
+    int rc = SY_ERR;
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    if (!ev) {
+        snprintf(err, errlen, "%s %s: no answer from the broker", what, name);
+    } else if (!tr || cnt != 1) {
+        snprintf(err, errlen, "%s %s: %s", what, name, rd_kafka_event_error_string(ev));
+    } else if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(err, errlen, "%s %s: %s", what, name, rd_kafka_topic_result_error_string(tr[0]));
+    } else {
+        rc = SY_OK;
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+int kafka_topic_config(rd_kafka_t *rk, const char *name, const char *key, char *out, size_t cap, char *err,
+                       size_t errlen)
+{
+    char e[256];
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, KT_ADMIN_MS, e, sizeof e);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KT_ADMIN_MS + 5000);
+    const rd_kafka_DescribeConfigs_result_t *res = ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t **rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : NULL;
+    int rc = SY_ERR;
+    if (!ev) {
+        snprintf(err, errlen, "topic %s: no answer to DescribeConfigs", name);
+    } else if (!rs || n != 1) {
+        snprintf(err, errlen, "topic %s: %s", name, rd_kafka_event_error_string(ev));
+    } else if (rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "topic %s: %s", name, rd_kafka_ConfigResource_error_string(rs[0]));
+    } else {
+        size_t ne = 0;
+        const rd_kafka_ConfigEntry_t **es = rd_kafka_ConfigResource_configs(rs[0], &ne);
+        snprintf(err, errlen, "topic %s: no config %s", name, key);
+        for (size_t i = 0; i < ne; i++) {
+            if (strcmp(rd_kafka_ConfigEntry_name(es[i]), key) == 0) {
+                const char *v = rd_kafka_ConfigEntry_value(es[i]);
+                snprintf(out, cap, "%s", v ? v : "");
+                rc = SY_OK;
+                break;
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}

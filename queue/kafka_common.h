@@ -37,4 +37,18 @@ void kafka_wake_free(struct kafka_wake *w);
  * the commit's error; "nothing to commit" counts as none. Blocks briefly. */
 rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk);
 
+/* ---- topics: startup only (each blocks up to ~20 s) ---- */
+
+/* Partition count of topic from metadata; 0 = missing or unknown. */
+int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
+/* CreateTopics name with partitions and topic configs (NULL-terminated
+ * name/value pairs; may be NULL), the broker's default replication. SY_OK,
+ * also when it exists already; SY_ERR with err ("<what> <name>: why"). */
+int kafka_topic_create(rd_kafka_t *rk, const char *what, const char *name, int partitions,
+                       const char *const *configs, char *err, size_t errlen);
+/* The value of topic config key (DescribeConfigs) into out. SY_OK or SY_ERR
+ * with err. */
+int kafka_topic_config(rd_kafka_t *rk, const char *name, const char *key, char *out, size_t cap, char *err,
+                       size_t errlen);
+
 #endif

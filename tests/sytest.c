@@ -198,6 +198,15 @@ json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const
     return o;
 }
 
+json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body, const char *bearer)
+{
+    struct buf b = { 0 };
+    long st = http_ex(fp->port, path, body, bearer, NULL, &b);
+    json_object *o = st >= 200 && st < 300 && b.p ? json_tokener_parse(b.p) : NULL;
+    free(b.p);
+    return o;
+}
+
 int fp_post(const struct fakeprov *fp, const char *path, const char *body)
 {
     struct buf b = { 0 };

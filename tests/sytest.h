@@ -25,6 +25,9 @@ int fp_post(const struct fakeprov *fp, const char *path, const char *body);
 /* GET with "Authorization: Bearer <bearer>" (and a User-Agent): for the
  * provider APIs themselves, e.g. KIE's recordInfo. Parsed body or NULL. */
 json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const char *bearer);
+/* POST body with "Authorization: Bearer <bearer>": the parsed 2xx body or
+ * NULL (e.g. to create a provider task by hand). */
+json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body, const char *bearer);
 /* GET http://127.0.0.1:port/path: the HTTP status (0 = no reply); *out (may
  * be NULL) gets the body, caller frees. */
 long sy_http_get(int port, const char *path, char **out);

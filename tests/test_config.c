@@ -425,6 +425,23 @@ Test(config, callbacks_off_by_default)
     assert_no_leaks();
 }
 
+/* The task ledger: on by default next to the input topic, "" turns it off. */
+Test(config, ledger_topic)
+{
+    struct conf *c = load_ok(MIN);
+    cr_assert_str_eq(c->kafka.ledger_topic, "switchyard.jobs.ledger");
+    cr_assert_eq(c->kafka.ledger_read_timeout_ms, 10000);
+    conf_free(c);
+    c = load_ok(MIN "kafka = { input_topic = \"in\"; ledger_read_timeout_ms = 2500; };");
+    cr_assert_str_eq(c->kafka.ledger_topic, "in.ledger", "follows the input topic");
+    cr_assert_eq(c->kafka.ledger_read_timeout_ms, 2500);
+    conf_free(c);
+    c = load_ok(MIN "kafka = { ledger_topic = \"\"; };");
+    cr_assert_str_eq(c->kafka.ledger_topic, "", "off");
+    conf_free(c);
+    assert_no_leaks();
+}
+
 /* Loopback listeners may run unsigned; elsewhere only with allow_unsigned = true. */
 Test(config, callbacks_unsigned_listen)
 {
@@ -652,6 +669,9 @@ static const struct bad bad_table[] = {
       "callbacks.max_connections_per_ip: must not exceed max_connections (8)" },
     { MIN "kafka = {\n callback_topic = \"switchyard.results\"; };", NULL, 3,
       "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic" },
+    { MIN "kafka = {\n ledger_topic = \"switchyard.jobs\"; };", NULL, 3,
+      "kafka.ledger_topic: must differ from input_topic, output_topic, dlq_topic and callback_topic" },
+    { MIN "kafka = {\n ledger_read_timeout_ms = 5; };", NULL, 3, "kafka.ledger_read_timeout_ms" },
     /* API keys: named, never shown */
     { NULL, "bad-env-unset.conf", 6, "providers[1].api_key_env: environment variable SY_T_UNSET is not set" },
     { "providers = ( { name = \"k\"; type = \"kie\"; priority = 1; base_url = \"https://k\";\n api_key_env = \"SY_T_EMPTY\"; } );",

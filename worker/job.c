@@ -48,6 +48,9 @@
  * provider's connections; past that a create goes out without the hold (and
  * is polled), so held replies never starve polls and other creates. */
 #define JOB_HELD_SHARE 2
+/* A resumed KIE task answered "recordInfo is null" (which KIE also says for
+ * a moment after a create): past this age it is taken as unknown. */
+#define JOB_RESUME_NULL_MS 5000
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
 
@@ -95,6 +98,13 @@ struct job {
     void *ud;
     int finished;
     int32_t partition; /* for the callback URL; -1 = batch */
+    int creates;       /* creates sent for the job, over every provider (ledger "attempt") */
+    int resumed;       /* polling a task another worker created; not yet confirmed by its provider */
+    struct job_resume_copy {
+        char provider[64], task_id[256], worker[128];
+        int64_t created_wall_ms;
+        int attempt;
+    } *resume;         /* set by job_resume(), used at start */
 };
 
 static void try_provider(struct job *j);
@@ -135,6 +145,7 @@ static void add_attempt(struct job *j, const char *outcome, long http_status, co
 static void free_job(uv_handle_t *h)
 {
     struct job *j = h->data;
+    free(j->resume);
     codec_job_free(j->spec);
     free(j->attempts);
     free(j->task_id);
@@ -512,12 +523,40 @@ static void observe_done(struct job *j, const struct prov_result *res)
         replan_first_polls(j, pp);
 }
 
+/* A resumed task's first answers: does its provider still know it? If
+ * not, the job is created anew on the same provider (returns 1). */
+static int resume_gone(struct job *j, const struct prov_result *res, int64_t now)
+{
+    int unknown = res->outcome == PROV_FAILED &&
+                  (res->kind == PROV_K_NOT_FOUND ||
+                   (res->kind == PROV_K_NOT_READY &&
+                    (now - j->task_created_ms > JOB_RESUME_NULL_MS || j->not_ready >= j->prov->not_ready_tolerance)));
+    if (!unknown) {
+        if (res->outcome != PROV_FAILED || res->kind != PROV_K_NOT_READY)
+            j->resumed = 0; /* the provider answered for it: an ordinary task from now on */
+        return 0;
+    }
+    struct log_ctx lc = job_log_ctx(j);
+    LOG_INFO(&lc, "resumed task unknown to the provider (%s): creating it again", res->message);
+    add_attempt(j, "task_unknown", res->http_status, res->code, res->message, now - j->step_start_ms);
+    metrics_ledger(j->e->m, METRICS_LEDGER_RECREATED);
+    j->resumed = 0;
+    drop_task(j);
+    j->phase = PHASE_CREATE;
+    j->not_ready = 0;
+    j->poll_errors = 0;
+    arm(j, 0);
+    return 1;
+}
+
 /* A task's status, from a status reply or (from_callback) a verified
  * callback body: finish, fail over or wait again. r stays the caller's to
  * clean up (succeed() takes its urls). */
 static void poll_result(struct job *j, struct prov_result *r, int64_t now, int from_callback)
 {
     struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
+    if (j->resumed && resume_gone(j, &res, now))
+        return;
     switch (res.outcome) {
     case PROV_SUCCEEDED:
         observe_done(j, r);
@@ -610,6 +649,14 @@ static void gate_poll(struct job *j)
         arm(j, JOB_POLL_RETRY_MS);
 }
 
+/* The create reply named a task: tell the ledger (crash-safe jobs). */
+static void note_created(struct job *j, const char *task_id)
+{
+    if (j->e->task_created && j->cb)
+        j->e->task_created(j->ud, j->prov->name, task_id, sy_wall_ms() - (sy_now_ms() - j->step_start_ms),
+                           j->creates);
+}
+
 static void on_create_reply(void *ud, const struct loop_response *resp)
 {
     struct job *j = ud;
@@ -622,6 +669,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     switch (res.outcome) {
     case PROV_SUCCEEDED:
         ratelimit_on_success(j->ps->rl, RATELIMIT_CREATE, now);
+        if (res.task_id)
+            note_created(j, res.task_id);
         j->task_created_ms = j->step_start_ms;
         j->poll_t0_ms = j->step_start_ms;
         j->pending_ms = -1;
@@ -641,6 +690,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         j->task_id = res.task_id;
         res.task_id = NULL;
+        note_created(j, j->task_id);
         if (j->e->tasks && taskmap_put(j->e->tasks, j->prov->name, j->task_id, j) != SY_OK) {
             struct log_ctx lc = job_log_ctx(j);
             LOG_WARN(&lc, "out of memory: the task's callback will not find it (the safety poll will)");
@@ -826,6 +876,7 @@ static void gate_create(struct job *j)
     if (j->tries == 0)
         budget_on_request(ps->bud, now);
     j->tries++;
+    j->creates++;
     send_create(j);
 }
 
@@ -861,6 +912,64 @@ static int render_template(struct job *j)
     return -1;
 }
 
+/* The provider index (in the job's order) named name, or n_order. */
+static size_t order_index(const struct job *j, const char *name)
+{
+    for (size_t k = 0; k < j->n_order; k++)
+        if (strcmp(j->cref->c->providers[j->order[k]].name, name) == 0)
+            return k;
+    return j->n_order;
+}
+
+/* Take over the task of j->resume: poll it now, then as if this worker had
+ * created it at its create time. */
+static void start_resumed(struct job *j)
+{
+    struct job_resume_copy *r = j->resume;
+    j->cur = order_index(j, r->provider);
+    if (j->cur >= j->n_order) { /* the config changed since job_resume() */
+        j->cur = 0;
+        try_provider(j);
+        return;
+    }
+    j->prov = &j->cref->c->providers[j->order[j->cur]];
+    j->ops = prov_lookup(j->prov->type);
+    j->ps = dispatch_pstate(j->e->d, j->prov->name);
+    j->plan = job_plan(j);
+    j->gate_since_ms = sy_now_ms();
+    j->task_id = strdup(r->task_id);
+    if (!j->ops || !j->ps || !j->task_id) {
+        free(j->task_id);
+        j->task_id = NULL;
+        try_provider(j);
+        return;
+    }
+    if (ratelimit_task_start(j->ps->rl) == SY_OK)
+        j->holding_slot = 1; /* the task counts against the cap; if full, it runs beside it */
+    int64_t now = sy_now_ms(), age = sy_wall_ms() - r->created_wall_ms;
+    if (age < 0)
+        age = 0;
+    j->task_created_ms = now - age;
+    j->poll_t0_ms = j->task_created_ms;
+    j->step_start_ms = now;
+    j->pending_ms = -1;
+    j->phase = PHASE_POLL;
+    j->tries = 1; /* the create was this provider's first try */
+    j->creates = r->attempt > 0 ? r->attempt : 1;
+    j->resumed = 1;
+    char msg[300];
+    snprintf(msg, sizeof msg, "resumed the task created by worker %s (create #%d, %lld ms ago)",
+             r->worker[0] ? r->worker : "?", r->attempt, (long long)age);
+    add_attempt(j, "resumed", 0, NULL, msg, 0);
+    if (j->e->tasks && taskmap_put(j->e->tasks, j->prov->name, j->task_id, j) != SY_OK) {
+        struct log_ctx lc = job_log_ctx(j);
+        LOG_WARN(&lc, "out of memory: the task's callback will not find it (the safety poll will)");
+    }
+    struct log_ctx lc = job_log_ctx(j);
+    LOG_INFO(&lc, "%s", msg);
+    arm(j, 0); /* its callback may have gone to the dead worker: ask now */
+}
+
 static void on_start(uv_timer_t *t)
 {
     struct job *j = t->data;
@@ -868,6 +977,10 @@ static void on_start(uv_timer_t *t)
         return;
     if (j->n_order == 0) {
         finish(j, 0, "invalid_input", "providers: none of the job's providers is configured");
+        return;
+    }
+    if (j->resume) {
+        start_resumed(j);
         return;
     }
     try_provider(j);
@@ -905,6 +1018,23 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
 void job_set_partition(struct job *j, int32_t partition)
 {
     j->partition = partition;
+}
+
+int job_resume(struct job *j, const struct job_resume *r)
+{
+    if (!r->provider || !r->task_id || !r->task_id[0] || order_index(j, r->provider) >= j->n_order)
+        return SY_DECLINED;
+    struct job_resume_copy *c = calloc(1, sizeof *c);
+    if (!c)
+        return SY_DECLINED;
+    snprintf(c->provider, sizeof c->provider, "%s", r->provider);
+    snprintf(c->task_id, sizeof c->task_id, "%s", r->task_id);
+    snprintf(c->worker, sizeof c->worker, "%s", r->worker ? r->worker : "");
+    c->created_wall_ms = r->created_wall_ms;
+    c->attempt = r->attempt;
+    free(j->resume);
+    j->resume = c;
+    return SY_OK;
 }
 
 int job_callback(struct engine *e, const char *provider, const char *task_id, const char *job_id,

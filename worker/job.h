@@ -34,6 +34,9 @@ struct engine {
     struct taskmap *tasks;
     const char *callback_base;
     int64_t safety_poll_ms;
+    /* Crash-safe jobs (NULL = off): called when a create reply names a task
+     * (ud: the job's done-callback ud; strings borrowed for the call). */
+    void (*task_created)(void *ud, const char *provider, const char *task_id, int64_t created_wall_ms, int attempt);
 };
 
 struct job;
@@ -52,6 +55,23 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
  * batch mode): it goes into the job's callback URL. Call right after
  * job_start(). */
 void job_set_partition(struct job *j, int32_t partition);
+
+/* A task created for this job earlier, by another worker (the task ledger). */
+struct job_resume {
+    const char *provider, *task_id, *worker; /* borrowed for the call */
+    int64_t created_wall_ms;                  /* Unix ms: when its create went out */
+    int attempt;                              /* creates sent for the job by then */
+};
+
+/* Resume r's task instead of creating one: the job polls it at once (then
+ * on its provider's plan, counted from the create time; with callbacks on it
+ * awaits the callback with the safety poll) and its attempts show the
+ * resume. A provider that no longer knows the task (404, or KIE's
+ * "recordInfo is null" for a task that is not brand new) gets the job created
+ * anew on it (metrics: switchyard_ledger_tasks_recreated_total). Call right
+ * after job_start(). SY_OK; SY_DECLINED when r's provider is not one the job
+ * may use (it then runs as new). */
+int job_resume(struct job *j, const struct job_resume *r);
 
 /* A callback for (provider, task_id) of job job_id. res NULL: a trigger
  * only; the job polls the task at once with its key (at most a few times

@@ -38,6 +38,7 @@
 #include "queue/cbtopic.h"
 #include "queue/codec.h"
 #include "queue/consumer.h"
+#include "queue/ledger.h"
 #include "queue/offsets.h"
 #include "queue/producer.h"
 #include "worker/sy.h"
@@ -124,6 +125,8 @@ static void kmsg_free(struct kmsg *m)
 void kworker_kmsg_done(struct kmsg *m)
 {
     struct kworker *w = m->w;
+    if (!m->dropped && !m->failed)
+        kledger_done(m);
     if (!m->dropped && !m->failed && offsets_finish(w->offsets, m->partition, m->offset) == SY_OK) {
         bool changed = false;
         int64_t next = offsets_committable(w->offsets, m->partition, &changed);
@@ -138,9 +141,9 @@ void kworker_kmsg_done(struct kmsg *m)
 static void on_job_done(void *ud, const char *job_id, int ok, const char *result_json)
 {
     (void)job_id;
-    (void)ok;
     struct kmsg *m = ud;
     m->job = NULL;
+    m->ok = ok;
     kmsg_hold(m);
     kpub_result(m, result_json);
     kmsg_release(m);
@@ -229,7 +232,17 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     } else if (spec && (msg->key_len != strlen(spec->id) || memcmp(msg->key, spec->id, msg->key_len) != 0)) {
         snprintf(err, sizeof err, "message key does not match the job id");
     }
-    if (err[0]) {
+    struct ledger_rec lr;
+    int have_rec = kledger_lookup(w, msg->partition, msg->offset, err[0] ? NULL : m->id, &lr) == SY_OK;
+    if (have_rec && lr.state == LEDGER_DONE) {
+        /* Finished and acknowledged by an earlier owner, not yet committed. */
+        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+        LOG_INFO(&lc, "ledger: done already (%s): finished without running or publishing again", lr.status);
+        metrics_ledger(w->e.m, METRICS_LEDGER_SKIPPED_DONE);
+        codec_job_free(spec);
+        m->ledger_done = 1;
+        m->ok = strcmp(lr.status, "succeeded") == 0;
+    } else if (err[0]) {
         codec_job_free(spec);
         if (!owned_id(msg, m->id)) {
             free(m->id);
@@ -246,11 +259,16 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         if (lag > 0 && lag < 86400000)
             enq = now - lag;
         m->job = job_start(&w->e, spec, -1, enq, on_job_done, m);
-        if (m->job)
-            job_set_partition(m->job, msg->partition);
         if (!m->job) {
             codec_job_free(spec);
             kworker_oom("a job");
+        }
+        job_set_partition(m->job, msg->partition);
+        if (have_rec && lr.state == LEDGER_CREATED) {
+            struct job_resume jr = { .provider = lr.provider, .task_id = lr.task_id, .worker = lr.worker,
+                                     .created_wall_ms = lr.created_ms, .attempt = lr.attempt };
+            if (job_resume(m->job, &jr) == SY_OK)
+                metrics_ledger(w->e.m, METRICS_LEDGER_RESUMED);
         }
     }
     kmsg_release(m);
@@ -285,6 +303,12 @@ static void on_assign(void *ud, int32_t p)
     }
     offsets_drop(w->offsets, p);
     cbtopic_assign(w->cbt, p);
+    kledger_assign(w, p);
+}
+
+static void on_committed(void *ud, int32_t p, int64_t next)
+{
+    kledger_committed(ud, p, next);
 }
 
 /* Fleet-scope limits follow this worker's share of the input partitions. */
@@ -309,6 +333,7 @@ static void on_revoke(void *ud, int32_t p)
     size_t dropped = kp->n;
     kp->owned = 0;
     cbtopic_unassign(w->cbt, p);
+    kledger_revoke(w, p); /* flushes the created records of the jobs dropped below */
     struct kmsg *m = kp->head;
     kp->head = NULL;
     kp->n = 0;
@@ -436,8 +461,10 @@ static void on_closer(uv_timer_t *t)
     int lost = producer_flush(w->producer, KW_FLUSH_MS);
     if (lost > 0)
         LOG_ERROR(NULL, "%d results were not delivered before the flush deadline", lost);
+    kledger_flush(w); /* the next owner must see the created records of the aborted jobs */
     consumer_close(w->consumer); /* commits stored offsets, leaves the group */
     w->consumer = NULL;
+    kledger_close(w);
     cbtopic_close(w->cbt); /* after the consumer: its revoke callbacks unassign here */
     w->cbt = NULL;
     /* kmsgs left: jobs aborted above or results undelivered — not committed. */
@@ -568,10 +595,11 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     if (w->e.loop)
         w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
     struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
-                                .on_rebalanced = on_rebalanced, .ud = w };
-    if (w->producer && start_callbacks(w, err, errlen) == SY_OK)
+                                .on_rebalanced = on_rebalanced, .on_committed = on_committed, .ud = w };
+    if (w->producer && start_callbacks(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)
         w->consumer = consumer_new(&w->uv, c, &cbs, err, errlen);
     if (!w->offsets || !w->consumer) {
+        kledger_close(w);
         callbacks_close(w->cb);
         cbtopic_close(w->cbt);
         if (w->producer)

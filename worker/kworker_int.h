@@ -25,6 +25,8 @@ struct kmsg {
     int failed;    /* shutdown dropped a message for it: never store its offset */
     size_t bytes;  /* what it holds, counted in kworker.bytes */
     char *id;      /* a valid job id, or NULL */
+    int ok;        /* the job's result says succeeded */
+    int ledger_done; /* its ledger record says done already: write none */
     char *traceparent;
     struct kmsg *next, *prev;
 };
@@ -65,6 +67,7 @@ struct kworker {
     struct offsets *offsets;
     struct callbacks *cb; /* NULL = callbacks off */
     struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
+    struct kledger *led;  /* the task ledger (NULL = kafka.ledger_topic ""); kledger.c */
     uint64_t cb_forwarded, cb_handed_in;
     struct kpart *parts;
     size_t n_parts;
@@ -107,6 +110,34 @@ void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err
 /* Shutdown: drop parked messages (their offsets are not stored) and close
  * the retry timer. */
 void kpub_close(struct kworker *w);
+
+/* ---- kledger.c: the task ledger (crash-safe jobs). Every function is a
+ * no-op when the ledger is off (w->led NULL). ---- */
+
+struct ledger_rec;
+/* Setup: check / create the topic, start its writer and reader, hook the
+ * engine's task_created. SY_OK (also when off, or when the ledger cannot be
+ * reached: jobs then go on at-least-once); SY_ERR with err when the topic is
+ * misconfigured. */
+int kledger_start(struct kworker *w, char *err, size_t errlen);
+/* Partition p assigned: hold it and read its ledger partition (takeover). */
+void kledger_assign(struct kworker *w, int32_t p);
+/* Partition p revoked: flush the writer (bounded) so its next owner sees
+ * the records, stop reading, forget what was read and the pending tombstones. */
+void kledger_revoke(struct kworker *w, int32_t p);
+/* The record for input message (p, offset) with job id, read at takeover:
+ * SY_OK with out filled, or SY_DECLINED. */
+int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id, struct ledger_rec *out);
+/* m finished (what it produced is acknowledged): write `done` and queue its
+ * tombstone for when the commit passes it. */
+void kledger_done(struct kmsg *m);
+/* The broker acknowledged the commit of next for partition p: tombstone the
+ * records of jobs below it. */
+void kledger_committed(struct kworker *w, int32_t p, int64_t next);
+/* Shutdown, before leaving the group: flush (bounded). */
+void kledger_flush(struct kworker *w);
+/* Shutdown, after leaving the group: close and free. */
+void kledger_close(struct kworker *w);
 
 /* m->pending as a guard around code that may finish m. */
 void kmsg_hold(struct kmsg *m);

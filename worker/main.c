@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 
 #include "conf/config.h"
+#include "queue/ledgerk.h"
 #include "sy.h"
 #include "worker/batch.h"
 #include "worker/kworker.h"
@@ -311,6 +312,15 @@ int main(int argc, char **argv)
     }
     warn_exposed_config(conf, config_path);
     if (check) {
+        /* The ledger topic, when the broker answers: a bad one stops a worker at start. */
+        int lrc = conf->kafka.present && conf->kafka.ledger_topic[0] ? ledgerk_check(conf, err, sizeof err) : SY_OK;
+        if (lrc == SY_ERR) {
+            fprintf(stderr, "%s: %s\n", config_path, err);
+            conf_free(conf);
+            return 2;
+        }
+        if (lrc == SY_AGAIN)
+            fprintf(stderr, "%s: kafka.ledger_topic not checked: %s\n", config_path, err);
         printf("%s: ok (%zu providers, %zu templates)\n", config_path, conf->n_providers, conf->n_templates);
         conf_free(conf);
         return 0;

@@ -41,6 +41,29 @@ static const double req_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5,
 static const double job_buckets[] = { .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800 };
 #define N_REQ_B (sizeof req_buckets / sizeof req_buckets[0])
 #define N_JOB_B (sizeof job_buckets / sizeof job_buckets[0])
+static const double ledger_buckets[] = { .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+#define N_LEDGER_B (sizeof ledger_buckets / sizeof ledger_buckets[0])
+static const char *const ledger_counter_names[] = {
+    "switchyard_ledger_tasks_resumed_total", "switchyard_ledger_jobs_skipped_done_total",
+    "switchyard_ledger_tasks_recreated_total", "switchyard_ledger_read_timeouts_total",
+    "switchyard_ledger_write_errors_total",
+};
+static const char *const ledger_counter_help[] = {
+    "Jobs that resumed a provider task another worker created (task ledger).",
+    "Jobs finished without running again: their ledger record says done.",
+    "Resumed tasks the provider no longer knew: created again.",
+    "Takeovers that gave up reading their ledger partition (ledger_read_timeout_ms).",
+    "Ledger records that could not be written (jobs go on at-least-once).",
+};
+static const char *const ledger_hist_names[] = {
+    "switchyard_ledger_write_latency_seconds", "switchyard_ledger_created_window_seconds",
+    "switchyard_ledger_takeover_seconds",
+};
+static const char *const ledger_hist_help[] = {
+    "Ledger record produce to broker acknowledgement.",
+    "Create reply naming a task to the acknowledgement of its created record (the window a crash can pay twice).",
+    "Partition assigned to its jobs running (ledger partition read).",
+};
 static const char *const endpoint_names[] = { "create", "poll", "cancel" };
 
 struct m_status {
@@ -109,6 +132,11 @@ struct m_data {
     int ready;
     char reason[160];
     int64_t heartbeat_ms;
+    uint64_t ledger[METRICS_LEDGER_NEVENTS];
+    struct {
+        uint64_t b[N_LEDGER_B], count;
+        double sum;
+    } ledger_h[METRICS_LEDGER_NHIST];
 };
 
 /* Callback counters: written from the listener thread too, so under their own lock. */
@@ -348,6 +376,25 @@ void metrics_callback_handoff_dropped(struct metrics *m, int unsigned_event)
     bump_cb(m, !m ? NULL : unsigned_event ? &m->cbs.dropped_unsigned : &m->cbs.dropped_budget);
 }
 
+void metrics_ledger(struct metrics *m, enum metrics_ledger_event ev)
+{
+    if (m && ev < METRICS_LEDGER_NEVENTS)
+        m->live.ledger[ev]++;
+}
+
+void metrics_ledger_observe(struct metrics *m, enum metrics_ledger_hist h, double seconds)
+{
+    if (!m || h >= METRICS_LEDGER_NHIST)
+        return;
+    size_t i = 0;
+    while (i < N_LEDGER_B && seconds > ledger_buckets[i])
+        i++;
+    if (i < N_LEDGER_B)
+        m->live.ledger_h[h].b[i]++;
+    m->live.ledger_h[h].count++;
+    m->live.ledger_h[h].sum += seconds;
+}
+
 /* ---- collection (loop thread) ---- */
 
 static void collect(struct metrics *m)
@@ -554,6 +601,15 @@ static void render(struct out *o, const struct m_data *d)
         for (size_t i = 0; i < d->n_parts; i++)
             put(o, "switchyard_partition_commit_stall_seconds{partition=\"%d\"} %.3f\n", (int)d->parts[i].p,
                 d->parts[i].stall_s);
+        for (int i = 0; i < METRICS_LEDGER_NEVENTS; i++) {
+            head(o, ledger_counter_names[i], "counter", ledger_counter_help[i]);
+            put(o, "%s %llu\n", ledger_counter_names[i], (unsigned long long)d->ledger[i]);
+        }
+        for (int i = 0; i < METRICS_LEDGER_NHIST; i++) {
+            head(o, ledger_hist_names[i], "histogram", ledger_hist_help[i]);
+            histogram(o, ledger_hist_names[i], "", ledger_buckets, d->ledger_h[i].b, N_LEDGER_B,
+                      d->ledger_h[i].count, d->ledger_h[i].sum);
+        }
         head(o, "switchyard_consumer_paused", "gauge", "1 while consumption is paused (backpressure or shutdown).");
         put(o, "switchyard_consumer_paused %d\n", d->paused);
         head(o, "switchyard_in_flight_bytes", "gauge",

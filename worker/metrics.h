@@ -83,6 +83,24 @@ const char *metrics_kafka_unready(int started, int closing, int stopping, int in
  * (copied). Ready by default. */
 void metrics_ready(struct metrics *m, int ready, const char *reason);
 
+/* The task ledger (crash-safe jobs): counters and histograms. */
+enum metrics_ledger_event {
+    METRICS_LEDGER_RESUMED,      /* a job resumed a task another worker created */
+    METRICS_LEDGER_SKIPPED_DONE, /* a job with a `done` record finished without running */
+    METRICS_LEDGER_RECREATED,    /* a resumed task its provider no longer knew: created anew */
+    METRICS_LEDGER_READ_TIMEOUT, /* a takeover gave up reading its ledger partition */
+    METRICS_LEDGER_WRITE_ERROR,  /* a ledger record could not be written */
+    METRICS_LEDGER_NEVENTS
+};
+void metrics_ledger(struct metrics *m, enum metrics_ledger_event ev);
+enum metrics_ledger_hist {
+    METRICS_LEDGER_WRITE_LATENCY,  /* produce → ack of a ledger record */
+    METRICS_LEDGER_CREATED_WINDOW, /* create reply → ack of its `created` record */
+    METRICS_LEDGER_TAKEOVER,       /* partition assigned → its jobs running */
+    METRICS_LEDGER_NHIST
+};
+void metrics_ledger_observe(struct metrics *m, enum metrics_ledger_hist h, double seconds);
+
 /* ---- recording: any thread (the callback listener's included) ---- */
 
 enum metrics_cb_result {
