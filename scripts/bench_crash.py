@@ -363,10 +363,11 @@ def run_phase(a, name, ledger):
         with open(path, errors="replace") as f:
             for line in f:
                 m = TAKEOVER_RE.search(line)
-                if m:
+                if m and "(ledger off)" not in line:
                     t = ts_epoch(line)
                     takeovers.append({"ms": float(m.group(2)), "after_kill": t is not None and t_first_kill
-                                      is not None and t >= t_first_kill, "log": os.path.basename(path)})
+                                      is not None and t >= t_first_kill, "log": os.path.basename(path),
+                                      "timed_out": "read timed out" in line})
                 if '"msg":"assigned ' in line:
                     assigned += 1
                 if ('"level":"warn"' in line or '"level":"error"' in line) and not BENIGN_RE.search(line):
@@ -454,6 +455,8 @@ def render(a, phases, ledger_known):
                          "first kill: **p50 %.0f ms, p99 %.0f ms**, max %.0f ms (all %d including the initial "
                          "joins: p50 %.0f, p99 %.0f ms)." % (len(tk), pct(tk, 50), pct(tk, 99), max(tk), len(allt),
                                                               pct(allt, 50), pct(allt, 99)))
+            lines.append("Ledger reads that gave up at `ledger_read_timeout_ms`: %d." % sum(
+                1 for t in r["takeovers"] if t["timed_out"]))
         else:
             lines.append("Takeover with the ledger on: no `takeover: partition P running after T ms` lines after "
                          "the first kill (%d in all)." % len(allt))
