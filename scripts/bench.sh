@@ -6,13 +6,14 @@
 #   scripts/bench.sh kafka     end-to-end jobs/s through Kafka (1 and 3 workers), latency
 #   scripts/bench.sh chaos     a KIE outage: requests to it and success rate, naive client vs switchyard
 #   scripts/bench.sh polling   polls per job and detection delay: fixed 3 s vs adaptive polling
+#   scripts/bench.sh crash     workers killed with -9 and restarted: extra creates and results, ledger off/on
 #
 # Release build in build-bench (BUILD_DIR overrides). Only 127.0.0.1 is used;
 # every process started here is stopped by pid on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/bench.sh engine|kafka|chaos|polling" >&2; }
+usage() { echo "usage: scripts/bench.sh engine|kafka|chaos|polling|crash" >&2; }
 
 BUILD=${BUILD_DIR:-build-bench}
 PIDS=()
@@ -119,6 +120,40 @@ kafka() {
   wait $!
 }
 
+# crash: the running broker (started here only when none is: then stopped at
+# the end, as in kafka), one fakeprov with multi-second generation, and
+# bench_crash.py under a hard time limit (CRASH_TIMEOUT s, default 1500).
+crash() {
+  trap kafka_cleanup EXIT
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+  ninja -C "$BUILD" -j2 switchyard switchyard-enqueue fakeprov >/dev/null
+  unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+  export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+  WORK=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
+
+  local brokers st pid gen_ms=${CRASH_GEN_MS:-6000}
+  if st=$(scripts/kafka.sh status 2>/dev/null); then
+    brokers=$(printf '%s\n' "$st" | sed -n 's/^running \(127\.0\.0\.1:[0-9]*\).*/\1/p')
+  else
+    brokers=$(scripts/kafka.sh start 2>"$WORK/kafka-start.err" | tail -n 1) ||
+      { cat "$WORK/kafka-start.err" >&2; echo "bench: scripts/kafka.sh start failed" >&2; exit 1; }
+    st=$(scripts/kafka.sh status) || { echo "bench: broker not running after start: $st" >&2; exit 1; }
+    pid=$(printf '%s\n' "$st" | sed -n 's/.*(pid \([0-9]*\),.*/\1/p')
+    BROKER_STARTED_PID=$pid
+  fi
+  [ -n "$brokers" ] || { echo "bench: cannot read the broker address from: $st" >&2; exit 1; }
+  echo "bench crash: broker $brokers"
+
+  start_fakeprov fp --gen-ms "$gen_ms" --gen-dist fixed --threads 2
+  echo "bench crash: fakeprov on 127.0.0.1:$FP_PORT (gen $gen_ms ms); work dir $WORK"
+  timeout --signal=TERM --kill-after=60 "${CRASH_TIMEOUT:-1500}" \
+    python3 scripts/bench_crash.py --build "$BUILD" --work "$WORK" --bench-md BENCH.md \
+    --command "scripts/bench.sh crash${*:+ $*}" --brokers "$brokers" --fp-port "$FP_PORT" --fp-pid "$FP_PID" \
+    --gen-ms "$gen_ms" "$@" &
+  PIDS+=($!)
+  wait $!
+}
+
 case "${1:-}" in
   engine)
     shift
@@ -141,6 +176,10 @@ case "${1:-}" in
     BENCH_BUILD="$PWD/$BUILD" python3 scripts/bench_polling.py "$@" &
     PIDS+=($!)
     wait $!
+    ;;
+  crash)
+    shift
+    crash "$@"
     ;;
   *)
     usage
