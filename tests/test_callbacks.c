@@ -211,10 +211,12 @@ static long post_kie(int port, const char *job, const char *task, long long ts, 
              "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"%s\",\"state\":\"success\","
              "\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://evil.example/x.png\\\"]}\"}}",
              task);
+    if (!sig) /* unsigned: no headers (a NULL %s is undefined behaviour) */
+        return sy_http_post(port, path, body, NULL);
     snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
     snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
     const char *hdrs[] = { h1, h2, NULL };
-    return sy_http_post(port, path, body, sig ? hdrs : NULL);
+    return sy_http_post(port, path, body, hdrs);
 }
 
 /* Run run's jobs in batch mode with callbacks on *port, /metrics on *mport
