@@ -1,12 +1,45 @@
 #!/usr/bin/env bash
-# The whole test suite: dependencies, a sanitizer build (ASan + UBSan), every
-# test registered in CTest. Usage: scripts/test.sh   (from anywhere)
+# The whole test suite: dependencies, the README's quick-start build (Release,
+# warnings as errors) and the .deb test, a sanitizer build (ASan + UBSan,
+# warnings as errors), every test registered in CTest.
+# Usage: scripts/test.sh   (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+
+# The README's quick-start build, run verbatim: its first code block, taken
+# from README.md so the two cannot drift. It is the Release build of the whole
+# tree, tests included; its cache is seeded with SY_WERROR=ON, so a warning in
+# Release fails the suite. It runs in build-quickstart/, a mirror of the tree
+# made of symlinks, so that its `-B build` never touches a developer's build/.
+# Reused between runs (incremental); the .deb test (package_deb) runs in it.
+QS=${QUICKSTART_DIR:-build-quickstart}
+qs_cmds=$(awk '/^## Quick start/ { q = 1; next }
+               q && /^```/ { if (blk) exit; blk = 1; next }
+               blk' README.md)
+if [ -z "$qs_cmds" ]; then echo "test.sh: no quick-start code block in README.md" >&2; exit 1; fi
+mkdir -p "$QS"
+for f in *; do
+  case "$f" in build*|out|"$QS") continue ;; esac
+  ln -sfn "$PWD/$f" "$QS/$f"
+done
+find "$QS" -maxdepth 1 -xtype l -delete   # entries gone from the tree
+grep -qs '^SY_WERROR:BOOL=ON' "$QS/build/CMakeCache.txt" ||
+  cmake -S "$QS" -B "$QS/build" -G Ninja -DSY_WERROR=ON >/dev/null
+echo "test.sh: README quick-start build (in $QS/, log $QS/build.log):"
+printf '  %s\n' "$qs_cmds"
+qs_start=$SECONDS
+if ! (cd "$QS" && CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) bash -euo pipefail -c "$qs_cmds") >"$QS/build.log" 2>&1; then
+  tail -n 60 "$QS/build.log" >&2
+  echo "test.sh: the README quick-start build failed (Release, -Werror)" >&2
+  exit 1
+fi
+(cd "$QS/build" && ctest -R '^package_deb$' --output-on-failure --no-tests=error)
+echo "test.sh: quick-start build and package test: $((SECONDS - qs_start)) s"
+
 BUILD=${BUILD_DIR:-build-test}
-cmake -S . -B "$BUILD" -G Ninja -DSANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$BUILD" -G Ninja -DSANITIZE=ON -DSY_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 
 # Criterion reports a test's result before the sanitizers' exit-time checks
