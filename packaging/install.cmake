@@ -56,7 +56,12 @@ install(CODE "
 
 install(FILES README.md conf/README-config.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES contrib/systemd/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/systemd)
-install(DIRECTORY contrib/prometheus/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/prometheus)
+# Alert rules and dashboards, as far as the tree has them.
+foreach(d IN ITEMS prometheus grafana)
+  if(EXISTS ${CMAKE_SOURCE_DIR}/contrib/${d})
+    install(DIRECTORY contrib/${d}/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/${d})
+  endif()
+endforeach()
 
 # The .deb. Depends: the Debian 12 packages of the libraries the two binaries
 # link (the package test checks every DT_NEEDED library is covered).

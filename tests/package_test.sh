@@ -37,8 +37,10 @@ for f in /usr/bin/switchyard /usr/bin/switchyard-enqueue \
          /usr/share/doc/switchyard/systemd/README.md /usr/share/doc/switchyard/prometheus/alerts.yml; do
   grep -qx "$f" "$tmp/list" || fail "missing $f"
 done
-for f in "$src"/contrib/prometheus/*; do
-  grep -qx "/usr/share/doc/switchyard/prometheus/$(basename "$f")" "$tmp/list" || fail "missing contrib/prometheus/$(basename "$f")"
+for f in "$src"/contrib/prometheus/* "$src"/contrib/grafana/*; do
+  [ -e "$f" ] || continue
+  rel=${f#"$src"/contrib/}
+  grep -qxE "/usr/share/doc/switchyard/$rel/?" "$tmp/list" || fail "missing contrib/$rel"
 done
 if grep -E 'fakeprov|bench|/test_|\.o$|\.a$|CMake' "$tmp/list"; then fail "test/bench/build files in the package"; fi
 if grep -vE '^/(etc/switchyard|usr/bin|usr/lib/systemd/system|usr/share/(man|doc))(/|$)|^/(etc|usr|usr/lib|usr/lib/systemd|usr/share)/$' "$tmp/list"; then
