@@ -75,7 +75,7 @@ def envelope(prov, job, task, part, body):
 
 put("envelope", envelope("kie", "job-1", "task_google_1765178608584", 3, KIE_CB), "kie")
 put("envelope", envelope("replicate", "job/1 \u00fc", "gm3qorzdhgbfurvjtvhg6dckhu", -1, REP_BODY), "rep")
-put("envelope", '{"provider":"kie","job":"j","task_id":"t","partition":0,"event":"a\\u0000b"}', "nul-body")
+put("envelope", '{"provider":"kie","job":"j","task_id":"t","partition":0,"event":"a\\u0000b"}', "regress-l5-nul-body")  # L-5
 put("envelope", '{"provider":"kie","job":"j"}', "short")
 
 # enqueue_line: stdin lines.
@@ -83,8 +83,10 @@ for p in sorted(glob.glob(os.path.join(FIX, "jobs", "*.jsonl"))):
     for i, l in enumerate(lines(p)[:6]):
         put("enqueue_line", l, "%s-%d" % (os.path.basename(p), i))
 for i, l in enumerate(['  {"prompt":"no id"}  \r\n', "{}", "   \t", "[1,2]", '{"id":""}', '{"id":7,"prompt":"x"}',
-                       '{"id":"\\u0000xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}', '{"id":"a"} trailing']):
+                       '{"id":"a"} trailing']):
     put("enqueue_line", l, "extra-%d" % i)
+# M-5 regression: an id with \u0000 (key shorter than klen: heap over-read).
+put("enqueue_line", '{"id":"\\u0000xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}', "regress-m5-nul-id")
 
 # template: flag byte (1 op given, 2 edit, 4 image_urls), name line, vars JSON.
 for i, (f, n, v) in enumerate([(4, "restyle", '{"room":"bedroom","style":"japandi"}'), (0, "room", '{"room":"hall"}'),
