@@ -429,7 +429,9 @@ int callbacks_envelope_parse(const char *data, size_t len, struct callbacks_even
     const char *prov = prov_json_str(o, "provider"), *job = prov_json_str(o, "job"), *task = prov_json_str(o, "task_id");
     long part = -1;
     int ok = prov && job && task && json_object_object_get_ex(o, "event", &body) &&
-             json_object_is_type(body, json_type_string) && strlen(prov) < sizeof ev->provider &&
+             json_object_is_type(body, json_type_string) &&
+             strlen(json_object_get_string(body)) == (size_t)json_object_get_string_len(body) && /* no NUL */
+             strlen(prov) < sizeof ev->provider &&
              strlen(task) < sizeof ev->task_id;
     if (ok) {
         prov_json_int(o, "partition", &part);
