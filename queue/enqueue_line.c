@@ -35,9 +35,7 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
     if (o == NULL || json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
         /* NOT_JOB */
     } else if (json_object_object_get_ex(o, "id", &idv)) {
-        /* an id with an embedded NUL (\u0000) is a bad id: key and klen must agree */
-        if (json_object_is_type(idv, json_type_string) && json_object_get_string_len(idv) > 0 &&
-            strlen(json_object_get_string(idv)) == (size_t)json_object_get_string_len(idv)) {
+        if (json_object_is_type(idv, json_type_string) && json_object_get_string_len(idv) > 0) {
             l->kind = ENQUEUE_LINE_JOB;
             l->klen = (size_t)json_object_get_string_len(idv);
             l->key = strndup(json_object_get_string(idv), l->klen);
