@@ -35,11 +35,21 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
     if (o == NULL || json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
         /* NOT_JOB */
     } else if (json_object_object_get_ex(o, "id", &idv)) {
-        if (json_object_is_type(idv, json_type_string) && json_object_get_string_len(idv) > 0) {
+        const char *id = json_object_get_string(idv);
+        size_t idlen = (size_t)json_object_get_string_len(idv);
+        if (json_object_is_type(idv, json_type_string) && idlen > 0 && memchr(id, '\0', idlen) != NULL) {
+            /* the key is exactly the id's bytes; a NUL cannot be one of them */
+            l->kind = ENQUEUE_LINE_REFUSED;
+            l->why = "its \"id\" contains a NUL character (\\u0000)";
+        } else if (json_object_is_type(idv, json_type_string) && idlen > 0) {
             l->kind = ENQUEUE_LINE_JOB;
-            l->klen = (size_t)json_object_get_string_len(idv);
-            l->key = strndup(json_object_get_string(idv), l->klen);
+            l->klen = idlen;
+            l->key = malloc(idlen + 1);
             rc = l->key != NULL ? 0 : -1;
+            if (l->key != NULL) {
+                memcpy(l->key, id, idlen);
+                l->key[idlen] = '\0';
+            }
         }
     } else {
         /* line[lead] is the object's '{'; an empty object takes no comma */

@@ -81,3 +81,48 @@ Test(enqueue_ids, add_find_state)
     cr_assert_null(enqueue_ids_find(&s, NULL, 0));
     enqueue_ids_cleanup(&s);
 }
+
+/* M-5: json-c keeps a "\u0000" inside a string and counts it in the length.
+ * The key must be exactly the id's bytes (it was a 1-byte strndup copy with
+ * the full length, so producing it read past the allocation), and such a line
+ * is refused, since no worker accepts that id. */
+Test(enqueue_line, id_with_nul_is_refused_not_overread)
+{
+    const char *in = "{\"id\":\"\\u0000abcdefghijklmnopqrstuvwxyz0123456789\",\"prompt\":\"p\"}";
+    static const char id[] = "\0abcdefghijklmnopqrstuvwxyz0123456789";
+    struct enqueue_line l;
+    cr_assert_eq(enqueue_line_prepare(&l, in, strlen(in), "new-1"), 0);
+    if (l.kind == ENQUEUE_LINE_JOB) {
+        /* what switchyard-enqueue does with a keyed line: key bytes to Kafka, then to the id set */
+        cr_assert_eq(l.klen, sizeof id - 1);
+        cr_expect_eq(memcmp(l.key, id, l.klen), 0, "the key is not the id's bytes");
+        struct enqueue_ids s = { 0 };
+        cr_expect_eq(enqueue_ids_add(&s, l.key, l.klen), 1);
+        enqueue_ids_cleanup(&s);
+    }
+    cr_assert_eq(l.kind, ENQUEUE_LINE_REFUSED, "a NUL in the id must refuse the line (kind %d)", (int)l.kind);
+    cr_assert_null(l.key);
+    cr_assert_not_null(l.why);
+    cr_assert(strstr(l.why, "NUL"), "%s", l.why);
+    enqueue_line_cleanup(&l);
+
+    /* a NUL anywhere else in the line is the worker's business: sent as is */
+    const char *other = "{\"id\":\"j-1\",\"prompt\":\"a\\u0000b\"}";
+    cr_assert_eq(enqueue_line_prepare(&l, other, strlen(other), "new-1"), 0);
+    cr_assert_eq(l.kind, ENQUEUE_LINE_JOB);
+    cr_assert_eq(l.klen, 3);
+    cr_assert_str_eq(l.key, "j-1");
+    enqueue_line_cleanup(&l);
+}
+
+Test(enqueue_ids, ids_are_length_bounded_bytes)
+{
+    struct enqueue_ids s = { 0 };
+    cr_assert_eq(enqueue_ids_add(&s, "a\0b", 3), 1);
+    cr_assert_eq(enqueue_ids_add(&s, "a", 1), 1, "\"a\" is another id than \"a\\0b\"");
+    struct enqueue_id *e = enqueue_ids_find(&s, "a\0b", 3);
+    cr_assert_not_null(e);
+    cr_assert_eq(e->len, 3);
+    cr_assert_eq(memcmp(e->id, "a\0b", 4), 0, "copied with its length and a terminating NUL");
+    enqueue_ids_cleanup(&s);
+}

@@ -6,7 +6,8 @@
  * so the rest of the line goes out byte for byte; the message key is the job
  * id. A line that is not one JSON object, or whose "id" is not a non-empty
  * string, goes out unchanged and unkeyed (the worker dead-letters or fails it)
- * and is not waited for.
+ * and is not waited for. A line whose "id" holds a NUL (\u0000) is refused:
+ * it is not sent, stderr names its line number, and the exit status is 1.
  *
  * --wait reads the output topic's high watermarks *before* producing, so every
  * result of these jobs lies above them, and assigns a throwaway consumer (no
@@ -15,7 +16,7 @@
  * the output topic while waiting are not followed.
  *
  * Exit: 0 all delivered (and, with --wait, a result for every id); 1 delivery
- * failures, a fatal Kafka error, or ids without a result at --timeout;
+ * failures, refused lines, a fatal Kafka error, or ids without a result at --timeout;
  * 2 usage or config error. */
 #include <errno.h>
 #include <getopt.h>
@@ -55,7 +56,8 @@ static const char usage[] =
     "      --count-only         like --wait, but only progress and a summary\n"
     "      --timeout S          --wait: give up S seconds after the last job is sent (600)\n"
     "\n"
-    "Exit: 0 ok, 1 delivery failures / fatal Kafka error / missing results, 2 usage or config error.\n";
+    "Exit: 0 ok, 1 delivery failures / refused lines / fatal Kafka error / missing results,\n"
+    "      2 usage or config error.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -71,7 +73,7 @@ struct enq {
     int assigned, fatal, shown; /* shown: a TTY progress line is on screen */
     int64_t next_assign_ms, last_progress_ms, start_wall_ms;
     struct enqueue_ids ids;
-    long seq, produced, ids_added, not_jobs, failed_dr;
+    long seq, produced, ids_added, not_jobs, failed_dr, lineno, refused;
     long expected, done, failed_results;
 };
 
@@ -325,8 +327,16 @@ static int enq_line(struct enq *q, const char *line, size_t len)
         fprintf(stderr, "switchyard-enqueue: out of memory\n");
         return SY_ERR;
     }
+    q->lineno++;
     if (l.kind == ENQUEUE_LINE_BLANK)
         return SY_OK;
+    if (l.kind == ENQUEUE_LINE_REFUSED) {
+        enq_unshow(q);
+        fprintf(stderr, "switchyard-enqueue: stdin line %ld: %s; line not sent\n", q->lineno, l.why);
+        q->refused++;
+        enqueue_line_cleanup(&l);
+        return SY_OK;
+    }
     q->seq += l.kind == ENQUEUE_LINE_ID_ADDED;
     q->ids_added += l.kind == ENQUEUE_LINE_ID_ADDED;
     q->not_jobs += l.kind == ENQUEUE_LINE_NOT_JOB;
@@ -501,12 +511,14 @@ int main(int argc, char **argv)
     fprintf(stderr, "switchyard-enqueue: %ld produced to %s, %ld ids added", q.produced, q.topic, q.ids_added);
     if (q.not_jobs > 0)
         fprintf(stderr, ", %ld not job objects (sent unchanged, not awaited)", q.not_jobs);
+    if (q.refused > 0)
+        fprintf(stderr, "; %ld lines REFUSED (not sent)", q.refused);
     if (q.failed_dr > 0)
         fprintf(stderr, "; %ld deliveries FAILED", q.failed_dr);
     fputc('\n', stderr);
     if (stop_flag)
         fprintf(stderr, "switchyard-enqueue: interrupted: stopped reading stdin\n");
-    if (q.failed_dr > 0 || undelivered > 0 || q.fatal || stop_flag)
+    if (q.failed_dr > 0 || q.refused > 0 || undelivered > 0 || q.fatal || stop_flag)
         status = 1;
 
     if (q.wait && !q.fatal) {
