@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(added == 0 || added == 1);
         struct enqueue_id *e = enqueue_ids_find(&ids, l.key, l.klen);
         FUZZ_CHECK(e != NULL && e->len == l.klen && memcmp(e->id, l.key, l.klen) == 0);
-    } else {
+    } else { /* BLANK, NOT_JOB, REFUSED: no key, the line as it is */
         FUZZ_CHECK(l.key == NULL && l.value == line && l.vlen <= size);
     }
     enqueue_line_cleanup(&l);
