@@ -37,13 +37,14 @@ cmake -S . -B "$B" -G Ninja -DFUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_C_COMPILER=cla
       -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$B" -j2 --target "${sel[@]/#/fuzz_}" >/dev/null
 
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
+
 run_one() { # target
     local t=$1 work=$B/corpus/$1 art=$B/artifacts/$1/ dict=tests/fuzz/dict/$1.dict
     [ -f "$dict" ] || dict=tests/fuzz/dict/json.dict
     mkdir -p "$work" "$art"
     cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
     nice -n 19 "$B/tests/fuzz/fuzz_$t" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
         -dict="$dict" -artifact_prefix="$art" -print_final_stats=1 ${FUZZ_ARGS:-} \
         "$work" >"$B/$t.log" 2>&1 || true
@@ -63,7 +64,8 @@ if [ "${FUZZ_MERGE:-0}" = 1 ]; then
         c=tests/fuzz/corpus/$t m=$B/merge/$t
         rm -rf "$m" && mkdir -p "$m"
         cp "$c"/seed-* "$m"/ && cp "$c"/regress-* "$m"/ 2>/dev/null || true
-        nice -n 19 "$B/tests/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=2048 -timeout=10 "$m" "$B/corpus/$t" \
+        nice -n 19 "$B/tests/fuzz/fuzz_$t" -merge=1 -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$B/artifacts/$t/" \
+            "$m" "$B/corpus/$t" \
             >"$B/$t.merge.log" 2>&1
         rm -rf "$c" && cp -r "$m" "$c"
     done
