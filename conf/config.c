@@ -304,6 +304,25 @@ static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char 
                         field, strstr(field, "public_url") ? "signed callbacks" : "the API key");
 }
 
+/* poll.first_ms / interval_ms drive only the fixed mode: given while the mode
+ * is adaptive (the default), they would be silently ignored, so refuse them. */
+static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const char *path, const struct conf_poll *pc)
+{
+    static const char *const fixed_only[] = { "first_ms", "interval_ms" };
+    if (poll == NULL || pc->mode != CONF_POLL_ADAPTIVE)
+        return 0;
+    for (size_t i = 0; i < NFIELDS(fixed_only); i++) {
+        config_setting_t *s = config_setting_get_member(poll, fixed_only[i]);
+        if (s != NULL)
+            return conf_ld_fail(ld, s,
+                                "%s.poll.%s: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"%s; "
+                                "set mode = \"fixed\" to poll on it, or remove it (adaptive polling starts from "
+                                "expect_median_ms and keeps the lag near max_lag_ms)",
+                                path, fixed_only[i], config_setting_get_member(poll, "mode") ? "" : " (the default)");
+    }
+    return 0;
+}
+
 static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_worker *w)
 {
     config_setting_t *g;
@@ -525,6 +544,8 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
                               &p->rate_limit) != 0 ||
         conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, NFIELDS(breaker_fields), &p->breaker) != 0 ||
         conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, NFIELDS(retry_fields), &p->retry) != 0)
+        return -1;
+    if (check_fixed_only(ld, config_setting_get_member(pg, "poll"), path, &p->poll) != 0)
         return -1;
     /* Only reachable when the group is present: the defaults pass these checks. */
     if (p->poll.max_interval_ms < p->poll.min_interval_ms)

@@ -218,7 +218,8 @@ int prov_json_int(struct json_object *o, const char *key, long *val)
 }
 
 /* Make s valid UTF-8 in place: a sequence cut by truncation at the end is
- * dropped, any other invalid byte becomes '?'. Results end up in JSON. */
+ * dropped, any other invalid byte (overlongs, surrogates and code points
+ * above U+10FFFF included) becomes '?'. Results end up in JSON. */
 static void utf8_sanitize(char *s)
 {
     unsigned char *p = (unsigned char *)s;
@@ -236,8 +237,11 @@ static void utf8_sanitize(char *s)
             *p++ = '?';
             continue;
         }
+        /* the second byte's range rules out overlongs, surrogates and > U+10FFFF */
+        unsigned char lo = *p == 0xE0 ? 0xA0 : *p == 0xF0 ? 0x90 : 0x80;
+        unsigned char hi = *p == 0xED ? 0x9F : *p == 0xF4 ? 0x8F : 0xBF;
         size_t i = 1;
-        while (i <= need && (p[i] & 0xC0) == 0x80)
+        while (i <= need && (p[i] & 0xC0) == 0x80 && (i > 1 || (p[1] >= lo && p[1] <= hi)))
             i++;
         if (i <= need && p[i] == '\0') {
             *p = '\0'; /* cut mid-sequence by truncation */

@@ -51,6 +51,9 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
                 l->key[idlen] = '\0';
             }
         }
+    } else if (line[lead] != '{') {
+        /* NOT_JOB: a comment before the '{' (json-c skips them; the worker
+         * refuses them): there is no brace at line[lead] to insert after */
     } else {
         /* line[lead] is the object's '{'; an empty object takes no comma */
         int empty = json_object_object_length(o) == 0;

@@ -7,30 +7,76 @@
 #
 #   scripts/demo.sh            # about a minute and a half
 #   scripts/demo.sh --chaos    # KIE goes down (HTTP 500) for 20 s mid-run: failover and recovery
+#   scripts/demo.sh --real-providers N   # N jobs on the REAL KIE / Replicate: bills your accounts
+#   scripts/demo.sh --dry-run [...]      # print what would run (providers, jobs, billing), start nothing
 #
-# With KIE_API_KEY and/or REPLICATE_API_TOKEN set, the real providers are used
-# instead of fakeprov (default rate limits; this bills your accounts).
-# Environment: BUILD_DIR (default build), DEMO_JOBS (default 500),
-# DEMO_RATE (job arrivals per second, default 8; 0 = all at once).
+# The fake providers are used unless --real-providers N is given: KIE_API_KEY
+# and REPLICATE_API_TOKEN in the environment are ignored without it (it says
+# so). With it, N jobs go to the providers whose key is set (KIE first), with
+# their default rate limits; at least one key is required.
+# Exits non-zero when most jobs did not succeed or some got no result.
+# Environment: BUILD_DIR (default build), DEMO_JOBS (fake providers only,
+# default 500), DEMO_RATE (job arrivals per second, default 8; 0 = all at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHAOS=""
-for arg in "$@"; do
-  case "$arg" in
+usage() { echo "usage: scripts/demo.sh [--chaos] [--real-providers N] [--dry-run]" >&2; exit 2; }
+say() { echo "demo: $*"; }
+
+CHAOS="" REAL_N="" DRY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
     --chaos) CHAOS=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: scripts/demo.sh [--chaos]" >&2; exit 2 ;;
+    --dry-run) DRY=1 ;;
+    --real-providers)
+      [ $# -ge 2 ] || { say "--real-providers needs the number of jobs to send (and bill)"; usage; }
+      REAL_N=$2; shift ;;
+    --real-providers=*) REAL_N=${1#*=} ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) usage ;;
   esac
+  shift
 done
 
 WORKERS=3
 PARTITIONS=12
-NJOBS=${DEMO_JOBS:-500}
 RATE=${DEMO_RATE:-8}
 BUILD=${BUILD_DIR:-build}
 
-say() { echo "demo: $*"; }
+# ---------------------------------------------------------------- the plan
+# Decided before anything is installed, built or started, so --dry-run shows
+# it without side effects. Real providers only on --real-providers N.
+REAL="" REAL_NAMES=()
+if [ -n "$REAL_N" ]; then
+  case "$REAL_N" in
+    ''|*[!0-9]*) say "--real-providers takes a job count (1..100000), not '$REAL_N'"; exit 2 ;;
+  esac
+  if [ "${#REAL_N}" -gt 6 ] || [ "$REAL_N" -lt 1 ] || [ "$REAL_N" -gt 100000 ]; then
+    say "--real-providers takes a job count (1..100000), not '$REAL_N'"; exit 2
+  fi
+  [ -n "${KIE_API_KEY:-}" ] && REAL_NAMES+=("kie (https://api.kie.ai)")
+  [ -n "${REPLICATE_API_TOKEN:-}" ] && REAL_NAMES+=("replicate (https://api.replicate.com)")
+  if [ ${#REAL_NAMES[@]} -eq 0 ]; then
+    say "--real-providers needs KIE_API_KEY and/or REPLICATE_API_TOKEN in the environment"; exit 2
+  fi
+  if [ -n "$CHAOS" ]; then say "--chaos needs the fake providers: drop --real-providers"; exit 2; fi
+  REAL=1
+  NJOBS=$REAL_N
+  if [ -n "${DEMO_JOBS:-}" ] && [ "$DEMO_JOBS" != "$REAL_N" ]; then
+    say "DEMO_JOBS=$DEMO_JOBS ignored: --real-providers $REAL_N sets the job count"
+  fi
+  say "plan: REAL providers, $NJOBS jobs to $(IFS=,; echo "${REAL_NAMES[*]}" | sed 's/,/, then /g')"
+  say "plan: this bills your accounts for up to $NJOBS images (a job that fails over may be billed by both providers)"
+else
+  NJOBS=${DEMO_JOBS:-500}
+  case "$NJOBS" in ''|*[!0-9]*|0) say "DEMO_JOBS must be a positive number, not '$NJOBS'"; exit 2 ;; esac
+  if [ -n "${KIE_API_KEY:-}" ] || [ -n "${REPLICATE_API_TOKEN:-}" ]; then
+    say "KIE_API_KEY / REPLICATE_API_TOKEN are set but ignored: using the fake providers (--real-providers N to bill the real ones)"
+  fi
+  unset KIE_API_KEY REPLICATE_API_TOKEN # nothing started from here can reach for them
+  say "plan: fake providers (fakeprov on 127.0.0.1), $NJOBS jobs, nothing billed${CHAOS:+, chaos}"
+fi
+if [ -n "$DRY" ]; then say "dry run: nothing started"; exit 0; fi
 
 scripts/deps.sh
 say "building ($BUILD, Release)"
@@ -82,8 +128,6 @@ fi
 case "$BROKERS" in 127.0.0.1:[0-9]*) ;; *) say "kafka.sh start printed '$BROKERS'"; exit 1 ;; esac
 
 # ---------------------------------------------------------------- providers
-REAL=""
-if [ -n "${KIE_API_KEY:-}" ] || [ -n "${REPLICATE_API_TOKEN:-}" ]; then REAL=1; fi
 PROVIDERS=()
 if [ -n "$REAL" ]; then
   MODE="real providers"
@@ -99,8 +143,7 @@ if [ -n "$REAL" ]; then
     PROVIDERS+=("  { name = \"replicate\"; type = \"replicate\"; priority = $prio; base_url = \"https://api.replicate.com\";
     api_key_env = \"REPLICATE_API_TOKEN\"; rate_limit = { scope = \"fleet\"; }; }")
   fi
-  say "REAL providers (KIE_API_KEY / REPLICATE_API_TOKEN set): $NJOBS jobs will be billed"
-  if [ -n "$CHAOS" ]; then say "--chaos needs the fake providers: ignored"; CHAOS=""; fi
+  say "REAL providers (--real-providers $NJOBS): $NJOBS jobs will be billed"
 else
   MODE="fake providers"
   # Fake KIE + Replicate: generation time lognormal around 4 s; KIE keeps its

@@ -519,8 +519,23 @@ def main():
         say("switchyard-enqueue exited %s; %d of %d jobs without a result" % (st.enq_rc, missing, st.total))
         for ln in tail:
             print("  " + ln.split("\r")[-1])
-        return 1
-    return 0
+    rc, why = verdict(st.total, st.done, st.failed, st.enq_rc)
+    if why:
+        say(why)
+    return rc
+
+
+def verdict(total, done, failed, enq_rc):
+    """The demo's exit status and, when it failed, why: 1 when most jobs
+    (more than half) did not succeed, failed or without a result; also 1
+    when any job got no result or switchyard-enqueue failed; else 0."""
+    succeeded = done - failed
+    if total > 0 and succeeded * 2 < total:
+        return 1, "FAILED: only %d of %d jobs succeeded (%d failed, %d without a result)" % (
+            succeeded, total, failed, total - done)
+    if enq_rc != 0 or done < total:
+        return 1, "FAILED: %d of %d jobs without a result" % (total - done, total)
+    return 0, ""
 
 
 if __name__ == "__main__":

@@ -317,6 +317,7 @@ Test(config, full_file_every_key)
     cr_assert_eq(r->request_timeout_ms, 70000);
     cr_assert_eq(r->max_connections, 12);
     cr_assert_eq(r->not_ready_tolerance, 0);
+    cr_assert_eq(r->poll.mode, CONF_POLL_FIXED);
     cr_assert_eq(r->poll.first_ms, 100);
     cr_assert_eq(r->poll.interval_ms, 250);
     cr_assert_eq(r->poll.max_s, 60);
@@ -549,6 +550,14 @@ static const struct bad bad_table[] = {
     { "providers = ( " KIE "poll = {\n mode = \"smart\"; }; } );", NULL, 2,
       "providers[0].poll.mode: must be one of \"adaptive\", \"fixed\", not \"smart\"" },
     { "providers = ( " KIE "poll = { mode = 1; }; } );", NULL, 1, "providers[0].poll.mode: must be a string" },
+    /* issue 14: fixed-mode keys given while the mode is adaptive would be ignored */
+    { "providers = ( " KIE "poll = {\n first_ms = 200; interval_ms = 300; }; } );", NULL, 2,
+      "providers[0].poll.first_ms: only used when poll.mode = \"fixed\", and the mode is \"adaptive\" (the default); "
+      "set mode = \"fixed\"" },
+    { "providers = ( " KIE "poll = { mode = \"adaptive\";\n\n interval_ms = 300; }; } );", NULL, 3,
+      "providers[0].poll.interval_ms: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"; set" },
+    { "providers = ( " KIE "},\n " REP "poll = { expect_median_ms = 2000;\n first_ms = 200; }; } );", NULL, 3,
+      "providers[1].poll.first_ms: only used when" },
     { "providers = ( " KIE "poll = {\n max_lag_ms = 0; }; } );", NULL, 2,
       "providers[0].poll.max_lag_ms: must be between 1 and 600000" },
     { "providers = ( " KIE "poll = { expect_median_ms = 100; }; } );", NULL, 1,

@@ -242,7 +242,8 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
-/* A taken port is a startup error naming the address: exit 1, no results. */
+/* A taken port is a startup error naming the address and what to do about
+ * it: exit 1, no results. */
 Test(metrics, bind_failure_is_a_startup_error, .timeout = 60)
 {
     struct fakeprov fp;
@@ -277,6 +278,9 @@ Test(metrics, bind_failure_is_a_startup_error, .timeout = 60)
     text[n] = '\0';
     fclose(f);
     cr_assert(strstr(text, listen_addr), "stderr does not name %s: %s", listen_addr, text);
+    /* issue 14: a second worker with the same config is the usual cause: say what to do */
+    cr_assert(strstr(text, "--workers N") && strstr(text, "worker.metrics_listen"),
+              "stderr does not say what to do (--workers N, another metrics_listen): %s", text);
     cr_assert_eq(fp_stat(&fp, "kie.creates"), 0, "no job may run");
     cr_assert_eq(fp_stop(&fp), 0);
 }
@@ -334,10 +338,33 @@ static double part_gauge(json_object *s, const char *name, int p)
     return v;
 }
 
+/* Issue 14: every metric name the Grafana dashboard and the alert rules use is
+ * on the live page at port (tests/check_metric_names.py lists the missing). */
+static void assert_dashboard_names(const char *dir, int port)
+{
+    char *page = NULL;
+    cr_assert_eq(sy_http_get(port, "/metrics", &page), 200);
+    char pf[400], cmd[2400];
+    snprintf(pf, sizeof pf, "%s/names-page.txt", dir);
+    FILE *f = fopen(pf, "w");
+    cr_assert_not_null(f);
+    fputs(page, f);
+    fclose(f);
+    free(page);
+    const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    snprintf(cmd, sizeof cmd,
+             "%s %s/tests/check_metric_names.py %s %s/contrib/grafana/switchyard.json "
+             "%s/contrib/prometheus/alerts.yml",
+             py, SY_SOURCE_DIR, pf, SY_SOURCE_DIR, SY_SOURCE_DIR);
+    cr_assert_eq(system(cmd), 0,
+                 "the dashboard or the alert rules use a metric name the worker does not export (page: %s)", pf);
+}
+
 /* One worker on a 3-partition topic: the per-partition in-flight gauges add
  * up to the jobs in flight mid-run; at the end each partition's committed
  * offset is the end of the input, messages that cannot be decoded count as
- * dead-lettered, and /healthz is 200 while the worker is in the group. */
+ * dead-lettered, /healthz is 200 while the worker is in the group, and the
+ * page has every name the dashboard and the alert rules use. */
 Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
 {
     struct knames k;
@@ -443,6 +470,7 @@ Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
     cr_assert_eq(one(s, "switchyard_jobs_failed_total", "class=invalid_input"), 1);
     cr_assert_eq(sy_http_get(port, "/healthz", NULL), 200);
     json_object_put(s);
+    assert_dashboard_names(dir, port);
     cr_assert_eq(kt_worker_stop(pid, 30, NULL), 0, "worker exit; logs in %s", log);
     cr_assert_eq(fp_stop(&fp), 0);
 }
@@ -496,5 +524,47 @@ Test(metrics, kafka_healthz_503_outside_the_group, .timeout = 60)
     json_object_put(s);
     kill(pid, SIGKILL); /* no broker to leave the group with */
     waitpid(pid, NULL, 0);
+    cr_assert_eq(fp_stop(&fp), 0);
+}
+
+/* Issue 14: a second worker started on the same host with the same config
+ * fails on the metrics port, and its error says what to do instead. */
+Test(metrics, kafka_second_worker_same_config_says_what_to_do, .timeout = 60)
+{
+    struct knames k;
+    knames_init(&k, "twice");
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    char conf[400], log1[400], log2[400], listen[64];
+    snprintf(conf, sizeof conf, "%s/w.conf", k.dir);
+    snprintf(log1, sizeof log1, "%s/w1.log", k.dir);
+    snprintf(log2, sizeof log2, "%s/w2.log", k.dir);
+    kt_write_config(&fp, conf, &k.t, "", "", "");
+    int port = sy_free_port();
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    set_listen(conf, listen);
+    pid_t first = kt_worker_start(conf, log1);
+    long hz = 0;
+    for (int i = 0; i < 200 && hz == 0; i++) { /* until the first one's listener answers */
+        sy_sleep_ms(50);
+        hz = sy_http_get(port, "/healthz", NULL);
+    }
+    cr_assert_neq(hz, 0, "the first worker's /healthz never answered; logs in %s", log1);
+
+    pid_t second = kt_worker_start(conf, log2);
+    int rc = sy_wait(second, 30);
+    cr_assert(rc != 0, "the second worker did not fail; logs in %s", log2);
+    FILE *f = fopen(log2, "r");
+    cr_assert_not_null(f);
+    char text[8192] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(text, listen) && strstr(text, "Address already in use"), "error does not name %s: %s", listen,
+              text);
+    cr_assert(strstr(text, "--workers N") && strstr(text, "worker.metrics_listen"),
+              "error does not say what to do (--workers N, another metrics_listen): %s", text);
+    cr_assert_eq(sy_http_get(port, "/healthz", NULL) != 0, 1, "the first worker stopped serving");
+    kt_worker_stop(first, 30, NULL);
     cr_assert_eq(fp_stop(&fp), 0);
 }

@@ -14,6 +14,7 @@
  * failure classes, 512 partitions (more are left off the page). */
 #include "metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -740,9 +741,18 @@ int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const st
         return SY_OK;
     m->src = *src;
     int v6 = 0;
+    errno = 0;
     int fd = tcplisten_open("metrics", listen, &v6, err, errlen);
-    if (fd < 0)
+    if (fd < 0) {
+        if (errno == EADDRINUSE) { /* most often: a second worker started with the same config */
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n,
+                     " (another switchyard on this host with the same config? Run several workers as one "
+                     "`switchyard --workers N` (worker i serves metrics on the port + i), or give each its own "
+                     "worker.metrics_listen; \"\" turns metrics off)");
+        }
         return SY_ERR;
+    }
     collect(m); /* a first snapshot before anyone can ask */
     /* MHD_USE_AUTO: epoll (or poll), never select(), which refuses fds >= 1024 */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);

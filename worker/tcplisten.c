@@ -43,6 +43,8 @@ int tcplisten_open(const char *what, const char *addr, int *v6, char *err, size_
     }
     *v6 = ai->ai_family == AF_INET6;
     freeaddrinfo(ai);
+    if (fd < 0)
+        errno = e; /* for the caller's advice (EADDRINUSE) */
     return fd;
 }
 
