@@ -204,6 +204,11 @@ def test_ids(w, c, ac):
     own = "bot-chat-42-msg-7-%d" % os.getpid()
     check(c.submit(dict(job, id=own)) == own, "an id given by the job is kept")
     check(c.result(own, timeout=30)["id"] == own, "result of a given id")
+    try:
+        c.submit({"prompt": "x", "metadata": {"ratio": float("nan")}})
+        raise Failed("a job with NaN (not JSON) accepted")
+    except ValueError:
+        pass
     for bad, exc in ((42, TypeError), ("", ValueError), ("x" * 257, ValueError), ("a\nb", ValueError)):
         try:
             c.submit(dict(job, id=bad))
@@ -336,6 +341,20 @@ def test_close(w, c, ac):
         raise Failed("submit after close accepted")
     except RuntimeError:
         pass
+
+    async def async_close():
+        y = w.async_client()
+        jid = await y.submit({"prompt": "never awaited either [gen:3000]"})
+        waiter = asyncio.ensure_future(y.result(jid, timeout=30))
+        await asyncio.sleep(0.2)
+        await y.close()
+        try:
+            await asyncio.wait_for(waiter, 10)
+            return "returned"
+        except RuntimeError:
+            return "closed"
+    got = asyncio.run(async_close())
+    check(got == "closed", "async waiter after close: %r" % got)
 
 
 def test_readme_examples(w, c, ac):

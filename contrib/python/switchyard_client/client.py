@@ -226,7 +226,8 @@ class _Core:
         if job.get("id") is None:
             job["id"] = uuid.uuid4().hex
         _check_id(job["id"])
-        value = json.dumps(job, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # allow_nan=False: NaN and Infinity are not JSON (ValueError here, not a dead letter there).
+        value = json.dumps(job, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
         with self._lock:
             self._slot(job["id"]).touched = time.monotonic()
         return job["id"], value
@@ -292,20 +293,23 @@ class _Core:
             if self._closed:
                 return
             self._closed = True
-            slots = list(self._slots.values())
         self._stop.set()
         for t in self._threads:
             t.join()
         self._producer.flush(timeout)
         self._consumer.close()
         err = RuntimeError("switchyard client closed")
-        for s in slots:
-            s.event.set()  # wakes result(): no result, closed -> RuntimeError
-            for loop, fut in s.futures:
-                try:
-                    loop.call_soon_threadsafe(_set_future, fut, None, err)
-                except RuntimeError:
-                    pass
+        with self._lock:
+            futures = []
+            for s in self._slots.values():
+                s.event.set()  # wakes result(): no result and closed -> RuntimeError
+                futures += s.futures
+                s.futures = []
+        for loop, fut in futures:
+            try:
+                loop.call_soon_threadsafe(_set_future, fut, None, err)
+            except RuntimeError:
+                pass  # that event loop is closed
 
 
 class Client:
