@@ -7,6 +7,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates python3
   python3-prometheus-client      # test_metrics parses /metrics with its parser
   prometheus                     # promtool: the alert rule tests (contrib/prometheus)
+  python3-confluent-kafka        # contrib/python/switchyard_client and its test
   libcurl4-openssl-dev libjson-c-dev librdkafka-dev libconfig-dev libuv1-dev
   libmicrohttpd-dev libcriterion-dev libgnutls28-dev
   openjdk-17-jre-headless maven   # the local Kafka broker (scripts/kafka.sh)
