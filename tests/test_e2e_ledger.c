@@ -379,7 +379,14 @@ Test(ledger, done_record_skips_job, .timeout = 60)
     struct ledger_rec other = d;
     other.offset = 7;
     write_record(&w, 0, "job-2", &other);
+    /* An invalid message keyed by its own id, dead-lettered (and answered) by
+     * an earlier owner: not dead-lettered or answered again. */
+    struct ledger_rec bad = { .state = LEDGER_DONE, .offset = 3 };
+    snprintf(bad.status, sizeof bad.status, "failed");
+    write_record(&w, 0, "bad-3", &bad);
     produce_jobs(&w, 0, 3); /* offsets 0, 1, 2 */
+    kt_produce(w.prod, w.in, 0, "bad-3", 5, "{\"id\":\"bad-3\"}", 14, NULL, NULL); /* offset 3: no prompt */
+    kt_producer_flush(w.prod, 30000);
     world_worker(&w, "w1", "", "", 0);
     wait_results(&w, 2, 40);
     kt_sleep_ms(1500);
@@ -390,10 +397,12 @@ Test(ledger, done_record_skips_job, .timeout = 60)
     json_object *arr;
     cr_assert_not(json_object_object_get_ex(w.results, "job-1", &arr), "job-1 was published again");
     cr_assert_eq(creates(&w), 2, "job-1 was run again (%ld creates)", creates(&w));
-    cr_assert_eq(log_count(&w, "w1", "done already"), 1);
+    cr_assert_not(json_object_object_get_ex(w.results, "bad-3", &arr), "bad-3 was answered again");
+    cr_assert_eq(log_count(&w, "w1", "dead-lettered:"), 0, "bad-3 was dead-lettered again");
+    cr_assert_eq(log_count(&w, "w1", "done already"), 2);
     int64_t c[1];
     kt_committed(w.group, w.in, 1, c);
-    cr_assert_eq(c[0], 3, "the skipped offset is committed");
+    cr_assert_eq(c[0], 4, "the skipped offsets are committed");
     world_free(&w);
 }
 

@@ -232,8 +232,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     } else if (spec && (msg->key_len != strlen(spec->id) || memcmp(msg->key, spec->id, msg->key_len) != 0)) {
         snprintf(err, sizeof err, "message key does not match the job id");
     }
+    /* An invalid message keyed by its own valid id has a ledger record too
+     * (its DLQ copy and failed result were acknowledged): look it up alike. */
+    const char *lid = !err[0] || owned_id(msg, m->id) ? m->id : NULL;
     struct ledger_rec lr;
-    int have_rec = kledger_lookup(w, msg->partition, msg->offset, err[0] ? NULL : m->id, &lr) == SY_OK;
+    int have_rec = kledger_lookup(w, msg->partition, msg->offset, lid, &lr) == SY_OK;
     if (have_rec && lr.state == LEDGER_DONE) {
         /* Finished and acknowledged by an earlier owner, not yet committed. */
         struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
@@ -244,7 +247,7 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         m->ok = strcmp(lr.status, "succeeded") == 0;
     } else if (err[0]) {
         codec_job_free(spec);
-        if (!owned_id(msg, m->id)) {
+        if (!lid) {
             free(m->id);
             m->id = NULL;
         }
