@@ -153,8 +153,9 @@ static const struct builtin_model replicate_models[] = {
 };
 
 /* Per-type defaults. Rate limits sit under the published limits
- * (PROVIDERS.md): KIE 20 creates / 10 s and 10 polls / s per key; Replicate
- * 600 creates / min and 3000 other requests / min. */
+ * (docs/providers.md §KIE rate limit, §Replicate rate limits): KIE 20
+ * creates / 10 s and 10 polls / s per key; Replicate 600 creates / min and
+ * 3000 other requests / min. */
 struct type_info {
     const char *name;
     enum conf_provider_type type;

@@ -1,4 +1,4 @@
-/* breaker.h — per-provider circuit breaker (DESIGN.md "Provider policies").
+/* breaker.h — per-provider circuit breaker (docs/architecture.md §Provider policies).
  * Pure: no I/O, no clock, no globals; time comes in as now_ms (a monotonic
  * clock in ms). Every call is safe from a loop callback.
  *

@@ -6,7 +6,7 @@
  *
  * Invariants:
  * - Success needs both HTTP 2xx and body code 200 (KIE reports errors either
- *   way, see PROVIDERS.md §1.2). Errors are classified by body code first,
+ *   way, see docs/providers.md §KIE codes). Errors are classified by body code first,
  *   then by HTTP status.
  * - cls is PROVIDER when the body carries a documented KIE code, HTTP for an
  *   HTTP error without one, INVALID_REPLY for a 2xx we cannot understand.

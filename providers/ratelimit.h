@@ -1,8 +1,9 @@
-/* ratelimit.h — per-provider request limiter (DESIGN.md "Provider policies",
- * PROVIDERS.md §1.6, §2.5, §3). Pure: no I/O, no clock, no globals, no
- * sleeping; the caller passes a monotonic `now_ms` to every call, and every
- * call is safe from a loop callback. A clock that goes backwards is treated as
- * no time passing. One limiter per provider (per API key) per worker. */
+/* ratelimit.h — per-provider request limiter (docs/architecture.md §Provider policies;
+ * docs/providers.md §KIE rate limit, §Replicate rate limits). Pure: no I/O, no
+ * clock, no globals, no sleeping; the caller passes a monotonic `now_ms` to
+ * every call, and every call is safe from a loop callback. A clock that goes
+ * backwards is treated as no time passing. One limiter per provider (per API
+ * key) per worker. */
 #ifndef PROVIDERS_RATELIMIT_H
 #define PROVIDERS_RATELIMIT_H
 

@@ -1,8 +1,8 @@
-/* retry_budget.h — per-provider retry budget and retry backoff (DESIGN.md
- * "Provider policies"). Pure: no I/O, no clock, no globals; time comes in as
- * now_ms (monotonic ms; a time earlier than one already seen counts as the
- * latest seen), randomness as a caller-owned rng state. Every call is safe
- * from a loop callback.
+/* retry_budget.h — per-provider retry budget and retry backoff
+ * (docs/architecture.md §Provider policies). Pure: no I/O, no clock, no
+ * globals; time comes in as now_ms (monotonic ms; a time earlier than one
+ * already seen counts as the latest seen), randomness as a caller-owned rng
+ * state. Every call is safe from a loop callback.
  *
  * Budget: over a sliding 10 s window kept in 1 s buckets (the current second
  * and the 9 before it), retries <= budget_ratio x first-try requests +

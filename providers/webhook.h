@@ -1,14 +1,15 @@
 /* webhook.h — verifying and reading provider callbacks (pure functions).
  *
- * KIE (PROVIDERS.md §1.4): X-Webhook-Signature = base64(HMAC-SHA256(key,
- * taskId + "." + X-Webhook-Timestamp)); the body is not signed.
- * Replicate (§2.6, Standard Webhooks): webhook-signature is a space-separated
- * list of "v1,<base64>", each base64(HMAC-SHA256(base64-decode(secret after
- * "whsec_"), webhook-id + "." + webhook-timestamp + "." + raw body)); any one
- * match passes. Both reject a timestamp (Unix seconds) further than
- * tolerance_s from now_s. Comparisons are constant-time. No I/O, no clock:
- * callers pass now_s. Safe from any thread. Nothing here logs, and no key
- * ever reaches an output. */
+ * KIE (docs/providers.md §KIE callbacks): X-Webhook-Signature =
+ * base64(HMAC-SHA256(key, taskId + "." + X-Webhook-Timestamp)); the body is
+ * not signed.
+ * Replicate (docs/providers.md §Replicate webhooks, Standard Webhooks):
+ * webhook-signature is a space-separated list of "v1,<base64>", each
+ * base64(HMAC-SHA256(base64-decode(secret after "whsec_"), webhook-id + "." +
+ * webhook-timestamp + "." + raw body)); any one match passes. Both reject a
+ * timestamp (Unix seconds) further than tolerance_s from now_s. Comparisons
+ * are constant-time. No I/O, no clock: callers pass now_s. Safe from any
+ * thread. Nothing here logs, and no key ever reaches an output. */
 #ifndef PROVIDERS_WEBHOOK_H
 #define PROVIDERS_WEBHOOK_H
 

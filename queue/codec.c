@@ -1,5 +1,5 @@
-/* codec.c — decode and validate one job value (DESIGN.md "Messages"); the
- * result line is codec_result.c's. Pure: no I/O, no clock, no globals.
+/* codec.c — decode and validate one job value (docs/architecture.md §Messages);
+ * the result line is codec_result.c's. Pure: no I/O, no clock, no globals.
  *
  * Decoding is deliberately stricter than json-c. Before json-c sees the bytes
  * a single pass over the raw input rejects what json-c lets through or would

@@ -1,4 +1,4 @@
-/* codec.h — job and result JSON (DESIGN.md "Messages"). Pure: bytes in,
+/* codec.h — job and result JSON (docs/architecture.md §Messages). Pure: bytes in,
  * structs out, and back. */
 #ifndef QUEUE_CODEC_H
 #define QUEUE_CODEC_H

@@ -1,5 +1,5 @@
-/* codec_result.c — encode one result line (DESIGN.md "Messages"). Pure: no
- * I/O, no clock, no globals.
+/* codec_result.c — encode one result line (docs/architecture.md §Messages).
+ * Pure: no I/O, no clock, no globals.
  *
  * Encoding builds a json-c tree in the documented key order. Strings coming
  * from providers may be cut mid-character (fixed-size attempt buffers), so

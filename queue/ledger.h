@@ -1,5 +1,5 @@
 /* ledger.h — the task ledger's records and the map a worker reads at
- * takeover (DESIGN.md "Delivery semantics"). Pure: no I/O, no clock.
+ * takeover (docs/delivery.md §Ledger records). Pure: no I/O, no clock.
  *
  * A record is keyed by job id and lives in the ledger partition with the
  * number of the job's input partition. Its value is versioned JSON:

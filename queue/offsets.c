@@ -1,5 +1,5 @@
-/* offsets.c — per-partition in-flight offset tracker (DESIGN.md "Delivery
- * semantics"). Pure: no I/O, no clock, no globals.
+/* offsets.c — per-partition in-flight offset tracker
+ * (docs/delivery.md §Per-partition tracker). Pure: no I/O, no clock, no globals.
  *
  * Partitions live inline in an open-addressing hash table (linear probing,
  * load <= 1/2, backward-shift deletion, so no tombstones). Slot id -1 = empty.

@@ -1,8 +1,9 @@
-/* offsets.h — per-partition in-flight offset tracker (DESIGN.md "Delivery
- * semantics"). Pure: no I/O, no clock, no globals; every call is safe from a
- * loop callback. Offsets and partitions are Kafka's: absolute, >= 0. The
- * committable value follows Kafka commit semantics: the NEXT offset to consume,
- * i.e. the lowest added-and-unfinished offset, or last added + 1. */
+/* offsets.h — per-partition in-flight offset tracker
+ * (docs/delivery.md §Per-partition tracker). Pure: no I/O, no clock, no
+ * globals; every call is safe from a loop callback. Offsets and partitions
+ * are Kafka's: absolute, >= 0. The committable value follows Kafka commit
+ * semantics: the NEXT offset to consume, i.e. the lowest added-and-unfinished
+ * offset, or last added + 1. */
 #ifndef QUEUE_OFFSETS_H
 #define QUEUE_OFFSETS_H
 

@@ -617,7 +617,7 @@ ParameterizedTest(struct cls_case *t, breaker, classify_every_combination)
 
 Test(breaker, classify_named_cases)
 {
-    /* The cases DESIGN.md names, as the providers report them. */
+    /* The cases docs/architecture.md §Provider policies names, as the providers report them. */
     cr_assert_eq(breaker_classify(1, PROV_C_NONE, PROV_K_NONE), BREAKER_SUCCESS);
     cr_assert_eq(breaker_classify(0, PROV_C_TRANSPORT, PROV_K_UNAVAILABLE), BREAKER_FAILURE);
     cr_assert_eq(breaker_classify(0, PROV_C_TIMEOUT, PROV_K_UNAVAILABLE), BREAKER_FAILURE);

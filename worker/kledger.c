@@ -1,5 +1,5 @@
-/* kledger.c — the task ledger in the Kafka worker (DESIGN.md "Delivery
- * semantics"; records in queue/ledger.h, Kafka I/O in queue/ledgerk.h).
+/* kledger.c — the task ledger in the Kafka worker (docs/delivery.md §Task ledger;
+ * records in queue/ledger.h, Kafka I/O in queue/ledgerk.h).
  *
  * Writes: `created` when a create reply names a task (engine.task_created),
  * `done` when everything produced for a job is acknowledged, a tombstone once

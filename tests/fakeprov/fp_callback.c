@@ -1,5 +1,5 @@
-/* fakeprov callback delivery: KIE callBackUrl POSTs (PROVIDERS.md §1.4) and
- * Replicate webhooks (§2.6).
+/* fakeprov callback delivery: KIE callBackUrl POSTs (docs/providers.md §KIE callbacks)
+ * and Replicate webhooks (docs/providers.md §Replicate webhooks).
  *
  * A create that carries a callback URL schedules one delivery at the task's
  * end (+ --callback-delay-ms). One delivery thread keeps a min-heap of due

@@ -1,5 +1,5 @@
 /* fakeprov KIE.AI emulation: POST /api/v1/jobs/createTask and
- * GET /api/v1/jobs/recordInfo (PROVIDERS.md §1).
+ * GET /api/v1/jobs/recordInfo (docs/providers.md §KIE createTask, §KIE recordInfo).
  *
  * Create order: auth → JSON → fault (prompt marker, else --fault, else
  * /_control) → validation (HTTP 200 + code 422) → sliding window (HTTP 429,
@@ -17,7 +17,7 @@
 
 static const char kie_401[] = "{\"code\":401,\"msg\":\"You do not have access permissions\"}";
 /* KIE sits behind Cloudflare, which answers requests without a User-Agent
- * with 403 "error code: 1010" (PROVIDERS.md §3). */
+ * with 403 "error code: 1010" (docs/providers.md §KIE User-Agent). */
 static const char kie_1010[] = "error code: 1010";
 
 static int has_user_agent(struct MHD_Connection *c) {
@@ -261,7 +261,7 @@ int fp_kie_callback_body(struct fp_server *srv, const char *id, struct fp_buf *b
   struct kie_snap s = {.srv = srv, .now_us = fp_now_us(), .data_only = 1};
   if (fp_tasks_with(srv, id, kie_render, &s) != 0)
     return -1;
-  /* PROVIDERS.md §1.4: code 200 on success, 501 with data.state "fail". */
+  /* docs/providers.md §KIE callbacks: code 200 on success, 501 with data.state "fail". */
   fp_buf_str(b, s.fail ? "{\"code\":501,\"msg\":\"Playground task failed.\",\"data\":"
                        : "{\"code\":200,\"msg\":\"Playground task completed successfully.\",\"data\":");
   fp_buf_add(b, s.out.p, s.out.len);

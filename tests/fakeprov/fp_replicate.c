@@ -1,4 +1,4 @@
-/* fakeprov Replicate emulation (PROVIDERS.md §2): create via
+/* fakeprov Replicate emulation (docs/providers.md §Replicate create): create via
  * POST /v1/models/{owner}/{name}/predictions or POST /v1/predictions,
  * GET /v1/predictions/{id}, POST /v1/predictions/{id}/cancel.
  *
