@@ -594,6 +594,13 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     w->e.loop = loop_new(&w->uv, &lo, err, errlen);
     if (w->e.loop)
         w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
+    if (w->producer) { /* results and DLQ records go out at once, not after the 1 s topic scan */
+        if (producer_warm(w->producer, c->kafka.output_topic, 2000) <= 0)
+            LOG_WARN(NULL, "kafka: no metadata yet for output topic %s (its first result waits for it)",
+                     c->kafka.output_topic);
+        if (c->kafka.dlq_topic[0] && producer_warm(w->producer, c->kafka.dlq_topic, 2000) <= 0)
+            LOG_INFO(NULL, "kafka: no metadata yet for DLQ topic %s", c->kafka.dlq_topic);
+    }
     struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
                                 .on_rebalanced = on_rebalanced, .on_committed = on_committed, .ud = w };
     if (w->producer && start_callbacks(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)
