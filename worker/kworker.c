@@ -7,10 +7,12 @@
  * late delivery report only frees them, and their offsets are never stored
  * (the new owner redoes those jobs).
  *
- * Backpressure: at worker.max_in_flight live kmsgs, above
- * worker.max_in_flight_bytes held, or while a message waits to be sent again
- * (kpublish.c), every assigned partition is paused; below three quarters of
- * both limits, with nothing parked, they resume (kworker_flow, run whenever
+ * Backpressure: at worker.max_in_flight live kmsgs the consumer is throttled
+ * (no message taken, fetching goes on: consumer_throttle; it pauses itself
+ * when that lasts a second). Above worker.max_in_flight_bytes held, or while
+ * a message waits to be sent again (kpublish.c), every assigned partition is
+ * paused; below three quarters of both limits, with nothing parked, they
+ * resume (kworker_flow, run whenever
  * one of them changes, a revoke included). The consumer is served all the
  * time, so the worker stays in the group.
  *
@@ -98,11 +100,12 @@ void kworker_flow(struct kworker *w)
     size_t max = (size_t)w->conf->worker.max_in_flight;
     size_t max_bytes = (size_t)w->conf->worker.max_in_flight_bytes;
     int paused = consumer_paused(w->consumer);
-    if (!paused && (w->live >= max || w->bytes > max_bytes || w->parked)) {
+    consumer_throttle(w->consumer, w->live >= max); /* the window: stop taking, keep fetching */
+    if (!paused && (w->bytes > max_bytes || w->parked)) {
         consumer_pause(w->consumer);
         LOG_DEBUG(NULL, "paused at %zu in flight, %zu bytes, %zu to send again", w->live, w->bytes, w->n_parked);
     } else if (paused && w->live <= max * 3 / 4 && w->bytes <= max_bytes / 4 * 3 && !w->parked) {
-        consumer_resume(w->consumer);
+        consumer_resume(w->consumer); /* also ends a pause the consumer took after a long throttle */
         LOG_DEBUG(NULL, "resumed at %zu in flight, %zu bytes", w->live, w->bytes);
     }
 }
