@@ -1,8 +1,11 @@
 /* ceiling.c — the benchmark's ceiling: a bare curl_multi client with no job
  * logic. Each "job" is one KIE createTask POST followed by one recordInfo GET
  * for the taskId it returned; C jobs stay in flight over at most H keep-alive
- * connections. switchyard's requests/s against the same fakeprov, divided by
- * this client's, is the engine's ratio (scripts/bench.sh engine).
+ * connections. The ceiling is C = H (every transfer has a connection: the
+ * fastest a bare curl client goes); switchyard's requests/s against the same
+ * fakeprov, divided by this client's at C = H, is the engine's ratio
+ * (scripts/bench.sh engine). C > H (transfers queued inside curl behind the
+ * connection cap) is curl's slow case, kept as a reference row only.
  *
  *   bench_ceiling --url-base http://127.0.0.1:PORT --jobs N --concurrency C
  *                 --max-host-connections H

@@ -1,7 +1,7 @@
 /* codec_result.c — encode one result line (docs/architecture.md §Messages).
  * Pure: no I/O, no clock, no globals.
  *
- * Encoding builds a json-c tree in the documented key order. Strings coming
+ * Encoding writes the line directly in the documented key order. Strings coming
  * from providers may be cut mid-character (fixed-size attempt buffers), so
  * every string is made valid UTF-8 (bad bytes become U+FFFD) before it is
  * written: a result line must always be parseable downstream. A job's
@@ -9,216 +9,237 @@
  */
 #include "queue/codec.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/printbuf.h>
+
+/* The line is written straight into a growing buffer, in the documented key
+ * order, as json-c would print it (JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE): a json-c tree per result cost about as
+ * much as the rest of the job's own work (BENCH.md, issue 12). */
+struct out {
+    char *buf;
+    size_t len, cap;
+    int oom;
+};
+
+static void put_raw(struct out *o, const char *s, size_t n)
+{
+    if (o->oom || n == 0)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 512;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *b = realloc(o->buf, cap);
+        if (b == NULL) {
+            o->oom = 1;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+static void put_lit(struct out *o, const char *s)
+{
+    put_raw(o, s, strlen(s));
+}
+
+/* n bytes of valid UTF-8 as a JSON string body, escaped as json-c does. */
+static void put_escaped(struct out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        switch (c) {
+        case '\b': esc = "\\b"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\f': esc = "\\f"; break;
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        default:
+            if (c < ' ') {
+                memcpy(u, "\\u00", 4);
+                u[4] = hex[c >> 4];
+                u[5] = hex[c & 15];
+                u[6] = '\0';
+                esc = u;
+            }
+        }
+        if (esc) {
+            put_raw(o, s + from, i - from);
+            put_lit(o, esc);
+            from = i + 1;
+        }
+    }
+    put_raw(o, s + from, n - from);
+}
 
 /* A JSON string from n bytes of s, with invalid UTF-8 replaced by U+FFFD and
- * anything after a NUL dropped. Returns NULL on OOM. */
-static json_object *str_n(const char *s, size_t n)
+ * anything after a NUL dropped. */
+static void put_str(struct out *o, const char *s, size_t n)
 {
     static const char repl[] = "\xEF\xBF\xBD";
     const unsigned char *u = (const unsigned char *)s;
-    char *tmp;
-    size_t i = 0, o = 0;
-    json_object *out;
+    size_t i = 0, from = 0;
 
     n = strnlen(s, n);
-    while (i < n && codec_utf8_seq(u + i, n - i) != 0)
-        i += codec_utf8_seq(u + i, n - i);
-    if (i == n)
-        return json_object_new_string_len(s, (int)n);
-    tmp = malloc(n * 3 + 1);
-    if (tmp == NULL)
-        return NULL;
-    for (i = 0; i < n;) {
+    put_raw(o, "\"", 1);
+    while (i < n) {
         size_t k = codec_utf8_seq(u + i, n - i);
         if (k == 0) {
-            memcpy(tmp + o, repl, 3);
-            o += 3;
-            i++;
+            put_escaped(o, s + from, i - from);
+            put_raw(o, repl, 3);
+            from = ++i;
         } else {
-            memcpy(tmp + o, s + i, k);
-            o += k;
             i += k;
         }
     }
-    out = json_object_new_string_len(tmp, (int)o);
-    free(tmp);
-    return out;
+    put_escaped(o, s + from, n - from);
+    put_raw(o, "\"", 1);
 }
 
 /* JSON string, or null when s is NULL (or empty, if empty_is_null). */
-static json_object *str_or_null(const char *s, size_t max, int empty_is_null)
+static void put_str_or_null(struct out *o, const char *s, size_t max, int empty_is_null)
 {
     if (s == NULL || (empty_is_null && s[0] == '\0'))
-        return NULL;
-    return str_n(s, max);
+        put_raw(o, "null", 4);
+    else
+        put_str(o, s, max);
 }
 
-/* Adds key → v, where NULL means JSON null. want says a value was expected,
- * so a NULL v is then a failed allocation. Returns 0 or -1. */
-static int put(json_object *obj, const char *key, json_object *v, int want)
+/* ,"key": (or {"key": for the first key of an object: first says which). */
+static void put_key(struct out *o, const char *key, int first)
 {
-    if (want && v == NULL)
-        return -1;
-    if (json_object_object_add(obj, key, v) != 0) {
-        json_object_put(v);
-        return -1;
-    }
-    return 0;
+    put_raw(o, first ? "{\"" : ",\"", 2);
+    put_lit(o, key);
+    put_raw(o, "\":", 2);
 }
 
-/* Writes a node's string as it is, unquoted: the JSON text it holds. */
-static int raw_serializer(json_object *o, struct printbuf *pb, int level, int flags)
+static void put_int(struct out *o, int64_t v)
 {
-    (void)level;
-    (void)flags;
-    return printbuf_memappend(pb, json_object_get_string(o), json_object_get_string_len(o));
-}
-
-/* A node that serializes as the n bytes of JSON text s (trusted: a
- * codec_job's metadata, validated and re-serialized at parse). */
-static json_object *raw_json(const char *s, size_t n)
-{
-    json_object *o;
-
-    if (n > (size_t)INT32_MAX)
-        return NULL;
-    o = json_object_new_string_len(s, (int)n);
-    if (o != NULL)
-        json_object_set_serializer(o, raw_serializer, NULL, NULL);
-    return o;
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    put_raw(o, b, (size_t)n);
 }
 
 /* What a bounded result left out, in the order it is given up. */
 enum { DROP_MESSAGES = 1, DROP_ATTEMPTS = 2, DROP_METADATA = 4 };
 
-static json_object *attempt_json(const struct codec_attempt *a, unsigned drop)
+static void put_attempt(struct out *o, const struct codec_attempt *a, unsigned drop)
 {
-    json_object *o = json_object_new_object();
-    int rc = 0;
-
-    if (o == NULL)
-        return NULL;
-    rc |= put(o, "provider", str_n(a->provider, sizeof a->provider), 1);
-    rc |= put(o, "task_id", str_or_null(a->task_id, sizeof a->task_id, 1), a->task_id[0] != '\0');
-    rc |= put(o, "phase", str_n(a->phase, sizeof a->phase), 1);
-    rc |= put(o, "outcome", str_n(a->outcome, sizeof a->outcome), 1);
-    rc |= put(o, "http_status", a->http_status != 0 ? json_object_new_int64(a->http_status) : NULL,
-              a->http_status != 0);
-    rc |= put(o, "code", str_or_null(a->code, sizeof a->code, 1), a->code[0] != '\0');
-    if (drop & DROP_MESSAGES)
-        rc |= put(o, "message", NULL, 0);
+    put_key(o, "provider", 1);
+    put_str(o, a->provider, sizeof a->provider);
+    put_key(o, "task_id", 0);
+    put_str_or_null(o, a->task_id, sizeof a->task_id, 1);
+    put_key(o, "phase", 0);
+    put_str(o, a->phase, sizeof a->phase);
+    put_key(o, "outcome", 0);
+    put_str(o, a->outcome, sizeof a->outcome);
+    put_key(o, "http_status", 0);
+    if (a->http_status != 0)
+        put_int(o, a->http_status);
     else
-        rc |= put(o, "message", str_or_null(a->message, sizeof a->message, 1), a->message[0] != '\0');
-    rc |= put(o, "elapsed_ms", json_object_new_int64(a->elapsed_ms), 1);
-    if (rc != 0) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
-static int add_body(json_object *root, const struct codec_result *r, unsigned drop)
-{
-    json_object *urls = json_object_new_array();
-    json_object *atts;
-
-    if (put(root, "result_urls", urls, 1) != 0)
-        return -1;
-    for (size_t i = 0; i < r->n_result_urls; i++) {
-        const char *u = r->result_urls[i] == NULL ? "" : r->result_urls[i];
-        json_object *s = str_n(u, strlen(u));
-        if (s == NULL || json_object_array_add(urls, s) != 0) {
-            json_object_put(s);
-            return -1;
-        }
-    }
-    atts = json_object_new_array();
-    if (put(root, "provider", str_or_null(r->provider, SIZE_MAX, 0), r->provider != NULL) != 0 ||
-        put(root, "provider_task_id", str_or_null(r->provider_task_id, SIZE_MAX, 0),
-            r->provider_task_id != NULL) != 0 ||
-        put(root, "attempts", atts, 1) != 0)
-        return -1;
-    for (size_t i = 0; !(drop & DROP_ATTEMPTS) && i < r->n_attempts; i++) {
-        json_object *a = attempt_json(&r->attempts[i], drop);
-        if (a == NULL || json_object_array_add(atts, a) != 0) {
-            json_object_put(a);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int add_tail(json_object *root, const struct codec_result *r, unsigned drop)
-{
-    json_object *e = NULL, *t;
-
-    if (!r->succeeded) {
-        e = json_object_new_object();
-        if (put(root, "error", e, 1) != 0 ||
-            put(e, "class", str_or_null(r->error_class, SIZE_MAX, 0), r->error_class != NULL) != 0 ||
-            put(e, "message", str_or_null(r->error_message, SIZE_MAX, 0), r->error_message != NULL) != 0)
-            return -1;
-    } else if (put(root, "error", NULL, 0) != 0) {
-        return -1;
-    }
-    if (r->line >= 0 && put(root, "line", json_object_new_int64(r->line), 1) != 0)
-        return -1;
-    t = json_object_new_object();
-    if (put(root, "timings", t, 1) != 0 || put(t, "queued_ms", json_object_new_int64(r->queued_ms), 1) != 0 ||
-        put(t, "total_ms", json_object_new_int64(r->total_ms), 1) != 0)
-        return -1;
-    if (put(root, "worker", str_or_null(r->worker, SIZE_MAX, 0), r->worker != NULL) != 0)
-        return -1;
-    if (drop & DROP_METADATA)
-        return put(root, "metadata", NULL, 0);
-    return put(root, "metadata", r->metadata != NULL ? raw_json(r->metadata, r->metadata_len) : NULL,
-               r->metadata != NULL);
-}
-
-/* "truncated": the largest part given up first; absent when nothing was. */
-static int add_truncated(json_object *root, unsigned drop)
-{
-    json_object *t;
-
-    if (drop == 0)
-        return 0;
-    t = json_object_new_array();
-    if (put(root, "truncated", t, 1) != 0)
-        return -1;
-    if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS) &&
-        json_object_array_add(t, json_object_new_string("attempt_messages")) != 0)
-        return -1;
-    if ((drop & DROP_ATTEMPTS) && json_object_array_add(t, json_object_new_string("attempts")) != 0)
-        return -1;
-    if ((drop & DROP_METADATA) && json_object_array_add(t, json_object_new_string("metadata")) != 0)
-        return -1;
-    return 0;
+        put_raw(o, "null", 4);
+    put_key(o, "code", 0);
+    put_str_or_null(o, a->code, sizeof a->code, 1);
+    put_key(o, "message", 0);
+    if (drop & DROP_MESSAGES)
+        put_raw(o, "null", 4);
+    else
+        put_str_or_null(o, a->message, sizeof a->message, 1);
+    put_key(o, "elapsed_ms", 0);
+    put_int(o, a->elapsed_ms);
+    put_raw(o, "}", 1);
 }
 
 static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
 {
-    json_object *root;
-    const char *s;
-    char *out = NULL;
+    struct out o = { 0 };
 
-    root = json_object_new_object();
-    if (root == NULL)
-        return NULL;
-    if (put(root, "id", str_or_null(r->id, SIZE_MAX, 0), r->id != NULL) == 0 &&
-        put(root, "status", json_object_new_string(r->succeeded ? "succeeded" : "failed"), 1) == 0 &&
-        add_body(root, r, drop) == 0 && add_tail(root, r, drop) == 0 && add_truncated(root, drop) == 0) {
-        s = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
-        if (s != NULL)
-            out = strndup(s, *len);
+    put_key(&o, "id", 1);
+    put_str_or_null(&o, r->id, SIZE_MAX, 0);
+    put_key(&o, "status", 0);
+    put_lit(&o, r->succeeded ? "\"succeeded\"" : "\"failed\"");
+    put_key(&o, "result_urls", 0);
+    put_raw(&o, "[", 1);
+    for (size_t i = 0; i < r->n_result_urls; i++) {
+        const char *u = r->result_urls[i] == NULL ? "" : r->result_urls[i];
+        if (i > 0)
+            put_raw(&o, ",", 1);
+        put_str(&o, u, strlen(u));
     }
-    json_object_put(root);
-    return out;
+    put_raw(&o, "]", 1);
+    put_key(&o, "provider", 0);
+    put_str_or_null(&o, r->provider, SIZE_MAX, 0);
+    put_key(&o, "provider_task_id", 0);
+    put_str_or_null(&o, r->provider_task_id, SIZE_MAX, 0);
+    put_key(&o, "attempts", 0);
+    put_raw(&o, "[", 1);
+    for (size_t i = 0; !(drop & DROP_ATTEMPTS) && i < r->n_attempts; i++) {
+        if (i > 0)
+            put_raw(&o, ",", 1);
+        put_attempt(&o, &r->attempts[i], drop);
+    }
+    put_raw(&o, "]", 1);
+    put_key(&o, "error", 0);
+    if (!r->succeeded) {
+        put_key(&o, "class", 1);
+        put_str_or_null(&o, r->error_class, SIZE_MAX, 0);
+        put_key(&o, "message", 0);
+        put_str_or_null(&o, r->error_message, SIZE_MAX, 0);
+        put_raw(&o, "}", 1);
+    } else {
+        put_raw(&o, "null", 4);
+    }
+    if (r->line >= 0) {
+        put_key(&o, "line", 0);
+        put_int(&o, r->line);
+    }
+    put_key(&o, "timings", 0);
+    put_key(&o, "queued_ms", 1);
+    put_int(&o, r->queued_ms);
+    put_key(&o, "total_ms", 0);
+    put_int(&o, r->total_ms);
+    put_raw(&o, "}", 1);
+    put_key(&o, "worker", 0);
+    put_str_or_null(&o, r->worker, SIZE_MAX, 0);
+    put_key(&o, "metadata", 0);
+    if (r->metadata != NULL && !(drop & DROP_METADATA))
+        put_raw(&o, r->metadata, r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
+    else
+        put_raw(&o, "null", 4);
+    if (drop != 0) { /* "truncated": the largest part given up first */
+        int n = 0;
+        put_key(&o, "truncated", 0);
+        put_raw(&o, "[", 1);
+        if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS))
+            put_lit(&o, n++ ? ",\"attempt_messages\"" : "\"attempt_messages\"");
+        if (drop & DROP_ATTEMPTS)
+            put_lit(&o, n++ ? ",\"attempts\"" : "\"attempts\"");
+        if (drop & DROP_METADATA)
+            put_lit(&o, n++ ? ",\"metadata\"" : "\"metadata\"");
+        put_raw(&o, "]", 1);
+    }
+    put_raw(&o, "}", 1);
+    if (o.oom) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
 }
 
 char *codec_result_json(const struct codec_result *r)

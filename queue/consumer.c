@@ -5,7 +5,9 @@
  * wakes the loop through kafka_wake. Each wake serves a bounded batch (500
  * messages, 4 MiB of values and keys, or 50 ms, whichever comes first); a
  * 50 ms timer keeps serving the queue, which both drains what a batch left
- * and keeps the member alive while the partitions are paused.
+ * and keeps the member alive while the partitions are paused. While the
+ * owner's window is full the consumer is throttled (no message taken, the
+ * partitions not paused); see consumer.h.
  *
  * Prefetch is bounded by soft defaults (8 MiB queued per partition, 8 MiB
  * per fetch) that kafka.properties may override. */
@@ -22,6 +24,7 @@
 #define CONSUMER_BATCH 500
 #define CONSUMER_BATCH_BYTES (4 * 1024 * 1024)
 #define CONSUMER_BATCH_MS 50
+#define CONSUMER_THROTTLE_MS 1000 /* throttled this long: pause (see consumer_throttle) */
 
 struct consumer {
     rd_kafka_t *rk;
@@ -31,6 +34,8 @@ struct consumer {
     struct consumer_cbs cbs;
     char *topic;
     int paused;
+    int throttled;
+    int64_t throttled_ms;   /* since when */
     int in_group;
     int topic_partitions;
     rd_kafka_topic_partition_list_t *assigned;
@@ -162,6 +167,8 @@ static void serve(struct consumer *k)
     for (int i = 0; i < CONSUMER_BATCH && bytes < CONSUMER_BATCH_BYTES; i++) {
         if (i > 0 && sy_now_ms() >= end)
             return;
+        if (k->throttled && !k->paused)
+            return; /* paused, the queue holds no message to hand out: serve its events */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
         if (!m)
             return;
@@ -183,7 +190,12 @@ static void on_ready(void *ud)
 
 static void on_tick(uv_timer_t *t)
 {
-    serve(t->data);
+    struct consumer *k = t->data;
+    if (k->throttled && !k->paused && sy_now_ms() - k->throttled_ms >= CONSUMER_THROTTLE_MS) {
+        LOG_DEBUG(NULL, "throttled for %d ms: pausing", CONSUMER_THROTTLE_MS);
+        consumer_pause(k);
+    }
+    serve(k);
 }
 
 struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs, char *err,
@@ -278,6 +290,17 @@ void consumer_resume(struct consumer *k)
 int consumer_paused(const struct consumer *k)
 {
     return k->paused;
+}
+
+void consumer_throttle(struct consumer *k, int on)
+{
+    if (on && !k->throttled) {
+        k->throttled = 1;
+        k->throttled_ms = sy_now_ms();
+    } else if (!on && k->throttled) {
+        k->throttled = 0;
+        uv_timer_start(&k->tick, on_tick, 0, 50); /* serve at once, from the loop */
+    }
 }
 
 int consumer_store(struct consumer *k, int32_t partition, int64_t next)

@@ -40,6 +40,17 @@ void consumer_pause(struct consumer *k);
 void consumer_resume(struct consumer *k);
 int consumer_paused(const struct consumer *k);
 
+/* The window: while throttled, no more messages are taken from the queue
+ * (they stay prefetched; fetching goes on up to the prefetch bounds), but
+ * the fetch position is kept: un-throttling hands out the next message at
+ * once. A pause instead drops the prefetched messages, and librdkafka 2.0
+ * fetches again only up to ~1 s after a resume, so a window that fills and
+ * drains quickly must not pause. Throttled for CONSUMER_THROTTLE_MS on end
+ * (e.g. long generations), the consumer pauses itself (consumer_paused()
+ * says so; consumer_resume() ends it), so it is never left unpolled for
+ * long. Un-throttling serves the queue from a timer, never inside the call. */
+void consumer_throttle(struct consumer *k, int on);
+
 /* Hold one assigned partition paused on its own (e.g. while its takeover
  * runs) / let it go: it resumes unless consumption is paused as a whole.
  * consumer_resume() never resumes a held partition. May be called from

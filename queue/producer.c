@@ -124,6 +124,11 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
     return p;
 }
 
+int producer_warm(struct producer *p, const char *topic, int timeout_ms)
+{
+    return topic && topic[0] ? kafka_topic_partitions(p->rk, topic, timeout_ms) : 0;
+}
+
 int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
                   size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
 {

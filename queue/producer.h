@@ -62,4 +62,10 @@ int producer_flush(struct producer *p, int timeout_ms);
 
 void producer_free(struct producer *p);
 
+/* Learn topic's partition leaders now (blocks up to timeout_ms; startup
+ * only), so its first message is not held for librdkafka's 1 s topic scan.
+ * Returns the partition count, 0 when unknown (the first send then waits as
+ * before). */
+int producer_warm(struct producer *p, const char *topic, int timeout_ms);
+
 #endif

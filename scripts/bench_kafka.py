@@ -74,7 +74,7 @@ def broker_pid_alive(pid):
         return False
 
 
-def write_conf(path, a, prefix):
+def write_conf(path, a, prefix, ledger=True):
     # Rate limits, per-provider caps and the breaker are opened wide, as in the
     # engine bench: this measures the Kafka path, not the policies.
     prov = """  {{ name = "{name}"; type = "{name}"; priority = {prio};
@@ -92,7 +92,8 @@ def write_conf(path, a, prefix):
         # the bench needs "assigned" to know when the workers have joined.
         f.write('worker = { max_in_flight = 1000; metrics_listen = ""; log_level = "info"; };\n')
         f.write('kafka = { brokers = "%s"; group = "%s"; input_topic = "%s.jobs"; output_topic = "%s.results";\n'
-                '          dlq_topic = "%s.dlq"; };\n' % (a.brokers, prefix, prefix, prefix, prefix))
+                '          dlq_topic = "%s.dlq";%s };\n' % (a.brokers, prefix, prefix, prefix, prefix,
+                                                      "" if ledger else ' ledger_topic = "";'))
 
 
 def make_topics(prefix, partitions):
@@ -313,19 +314,19 @@ def delta(s0, s1, key):
     return None if s0[key] is None or s1[key] is None else s1[key] - s0[key]
 
 
-def new_pass(a, name, workers):
+def new_pass(a, name, workers, ledger=True):
     prefix = "bench-%d-%s" % (int(time.time() * 1000), name)
     say("%s: topics %s.{jobs,results,dlq} (%d partitions), group %s ..." % (name, prefix, a.partitions, prefix))
     make_topics(prefix, a.partitions)
     conf = os.path.join(a.work, name + ".conf")
-    write_conf(conf, a, prefix)
+    write_conf(conf, a, prefix, ledger)
     ws, join_s, parts = start_workers(a, conf, name, workers)
     say("%s: %d worker(s) joined in %.1f s, partitions %s" % (name, workers, join_s, parts))
     return prefix, conf, ws
 
 
-def throughput_pass(a, name, workers):
-    prefix, conf, ws = new_pass(a, name, workers)
+def throughput_pass(a, name, workers, ledger=True):
+    prefix, conf, ws = new_pass(a, name, workers, ledger)
     n = a.jobs
     ids = ["%s-%d" % (prefix, i) for i in range(n)]
     rest = b"".join(job_line(prefix, i) for i in range(1, n))
@@ -355,7 +356,7 @@ def throughput_pass(a, name, workers):
         by_worker[r.get("worker")] = by_worker.get(r.get("worker"), 0) + 1
     ws = stop_workers(ws)
     wall = t_last - t_first
-    res = {"name": name, "workers": workers, "jobs": n, "wall": wall, "jobs_s": n / wall,
+    res = {"name": name, "ledger": ledger, "workers": workers, "jobs": n, "wall": wall, "jobs_s": n / wall,
            "feed_s": wrote.get("t", t_last) - t_first, "total_ms": total, "queued_ms": queued,
            "requests": s1["fp"]["requests"] - s0["fp"]["requests"] - 1, "dup": dup,
            "fp_cpu": delta(s0, s1, "fp_cpu"), "broker_cpu": delta(s0, s1, "broker_cpu"),
@@ -366,6 +367,30 @@ def throughput_pass(a, name, workers):
         "first round trip %.0f ms" % (name, n, wall, n / wall, pct(total, 50), pct(total, 99), res["requests"],
                                       warm["jobs"], warm["rtt"]))
     return res
+
+
+def batch_pass(a):
+    """The same N KIE-only jobs in batch mode (`switchyard run`, no Kafka), same
+    providers and max_in_flight: the reference for the one-worker ratio."""
+    conf, jobs, out = (os.path.join(a.work, "batch." + x) for x in ("conf", "jobs.jsonl", "out.jsonl"))
+    write_conf(conf, a, "batch")
+    with open(conf) as f:  # the same file without its kafka group
+        text = f.read().split("kafka = {")[0]
+    with open(conf, "w") as f:
+        f.write(text)
+    with open(jobs, "wb") as f:
+        f.write(b"".join(job_line("batch", i) for i in range(a.jobs)))
+    t0 = time.monotonic()
+    p = subprocess.run([os.path.join(a.build, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+    wall = time.monotonic() - t0
+    with open(out) as f:
+        ok = sum(1 for line in f if '"status":"succeeded"' in line)
+    if p.returncode != 0 or ok != a.jobs:
+        raise BenchFailed("batch pass: rc %d, %d of %d succeeded; stderr tail: %s" % (
+            p.returncode, ok, a.jobs, p.stderr.decode(errors="replace")[-800:]))
+    say("batch: %d jobs in %.2f s = %.0f jobs/s" % (a.jobs, wall, a.jobs / wall))
+    return {"wall": wall, "jobs_s": a.jobs / wall}
 
 
 def latency_pass(a, name):
@@ -423,8 +448,8 @@ def fmt_cpu(v):
     return "?" if v is None else "%.1f" % v
 
 
-def render(a, runs, lat, broker_note):
-    t1, tw = runs
+def render(a, runs, lat, broker_note, batches):
+    t1, t1off, tw = runs
     lines = [SECTION, "",
              "- date: %s" % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
              "- machine: %s" % machine(),
@@ -442,9 +467,7 @@ def render(a, runs, lat, broker_note):
              "forks, but each with its own stderr, exit code and rusage)" % (a.workers, a.workers, a.workers),
              "- load: `switchyard-enqueue -c FILE --wait` fed on a pipe, started after the workers owned all "
              "partitions for 1 s. Before the clock starts, warm-up jobs (12 at a time) go through until every "
-             "worker has answered one, then %.0f s of idle: the first message a fresh librdkafka producer sends to "
-             "a topic waits about a second (see *Start-up* below), which would otherwise be a large share of a "
-             "few-second run. **jobs/s** = N ÷ (enqueue has read the first job line → the last result line "
+             "worker has answered one, then %.0f s of idle (see *Start-up* below for the first job). **jobs/s** = N ÷ (enqueue has read the first job line → the last result line "
              "reaches the bench); the enqueue client produces and consumes on the same 2 CPUs" % a.settle_s,
              "- **`total_ms`** is the worker's own `timings.total_ms`: from the input message's Kafka timestamp "
              "(CreateTime, stamped by the producer in switchyard-enqueue when it accepts the message, so it includes "
@@ -460,24 +483,33 @@ def render(a, runs, lat, broker_note):
              "- generation time is 0 here, so all of both figures is what Kafka + switchyard (+ the enqueue "
              "client) add",
              "- every pass checks one result per job, all `succeeded`, and that each worker exits 0 after SIGTERM",
+             "- the task ledger is on (the default: `kafka.ledger_topic` = `<input>.ledger`, a `created` record "
+             "per job, acks=all) except in the `ledger off` row (`ledger_topic = \"\"`)",
+             "- **batch**: the same N KIE-only jobs through `switchyard run` (no Kafka; same providers and "
+             "`max_in_flight`), run %d times around the Kafka passes: %s jobs/s" % (
+                 len(batches), ", ".join("%.0f" % b["jobs_s"] for b in batches)),
              "", "Throughput (saturation: all N jobs put on the topic as fast as enqueue can):", "",
              "| run | workers | jobs | first enqueue → last result s | **jobs/s** | enqueue fed all jobs by s "
              "| `total_ms` p50 | `total_ms` p99 | `total_ms` max | HTTP requests | worker CPU s | broker CPU s "
              "| fakeprov CPU s | results per worker |",
              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
-    for r in (t1, tw):
+    for r in (t1, t1off, tw):
         lines.append("| %s | %d | %d | %.2f | **%.0f** | %.2f | %d | %d | %d | %d | %s | %s | %s | %s |" % (
-            r["name"], r["workers"], r["jobs"], r["wall"], r["jobs_s"], r["feed_s"], pct(r["total_ms"], 50),
+            r["name"] + ("" if r["ledger"] else " (ledger off)"), r["workers"], r["jobs"], r["wall"], r["jobs_s"], r["feed_s"], pct(r["total_ms"], 50),
             pct(r["total_ms"], 99), max(r["total_ms"]), r["requests"], fmt_cpu(r["w_cpu"]),
             fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]), " / ".join(map(str, r["by_worker"]))))
     cpu = [sum(x for x in (r["w_cpu"], r["broker_cpu"], r["fp_cpu"]) if x is not None) for r in (t1, tw)]
-    lines += ["", "Under saturation `total_ms` is mostly time the job waited on the topic or in the worker "
+    batch = max(b["jobs_s"] for b in batches)
+    lines += ["", "**Ratio**, one worker ÷ batch mode on the same jobs (best batch run, %.0f jobs/s): **%.2f** with "
+              "the ledger on, %.2f with it off (target ≥ 0.9)." % (batch, t1["jobs_s"] / batch,
+                                                                   t1off["jobs_s"] / batch), "",
+              "Under saturation `total_ms` is mostly time the job waited on the topic or in the worker "
               "(up to `max_in_flight` jobs are in flight at once), so it says little about per-job overhead; the "
               "latency pass below does. Worker + broker + fakeprov used %.1f and %.1f CPU-seconds of the %.1f and "
-              "%.1f available (%d CPUs × wall) in the two runs: with one worker the CPUs are not the limit; "
-              "its `max_in_flight` window (a job holds its slot until its result is acknowledged by the broker) "
-              "is the likely one. Broker CPU is the whole broker process, which may also serve other clients." % (
-                  cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"], os.cpu_count()), "",
+              "%.1f available (%d CPUs × wall) in the 1-worker and %d-worker runs (the enqueue client, not "
+              "counted, uses the rest). Broker CPU is the whole broker process, which may also serve other "
+              "clients." % (cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"],
+                            os.cpu_count(), tw["workers"]), "",
               "Latency at low load (1 worker, %d jobs at a steady %.0f jobs/s after %d warm-up jobs that are not "
               "counted):" % (lat["jobs"], lat["rate"], lat["warmup"]), "",
               "| measure | p50 ms | p90 ms | p99 ms | max ms |", "|---|--:|--:|--:|--:|"]
@@ -504,14 +536,14 @@ def render(a, runs, lat, broker_note):
         lat["requests"], fmt_cpu(lat["w_cpu"]), fmt_cpu(lat["broker_cpu"]), lat["feed_s"]), ""]
     lines += ["*Start-up* (not in the numbers above): the first job of each pass, on fresh topics with "
               "freshly started workers and enqueue, had a client round trip of %s ms, of which `total_ms` %s "
-              "(`queued_ms` %s): about a second before the worker sees the first job and about another second "
-              "before the client sees its result, i.e. once per fresh producer and topic — librdkafka's first "
-              "produce to a topic it has no metadata for, as far as this bench can tell (not diagnosed "
-              "further). Jobs after the first few are not affected." % (
+              "(`queued_ms` %s). The worker fetches its output, DLQ and ledger topics' metadata at start and "
+              "switchyard-enqueue its input topic's, so the first message is not held for librdkafka's 1 s scan "
+              "of topics it has no metadata for (before that change: ~1.9 s, ~1 s of it before the worker saw "
+              "the job)." % (
                   " / ".join("%.0f" % r["warm"]["rtt"] for r in (t1, tw, lat)),
                   " / ".join("%d" % r["warm"]["total_ms"] for r in (t1, tw, lat)),
                   " / ".join("%d" % r["warm"]["queued_ms"] for r in (t1, tw, lat)))]
-    warned = [r for r in (t1, tw, lat) if r["warnings"]]
+    warned = [r for r in (t1, t1off, tw, lat) if r["warnings"]]
     if warned:
         lines += ["", "**Disturbed:** warn/error lines in the workers' logs (%s) — e.g. a broker that stopped "
                   "answering (session time-outs, rejoins); the affected numbers above are not steady-state. First "
@@ -542,21 +574,23 @@ def main():
             raise BenchFailed("the broker (pid %d) is gone after %s: stopped or restarted by someone else? "
                               "Numbers discarded; run again" % (a.broker_pid, after))
 
-    runs = []
-    for name, w in (("throughput-1w", 1), ("throughput-%dw" % a.workers, a.workers)):
+    runs, batches = [], [batch_pass(a)]
+    for name, w, ledger in (("throughput-1w", 1, True), ("throughput-1w-noledger", 1, False),
+                            ("throughput-%dw" % a.workers, a.workers, True)):
         say("%s: %d jobs, %d worker(s) ..." % (name, a.jobs, w))
-        runs.append(throughput_pass(a, name, w))
+        runs.append(throughput_pass(a, name, w, ledger))
         check_broker(name)
+    batches.append(batch_pass(a))
     say("latency-1w: %d jobs at %.0f/s, 1 worker ..." % (a.lat_jobs, a.lat_rate))
     lat = latency_pass(a, "latency-1w")
     check_broker("latency-1w")
 
-    section = render(a, runs, lat, a.broker_note)
+    section = render(a, runs, lat, a.broker_note, batches)
     write_bench_md(a.bench_md, section)
     print()
     print(section)
     with open(os.path.join(a.work, "summary.json"), "w") as f:
-        json.dump({"runs": runs, "latency": lat}, f, default=str)
+        json.dump({"runs": runs, "latency": lat, "batch": batches}, f, default=str)
     return 0
 
 

@@ -16,6 +16,7 @@
 #include "worker/loop.h"
 
 static int fail_add; /* when set, curl_multi_add_handle refuses */
+static int n_added;  /* transfers handed to curl */
 
 CURLMcode curl_multi_add_handle(CURLM *m, CURL *e)
 {
@@ -28,6 +29,7 @@ CURLMcode curl_multi_add_handle(CURLM *m, CURL *e)
     }
     if (fail_add)
         return CURLM_OUT_OF_MEMORY;
+    n_added++;
     return real(m, e);
 }
 
@@ -180,4 +182,53 @@ Test(loop_defer, free_with_a_pending_failure_is_clean, .timeout = 20)
     cancel_a_with_b_refused(&t);
     finish(&t); /* loop_free drops B's pending failure without calling it */
     cr_assert_eq(t.pa.calls + t.pb.calls, 0);
+}
+
+/* ---- issue 12: transfers wait in the loop, not inside curl ---- */
+
+static void on_resp_count(void *ud, const struct loop_response *resp)
+{
+    (void)resp;
+    ++*(int *)ud;
+}
+
+static void send_to(struct loop *l, const char *url, int *calls)
+{
+    struct prov_request req = { .method = PROV_GET, .url = strdup(url) };
+    struct loop_send s = { .connect_timeout_ms = 5000, .total_timeout_ms = 5000 };
+    cr_assert_not_null(loop_http(l, &req, &s, on_resp_count, calls));
+}
+
+/* A plain-HTTP origin gets at most max_host_connections transfers in curl
+ * (a transfer queued inside curl behind the cap re-ran its connect step on
+ * every pass: CPU per job grew with jobs in flight); the rest wait in the
+ * loop. Another origin is not held up behind it; an HTTPS origin (HTTP/2 may
+ * multiplex) keeps the loop-wide cap. Every request still gets its callback. */
+Test(loop_origin, plain_http_origin_capped_at_its_connections, .timeout = 30)
+{
+    uv_loop_t uv;
+    char err[256];
+    int calls = 0;
+    struct loop_opts o = { .max_host_connections = 2 }; /* loop-wide cap: the cache, 8 */
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct loop *l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    n_added = 0;
+    for (int i = 0; i < 5; i++)
+        send_to(l, "http://127.0.0.1:9/a", &calls);
+    cr_assert_eq(n_added, 2, "%d transfers in curl for one plain-HTTP origin with 2 connections", n_added);
+    send_to(l, "http://127.0.0.1:10/b", &calls);
+    cr_assert_eq(n_added, 3, "a second origin waited behind the first");
+    for (int i = 0; i < 4; i++)
+        send_to(l, "https://127.0.0.1:11/c", &calls);
+    cr_assert_eq(n_added, 7, "an HTTPS origin was held to its connection count");
+    cr_assert_eq(loop_active(l), 10);
+    for (int i = 0; i < 2000 && calls < 10; i++)
+        uv_run(&uv, UV_RUN_ONCE);
+    cr_assert_eq(calls, 10, "%d of 10 callbacks (nothing listens: each fails)", calls);
+    cr_assert_eq(n_added, 10);
+    cr_assert_eq(loop_active(l), 0);
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
 }

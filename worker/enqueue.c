@@ -230,6 +230,18 @@ static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, si
     return rk;
 }
 
+/* Learn topic's leaders now (blocks up to timeout_ms), so the first job is
+ * not held for librdkafka's 1 s scan of topics without metadata. */
+static void enq_warm(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+}
+
 /* --partitions: create the input topic (replication 1); "already exists" is fine. */
 static int enq_create_topic(struct enq *q, char *err, size_t errlen)
 {
@@ -527,6 +539,8 @@ int main(int argc, char **argv)
         status = q.prod == NULL ? 2 : 1;
         goto out;
     }
+    /* The first job goes out at once, not after librdkafka's 1 s topic scan. */
+    enq_warm(q.prod, q.topic, 2000);
     if (q.wait) {
         q.cons = enq_client(&q, RD_KAFKA_CONSUMER, err, sizeof err);
         int r = q.cons != NULL ? 0 : -1;

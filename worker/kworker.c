@@ -7,10 +7,12 @@
  * late delivery report only frees them, and their offsets are never stored
  * (the new owner redoes those jobs).
  *
- * Backpressure: at worker.max_in_flight live kmsgs, above
- * worker.max_in_flight_bytes held, or while a message waits to be sent again
- * (kpublish.c), every assigned partition is paused; below three quarters of
- * both limits, with nothing parked, they resume (kworker_flow, run whenever
+ * Backpressure: at worker.max_in_flight live kmsgs the consumer is throttled
+ * (no message taken, fetching goes on: consumer_throttle; it pauses itself
+ * when that lasts a second). Above worker.max_in_flight_bytes held, or while
+ * a message waits to be sent again (kpublish.c), every assigned partition is
+ * paused; below three quarters of both limits, with nothing parked, they
+ * resume (kworker_flow, run whenever
  * one of them changes, a revoke included). The consumer is served all the
  * time, so the worker stays in the group.
  *
@@ -98,11 +100,12 @@ void kworker_flow(struct kworker *w)
     size_t max = (size_t)w->conf->worker.max_in_flight;
     size_t max_bytes = (size_t)w->conf->worker.max_in_flight_bytes;
     int paused = consumer_paused(w->consumer);
-    if (!paused && (w->live >= max || w->bytes > max_bytes || w->parked)) {
+    consumer_throttle(w->consumer, w->live >= max); /* the window: stop taking, keep fetching */
+    if (!paused && (w->bytes > max_bytes || w->parked)) {
         consumer_pause(w->consumer);
         LOG_DEBUG(NULL, "paused at %zu in flight, %zu bytes, %zu to send again", w->live, w->bytes, w->n_parked);
     } else if (paused && w->live <= max * 3 / 4 && w->bytes <= max_bytes / 4 * 3 && !w->parked) {
-        consumer_resume(w->consumer);
+        consumer_resume(w->consumer); /* also ends a pause the consumer took after a long throttle */
         LOG_DEBUG(NULL, "resumed at %zu in flight, %zu bytes", w->live, w->bytes);
     }
 }
@@ -597,6 +600,13 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     w->e.loop = loop_new(&w->uv, &lo, err, errlen);
     if (w->e.loop)
         w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
+    if (w->producer) { /* results and DLQ records go out at once, not after the 1 s topic scan */
+        if (producer_warm(w->producer, c->kafka.output_topic, 2000) <= 0)
+            LOG_WARN(NULL, "kafka: no metadata yet for output topic %s (its first result waits for it)",
+                     c->kafka.output_topic);
+        if (c->kafka.dlq_topic[0] && producer_warm(w->producer, c->kafka.dlq_topic, 2000) <= 0)
+            LOG_INFO(NULL, "kafka: no metadata yet for DLQ topic %s", c->kafka.dlq_topic);
+    }
     struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
                                 .on_rebalanced = on_rebalanced, .on_committed = on_committed, .ud = w };
     if (w->producer && start_callbacks(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)

@@ -26,6 +26,19 @@
 #include "worker/log.h"
 
 #define LOOP_HDR_MAX 256
+#define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */
+
+/* One origin ("scheme://authority"): its transfers in curl and its FIFO. A
+ * plain-HTTP origin gets at most max_host_connections transfers in curl, one
+ * per connection it may open: a transfer queued inside curl behind the
+ * connection cap costs curl work on every pass (it re-runs its connect
+ * step), so it waits here instead. Over TLS (HTTP/2 may multiplex many
+ * transfers on one connection) or through a proxy the cap is the loop's. */
+struct loop_host {
+    char *origin;                /* NULL for the shared overflow bucket */
+    size_t in_curl, cap;
+    struct loop_req *pend_head, *pend_tail;
+};
 
 struct loop {
     uv_loop_t *uv;
@@ -41,7 +54,10 @@ struct loop {
     CURL **easy_pool;           /* recycled easy handles (at most max_in_curl) */
     size_t n_easy_pool;
     struct loop_req *live;      /* doubly-linked list of requests in curl */
-    struct loop_req *pend_head, *pend_tail; /* FIFO of requests waiting for a curl slot */
+    struct loop_host *hosts[LOOP_MAX_HOSTS];
+    size_t n_hosts;
+    size_t host_cap;            /* max_host_connections */
+    size_t n_pending;           /* requests in the hosts' FIFOs */
     struct loop_req *fail_head, *fail_tail; /* refused by curl, failure not yet delivered */
     uv_timer_t defer;           /* delivers the failed list */
     int open_handles;           /* timer + defer until both are closed */
@@ -53,6 +69,7 @@ struct loop_req {
     struct loop *l;
     CURL *easy;                 /* only while in curl */
     enum { REQ_LIVE = 0, REQ_QUEUED, REQ_FAILED } where; /* which list holds it */
+    struct loop_host *host;
     struct curl_slist *headers;
     char *url;
     char *body;
@@ -286,7 +303,8 @@ static void detach(struct loop_req *r)
 {
     struct loop *l = r->l;
     if (r->where == REQ_QUEUED) {
-        list_unlink(&l->pend_head, &l->pend_tail, r);
+        list_unlink(&r->host->pend_head, &r->host->pend_tail, r);
+        l->n_pending--;
     } else if (r->where == REQ_FAILED) {
         list_unlink(&l->fail_head, &l->fail_tail, r);
     } else {
@@ -295,6 +313,7 @@ static void detach(struct loop_req *r)
         easy_put(l, r->easy);
         r->easy = NULL;
         l->in_curl--;
+        r->host->in_curl--;
     }
     r->where = REQ_LIVE;
     l->active--;
@@ -358,18 +377,33 @@ static void on_defer(uv_timer_t *t)
     }
 }
 
-/* Move waiting requests into curl while there is room. Runs no callback. */
+static int host_has_room(const struct loop *l, const struct loop_host *h)
+{
+    return l->in_curl < l->max_in_curl && h->in_curl < h->cap;
+}
+
+/* Move waiting requests into curl while there is room, each origin's in
+ * FIFO order, the origins in turn. Runs no callback. */
 static void dispatch_pending(struct loop *l)
 {
-    while (l->pend_head && l->in_curl < l->max_in_curl) {
-        struct loop_req *r = l->pend_head;
-        list_unlink(&l->pend_head, &l->pend_tail, r);
-        r->where = REQ_LIVE;
-        if (dispatch_one(l, r) != SY_OK) {
-            /* curl refused it: a transport failure, delivered by on_defer. */
-            r->where = REQ_FAILED;
-            list_append(&l->fail_head, &l->fail_tail, r);
-            uv_timer_start(&l->defer, on_defer, 0, 0);
+    int moved = 1;
+    while (l->n_pending > 0 && l->in_curl < l->max_in_curl && moved) {
+        moved = 0;
+        for (size_t i = 0; i < l->n_hosts && l->in_curl < l->max_in_curl; i++) {
+            struct loop_host *h = l->hosts[i];
+            if (!h->pend_head || !host_has_room(l, h))
+                continue;
+            struct loop_req *r = h->pend_head;
+            list_unlink(&h->pend_head, &h->pend_tail, r);
+            l->n_pending--;
+            r->where = REQ_LIVE;
+            moved = 1;
+            if (dispatch_one(l, r) != SY_OK) {
+                /* curl refused it: a transport failure, delivered by on_defer. */
+                r->where = REQ_FAILED;
+                list_append(&l->fail_head, &l->fail_tail, r);
+                uv_timer_start(&l->defer, on_defer, 0, 0);
+            }
         }
     }
 }
@@ -525,7 +559,39 @@ static int dispatch_one(struct loop *l, struct loop_req *r)
         l->live->prev = r;
     l->live = r;
     l->in_curl++;
+    r->host->in_curl++;
     return SY_OK;
+}
+
+/* The origin entry of url, created on first use; the overflow bucket (which
+ * always exists, hosts[0]) when the table is full or memory is short. */
+static struct loop_host *host_of(struct loop *l, const char *url, int proxied)
+{
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : url;
+    size_t n = (size_t)(auth - url) + strcspn(auth, "/?#");
+    int plain = strncasecmp(url, "http://", 7) == 0 && !proxied;
+    for (size_t i = 1; i < l->n_hosts; i++) {
+        struct loop_host *h = l->hosts[i];
+        if (strlen(h->origin) == n + 1 && strncmp(h->origin + 1, url, n) == 0 && (h->origin[0] == 'p') == plain)
+            return h;
+    }
+    if (l->n_hosts >= LOOP_MAX_HOSTS)
+        return l->hosts[0];
+    struct loop_host *h = calloc(1, sizeof *h);
+    char *origin = malloc(n + 2);
+    if (!h || !origin) {
+        free(h);
+        free(origin);
+        return l->hosts[0];
+    }
+    origin[0] = plain ? 'p' : 'm'; /* plain HTTP (one transfer per connection) or maybe multiplexed */
+    memcpy(origin + 1, url, n);
+    origin[n + 1] = '\0';
+    h->origin = origin;
+    h->cap = plain ? l->host_cap : l->max_in_curl;
+    l->hosts[l->n_hosts++] = h;
+    return h;
 }
 
 struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struct loop_send *s,
@@ -573,14 +639,16 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     }
     r->cb = cb;
     r->ud = ud;
-    if (l->in_curl < l->max_in_curl && !l->pend_head) {
+    r->host = host_of(l, r->url, r->proxy != NULL);
+    if (host_has_room(l, r->host) && !r->host->pend_head) {
         if (dispatch_one(l, r) != SY_OK) {
             recycle(r);
             return NULL;
         }
     } else {
         r->where = REQ_QUEUED;
-        list_append(&l->pend_head, &l->pend_tail, r);
+        list_append(&r->host->pend_head, &r->host->pend_tail, r);
+        l->n_pending++;
     }
     l->active++;
     return r;
@@ -668,8 +736,16 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * the wait would count against its connect timeout), and no easy handle
      * exists per job. */
     l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
+    l->host_cap = (size_t)host_cap;
     l->easy_pool = calloc(l->max_in_curl, sizeof *l->easy_pool);
-    if (!l->easy_pool) {
+    l->hosts[0] = calloc(1, sizeof *l->hosts[0]); /* the overflow bucket: only the loop's cap */
+    if (l->hosts[0]) {
+        l->hosts[0]->cap = l->max_in_curl;
+        l->n_hosts = 1;
+    }
+    if (!l->easy_pool || !l->hosts[0]) {
+        free(l->easy_pool);
+        free(l->hosts[0]);
         snprintf(err, errlen, "out of memory");
         curl_multi_cleanup(l->multi);
         l->open_handles = 2; /* freed when both handles are closed */
@@ -685,11 +761,12 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
-    while (l->pend_head) {
-        struct loop_req *r = l->pend_head;
-        detach(r);
-        recycle(r);
-    }
+    for (size_t i = 0; i < l->n_hosts; i++)
+        while (l->hosts[i]->pend_head) {
+            struct loop_req *r = l->hosts[i]->pend_head;
+            detach(r);
+            recycle(r);
+        }
     while (l->fail_head) {
         struct loop_req *r = l->fail_head;
         detach(r);
@@ -710,6 +787,10 @@ void loop_free(struct loop *l)
     while (l->n_easy_pool > 0)
         curl_easy_cleanup(l->easy_pool[--l->n_easy_pool]);
     free(l->easy_pool);
+    for (size_t i = 0; i < l->n_hosts; i++) {
+        free(l->hosts[i]->origin);
+        free(l->hosts[i]);
+    }
     /* Stop watching the cached connections' sockets while their fds are
      * still open, then let curl close them without calling back. */
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, NULL);

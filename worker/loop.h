@@ -23,7 +23,8 @@ struct loop_opts {
     int max_total_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS; 0 = none */
     size_t max_body_bytes;     /* replies larger than this fail as transport errors */
     const char *user_agent;    /* copied */
-    int max_in_curl;           /* transfers handed to curl at once (more wait in a FIFO); 0 = the connection cache size */
+    int max_in_curl;           /* transfers handed to curl at once (more wait in a FIFO per origin; a plain-HTTP
+                                  origin gets at most max_host_connections); 0 = the connection cache size */
 };
 
 /* Per-request settings (from the provider's config). */
