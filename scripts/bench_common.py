@@ -5,6 +5,13 @@ import sys
 import time
 
 
+def pct(xs, p):
+    """Nearest-rank percentile of a non-empty list."""
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
+    return s[k]
+
+
 def start_fakeprov(build, tmp, args):
     """Start build/fakeprov on a free loopback port with extra args; returns (process, port)."""
     portfile = os.path.join(tmp, "port")

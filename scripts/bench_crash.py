@@ -35,6 +35,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import pct  # noqa: E402
 from bench_engine import BenchFailed, extra_flags, machine, on_signal, stats, stderr_tail, write_bench_md  # noqa: E402
 
 CHILDREN = []  # Popen objects still running
@@ -49,13 +50,6 @@ BENIGN_RE = re.compile(r'is a consumer property and will be ignored|CONFWARN')
 
 def say(msg):
     print("bench crash: " + msg, flush=True)
-
-
-def pct(xs, p):
-    """Nearest-rank percentile of a non-empty list."""
-    s = sorted(xs)
-    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
-    return s[k]
 
 
 def knows_ledger(a):

@@ -41,6 +41,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import pct  # noqa: E402
 from bench_engine import (BenchFailed, extra_flags, machine, on_signal, proc_cpu_s, stats,  # noqa: E402
                           stderr_tail, write_bench_md)
 
@@ -50,13 +51,6 @@ SECTION = "## Kafka (`scripts/bench.sh kafka`)"
 
 def say(msg):
     print("bench kafka: " + msg, flush=True)
-
-
-def pct(xs, p):
-    """Nearest-rank percentile of a non-empty list."""
-    s = sorted(xs)
-    k = max(0, min(len(s) - 1, int(-(-p * len(s) // 100)) - 1))
-    return s[k]
 
 
 def cpu_or_none(pid):
