@@ -2,9 +2,17 @@
 # The whole test suite: dependencies, the README's quick-start build (Release,
 # warnings as errors) and the .deb test, a sanitizer build (ASan + UBSan,
 # warnings as errors), every test registered in CTest.
-# Usage: scripts/test.sh   (from anywhere)
+# Usage: scripts/test.sh [--long]   (from anywhere)
+#   --long  also the long tests (SY_LONG_TESTS=1): 1,000 KIE jobs through the
+#           real rate window, ~10 more minutes. CI runs without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+  --long) export SY_LONG_TESTS=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--long]" >&2; exit 2 ;;
+esac
 
 scripts/deps.sh
 
