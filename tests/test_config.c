@@ -10,14 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Criterion counts a test as passed even when LeakSanitizer reports at exit,
- * so each test checks for leaks itself before it returns. */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "testutil.h"
 
 #define KIE_KEY "kie-SECRET-7f3a9c1e"
 #define REP_KEY "rep-SECRET-2b8e41d0"

@@ -13,14 +13,7 @@
 #include "testrng.h"
 #include "worker/sy.h"
 
-/* Criterion counts a test as passed even when LeakSanitizer reports at exit,
- * so each test checks for leaks itself before it returns. */
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "testutil.h"
 
 #define T0 5000000 /* an arbitrary start on the monotonic clock, on a second boundary */
 

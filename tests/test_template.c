@@ -13,12 +13,7 @@
 #include "worker/dispatch.h"
 #include "worker/sy.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
-#else
-#define assert_no_leaks() ((void)0)
-#endif
+#include "testutil.h"
 
 static void set_env(void)
 {
