@@ -13,31 +13,13 @@
 
 #include "conf/config.h"
 #include "queue/codec.h"
+#include "worker/engine.h"
 #include "worker/loop.h"
 
 struct dispatch;
 struct metrics;
 struct prov_result;
 struct taskmap;
-
-/* Shared by every job of a process. Filled by the caller; jobs borrow it. */
-struct engine {
-    struct loop *loop;
-    struct dispatch *d;      /* active config and per-provider policy states */
-    char worker_id[128];     /* "host:pid" */
-    size_t in_flight;        /* jobs started and not yet done */
-    uint64_t succeeded, failed;
-    struct metrics *m;       /* counters for /metrics; NULL = none */
-    /* Callbacks (all unset = off): tasks maps (provider, task id) to the job
-     * awaiting it; callback_base is callbacks.public_url; while a callback
-     * is awaited the job polls only every safety_poll_ms. */
-    struct taskmap *tasks;
-    const char *callback_base;
-    int64_t safety_poll_ms;
-    /* Crash-safe jobs (NULL = off): called when a create reply names a task
-     * (ud: the job's done-callback ud; strings borrowed for the call). */
-    void (*task_created)(void *ud, const char *provider, const char *task_id, int64_t created_wall_ms, int attempt);
-};
 
 struct job;
 

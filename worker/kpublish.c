@@ -432,12 +432,11 @@ void kpub_dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char 
     LOG_WARN(&lc, "dead-lettered: %s", reason);
     /* Tell whoever waits for this id, when the message owns one. */
     if (m->id) {
-        char *json = job_invalid_result(&w->e, m->id, -1, reason);
+        char *json = engine_reject(&w->e, m->id, -1, reason);
         if (!json)
             kworker_oom("a failed result");
         kpub_result(m, json);
         free(json);
-        metrics_job_done(w->e.m, 0, "invalid_input", -1);
     }
 }
 

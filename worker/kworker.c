@@ -46,6 +46,7 @@
 #include "worker/sy.h"
 #include "worker/callbacks.h"
 #include "worker/dispatch.h"
+#include "worker/engine.h"
 #include "worker/job.h"
 #include "worker/log.h"
 #include "worker/kworker_int.h"
@@ -412,7 +413,7 @@ static void on_callback(void *ud, const struct callbacks_event *ev)
 static void on_handoff(void *ud, const rd_kafka_message_t *msg)
 {
     struct kworker *w = ud;
-    int rc = w->cb ? callbacks_handoff(w->cb, &w->e, msg->payload, msg->len) : SY_DECLINED;
+    int rc = w->e.cb ? callbacks_handoff(w->e.cb, &w->e, msg->payload, msg->len) : SY_DECLINED;
     if (rc == SY_ERR) {
         LOG_WARN(NULL, "callback topic: record %d/%lld is not a callback envelope for a configured provider",
                  (int)msg->partition, (long long)msg->offset);
@@ -422,27 +423,17 @@ static void on_handoff(void *ud, const rd_kafka_message_t *msg)
     }
 }
 
-/* Callbacks on: the task registry, the callback topic and its reader, the
- * listener. SY_OK (also when off) or SY_ERR with err. */
-static int start_callbacks(struct kworker *w, char *err, size_t errlen)
+/* Callbacks on (the engine runs the listener): the callback topic and its
+ * reader. SY_OK (also when off) or SY_ERR with err. */
+static int start_callback_topic(struct kworker *w, char *err, size_t errlen)
 {
     const struct conf *c = w->conf;
     if (!c->callbacks.listen[0])
         return SY_OK;
-    w->e.tasks = taskmap_new();
-    if (!w->e.tasks) {
-        snprintf(err, errlen, "out of memory");
-        return SY_ERR;
-    }
-    w->e.callback_base = c->callbacks.public_url;
-    w->e.safety_poll_ms = (int64_t)c->callbacks.safety_poll_s * 1000;
     if (cbtopic_ensure(c, err, errlen) <= 0)
         return SY_ERR;
     w->cbt = cbtopic_new(&w->uv, c, on_handoff, w, err, errlen);
-    if (!w->cbt)
-        return SY_ERR;
-    w->cb = callbacks_start(&w->uv, c, w->e.m, on_callback, w, err, errlen);
-    return w->cb ? SY_OK : SY_ERR;
+    return w->cbt ? SY_OK : SY_ERR;
 }
 
 /* ---- shutdown ---- */
@@ -451,9 +442,7 @@ static void on_closer(uv_timer_t *t)
 {
     struct kworker *w = t->data;
     w->closing = 1;
-    metrics_stop(w->e.m);
-    callbacks_close(w->cb);
-    w->cb = NULL;
+    engine_stop_listeners(&w->e);
     kpub_close(w);
     /* Abort what did not finish in time; its offsets are not stored. */
     for (size_t p = 0; p < w->n_parts; p++) {
@@ -487,11 +476,7 @@ static void on_closer(uv_timer_t *t)
     }
     producer_free(w->producer);
     w->producer = NULL;
-    loop_free(w->e.loop);
-    w->e.loop = NULL;
-    uv_close((uv_handle_t *)&w->sigint, NULL);
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sighup, NULL);
+    engine_close(&w->e);
     uv_close((uv_handle_t *)&w->grace, NULL);
     uv_close((uv_handle_t *)&w->closer, NULL);
 }
@@ -518,13 +503,9 @@ static void on_grace(uv_timer_t *t)
     start_close(w);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(void *ud, int signum)
 {
-    struct kworker *w = h->data;
-    if (signum == SIGHUP) {
-        dispatch_reload_file(w->e.d, w->conf->path);
-        return;
-    }
+    struct kworker *w = ud;
     if (w->stopping) {
         LOG_WARN(NULL, "second signal: stopping now");
         start_close(w);
@@ -557,6 +538,21 @@ static void collect_metrics(void *ud, struct metrics *mt)
     metrics_ready(mt, why == NULL, why);
 }
 
+/* Undo a partial setup after engine_init() succeeded. */
+static void setup_failed(struct kworker *w)
+{
+    kledger_close(w);
+    engine_stop_listeners(&w->e);
+    cbtopic_close(w->cbt);
+    if (w->producer)
+        producer_free(w->producer);
+    engine_close(&w->e);
+    uv_run(&w->uv, UV_RUN_DEFAULT);
+    engine_cleanup(&w->e);
+    offsets_free(w->offsets);
+    free(w);
+}
+
 int kworker_run(struct conf *c, char *err, size_t errlen)
 {
     struct kworker *w = calloc(1, sizeof *w);
@@ -565,87 +561,40 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return 1;
     }
-    w->e.d = dispatch_new(c, sy_now_ms());
-    if (!w->e.d) {
-        free(w);
-        snprintf(err, errlen, "out of memory");
-        return 1;
-    }
-    w->boot = dispatch_conf_get(w->e.d);
-    w->conf = w->boot->c;
-    c = w->boot->c;
-    uv_loop_init(&w->uv);
-    w->e.m = metrics_new();
-    struct metrics_source ms = { .e = &w->e, .collect = collect_metrics, .ud = w };
-    if (!w->e.m || metrics_start(w->e.m, &w->uv, c->worker.metrics_listen, &ms, err, errlen) != SY_OK) {
-        if (!w->e.m)
-            snprintf(err, errlen, "out of memory");
-        metrics_free(w->e.m);
-        uv_loop_close(&w->uv);
-        dispatch_conf_put(w->boot);
-        dispatch_free(w->e.d);
+    struct engine_hooks h = { .on_stop = on_stop, .on_callback = on_callback, .collect = collect_metrics, .ud = w };
+    if (engine_init(&w->e, &w->uv, c, &h, err, errlen) != SY_OK) {
         free(w);
         return 1;
     }
-    struct loop_opts lo = {
-        .max_host_connections = c->worker.max_host_connections,
-        .max_total_connections = c->worker.max_total_connections,
-        .max_body_bytes = (size_t)c->worker.max_body_bytes,
-        .user_agent = c->worker.user_agent,
-    };
-    char host[64] = "localhost";
-    gethostname(host, sizeof host - 1);
-    snprintf(w->e.worker_id, sizeof w->e.worker_id, "%s:%ld", host, (long)getpid());
+    const struct conf *bc = w->conf = w->e.conf;
     w->offsets = offsets_new();
-    w->e.loop = loop_new(&w->uv, &lo, err, errlen);
-    if (w->e.loop)
-        w->producer = producer_new(&w->uv, c, on_delivery, on_fatal, w, err, errlen);
+    if (w->offsets)
+        w->producer = producer_new(&w->uv, bc, on_delivery, on_fatal, w, err, errlen);
+    else
+        snprintf(err, errlen, "out of memory");
     if (w->producer) { /* results and DLQ records go out at once, not after the 1 s topic scan */
-        if (producer_warm(w->producer, c->kafka.output_topic, 2000) <= 0)
+        if (producer_warm(w->producer, bc->kafka.output_topic, 2000) <= 0)
             LOG_WARN(NULL, "kafka: no metadata yet for output topic %s (its first result waits for it)",
-                     c->kafka.output_topic);
-        if (c->kafka.dlq_topic[0] && producer_warm(w->producer, c->kafka.dlq_topic, 2000) <= 0)
-            LOG_INFO(NULL, "kafka: no metadata yet for DLQ topic %s", c->kafka.dlq_topic);
+                     bc->kafka.output_topic);
+        if (bc->kafka.dlq_topic[0] && producer_warm(w->producer, bc->kafka.dlq_topic, 2000) <= 0)
+            LOG_INFO(NULL, "kafka: no metadata yet for DLQ topic %s", bc->kafka.dlq_topic);
     }
     struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
                                 .on_rebalanced = on_rebalanced, .on_committed = on_committed, .ud = w };
-    if (w->producer && start_callbacks(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)
-        w->consumer = consumer_new(&w->uv, c, &cbs, err, errlen);
-    if (!w->offsets || !w->consumer) {
-        kledger_close(w);
-        callbacks_close(w->cb);
-        cbtopic_close(w->cbt);
-        if (w->producer)
-            producer_free(w->producer);
-        if (w->e.loop)
-            loop_free(w->e.loop);
-        metrics_stop(w->e.m);
-        uv_run(&w->uv, UV_RUN_DEFAULT);
-        uv_loop_close(&w->uv);
-        metrics_free(w->e.m);
-        offsets_free(w->offsets);
-        taskmap_free(w->e.tasks);
-        dispatch_conf_put(w->boot);
-        dispatch_free(w->e.d);
-        free(w);
+    if (w->producer && start_callback_topic(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)
+        w->consumer = consumer_new(&w->uv, bc, &cbs, err, errlen);
+    if (!w->consumer) {
+        setup_failed(w);
         return 1;
     }
     uv_timer_init(&w->uv, &w->grace);
     uv_timer_init(&w->uv, &w->closer);
     kpub_init(w);
     w->grace.data = w->closer.data = w;
-    uv_signal_init(&w->uv, &w->sigint);
-    uv_signal_init(&w->uv, &w->sigterm);
-    uv_signal_init(&w->uv, &w->sighup);
-    w->sigint.data = w->sigterm.data = w->sighup.data = w;
-    uv_signal_start(&w->sigint, on_signal, SIGINT);
-    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&w->sighup, on_signal, SIGHUP);
-    LOG_INFO(NULL, "worker %s consuming %s from %s (group %s)", w->e.worker_id, c->kafka.input_topic,
-             c->kafka.brokers, c->kafka.group);
+    LOG_INFO(NULL, "worker %s consuming %s from %s (group %s)", w->e.worker_id, bc->kafka.input_topic,
+             bc->kafka.brokers, bc->kafka.group);
 
     uv_run(&w->uv, UV_RUN_DEFAULT);
-    uv_loop_close(&w->uv);
     LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost "
                    "(%llu abandoned after a permanent publish error)",
              (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
@@ -657,12 +606,12 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     int rc = w->lost > 0 || w->fatal ? 1 : 0;
     if (rc)
         snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
-    metrics_free(w->e.m);
+    if (engine_cleanup(&w->e) != SY_OK && !rc) {
+        snprintf(err, errlen, "a libuv handle was left open at exit");
+        rc = 1;
+    }
     offsets_free(w->offsets);
-    taskmap_free(w->e.tasks);
     free(w->parts);
-    dispatch_conf_put(w->boot);
-    dispatch_free(w->e.d);
     free(w);
     return rc;
 }

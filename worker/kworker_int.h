@@ -58,14 +58,12 @@ struct kpart {
 };
 
 struct kworker {
-    const struct conf *conf; /* the boot config: worker.* and kafka.* (not reloadable) */
-    struct conf_ref *boot;
-    uv_loop_t uv;
+    const struct conf *conf; /* e.conf: the boot config, worker.* and kafka.* (not reloadable) */
+    uv_loop_t uv;            /* the engine's loop (engine_init initialises it) */
     struct engine e;
     struct consumer *consumer;
     struct producer *producer;
     struct offsets *offsets;
-    struct callbacks *cb; /* NULL = callbacks off */
     struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
     struct kledger *led;  /* the task ledger (NULL = kafka.ledger_topic ""); kledger.c */
     uint64_t cb_forwarded, cb_handed_in;
@@ -73,7 +71,6 @@ struct kworker {
     size_t n_parts;
     size_t live;  /* kmsgs not yet freed */
     size_t bytes; /* held by live kmsgs and their messages (worker.max_in_flight_bytes) */
-    uv_signal_t sigint, sigterm, sighup;
     uv_timer_t grace, closer, retry;
     struct kout *parked; /* waiting to be sent again, by due time */
     size_t n_parked;

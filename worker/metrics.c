@@ -10,6 +10,7 @@
  * older than 5 s (a stuck loop), or when the collect callback says so.
  *
  * Fixed caps keep the struct flat: 16 providers (DISPATCH_MAX_PROVIDERS),
+ * 8 poll plans each (METRICS_MAX_PLANS),
  * 24 distinct statuses per provider and endpoint (more go to "other"), 16
  * failure classes, 512 partitions (more are left off the page). */
 #include "metrics.h"
@@ -25,8 +26,6 @@
 #include <microhttpd.h>
 
 #include "sy.h"
-#include "worker/dispatch.h"
-#include "worker/job.h"
 #include "worker/log.h"
 #include "worker/tcplisten.h"
 
@@ -87,7 +86,7 @@ struct m_plan {
 
 struct m_provider {
     char name[64];
-    struct m_plan plans[DISPATCH_MAX_PLANS];
+    struct m_plan plans[METRICS_MAX_PLANS];
     size_t n_plans;
     struct m_endpoint ep[3];
     int present;        /* in the active config at the last collection */
@@ -295,6 +294,7 @@ void metrics_kafka_flow(struct metrics *m, int paused, size_t bytes, size_t park
 {
     if (!m)
         return;
+    m->live.kafka = 1;
     m->live.paused = paused;
     m->live.in_flight_bytes = bytes;
     m->live.parked = parked;
@@ -398,46 +398,49 @@ void metrics_ledger_observe(struct metrics *m, enum metrics_ledger_hist h, doubl
 
 /* ---- collection (loop thread) ---- */
 
+void metrics_in_flight(struct metrics *m, size_t n)
+{
+    if (m)
+        m->live.in_flight = n;
+}
+
+void metrics_provider(struct metrics *m, const struct metrics_provider_gauges *g)
+{
+    struct m_provider *p = m && g->name ? provider(&m->live, g->name) : NULL;
+    if (!p)
+        return;
+    p->present = 1;
+    p->breaker = g->breaker;
+    p->budget = g->budget;
+    p->rl_waits = g->rate_limit_waits;
+    p->rl_429 = g->rate_limited_429;
+}
+
+void metrics_plan(struct metrics *m, const char *prov, const char *model, double q50_s, double q95_s)
+{
+    struct m_provider *p = m && prov && model ? provider(&m->live, prov) : NULL;
+    if (!p || p->n_plans == METRICS_MAX_PLANS)
+        return;
+    struct m_plan *pl = &p->plans[p->n_plans++];
+    snprintf(pl->model, sizeof pl->model, "%s", model);
+    for (char *ch = pl->model; *ch; ch++) /* a label value: no escapes needed */
+        if (*ch == '"' || *ch == '\\' || *ch == '\n')
+            *ch = '_';
+    pl->q50_s = q50_s;
+    pl->q95_s = q95_s;
+}
+
 static void collect(struct metrics *m)
 {
     struct m_data *d = &m->live;
-    int64_t now = sy_now_ms();
-    const struct engine *e = m->src.e;
-    if (e) {
-        d->in_flight = e->in_flight;
-        for (size_t i = 0; i < d->n_prov; i++)
-            d->prov[i].present = 0;
-        const struct conf *c = dispatch_conf(e->d);
-        for (size_t i = 0; i < c->n_providers; i++) {
-            struct pstate *ps = dispatch_pstate(e->d, c->providers[i].name);
-            struct m_provider *p = ps ? provider(d, ps->name) : NULL;
-            if (!p)
-                continue;
-            enum breaker_state bs = breaker_state(ps->br, now);
-            struct ratelimit_stats rs;
-            ratelimit_get_stats(ps->rl, &rs);
-            p->present = 1;
-            p->breaker = bs == BREAKER_OPEN ? 2 : bs == BREAKER_HALF_OPEN ? 1 : 0;
-            p->budget = budget_balance(ps->bud, now);
-            p->rl_waits = ps->rate_limit_waits;
-            p->rl_429 = rs.rate_limited_429;
-            p->n_plans = ps->n_plans;
-            for (size_t k = 0; k < ps->n_plans; k++) {
-                snprintf(p->plans[k].model, sizeof p->plans[k].model, "%s", ps->plans[k].model);
-                for (char *ch = p->plans[k].model; *ch; ch++) /* a label value: no escapes needed */
-                    if (*ch == '"' || *ch == '\\' || *ch == '\n')
-                        *ch = '_';
-                p->plans[k].q50_s = pollplan_quantile(ps->plans[k].pp, 0.5) / 1000.0;
-                p->plans[k].q95_s = pollplan_quantile(ps->plans[k].pp, 0.95) / 1000.0;
-            }
-        }
+    for (size_t i = 0; i < d->n_prov; i++) {
+        d->prov[i].present = 0;
+        d->prov[i].n_plans = 0;
     }
-    if (m->src.collect) {
-        d->kafka = 1;
-        d->n_parts = 0;
+    d->n_parts = 0;
+    if (m->src.collect)
         m->src.collect(m->src.ud, m);
-    }
-    d->heartbeat_ms = now;
+    d->heartbeat_ms = sy_now_ms();
     pthread_mutex_lock(&m->mu);
     memcpy(&m->snap, d, sizeof *d);
     pthread_mutex_unlock(&m->mu);

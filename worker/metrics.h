@@ -15,7 +15,6 @@
 
 #include <uv.h>
 
-struct engine;
 struct metrics;
 
 enum metrics_endpoint { METRICS_CREATE, METRICS_POLL, METRICS_CANCEL };
@@ -24,14 +23,17 @@ enum metrics_endpoint { METRICS_CREATE, METRICS_POLL, METRICS_CANCEL };
 #define METRICS_ST_TRANSPORT 0L
 #define METRICS_ST_TIMEOUT (-1L)
 
-/* Called on the loop thread at every collection (Kafka mode): report
- * partitions with metrics_partition() and readiness with metrics_ready(). */
+#define METRICS_MAX_PLANS 8 /* poll plans shown per provider */
+
+/* Called on the loop thread at every collection: report the gauges with
+ * metrics_in_flight(), metrics_provider_gauges(), metrics_plan() and (Kafka
+ * mode) metrics_partition(), metrics_kafka_flow(), metrics_ready(). Gauges
+ * not reported in a collection (providers, partitions) leave the page. */
 typedef void (*metrics_collect_fn)(void *ud, struct metrics *m);
 
 struct metrics_source {
-    const struct engine *e;     /* in flight, provider states; borrowed until metrics_stop() */
-    metrics_collect_fn collect; /* may be NULL (batch mode) */
-    void *ud;
+    metrics_collect_fn collect; /* may be NULL (no gauges) */
+    void *ud;                   /* borrowed until metrics_stop() */
 };
 
 /* A metrics registry with no listener. NULL on out of memory. */
@@ -64,13 +66,29 @@ void metrics_dead_lettered(struct metrics *m);
 void metrics_request(struct metrics *m, const char *provider, enum metrics_endpoint ep, long status,
                      double seconds);
 
+/* From the collect callback: jobs started and not yet done. */
+void metrics_in_flight(struct metrics *m, size_t n);
+/* From the collect callback: one configured provider's policy gauges (name
+ * and values copied). breaker: 0 closed, 1 half-open, 2 open. */
+struct metrics_provider_gauges {
+    const char *name;
+    int breaker;
+    double budget;
+    uint64_t rate_limit_waits, rate_limited_429;
+};
+void metrics_provider(struct metrics *m, const struct metrics_provider_gauges *g);
+/* From the collect callback, after metrics_provider() for provider: the
+ * expected generation time of model (median and 95th percentile, seconds).
+ * At most METRICS_MAX_PLANS per provider and collection. */
+void metrics_plan(struct metrics *m, const char *provider, const char *model, double q50_s, double q95_s);
 /* From the collect callback: one partition's jobs in flight, committed
  * offset (-1 = none yet) and seconds since its committed offset last moved
  * while work was pending (0 when idle). Partitions not reported in a
  * collection are dropped from the page. */
 void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed, double stall_s);
 /* From the collect callback: consumption paused or not, bytes held by jobs in
- * flight, messages waiting to be sent again. */
+ * flight, messages waiting to be sent again. Turns the Kafka section of the
+ * page on. */
 void metrics_kafka_flow(struct metrics *m, int paused, size_t bytes, size_t parked);
 /* A result ("result") or DLQ copy ("dlq") was given up after a permanent
  * error named reason (a librdkafka error name; both copied). */
