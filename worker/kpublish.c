@@ -52,17 +52,6 @@ static int64_t backoff_ms(int attempts, int queue_full)
     return d > cap ? cap : d;
 }
 
-void kmsg_hold(struct kmsg *m)
-{
-    m->pending++;
-}
-
-void kmsg_release(struct kmsg *m)
-{
-    if (--m->pending == 0 && !m->job)
-        kworker_kmsg_done(m);
-}
-
 static void drop_copy(struct kout *o)
 {
     free(o->topic);

@@ -59,35 +59,6 @@
 
 static void maybe_finish_shutdown(struct kworker *w);
 
-static struct kpart *part(struct kworker *w, int32_t p)
-{
-    if ((size_t)p >= w->n_parts) {
-        size_t n = (size_t)p + 1;
-        struct kpart *np = realloc(w->parts, n * sizeof *np);
-        if (!np)
-            return NULL;
-        memset(np + w->n_parts, 0, (n - w->n_parts) * sizeof *np);
-        w->parts = np;
-        w->n_parts = n;
-    }
-    return &w->parts[p];
-}
-
-static void unlink_kmsg(struct kmsg *m)
-{
-    if (m->dropped)
-        return; /* already off its list */
-    struct kpart *kp = &m->w->parts[m->partition];
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        kp->head = m->next;
-    if (m->next)
-        m->next->prev = m->prev;
-    m->next = m->prev = NULL;
-    kp->n--;
-}
-
 void kworker_oom(const char *what)
 {
     LOG_ERROR(NULL, "out of memory for %s: aborting so that uncommitted messages are redelivered", what);
@@ -114,12 +85,8 @@ void kworker_flow(struct kworker *w)
 static void kmsg_free(struct kmsg *m)
 {
     struct kworker *w = m->w;
-    unlink_kmsg(m);
-    free(m->id);
-    free(m->traceparent);
-    w->bytes -= m->bytes;
-    free(m);
-    w->live--;
+    kmsg_unlink(m);
+    kmsg_destroy(m);
     if (w->stopping)
         maybe_finish_shutdown(w);
     else
@@ -182,34 +149,19 @@ static char *header_value(const rd_kafka_message_t *msg, const char *name)
 static void on_message(void *ud, const rd_kafka_message_t *msg)
 {
     struct kworker *w = ud;
-    struct kpart *kp = part(w, msg->partition);
-    struct kmsg *m = calloc(1, sizeof *m);
-    if (!kp || !m)
-        kworker_oom("an input message");
     size_t was = offsets_in_flight(w->offsets, msg->partition);
     errno = 0;
     if (offsets_add(w->offsets, msg->partition, msg->offset) != SY_OK) {
         if (errno == ENOMEM)
             kworker_oom("the offset tracker");
         /* Redelivery of an offset already in work (e.g. after a seek). */
-        free(m);
         return;
     }
+    struct kmsg *m = kmsg_new(w, msg->partition, msg->offset, msg->len + msg->key_len + KW_JOB_BYTES);
     if (was == 0)
-        kp->moved_ms = sy_now_ms(); /* work arrived on an idle partition: the stall clock starts */
+        w->parts[m->partition].moved_ms = sy_now_ms(); /* work arrived on an idle partition: the stall clock starts */
     w->consumed++;
     metrics_consumed(w->e.m);
-    m->w = w;
-    m->partition = msg->partition;
-    m->offset = msg->offset;
-    m->next = kp->head;
-    if (kp->head)
-        kp->head->prev = m;
-    kp->head = m;
-    kp->n++;
-    w->live++;
-    m->bytes = msg->len + msg->key_len + KW_JOB_BYTES;
-    w->bytes += m->bytes;
     kmsg_hold(m); /* until the end of this function */
     m->traceparent = header_value(msg, "traceparent");
 
@@ -303,7 +255,7 @@ static void on_fatal(void *ud, const char *reason)
 static void on_assign(void *ud, int32_t p)
 {
     struct kworker *w = ud;
-    struct kpart *kp = part(w, p);
+    struct kpart *kp = kmsg_part(w, p);
     if (kp) {
         kp->owned = 1;
         kp->moved_ms = sy_now_ms();
@@ -352,13 +304,8 @@ static void on_revoke(void *ud, int32_t p)
             job_abort(m->job);
             m->job = NULL;
         }
-        if (m->pending == 0) {
-            free(m->id);
-            free(m->traceparent);
-            w->bytes -= m->bytes;
-            free(m);
-            w->live--;
-        }
+        if (m->pending == 0)
+            kmsg_destroy(m);
         m = next;
     }
     offsets_drop(w->offsets, p);
@@ -467,9 +414,7 @@ static void on_closer(uv_timer_t *t)
         struct kmsg *m = w->parts[p].head;
         while (m) {
             struct kmsg *next = m->next;
-            free(m->id);
-            free(m->traceparent);
-            free(m);
+            kmsg_destroy(m);
             m = next;
         }
         w->parts[p].head = NULL;

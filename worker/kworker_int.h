@@ -136,6 +136,17 @@ void kledger_flush(struct kworker *w);
 /* Shutdown, after leaving the group: close and free. */
 void kledger_close(struct kworker *w);
 
+/* ---- kmsg.c: the in-flight messages ---- */
+
+/* Partition p's slot, grown on demand; NULL on out of memory or p < 0. */
+struct kpart *kmsg_part(struct kworker *w, int32_t p);
+/* A kmsg for input (p, offset) holding bytes, at the head of p's list and
+ * counted in w->live and w->bytes. Aborts on out of memory (kworker_oom). */
+struct kmsg *kmsg_new(struct kworker *w, int32_t p, int64_t offset, size_t bytes);
+/* Take m off its partition's list (no-op when dropped: off it already). */
+void kmsg_unlink(struct kmsg *m);
+/* Free m (off its list) and uncount it. */
+void kmsg_destroy(struct kmsg *m);
 /* m->pending as a guard around code that may finish m. */
 void kmsg_hold(struct kmsg *m);
 void kmsg_release(struct kmsg *m);
