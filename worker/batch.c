@@ -4,7 +4,8 @@
  * The refill step keeps max_in_flight jobs running; invalid lines get their
  * failed result at once and never stop the run. The run ends when input is
  * exhausted and no job is in flight; SIGINT/SIGTERM stop reading new lines
- * and let the jobs in flight finish, a second signal stops at once. */
+ * and let the jobs in flight finish, a second signal stops at once. The
+ * process wiring (loop, metrics, callbacks, signals) is engine.c's. */
 #include "batch.h"
 
 #include <stdio.h>

@@ -19,7 +19,8 @@ struct batch_summary {
 
 /* Run every job to a result. Takes ownership of c (SIGHUP replaces it with a
  * fresh load of the same file). Returns SY_OK (failed jobs included) or
- * SY_ERR with err filled for setup errors (unreadable file, loop setup).
+ * SY_ERR with err filled for setup errors (unreadable file, loop setup),
+ * failed writes, an interrupted run or a libuv handle left open at exit.
  * summary may be NULL. */
 int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *summary, char *err,
               size_t errlen);

@@ -24,15 +24,14 @@
  * Shutdown (SIGTERM/SIGINT): pause, wait for live kmsgs up to
  * worker.shutdown_grace_s, abort the rest, flush the producer, commit, close.
  * Every teardown step runs from a timer callback, never inside a curl or
- * librdkafka callback. */
+ * librdkafka callback. The process wiring (loop, metrics, callback listener,
+ * signals) is engine.c's; the in-flight list is kmsg.c's. */
 #include "kworker.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
@@ -51,7 +50,6 @@
 #include "worker/log.h"
 #include "worker/kworker_int.h"
 #include "worker/metrics.h"
-#include "worker/taskmap.h"
 
 #define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
 #define KW_FLUSH_MS 15000
