@@ -188,10 +188,9 @@ struct conf_ptype {
     const char *image_field, *jpeg_name; /* for model entries the built-ins do not name */
 };
 
-/* The provider types, found by name or by position (NULL past the end).
- * Defined by the provider registry (providers/registry.c), so that conf/
- * reads the descriptors' data without including providers/. */
-const struct conf_ptype *conf_ptype_find(const char *name);
+/* The i-th provider type in registry order (its id is i + 1), or NULL past
+ * the end. Defined by the provider registry (providers/registry.c), so that
+ * conf/ reads the descriptors' data without including providers/. */
 const struct conf_ptype *conf_ptype_at(size_t i);
 #define CONF_MAX_PTYPES 16 /* provider types the loader looks at */
 

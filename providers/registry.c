@@ -1,9 +1,9 @@
 /* registry.c — the list of providers (after Redis connTypeRegister and
  * nginx's ngx_modules[]): one line per provider.
  *
- * It also answers conf/'s two questions about provider types
- * (conf_ptype_find / conf_ptype_at, declared in conf/config.h), so the
- * loader reads each descriptor's defaults without including providers/.
+ * It also answers conf/'s one question about provider types
+ * (conf_ptype_at, declared in conf/config.h), so the loader reads each
+ * descriptor's defaults without including providers/.
  * Order matters once: a type's id (enum conf_provider_type) is its
  * position + 1. */
 #include "registry.h"
@@ -42,11 +42,5 @@ const struct prov_ops *prov_lookup(enum conf_provider_type type)
 const struct conf_ptype *conf_ptype_at(size_t i)
 {
     const struct prov_desc *d = prov_at(i);
-    return d ? d->conf : NULL;
-}
-
-const struct conf_ptype *conf_ptype_find(const char *name)
-{
-    const struct prov_desc *d = prov_find(name);
     return d ? d->conf : NULL;
 }
