@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <uv.h>
 
 #include "conf/config.h"
 #include "providers/registry.h"
+#include "worker/callbacks.h"
 #include "worker/sy.h"
 
 extern const struct prov_ops kie_ops;       /* providers/kie.c, exported for tests */
@@ -150,4 +152,29 @@ Test(registry, replicate_callback_hooks)
     d->cb.parse(body, strlen(body), &r);
     cr_expect_eq(r.outcome, PROV_SUCCEEDED);
     prov_result_cleanup(&r);
+}
+
+/* The receiver builds every type's key from the secret its descriptor names,
+ * whether a provider of that type is configured or not, and reports a bad
+ * one by the descriptor's field name and reason (the message of before the
+ * registry). Nothing listens: the key is refused first. */
+Test(registry, receiver_refuses_bad_secret_by_descriptor)
+{
+    setenv("SY_T_REG_KEY", "k", 1);
+    setenv("SY_T_REG_WHSEC", "whsec_@@@@", 1); /* passes the loader's prefix check, not base64 */
+    char err[512] = "";
+    struct conf *c = conf_load_string(
+        "providers = ( { name = \"a\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+        " api_key_env = \"SY_T_REG_KEY\"; } );\n"
+        "callbacks = { listen = \"127.0.0.1:1\"; public_url = \"http://127.0.0.1:1\";"
+        " webhook_secret_env = \"SY_T_REG_WHSEC\"; };\n",
+        "reg.conf", err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    uv_loop_t uv;
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct callbacks *cb = callbacks_start(&uv, c, NULL, NULL, NULL, err, sizeof err);
+    cr_expect_null(cb);
+    cr_expect_str_eq(err, "callbacks.webhook_secret_env: SY_T_REG_WHSEC does not hold a valid whsec_<base64> secret");
+    cr_expect_eq(uv_loop_close(&uv), 0);
+    conf_free(c);
 }
