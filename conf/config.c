@@ -42,7 +42,6 @@
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const scopes[] = { "worker", "fleet", NULL };
 static const char *const jpeg_names[] = { "jpeg", "jpg", NULL };
-static const char *const type_names[] = { "kie", "replicate", NULL };
 
 static const struct conf_ld_field worker_fields[] = {
     FINT(struct conf_worker, max_in_flight, 1, NOMAX, 0),
@@ -138,53 +137,8 @@ static const struct conf_ld_field model_fields[] = {
 
 /* ---- defaults ----------------------------------------------------------- */
 
-struct builtin_model {
-    const char *name, *generate, *edit, *image_field, *jpeg_name;
-};
-
-static const struct builtin_model kie_models[] = {
-    { "nano-banana", "google/nano-banana", "google/nano-banana-edit", "image_urls", "jpeg" },
-    { "nano-banana-pro", "nano-banana-pro", "nano-banana-pro", "image_input", "jpg" },
-};
-
-static const struct builtin_model replicate_models[] = {
-    { "nano-banana", "google/nano-banana", "google/nano-banana", "image_input", "jpg" },
-    { "nano-banana-pro", "google/nano-banana-pro", "google/nano-banana-pro", "image_input", "jpg" },
-};
-
-/* Per-type defaults. Rate limits sit under the published limits
- * (docs/providers.md §KIE rate limit, §Replicate rate limits): KIE 20
- * creates / 10 s and 10 polls / s per key; Replicate 600 creates / min and
- * 3000 other requests / min. */
-struct type_info {
-    const char *name;
-    enum conf_provider_type type;
-    struct conf_poll poll;
-    struct conf_rate_limit rate_limit; /* scope filled in separately */
-    const struct builtin_model *models;
-    size_t n_models;
-    const char *image_field, *jpeg_name; /* for model entries the built-ins do not name */
-};
-
-static const struct type_info types[] = {
-    /* Poll priors: KIE's nano-banana takes 20-30 s end to end (its queue
-     * included); Replicate runs the same model with no KIE-style queue in
-     * front, typically 10-20 s, and with less data behind the guess the
-     * prior is wider. Either is replaced by what is observed within a few
-     * dozen tasks. */
-    { "kie", CONF_PROV_KIE,
-      { .first_ms = 5000, .interval_ms = 3000, .max_s = 900, .mode = CONF_POLL_ADAPTIVE, .max_lag_ms = 1000,
-        .expect_median_ms = 25000, .expect_sigma = 0.35, .min_interval_ms = 500, .max_interval_ms = 30000 },
-      { .create_per_s = 1.6, .create_burst = 18, .create_window_max = 18, .create_window_s = 11,
-        .poll_per_s = 8, .poll_burst = 8, .max_in_flight = 500 },
-      kie_models, NFIELDS(kie_models), "image_urls", "jpeg" },
-    { "replicate", CONF_PROV_REPLICATE,
-      { .first_ms = 2000, .interval_ms = 2000, .max_s = 1800, .mode = CONF_POLL_ADAPTIVE, .max_lag_ms = 1000,
-        .expect_median_ms = 15000, .expect_sigma = 0.5, .min_interval_ms = 500, .max_interval_ms = 30000 },
-      { .create_per_s = 9, .create_burst = 20, .create_window_max = 0, .create_window_s = 10,
-        .poll_per_s = 45, .poll_burst = 50, .max_in_flight = 500 },
-      replicate_models, NFIELDS(replicate_models), "image_input", "jpg" },
-};
+/* Per-type defaults and built-in models come from the provider's descriptor
+ * (struct conf_ptype, found through the registry by the value of "type"). */
 
 static const struct conf_breaker default_breaker = { 50, 20, 0.5, 30, 3 };
 static const struct conf_retry default_retry = { 4, 500, 30000, 0.2, 1.0 };
@@ -221,9 +175,11 @@ static int kafka_defaults(struct conf_kafka *k)
     return 0;
 }
 
-static int provider_defaults(struct conf_provider *p, const struct type_info *ti, const struct conf_worker *w)
+static int provider_defaults(struct conf_provider *p, const struct conf_ptype *ti, size_t pos,
+                             const struct conf_worker *w)
 {
-    p->type = ti->type;
+    p->type = (enum conf_provider_type)(pos + 1);
+    p->type_name = ti->name;
     p->wait_s = 0;
     p->connect_timeout_ms = w->connect_timeout_ms;
     p->request_timeout_ms = w->request_timeout_ms;
@@ -417,7 +373,7 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
     return g == NULL ? 0 : load_kafka_properties(ld, g, k);
 }
 
-static const struct builtin_model *builtin(const struct type_info *ti, const char *name)
+static const struct conf_builtin_model *builtin(const struct conf_ptype *ti, const char *name)
 {
     for (size_t i = 0; i < ti->n_models; i++) {
         if (strcmp(ti->models[i].name, name) == 0)
@@ -426,7 +382,7 @@ static const struct builtin_model *builtin(const struct type_info *ti, const cha
     return NULL;
 }
 
-static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *path, const struct type_info *ti,
+static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *path, const struct conf_ptype *ti,
                        struct conf_provider *p)
 {
     char p2[128], mp[160];
@@ -437,7 +393,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
         if (p->models == NULL)
             return conf_ld_fail(ld, pg, "%s: out of memory", path);
         for (size_t i = 0; i < ti->n_models; i++) {
-            const struct builtin_model *b = &ti->models[i];
+            const struct conf_builtin_model *b = &ti->models[i];
             struct conf_model *m = &p->models[p->n_models++];
             m->line = (int)config_setting_source_line(pg);
             if (conf_ld_set_str(&m->name, b->name) != 0 || conf_ld_set_str(&m->generate, b->generate) != 0 ||
@@ -474,7 +430,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
                 return conf_ld_fail(ld, config_setting_get_member(e, "name"),
                                     "%s.name: duplicate model \"%s\" (also %s[%zu])", mp, m->name, p2, j);
         }
-        const struct builtin_model *b = builtin(ti, m->name);
+        const struct conf_builtin_model *b = builtin(ti, m->name);
         if ((m->image_field == NULL && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
             (m->jpeg_name == NULL && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
             return conf_ld_fail(ld, e, "%s: out of memory", mp);
@@ -493,11 +449,16 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
                          struct conf_provider *p)
 {
     char fp[192];
-    const struct type_info *ti = NULL;
+    const struct conf_ptype *ti = NULL;
+    size_t pos = 0;
     config_setting_t *ts = config_setting_get_member(pg, "type");
+    /* The registry's names, in its order, as the field's choices. */
+    const char *type_names[CONF_MAX_PTYPES + 1] = { NULL };
+    for (size_t i = 0; i < CONF_MAX_PTYPES && conf_ptype_at(i); i++)
+        type_names[i] = conf_ptype_at(i)->name;
     /* Read on its own, before the other fields, because it selects their
      * defaults; the offset is unused (load_string is called directly). */
-    static const struct conf_ld_field type_field = { "type", F_STR, 0, 0, 0, F_REQ, type_names };
+    const struct conf_ld_field type_field = { "type", F_STR, 0, 0, 0, F_REQ, type_names };
 
     p->line = (int)config_setting_source_line(pg);
     if (conf_ld_check_keys(ld, pg, path, provider_fields, NFIELDS(provider_fields), provider_groups) != 0)
@@ -508,15 +469,17 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     {
         char *tname = NULL; /* load_string validates against type_names */
         int rc = conf_ld_load_string(ld, ts, fp, &type_field, &tname);
-        for (size_t i = 0; rc == 0 && i < NFIELDS(types); i++) {
-            if (strcmp(types[i].name, tname) == 0)
-                ti = &types[i];
+        for (size_t i = 0; rc == 0 && type_names[i]; i++) {
+            if (strcmp(type_names[i], tname) == 0) {
+                ti = conf_ptype_at(i);
+                pos = i;
+            }
         }
         free(tname);
         if (rc != 0)
             return -1;
     }
-    if (provider_defaults(p, ti, w) != 0)
+    if (provider_defaults(p, ti, pos, w) != 0)
         return conf_ld_fail(ld, pg, "%s: out of memory", path);
     if (conf_ld_load_fields(ld, pg, path, provider_fields, NFIELDS(provider_fields), p, provider_groups) != 0)
         return -1;

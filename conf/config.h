@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 
+/* A provider type's id: 1 + its position in the registry
+ * (providers/registry.c). The names are for callers that compare; a new
+ * provider needs none. */
 enum conf_provider_type { CONF_PROV_KIE = 1, CONF_PROV_REPLICATE = 2 };
 
 /* One logical model ("nano-banana") as one provider runs it. */
@@ -67,6 +70,7 @@ struct conf_retry {
 struct conf_provider {
     char *name;                   /* unique */
     enum conf_provider_type type; /* "kie" | "replicate" */
+    const char *type_name;        /* the type as written ("kie"); static, from the registry */
     int priority;                 /* unique, lower = tried first */
     char *base_url;               /* no trailing slash */
     char *api_key_env;            /* name of the environment variable */
@@ -167,6 +171,28 @@ struct conf {
     struct conf_template *templates; /* file order; NULL when the file has none */
     size_t n_templates;
 };
+
+/* A model mapping a provider type brings along. */
+struct conf_builtin_model {
+    const char *name, *generate, *edit, *image_field, *jpeg_name;
+};
+
+/* What the loader knows of a provider type: plain data, owned by the
+ * provider's descriptor (providers/<type>.c, struct prov_desc). */
+struct conf_ptype {
+    const char *name;                  /* the value of "type", e.g. "kie" */
+    struct conf_poll poll;             /* defaults of the poll group */
+    struct conf_rate_limit rate_limit; /* defaults of rate_limit (scope ignored: always "worker") */
+    const struct conf_builtin_model *models; /* used when the provider has no models list */
+    size_t n_models;
+    const char *image_field, *jpeg_name; /* for model entries the built-ins do not name */
+};
+
+/* The i-th provider type in registry order (its id is i + 1), or NULL past
+ * the end. Defined by the provider registry (providers/registry.c), so that
+ * conf/ reads the descriptors' data without including providers/. */
+const struct conf_ptype *conf_ptype_at(size_t i);
+#define CONF_MAX_PTYPES 16 /* provider types the loader looks at */
 
 /* Load and validate FILE. Returns the config (caller frees with conf_free())
  * or NULL with "FILE:LINE: message" in err. Reads the environment for API keys. */

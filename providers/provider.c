@@ -1,7 +1,7 @@
-/* provider.c — the provider registry and the helpers every provider shares.
+/* provider.c — the helpers every provider shares (the registry is registry.c).
  *
- * Role: map a config provider type to its ops table, own the lifetime of
- * prov_request / prov_result, and give kie.c and replicate.c one careful
+ * Role: own the lifetime of prov_request / prov_result, and give kie.c and
+ * replicate.c one careful
  * implementation of the fiddly bits (bounded JSON parsing of bodies that are
  * not NUL-terminated, Retry-After, URL escaping, safe message copies).
  *
@@ -24,17 +24,6 @@
 /* Retry-After values above a day are clamped: no provider means that, and
  * it keeps the arithmetic far from overflow. */
 #define PROV_RETRY_AFTER_MAX_S 86400L
-
-const struct prov_ops *prov_lookup(enum conf_provider_type type)
-{
-    switch (type) {
-    case CONF_PROV_KIE:
-        return &kie_ops;
-    case CONF_PROV_REPLICATE:
-        return &replicate_ops;
-    }
-    return NULL;
-}
 
 void prov_request_cleanup(struct prov_request *r)
 {

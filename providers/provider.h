@@ -5,9 +5,8 @@
  * the Authorization and User-Agent headers, so a provider never sees how a
  * request is sent and never handles an API key.
  *
- * Adding a provider: one file exporting `const struct prov_ops x_ops`, one line
- * in prov_lookup() (providers/provider.c), one CMake line, one test file, one
- * fixtures folder. */
+ * A provider file exports one descriptor (struct prov_desc, registry.h)
+ * holding its ops; docs/adding-a-provider.md walks through adding one. */
 #ifndef PROVIDERS_PROVIDER_H
 #define PROVIDERS_PROVIDER_H
 
@@ -116,10 +115,8 @@ struct prov_ops {
     void (*parse_poll)(const struct prov_reply *r, struct prov_result *out);
 };
 
-extern const struct prov_ops kie_ops;
-extern const struct prov_ops replicate_ops;
-
-/* The ops table for a provider type, or NULL. */
+/* The ops table for a provider type id, or NULL (providers/registry.c;
+ * by name: prov_find(p->type_name)->ops). */
 const struct prov_ops *prov_lookup(enum conf_provider_type type);
 
 void prov_request_cleanup(struct prov_request *r);

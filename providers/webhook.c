@@ -5,12 +5,11 @@
  * a computed signature with a received one goes through gnutls_memcmp
  * (constant time in the length compared); lengths are not secret.
  *
- * Bodies are read through the providers' own parse_poll: a Replicate webhook
- * body is the prediction object, and a KIE callback's data has the
- * recordInfo shape, so it is re-wrapped in a {"code":200,"data":…}
- * envelope first (a KIE failure callback says code 501, which parse_poll
- * would read as an error *reply* rather than a failed task). */
+ * Reading a body is the provider's business: webhook_peek / webhook_parse
+ * hand it to the hooks in its descriptor (kie.c, replicate.c). */
 #include "webhook.h"
+
+#include "registry.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -151,55 +150,24 @@ enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const
     return match ? WEBHOOK_OK : WEBHOOK_BAD_SIG;
 }
 
-/* The object KIE's task fields live in (data), or NULL. */
-static struct json_object *kie_data(struct json_object *root)
-{
-    struct json_object *data = NULL;
-    if (!json_object_object_get_ex(root, "data", &data) || !json_object_is_type(data, json_type_object))
-        return NULL;
-    return data;
-}
-
+/* Kept for tests, fuzzers and tools that name a type: the provider's own
+ * hooks (struct prov_cb_desc in its descriptor) do the work. */
 int webhook_peek(enum conf_provider_type type, const char *body, size_t len, struct webhook_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
-    struct json_object *root = prov_json_parse(body, len);
-    struct json_object *o = type == CONF_PROV_KIE ? kie_data(root) : root;
-    const char *id = o && json_object_is_type(o, json_type_object) ? prov_json_str(o, type == CONF_PROV_KIE ? "taskId" : "id")
-                                                                   : NULL;
-    const char *st = id ? prov_json_str(o, type == CONF_PROV_KIE ? "state" : "status") : NULL;
-    int rc = SY_ERR;
-    if (id && *id && strlen(id) < sizeof ev->task_id) {
-        snprintf(ev->task_id, sizeof ev->task_id, "%s", id);
-        snprintf(ev->state, sizeof ev->state, "%s", st ? st : "");
-        rc = SY_OK;
+    const struct prov_desc *d = prov_at((size_t)type - 1);
+    if (!d) {
+        memset(ev, 0, sizeof *ev);
+        return SY_ERR;
     }
-    json_object_put(root);
-    return rc;
+    return d->cb.peek(body, len, ev);
 }
 
 void webhook_parse(enum conf_provider_type type, const char *body, size_t len, struct prov_result *out)
 {
-    if (type == CONF_PROV_REPLICATE) {
-        struct prov_reply r = { .http_status = 200, .body = body, .body_len = len };
-        replicate_ops.parse_poll(&r, out);
+    const struct prov_desc *d = prov_at((size_t)type - 1);
+    if (!d) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown provider type");
         return;
     }
-    struct json_object *root = prov_json_parse(body, len);
-    struct json_object *data = kie_data(root);
-    if (!data) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "callback body has no data object");
-        json_object_put(root);
-        return;
-    }
-    struct json_object *env = json_object_new_object();
-    json_object_object_add(env, "code", json_object_new_int(200));
-    json_object_object_add(env, "msg", json_object_new_string("callback"));
-    json_object_object_add(env, "data", json_object_get(data));
-    size_t n = 0;
-    const char *text = json_object_to_json_string_length(env, JSON_C_TO_STRING_PLAIN, &n);
-    struct prov_reply r = { .http_status = 200, .body = text, .body_len = n };
-    kie_ops.parse_poll(&r, out);
-    json_object_put(env);
-    json_object_put(root);
+    d->cb.parse(body, len, out);
 }

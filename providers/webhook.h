@@ -61,11 +61,13 @@ struct webhook_event {
     char state[32];    /* KIE data.state / Replicate status */
 };
 
-/* Read task id and state from a callback body of provider type `type`.
+/* Read task id and state from a callback body of provider type `type`
+ * (the descriptor's cb.peek; kept for tests and fuzzers that name a type).
  * SY_OK, or SY_ERR when the body is not JSON or has no task id. */
 int webhook_peek(enum conf_provider_type type, const char *body, size_t len, struct webhook_event *ev);
 
-/* Parse a callback body into out (prov_result_init()ed by the caller), as the
+/* Parse a callback body into out (prov_result_init()ed by the caller; the
+ * descriptor's cb.parse, kept like webhook_peek), as the
  * provider's parse_poll would a status reply: PROV_SUCCEEDED with urls,
  * PROV_FAILED with cls TASK_FAILED, PROV_PENDING for a non-terminal event,
  * or PROV_FAILED / INVALID_REPLY for a body it cannot read. */

@@ -18,6 +18,11 @@
 #include "provtest.h"
 #include "worker/sy.h"
 
+/* The ops tables, exported by the provider files for tests (everything else
+ * reaches them through the registry). */
+extern const struct prov_ops kie_ops;
+extern const struct prov_ops replicate_ops;
+
 /* Short names for the tables and the hand-written cases below. */
 #define CREATE PROVTEST_CREATE
 #define POLL PROVTEST_POLL

@@ -15,6 +15,8 @@
 #include "provtest.h"
 #include "worker/sy.h"
 
+extern const struct prov_ops replicate_ops; /* providers/replicate.c, exported for tests */
+
 /* Short names for the tables and the hand-written cases below. */
 #define CREATE PROVTEST_CREATE
 #define POLL PROVTEST_POLL

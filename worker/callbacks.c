@@ -42,8 +42,7 @@
 
 #include <microhttpd.h>
 
-#include "providers/provider.h"
-#include "providers/webhook.h"
+#include "providers/registry.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "worker/log.h"
@@ -55,6 +54,7 @@
 #define CB_MAX_BUFFERED (32 * 1024 * 1024) /* all bodies being read at once */
 #define CB_MAX_QUEUED 1024                 /* events waiting for the loop */
 #define CB_MAX_PROVIDERS 16
+#define CB_MAX_TYPES 16
 #define CB_SEEN 8192
 #define CB_LOG_WINDOW_MS 10000 /* MHD log lines: at most CB_LOG_LINES per window */
 #define CB_LOG_LINES 5
@@ -74,11 +74,12 @@ struct cb_req {
 struct callbacks {
     struct {
         char name[65];
-        enum conf_provider_type type;
+        const struct prov_desc *desc;
+        const struct webhook_key *key; /* NULL = this provider's callbacks are unsigned */
     } prov[CB_MAX_PROVIDERS];
     size_t n_prov;
-    char *kie_key;             /* NULL = KIE callbacks unsigned */
-    struct webhook_key rep_key; /* data NULL = Replicate webhooks unsigned */
+    /* One signing key per provider type (registry order); data NULL = unsigned. */
+    struct webhook_key keys[CB_MAX_TYPES];
     int tolerance_s;
     struct metrics *m;
     callbacks_event_fn fn;
@@ -234,18 +235,23 @@ static unsigned check(struct callbacks *cb, size_t i, struct MHD_Connection *c, 
     struct webhook_event we;
     int64_t now_s = sy_wall_ms() / 1000;
     unsigned code;
+    const struct prov_cb_desc *d = &cb->prov[i].desc->cb;
+    const struct webhook_key *k = cb->prov[i].key;
+    struct prov_cb_req req = { .id = d->id_header ? header(c, d->id_header) : NULL,
+                               .ts = d->ts_header ? header(c, d->ts_header) : NULL,
+                               .sig = d->sig_header ? header(c, d->sig_header) : NULL,
+                               .body = body,
+                               .body_len = rq->len };
+    const char *id = req.id, *ts = req.ts, *sig = req.sig;
     *key = hash_str(0xcbf29ce484222325ULL, pname);
-    if (cb->prov[i].type == CONF_PROV_REPLICATE) {
-        const char *id = header(c, "webhook-id"), *ts = header(c, "webhook-timestamp");
-        const char *sig = header(c, "webhook-signature");
-        ev->is_signed = cb->rep_key.data != NULL;
+    ev->is_signed = k != NULL;
+    if (d->signs_body) {
         /* The signature covers the raw bytes: check it before any parse. */
-        enum webhook_verdict v = ev->is_signed ? webhook_replicate_verify(&cb->rep_key, id, ts, sig, body, rq->len,
-                                                                         now_s, cb->tolerance_s)
-                                               : webhook_check_time(ts, now_s, cb->tolerance_s);
+        enum webhook_verdict v = k ? d->verify(k, &req, now_s, cb->tolerance_s)
+                                   : webhook_check_time(ts, now_s, cb->tolerance_s);
         if ((code = refusal(cb, pname, v, text)) != 0)
             return code;
-        if (webhook_peek(CONF_PROV_REPLICATE, body, rq->len, &we) != SY_OK)
+        if (d->peek(body, rq->len, &we) != SY_OK)
             goto unreadable;
         *key = hash_str(*key, id);
         if (ev->is_signed) {
@@ -258,13 +264,12 @@ static unsigned check(struct callbacks *cb, size_t i, struct MHD_Connection *c, 
             *key = hash_str(hash_str(*key, we.task_id), we.state);
         }
     } else {
-        const char *ts = header(c, "X-Webhook-Timestamp"), *sig = header(c, "X-Webhook-Signature");
-        if (webhook_peek(CONF_PROV_KIE, body, rq->len, &we) != SY_OK)
+        /* The signature covers the task id: read it from the body first. */
+        if (d->peek(body, rq->len, &we) != SY_OK)
             goto unreadable;
-        ev->is_signed = cb->kie_key != NULL;
-        enum webhook_verdict v = ev->is_signed ? webhook_kie_verify(cb->kie_key, we.task_id, ts, sig, now_s,
-                                                                   cb->tolerance_s)
-                                               : webhook_check_time(ts, now_s, cb->tolerance_s);
+        req.task_id = we.task_id;
+        enum webhook_verdict v = k ? d->verify(k, &req, now_s, cb->tolerance_s)
+                                   : webhook_check_time(ts, now_s, cb->tolerance_s);
         if ((code = refusal(cb, pname, v, text)) != 0)
             return code;
         *key = hash_str(hash_str(hash_str(*key, we.task_id), or_empty(ts)), or_empty(sig));
@@ -295,7 +300,7 @@ static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, co
     unsigned code = check(cb, (size_t)i, c, rq, it, &key, &text);
     if (code == 0) {
         snprintf(it->ev.provider, sizeof it->ev.provider, "%s", pname);
-        it->ev.type = cb->prov[i].type;
+        it->ev.desc = cb->prov[i].desc;
         it->ev.partition = partition;
         if (it->ev.body_trusted && rq->body) {
             it->ev.body = rq->body; /* taken over */
@@ -477,11 +482,8 @@ static void on_async(uv_async_t *a)
 
 static void free_cb(struct callbacks *cb)
 {
-    if (cb->kie_key) {
-        explicit_bzero(cb->kie_key, strlen(cb->kie_key));
-        free(cb->kie_key);
-    }
-    webhook_key_cleanup(&cb->rep_key);
+    for (size_t t = 0; t < CB_MAX_TYPES; t++)
+        webhook_key_cleanup(&cb->keys[t]);
     pthread_mutex_destroy(&cb->mu);
     pthread_mutex_destroy(&cb->log_mu);
     free(cb);
@@ -508,21 +510,32 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
     cb->fn = fn;
     cb->ud = ud;
     cb->tolerance_s = c->callbacks.tolerance_s;
+    /* Every type's key, configured providers of it or not, so a bad secret
+     * is reported either way. */
+    char sigs[256] = "";
+    size_t used = 0;
+    for (size_t t = 0; t < CB_MAX_TYPES && prov_at(t); t++) {
+        const struct prov_cb_desc *d = &prov_at(t)->cb;
+        const char *secret = *(char *const *)((const char *)&c->callbacks + d->secret_off);
+        if (secret && d->key_init(&cb->keys[t], secret) != SY_OK) {
+            if (d->bad_secret)
+                snprintf(err, errlen, "callbacks.%s: %s %s", d->secret_env_key,
+                         *(char *const *)((const char *)&c->callbacks + d->secret_env_off), d->bad_secret);
+            else
+                snprintf(err, errlen, "callbacks: out of memory");
+            free_cb(cb);
+            return NULL;
+        }
+        int n = snprintf(sigs + used, sizeof sigs - used, "%s%s signatures %s", t ? ", " : "", prov_at(t)->label,
+                         cb->keys[t].data ? "required" : "not checked");
+        used = n > 0 && (size_t)n < sizeof sigs - used ? used + (size_t)n : used;
+    }
     for (size_t i = 0; i < c->n_providers && i < CB_MAX_PROVIDERS; i++) {
         snprintf(cb->prov[i].name, sizeof cb->prov[i].name, "%s", c->providers[i].name);
-        cb->prov[i].type = c->providers[i].type;
+        cb->prov[i].desc = prov_at((size_t)c->providers[i].type - 1);
+        size_t t = (size_t)c->providers[i].type - 1;
+        cb->prov[i].key = t < CB_MAX_TYPES && cb->keys[t].data ? &cb->keys[t] : NULL;
         cb->n_prov++;
-    }
-    if (c->callbacks.kie_hmac_key && !(cb->kie_key = strdup(c->callbacks.kie_hmac_key))) {
-        snprintf(err, errlen, "callbacks: out of memory");
-        free_cb(cb);
-        return NULL;
-    }
-    if (c->callbacks.webhook_secret && webhook_key_init(&cb->rep_key, c->callbacks.webhook_secret) != SY_OK) {
-        snprintf(err, errlen, "callbacks.webhook_secret_env: %s does not hold a valid whsec_<base64> secret",
-                 c->callbacks.webhook_secret_env);
-        free_cb(cb);
-        return NULL;
     }
     int v6 = 0;
     int fd = tcplisten_open("callbacks", c->callbacks.listen, &v6, err, errlen);
@@ -546,9 +559,8 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
     }
     uv_async_init(uv, &cb->async, on_async);
     cb->async.data = cb;
-    LOG_INFO(NULL, "callbacks: listening on %s for %s/cb/...; KIE signatures %s, Replicate signatures %s",
-             c->callbacks.listen, c->callbacks.public_url, cb->kie_key ? "required" : "not checked",
-             cb->rep_key.data ? "required" : "not checked");
+    LOG_INFO(NULL, "callbacks: listening on %s for %s/cb/...; %s", c->callbacks.listen, c->callbacks.public_url,
+             sigs);
     return cb;
 }
 
@@ -573,7 +585,7 @@ int callbacks_complete(struct engine *e, const struct callbacks_event *ev)
     }
     struct prov_result res;
     prov_result_init(&res);
-    webhook_parse(ev->type, ev->body, ev->body_len, &res);
+    ev->desc->cb.parse(ev->body, ev->body_len, &res);
     int rc = job_callback(e, ev->provider, ev->task_id, ev->job_id, &res);
     if (rc != SY_OK)
         LOG_DEBUG(&lc, "callback dropped: %s", res.outcome == PROV_PENDING ? "not a terminal event"
@@ -693,11 +705,14 @@ int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *
         callbacks_event_cleanup(&ev);
         return SY_ERR;
     }
-    ev.type = cb->prov[i].type;
-    /* Only Replicate's own signature, checked again here, makes the body count. */
-    ev.body_trusted = ev.type == CONF_PROV_REPLICATE && cb->rep_key.data && ev.body_len > 0 &&
-                      webhook_replicate_verify(&cb->rep_key, ev.wh_id, ev.wh_ts, ev.wh_sig, ev.body, ev.body_len,
-                                               sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
+    ev.desc = cb->prov[i].desc;
+    /* Only a signature over the body (Replicate's), checked again here,
+     * makes the body count. */
+    const struct prov_cb_desc *d = &ev.desc->cb;
+    struct prov_cb_req req = { .id = ev.wh_id, .ts = ev.wh_ts, .sig = ev.wh_sig, .task_id = ev.task_id,
+                               .body = ev.body, .body_len = ev.body_len };
+    ev.body_trusted = d->signs_body && cb->prov[i].key && ev.body_len > 0 &&
+                      d->verify(cb->prov[i].key, &req, sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
     ev.is_signed = ev.body_trusted;
     int rc = callbacks_complete(e, &ev);
     callbacks_event_cleanup(&ev);

@@ -28,12 +28,13 @@
 
 struct callbacks;
 struct engine;
+struct prov_desc;
 struct metrics;
 
 /* One accepted callback. Strings owned by the event. */
 struct callbacks_event {
     char provider[65];  /* configured provider name */
-    enum conf_provider_type type;
+    const struct prov_desc *desc; /* its provider type (providers/registry.h) */
     int32_t partition;  /* input partition of the job; -1 = batch ("b") */
     char *job_id;
     char task_id[128];
