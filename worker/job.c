@@ -13,10 +13,9 @@
  * How long WAIT lasts is poll_delay_ms(): the provider model's poll plan
  * (adaptive, learned from the tasks seen finished, or fixed).
  *
- * GATE asks, in order: breaker state, the provider's in-flight task cap, the
- * create rate limit (token bucket + sliding window), and the breaker's
- * permission (a half-open probe slot). A wait longer than DISPATCH_MOVE_MS on
- * the first try moves the job to the next provider when there is one.
+ * Every decision (the GATE, retry here or move on, what a failure blames,
+ * may a create be held open) is jobpolicy.c's; this file carries them out
+ * with timers, requests, attempts and metrics.
  *
  * Invariants: at most one request and one armed timer per job; the deadline
  * bounds every timer and request; a failed poll *request* polls again and
@@ -34,23 +33,13 @@
 #include "providers/provider.h"
 #include "sy.h"
 #include "worker/dispatch.h"
+#include "worker/jobpolicy.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
 #include "worker/taskmap.h"
 
 #define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
-#define JOB_MAX_POLL_ERRORS 5  /* failed status requests in a row before giving the task up */
-#define JOB_POLL_RETRY_MS 1000
 #define JOB_MAX_CB_POLLS 4     /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
-#define JOB_SLOT_WAIT_MS 250   /* re-check of a full in-flight cap */
-#define DISPATCH_MOVE_MS 3000  /* a first create that would wait longer moves on, when it can */
-/* Creates held open by Prefer: wait may take at most 1/JOB_HELD_SHARE of a
- * provider's connections; past that a create goes out without the hold (and
- * is polled), so held replies never starve polls and other creates. */
-#define JOB_HELD_SHARE 2
-/* A resumed KIE task answered "recordInfo is null" (which KIE also says for
- * a moment after a create): past this age it is taken as unknown. */
-#define JOB_RESUME_NULL_MS 5000
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
 
@@ -394,28 +383,6 @@ static void succeed(struct job *j, struct prov_result *res)
     finish(j, 1, NULL, NULL);
 }
 
-static void note_kind(struct job *j, const struct prov_result *res)
-{
-    j->last_kind = res->kind;
-    /* A task that ran and failed is a task failure whatever its code says,
-     * unless the code blames the key, the credit or the input. */
-    if (res->cls == PROV_C_TASK_FAILED && res->kind != PROV_K_AUTH && res->kind != PROV_K_NO_CREDIT &&
-        res->kind != PROV_K_INVALID_INPUT)
-        j->last_kind = PROV_K_TASK_FAILED;
-}
-
-/* Retry on the same provider after a backoff, if its policy allows. */
-static int retry_same(struct job *j)
-{
-    int64_t now = sy_now_ms();
-    if (j->tries >= j->prov->retry.max_attempts || budget_try_retry(j->ps->bud, now) != SY_OK)
-        return 0;
-    drop_task(j);
-    first_poll_unlist(j);
-    j->phase = PHASE_CREATE;
-    arm(j, budget_backoff_ms(&j->prov->retry, j->tries, dispatch_rng(j->e->d)));
-    return 1;
-}
 
 /* A create failed, or the task failed: retry here, or move on. */
 static void provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
@@ -424,15 +391,18 @@ static void provider_failed(struct job *j, const struct prov_result *res, const 
     LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome, res->message,
               res->code);
     add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
-    note_kind(j, res);
-    int fixable_here = res->kind != PROV_K_AUTH && res->kind != PROV_K_NO_CREDIT &&
-                       res->kind != PROV_K_INVALID_INPUT && res->kind != PROV_K_NOT_FOUND;
-    /* A task failure may be the prompt's luck on this provider: prefer another. */
-    if (res->cls == PROV_C_TASK_FAILED && has_later(j))
-        fixable_here = 0;
-    if (fixable_here && retry_same(j))
+    j->last_kind = jobpolicy_blame(res);
+    int later = res->cls == PROV_C_TASK_FAILED && has_later(j); /* only a task failure asks */
+    int64_t backoff = 0;
+    if (jobpolicy_after_failure(res, later, j->tries, &j->prov->retry, j->ps->bud, dispatch_rng(j->e->d),
+                                sy_now_ms(), &backoff) == JP_NEXT_PROVIDER) {
+        next_provider(j);
         return;
-    next_provider(j);
+    }
+    drop_task(j);
+    first_poll_unlist(j);
+    j->phase = PHASE_CREATE;
+    arm(j, backoff);
 }
 
 /* Record the breaker outcome of a reply to a permitted create. */
@@ -527,11 +497,7 @@ static void observe_done(struct job *j, const struct prov_result *res)
  * not, the job is created anew on the same provider (returns 1). */
 static int resume_gone(struct job *j, const struct prov_result *res, int64_t now)
 {
-    int unknown = res->outcome == PROV_FAILED &&
-                  (res->kind == PROV_K_NOT_FOUND ||
-                   (res->kind == PROV_K_NOT_READY &&
-                    (now - j->task_created_ms > JOB_RESUME_NULL_MS || j->not_ready >= j->prov->not_ready_tolerance)));
-    if (!unknown) {
+    if (!jobpolicy_resume_unknown(res, now - j->task_created_ms, j->not_ready, j->prov->not_ready_tolerance)) {
         if (res->outcome != PROV_FAILED || res->kind != PROV_K_NOT_READY)
             j->resumed = 0; /* the provider answered for it: an ordinary task from now on */
         return 0;
@@ -566,7 +532,7 @@ static void poll_result(struct job *j, struct prov_result *r, int64_t now, int f
     case PROV_PENDING:
         j->poll_errors = 0;
         j->pending_ms = j->step_start_ms - j->poll_t0_ms;
-        if (now - j->task_created_ms > (int64_t)j->prov->poll.max_s * 1000) {
+        if (jobpolicy_poll_expired(now - j->task_created_ms, j->prov->poll.max_s)) {
             res.cls = PROV_C_TIMEOUT;
             res.kind = PROV_K_UNAVAILABLE;
             snprintf(res.message, sizeof res.message, "task not finished after poll.max_s = %d s",
@@ -579,32 +545,28 @@ static void poll_result(struct job *j, struct prov_result *r, int64_t now, int f
         }
         break;
     case PROV_FAILED:
-        if (res.cls == PROV_C_TASK_FAILED) {
+        switch (jobpolicy_after_poll(&res, &j->not_ready, &j->poll_errors, j->prov->not_ready_tolerance)) {
+        case JP_POLL_TASK_FAILED:
+            /* The provider ran the task and it failed: its health counts. */
             observe_done(j, &res);
-            /* The provider ran the task and it failed: its health counts.
-             * A callback never opens the breaker at once (a bad key or no
-             * credit): only a status reply, which our key fetched, may. */
-            enum breaker_outcome bo = breaker_classify(0, res.cls, res.kind);
-            if (from_callback && bo == BREAKER_TRIP)
-                bo = BREAKER_FAILURE;
-            breaker_record(j->ps->br, bo, now);
+            breaker_record(j->ps->br, jobpolicy_task_failed_outcome(&res, from_callback), now);
             provider_failed(j, &res, prov_class_name(res.cls));
-        } else if (res.kind == PROV_K_NOT_READY) {
-            if (++j->not_ready > j->prov->not_ready_tolerance)
-                provider_failed(j, &res, prov_class_name(res.cls));
-            else
-                arm(j, poll_delay_ms(j, 0));
-        } else if (res.kind == PROV_K_RATE_LIMITED) {
+            break;
+        case JP_POLL_GIVE_UP:
+            provider_failed(j, &res, prov_class_name(res.cls));
+            break;
+        case JP_POLL_AGAIN:
+            arm(j, poll_delay_ms(j, 0));
+            break;
+        case JP_POLL_LIMITED:
             add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
             ratelimit_on_429(j->ps->rl, RATELIMIT_POLL, res.retry_after_ms, now);
             arm(j, 0); /* the limiter holds the next poll back */
-        } else if (res.kind == PROV_K_AUTH || res.kind == PROV_K_NO_CREDIT || res.kind == PROV_K_NOT_FOUND ||
-                   ++j->poll_errors > JOB_MAX_POLL_ERRORS) {
-            provider_failed(j, &res, prov_class_name(res.cls));
-        } else {
-            /* A failed status request: poll again, never re-create. */
+            break;
+        case JP_POLL_RETRY:
             add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
             arm(j, JOB_POLL_RETRY_MS);
+            break;
         }
         break;
     }
@@ -729,15 +691,11 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
     prov_result_cleanup(&res);
 }
 
-/* May this create be held open (Prefer: wait)? Within the held share of the
- * provider's connections only. */
+/* May this create be held open (Prefer: wait)? */
 static int may_hold(const struct job *j)
 {
-    int conns = j->prov->max_connections;
-    if (conns > j->cref->c->worker.max_host_connections) /* the loop's per-host cap */
-        conns = j->cref->c->worker.max_host_connections;
-    int cap = conns / JOB_HELD_SHARE;
-    return j->prov->wait_s > 0 && j->ps->held < (cap > 0 ? cap : 1);
+    return jobpolicy_may_hold(j->prov->wait_s, j->prov->max_connections, j->cref->c->worker.max_host_connections,
+                              j->ps->held);
 }
 
 /* {callbacks.public_url}/cb/<provider>/<partition or "b">/<job id, escaped>,
@@ -820,61 +778,23 @@ static void gate_create(struct job *j)
         fail_deadline(j);
         return;
     }
-    struct pstate *ps = j->ps;
-    if (breaker_state(ps->br, now) == BREAKER_OPEN) {
-        ps->skipped_open++;
-        if (ps->trip_kind != PROV_K_NONE) {
-            /* Opened by a bad key or no credit: say so in the job's error. */
-            j->last_kind = ps->trip_kind;
-            skip(j, ps->trip_kind == PROV_K_AUTH ? "circuit breaker open: the provider refused the API key (401)"
-                                                 : "circuit breaker open: no credit left (402)");
-        } else {
-            skip(j, "circuit breaker open");
-        }
+    struct jp_job jj = { .holding_slot = j->holding_slot, .tries = j->tries, .has_later = has_later(j),
+                         .gate_since_ms = j->gate_since_ms };
+    struct jp_verdict v = jobpolicy_gate(j->ps, &jj, now);
+    j->holding_slot = jj.holding_slot;
+    switch (v.gate) {
+    case JP_SKIP:
+        if (v.blame != PROV_K_NONE)
+            j->last_kind = v.blame;
+        skip(j, v.why);
         return;
-    }
-    if (!j->holding_slot) {
-        if (ratelimit_task_start(ps->rl) != SY_OK) {
-            if (has_later(j)) {
-                skip(j, "rate_limit.max_in_flight reached");
-            } else {
-                ps->rate_limit_waits++;
-                arm(j, JOB_SLOT_WAIT_MS);
-            }
-            return;
-        }
-        j->holding_slot = 1;
-    }
-    int64_t wait = ratelimit_acquire(ps->rl, RATELIMIT_CREATE, now);
-    if (wait > 0) {
-        ps->rate_limit_waits++;
-        /* Many jobs wait on one limiter: each may see a short wait and lose
-         * the token to another, again and again. What counts is the whole
-         * time at this gate, not the next wait alone. */
-        int64_t waited = now - j->gate_since_ms;
-        if ((wait > DISPATCH_MOVE_MS || waited + wait > DISPATCH_MOVE_MS) && j->tries == 0 && has_later(j)) {
-            char why[96];
-            if (wait > DISPATCH_MOVE_MS)
-                snprintf(why, sizeof why, "rate limited: next create slot in %lld ms", (long long)wait);
-            else
-                snprintf(why, sizeof why, "rate limited: no create slot after %lld ms", (long long)waited);
-            skip(j, why);
-        } else {
-            arm(j, wait);
-        }
+    case JP_WAIT:
+        arm(j, v.wait_ms);
         return;
-    }
-    if (breaker_allow(ps->br, now) != SY_OK) {
-        /* Half-open with every probe slot taken. */
-        if (has_later(j))
-            skip(j, "circuit breaker half-open, probes in use");
-        else
-            arm(j, JOB_POLL_RETRY_MS);
-        return;
+    case JP_GO:
+        break;
     }
     j->breaker_pending = 1;
-    if (j->tries == 0)
-        budget_on_request(ps->bud, now);
     j->tries++;
     j->creates++;
     send_create(j);
@@ -884,7 +804,7 @@ static void try_provider(struct job *j)
 {
     if (j->cur >= j->n_order) {
         char msg[400];
-        const char *cls = dispatch_error_class(j->last_kind);
+        const char *cls = jobpolicy_error_class(j->last_kind);
         const struct codec_attempt *last = j->n_attempts ? &j->attempts[j->n_attempts - 1] : NULL;
         snprintf(msg, sizeof msg, "every provider failed; last: %s%s%s", last ? last->provider : "none",
                  last ? ": " : "", last ? last->message : "");
