@@ -32,13 +32,13 @@
 #include "conf/template.h"
 #include "providers/provider.h"
 #include "sy.h"
+#include "worker/attempts.h"
 #include "worker/dispatch.h"
 #include "worker/jobpolicy.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
 #include "worker/taskmap.h"
 
-#define JOB_MAX_ATTEMPTS 32    /* attempts recorded in the result; the last slot keeps the newest */
 #define JOB_MAX_CB_POLLS 4     /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
@@ -78,8 +78,7 @@ struct job {
 
     struct loop_req *req;
     uv_timer_t timer;
-    struct codec_attempt *attempts; /* grown on demand: most jobs record one */
-    size_t n_attempts, cap_attempts;
+    struct attempts att;
 
     char **urls;
     size_t n_urls;
@@ -109,26 +108,8 @@ static struct log_ctx job_log_ctx(const struct job *j)
 static void add_attempt(struct job *j, const char *outcome, long http_status, const char *code,
                         const char *message, int64_t elapsed_ms)
 {
-    if (j->n_attempts == JOB_MAX_ATTEMPTS) {
-        j->n_attempts--; /* keep the most recent decision in the last slot */
-    } else if (j->n_attempts == j->cap_attempts) {
-        size_t cap = j->cap_attempts ? j->cap_attempts * 2 : 2;
-        struct codec_attempt *na = realloc(j->attempts, cap * sizeof *na);
-        if (!na)
-            return; /* the attempt goes unrecorded; the job goes on */
-        j->attempts = na;
-        j->cap_attempts = cap;
-    }
-    struct codec_attempt *a = &j->attempts[j->n_attempts++];
-    memset(a, 0, sizeof *a);
-    snprintf(a->provider, sizeof a->provider, "%s", j->prov ? j->prov->name : "");
-    snprintf(a->task_id, sizeof a->task_id, "%s", j->task_id ? j->task_id : "");
-    snprintf(a->outcome, sizeof a->outcome, "%s", outcome);
-    snprintf(a->phase, sizeof a->phase, "%s", j->phase == PHASE_POLL ? "poll" : "create");
-    a->http_status = http_status;
-    snprintf(a->code, sizeof a->code, "%s", code ? code : "");
-    snprintf(a->message, sizeof a->message, "%s", message ? message : "");
-    a->elapsed_ms = elapsed_ms;
+    attempts_add(&j->att, j->prov ? j->prov->name : "", j->task_id, j->phase == PHASE_POLL ? "poll" : "create",
+                 outcome, http_status, code, message, elapsed_ms);
 }
 
 static void free_job(uv_handle_t *h)
@@ -136,7 +117,7 @@ static void free_job(uv_handle_t *h)
     struct job *j = h->data;
     free(j->resume);
     codec_job_free(j->spec);
-    free(j->attempts);
+    attempts_cleanup(&j->att);
     free(j->task_id);
     for (size_t i = 0; i < j->n_urls; i++)
         free(j->urls[i]);
@@ -204,8 +185,8 @@ static void finish(struct job *j, int ok, const char *error_class, const char *e
         .n_result_urls = j->n_urls,
         .provider = ok && j->prov ? j->prov->name : NULL,
         .provider_task_id = ok ? j->task_id : NULL,
-        .attempts = j->attempts,
-        .n_attempts = j->n_attempts,
+        .attempts = j->att.v,
+        .n_attempts = j->att.n,
         .error_class = ok ? NULL : error_class,
         .error_message = ok ? NULL : error_message,
         .line = j->line,
@@ -805,9 +786,7 @@ static void try_provider(struct job *j)
     if (j->cur >= j->n_order) {
         char msg[400];
         const char *cls = jobpolicy_error_class(j->last_kind);
-        const struct codec_attempt *last = j->n_attempts ? &j->attempts[j->n_attempts - 1] : NULL;
-        snprintf(msg, sizeof msg, "every provider failed; last: %s%s%s", last ? last->provider : "none",
-                 last ? ": " : "", last ? last->message : "");
+        attempts_exhausted_message(&j->att, msg, sizeof msg);
         finish(j, 0, cls, msg);
         return;
     }
@@ -997,13 +976,6 @@ void job_abort(struct job *j)
 
 char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason)
 {
-    struct codec_result r = {
-        .id = id,
-        .succeeded = 0,
-        .error_class = "invalid_input",
-        .error_message = reason,
-        .line = line,
-        .worker = e->worker_id,
-    };
-    return codec_result_json_max(&r, e->d ? (size_t)dispatch_conf(e->d)->kafka.max_result_bytes : 0);
+    return attempts_rejected_json(e->worker_id, id, line, reason,
+                                  e->d ? (size_t)dispatch_conf(e->d)->kafka.max_result_bytes : 0);
 }
