@@ -18,8 +18,8 @@
 #define DISPATCH_MAX_PROVIDERS 16
 #define DISPATCH_MAX_PLANS 8 /* provider models with a poll plan, per provider */
 
-struct job;
 struct metrics;
+struct pollsched_entry;
 
 /* Providers for a job: config priority order, or — when the job names
  * providers — those names in the job's order, skipping unknown names.
@@ -46,7 +46,7 @@ struct pstate {
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
     int held;                 /* creates held open by Prefer: wait right now */
-    struct job *first_polls;  /* jobs whose first poll is planned and not sent yet (job.c's list) */
+    struct pollsched_entry *first_polls; /* jobs whose first poll is planned, not sent yet (pollsched.h) */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
     struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
     struct conf_poll poll;    /* the active config's poll settings (plans are configured from it) */

@@ -37,6 +37,7 @@
 #include "worker/jobpolicy.h"
 #include "worker/log.h"
 #include "worker/metrics.h"
+#include "worker/pollsched.h"
 #include "worker/taskmap.h"
 
 #define JOB_MAX_CB_POLLS 4     /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
@@ -68,8 +69,7 @@ struct job {
     int holding_slot;        /* counted in the provider's in-flight cap */
     int breaker_pending;     /* a breaker permission awaits its record */
     int held;                /* the create in flight is held open (Prefer: wait), counted in ps->held */
-    int on_first_list;       /* on ps->first_polls: its first poll is planned, not sent yet */
-    struct job *fp_prev, *fp_next;
+    struct pollsched_entry fp; /* on ps->first_polls: its first poll is planned, not sent yet */
     int not_ready, poll_errors;
     int cb_polls;            /* polls brought forward by callbacks for the current task */
     int cb_poll_due;         /* a callback came while a poll was in flight: poll again at once */
@@ -293,26 +293,13 @@ static void arm(struct job *j, int64_t delay_ms)
  * replan_first_polls). */
 static void first_poll_unlist(struct job *j)
 {
-    if (!j->on_first_list)
-        return;
-    if (j->fp_prev)
-        j->fp_prev->fp_next = j->fp_next;
-    else
-        j->ps->first_polls = j->fp_next;
-    if (j->fp_next)
-        j->fp_next->fp_prev = j->fp_prev;
-    j->fp_prev = j->fp_next = NULL;
-    j->on_first_list = 0;
+    if (j->fp.listed)
+        pollsched_unlist(&j->ps->first_polls, &j->fp);
 }
 
 static void first_poll_list(struct job *j)
 {
-    j->fp_prev = NULL;
-    j->fp_next = j->ps->first_polls;
-    if (j->fp_next)
-        j->fp_next->fp_prev = j;
-    j->ps->first_polls = j;
-    j->on_first_list = 1;
+    pollsched_list(&j->ps->first_polls, &j->fp);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -420,58 +407,43 @@ static void read_reply(struct job *j, const struct loop_response *resp,
 }
 
 /* The poll plan of the job's provider model (looked up once per provider,
- * in try_provider); NULL = use the fixed settings. A model the provider does
- * not map gets no plan: job-chosen names must not use up the plan slots. */
+ * in try_provider); NULL = use the fixed settings. */
 static struct pollplan *job_plan(struct job *j)
 {
-    const char *name = dispatch_plan_model(j->prov, j->spec->model, j->spec->op == CODEC_OP_EDIT);
-    return name ? dispatch_pollplan(j->ps, name) : NULL;
+    return pollsched_plan(j->ps, j->prov, j->spec->model, j->spec->op == CODEC_OP_EDIT);
 }
 
 /* The one decision of when to poll next: after the create (first = 1) and
- * after each poll that saw the task still running. With callbacks on,
- * polling is only a slow safety net for a lost callback. */
+ * after each poll that saw the task still running. */
 static int64_t poll_delay_ms(const struct job *j, int first)
 {
-    if (j->e->callback_base)
-        return j->e->safety_poll_ms;
-    struct pollplan *pp = j->plan;
-    if (!pp)
-        return first ? j->prov->poll.first_ms : j->prov->poll.interval_ms;
-    return pollplan_next_ms(pp, sy_now_ms() - j->poll_t0_ms, first);
+    return pollsched_delay_ms(j->plan, &j->prov->poll, j->e->callback_base != NULL, j->e->safety_poll_ms,
+                              sy_now_ms() - j->poll_t0_ms, first);
 }
 
-/* While a plan is young (every 8th of its first 64 observations) it moves a
- * lot: the first polls it planned from the prior for tasks still waiting on
- * them move to where the new estimate puts them. With ~100 tasks created
- * before the first result is back, that saves them about 0.3 poll each
- * (an offline replay of 400 tasks at 4/s, sigma 0.11: 3.4 → 3.1 polls for
- * tasks 50–400 at the same lag). */
-static void replan_first_polls(const struct job *j, struct pollplan *pp)
+struct replan {
+    struct pollplan *pp;
+    int64_t now;
+};
+
+static void replan_one(struct pollsched_entry *e, void *ud)
 {
-    uint64_t n = pollplan_observations(pp);
-    if (n == 0 || n % 8 != 0 || n > 64)
-        return;
-    int64_t now = sy_now_ms();
-    for (struct job *w = j->ps->first_polls; w; w = w->fp_next) {
-        if (w->plan == pp)
-            arm(w, pollplan_next_ms(pp, now - w->poll_t0_ms, 1));
-    }
+    const struct replan *r = ud;
+    struct job *w = (struct job *)(void *)((char *)e - offsetof(struct job, fp));
+    if (w->plan == r->pp)
+        arm(w, pollplan_next_ms(r->pp, r->now - w->poll_t0_ms, 1));
 }
 
 /* The reply that just arrived says the task is finished (either way): it
  * ended after the last poll that saw it pending and before now — exactly
- * when the reply says how long it ran. */
+ * when the reply says how long it ran. While the plan is young, the first
+ * polls it planned for tasks still waiting on them move with it. */
 static void observe_done(struct job *j, const struct prov_result *res)
 {
-    struct pollplan *pp = j->plan;
-    int64_t lo = j->pending_ms > 0 ? j->pending_ms : 0, hi = sy_now_ms() - j->poll_t0_ms;
-    if (pp && res->duration_ms >= 0)
-        pollplan_observe_reported(pp, lo, hi, res->duration_ms);
-    else if (pp)
-        pollplan_observe(pp, lo, hi);
-    if (pp)
-        replan_first_polls(j, pp);
+    if (!pollsched_observe_done(j->plan, j->pending_ms, sy_now_ms() - j->poll_t0_ms, res->duration_ms))
+        return;
+    struct replan r = { .pp = j->plan, .now = sy_now_ms() };
+    pollsched_each(j->ps->first_polls, replan_one, &r);
 }
 
 /* A resumed task's first answers: does its provider still know it? If
