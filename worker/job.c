@@ -10,8 +10,9 @@
  *                         └─breaker open / slow limiter with another provider left: skip to i+1
  *   no provider left → DONE failed (error.class from the last failure)
  *
- * How long WAIT lasts is poll_delay_ms() (pollsched.c): the provider
- * model's poll plan (adaptive, learned from the tasks seen finished, or fixed).
+ * The poll phase (POLL GATE, POLL, WAIT) is jobpoll.c's; how long WAIT
+ * lasts is pollsched.c's: the provider model's poll plan (adaptive, learned
+ * from the tasks seen finished, or fixed).
  *
  * Every decision (the GATE, retry here or move on, what a failure blames,
  * what a failed poll means, may a create be held open) is jobpolicy.c's;
@@ -27,6 +28,7 @@
  * close callback, so no callback can run on a freed job. */
 #include "job_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,6 @@
 #include "worker/taskmap.h"
 
 static void gate_create(struct job *j);
-static void gate_poll(struct job *j);
 
 struct log_ctx job_log_ctx(const struct job *j)
 {
@@ -81,7 +82,7 @@ static void leave_provider(struct job *j)
     if (!j->ps)
         return;
     drop_hold(j);
-    job_first_poll_unlist(j);
+    jobpoll_unlist(j);
     if (j->breaker_pending) {
         breaker_record(j->ps->br, BREAKER_IGNORE, sy_now_ms());
         j->breaker_pending = 0;
@@ -191,23 +192,10 @@ void job_arm(struct job *j, int64_t delay_ms)
     uv_timer_start(&j->timer, on_timer, (uint64_t)(delay_ms > 0 ? delay_ms : 0), 0);
 }
 
-/* The provider's list of jobs waiting for their first poll (see
- * replan_first_polls). */
-void job_first_poll_unlist(struct job *j)
-{
-    if (j->fp.listed)
-        pollsched_unlist(&j->ps->first_polls, &j->fp);
-}
-
-static void first_poll_list(struct job *j)
-{
-    pollsched_list(&j->ps->first_polls, &j->fp);
-}
-
 static void on_timer(uv_timer_t *t)
 {
     struct job *j = t->data;
-    job_first_poll_unlist(j);
+    jobpoll_unlist(j);
     if (j->deadline_hit || remaining_ms(j) == 0) {
         fail_deadline(j);
         return;
@@ -215,7 +203,7 @@ static void on_timer(uv_timer_t *t)
     if (j->phase == PHASE_CREATE)
         gate_create(j);
     else
-        gate_poll(j);
+        jobpoll_gate(j);
 }
 
 static void next_provider(struct job *j)
@@ -239,7 +227,7 @@ static int has_later(struct job *j)
     return 0;
 }
 
-static void succeed(struct job *j, struct prov_result *res)
+void job_succeed(struct job *j, struct prov_result *res)
 {
     j->urls = res->urls;
     j->n_urls = res->n_urls;
@@ -255,7 +243,7 @@ static void succeed(struct job *j, struct prov_result *res)
 
 
 /* A create failed, or the task failed: retry here, or move on. */
-static void provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
+void job_provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
 {
     struct log_ctx lc = job_log_ctx(j);
     LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome, res->message,
@@ -270,7 +258,7 @@ static void provider_failed(struct job *j, const struct prov_result *res, const 
         return;
     }
     job_drop_task(j);
-    job_first_poll_unlist(j);
+    jobpoll_unlist(j);
     j->phase = PHASE_CREATE;
     job_arm(j, backoff);
 }
@@ -287,142 +275,6 @@ static void breaker_answer(struct job *j, const struct prov_result *res)
         j->ps->trip_kind = res->kind;
     else if (o == BREAKER_SUCCESS)
         j->ps->trip_kind = PROV_K_NONE;
-}
-
-/* The poll plan of the job's provider model (looked up once per provider,
- * in try_provider); NULL = use the fixed settings. */
-struct pollplan *job_plan(struct job *j)
-{
-    return pollsched_plan(j->ps, j->prov, j->spec->model, j->spec->op == CODEC_OP_EDIT);
-}
-
-/* The one decision of when to poll next: after the create (first = 1) and
- * after each poll that saw the task still running. */
-static int64_t poll_delay_ms(const struct job *j, int first)
-{
-    return pollsched_delay_ms(j->plan, &j->prov->poll, j->e->callback_base != NULL, j->e->safety_poll_ms,
-                              sy_now_ms() - j->poll_t0_ms, first);
-}
-
-struct replan {
-    struct pollplan *pp;
-    int64_t now;
-};
-
-static void replan_one(struct pollsched_entry *e, void *ud)
-{
-    const struct replan *r = ud;
-    struct job *w = (struct job *)(void *)((char *)e - offsetof(struct job, fp));
-    if (w->plan == r->pp)
-        job_arm(w, pollplan_next_ms(r->pp, r->now - w->poll_t0_ms, 1));
-}
-
-/* The reply that just arrived says the task is finished (either way): it
- * ended after the last poll that saw it pending and before now — exactly
- * when the reply says how long it ran. While the plan is young, the first
- * polls it planned for tasks still waiting on them move with it. */
-static void observe_done(struct job *j, const struct prov_result *res)
-{
-    if (!pollsched_observe_done(j->plan, j->pending_ms, sy_now_ms() - j->poll_t0_ms, res->duration_ms))
-        return;
-    struct replan r = { .pp = j->plan, .now = sy_now_ms() };
-    pollsched_each(j->ps->first_polls, replan_one, &r);
-}
-
-/* A task's status, from a status reply or (from_callback) a verified
- * callback body: finish, fail over or wait again. r stays the caller's to
- * clean up (succeed() takes its urls). */
-void job_poll_result(struct job *j, struct prov_result *r, int64_t now, int from_callback)
-{
-    struct prov_result res = *r; /* a shallow copy: the code below reads it as before */
-    if (j->resumed && jobresume_gone(j, &res, now))
-        return;
-    switch (res.outcome) {
-    case PROV_SUCCEEDED:
-        observe_done(j, r);
-        succeed(j, r);
-        break;
-    case PROV_CREATED:
-    case PROV_PENDING:
-        j->poll_errors = 0;
-        j->pending_ms = j->step_start_ms - j->poll_t0_ms;
-        if (jobpolicy_poll_expired(now - j->task_created_ms, j->prov->poll.max_s)) {
-            res.cls = PROV_C_TIMEOUT;
-            res.kind = PROV_K_UNAVAILABLE;
-            snprintf(res.message, sizeof res.message, "task not finished after poll.max_s = %d s",
-                     j->prov->poll.max_s);
-            jobreq_cancel(j);
-            provider_failed(j, &res, "timeout");
-        } else {
-            job_arm(j, j->cb_poll_due ? 0 : poll_delay_ms(j, 0));
-            j->cb_poll_due = 0;
-        }
-        break;
-    case PROV_FAILED:
-        switch (jobpolicy_after_poll(&res, &j->not_ready, &j->poll_errors, j->prov->not_ready_tolerance)) {
-        case JP_POLL_TASK_FAILED:
-            /* The provider ran the task and it failed: its health counts. */
-            observe_done(j, &res);
-            breaker_record(j->ps->br, jobpolicy_task_failed_outcome(&res, from_callback), now);
-            provider_failed(j, &res, prov_class_name(res.cls));
-            break;
-        case JP_POLL_GIVE_UP:
-            provider_failed(j, &res, prov_class_name(res.cls));
-            break;
-        case JP_POLL_AGAIN:
-            job_arm(j, poll_delay_ms(j, 0));
-            break;
-        case JP_POLL_LIMITED:
-            job_add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
-            ratelimit_on_429(j->ps->rl, RATELIMIT_POLL, res.retry_after_ms, now);
-            job_arm(j, 0); /* the limiter holds the next poll back */
-            break;
-        case JP_POLL_RETRY:
-            job_add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
-            job_arm(j, JOB_POLL_RETRY_MS);
-            break;
-        }
-        break;
-    }
-}
-
-static void on_poll_reply(void *ud, const struct loop_response *resp)
-{
-    struct job *j = ud;
-    struct prov_result res;
-    jobreq_read_reply(j, resp, j->ops->parse_poll, &res);
-    int64_t now = sy_now_ms();
-    if (res.outcome != PROV_FAILED)
-        ratelimit_on_success(j->ps->rl, RATELIMIT_POLL, now);
-    job_poll_result(j, &res, now, 0);
-    prov_result_cleanup(&res);
-}
-
-static void gate_poll(struct job *j)
-{
-    int64_t wait = ratelimit_acquire(j->ps->rl, RATELIMIT_POLL, sy_now_ms());
-    if (wait > 0) {
-        j->ps->rate_limit_waits++;
-        job_arm(j, wait);
-        return;
-    }
-    struct prov_request req = { 0 };
-    if (j->ops->build_poll(j->prov, j->task_id, &req) != SY_OK) {
-        prov_request_cleanup(&req);
-        struct prov_result res;
-        prov_result_init(&res);
-        res.cls = PROV_C_INVALID_REPLY;
-        res.kind = PROV_K_UNAVAILABLE;
-        snprintf(res.message, sizeof res.message, "cannot build a status request for the task id");
-        provider_failed(j, &res, "invalid_reply");
-        return;
-    }
-    struct loop_send s = jobreq_send_opts(j, 0);
-    j->step_start_ms = sy_now_ms();
-    j->ps->requests++;
-    j->req = loop_http(j->e->loop, &req, &s, on_poll_reply, j);
-    if (!j->req)
-        job_arm(j, JOB_POLL_RETRY_MS);
 }
 
 /* The create reply named a task: tell the ledger (crash-safe jobs). */
@@ -450,8 +302,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         j->task_created_ms = j->step_start_ms;
         j->poll_t0_ms = j->step_start_ms;
         j->pending_ms = -1;
-        observe_done(j, &res);
-        succeed(j, &res);
+        jobpoll_observe_done(j, &res);
+        job_succeed(j, &res);
         break;
     case PROV_CREATED:
     case PROV_PENDING:
@@ -461,7 +313,7 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
             res.cls = PROV_C_INVALID_REPLY;
             res.kind = PROV_K_UNAVAILABLE;
             snprintf(res.message, sizeof res.message, "create reply has no task id");
-            provider_failed(j, &res, "invalid_reply");
+            job_provider_failed(j, &res, "invalid_reply");
             break;
         }
         j->task_id = res.task_id;
@@ -482,20 +334,21 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
             LOG_DEBUG(&lc, "task created");
         }
         /* After a held reply the task has run for wait_s already: no first-poll delay. */
-        job_arm(j, poll_delay_ms(j, !was_held));
+        job_arm(j, jobpoll_delay_ms(j, !was_held));
         if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE && j->plan)
-            first_poll_list(j);
+            jobpoll_list(j);
         break;
     case PROV_FAILED:
         if (res.kind == PROV_K_RATE_LIMITED) {
             /* Over the provider's limit: slow down and send it again later;
              * a 429 never fails or drops a job (the deadline bounds it). */
-            job_add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message, now - j->step_start_ms);
+            job_add_attempt(j, prov_class_name(res.cls), res.http_status, res.code, res.message,
+                            now - j->step_start_ms);
             ratelimit_on_429(j->ps->rl, RATELIMIT_CREATE, res.retry_after_ms, now);
             j->tries--;
             job_arm(j, 0);
         } else {
-            provider_failed(j, &res, prov_class_name(res.cls));
+            job_provider_failed(j, &res, prov_class_name(res.cls));
         }
         break;
     }
@@ -542,6 +395,7 @@ static void send_create(struct job *j)
     int hold = req.hold_s > 0;
     j->step_start_ms = sy_now_ms();
     j->ps->requests++;
+    assert(!j->req); /* one request per job */
     j->req = loop_http(j->e->loop, &req, &ls, on_create_reply, j);
     if (j->req && hold) {
         j->held = 1;
@@ -554,7 +408,7 @@ static void send_create(struct job *j)
         res.kind = PROV_K_UNAVAILABLE;
         snprintf(res.message, sizeof res.message, "could not start the HTTP request");
         breaker_answer(j, &res);
-        provider_failed(j, &res, "transport");
+        job_provider_failed(j, &res, "transport");
     }
 }
 
@@ -607,7 +461,7 @@ void job_try_provider(struct job *j)
     j->prov = &j->cref->c->providers[j->order[j->cur]];
     j->ops = prov_lookup(j->prov->type);
     j->ps = dispatch_pstate(j->e->d, j->prov->name);
-    j->plan = job_plan(j);
+    j->plan = jobpoll_plan(j);
     j->phase = PHASE_CREATE;
     j->tries = 0;
     j->gate_since_ms = sy_now_ms();

@@ -1,7 +1,8 @@
 /* job_int.h — the job's insides, shared by the files of one module: job.c
- * (lifecycle, gates, replies: the state machine), jobreq.c (how its
- * requests are sent and read, the cancel, the callback URL) and jobresume.c
- * (resuming another worker's task, the callbacks' entry). Not for use
+ * (lifecycle, timer, the create phase, failing over), jobpoll.c (the poll
+ * phase), jobreq.c (how its requests are sent and read, the cancel, the
+ * callback URL) and jobresume.c (resuming another worker's task, the
+ * callbacks' entry). Not for use
  * outside them; job.h is the interface. Everything here runs on the loop
  * thread. */
 #ifndef WORKER_JOB_INT_H
@@ -88,13 +89,27 @@ void job_try_provider(struct job *j);
 void job_drop_task(struct job *j);
 /* The task's callback finds this job from now on (out of memory: logged; the safety poll carries on). */
 void job_track_task(struct job *j);
-/* Off the provider's first-poll list (no-op when not on it). */
-void job_first_poll_unlist(struct job *j);
-/* The poll plan of the job's provider model; NULL = the fixed settings. */
-struct pollplan *job_plan(struct job *j);
+/* The job succeeded with res (its urls and task id are taken): finish it. */
+void job_succeed(struct job *j, struct prov_result *res);
+/* A create failed, or the task failed: retry here after a backoff, or move on. */
+void job_provider_failed(struct job *j, const struct prov_result *res, const char *outcome);
+
+/* ---- jobpoll.c ---- */
+
+/* Gate the next poll on the provider's poll limiter, then send it. */
+void jobpoll_gate(struct job *j);
 /* A task's status, from a status reply or (from_callback) a verified callback
  * body: finish, fail over or wait again. r stays the caller's (its urls may be taken). */
-void job_poll_result(struct job *j, struct prov_result *r, int64_t now, int from_callback);
+void jobpoll_result(struct job *j, struct prov_result *r, int64_t now, int from_callback);
+/* The delay before the next poll: after the create (first = 1) or a poll that saw the task running. */
+int64_t jobpoll_delay_ms(const struct job *j, int first);
+/* A reply says the task finished: teach the plan; a young plan moves the first polls it planned. */
+void jobpoll_observe_done(struct job *j, const struct prov_result *res);
+/* The poll plan of the job's provider model; NULL = the fixed settings. */
+struct pollplan *jobpoll_plan(struct job *j);
+/* On / off the provider's first-poll list (off: a no-op when not on it). */
+void jobpoll_list(struct job *j);
+void jobpoll_unlist(struct job *j);
 
 /* ---- jobreq.c ---- */
 

@@ -57,7 +57,7 @@ void jobresume_start(struct job *j)
     j->prov = &j->cref->c->providers[j->order[j->cur]];
     j->ops = prov_lookup(j->prov->type);
     j->ps = dispatch_pstate(j->e->d, j->prov->name);
-    j->plan = job_plan(j);
+    j->plan = jobpoll_plan(j);
     j->gate_since_ms = sy_now_ms();
     j->task_id = strdup(r->task_id);
     if (!j->ops || !j->ps || !j->task_id) {
@@ -121,7 +121,7 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
             j->cb_poll_due = 1; /* the reply in flight may predate the event */
             return SY_OK;
         }
-        job_first_poll_unlist(j);
+        jobpoll_unlist(j);
         job_arm(j, 0);
         return SY_OK;
     }
@@ -132,6 +132,6 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
         j->req = NULL;
     }
     uv_timer_stop(&j->timer);
-    job_poll_result(j, res, sy_now_ms(), 1);
+    jobpoll_result(j, res, sy_now_ms(), 1);
     return SY_OK;
 }
