@@ -1,4 +1,4 @@
-/* dispatch.c — provider order and failure meaning (pure functions), and the
+/* dispatch.c — provider order (a pure function), and the
  * per-provider policy states (rate limiter, breaker, retry budget, poll plans) with the
  * reference-counted active config they are configured from. */
 #include "dispatch.h"
@@ -28,34 +28,6 @@ size_t dispatch_order(const struct conf *c, const char *const *names, size_t n_n
         }
     }
     return n;
-}
-
-enum dispatch_action dispatch_on_failure(enum prov_kind kind)
-{
-    return kind == PROV_K_RATE_LIMITED ? DISPATCH_RETRY_SAME : DISPATCH_NEXT;
-}
-
-const char *dispatch_error_class(enum prov_kind kind)
-{
-    switch (kind) {
-    case PROV_K_AUTH:
-        return "provider_auth";
-    case PROV_K_NO_CREDIT:
-        return "no_credit";
-    case PROV_K_INVALID_INPUT:
-        return "rejected";
-    case PROV_K_TASK_FAILED:
-        return "task_failed";
-    default:
-        return "exhausted";
-    }
-}
-
-long dispatch_rate_limit_delay_ms(enum conf_provider_type type, long retry_after_ms)
-{
-    if (retry_after_ms > 0)
-        return retry_after_ms;
-    return type == CONF_PROV_KIE ? 10000 : 2000;
 }
 
 /* ---- runtime state ---- */

@@ -1,6 +1,7 @@
-/* dispatch.h — which provider a job tries, in what order, and what a failure
- * means for it. Pure functions over the config and a job's wishes; the
- * resilience policies (rate limits, breakers, budgets) will plug in here. */
+/* dispatch.h — which provider a job tries, in what order (pure functions
+ * over the config and a job's wishes), and the per-provider policy states
+ * with the reference-counted active config. What a failure means for a job
+ * is jobpolicy.h's. */
 #ifndef WORKER_DISPATCH_H
 #define WORKER_DISPATCH_H
 
@@ -17,8 +18,8 @@
 #define DISPATCH_MAX_PROVIDERS 16
 #define DISPATCH_MAX_PLANS 8 /* provider models with a poll plan, per provider */
 
-struct job;
 struct metrics;
+struct pollsched_entry;
 
 /* Providers for a job: config priority order, or — when the job names
  * providers — those names in the job's order, skipping unknown names.
@@ -26,24 +27,6 @@ struct metrics;
  * count; 0 means no configured provider matches. */
 size_t dispatch_order(const struct conf *c, const char *const *names, size_t n_names, size_t *order,
                       size_t cap);
-
-/* What a failed provider step means. */
-enum dispatch_action {
-    DISPATCH_RETRY_SAME, /* wait (rate limit hint) and repeat the same request */
-    DISPATCH_NEXT,       /* give up on this provider, try the next one */
-};
-
-/* Action for a failure of kind during phase ("create" = is_poll 0). Poll
- * request failures are handled by the job (it re-polls, never re-creates). */
-enum dispatch_action dispatch_on_failure(enum prov_kind kind);
-
-/* error.class for a job whose last failure had this kind (after every
- * provider was tried): provider_auth, no_credit, rejected, task_failed, exhausted. */
-const char *dispatch_error_class(enum prov_kind kind);
-
-/* Delay before repeating a rate-limited request: the provider's hint when it
- * gave one, else a full window (KIE drops requests over its limit) or 2 s. */
-long dispatch_rate_limit_delay_ms(enum conf_provider_type type, long retry_after_ms);
 
 /* ---- runtime state: one per provider name, for the life of the process ---- */
 
@@ -63,7 +46,7 @@ struct pstate {
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
     int held;                 /* creates held open by Prefer: wait right now */
-    struct job *first_polls;  /* jobs whose first poll is planned and not sent yet (job.c's list) */
+    struct pollsched_entry *first_polls; /* jobs whose first poll is planned, not sent yet (pollsched.h) */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
     struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
     struct conf_poll poll;    /* the active config's poll settings (plans are configured from it) */
