@@ -6,9 +6,10 @@
 #include <json-c/json.h>
 
 #include "conf/template.h"
+#include "queue/tmplapply.h"
 #include "queue/codec.h"
 #include "tests/fuzz/fuzz.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define CONF_TEXT                                                                                                     \
     "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"              \
