@@ -1,5 +1,5 @@
 /* limits.h — the few bounds of the job format that the config checks too:
- * conf/ must not include queue/ (docs/architecture.md §Layout), so they live
+ * conf/ must not include queue/ (docs/architecture.md §Modules), so they live
  * here, below both. */
 #ifndef CORE_LIMITS_H
 #define CORE_LIMITS_H
