@@ -23,8 +23,8 @@
 #include "config.h"
 
 #include "conf/loader.h"
-#include "queue/codec.h"
-#include "worker/sy.h"
+#include "core/limits.h"
+#include "core/sy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 #include "conf/loader.h"
 
 #include "conf/template.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #include <libconfig.h>
 #include <stdlib.h>

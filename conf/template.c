@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define TMPL_MAX_VALUE_SHOWN 64 /* bytes of a rejected value repeated in a message */
 #define TMPL_MAX_CHOICES_SHOWN 300 /* bytes of the choices list in a message */
@@ -208,35 +208,4 @@ done:
     free(r.values);
     free(r.p);
     return rc;
-}
-
-/* ---- jobs --------------------------------------------------------------- */
-
-int tmpl_apply(const struct conf *c, struct codec_job *job, char *err, size_t errlen)
-{
-    if (job->template_name == NULL)
-        return SY_OK;
-    const struct conf_template *t = conf_template_by_name(c, job->template_name);
-    if (t == NULL) {
-        snprintf(err, errlen, "template: unknown template \"%s\"", job->template_name);
-        return SY_ERR;
-    }
-    if (job->prompt != NULL) { /* the codec refuses this; kept for jobs built by hand */
-        snprintf(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
-        return SY_ERR;
-    }
-    enum codec_op op = job->op;
-    if (!job->op_set && t->op_set)
-        op = t->edit ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
-    if (op == CODEC_OP_EDIT && job->n_image_urls == 0) {
-        snprintf(err, errlen, "image_urls: required for operation edit (template \"%s\" edits the job's image)",
-                 t->name);
-        return SY_ERR;
-    }
-    char *prompt;
-    if (tmpl_render(t, job->vars, &prompt, err, errlen) != SY_OK)
-        return SY_ERR;
-    job->prompt = prompt;
-    job->op = op;
-    return SY_OK;
 }

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "conf/config.h"
-#include "queue/codec.h"
+#include "core/limits.h" /* CODEC_MAX_PROMPT */
 
 /* One piece of a prompt: is_var 0 = n bytes of literal text (escapes already
  * reduced to one brace), is_var 1 = a placeholder name of n bytes. s points
@@ -36,13 +36,5 @@ size_t tmpl_var_index(const struct conf_template *t, const char *name, size_t n)
  * CODEC_MAX_PROMPT characters. SY_OK with *out (caller frees), or SY_ERR
  * with a sentence naming the variable and the template in err. */
 int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err, size_t errlen);
-
-/* Apply job->template_name from c to the job: render its prompt into
- * job->prompt and, unless the job set "operation" itself, take the
- * template's operation; an edit then needs image_urls. A job without a
- * template is left alone. SY_OK, or SY_ERR with the reason in err (the job
- * is then invalid input: 'template: unknown template "x"', 'vars.style:
- * missing (template "restyle" needs it)', ...). */
-int tmpl_apply(const struct conf *c, struct codec_job *job, char *err, size_t errlen);
 
 #endif

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 struct breaker {
     struct conf_breaker c; /* sanitised copy */

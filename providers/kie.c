@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "registry.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define KIE_MAX_IMAGE_URLS 10  /* nano-banana-edit: image_urls up to 10 */
 #define KIE_MAX_IMAGE_INPUT 8  /* nano-banana-pro: image_input up to 8 */

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define PROV_JSON_MAX_DEPTH 64
 /* Retry-After values above a day are clamped: no provider means that, and

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define TOKEN 1000000000LL        /* nano-tokens per token */
 #define RATE_MAX 1000000000000LL  /* nano-tokens per ms: 1e6 tokens/s */

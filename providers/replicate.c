@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "registry.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define REPLICATE_MAX_IMAGES 14 /* nano-banana-pro / -2: image_input up to 14 */
 #define REPLICATE_MAX_WAIT_S 60 /* Prefer: wait=n takes 1..60 */

@@ -15,7 +15,7 @@
 
 #include <stdlib.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 struct bucket {
     int64_t sec; /* which second it holds */

@@ -20,7 +20,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define WH_SHA256_LEN 32
 #define WH_B64_LEN 44 /* base64 of 32 bytes */

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "kafka_common.h"
-#include "worker/log.h"
-#include "worker/sy.h"
+#include "core/log.h"
+#include "core/sy.h"
 
 #define CBT_BATCH 500
 #define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */

@@ -8,7 +8,8 @@
 
 #include <json-c/json.h>
 
-#define CODEC_MAX_PROMPT 20000
+#include "core/limits.h" /* CODEC_MAX_PROMPT, CODEC_MIN_RESULT_BYTES */
+
 #define CODEC_MAX_IMAGES 16
 #define CODEC_MAX_ID 256
 #define CODEC_MAX_DEPTH 32 /* JSON nesting accepted in a job value */
@@ -17,7 +18,6 @@
 #define CODEC_MAX_METADATA_NODES 1024 /* JSON values (objects, arrays, scalars) in it */
 #define CODEC_MAX_VARS 64            /* keys in a job's "vars" */
 #define CODEC_MAX_VAR_VALUE 1024     /* bytes of one "vars" value */
-#define CODEC_MIN_RESULT_BYTES 4096  /* smallest sane bound for codec_result_json_max() */
 
 enum codec_op { CODEC_OP_GENERATE = 0, CODEC_OP_EDIT = 1 };
 

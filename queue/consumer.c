@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "kafka_common.h"
-#include "worker/sy.h"
-#include "worker/log.h"
+#include "core/sy.h"
+#include "core/log.h"
 
 #define CONSUMER_BATCH 500
 #define CONSUMER_BATCH_BYTES (4 * 1024 * 1024)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/sy.h"
-#include "worker/log.h"
+#include "core/sy.h"
+#include "core/log.h"
 
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {

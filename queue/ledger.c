@@ -12,7 +12,7 @@
 
 #include <json-c/json.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define LM_MIN_BUCKETS 64
 

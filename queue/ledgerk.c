@@ -17,8 +17,8 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_common.h"
-#include "worker/log.h"
-#include "worker/sy.h"
+#include "core/log.h"
+#include "core/sy.h"
 
 #define LK_BATCH 1000
 #define LK_MAX_MESSAGES "100000"

@@ -25,7 +25,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define MIN_RING 64  /* entries; also keeps the bitmap in whole words */
 #define MIN_TABLE 16 /* hash slots */

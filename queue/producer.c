@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "kafka_common.h"
-#include "worker/sy.h"
-#include "worker/log.h"
+#include "core/sy.h"
+#include "core/log.h"
 
 struct producer {
     rd_kafka_t *rk;

@@ -16,6 +16,10 @@ esac
 
 scripts/deps.sh
 
+# The include direction (docs/architecture.md §Modules) first: a cheap check
+# that fails before any build. Also a CTest (lint_includes).
+scripts/lint_includes.py
+
 # The README's quick-start build, run verbatim: its first code block, taken
 # from README.md so the two cannot drift. It is the Release build of the whole
 # tree, tests included; its cache is seeded with SY_WERROR=ON, so a warning in

@@ -26,7 +26,7 @@
 #include "sytest.h"
 #include "worker/callbacks.h"
 #include "worker/taskmap.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define HMAC_KEY "cb-test-hmac-key"
 #define WHSEC "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="

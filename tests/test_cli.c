@@ -19,7 +19,7 @@
 
 #include <criterion/criterion.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 #include "sytest.h"
 
 /* Runs switchyard with args; fills out/err (caller frees) and returns the exit status. */

@@ -22,7 +22,7 @@
 #include "queue/ledgerk.h"
 #include "kafkatest.h"
 #include "sytest.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define MAX_W 6
 #define HMAC_KEY "ledger-test-hmac-key"

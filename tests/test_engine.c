@@ -16,7 +16,7 @@
 
 #include "conf/config.h"
 #include "testutil.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 /* A listening socket on an ephemeral loopback port (its port in *port). */
 static int listen_any(int *port)

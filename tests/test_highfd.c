@@ -21,7 +21,7 @@
 #include "sytest.h"
 #include "worker/callbacks.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define HIGH_FD 1100 /* well above FD_SETSIZE (1024) */
 

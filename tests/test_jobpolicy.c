@@ -15,7 +15,7 @@
 #include "providers/retry_budget.h"
 #include "testutil.h"
 #include "worker/dispatch.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define T0 1000000 /* simulated ms: the clock is a number the test moves */
 #define OPEN_S 30

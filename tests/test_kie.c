@@ -16,7 +16,7 @@
 
 #include "providers/provider.h"
 #include "provtest.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 /* The ops tables, exported by the provider files for tests (everything else
  * reaches them through the registry). */

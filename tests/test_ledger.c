@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #include "testutil.h"
 

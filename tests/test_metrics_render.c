@@ -14,7 +14,7 @@
 #include "testutil.h"
 #include "worker/dispatch.h"
 #include "worker/engine.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 /* The value of the sample line `series value` (series with its labels, if
  * any) in page; fails the test when absent or listed twice. */

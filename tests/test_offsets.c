@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "testrng.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #include "testutil.h"
 

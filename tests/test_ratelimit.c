@@ -27,7 +27,7 @@
 #include "conf/config.h"
 #include "testrng.h"
 #include "testutil.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define CREATE RATELIMIT_CREATE
 #define POLL RATELIMIT_POLL

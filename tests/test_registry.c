@@ -10,7 +10,7 @@
 #include "conf/config.h"
 #include "providers/registry.h"
 #include "worker/callbacks.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 extern const struct prov_ops kie_ops;       /* providers/kie.c, exported for tests */
 extern const struct prov_ops replicate_ops; /* providers/replicate.c, exported for tests */

@@ -13,7 +13,7 @@
 
 #include "providers/provider.h"
 #include "provtest.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 extern const struct prov_ops replicate_ops; /* providers/replicate.c, exported for tests */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "testrng.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #include "testutil.h"
 

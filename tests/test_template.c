@@ -4,6 +4,7 @@
  * name the template and the variable). Templates come from conf_load_string,
  * as the worker gets them. */
 #include "conf/template.h"
+#include "queue/tmplapply.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 
 #include "worker/dispatch.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #include "testutil.h"
 

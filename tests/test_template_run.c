@@ -11,7 +11,7 @@
 
 #include "conf/template.h"
 #include "sytest.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define SHIPPED SY_SOURCE_DIR "/conf/switchyard.conf"
 #define PHOTO "https://example.com/uploads/room-1.jpg"

@@ -14,7 +14,7 @@
 
 #include "providers/provider.h"
 #include "providers/webhook.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define KIE_KEY "kie-test-hmac-key"
 #define KIE_TASK "task_google_1765178608584"

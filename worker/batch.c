@@ -14,10 +14,10 @@
 
 #include "queue/codec.h"
 #include "queue/filequeue.h"
-#include "sy.h"
+#include "core/sy.h"
 #include "worker/engine.h"
 #include "worker/job.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/metrics.h"
 
 struct batch {

@@ -45,9 +45,9 @@
 #include "providers/registry.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 #include "worker/tcplisten.h"
 
 #define CB_MAX_BODY (1024 * 1024)

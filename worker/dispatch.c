@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/log.h"
-#include "worker/sy.h"
+#include "core/log.h"
+#include "core/sy.h"
 
 size_t dispatch_order(const struct conf *c, const char *const *names, size_t n_names, size_t *order,
                       size_t cap)

@@ -16,9 +16,9 @@
 #include "worker/callbacks.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/loop.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 #include "worker/taskmap.h"
 
 _Static_assert(METRICS_MAX_PLANS >= DISPATCH_MAX_PLANS, "metrics shows every poll plan");

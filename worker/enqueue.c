@@ -36,7 +36,7 @@
 #include "conf/config.h"
 #include "queue/enqueue_ids.h"
 #include "queue/enqueue_line.h"
-#include "sy.h"
+#include "core/sy.h"
 
 #define ENQ_MAX_PROPS 64
 #define ENQ_FLUSH_MS 60000    /* deadline for outstanding deliveries at the end */

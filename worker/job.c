@@ -34,7 +34,8 @@
 #include <string.h>
 
 #include "conf/template.h"
-#include "sy.h"
+#include "queue/tmplapply.h"
+#include "core/sy.h"
 #include "worker/jobpolicy.h"
 #include "worker/metrics.h"
 #include "worker/taskmap.h"

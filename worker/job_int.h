@@ -15,7 +15,7 @@
 #include "worker/attempts.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/loop.h"
 #include "worker/pollsched.h"
 

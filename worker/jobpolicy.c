@@ -13,7 +13,7 @@
 #include "providers/ratelimit.h"
 #include "providers/retry_budget.h"
 #include "worker/dispatch.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 static struct jp_verdict skip(const char *why)
 {

@@ -9,7 +9,7 @@
 
 #include "worker/job_int.h"
 #include "worker/jobpolicy.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 /* The provider's list of jobs waiting for their first poll (moved by
  * jobpoll_observe_done while a plan is young). */

@@ -7,7 +7,7 @@
 
 #include "worker/job_int.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 /* How requests to the job's provider are sent: the provider's request
  * timeout, cut to what is left before the deadline unless whole_timeout. */

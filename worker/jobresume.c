@@ -9,7 +9,7 @@
 #include "worker/job_int.h"
 #include "worker/jobpolicy.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 #include "worker/taskmap.h"
 
 /* A resumed task's first answers: does its provider still know it? If

@@ -25,9 +25,9 @@
 #include "queue/ledger.h"
 #include "queue/ledgerk.h"
 #include "worker/kworker_int.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define KL_FLUSH_MS 3000      /* revoke / shutdown: wait this long for ledger acks */
 #define KL_WARN_MS 10000      /* at most one write warning per this */

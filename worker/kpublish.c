@@ -24,9 +24,9 @@
 #include "queue/codec.h"
 #include "queue/producer.h"
 #include "worker/kworker_int.h"
-#include "worker/log.h"
+#include "core/log.h"
 #include "worker/metrics.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define KP_DLQ_CUT (900 * 1024)   /* a DLQ copy the producer or broker refuses is re-sent cut to this */
 #define KP_DLQ_MAX_KEY 4096       /* a cut copy drops a longer key */

@@ -22,8 +22,8 @@
 
 #include <curl/curl.h>
 
-#include "sy.h"
-#include "worker/log.h"
+#include "core/sy.h"
+#include "core/log.h"
 
 #define LOOP_HDR_MAX 256
 #define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */

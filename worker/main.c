@@ -22,10 +22,10 @@
 
 #include "conf/config.h"
 #include "queue/ledgerk.h"
-#include "sy.h"
+#include "core/sy.h"
 #include "worker/batch.h"
 #include "worker/kworker.h"
-#include "worker/log.h"
+#include "core/log.h"
 
 static const char usage[] =
     "usage: switchyard -c FILE [--workers N] [-v]       Kafka worker (N processes)\n"

@@ -25,8 +25,8 @@
 
 #include <microhttpd.h>
 
-#include "sy.h"
-#include "worker/log.h"
+#include "core/sy.h"
+#include "core/log.h"
 #include "worker/tcplisten.h"
 
 #define M_PROVIDERS 16

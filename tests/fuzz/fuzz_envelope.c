@@ -5,7 +5,7 @@
 #include "providers/webhook.h"
 #include "tests/fuzz/fuzz_prov_common.h"
 #include "worker/callbacks.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 static void check_event(const struct callbacks_event *ev)
 {

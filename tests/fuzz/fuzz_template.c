@@ -1,4 +1,4 @@
-/* fuzz_template.c — tmpl_apply() (conf/template.c) on a fixed config with a
+/* fuzz_template.c — tmpl_apply() (queue/tmplapply.c) on a fixed config with a
  * fuzzed template name, vars and operation. Input: byte 0 sets the job's
  * operation (bit 0: given, bit 1: edit) and image_urls (bit 2); then the
  * template name up to '\n'; the rest is the "vars" JSON text. The job is
@@ -6,9 +6,10 @@
 #include <json-c/json.h>
 
 #include "conf/template.h"
+#include "queue/tmplapply.h"
 #include "queue/codec.h"
 #include "tests/fuzz/fuzz.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define CONF_TEXT                                                                                                     \
     "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"              \

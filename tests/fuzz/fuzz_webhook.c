@@ -8,7 +8,7 @@
 
 #include "providers/webhook.h"
 #include "tests/fuzz/fuzz_prov_common.h"
-#include "worker/sy.h"
+#include "core/sy.h"
 
 #define KIE_KEY "kie-fuzz-hmac-key"
 #define REP_SECRET "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="
