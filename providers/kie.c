@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/utf8.h"
 #include "registry.h"
 #include "core/sy.h"
 
@@ -29,16 +30,6 @@
 #define KIE_PROMPT_MAX 5000    /* google/nano-banana* */
 #define KIE_PROMPT_MAX_PRO 10000
 #define KIE_PROMPT_MAX_2 20000
-
-/* Length of a UTF-8 string in code points (what KIE's "chars" count). */
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static size_t prompt_limit(const char *model)
 {
@@ -64,7 +55,7 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
     const char *fmt;
     if (prov_check_spec(p, spec, m, imax, "jpeg", &fmt, err, errlen) != SY_OK)
         return SY_DECLINED;
-    size_t plen = utf8_len(spec->prompt), pmax = prompt_limit(model);
+    size_t plen = utf8_count(spec->prompt, strlen(spec->prompt)), pmax = prompt_limit(model);
     if (pmax && plen > pmax) {
         snprintf(err, errlen, "prompt has %zu chars; %s on %s takes at most %zu", plen, model, p->name, pmax);
         return SY_DECLINED;

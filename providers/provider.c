@@ -10,6 +10,7 @@
  * owned pointers are either NULL or heap memory freed by
  * prov_result_cleanup(); no function here crashes on NULL or hostile input. */
 #include "provider.h"
+#include "queue/utf8.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -203,44 +204,6 @@ int prov_json_int(struct json_object *o, const char *key, long *val)
     }
     default:
         return 0;
-    }
-}
-
-/* Make s valid UTF-8 in place: a sequence cut by truncation at the end is
- * dropped, any other invalid byte (overlongs, surrogates and code points
- * above U+10FFFF included) becomes '?'. Results end up in JSON. */
-static void utf8_sanitize(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t need; /* continuation bytes the lead byte announces */
-        if (*p < 0x80)
-            need = 0;
-        else if (*p >= 0xC2 && *p <= 0xDF)
-            need = 1;
-        else if ((*p & 0xF0) == 0xE0)
-            need = 2;
-        else if (*p >= 0xF0 && *p <= 0xF4)
-            need = 3;
-        else {
-            *p++ = '?';
-            continue;
-        }
-        /* the second byte's range rules out overlongs, surrogates and > U+10FFFF */
-        unsigned char lo = *p == 0xE0 ? 0xA0 : *p == 0xF0 ? 0x90 : 0x80;
-        unsigned char hi = *p == 0xED ? 0x9F : *p == 0xF4 ? 0x8F : 0xBF;
-        size_t i = 1;
-        while (i <= need && (p[i] & 0xC0) == 0x80 && (i > 1 || (p[1] >= lo && p[1] <= hi)))
-            i++;
-        if (i <= need && p[i] == '\0') {
-            *p = '\0'; /* cut mid-sequence by truncation */
-            return;
-        }
-        if (i <= need) {
-            *p++ = '?';
-            continue;
-        }
-        p += need + 1;
     }
 }
 

@@ -15,6 +15,7 @@
  * outlives a parse.
  */
 #include "queue/codec.h"
+#include "queue/utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -37,54 +38,6 @@ __attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errle
     va_end(ap);
 }
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-size_t codec_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
-/* Number of code points in a valid UTF-8 string. */
-static size_t utf8_count(const char *s, size_t n)
-{
-    size_t count = 0;
-
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            count++;
-    return count;
-}
-
 /* The raw-byte pass described at the top. Returns 0 or -1 with err set. */
 static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
 {
@@ -101,7 +54,7 @@ static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
             return -1;
         }
         if (c >= 0x80) {
-            n = codec_utf8_seq(s + i, len - i);
+            n = utf8_seq(s + i, len - i);
             if (n == 0) {
                 seterr(err, errlen, "invalid UTF-8 at offset %zu", i);
                 return -1;

@@ -60,10 +60,6 @@ struct codec_job {
 struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
 void codec_job_free(struct codec_job *j);
 
-/* Length of the valid UTF-8 sequence at s[0..n) (n ≥ 1), or 0 if it is
- * invalid or truncated (overlongs, surrogates, > U+10FFFF). Pure. */
-size_t codec_utf8_seq(const unsigned char *s, size_t n);
-
 /* "generate" or "edit" (static string). */
 const char *codec_op_name(enum codec_op op);
 

@@ -8,6 +8,7 @@
  * metadata is spliced in verbatim as the text the decoder kept.
  */
 #include "queue/codec.h"
+#include "queue/utf8.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -98,7 +99,7 @@ static void put_str(struct out *o, const char *s, size_t n)
     n = strnlen(s, n);
     put_raw(o, "\"", 1);
     while (i < n) {
-        size_t k = codec_utf8_seq(u + i, n - i);
+        size_t k = utf8_seq(u + i, n - i);
         if (k == 0) {
             put_escaped(o, s + from, i - from);
             put_raw(o, repl, 3);
