@@ -159,7 +159,7 @@ def reader(st, proc, out_path):
                         continue
                     if a.get("outcome") == "skipped" and "breaker" in (a.get("message") or ""):
                         st.skips[p].append(start)
-                    elif a.get("outcome") not in ("skipped", "succeeded"):
+                    elif a.get("outcome") not in ("skipped", "succeeded", "resumed"):
                         el = (a.get("elapsed_ms") or 0) / 1000.0
                         st.fails[p].append(min(t, start + el))
                 if r.get("status") == "succeeded":

@@ -47,7 +47,8 @@ def summary_lines(rows, wall_s=None, title="switchyard — summary"):
                        else "in-flight cap" if "flight" in m else "other")
                 skipped[(a.get("provider"), why)] += 1
     attempt_errors = Counter((a.get("provider"), a.get("outcome")) for r in rows for a in r.get("attempts") or []
-                             if a.get("outcome") not in ("skipped", "succeeded"))
+                             if a.get("outcome") not in ("skipped", "succeeded", "resumed"))
+    resumed = sum(1 for r in rows for a in r.get("attempts") or [] if a.get("outcome") == "resumed")
     lat = [r["timings"]["total_ms"] for r in ok if isinstance(r.get("timings"), dict)
            and isinstance(r["timings"].get("total_ms"), (int, float))]
     w = 44
@@ -72,6 +73,8 @@ def summary_lines(rows, wall_s=None, title="switchyard — summary"):
         out.append(f"  {'  ' + str(prov) + ' skipped':<22}{n:>10}  ({why})")
     for (prov, outcome), n in sorted(attempt_errors.items()):
         out.append(f"  {'  ' + str(prov) + ' errors':<22}{n:>10}  (attempts: {outcome})")
+    if resumed:
+        out.append(f"  {'resumed':<22}{resumed:>10}  (tasks another worker created, taken over: task ledger)")
     if dups:
         out.append(f"  {'duplicate results':<22}{dups:>10}  (redone after a rebalance; at-least-once)")
     out.append("")
