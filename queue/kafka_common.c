@@ -122,9 +122,35 @@ void kafka_wake_free(struct kafka_wake *w)
     uv_close((uv_handle_t *)&w->poll, on_closed);
 }
 
+/* The coordinator moving or still loading (e.g. right after a broker stall)
+ * answers the final commit with an error that a moment later is gone. */
+static int commit_retriable(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+#define KAFKA_COMMIT_TRIES 10
+#define KAFKA_COMMIT_RETRY_MS 300
+
 rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
 {
     rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+    for (int i = 1; i < KAFKA_COMMIT_TRIES && commit_retriable(e); i++) {
+        LOG_DEBUG(NULL, "final commit: %s; again in %d ms", rd_kafka_err2str(e), KAFKA_COMMIT_RETRY_MS);
+        usleep(KAFKA_COMMIT_RETRY_MS * 1000);
+        e = rd_kafka_commit(rk, NULL, 0);
+    }
     if (e == RD_KAFKA_RESP_ERR__NO_OFFSET)
         e = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_consumer_close(rk);

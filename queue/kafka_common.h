@@ -34,7 +34,9 @@ void kafka_wake_free(struct kafka_wake *w);
 
 /* A consumer's last act: commit what is stored, then leave the group
  * (rd_kafka_consumer_close, which may run the rebalance callback). Returns
- * the commit's error; "nothing to commit" counts as none. Blocks briefly. */
+ * the commit's error; "nothing to commit" counts as none. A commit the
+ * coordinator refuses for a moment (moving, loading, timed out) is tried
+ * again, up to 10 times 300 ms apart. Blocks for at most that. */
 rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk);
 
 /* Add (add = 1, reading from offset) or remove partition p of topic in the
