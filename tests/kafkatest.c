@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <criterion/options.h>
 
 int64_t kt_now_ms(void)
 {
@@ -510,4 +511,16 @@ int kt_worker_stop(pid_t pid, int timeout_s, long *elapsed_ms)
     if (elapsed_ms)
         *elapsed_ms = (long)(kt_now_ms() - t0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int kt_run_serial(int argc, char *argv[])
+{
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true)) {
+        criterion_options.jobs = 1;
+        result = !criterion_run_all_tests(tests);
+    }
+    criterion_finalize(tests);
+    return result;
 }

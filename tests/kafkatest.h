@@ -118,4 +118,8 @@ int kt_worker_exited(pid_t pid, int *status);
 int64_t kt_now_ms(void);
 void kt_sleep_ms(long ms);
 
+/* A test file's main() for e2e files that share the one broker: runs their
+ * tests one at a time, whatever -j CTest passes. Returns the exit status. */
+int kt_run_serial(int argc, char *argv[]);
+
 #endif

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <criterion/options.h>
 #include <json-c/json.h>
 
 #include "kafkatest.h"
@@ -895,12 +894,5 @@ Test(e2e, z_broker_restart, .timeout = 240)
  * a time, whatever -j CTest passes (sy_test registers every file with -j2). */
 int main(int argc, char *argv[])
 {
-    struct criterion_test_set *tests = criterion_initialize();
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true)) {
-        criterion_options.jobs = 1;
-        result = !criterion_run_all_tests(tests);
-    }
-    criterion_finalize(tests);
-    return result;
+    return kt_run_serial(argc, argv);
 }

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
-#include <criterion/options.h>
 #include <json-c/json.h>
 
 #include "conf/config.h"
@@ -601,12 +600,5 @@ Test(ledger, misconfigured_topic_refused, .timeout = 60)
 /* One broker shared with the other e2e files: one test at a time. */
 int main(int argc, char *argv[])
 {
-    struct criterion_test_set *tests = criterion_initialize();
-    int result = 0;
-    if (criterion_handle_args(argc, argv, true)) {
-        criterion_options.jobs = 1;
-        result = !criterion_run_all_tests(tests);
-    }
-    criterion_finalize(tests);
-    return result;
+    return kt_run_serial(argc, argv);
 }
