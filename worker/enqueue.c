@@ -178,6 +178,11 @@ static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, si
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     int rc = enq_set(kc, "bootstrap.servers", q->brokers, err, errlen);
+    /* Send each job at once (librdkafka's default linger is 5 ms, all of it
+     * in the job's latency); bulk input still batches while a request is in
+     * flight. kafka.properties and -X may set it again. */
+    if (rc == SY_OK && type == RD_KAFKA_PRODUCER)
+        rc = enq_set(kc, "linger.ms", "0", err, errlen);
     for (size_t i = 0; q->conf != NULL && rc == SY_OK && i < q->conf->kafka.n_properties; i++)
         rc = enq_set(kc, q->conf->kafka.properties[i].key, q->conf->kafka.properties[i].value, err, errlen);
     for (size_t i = 0; rc == SY_OK && i < q->n_xprops; i++) {

@@ -86,7 +86,10 @@ class _Core:
 
         common = {"bootstrap.servers": brokers, "error_cb": on_error}
         pconf = dict(common)
-        pconf.update({"enable.idempotence": True, "acks": "all", "linger.ms": 5, "message.timeout.ms": 30000})
+        # linger.ms 0: an interactive client submits one job at a time, and a
+        # linger is all added latency (bulk submits still batch while a
+        # request is in flight); settings may set it again.
+        pconf.update({"enable.idempotence": True, "acks": "all", "linger.ms": 0, "message.timeout.ms": 30000})
         pconf.update(settings)
         cconf = dict(common)
         cconf.update({
