@@ -465,7 +465,7 @@ def render(a, runs, lat, broker_note, batches):
              "reaches the bench); the enqueue client produces and consumes on the same 2 CPUs" % a.settle_s,
              "- **`total_ms`** is the worker's own `timings.total_ms`: from the input message's Kafka timestamp "
              "(CreateTime, stamped by the producer in switchyard-enqueue when it accepts the message, so it includes "
-             "enqueue's `linger.ms` = 5 default batching) to the result JSON being built in the worker — i.e. "
+             "enqueue's `linger.ms`, 0 since it sends each job at once) to the result JSON being built in the worker — i.e. "
              "enqueue batching + broker append + consumer fetch + parse + the KIE create and poll requests + any "
              "queueing in the worker. It does **not** include producing the result (the worker's `linger.ms = 5`, "
              "the idempotent ack) or the client fetching it. Millisecond resolution, same machine clock",
@@ -559,6 +559,8 @@ def main():
     ap.add_argument("--lat-rate", type=float, default=200.0)
     ap.add_argument("--lat-warmup", type=int, default=50)
     ap.add_argument("--settle-s", type=float, default=2.0)
+    ap.add_argument("--only", default="",
+                    help="comma-separated passes to run (batch,1w,1w-noledger,3w,latency); prints, leaves BENCH.md")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     os.environ.update(BENCH_KIE_KEY="test-kie-key", BENCH_REPLICATE_KEY="test-replicate-key")
@@ -568,16 +570,32 @@ def main():
             raise BenchFailed("the broker (pid %d) is gone after %s: stopped or restarted by someone else? "
                               "Numbers discarded; run again" % (a.broker_pid, after))
 
-    runs, batches = [], [batch_pass(a)]
-    for name, w, ledger in (("throughput-1w", 1, True), ("throughput-1w-noledger", 1, False),
-                            ("throughput-%dw" % a.workers, a.workers, True)):
+    only = set(x for x in a.only.split(",") if x)
+    want = lambda k: not only or k in only  # noqa: E731
+    runs, batches = [], [batch_pass(a)] if want("batch") else []
+    for key, name, w, ledger in (("1w", "throughput-1w", 1, True), ("1w-noledger", "throughput-1w-noledger", 1, False),
+                                 ("3w", "throughput-%dw" % a.workers, a.workers, True)):
+        if not want(key):
+            continue
         say("%s: %d jobs, %d worker(s) ..." % (name, a.jobs, w))
         runs.append(throughput_pass(a, name, w, ledger))
         check_broker(name)
-    batches.append(batch_pass(a))
-    say("latency-1w: %d jobs at %.0f/s, 1 worker ..." % (a.lat_jobs, a.lat_rate))
-    lat = latency_pass(a, "latency-1w")
-    check_broker("latency-1w")
+    if want("batch"):
+        batches.append(batch_pass(a))
+    lat = None
+    if want("latency"):
+        say("latency-1w: %d jobs at %.0f/s, 1 worker ..." % (a.lat_jobs, a.lat_rate))
+        lat = latency_pass(a, "latency-1w")
+        check_broker("latency-1w")
+    if only:
+        for r in runs:
+            say("%s: %.0f jobs/s" % (r["name"], r["jobs_s"]))
+        for b in batches:
+            say("batch: %.0f jobs/s" % b["jobs_s"])
+        if lat:
+            for k in ("total_ms", "queued_ms", "rtt_ms"):
+                say("latency %s p50 %.1f p90 %.1f p99 %.1f" % (k, pct(lat[k], 50), pct(lat[k], 90), pct(lat[k], 99)))
+        return 0
 
     section = render(a, runs, lat, a.broker_note, batches)
     write_bench_md(a.bench_md, section)
