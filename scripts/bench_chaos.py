@@ -15,48 +15,38 @@ Writes the "## Chaos" section of BENCH.md. Python stdlib only.
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import replace_section, start_fakeprov  # noqa: E402
+from bench_common import (CHILDREN, KEYS, http, on_signal, start_fakeprov, stats, write_bench_md,  # noqa: E402
+                          write_conf)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
 N = int(os.environ.get("CHAOS_JOBS", "500"))
 
 
-def http(port, method, path, body=None, key="test-kie-key"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": f"Bearer {key}", "User-Agent": "naive/1",
-                                          "Content-Type": "application/json"})
+def naive_http(port, method, path, body=None, key="test-kie-key"):
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        return http(f"http://127.0.0.1:{port}{path}", method, body,
+                    {"Authorization": f"Bearer {key}", "User-Agent": "naive/1", "Content-Type": "application/json"})
     except OSError:
         return 0, b""
 
 
-def stats(port):
-    return json.loads(http(port, "GET", "/_stats")[1])
-
-
 def outage(port):
-    http(port, "POST", "/_control", {"provider": "kie", "fault": "http500", "rate": 1.0})
+    naive_http(port, "POST", "/_control", {"provider": "kie", "fault": "http500", "rate": 1.0})
 
 
 def naive_job(port, i):
     """One job the hand-written way: create with 3 immediate retries, then poll."""
     body = {"model": "google/nano-banana", "input": {"prompt": f"a room {i}"}}
     for _ in range(4):
-        status, data = http(port, "POST", "/api/v1/jobs/createTask", body)
+        status, data = naive_http(port, "POST", "/api/v1/jobs/createTask", body)
         try:
             reply = json.loads(data)
         except ValueError:
@@ -65,7 +55,7 @@ def naive_job(port, i):
             task = reply["data"]["taskId"]
             for _ in range(100):
                 time.sleep(0.3)
-                s, d = http(port, "GET", f"/api/v1/jobs/recordInfo?taskId={task}")
+                s, d = naive_http(port, "GET", f"/api/v1/jobs/recordInfo?taskId={task}")
                 try:
                     state = json.loads(d)["data"]["state"]
                 except (ValueError, KeyError, TypeError):
@@ -89,21 +79,15 @@ def run_switchyard(port, tmp, providers):
     conf = os.path.join(tmp, "c.conf")
     jobs = os.path.join(tmp, "jobs.jsonl")
     out = os.path.join(tmp, "out.jsonl")
-    with open(conf, "w") as f:
-        f.write(f"""providers = (
-  {{ name = "kie"; type = "kie"; priority = 1; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_KIE_KEY";
-    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
-    rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; create_window_max = 0; poll_per_s = 1000.0; poll_burst = 1000; }}; }},
-  {{ name = "replicate"; type = "replicate"; priority = 2; base_url = "http://127.0.0.1:{port}"; api_key_env = "CHAOS_REP_KEY";
-    poll = {{ mode = "fixed"; first_ms = 300; interval_ms = 300; max_s = 60; }};
-    rate_limit = {{ create_per_s = 1000.0; create_burst = 1000; poll_per_s = 1000.0; poll_burst = 1000; }}; }}
-);
-worker = {{ max_in_flight = 50; metrics_listen = ""; log_level = "error"; default_deadline_s = 120; }};
-""")
+    rate = {"create_per_s": 1000.0, "create_burst": 1000, "create_window_max": 0, "poll_per_s": 1000.0,
+            "poll_burst": 1000}
+    write_conf(conf, port, {"mode": "fixed", "first_ms": 300, "interval_ms": 300, "max_s": 60}, rate,
+               {"max_in_flight": 50, "metrics_listen": "", "log_level": "error", "default_deadline_s": 120},
+               title="scripts/bench.sh chaos")
     with open(jobs, "w") as f:
         for i in range(N):
             f.write(json.dumps({"id": f"c-{i}", "prompt": f"a room {i}", "providers": providers}) + "\n")
-    env = dict(os.environ, CHAOS_KIE_KEY="test-kie-key", CHAOS_REP_KEY="test-replicate-key")
+    env = dict(os.environ, **KEYS)
     t0 = time.time()
     subprocess.run([os.path.join(BUILD, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
                    env=env, check=True, stderr=subprocess.DEVNULL)
@@ -122,6 +106,7 @@ def measure(name, fn):
         finally:
             fp.terminate()
             fp.wait()
+            CHILDREN.remove(fp)
     row = {"client": name, "jobs": N, "succeeded": ok, "kie_requests": s["kie"]["creates"] + s["kie"]["polls"],
            "replicate_requests": s["replicate"]["creates"] + s["replicate"]["polls"], "seconds": secs}
     print(f"bench chaos: {name:<11} {ok}/{N} succeeded, {row['kie_requests']} requests to failing KIE, "
@@ -145,7 +130,7 @@ def write_bench(rows):
     for r in rows:
         lines.append(f"| {r['client']} | {r['jobs']} | {r['succeeded']} | {100.0 * r['succeeded'] / r['jobs']:.1f}% "
                      f"| {r['kie_requests']} | {r['replicate_requests']} | {r['seconds']:.1f} |")
-    replace_section(path, "## Chaos (", "\n".join(lines) + "\n")
+    write_bench_md(path, "\n".join(lines) + "\n")
 
 
 def main():
@@ -158,4 +143,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        main()
+    finally:
+        CHILDREN.stop_all()

@@ -17,15 +17,15 @@ section of BENCH.md. Python stdlib only.
 import concurrent.futures
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import replace_section, start_fakeprov  # noqa: E402
+from bench_common import (CHILDREN, KEYS, free_port, get_json, on_signal, start_fakeprov,  # noqa: E402
+                          write_bench_md, write_conf)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build-bench"))
@@ -38,30 +38,23 @@ SIGMAS = [0.11, 0.3]
 
 MODES = [
     {"name": "fixed 3 s", "desc": "`mode = \"fixed\"; first_ms = 3000; interval_ms = 3000;`",
-     "poll": 'mode = "fixed"; first_ms = 3000; interval_ms = 3000; max_s = 300;'},
+     "poll": {"mode": "fixed", "first_ms": 3000, "interval_ms": 3000, "max_s": 300}},
     {"name": "adaptive", "desc": "`mode = \"adaptive\"` with the KIE defaults (max_lag_ms 1000, prior median "
                                  "25000 ms, sigma 0.35, min/max interval 500 / 30000 ms)",
-     "poll": 'mode = "adaptive"; max_s = 300;'},
+     "poll": {"mode": "adaptive", "max_s": 300}},
     {"name": "callbacks", "desc": "a `callbacks` group (KIE `callBackUrl` to the worker's receiver on loopback, "
                                   "unsigned; `safety_poll_s = 60`), polls only as the safety net",
-     "poll": 'mode = "adaptive"; max_s = 300;', "callbacks": True},
+     "poll": {"mode": "adaptive", "max_s": 300}, "callbacks": True},
 ]
 
 
 def get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-        return json.loads(r.read())
+    return get_json(f"http://127.0.0.1:{port}{path}")
 
 
 def fakeprov_args(sigma):
     return ["--gen-ms", str(MEDIAN_MS), "--gen-dist", "lognormal", "--gen-sigma", str(sigma), "--threads", "2",
             "--seed", "7"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def callbacks_group(mode):
@@ -78,19 +71,15 @@ def run(mode, sigma):
             conf = os.path.join(tmp, "c.conf")
             jobs = os.path.join(tmp, "jobs.jsonl")
             out = os.path.join(tmp, "out.jsonl")
-            with open(conf, "w") as f:
-                f.write(f"""providers = (
-  {{ name = "kie"; type = "kie"; priority = 1; base_url = "http://127.0.0.1:{port}"; api_key_env = "POLL_KIE_KEY";
-    poll = {{ {mode['poll']} }};
-    rate_limit = {{ create_per_s = {RATE}; create_burst = 1; create_window_max = 0;
-                    poll_per_s = 500.0; poll_burst = 500; max_in_flight = 2000; }}; }}
-);
-worker = {{ max_in_flight = 2000; metrics_listen = ""; log_level = "error"; default_deadline_s = 900; }};
-{callbacks_group(mode)}""")
+            rate = {"create_per_s": RATE, "create_burst": 1, "create_window_max": 0, "poll_per_s": 500.0,
+                    "poll_burst": 500, "max_in_flight": 2000}
+            write_conf(conf, port, mode["poll"], rate, {"max_in_flight": 2000, "metrics_listen": "",
+                                                        "log_level": "error", "default_deadline_s": 900},
+                       names=("kie",), extra=callbacks_group(mode), title="scripts/bench.sh polling")
             with open(jobs, "w") as f:
                 for i in range(N):
                     f.write(json.dumps({"id": f"p-{i}", "prompt": f"a room {i}", "providers": ["kie"]}) + "\n")
-            env = dict(os.environ, POLL_KIE_KEY="test-kie-key")
+            env = dict(os.environ, **KEYS)
             t0 = time.time()
             subprocess.run([os.path.join(BUILD, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
                            env=env, check=True, stderr=subprocess.DEVNULL, timeout=600)
@@ -103,6 +92,7 @@ worker = {{ max_in_flight = 2000; metrics_listen = ""; log_level = "error"; defa
         finally:
             fp.terminate()
             fp.wait()
+            CHILDREN.remove(fp)
     row = {"mode": mode["name"], "sigma": sigma, "ok": ok, "secs": secs, "all": all_, "warm": warm, "steady": steady,
            "polls": stats["kie"]["polls"]}
     print(f"bench polling: sigma {sigma} {mode['name']:<10} {ok}/{N} ok in {secs:.0f} s; after warm-up "
@@ -143,7 +133,7 @@ def write_bench(rows):
                      f"{a['polls_per_task']:.2f} | {a['delay_mean_ms']:.0f} | {a['delay_p95_ms']:.0f} | "
                      f"{st['polls_per_task']:.2f} | {st['delay_mean_ms']:.0f} | {st['delay_p95_ms']:.0f} | "
                      f"{r['secs']:.0f} |")
-    replace_section(path, "## Polling (", "\n".join(lines) + "\n")
+    write_bench_md(path, "\n".join(lines) + "\n")
 
 
 def main():
@@ -155,4 +145,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        main()
+    finally:
+        CHILDREN.stop_all()

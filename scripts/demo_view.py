@@ -30,9 +30,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import http  # noqa: E402
 from summary import summary_lines  # noqa: E402
 
 PROVS = ("kie", "replicate")
@@ -67,11 +67,12 @@ class State:
 
 
 def fetch_json(url, body=None, timeout=2.0):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read().decode())
+    """GET (POST with body) url without any proxy; the JSON reply. Raises
+    OSError on a connection failure or an HTTP error status."""
+    status, data = http(url, "POST" if body is not None else "GET", body, timeout=timeout)
+    if status != 200:
+        raise OSError("%s: HTTP %d" % (url, status))
+    return json.loads(data.decode())
 
 
 # ------------------------------------------------------------------ workers
@@ -209,8 +210,10 @@ def metrics_poller(st, ports):
     while not STOP.is_set():
         for port in ports:
             try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=1.0) as r:
-                    page = parse_metrics(r.read().decode())
+                status, data = http("http://127.0.0.1:%d/metrics" % port, timeout=1.0)
+                if status != 200:
+                    continue
+                page = parse_metrics(data.decode())
             except Exception:  # noqa: BLE001 - a worker restarting: keep its last page
                 continue
             with st.lock:
