@@ -2,7 +2,7 @@
 # Benchmarks against the local fake providers; results go to BENCH.md (each
 # subcommand owns one "## ..." section and leaves the others alone).
 #
-#   scripts/bench.sh engine    engine throughput, the bare-curl ceiling, memory
+#   scripts/bench.sh engine    engine throughput, the bare-curl ceiling, memory and CPU at 1k/20k/100k in flight
 #   scripts/bench.sh kafka     end-to-end jobs/s through Kafka (1 and 3 workers), latency
 #   scripts/bench.sh chaos     a KIE outage: requests to it and success rate, naive client vs switchyard
 #   scripts/bench.sh polling   polls per job and detection delay: fixed 3 s vs adaptive polling
