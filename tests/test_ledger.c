@@ -3,6 +3,8 @@
 #include "queue/ledger.h"
 
 #include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,5 +191,73 @@ Test(ledger, floor_drops_stale)
     ledger_map_drop(m, 77);
     ledger_map_free(m);
     ledger_map_free(NULL);
+    assert_no_leaks();
+}
+
+/* The reference: the json-c tree ledger_encode used to build. */
+static char *encode_tree(const struct ledger_rec *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "v", json_object_new_int(LEDGER_VERSION));
+    json_object_object_add(o, "state", json_object_new_string(r->state == LEDGER_CREATED ? "created" : "done"));
+    if (r->state == LEDGER_CREATED) {
+        json_object_object_add(o, "provider", json_object_new_string(r->provider));
+        json_object_object_add(o, "task_id", json_object_new_string(r->task_id));
+        json_object_object_add(o, "created_ms", json_object_new_int64(r->created_ms));
+        json_object_object_add(o, "attempt", json_object_new_int(r->attempt));
+        json_object_object_add(o, "worker", json_object_new_string(r->worker));
+    } else {
+        json_object_object_add(o, "status", json_object_new_string(r->status));
+    }
+    json_object_object_add(o, "offset", json_object_new_int64(r->offset));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Random bytes 1..255 (control bytes, quotes, slashes, invalid UTF-8), up to
+ * the field's capacity, often short. */
+static void rand_str(char *dst, size_t cap)
+{
+    size_t n = next_rand() % 4 == 0 ? cap - 1 : next_rand() % 12;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (char)(1 + next_rand() % 255);
+    dst[n] = '\0';
+}
+
+static int64_t rand_i64(void)
+{
+    static const int64_t edge[] = { 0, -1, 1, INT64_MAX, INT64_MIN, 1764620000123LL };
+    return next_rand() % 3 == 0 ? edge[next_rand() % 6] : (int64_t)next_rand();
+}
+
+Test(ledger, encode_matches_json_c)
+{
+    for (int i = 0; i < 20000; i++) {
+        struct ledger_rec r = { .state = i % 3 ? LEDGER_CREATED : LEDGER_DONE, .offset = rand_i64(),
+                                .created_ms = rand_i64(), .attempt = (int)next_rand() };
+        rand_str(r.provider, sizeof r.provider);
+        rand_str(r.task_id, sizeof r.task_id);
+        rand_str(r.worker, sizeof r.worker);
+        rand_str(r.status, sizeof r.status);
+        size_t len = 0;
+        char *got = ledger_encode(&r, &len);
+        char *want = encode_tree(&r);
+        cr_assert_not_null(got);
+        cr_assert_eq(len, strlen(got));
+        cr_assert_str_eq(got, want, "record %d", i);
+        free(got);
+        free(want);
+    }
     assert_no_leaks();
 }
