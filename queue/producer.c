@@ -79,11 +79,11 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
     static const char *const fixed[] = {
         "enable.idempotence", "true",
         "acks", "all",
-        "linger.ms", "5",
         NULL,
     };
     static const char *const soft[] = {
         "message.max.bytes", "1000000",
+        "linger.ms", "5", /* batches results under load; an operator may trade it for latency */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
