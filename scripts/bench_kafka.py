@@ -76,6 +76,8 @@ def kafka_conf(path, a, prefix, ledger=True, batch=False):
              "output_topic": prefix + ".results", "dlq_topic": prefix + ".dlq"}
     if not ledger:
         kafka["ledger_topic"] = ""
+    if getattr(a, "property", None):  # --property (experiments only: never in a BENCH.md run)
+        kafka["properties"] = {k.replace(".", "_"): v for k, v in (p.split("=", 1) for p in a.property)}
     write_conf(path, a.fp_port, {"mode": "fixed", "first_ms": 1, "interval_ms": 1, "max_s": 600}, wide_rate(1000),
                {"max_in_flight": 1000, "metrics_listen": "", "log_level": "info"}, None if batch else kafka,
                title="scripts/bench.sh kafka")
@@ -544,9 +546,13 @@ def main():
     ap.add_argument("--lat-rate", type=float, default=200.0)
     ap.add_argument("--lat-warmup", type=int, default=50)
     ap.add_argument("--settle-s", type=float, default=2.0)
+    ap.add_argument("--property", action="append", default=[], metavar="K=V",
+                    help="a librdkafka property for the workers and enqueue (kafka.properties), with --only")
     ap.add_argument("--only", default="",
                     help="comma-separated passes to run (batch,1w,1w-noledger,3w,latency); prints, leaves BENCH.md")
     a = ap.parse_args()
+    if a.property and not a.only:
+        ap.error("--property is for experiments: use it with --only (BENCH.md records the defaults)")
     signal.signal(signal.SIGTERM, on_signal)
     os.environ.update(KEYS)
 
