@@ -42,6 +42,7 @@
 
 #include <microhttpd.h>
 
+#include "providers/prov_util.h"
 #include "providers/registry.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
