@@ -1,5 +1,5 @@
 /* test_kie.c — KIE provider: reply fixtures (parameterized), request
- * builders, and the shared helpers in provider.c (retry-after, class names,
+ * builders, and the shared helpers in prov_util.c (retry-after, class names,
  * registry, bounded JSON parsing).
  *
  * Fixtures live under SY_FIXTURES "/kie/"; a file's name carries the HTTP
@@ -492,7 +492,7 @@ Test(kie_build, trailing_slash_and_no_cancel)
     cr_expect_str_eq(kie_ops.type, "kie");
 }
 
-/* ---- shared helpers (provider.c) ---- */
+/* ---- shared helpers (prov_util.c, provider.c) ---- */
 
 Test(provider, retry_after)
 {
