@@ -199,7 +199,7 @@ static int provider_defaults(struct conf_provider *p, const struct conf_ptype *t
 static int load_bool(struct conf_ld *ld, config_setting_t *g, const char *path, const char *key, int *dst)
 {
     config_setting_t *s = config_setting_get_member(g, key);
-    if (s == NULL)
+    if (!s)
         return 0;
     if (config_setting_type(s) != CONFIG_TYPE_BOOL)
         return conf_ld_fail(ld, s, "%s.%s: must be true or false, not %s", path, key,
@@ -215,14 +215,14 @@ int conf_url_plain_remote(const char *url)
     const char *a = url + 7;
     size_t alen = strcspn(a, "/?#");
     const char *at = memchr(a, '@', alen);
-    for (; at != NULL; at = memchr(a, '@', alen)) { /* skip userinfo, up to the last '@' */
+    for (; at; at = memchr(a, '@', alen)) { /* skip userinfo, up to the last '@' */
         alen -= (size_t)(at + 1 - a);
         a = at + 1;
     }
     size_t hl;
     if (alen > 0 && a[0] == '[') {
         const char *close = memchr(a, ']', alen);
-        if (close == NULL)
+        if (!close)
             return 1;
         a++;
         hl = (size_t)(close - a);
@@ -266,11 +266,11 @@ static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char 
 static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const char *path, const struct conf_poll *pc)
 {
     static const char *const fixed_only[] = { "first_ms", "interval_ms" };
-    if (poll == NULL || pc->mode != CONF_POLL_ADAPTIVE)
+    if (!poll || pc->mode != CONF_POLL_ADAPTIVE)
         return 0;
     for (size_t i = 0; i < NFIELDS(fixed_only); i++) {
         config_setting_t *s = config_setting_get_member(poll, fixed_only[i]);
-        if (s != NULL)
+        if (s)
             return conf_ld_fail(ld, s,
                                 "%s.poll.%s: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"%s; "
                                 "set mode = \"fixed\" to poll on it, or remove it (adaptive polling starts from "
@@ -288,7 +288,7 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "worker", &g) != 0)
         return -1;
-    if (g == NULL)
+    if (!g)
         return 0;
     if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, worker_extra) != 0 ||
         load_bool(ld, g, "worker", "allow_plain_http", &w->allow_plain_http) != 0)
@@ -313,11 +313,11 @@ static int load_kafka_properties(struct conf_ld *ld, config_setting_t *kg, struc
     config_setting_t *g;
     if (conf_ld_get_group(ld, kg, "kafka", "properties", &g) != 0)
         return -1;
-    if (g == NULL || config_setting_length(g) == 0)
+    if (!g || config_setting_length(g) == 0)
         return 0;
     size_t n = (size_t)config_setting_length(g);
     k->properties = calloc(n, sizeof *k->properties);
-    if (k->properties == NULL)
+    if (!k->properties)
         return conf_ld_fail(ld, g, "kafka.properties: out of memory");
     for (size_t i = 0; i < n; i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -344,7 +344,7 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "kafka", &g) != 0)
         return -1;
-    if (g != NULL) {
+    if (g) {
         k->present = 1;
         if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, NFIELDS(kafka_fields), k, extra) != 0)
             return -1;
@@ -352,25 +352,25 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
             return conf_ld_fail(ld, conf_ld_member_or_self(g, "input_topic"),
                                 "kafka.input_topic: must differ from output_topic and dlq_topic");
     }
-    if (k->callback_topic == NULL && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
+    if (!k->callback_topic && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
         k->callback_topic = NULL;
         return conf_ld_fail(ld, root, "out of memory");
     }
-    if (g != NULL && (strcmp(k->callback_topic, k->input_topic) == 0 ||
+    if (g && (strcmp(k->callback_topic, k->input_topic) == 0 ||
                       strcmp(k->callback_topic, k->output_topic) == 0 || strcmp(k->callback_topic, k->dlq_topic) == 0))
         return conf_ld_fail(ld, conf_ld_member_or_self(g, "callback_topic"),
                             "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic");
-    if (k->ledger_topic == NULL && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
+    if (!k->ledger_topic && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
         k->ledger_topic = NULL;
         return conf_ld_fail(ld, root, "out of memory");
     }
-    if (g != NULL && k->ledger_topic[0] &&
+    if (g && k->ledger_topic[0] &&
         (strcmp(k->ledger_topic, k->input_topic) == 0 || strcmp(k->ledger_topic, k->output_topic) == 0 ||
          strcmp(k->ledger_topic, k->dlq_topic) == 0 || strcmp(k->ledger_topic, k->callback_topic) == 0))
         return conf_ld_fail(ld, conf_ld_member_or_self(g, "ledger_topic"),
                             "kafka.ledger_topic: must differ from input_topic, output_topic, dlq_topic and "
                             "callback_topic");
-    return g == NULL ? 0 : load_kafka_properties(ld, g, k);
+    return g ? load_kafka_properties(ld, g, k) : 0;
 }
 
 static const struct conf_builtin_model *builtin(const struct conf_ptype *ti, const char *name)
@@ -388,9 +388,9 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
     char p2[128], mp[160];
     config_setting_t *list = config_setting_get_member(pg, "models");
 
-    if (list == NULL) {
+    if (!list) {
         p->models = calloc(ti->n_models, sizeof *p->models);
-        if (p->models == NULL)
+        if (!p->models)
             return conf_ld_fail(ld, pg, "%s: out of memory", path);
         for (size_t i = 0; i < ti->n_models; i++) {
             const struct conf_builtin_model *b = &ti->models[i];
@@ -411,7 +411,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
     if (n == 0)
         return conf_ld_fail(ld, list, "%s: must have at least one model", p2);
     p->models = calloc(n, sizeof *p->models);
-    if (p->models == NULL)
+    if (!p->models)
         return conf_ld_fail(ld, list, "%s: out of memory", p2);
     for (size_t i = 0; i < n; i++) {
         config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
@@ -423,7 +423,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
         m->line = (int)config_setting_source_line(e);
         if (conf_ld_load_fields(ld, e, mp, model_fields, NFIELDS(model_fields), m, NULL) != 0)
             return -1;
-        if (m->generate == NULL && m->edit == NULL)
+        if (!m->generate && !m->edit)
             return conf_ld_fail(ld, e, "%s: needs at least one of generate, edit", mp);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(p->models[j].name, m->name) == 0)
@@ -431,8 +431,8 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
                                     "%s.name: duplicate model \"%s\" (also %s[%zu])", mp, m->name, p2, j);
         }
         const struct conf_builtin_model *b = builtin(ti, m->name);
-        if ((m->image_field == NULL && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
-            (m->jpeg_name == NULL && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
+        if ((!m->image_field && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
+            (!m->jpeg_name && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
             return conf_ld_fail(ld, e, "%s: out of memory", mp);
     }
     return 0;
@@ -464,7 +464,7 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     if (conf_ld_check_keys(ld, pg, path, provider_fields, NFIELDS(provider_fields), provider_groups) != 0)
         return -1; /* first, so that a misspelt "type" is reported as such */
     conf_ld_join(fp, sizeof fp, path, "type");
-    if (ts == NULL)
+    if (!ts)
         return conf_ld_fail(ld, pg, "%s: missing required setting", fp);
     {
         char *tname = NULL; /* load_string validates against type_names */
@@ -496,7 +496,7 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
                          p->base_url, w) != 0)
         return -1;
     conf_ld_strip_slashes(p->base_url);
-    if (p->proxy != NULL && p->proxy[0] == '\0') {
+    if (p->proxy && p->proxy[0] == '\0') {
         free(p->proxy);
         p->proxy = NULL;
     }
@@ -535,7 +535,7 @@ static int by_priority(const void *a, const void *b)
 static int load_providers(struct conf_ld *ld, config_setting_t *root, struct conf *c)
 {
     config_setting_t *list = config_setting_get_member(root, "providers");
-    if (list == NULL)
+    if (!list)
         return conf_ld_fail(ld, root, "providers: missing required setting (a list of at least one provider)");
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return conf_ld_fail(ld, list, "providers: must be a list ( { ... }, ... ), not %s",
@@ -544,7 +544,7 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
     if (n == 0)
         return conf_ld_fail(ld, list, "providers: must have at least one provider");
     c->providers = calloc(n, sizeof *c->providers);
-    if (c->providers == NULL)
+    if (!c->providers)
         return conf_ld_fail(ld, list, "providers: out of memory");
 
     for (size_t i = 0; i < n; i++) {
@@ -576,7 +576,7 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
 static int check_public_url(struct conf_ld *ld, config_setting_t *root, const struct conf *c)
 {
     config_setting_t *g = config_setting_get_member(root, "callbacks");
-    if (g == NULL)
+    if (!g)
         return 0;
     return check_plain_http(ld, conf_ld_member_or_self(g, "public_url"), "callbacks.public_url",
                             c->callbacks.public_url, &c->worker);
@@ -589,7 +589,7 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
     config_setting_t *root = config_root_setting(cfg);
     struct conf *c = calloc(1, sizeof *c);
 
-    if (c == NULL || conf_ld_set_str(&c->path, name) != 0) {
+    if (!c || conf_ld_set_str(&c->path, name) != 0) {
         conf_ld_fail(&ld, NULL, "out of memory");
         conf_free(c);
         return NULL;
@@ -606,7 +606,7 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
 
 static struct conf *parse_failed(config_t *cfg, const char *name, char *err, size_t errlen)
 {
-    if (err != NULL && errlen > 0) {
+    if (err && errlen > 0) {
         const char *file = config_error_file(cfg) ? config_error_file(cfg) : name;
         int line = config_error_line(cfg);
         snprintf(err, errlen, "%s:%d: parse error: %s", file, line > 0 ? line : 1, config_error_text(cfg));
@@ -622,7 +622,7 @@ struct conf *conf_load(const char *path, char *err, size_t errlen)
     FILE *fp = fopen(path, "r");
 
     /* No line exists for these, so they read "FILE: message". */
-    if (fp == NULL) {
+    if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
@@ -656,7 +656,7 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
 
 static void free_secret(char *s)
 {
-    if (s != NULL) {
+    if (s) {
         explicit_bzero(s, strlen(s));
         free(s);
     }
@@ -668,7 +668,7 @@ const char *conf_exposed_secret(const struct conf *c, unsigned mode)
         return NULL;
     for (size_t i = 0; i < c->kafka.n_properties; i++) {
         const char *k = c->kafka.properties[i].key;
-        if (strcasestr(k, "password") != NULL || strcasestr(k, "secret") != NULL)
+        if (strcasestr(k, "password") || strcasestr(k, "secret"))
             return k;
     }
     return NULL;
@@ -695,7 +695,7 @@ static void free_provider(struct conf_provider *p)
 
 void conf_free(struct conf *c)
 {
-    if (c == NULL)
+    if (!c)
         return;
     free(c->path);
     free(c->worker.user_agent);

@@ -71,7 +71,7 @@ int conf_ld_load_callbacks(struct conf_ld *ld, config_setting_t *root, struct co
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "callbacks", &g) != 0)
         return -1;
-    if (g == NULL)
+    if (!g)
         return 0;
     if (conf_ld_load_fields(ld, g, "callbacks", callbacks_fields, NFIELDS(callbacks_fields), cb,
                             callbacks_extra) != 0 ||
