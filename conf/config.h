@@ -38,8 +38,8 @@ struct conf_poll {
     int max_interval_ms;
 };
 
-/* Reserved for the resilience work; parsed and validated now so files that
- * carry these groups stay valid. Defaults are documented in the README. */
+/* A provider's request rates (providers/ratelimit.h); per-type defaults come
+ * from the provider's descriptor, documented in conf/README-config.md. */
 struct conf_rate_limit {
     double create_per_s;
     int create_burst;
