@@ -11,6 +11,8 @@
 
 #include <json-c/json.h>
 
+#include "core/sy.h"
+
 static const char line_ws[] = " \t\r\n\f\v";
 
 int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, const char *new_id)
@@ -24,14 +26,14 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
     l->value = line;
     l->vlen = len;
     if (lead == len)
-        return 0; /* BLANK */
+        return SY_OK; /* BLANK */
     l->kind = ENQUEUE_LINE_NOT_JOB;
     json_tokener *tok = json_tokener_new();
     if (!tok)
-        return -1;
+        return SY_ERR;
     json_object *o = len <= INT32_MAX ? json_tokener_parse_ex(tok, line, (int)len) : NULL;
     json_object *idv;
-    int rc = 0;
+    int rc = SY_OK;
     if (!o || json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
         /* NOT_JOB */
     } else if (json_object_object_get_ex(o, "id", &idv)) {
@@ -45,7 +47,7 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
             l->kind = ENQUEUE_LINE_JOB;
             l->klen = idlen;
             l->key = malloc(idlen + 1);
-            rc = l->key ? 0 : -1;
+            rc = l->key ? SY_OK : SY_ERR;
             if (l->key) {
                 memcpy(l->key, id, idlen);
                 l->key[idlen] = '\0';
@@ -63,7 +65,7 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
         l->key = strdup(new_id);
         l->owned = malloc(cap);
         if (!l->key || !l->owned) {
-            rc = -1;
+            rc = SY_ERR;
         } else {
             int n = snprintf(l->owned, cap, "%.*s\"id\":\"%s\"%s", (int)lead + 1, line, new_id, empty ? "}" : ",");
             l->vlen = (size_t)n;
@@ -76,7 +78,7 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
     }
     json_object_put(o);
     json_tokener_free(tok);
-    if (rc != 0)
+    if (rc != SY_OK)
         enqueue_line_cleanup(l);
     return rc;
 }
