@@ -44,95 +44,96 @@ static const char *const scopes[] = { "worker", "fleet", NULL };
 static const char *const jpeg_names[] = { "jpeg", "jpg", NULL };
 
 static const struct conf_ld_field worker_fields[] = {
-    FINT(struct conf_worker, max_in_flight, 1, NOMAX, 0),
-    FINT(struct conf_worker, shutdown_grace_s, 0, NOMAX, 0),
-    FINT(struct conf_worker, connect_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_worker, request_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_body_bytes, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_host_connections, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_total_connections, 0, NOMAX, 0),
-    FINT(struct conf_worker, default_deadline_s, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_deadline_s, 1, 86400, 0),
-    FSTR(struct conf_worker, user_agent, F_NONEMPTY, NULL),
-    FSTR(struct conf_worker, metrics_listen, 0, NULL),
-    FSTR(struct conf_worker, log_level, 0, log_levels),
-    FINT(struct conf_worker, max_in_flight_bytes, 1048576, NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_in_flight, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, shutdown_grace_s, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, connect_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, request_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_body_bytes, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_host_connections, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_total_connections, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, default_deadline_s, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_deadline_s, 1, 86400, 0),
+    CLD_FSTR(struct conf_worker, user_agent, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_worker, metrics_listen, 0, NULL),
+    CLD_FSTR(struct conf_worker, log_level, 0, log_levels),
+    CLD_FINT(struct conf_worker, max_in_flight_bytes, 1048576, CLD_NOMAX, 0),
 };
 
 static const struct conf_ld_field kafka_fields[] = {
-    FSTR(struct conf_kafka, brokers, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, group, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, input_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, output_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, dlq_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, callback_topic, F_NONEMPTY, NULL),
-    FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
-    FSTR(struct conf_kafka, ledger_topic, 0, NULL),
-    FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
+    CLD_FSTR(struct conf_kafka, brokers, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, group, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, input_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, output_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, dlq_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, callback_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
+    CLD_FSTR(struct conf_kafka, ledger_topic, 0, NULL),
+    CLD_FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
 };
 
 static const struct conf_ld_field provider_fields[] = {
-    FSTR(struct conf_provider, name, F_REQ | F_NONEMPTY, NULL),
-    FINT(struct conf_provider, priority, 0, NOMAX, F_REQ),
-    FSTR(struct conf_provider, base_url, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_provider, api_key_env, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_provider, proxy, 0, NULL),
-    FINT(struct conf_provider, wait_s, 0, 60, 0),
-    FINT(struct conf_provider, connect_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_provider, request_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_provider, max_connections, 1, NOMAX, 0),
-    FINT(struct conf_provider, not_ready_tolerance, 0, NOMAX, 0),
+    CLD_FSTR(struct conf_provider, name, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FINT(struct conf_provider, priority, 0, CLD_NOMAX, CLD_F_REQ),
+    CLD_FSTR(struct conf_provider, base_url, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_provider, api_key_env, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_provider, proxy, 0, NULL),
+    CLD_FINT(struct conf_provider, wait_s, 0, 60, 0),
+    CLD_FINT(struct conf_provider, connect_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, request_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, max_connections, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, not_ready_tolerance, 0, CLD_NOMAX, 0),
 };
 static const char *const provider_groups[] = { "type", "poll", "rate_limit", "breaker", "retry", "models", NULL };
 
 /* In enum conf_poll_mode order. */
 static const char *const poll_modes[] = { "adaptive", "fixed", NULL };
+_Static_assert(sizeof(enum conf_poll_mode) == sizeof(int), "CLD_FENUM stores the choice's index as an int");
 
 static const struct conf_ld_field poll_fields[] = {
-    FINT(struct conf_poll, first_ms, 1, NOMAX, 0),
-    FINT(struct conf_poll, interval_ms, 1, NOMAX, 0),
-    FINT(struct conf_poll, max_s, 1, NOMAX, 0),
-    FENUM(struct conf_poll, mode, poll_modes),
-    FINT(struct conf_poll, max_lag_ms, 1, 600000, 0),
-    FINT(struct conf_poll, expect_median_ms, 250, 3600000, 0),
-    FDBL(struct conf_poll, expect_sigma, 0.01, 3, 0),
-    FINT(struct conf_poll, min_interval_ms, 1, 600000, 0),
-    FINT(struct conf_poll, max_interval_ms, 1, 3600000, 0),
+    CLD_FINT(struct conf_poll, first_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_poll, interval_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_poll, max_s, 1, CLD_NOMAX, 0),
+    CLD_FENUM(struct conf_poll, mode, poll_modes),
+    CLD_FINT(struct conf_poll, max_lag_ms, 1, 600000, 0),
+    CLD_FINT(struct conf_poll, expect_median_ms, 250, 3600000, 0),
+    CLD_FDBL(struct conf_poll, expect_sigma, 0.01, 3, 0),
+    CLD_FINT(struct conf_poll, min_interval_ms, 1, 600000, 0),
+    CLD_FINT(struct conf_poll, max_interval_ms, 1, 3600000, 0),
 };
 
 static const struct conf_ld_field rate_limit_fields[] = {
-    FDBL(struct conf_rate_limit, create_per_s, 0, HUGE_VAL, F_LO_OPEN),
-    FINT(struct conf_rate_limit, create_burst, 1, NOMAX, 0),
-    FINT(struct conf_rate_limit, create_window_max, 0, NOMAX, 0),
-    FINT(struct conf_rate_limit, create_window_s, 1, NOMAX, 0),
-    FDBL(struct conf_rate_limit, poll_per_s, 0, HUGE_VAL, F_LO_OPEN),
-    FINT(struct conf_rate_limit, poll_burst, 1, NOMAX, 0),
-    FINT(struct conf_rate_limit, max_in_flight, 1, NOMAX, 0),
-    FSTR(struct conf_rate_limit, scope, 0, scopes),
+    CLD_FDBL(struct conf_rate_limit, create_per_s, 0, HUGE_VAL, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_rate_limit, create_burst, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, create_window_max, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, create_window_s, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_rate_limit, poll_per_s, 0, HUGE_VAL, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_rate_limit, poll_burst, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, max_in_flight, 1, CLD_NOMAX, 0),
+    CLD_FSTR(struct conf_rate_limit, scope, 0, scopes),
 };
 
 static const struct conf_ld_field breaker_fields[] = {
-    FINT(struct conf_breaker, window, 1, NOMAX, 0),
-    FINT(struct conf_breaker, min_calls, 1, NOMAX, 0),
-    FDBL(struct conf_breaker, failure_rate, 0, 1, F_LO_OPEN),
-    FINT(struct conf_breaker, open_s, 1, NOMAX, 0),
-    FINT(struct conf_breaker, half_open_probes, 1, NOMAX, 0),
+    CLD_FINT(struct conf_breaker, window, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_breaker, min_calls, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_breaker, failure_rate, 0, 1, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_breaker, open_s, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_breaker, half_open_probes, 1, CLD_NOMAX, 0),
 };
 
 static const struct conf_ld_field retry_fields[] = {
-    FINT(struct conf_retry, max_attempts, 1, NOMAX, 0),
-    FINT(struct conf_retry, backoff_base_ms, 1, NOMAX, 0),
-    FINT(struct conf_retry, backoff_max_ms, 1, NOMAX, 0),
-    FDBL(struct conf_retry, budget_ratio, 0, 1, 0),
-    FDBL(struct conf_retry, budget_min_per_s, 0, HUGE_VAL, 0),
+    CLD_FINT(struct conf_retry, max_attempts, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_retry, backoff_base_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_retry, backoff_max_ms, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_retry, budget_ratio, 0, 1, 0),
+    CLD_FDBL(struct conf_retry, budget_min_per_s, 0, HUGE_VAL, 0),
 };
 
 static const struct conf_ld_field model_fields[] = {
-    FSTR(struct conf_model, name, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_model, generate, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, edit, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, image_field, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, jpeg_name, 0, jpeg_names),
+    CLD_FSTR(struct conf_model, name, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, generate, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, edit, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, image_field, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, jpeg_name, 0, jpeg_names),
 };
 
 /* ---- defaults ----------------------------------------------------------- */
@@ -268,7 +269,7 @@ static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const ch
     static const char *const fixed_only[] = { "first_ms", "interval_ms" };
     if (!poll || pc->mode != CONF_POLL_ADAPTIVE)
         return 0;
-    for (size_t i = 0; i < NFIELDS(fixed_only); i++) {
+    for (size_t i = 0; i < CLD_NFIELDS(fixed_only); i++) {
         config_setting_t *s = config_setting_get_member(poll, fixed_only[i]);
         if (s)
             return conf_ld_fail(ld, s,
@@ -290,7 +291,7 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return -1;
     if (!g)
         return 0;
-    if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, worker_extra) != 0 ||
+    if (conf_ld_load_fields(ld, g, "worker", worker_fields, CLD_NFIELDS(worker_fields), w, worker_extra) != 0 ||
         load_bool(ld, g, "worker", "allow_plain_http", &w->allow_plain_http) != 0)
         return -1;
     if (w->default_deadline_s > w->max_deadline_s) {
@@ -346,7 +347,7 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
         return -1;
     if (g) {
         k->present = 1;
-        if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, NFIELDS(kafka_fields), k, extra) != 0)
+        if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, CLD_NFIELDS(kafka_fields), k, extra) != 0)
             return -1;
         if (strcmp(k->input_topic, k->output_topic) == 0 || strcmp(k->input_topic, k->dlq_topic) == 0)
             return conf_ld_fail(ld, conf_ld_member_or_self(g, "input_topic"),
@@ -421,7 +422,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
             return conf_ld_fail(ld, e, "%s: must be a group { name = ...; ... }, not %s", mp,
                                 conf_ld_type_name(config_setting_type(e)));
         m->line = (int)config_setting_source_line(e);
-        if (conf_ld_load_fields(ld, e, mp, model_fields, NFIELDS(model_fields), m, NULL) != 0)
+        if (conf_ld_load_fields(ld, e, mp, model_fields, CLD_NFIELDS(model_fields), m, NULL) != 0)
             return -1;
         if (!m->generate && !m->edit)
             return conf_ld_fail(ld, e, "%s: needs at least one of generate, edit", mp);
@@ -458,10 +459,10 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
         type_names[i] = conf_ptype_at(i)->name;
     /* Read on its own, before the other fields, because it selects their
      * defaults; the offset is unused (load_string is called directly). */
-    const struct conf_ld_field type_field = { "type", F_STR, 0, 0, 0, F_REQ, type_names };
+    const struct conf_ld_field type_field = { "type", CLD_K_STR, 0, 0, 0, CLD_F_REQ, type_names };
 
     p->line = (int)config_setting_source_line(pg);
-    if (conf_ld_check_keys(ld, pg, path, provider_fields, NFIELDS(provider_fields), provider_groups) != 0)
+    if (conf_ld_check_keys(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), provider_groups) != 0)
         return -1; /* first, so that a misspelt "type" is reported as such */
     conf_ld_join(fp, sizeof fp, path, "type");
     if (!ts)
@@ -481,7 +482,7 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     }
     if (provider_defaults(p, ti, pos, w) != 0)
         return conf_ld_fail(ld, pg, "%s: out of memory", path);
-    if (conf_ld_load_fields(ld, pg, path, provider_fields, NFIELDS(provider_fields), p, provider_groups) != 0)
+    if (conf_ld_load_fields(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), p, provider_groups) != 0)
         return -1;
 
     if (!conf_ld_valid_name(p->name))
@@ -503,11 +504,11 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     if (resolve_api_key(ld, pg, path, p) != 0)
         return -1;
 
-    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, NFIELDS(poll_fields), &p->poll) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields, NFIELDS(rate_limit_fields),
+    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, CLD_NFIELDS(poll_fields), &p->poll) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields, CLD_NFIELDS(rate_limit_fields),
                               &p->rate_limit) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, NFIELDS(breaker_fields), &p->breaker) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, NFIELDS(retry_fields), &p->retry) != 0)
+        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, CLD_NFIELDS(breaker_fields), &p->breaker) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, CLD_NFIELDS(retry_fields), &p->retry) != 0)
         return -1;
     if (check_fixed_only(ld, config_setting_get_member(pg, "poll"), path, &p->poll) != 0)
         return -1;

@@ -23,8 +23,8 @@ struct template_keys {
 };
 
 static const struct conf_ld_field template_fields[] = {
-    FSTR(struct template_keys, prompt, F_REQ, NULL),
-    FSTR(struct template_keys, operation, 0, op_names),
+    CLD_FSTR(struct template_keys, prompt, CLD_F_REQ, NULL),
+    CLD_FSTR(struct template_keys, operation, 0, op_names),
 };
 static const char *const template_groups[] = { "choices", "defaults", NULL };
 
@@ -98,7 +98,7 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
 
 static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
 {
-    static const struct conf_ld_field any_string = { "", F_STR, 0, 0, 0, 0, NULL };
+    static const struct conf_ld_field any_string = { "", CLD_K_STR, 0, 0, 0, 0, NULL };
     char gp[192], p[224];
     config_setting_t *g;
     conf_ld_join(gp, sizeof gp, path, "defaults");
@@ -130,10 +130,11 @@ static int load_template(struct conf_ld *ld, config_setting_t *tg, const char *p
     if (!config_setting_is_group(tg))
         return conf_ld_fail(ld, tg, "%s: must be a group { prompt = ...; }, not %s", path,
                             conf_ld_type_name(config_setting_type(tg)));
-    int rc = conf_ld_load_fields(ld, tg, path, template_fields, NFIELDS(template_fields), &k, template_groups);
+    int rc = conf_ld_load_fields(ld, tg, path, template_fields, CLD_NFIELDS(template_fields), &k, template_groups);
     t->prompt = k.prompt;
-    t->op_set = k.operation != NULL;
-    t->edit = k.operation && strcmp(k.operation, "edit") == 0;
+    t->op = CONF_OP_UNSET;
+    if (k.operation)
+        t->op = strcmp(k.operation, "edit") == 0 ? CONF_OP_EDIT : CONF_OP_GENERATE;
     free(k.operation);
     if (rc != 0)
         return -1;

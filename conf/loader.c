@@ -84,13 +84,13 @@ int conf_ld_set_str(char **dst, const char *src)
 
 static int range_fail(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f)
 {
-    if (f->hi >= NOMAX && f->kind == F_INT && f->lo == 1)
+    if (f->hi >= CLD_NOMAX && f->kind == CLD_K_INT && f->lo == 1)
         return conf_ld_fail(ld, s, "%s: must be > 0", p);
-    if (f->hi >= NOMAX && (f->flags & F_LO_OPEN))
+    if (f->hi >= CLD_NOMAX && (f->flags & CLD_F_LO_OPEN))
         return conf_ld_fail(ld, s, "%s: must be > %.10g", p, f->lo);
-    if (f->hi >= NOMAX)
+    if (f->hi >= CLD_NOMAX)
         return conf_ld_fail(ld, s, "%s: must be >= %.10g", p, f->lo);
-    if (f->flags & F_LO_OPEN)
+    if (f->flags & CLD_F_LO_OPEN)
         return conf_ld_fail(ld, s, "%s: must be > %.10g and <= %.10g", p, f->lo, f->hi);
     return conf_ld_fail(ld, s, "%s: must be between %.10g and %.10g", p, f->lo, f->hi);
 }
@@ -102,18 +102,18 @@ static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p, c
     double v;
     if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
         v = (double)config_setting_get_int64(s);
-    else if (t == CONFIG_TYPE_FLOAT && f->kind == F_DBL)
+    else if (t == CONFIG_TYPE_FLOAT && f->kind == CLD_K_DBL)
         v = config_setting_get_float(s);
     else
-        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p, f->kind == F_INT ? "an integer" : "a number",
+        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p, f->kind == CLD_K_INT ? "an integer" : "a number",
                             conf_ld_type_name(t));
     /* libconfig 1.5 wraps integer literals above 2^31 silently; the range check
      * catches the negative ones, which is the best that can be done here. */
     if (!isfinite(v))
         return conf_ld_fail(ld, s, "%s: must be a finite number", p);
-    if (v < f->lo || v > f->hi || ((f->flags & F_LO_OPEN) && v <= f->lo))
+    if (v < f->lo || v > f->hi || ((f->flags & CLD_F_LO_OPEN) && v <= f->lo))
         return range_fail(ld, s, p, f);
-    if (f->kind == F_INT)
+    if (f->kind == CLD_K_INT)
         *(int *)dst = (int)v;
     else
         *(double *)dst = v;
@@ -126,7 +126,7 @@ int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, 
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return conf_ld_fail(ld, s, "%s: must be a string, not %s", p, conf_ld_type_name(config_setting_type(s)));
     const char *v = config_setting_get_string(s);
-    if ((f->flags & F_NONEMPTY) && v[0] == '\0')
+    if ((f->flags & CLD_F_NONEMPTY) && v[0] == '\0')
         return conf_ld_fail(ld, s, "%s: must not be empty", p);
     if (f->choices) {
         size_t i = 0;
@@ -141,7 +141,7 @@ int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, 
             }
             return conf_ld_fail(ld, s, "%s: must be one of %s, not \"%s\"", p, list, v);
         }
-        if (f->kind == F_ENUM) {
+        if (f->kind == CLD_K_ENUM) {
             *(int *)dst = (int)i;
             return 0;
         }
@@ -180,12 +180,12 @@ int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *pat
         config_setting_t *s = config_setting_get_member(g, f[i].key);
         conf_ld_join(p, sizeof p, path, f[i].key);
         if (!s) {
-            if (f[i].flags & F_REQ)
+            if (f[i].flags & CLD_F_REQ)
                 return conf_ld_fail(ld, g, "%s: missing required setting", p);
             continue;
         }
         char *dst = (char *)base + f[i].off;
-        int rc = f[i].kind == F_STR || f[i].kind == F_ENUM ? conf_ld_load_string(ld, s, p, &f[i], dst)
+        int rc = f[i].kind == CLD_K_STR || f[i].kind == CLD_K_ENUM ? conf_ld_load_string(ld, s, p, &f[i], dst)
                                                            : load_number(ld, s, p, &f[i], dst);
         if (rc != 0)
             return -1;

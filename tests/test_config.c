@@ -359,16 +359,16 @@ Test(config, shipped_example_loads)
     /* The shipped templates (README "Templates"). */
     cr_assert_eq(c->n_templates, 3);
     const struct conf_template *t = conf_template_by_name(c, "restyle");
-    cr_assert(t != NULL && t->op_set && t->edit);
+    cr_assert(t != NULL && t->op == CONF_OP_EDIT);
     cr_assert_eq(t->n_vars, 2);
     cr_assert_str_eq(t->vars[0].name, "room");
     cr_assert_str_eq(t->vars[0].choices[0], "living room");
     cr_assert_str_eq(t->vars[1].name, "style");
     cr_assert_geq(t->vars[1].n_choices, 12);
     t = conf_template_by_name(c, "clear_room");
-    cr_assert(t != NULL && t->op_set && t->edit && t->n_vars == 0);
+    cr_assert(t != NULL && t->op == CONF_OP_EDIT && t->n_vars == 0);
     t = conf_template_by_name(c, "generate_room");
-    cr_assert(t != NULL && t->op_set && !t->edit);
+    cr_assert(t != NULL && t->op == CONF_OP_GENERATE);
     cr_assert_str_eq(t->vars[1].def, "contemporary");
     conf_free(c);
 

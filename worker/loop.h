@@ -80,6 +80,7 @@ struct loop_stats {
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
 
+/* The uv loop l was created on (borrowed: l does not own it). */
 uv_loop_t *loop_uv(struct loop *l);
 
 /* Whether a curl debug line (len bytes, need not be NUL-terminated) may carry
