@@ -44,95 +44,96 @@ static const char *const scopes[] = { "worker", "fleet", NULL };
 static const char *const jpeg_names[] = { "jpeg", "jpg", NULL };
 
 static const struct conf_ld_field worker_fields[] = {
-    FINT(struct conf_worker, max_in_flight, 1, NOMAX, 0),
-    FINT(struct conf_worker, shutdown_grace_s, 0, NOMAX, 0),
-    FINT(struct conf_worker, connect_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_worker, request_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_body_bytes, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_host_connections, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_total_connections, 0, NOMAX, 0),
-    FINT(struct conf_worker, default_deadline_s, 1, NOMAX, 0),
-    FINT(struct conf_worker, max_deadline_s, 1, 86400, 0),
-    FSTR(struct conf_worker, user_agent, F_NONEMPTY, NULL),
-    FSTR(struct conf_worker, metrics_listen, 0, NULL),
-    FSTR(struct conf_worker, log_level, 0, log_levels),
-    FINT(struct conf_worker, max_in_flight_bytes, 1048576, NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_in_flight, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, shutdown_grace_s, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, connect_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, request_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_body_bytes, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_host_connections, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_total_connections, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, default_deadline_s, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_worker, max_deadline_s, 1, 86400, 0),
+    CLD_FSTR(struct conf_worker, user_agent, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_worker, metrics_listen, 0, NULL),
+    CLD_FSTR(struct conf_worker, log_level, 0, log_levels),
+    CLD_FINT(struct conf_worker, max_in_flight_bytes, 1048576, CLD_NOMAX, 0),
 };
 
 static const struct conf_ld_field kafka_fields[] = {
-    FSTR(struct conf_kafka, brokers, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, group, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, input_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, output_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, dlq_topic, F_NONEMPTY, NULL),
-    FSTR(struct conf_kafka, callback_topic, F_NONEMPTY, NULL),
-    FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
-    FSTR(struct conf_kafka, ledger_topic, 0, NULL),
-    FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
+    CLD_FSTR(struct conf_kafka, brokers, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, group, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, input_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, output_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, dlq_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_kafka, callback_topic, CLD_F_NONEMPTY, NULL),
+    CLD_FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
+    CLD_FSTR(struct conf_kafka, ledger_topic, 0, NULL),
+    CLD_FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
 };
 
 static const struct conf_ld_field provider_fields[] = {
-    FSTR(struct conf_provider, name, F_REQ | F_NONEMPTY, NULL),
-    FINT(struct conf_provider, priority, 0, NOMAX, F_REQ),
-    FSTR(struct conf_provider, base_url, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_provider, api_key_env, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_provider, proxy, 0, NULL),
-    FINT(struct conf_provider, wait_s, 0, 60, 0),
-    FINT(struct conf_provider, connect_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_provider, request_timeout_ms, 1, NOMAX, 0),
-    FINT(struct conf_provider, max_connections, 1, NOMAX, 0),
-    FINT(struct conf_provider, not_ready_tolerance, 0, NOMAX, 0),
+    CLD_FSTR(struct conf_provider, name, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FINT(struct conf_provider, priority, 0, CLD_NOMAX, CLD_F_REQ),
+    CLD_FSTR(struct conf_provider, base_url, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_provider, api_key_env, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_provider, proxy, 0, NULL),
+    CLD_FINT(struct conf_provider, wait_s, 0, 60, 0),
+    CLD_FINT(struct conf_provider, connect_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, request_timeout_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, max_connections, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_provider, not_ready_tolerance, 0, CLD_NOMAX, 0),
 };
 static const char *const provider_groups[] = { "type", "poll", "rate_limit", "breaker", "retry", "models", NULL };
 
 /* In enum conf_poll_mode order. */
 static const char *const poll_modes[] = { "adaptive", "fixed", NULL };
+_Static_assert(sizeof(enum conf_poll_mode) == sizeof(int), "CLD_FENUM stores the choice's index as an int");
 
 static const struct conf_ld_field poll_fields[] = {
-    FINT(struct conf_poll, first_ms, 1, NOMAX, 0),
-    FINT(struct conf_poll, interval_ms, 1, NOMAX, 0),
-    FINT(struct conf_poll, max_s, 1, NOMAX, 0),
-    FENUM(struct conf_poll, mode, poll_modes),
-    FINT(struct conf_poll, max_lag_ms, 1, 600000, 0),
-    FINT(struct conf_poll, expect_median_ms, 250, 3600000, 0),
-    FDBL(struct conf_poll, expect_sigma, 0.01, 3, 0),
-    FINT(struct conf_poll, min_interval_ms, 1, 600000, 0),
-    FINT(struct conf_poll, max_interval_ms, 1, 3600000, 0),
+    CLD_FINT(struct conf_poll, first_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_poll, interval_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_poll, max_s, 1, CLD_NOMAX, 0),
+    CLD_FENUM(struct conf_poll, mode, poll_modes),
+    CLD_FINT(struct conf_poll, max_lag_ms, 1, 600000, 0),
+    CLD_FINT(struct conf_poll, expect_median_ms, 250, 3600000, 0),
+    CLD_FDBL(struct conf_poll, expect_sigma, 0.01, 3, 0),
+    CLD_FINT(struct conf_poll, min_interval_ms, 1, 600000, 0),
+    CLD_FINT(struct conf_poll, max_interval_ms, 1, 3600000, 0),
 };
 
 static const struct conf_ld_field rate_limit_fields[] = {
-    FDBL(struct conf_rate_limit, create_per_s, 0, HUGE_VAL, F_LO_OPEN),
-    FINT(struct conf_rate_limit, create_burst, 1, NOMAX, 0),
-    FINT(struct conf_rate_limit, create_window_max, 0, NOMAX, 0),
-    FINT(struct conf_rate_limit, create_window_s, 1, NOMAX, 0),
-    FDBL(struct conf_rate_limit, poll_per_s, 0, HUGE_VAL, F_LO_OPEN),
-    FINT(struct conf_rate_limit, poll_burst, 1, NOMAX, 0),
-    FINT(struct conf_rate_limit, max_in_flight, 1, NOMAX, 0),
-    FSTR(struct conf_rate_limit, scope, 0, scopes),
+    CLD_FDBL(struct conf_rate_limit, create_per_s, 0, HUGE_VAL, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_rate_limit, create_burst, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, create_window_max, 0, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, create_window_s, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_rate_limit, poll_per_s, 0, HUGE_VAL, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_rate_limit, poll_burst, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_rate_limit, max_in_flight, 1, CLD_NOMAX, 0),
+    CLD_FSTR(struct conf_rate_limit, scope, 0, scopes),
 };
 
 static const struct conf_ld_field breaker_fields[] = {
-    FINT(struct conf_breaker, window, 1, NOMAX, 0),
-    FINT(struct conf_breaker, min_calls, 1, NOMAX, 0),
-    FDBL(struct conf_breaker, failure_rate, 0, 1, F_LO_OPEN),
-    FINT(struct conf_breaker, open_s, 1, NOMAX, 0),
-    FINT(struct conf_breaker, half_open_probes, 1, NOMAX, 0),
+    CLD_FINT(struct conf_breaker, window, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_breaker, min_calls, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_breaker, failure_rate, 0, 1, CLD_F_LO_OPEN),
+    CLD_FINT(struct conf_breaker, open_s, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_breaker, half_open_probes, 1, CLD_NOMAX, 0),
 };
 
 static const struct conf_ld_field retry_fields[] = {
-    FINT(struct conf_retry, max_attempts, 1, NOMAX, 0),
-    FINT(struct conf_retry, backoff_base_ms, 1, NOMAX, 0),
-    FINT(struct conf_retry, backoff_max_ms, 1, NOMAX, 0),
-    FDBL(struct conf_retry, budget_ratio, 0, 1, 0),
-    FDBL(struct conf_retry, budget_min_per_s, 0, HUGE_VAL, 0),
+    CLD_FINT(struct conf_retry, max_attempts, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_retry, backoff_base_ms, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_retry, backoff_max_ms, 1, CLD_NOMAX, 0),
+    CLD_FDBL(struct conf_retry, budget_ratio, 0, 1, 0),
+    CLD_FDBL(struct conf_retry, budget_min_per_s, 0, HUGE_VAL, 0),
 };
 
 static const struct conf_ld_field model_fields[] = {
-    FSTR(struct conf_model, name, F_REQ | F_NONEMPTY, NULL),
-    FSTR(struct conf_model, generate, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, edit, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, image_field, F_NONEMPTY, NULL),
-    FSTR(struct conf_model, jpeg_name, 0, jpeg_names),
+    CLD_FSTR(struct conf_model, name, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, generate, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, edit, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, image_field, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_model, jpeg_name, 0, jpeg_names),
 };
 
 /* ---- defaults ----------------------------------------------------------- */
@@ -199,7 +200,7 @@ static int provider_defaults(struct conf_provider *p, const struct conf_ptype *t
 static int load_bool(struct conf_ld *ld, config_setting_t *g, const char *path, const char *key, int *dst)
 {
     config_setting_t *s = config_setting_get_member(g, key);
-    if (s == NULL)
+    if (!s)
         return 0;
     if (config_setting_type(s) != CONFIG_TYPE_BOOL)
         return conf_ld_fail(ld, s, "%s.%s: must be true or false, not %s", path, key,
@@ -215,14 +216,14 @@ int conf_url_plain_remote(const char *url)
     const char *a = url + 7;
     size_t alen = strcspn(a, "/?#");
     const char *at = memchr(a, '@', alen);
-    for (; at != NULL; at = memchr(a, '@', alen)) { /* skip userinfo, up to the last '@' */
+    for (; at; at = memchr(a, '@', alen)) { /* skip userinfo, up to the last '@' */
         alen -= (size_t)(at + 1 - a);
         a = at + 1;
     }
     size_t hl;
     if (alen > 0 && a[0] == '[') {
         const char *close = memchr(a, ']', alen);
-        if (close == NULL)
+        if (!close)
             return 1;
         a++;
         hl = (size_t)(close - a);
@@ -266,11 +267,11 @@ static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char 
 static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const char *path, const struct conf_poll *pc)
 {
     static const char *const fixed_only[] = { "first_ms", "interval_ms" };
-    if (poll == NULL || pc->mode != CONF_POLL_ADAPTIVE)
+    if (!poll || pc->mode != CONF_POLL_ADAPTIVE)
         return 0;
-    for (size_t i = 0; i < NFIELDS(fixed_only); i++) {
+    for (size_t i = 0; i < CLD_NFIELDS(fixed_only); i++) {
         config_setting_t *s = config_setting_get_member(poll, fixed_only[i]);
-        if (s != NULL)
+        if (s)
             return conf_ld_fail(ld, s,
                                 "%s.poll.%s: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"%s; "
                                 "set mode = \"fixed\" to poll on it, or remove it (adaptive polling starts from "
@@ -288,9 +289,9 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "worker", &g) != 0)
         return -1;
-    if (g == NULL)
+    if (!g)
         return 0;
-    if (conf_ld_load_fields(ld, g, "worker", worker_fields, NFIELDS(worker_fields), w, worker_extra) != 0 ||
+    if (conf_ld_load_fields(ld, g, "worker", worker_fields, CLD_NFIELDS(worker_fields), w, worker_extra) != 0 ||
         load_bool(ld, g, "worker", "allow_plain_http", &w->allow_plain_http) != 0)
         return -1;
     if (w->default_deadline_s > w->max_deadline_s) {
@@ -313,11 +314,11 @@ static int load_kafka_properties(struct conf_ld *ld, config_setting_t *kg, struc
     config_setting_t *g;
     if (conf_ld_get_group(ld, kg, "kafka", "properties", &g) != 0)
         return -1;
-    if (g == NULL || config_setting_length(g) == 0)
+    if (!g || config_setting_length(g) == 0)
         return 0;
     size_t n = (size_t)config_setting_length(g);
     k->properties = calloc(n, sizeof *k->properties);
-    if (k->properties == NULL)
+    if (!k->properties)
         return conf_ld_fail(ld, g, "kafka.properties: out of memory");
     for (size_t i = 0; i < n; i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -344,33 +345,33 @@ static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_ka
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "kafka", &g) != 0)
         return -1;
-    if (g != NULL) {
+    if (g) {
         k->present = 1;
-        if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, NFIELDS(kafka_fields), k, extra) != 0)
+        if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, CLD_NFIELDS(kafka_fields), k, extra) != 0)
             return -1;
         if (strcmp(k->input_topic, k->output_topic) == 0 || strcmp(k->input_topic, k->dlq_topic) == 0)
             return conf_ld_fail(ld, conf_ld_member_or_self(g, "input_topic"),
                                 "kafka.input_topic: must differ from output_topic and dlq_topic");
     }
-    if (k->callback_topic == NULL && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
+    if (!k->callback_topic && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
         k->callback_topic = NULL;
         return conf_ld_fail(ld, root, "out of memory");
     }
-    if (g != NULL && (strcmp(k->callback_topic, k->input_topic) == 0 ||
+    if (g && (strcmp(k->callback_topic, k->input_topic) == 0 ||
                       strcmp(k->callback_topic, k->output_topic) == 0 || strcmp(k->callback_topic, k->dlq_topic) == 0))
         return conf_ld_fail(ld, conf_ld_member_or_self(g, "callback_topic"),
                             "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic");
-    if (k->ledger_topic == NULL && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
+    if (!k->ledger_topic && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
         k->ledger_topic = NULL;
         return conf_ld_fail(ld, root, "out of memory");
     }
-    if (g != NULL && k->ledger_topic[0] &&
+    if (g && k->ledger_topic[0] &&
         (strcmp(k->ledger_topic, k->input_topic) == 0 || strcmp(k->ledger_topic, k->output_topic) == 0 ||
          strcmp(k->ledger_topic, k->dlq_topic) == 0 || strcmp(k->ledger_topic, k->callback_topic) == 0))
         return conf_ld_fail(ld, conf_ld_member_or_self(g, "ledger_topic"),
                             "kafka.ledger_topic: must differ from input_topic, output_topic, dlq_topic and "
                             "callback_topic");
-    return g == NULL ? 0 : load_kafka_properties(ld, g, k);
+    return g ? load_kafka_properties(ld, g, k) : 0;
 }
 
 static const struct conf_builtin_model *builtin(const struct conf_ptype *ti, const char *name)
@@ -388,9 +389,9 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
     char p2[128], mp[160];
     config_setting_t *list = config_setting_get_member(pg, "models");
 
-    if (list == NULL) {
+    if (!list) {
         p->models = calloc(ti->n_models, sizeof *p->models);
-        if (p->models == NULL)
+        if (!p->models)
             return conf_ld_fail(ld, pg, "%s: out of memory", path);
         for (size_t i = 0; i < ti->n_models; i++) {
             const struct conf_builtin_model *b = &ti->models[i];
@@ -411,7 +412,7 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
     if (n == 0)
         return conf_ld_fail(ld, list, "%s: must have at least one model", p2);
     p->models = calloc(n, sizeof *p->models);
-    if (p->models == NULL)
+    if (!p->models)
         return conf_ld_fail(ld, list, "%s: out of memory", p2);
     for (size_t i = 0; i < n; i++) {
         config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
@@ -421,9 +422,9 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
             return conf_ld_fail(ld, e, "%s: must be a group { name = ...; ... }, not %s", mp,
                                 conf_ld_type_name(config_setting_type(e)));
         m->line = (int)config_setting_source_line(e);
-        if (conf_ld_load_fields(ld, e, mp, model_fields, NFIELDS(model_fields), m, NULL) != 0)
+        if (conf_ld_load_fields(ld, e, mp, model_fields, CLD_NFIELDS(model_fields), m, NULL) != 0)
             return -1;
-        if (m->generate == NULL && m->edit == NULL)
+        if (!m->generate && !m->edit)
             return conf_ld_fail(ld, e, "%s: needs at least one of generate, edit", mp);
         for (size_t j = 0; j < i; j++) {
             if (strcmp(p->models[j].name, m->name) == 0)
@@ -431,8 +432,8 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
                                     "%s.name: duplicate model \"%s\" (also %s[%zu])", mp, m->name, p2, j);
         }
         const struct conf_builtin_model *b = builtin(ti, m->name);
-        if ((m->image_field == NULL && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
-            (m->jpeg_name == NULL && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
+        if ((!m->image_field && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
+            (!m->jpeg_name && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
             return conf_ld_fail(ld, e, "%s: out of memory", mp);
     }
     return 0;
@@ -458,13 +459,13 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
         type_names[i] = conf_ptype_at(i)->name;
     /* Read on its own, before the other fields, because it selects their
      * defaults; the offset is unused (load_string is called directly). */
-    const struct conf_ld_field type_field = { "type", F_STR, 0, 0, 0, F_REQ, type_names };
+    const struct conf_ld_field type_field = { "type", CLD_K_STR, 0, 0, 0, CLD_F_REQ, type_names };
 
     p->line = (int)config_setting_source_line(pg);
-    if (conf_ld_check_keys(ld, pg, path, provider_fields, NFIELDS(provider_fields), provider_groups) != 0)
+    if (conf_ld_check_keys(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), provider_groups) != 0)
         return -1; /* first, so that a misspelt "type" is reported as such */
     conf_ld_join(fp, sizeof fp, path, "type");
-    if (ts == NULL)
+    if (!ts)
         return conf_ld_fail(ld, pg, "%s: missing required setting", fp);
     {
         char *tname = NULL; /* load_string validates against type_names */
@@ -481,7 +482,7 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     }
     if (provider_defaults(p, ti, pos, w) != 0)
         return conf_ld_fail(ld, pg, "%s: out of memory", path);
-    if (conf_ld_load_fields(ld, pg, path, provider_fields, NFIELDS(provider_fields), p, provider_groups) != 0)
+    if (conf_ld_load_fields(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), p, provider_groups) != 0)
         return -1;
 
     if (!conf_ld_valid_name(p->name))
@@ -496,18 +497,18 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
                          p->base_url, w) != 0)
         return -1;
     conf_ld_strip_slashes(p->base_url);
-    if (p->proxy != NULL && p->proxy[0] == '\0') {
+    if (p->proxy && p->proxy[0] == '\0') {
         free(p->proxy);
         p->proxy = NULL;
     }
     if (resolve_api_key(ld, pg, path, p) != 0)
         return -1;
 
-    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, NFIELDS(poll_fields), &p->poll) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields, NFIELDS(rate_limit_fields),
+    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, CLD_NFIELDS(poll_fields), &p->poll) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields, CLD_NFIELDS(rate_limit_fields),
                               &p->rate_limit) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, NFIELDS(breaker_fields), &p->breaker) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, NFIELDS(retry_fields), &p->retry) != 0)
+        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, CLD_NFIELDS(breaker_fields), &p->breaker) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, CLD_NFIELDS(retry_fields), &p->retry) != 0)
         return -1;
     if (check_fixed_only(ld, config_setting_get_member(pg, "poll"), path, &p->poll) != 0)
         return -1;
@@ -535,7 +536,7 @@ static int by_priority(const void *a, const void *b)
 static int load_providers(struct conf_ld *ld, config_setting_t *root, struct conf *c)
 {
     config_setting_t *list = config_setting_get_member(root, "providers");
-    if (list == NULL)
+    if (!list)
         return conf_ld_fail(ld, root, "providers: missing required setting (a list of at least one provider)");
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return conf_ld_fail(ld, list, "providers: must be a list ( { ... }, ... ), not %s",
@@ -544,7 +545,7 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
     if (n == 0)
         return conf_ld_fail(ld, list, "providers: must have at least one provider");
     c->providers = calloc(n, sizeof *c->providers);
-    if (c->providers == NULL)
+    if (!c->providers)
         return conf_ld_fail(ld, list, "providers: out of memory");
 
     for (size_t i = 0; i < n; i++) {
@@ -576,7 +577,7 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
 static int check_public_url(struct conf_ld *ld, config_setting_t *root, const struct conf *c)
 {
     config_setting_t *g = config_setting_get_member(root, "callbacks");
-    if (g == NULL)
+    if (!g)
         return 0;
     return check_plain_http(ld, conf_ld_member_or_self(g, "public_url"), "callbacks.public_url",
                             c->callbacks.public_url, &c->worker);
@@ -589,7 +590,7 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
     config_setting_t *root = config_root_setting(cfg);
     struct conf *c = calloc(1, sizeof *c);
 
-    if (c == NULL || conf_ld_set_str(&c->path, name) != 0) {
+    if (!c || conf_ld_set_str(&c->path, name) != 0) {
         conf_ld_fail(&ld, NULL, "out of memory");
         conf_free(c);
         return NULL;
@@ -606,7 +607,7 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
 
 static struct conf *parse_failed(config_t *cfg, const char *name, char *err, size_t errlen)
 {
-    if (err != NULL && errlen > 0) {
+    if (err && errlen > 0) {
         const char *file = config_error_file(cfg) ? config_error_file(cfg) : name;
         int line = config_error_line(cfg);
         snprintf(err, errlen, "%s:%d: parse error: %s", file, line > 0 ? line : 1, config_error_text(cfg));
@@ -622,7 +623,7 @@ struct conf *conf_load(const char *path, char *err, size_t errlen)
     FILE *fp = fopen(path, "r");
 
     /* No line exists for these, so they read "FILE: message". */
-    if (fp == NULL) {
+    if (!fp) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
@@ -656,7 +657,7 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
 
 static void free_secret(char *s)
 {
-    if (s != NULL) {
+    if (s) {
         explicit_bzero(s, strlen(s));
         free(s);
     }
@@ -668,7 +669,7 @@ const char *conf_exposed_secret(const struct conf *c, unsigned mode)
         return NULL;
     for (size_t i = 0; i < c->kafka.n_properties; i++) {
         const char *k = c->kafka.properties[i].key;
-        if (strcasestr(k, "password") != NULL || strcasestr(k, "secret") != NULL)
+        if (strcasestr(k, "password") || strcasestr(k, "secret"))
             return k;
     }
     return NULL;
@@ -695,7 +696,7 @@ static void free_provider(struct conf_provider *p)
 
 void conf_free(struct conf *c)
 {
-    if (c == NULL)
+    if (!c)
         return;
     free(c->path);
     free(c->worker.user_agent);

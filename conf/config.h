@@ -26,11 +26,14 @@ struct conf_model {
 
 enum conf_poll_mode { CONF_POLL_ADAPTIVE = 0, CONF_POLL_FIXED = 1 };
 
+/* A template's operation (the values of queue/codec.h's enum codec_op). */
+enum conf_op { CONF_OP_UNSET = -1, CONF_OP_GENERATE = 0, CONF_OP_EDIT = 1 };
+
 struct conf_poll {
     int first_ms;         /* fixed mode: delay from create to first poll */
     int interval_ms;      /* fixed mode: delay between polls */
     int max_s;            /* give up on a task after this many seconds */
-    int mode;             /* enum conf_poll_mode */
+    enum conf_poll_mode mode;
     int max_lag_ms;       /* adaptive: target mean delay from completion to detection */
     int expect_median_ms; /* adaptive prior: median generation time ... */
     double expect_sigma;  /* ... and the sigma of its logarithm (lognormal) */
@@ -38,8 +41,8 @@ struct conf_poll {
     int max_interval_ms;
 };
 
-/* Reserved for the resilience work; parsed and validated now so files that
- * carry these groups stay valid. Defaults are documented in the README. */
+/* A provider's request rates (providers/ratelimit.h); per-type defaults come
+ * from the provider's descriptor, documented in conf/README-config.md. */
 struct conf_rate_limit {
     double create_per_s;
     int create_burst;
@@ -138,8 +141,7 @@ struct conf_tvar {
 /* A prompt template (top-level group "templates"), rendered by conf/template.h. */
 struct conf_template {
     char *name;   /* the setting's name; jobs name it in "template" */
-    int op_set;   /* 1 when the file gives "operation" */
-    int edit;     /* with op_set: 1 = "edit", 0 = "generate" */
+    enum conf_op op; /* CONF_OP_UNSET when the file gives no "operation" */
     char *prompt; /* text with {name} placeholders and {{ / }} for literal braces; syntax checked at load */
     struct conf_tvar *vars; /* each placeholder once, in order of first use */
     size_t n_vars;
@@ -201,6 +203,8 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
 /* Same, from a string; name is used in messages in place of a file name. */
 struct conf *conf_load_string(const char *text, const char *name, char *err, size_t errlen);
 
+/* Free c and every string it owns (NULL is fine). Pointers into it (a
+ * provider, a model, a template) die with it. */
 void conf_free(struct conf *c);
 
 /* 1 when url is plain "http://" to a host that is not loopback (127.0.0.0/8,

@@ -14,14 +14,14 @@
 #include <string.h>
 
 static const struct conf_ld_field callbacks_fields[] = {
-    FSTR(struct conf_callbacks, listen, 0, NULL),
-    FSTR(struct conf_callbacks, public_url, 0, NULL),
-    FSTR(struct conf_callbacks, kie_hmac_key_env, F_NONEMPTY, NULL),
-    FSTR(struct conf_callbacks, webhook_secret_env, F_NONEMPTY, NULL),
-    FINT(struct conf_callbacks, tolerance_s, 1, 86400, 0),
-    FINT(struct conf_callbacks, safety_poll_s, 1, NOMAX, 0),
-    FINT(struct conf_callbacks, max_connections, 1, 4096, 0),
-    FINT(struct conf_callbacks, max_connections_per_ip, 1, 4096, 0),
+    CLD_FSTR(struct conf_callbacks, listen, 0, NULL),
+    CLD_FSTR(struct conf_callbacks, public_url, 0, NULL),
+    CLD_FSTR(struct conf_callbacks, kie_hmac_key_env, CLD_F_NONEMPTY, NULL),
+    CLD_FSTR(struct conf_callbacks, webhook_secret_env, CLD_F_NONEMPTY, NULL),
+    CLD_FINT(struct conf_callbacks, tolerance_s, 1, 86400, 0),
+    CLD_FINT(struct conf_callbacks, safety_poll_s, 1, CLD_NOMAX, 0),
+    CLD_FINT(struct conf_callbacks, max_connections, 1, 4096, 0),
+    CLD_FINT(struct conf_callbacks, max_connections_per_ip, 1, 4096, 0),
 };
 static const char *const callbacks_extra[] = { "allow_unsigned", NULL };
 
@@ -71,9 +71,9 @@ int conf_ld_load_callbacks(struct conf_ld *ld, config_setting_t *root, struct co
         return conf_ld_fail(ld, root, "out of memory");
     if (conf_ld_get_group(ld, root, "", "callbacks", &g) != 0)
         return -1;
-    if (g == NULL)
+    if (!g)
         return 0;
-    if (conf_ld_load_fields(ld, g, "callbacks", callbacks_fields, NFIELDS(callbacks_fields), cb,
+    if (conf_ld_load_fields(ld, g, "callbacks", callbacks_fields, CLD_NFIELDS(callbacks_fields), cb,
                             callbacks_extra) != 0 ||
         load_allow_unsigned(ld, g, cb) != 0)
         return -1;

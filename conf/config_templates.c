@@ -23,8 +23,8 @@ struct template_keys {
 };
 
 static const struct conf_ld_field template_fields[] = {
-    FSTR(struct template_keys, prompt, F_REQ, NULL),
-    FSTR(struct template_keys, operation, 0, op_names),
+    CLD_FSTR(struct template_keys, prompt, CLD_F_REQ, NULL),
+    CLD_FSTR(struct template_keys, operation, 0, op_names),
 };
 static const char *const template_groups[] = { "choices", "defaults", NULL };
 
@@ -35,12 +35,12 @@ static int collect_var(void *ud, int is_var, const char *s, size_t n)
     if (!is_var || tmpl_var_index(t, s, n) < t->n_vars)
         return SY_OK;
     struct conf_tvar *nv = realloc(t->vars, (t->n_vars + 1) * sizeof *nv);
-    if (nv == NULL)
+    if (!nv)
         return SY_ERR;
     t->vars = nv;
     memset(&nv[t->n_vars], 0, sizeof *nv);
     nv[t->n_vars].name = strndup(s, n);
-    if (nv[t->n_vars].name == NULL)
+    if (!nv[t->n_vars].name)
         return SY_ERR;
     t->n_vars++;
     return SY_OK;
@@ -65,10 +65,10 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
     conf_ld_join(gp, sizeof gp, path, "choices");
     if (conf_ld_get_group(ld, tg, path, "choices", &g) != 0)
         return -1;
-    for (int i = 0; g != NULL && i < config_setting_length(g); i++) {
+    for (int i = 0; g && i < config_setting_length(g); i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         struct conf_tvar *v = member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
-        if (v == NULL)
+        if (!v)
             return -1;
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
             return conf_ld_fail(ld, s, "%s: must be a list of strings [\"a\", \"b\"], not %s", p,
@@ -77,12 +77,12 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
         if (n == 0)
             return conf_ld_fail(ld, s, "%s: must list at least one value", p);
         v->choices = calloc(n, sizeof *v->choices);
-        if (v->choices == NULL)
+        if (!v->choices)
             return conf_ld_fail(ld, s, "%s: out of memory", p);
         for (size_t j = 0; j < n; j++) {
             config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
             const char *val = config_setting_get_string(e);
-            if (val == NULL || val[0] == '\0')
+            if (!val || val[0] == '\0')
                 return conf_ld_fail(ld, e, "%s[%zu]: must be a non-empty string", p, j);
             for (size_t k = 0; k < j; k++) {
                 if (strcmp(v->choices[k], val) == 0)
@@ -98,16 +98,16 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
 
 static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
 {
-    static const struct conf_ld_field any_string = { "", F_STR, 0, 0, 0, 0, NULL };
+    static const struct conf_ld_field any_string = { "", CLD_K_STR, 0, 0, 0, 0, NULL };
     char gp[192], p[224];
     config_setting_t *g;
     conf_ld_join(gp, sizeof gp, path, "defaults");
     if (conf_ld_get_group(ld, tg, path, "defaults", &g) != 0)
         return -1;
-    for (int i = 0; g != NULL && i < config_setting_length(g); i++) {
+    for (int i = 0; g && i < config_setting_length(g); i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
         struct conf_tvar *v = member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
-        if (v == NULL || conf_ld_load_string(ld, s, p, &any_string, &v->def) != 0)
+        if (!v || conf_ld_load_string(ld, s, p, &any_string, &v->def) != 0)
             return -1;
         size_t k = 0;
         while (k < v->n_choices && strcmp(v->choices[k], v->def) != 0)
@@ -130,10 +130,11 @@ static int load_template(struct conf_ld *ld, config_setting_t *tg, const char *p
     if (!config_setting_is_group(tg))
         return conf_ld_fail(ld, tg, "%s: must be a group { prompt = ...; }, not %s", path,
                             conf_ld_type_name(config_setting_type(tg)));
-    int rc = conf_ld_load_fields(ld, tg, path, template_fields, NFIELDS(template_fields), &k, template_groups);
+    int rc = conf_ld_load_fields(ld, tg, path, template_fields, CLD_NFIELDS(template_fields), &k, template_groups);
     t->prompt = k.prompt;
-    t->op_set = k.operation != NULL;
-    t->edit = k.operation != NULL && strcmp(k.operation, "edit") == 0;
+    t->op = CONF_OP_UNSET;
+    if (k.operation)
+        t->op = strcmp(k.operation, "edit") == 0 ? CONF_OP_EDIT : CONF_OP_GENERATE;
     free(k.operation);
     if (rc != 0)
         return -1;
@@ -152,11 +153,11 @@ int conf_ld_load_templates(struct conf_ld *ld, config_setting_t *root, struct co
     config_setting_t *g;
     if (conf_ld_get_group(ld, root, "", "templates", &g) != 0)
         return -1;
-    if (g == NULL || config_setting_length(g) == 0)
+    if (!g || config_setting_length(g) == 0)
         return 0;
     size_t n = (size_t)config_setting_length(g);
     c->templates = calloc(n, sizeof *c->templates);
-    if (c->templates == NULL)
+    if (!c->templates)
         return conf_ld_fail(ld, g, "templates: out of memory");
     for (size_t i = 0; i < n; i++) {
         char path[192];

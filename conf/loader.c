@@ -21,7 +21,7 @@
 
 int conf_ld_fail(struct conf_ld *ld, const config_setting_t *s, const char *fmt, ...)
 {
-    if (ld->err == NULL || ld->errlen == 0)
+    if (!ld->err || ld->errlen == 0)
         return -1;
     unsigned line = s ? config_setting_source_line(s) : 0;
     const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->file;
@@ -70,9 +70,9 @@ const char *conf_ld_type_name(int t)
 int conf_ld_set_str(char **dst, const char *src)
 {
     char *copy = NULL;
-    if (src != NULL) {
+    if (src) {
         copy = strdup(src);
-        if (copy == NULL)
+        if (!copy)
             return -1;
     }
     free(*dst);
@@ -84,13 +84,13 @@ int conf_ld_set_str(char **dst, const char *src)
 
 static int range_fail(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f)
 {
-    if (f->hi >= NOMAX && f->kind == F_INT && f->lo == 1)
+    if (f->hi >= CLD_NOMAX && f->kind == CLD_K_INT && f->lo == 1)
         return conf_ld_fail(ld, s, "%s: must be > 0", p);
-    if (f->hi >= NOMAX && (f->flags & F_LO_OPEN))
+    if (f->hi >= CLD_NOMAX && (f->flags & CLD_F_LO_OPEN))
         return conf_ld_fail(ld, s, "%s: must be > %.10g", p, f->lo);
-    if (f->hi >= NOMAX)
+    if (f->hi >= CLD_NOMAX)
         return conf_ld_fail(ld, s, "%s: must be >= %.10g", p, f->lo);
-    if (f->flags & F_LO_OPEN)
+    if (f->flags & CLD_F_LO_OPEN)
         return conf_ld_fail(ld, s, "%s: must be > %.10g and <= %.10g", p, f->lo, f->hi);
     return conf_ld_fail(ld, s, "%s: must be between %.10g and %.10g", p, f->lo, f->hi);
 }
@@ -102,18 +102,18 @@ static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p, c
     double v;
     if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
         v = (double)config_setting_get_int64(s);
-    else if (t == CONFIG_TYPE_FLOAT && f->kind == F_DBL)
+    else if (t == CONFIG_TYPE_FLOAT && f->kind == CLD_K_DBL)
         v = config_setting_get_float(s);
     else
-        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p, f->kind == F_INT ? "an integer" : "a number",
+        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p, f->kind == CLD_K_INT ? "an integer" : "a number",
                             conf_ld_type_name(t));
     /* libconfig 1.5 wraps integer literals above 2^31 silently; the range check
      * catches the negative ones, which is the best that can be done here. */
     if (!isfinite(v))
         return conf_ld_fail(ld, s, "%s: must be a finite number", p);
-    if (v < f->lo || v > f->hi || ((f->flags & F_LO_OPEN) && v <= f->lo))
+    if (v < f->lo || v > f->hi || ((f->flags & CLD_F_LO_OPEN) && v <= f->lo))
         return range_fail(ld, s, p, f);
-    if (f->kind == F_INT)
+    if (f->kind == CLD_K_INT)
         *(int *)dst = (int)v;
     else
         *(double *)dst = v;
@@ -126,22 +126,22 @@ int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, 
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
         return conf_ld_fail(ld, s, "%s: must be a string, not %s", p, conf_ld_type_name(config_setting_type(s)));
     const char *v = config_setting_get_string(s);
-    if ((f->flags & F_NONEMPTY) && v[0] == '\0')
+    if ((f->flags & CLD_F_NONEMPTY) && v[0] == '\0')
         return conf_ld_fail(ld, s, "%s: must not be empty", p);
-    if (f->choices != NULL) {
+    if (f->choices) {
         size_t i = 0;
-        while (f->choices[i] != NULL && strcmp(f->choices[i], v) != 0)
+        while (f->choices[i] && strcmp(f->choices[i], v) != 0)
             i++;
-        if (f->choices[i] == NULL) {
+        if (!f->choices[i]) {
             char list[160] = "";
             size_t used = 0;
-            for (i = 0; f->choices[i] != NULL && used < sizeof list; i++) {
+            for (i = 0; f->choices[i] && used < sizeof list; i++) {
                 int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? ", " : "", f->choices[i]);
                 used += n > 0 ? (size_t)n : 0;
             }
             return conf_ld_fail(ld, s, "%s: must be one of %s, not \"%s\"", p, list, v);
         }
-        if (f->kind == F_ENUM) {
+        if (f->kind == CLD_K_ENUM) {
             *(int *)dst = (int)i;
             return 0;
         }
@@ -160,7 +160,7 @@ int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path
         int known = 0;
         for (size_t j = 0; j < nf && !known; j++)
             known = strcmp(f[j].key, name) == 0;
-        for (size_t j = 0; extra != NULL && extra[j] != NULL && !known; j++)
+        for (size_t j = 0; extra && extra[j] && !known; j++)
             known = strcmp(extra[j], name) == 0;
         if (!known) {
             char p[192];
@@ -179,13 +179,13 @@ int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *pat
         char p[192];
         config_setting_t *s = config_setting_get_member(g, f[i].key);
         conf_ld_join(p, sizeof p, path, f[i].key);
-        if (s == NULL) {
-            if (f[i].flags & F_REQ)
+        if (!s) {
+            if (f[i].flags & CLD_F_REQ)
                 return conf_ld_fail(ld, g, "%s: missing required setting", p);
             continue;
         }
         char *dst = (char *)base + f[i].off;
-        int rc = f[i].kind == F_STR || f[i].kind == F_ENUM ? conf_ld_load_string(ld, s, p, &f[i], dst)
+        int rc = f[i].kind == CLD_K_STR || f[i].kind == CLD_K_ENUM ? conf_ld_load_string(ld, s, p, &f[i], dst)
                                                            : load_number(ld, s, p, &f[i], dst);
         if (rc != 0)
             return -1;
@@ -198,7 +198,7 @@ int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *
 {
     char p[192];
     *out = config_setting_get_member(parent, key);
-    if (*out != NULL && !config_setting_is_group(*out))
+    if (*out && !config_setting_is_group(*out))
         return conf_ld_fail(ld, *out, "%s: must be a group { ... }, not %s", conf_ld_join(p, sizeof p, path, key),
                             conf_ld_type_name(config_setting_type(*out)));
     return 0;
@@ -207,7 +207,7 @@ int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *
 config_setting_t *conf_ld_member_or_self(config_setting_t *g, const char *key)
 {
     config_setting_t *s = config_setting_get_member(g, key);
-    return s != NULL ? s : g;
+    return s ? s : g;
 }
 
 int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const char *path, const char *key,
@@ -217,7 +217,7 @@ int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const ch
     char p[192];
     if (conf_ld_get_group(ld, parent, path, key, &g) != 0)
         return -1;
-    return g == NULL ? 0 : conf_ld_load_fields(ld, g, conf_ld_join(p, sizeof p, path, key), f, nf, base, NULL);
+    return g ? conf_ld_load_fields(ld, g, conf_ld_join(p, sizeof p, path, key), f, nf, base, NULL) : 0;
 }
 
 /* ---- shared checks ----------------------------------------------------- */
@@ -227,7 +227,7 @@ int conf_ld_valid_listen(const char *v)
     if (v[0] == '\0')
         return 1;
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v || colon[1] == '\0')
+    if (!colon || colon == v || colon[1] == '\0')
         return 0;
     char *end;
     errno = 0;
@@ -245,7 +245,7 @@ int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *
         return conf_ld_fail(ld, s, "%s: must name an environment variable (letters, digits, _), not hold the key",
                             field);
     const char *v = getenv(env);
-    if (v == NULL)
+    if (!v)
         return conf_ld_fail(ld, s, "%s: environment variable %s is not set", field, env);
     if (v[0] == '\0')
         return conf_ld_fail(ld, s, "%s: environment variable %s is empty", field, env);

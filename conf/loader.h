@@ -24,12 +24,13 @@ struct conf_ld {
 
 /* ---- field tables ------------------------------------------------------- */
 
-enum conf_ld_kind { F_INT, F_DBL, F_STR, F_ENUM }; /* F_ENUM: a string from choices, stored as its index (int) */
+/* CLD_K_ENUM: a string from choices, stored as its index (int). */
+enum conf_ld_kind { CLD_K_INT, CLD_K_DBL, CLD_K_STR, CLD_K_ENUM };
 
 enum {
-    F_REQ = 1u << 0,      /* missing is an error */
-    F_LO_OPEN = 1u << 1,  /* numeric: must be > lo rather than >= lo */
-    F_NONEMPTY = 1u << 2, /* string: "" is an error */
+    CLD_F_REQ = 1u << 0,      /* missing is an error */
+    CLD_F_LO_OPEN = 1u << 1,  /* numeric: must be > lo rather than >= lo */
+    CLD_F_NONEMPTY = 1u << 2, /* string: "" is an error */
 };
 
 struct conf_ld_field {
@@ -38,15 +39,18 @@ struct conf_ld_field {
     size_t off;                 /* offset of the int / double / char * in the target struct */
     double lo, hi;              /* numeric range; hi inclusive */
     unsigned flags;
-    const char *const *choices; /* F_STR: allowed values, NULL-terminated; NULL = any */
+    const char *const *choices; /* CLD_K_STR: allowed values, NULL-terminated; NULL = any */
 };
 
-#define NOMAX ((double)INT_MAX)
-#define FINT(S, K, LO, HI, FL) { #K, F_INT, offsetof(S, K), LO, HI, FL, NULL }
-#define FDBL(S, K, LO, HI, FL) { #K, F_DBL, offsetof(S, K), LO, HI, FL, NULL }
-#define FSTR(S, K, FL, CH) { #K, F_STR, offsetof(S, K), 0, 0, FL, CH }
-#define FENUM(S, K, CH) { #K, F_ENUM, offsetof(S, K), 0, 0, 0, CH }
-#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+#define CLD_NOMAX ((double)INT_MAX)
+/* clang-format 14 breaks these up (a brace initializer that starts with #K). */
+/* clang-format off */
+#define CLD_FINT(S, K, LO, HI, FL) { #K, CLD_K_INT, offsetof(S, K), LO, HI, FL, NULL }
+#define CLD_FDBL(S, K, LO, HI, FL) { #K, CLD_K_DBL, offsetof(S, K), LO, HI, FL, NULL }
+#define CLD_FSTR(S, K, FL, CH) { #K, CLD_K_STR, offsetof(S, K), 0, 0, FL, CH }
+#define CLD_FENUM(S, K, CH) { #K, CLD_K_ENUM, offsetof(S, K), 0, 0, 0, CH }
+/* clang-format on */
+#define CLD_NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- messages and strings ----------------------------------------------- */
 
@@ -70,7 +74,7 @@ int conf_ld_set_str(char **dst, const char *src);
 /* ---- groups ------------------------------------------------------------- */
 
 /* Loads string setting s (message name p) per field f into dst: a char * the
- * copy replaces (freed first), or for F_ENUM the int index of the choice. */
+ * copy replaces (freed first), or for CLD_K_ENUM the int index of the choice. */
 int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f,
                         void *dst);
 

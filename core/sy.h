@@ -17,6 +17,17 @@ enum sy_rc {
     SY_DECLINED = -3, /* refused on purpose (e.g. provider cannot run this job) */
 };
 
+/* Every function that reports success or failure returns one of these, except
+ * four accepted shapes, each said in its prototype's comment:
+ *   - iterators and set inserts: 1 = got one / added, 0 = end / already
+ *     there, -1 = error (filequeue_next, enqueue_ids_add);
+ *   - a file descriptor, or -1 (tcplisten_open);
+ *   - a count, or -1 (cbtopic_ensure; producer_warm's count has no -1);
+ *   - conf/loader.h's conf_ld_* helpers, internal to the config loader:
+ *     0 / -1, so a check can `return conf_ld_fail(...)`.
+ * Pointers: NULL is the failure, with err filled where the function takes one.
+ * Exit statuses are main.c's alone (kworker_run / batch_run return SY_*). */
+
 /* Milliseconds from a monotonic clock. Only the imperative shell calls this;
  * pure modules take now_ms as an argument. */
 int64_t sy_now_ms(void);

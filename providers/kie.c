@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "queue/utf8.h"
+#include "prov_util.h"
 #include "registry.h"
 #include "core/sy.h"
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "prov_util.h"
 #include "registry.h"
 #include "core/sy.h"
 

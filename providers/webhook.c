@@ -9,6 +9,7 @@
  * hand it to the hooks in its descriptor (kie.c, replicate.c). */
 #include "webhook.h"
 
+#include "prov_util.h"
 #include "registry.h"
 
 #include <errno.h>

@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_common.h"
+#include "kafka_conf.h"
+#include "kafka_wake.h"
 #include "core/log.h"
 #include "core/sy.h"
 
@@ -46,22 +47,18 @@ int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
     /* A callback older than this is for a task long given up (poll.max_s). */
     static const char *const retention[] = { "retention.ms", CBT_RETENTION_MS, NULL };
     rd_kafka_conf_t *kc = kafka_conf_new(c, NULL, err, errlen);
-    if (!kc)
+    rd_kafka_t *rk = kc ? kafka_client_new(RD_KAFKA_PRODUCER, kc, "kafka admin", err, errlen) : NULL;
+    if (!rk)
         return -1;
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(err, errlen, "kafka admin: %s", e);
-        return -1;
-    }
     int want = kafka_topic_partitions(rk, c->kafka.input_topic, 5000);
     int have = -1;
+    const struct kafka_topic_spec spec = {
+        .name = c->kafka.callback_topic, .partitions = want, .replication = -1, .configs = retention,
+    };
     if (want <= 0) {
         snprintf(err, errlen, "callback topic: cannot read the partition count of input topic %s",
                  c->kafka.input_topic);
-    } else if (kafka_topic_create(rk, "callback topic", c->kafka.callback_topic, want, retention, err, errlen) ==
-               SY_OK) {
+    } else if (kafka_topic_create(rk, "callback topic", &spec, NULL, err, errlen) == SY_OK) {
         /* Metadata can lag the creation for a moment. */
         for (int i = 0; i < 50 && (have = kafka_topic_partitions(rk, c->kafka.callback_topic, 5000)) <= 0; i++)
             rd_kafka_poll(rk, 100);
@@ -142,13 +139,7 @@ static rd_kafka_t *handoff_producer(const struct conf *c, struct cbtopic *t, cha
         return NULL;
     rd_kafka_conf_set_dr_msg_cb(kc, on_handoff_dr);
     rd_kafka_conf_set_opaque(kc, t);
-    char e[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(kc);
-        snprintf(err, errlen, "callback topic producer: %s", e);
-    }
-    return rk;
+    return kafka_client_new(RD_KAFKA_PRODUCER, kc, "callback topic producer", err, errlen);
 }
 
 int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val, size_t vlen, char *err,
@@ -185,19 +176,18 @@ struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn 
     if (!kc)
         return NULL;
     struct cbtopic *t = calloc(1, sizeof *t);
-    char e[512];
     if (t)
         t->topic = strdup(c->kafka.callback_topic);
-    if (!t || !t->topic || !(t->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof e))) {
-        snprintf(err, errlen, "callback topic consumer: %s", t && t->topic ? e : "out of memory");
+    if (!t || !t->topic) {
+        snprintf(err, errlen, "callback topic consumer: out of memory");
         rd_kafka_conf_destroy(kc);
-        if (t)
-            free(t->topic);
         free(t);
         return NULL;
     }
-    if (!(t->prk = handoff_producer(c, t, err, errlen))) {
-        rd_kafka_destroy(t->rk);
+    t->rk = kafka_client_new(RD_KAFKA_CONSUMER, kc, "callback topic consumer", err, errlen);
+    if (!t->rk || !(t->prk = handoff_producer(c, t, err, errlen))) {
+        if (t->rk)
+            rd_kafka_destroy(t->rk);
         free(t->topic);
         free(t);
         return NULL;

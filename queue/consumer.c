@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_common.h"
+#include "kafka_conf.h"
+#include "kafka_wake.h"
 #include "core/sy.h"
 #include "core/log.h"
 
@@ -237,11 +238,8 @@ struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct 
     rd_kafka_conf_set_offset_commit_cb(kc, on_commit);
     rd_kafka_conf_set_error_cb(kc, on_error);
     rd_kafka_conf_set_opaque(kc, k);
-    char e[512];
-    k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof e);
+    k->rk = kafka_client_new(RD_KAFKA_CONSUMER, kc, "kafka consumer", err, errlen);
     if (!k->rk) {
-        snprintf(err, errlen, "kafka consumer: %s", e);
-        rd_kafka_conf_destroy(kc);
         rd_kafka_topic_partition_list_destroy(k->assigned);
         rd_kafka_topic_partition_list_destroy(k->held);
         free(k->topic);

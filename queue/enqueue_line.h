@@ -27,8 +27,8 @@ struct enqueue_line {
 /* Classifies line (len bytes, newline included or not) and builds the
  * message. Trailing whitespace is cut. A missing "id" becomes new_id, inserted
  * as text right after the opening brace so the rest of the line is sent byte
- * for byte (new_id must need no JSON escaping). Returns 0, or -1 when out of
- * memory (l is then clean). line must stay valid while l->value is used. */
+ * for byte (new_id must need no JSON escaping). SY_OK, or SY_ERR when out
+ * of memory (l is then clean). line must stay valid while l->value is used. */
 int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, const char *new_id);
 
 void enqueue_line_cleanup(struct enqueue_line *l);

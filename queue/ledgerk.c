@@ -16,7 +16,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kafka_common.h"
+#include "kafka_conf.h"
+#include "kafka_wake.h"
 #include "core/log.h"
 #include "core/sy.h"
 
@@ -80,13 +81,15 @@ int ledgerk_ensure(const struct conf *c, char *err, size_t errlen)
     int rc = SY_AGAIN;
     int want = kafka_topic_partitions(rk, c->kafka.input_topic, LK_META_MS);
     int have = kafka_topic_partitions(rk, c->kafka.ledger_topic, LK_META_MS);
+    const struct kafka_topic_spec spec = {
+        .name = c->kafka.ledger_topic, .partitions = want, .replication = -1, .configs = configs,
+    };
     if (want <= 0) {
         snprintf(err, errlen, "kafka.ledger_topic: cannot read the partition count of input topic %s",
                  c->kafka.input_topic);
     } else if (have > 0) {
         rc = check_existing(rk, c, want, have, err, errlen);
-    } else if (kafka_topic_create(rk, "kafka.ledger_topic", c->kafka.ledger_topic, want, configs, err, errlen) ==
-               SY_OK) {
+    } else if (kafka_topic_create(rk, "kafka.ledger_topic", &spec, NULL, err, errlen) == SY_OK) {
         for (int i = 0; i < 50 && (have = kafka_topic_partitions(rk, c->kafka.ledger_topic, LK_META_MS)) <= 0; i++)
             rd_kafka_poll(rk, 100);
         if (have <= 0)

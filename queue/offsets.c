@@ -74,7 +74,7 @@ static struct part *alloc_slots(size_t cap)
 {
     struct part *s = calloc(cap, sizeof(*s));
 
-    if (s == NULL)
+    if (!s)
         return NULL;
     for (size_t i = 0; i < cap; i++)
         s[i].id = -1;
@@ -105,7 +105,7 @@ static int grow_table(struct offsets *o)
     size_t oldcap = o->cap;
     struct part *s = alloc_slots(oldcap * 2);
 
-    if (s == NULL)
+    if (!s)
         return SY_ERR;
     o->slots = s;
     o->cap = oldcap * 2;
@@ -125,7 +125,7 @@ static struct part *find_or_create(struct offsets *o, int32_t id)
     struct part *p = find(o, id);
     struct part fresh = { .id = id, .last = -1, .committed = -1 };
 
-    if (p != NULL)
+    if (p)
         return p;
     if ((o->used + 1) * 2 > o->cap && grow_table(o) != SY_OK) {
         errno = ENOMEM;
@@ -204,7 +204,7 @@ static int ring_resize(struct part *p, size_t cap)
     int64_t *ring = malloc(cap * sizeof(*ring));
     uint64_t *done = calloc(cap / 64, sizeof(*done));
 
-    if (ring == NULL || done == NULL) {
+    if (!ring || !done) {
         free(ring);
         free(done);
         return SY_ERR;
@@ -274,10 +274,10 @@ struct offsets *offsets_new(void)
 {
     struct offsets *o = calloc(1, sizeof(*o));
 
-    if (o == NULL)
+    if (!o)
         return NULL;
     o->slots = alloc_slots(MIN_TABLE);
-    if (o->slots == NULL) {
+    if (!o->slots) {
         free(o);
         return NULL;
     }
@@ -288,7 +288,7 @@ struct offsets *offsets_new(void)
 
 void offsets_free(struct offsets *o)
 {
-    if (o == NULL)
+    if (!o)
         return;
     for (size_t i = 0; i < o->cap; i++) {
         if (o->slots[i].id != -1)
@@ -308,14 +308,14 @@ int offsets_add(struct offsets *o, int32_t partition, int64_t offset)
         return SY_ERR;
     }
     p = find(o, partition);
-    if (p != NULL && offset <= p->last) {
+    if (p && offset <= p->last) {
         errno = EINVAL;
         return SY_ERR;
     }
-    created = p == NULL;
+    created = !p;
     if (created) {
         p = find_or_create(o, partition);
-        if (p == NULL)
+        if (!p)
             return SY_ERR;
     }
     if (p->count == p->cap && ring_resize(p, p->cap ? p->cap * 2 : MIN_RING) != SY_OK) {
@@ -338,7 +338,7 @@ int offsets_finish(struct offsets *o, int32_t partition, int64_t offset)
     struct part *p = find(o, partition);
     ptrdiff_t i;
 
-    if (p == NULL)
+    if (!p)
         return SY_DECLINED;
     i = ring_index(p, offset);
     if (i < 0 || is_done(p, (size_t)i))
@@ -362,10 +362,10 @@ int64_t offsets_committable(const struct offsets *o, int32_t partition, bool *ch
     const struct part *p = find(o, partition);
     int64_t c = -1;
 
-    if (p != NULL)
+    if (p)
         c = committable_of(p);
-    if (changed != NULL)
-        *changed = p != NULL && c > p->committed;
+    if (changed)
+        *changed = p && c > p->committed;
     return c;
 }
 
@@ -373,7 +373,7 @@ int offsets_mark_committed(struct offsets *o, int32_t partition, int64_t offset)
 {
     struct part *p = find(o, partition);
 
-    if (p == NULL || offset < p->committed)
+    if (!p || offset < p->committed)
         return SY_DECLINED;
     p->committed = offset;
     return SY_OK;
@@ -383,14 +383,14 @@ int64_t offsets_committed(const struct offsets *o, int32_t partition)
 {
     const struct part *p = find(o, partition);
 
-    return p != NULL ? p->committed : -1;
+    return p ? p->committed : -1;
 }
 
 size_t offsets_in_flight(const struct offsets *o, int32_t partition)
 {
     const struct part *p = find(o, partition);
 
-    return p != NULL ? p->pending : 0;
+    return p ? p->pending : 0;
 }
 
 size_t offsets_total_in_flight(const struct offsets *o)
@@ -402,7 +402,7 @@ void offsets_drop(struct offsets *o, int32_t partition)
 {
     struct part *p = find(o, partition);
 
-    if (p == NULL)
+    if (!p)
         return;
     o->total -= p->pending;
     ring_free(p);
@@ -418,7 +418,7 @@ int offsets_assign(struct offsets *o, int32_t partition, int64_t next)
         return SY_ERR;
     }
     p = find_or_create(o, partition);
-    if (p == NULL)
+    if (!p)
         return SY_ERR;
     o->total -= p->pending;
     ring_free(p);

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kafka_common.h"
+#include "kafka_conf.h"
+#include "kafka_wake.h"
 #include "core/sy.h"
 #include "core/log.h"
 
@@ -102,11 +103,8 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
     rd_kafka_conf_set_dr_msg_cb(kc, on_dr);
     rd_kafka_conf_set_error_cb(kc, on_error);
     rd_kafka_conf_set_opaque(kc, p);
-    char e[512];
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof e);
+    p->rk = kafka_client_new(RD_KAFKA_PRODUCER, kc, "kafka producer", err, errlen);
     if (!p->rk) {
-        snprintf(err, errlen, "kafka producer: %s", e);
-        rd_kafka_conf_destroy(kc);
         free(p);
         return NULL;
     }

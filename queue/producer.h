@@ -23,6 +23,9 @@ typedef void (*producer_dr_fn)(void *ud, void *opaque, int ok, rd_kafka_resp_err
 /* Fatal producer error (e.g. the idempotent producer lost its state). */
 typedef void (*producer_fatal_fn)(void *ud, const char *reason);
 
+/* The result/DLQ producer for c->kafka (read during the call only). dr and
+ * fatal run on the loop thread with ud; uv is borrowed and must outlive the
+ * producer. Caller frees with producer_free(). NULL with err on failure. */
 struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr, producer_fatal_fn fatal,
                               void *ud, char *err, size_t errlen);
 
@@ -60,6 +63,9 @@ void producer_serve(struct producer *p);
  * the number that were not delivered. */
 int producer_flush(struct producer *p, int timeout_ms);
 
+/* Stop watching the producer and free it (NULL is fine). The memory goes once
+ * the loop has run the timer's close callback: run the loop afterwards.
+ * Undelivered messages are dropped without reports: producer_flush() first. */
 void producer_free(struct producer *p);
 
 /* Learn topic's partition leaders now (blocks up to timeout_ms; startup

@@ -20,6 +20,9 @@
 #include <criterion/criterion.h>
 #include <criterion/options.h>
 
+#include "core/sy.h"
+#include "queue/kafka_conf.h"
+
 int64_t kt_now_ms(void)
 {
     struct timespec ts;
@@ -49,18 +52,26 @@ void kt_unique(char *out, size_t cap, const char *tag)
     snprintf(out, cap, "e2e-%s-%ld-%d-%ld", tag, (long)getpid(), ++counter, (long)time(NULL));
 }
 
-/* A client of the given type on the test broker; extra: "name", "value", ..., NULL. */
-static rd_kafka_t *client(rd_kafka_type_t type, const char *const *extra, rd_kafka_conf_t *base)
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* A client of the given type on the test broker; extra: "name", "value", ...,
+ * NULL. With p (a producer), its delivery reports go to on_dr. */
+static rd_kafka_t *client(rd_kafka_type_t type, const char *const *extra, struct kt_producer *p)
 {
-    rd_kafka_conf_t *kc = base ? base : rd_kafka_conf_new();
+    static const char *const quiet[] = { "log_level", "3", NULL };
     char e[512];
-    cr_assert_eq(rd_kafka_conf_set(kc, "bootstrap.servers", kt_brokers(), e, sizeof e), RD_KAFKA_CONF_OK, "%s", e);
-    cr_assert_eq(rd_kafka_conf_set(kc, "log_level", "3", e, sizeof e), RD_KAFKA_CONF_OK, "%s", e);
-    for (size_t i = 0; extra && extra[i]; i += 2)
-        cr_assert_eq(rd_kafka_conf_set(kc, extra[i], extra[i + 1], e, sizeof e), RD_KAFKA_CONF_OK, "%s: %s",
-                     extra[i], e);
-    rd_kafka_t *rk = rd_kafka_new(type, kc, e, sizeof e);
-    cr_assert_not_null(rk, "rd_kafka_new: %s", e);
+    rd_kafka_conf_t *kc = kafka_conf_build(kt_brokers(), NULL, 0, quiet, e, sizeof e);
+    cr_assert_not_null(kc, "%s", e);
+    if (kafka_conf_set_pairs(kc, extra, e, sizeof e) != SY_OK) {
+        rd_kafka_conf_destroy(kc);
+        cr_assert_fail("%s", e);
+    }
+    if (p) {
+        rd_kafka_conf_set_dr_msg_cb(kc, on_dr);
+        rd_kafka_conf_set_opaque(kc, p);
+    }
+    rd_kafka_t *rk = kafka_client_new(type, kc, "rd_kafka_new", e, sizeof e);
+    cr_assert_not_null(rk, "%s", e);
     return rk;
 }
 
@@ -95,33 +106,14 @@ static int wait_topic(rd_kafka_t *rk, const char *topic, int want, int timeout_m
 void kt_create_topic(const char *name, int partitions, long max_message_bytes)
 {
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL, NULL);
-    char e[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, e, sizeof e);
-    cr_assert_not_null(nt, "NewTopic %s: %s", name, e);
-    if (max_message_bytes > 0) {
-        char v[32];
-        snprintf(v, sizeof v, "%ld", max_message_bytes);
-        cr_assert_eq(rd_kafka_NewTopic_set_config(nt, "max.message.bytes", v), RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opt, 20000, e, sizeof e);
-    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    cr_assert_not_null(ev, "CreateTopics %s: no answer", name);
-    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-    cr_assert_not_null(res, "CreateTopics %s: %s", name, rd_kafka_event_error_string(ev));
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &cnt);
-    cr_assert_eq(cnt, 1);
-    rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[0]);
-    cr_assert(te == RD_KAFKA_RESP_ERR_NO_ERROR || te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS,
-              "CreateTopics %s: %s", name, rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opt);
-    rd_kafka_NewTopic_destroy(nt);
+    char v[32], e[512];
+    snprintf(v, sizeof v, "%ld", max_message_bytes);
+    const char *const configs[] = { "max.message.bytes", v, NULL };
+    const struct kafka_topic_spec t = {
+        .name = name, .partitions = partitions, .replication = 1, .configs = max_message_bytes > 0 ? configs : NULL,
+    };
+    cr_assert_eq(kafka_topic_create(rk, "CreateTopics", &t, NULL, e, sizeof e), SY_OK, "%s", e);
     wait_topic(rk, name, partitions, 30000);
-    rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
 }
 
@@ -155,13 +147,10 @@ struct kt_producer *kt_producer_new(void)
 {
     struct kt_producer *p = calloc(1, sizeof *p);
     cr_assert_not_null(p);
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set_dr_msg_cb(kc, on_dr);
-    rd_kafka_conf_set_opaque(kc, p);
     static const char *const extra[] = {
         "enable.idempotence", "true", "acks", "all", "linger.ms", "5", "message.max.bytes", "8388608", NULL,
     };
-    p->rk = client(RD_KAFKA_PRODUCER, extra, kc);
+    p->rk = client(RD_KAFKA_PRODUCER, extra, p);
     return p;
 }
 

@@ -39,9 +39,9 @@ int sy_free_port(void);
 /* /_stats value at a dotted path ("kie.creates"), or -1. */
 long fp_stat(const struct fakeprov *fp, const char *dotted);
 
-/* Write a config pointing both providers at fp into dir/name. extra is
- * appended inside the worker group (may be ""); prov_extra inside each
- * provider group. Returns the path (static buffer per call site: copy it). */
+/* Write to path a config pointing both providers at fp. worker_extra is
+ * appended inside the worker group, prov_extra inside each provider group
+ * (either may be NULL); a default key the extra text names is left out. */
 void sy_write_config(const struct fakeprov *fp, const char *path, const char *worker_extra,
                      const char *prov_extra);
 

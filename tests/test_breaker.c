@@ -3,6 +3,7 @@
  * one transition and asserts the state and counters at every step; the
  * random test compares it with a brute-force model after every call. */
 #include "providers/breaker.h"
+#include "providers/prov_util.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>

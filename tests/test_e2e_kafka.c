@@ -4,7 +4,8 @@
  *
  * Each test makes its own topics and group (unique names), produces jobs with
  * known ids ("job-N") to known partitions, and reads the output topic from the
- * beginning with a group-less reader, counting results per id. The tests share
+ * beginning with a group-less reader, counting results per id (the world:
+ * e2eworld.h; malformed input: test_e2e_malformed.c). The tests share
  * one broker and the last one freezes it, so this file runs its tests one at a
  * time whatever -j it is given (see main() at the bottom). */
 #include <signal.h>
@@ -18,10 +19,9 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include "e2eworld.h"
 #include "kafkatest.h"
 #include "sytest.h"
-
-#define MAX_WORKERS 8
 
 /* ---- result tally ---- */
 
@@ -31,8 +31,8 @@ struct tally {
     int *ok;          /* "succeeded" results per job */
     int64_t *first_ts; /* Kafka timestamp of its first result */
     uint8_t *wmask;   /* bit w: worker slot w published a result for it */
-    char workers[MAX_WORKERS][96];
-    long per_worker[MAX_WORKERS];
+    char workers[WORLD_MAX_WORKERS][96];
+    long per_worker[WORLD_MAX_WORKERS];
     int n_workers;
     long total, stray, bad, distinct;
     char first_bad[256];
@@ -62,8 +62,8 @@ static int worker_slot(struct tally *t, const char *w)
     for (int i = 0; i < t->n_workers; i++)
         if (strcmp(t->workers[i], w) == 0)
             return i;
-    if (t->n_workers == MAX_WORKERS)
-        return MAX_WORKERS - 1;
+    if (t->n_workers == WORLD_MAX_WORKERS)
+        return WORLD_MAX_WORKERS - 1;
     snprintf(t->workers[t->n_workers], sizeof t->workers[0], "%s", w);
     return t->n_workers++;
 }
@@ -180,114 +180,6 @@ static void assert_all_succeeded(const struct tally *t, const char *test)
     cr_assert_eq(t->bad, 0, "%s: %ld malformed results; first: %s", test, t->bad, t->first_bad);
 }
 
-/* ---- a test's world: fakeprov, topics, group, producer ---- */
-
-struct world {
-    struct fakeprov fp;
-    char dir[256];
-    char group[128], in[128], out[128], dlq[128];
-    struct kt_topics t;
-    int partitions;
-    struct kt_producer *prod;
-    struct kt_dr *drs;
-    int n_jobs;
-    pid_t pids[MAX_WORKERS];
-    int n_pids;
-};
-
-static void world_init(struct world *w, const char *tag, int partitions, int n_jobs, const char *gen_ms,
-                       long in_max_bytes)
-{
-    memset(w, 0, sizeof *w);
-    kt_brokers();
-    const char *args[] = { "--gen-ms", gen_ms, "--threads", "2", NULL };
-    fp_start(&w->fp, args);
-    sy_tmpdir(w->dir, sizeof w->dir);
-    char base[100];
-    kt_unique(base, sizeof base, tag);
-    snprintf(w->group, sizeof w->group, "%s-group", base);
-    snprintf(w->in, sizeof w->in, "%s-in", base);
-    snprintf(w->out, sizeof w->out, "%s-out", base);
-    snprintf(w->dlq, sizeof w->dlq, "%s-dlq", base);
-    w->t = (struct kt_topics){ .group = w->group, .input = w->in, .output = w->out, .dlq = w->dlq };
-    w->partitions = partitions;
-    kt_create_topic(w->in, partitions, in_max_bytes);
-    kt_create_topic(w->out, partitions, 0);
-    kt_create_topic(w->dlq, 1, 0);
-    w->prod = kt_producer_new();
-    w->n_jobs = n_jobs;
-    w->drs = calloc((size_t)(n_jobs > 0 ? n_jobs : 1), sizeof *w->drs);
-    cr_assert_not_null(w->drs);
-    fprintf(stderr, "%s: topics %s-*, logs in %s\n", tag, base, w->dir);
-}
-
-/* Config dir/NAME.conf with client.id NAME, then a worker logging to dir/NAME.log. */
-static pid_t world_worker(struct world *w, const char *name, const char *worker_extra, const char *props)
-{
-    char conf[400], log[400], kp[600];
-    snprintf(conf, sizeof conf, "%s/%s.conf", w->dir, name);
-    snprintf(log, sizeof log, "%s/%s.log", w->dir, name);
-    snprintf(kp, sizeof kp, "client_id = \"%s\"; %s", name, props ? props : "");
-    kt_write_config(&w->fp, conf, &w->t, worker_extra, "", kp);
-    pid_t pid = kt_worker_start(conf, log);
-    cr_assert_lt(w->n_pids, MAX_WORKERS);
-    w->pids[w->n_pids++] = pid;
-    return pid;
-}
-
-/* Jobs [from, to) to partition i % partitions, alternating providers; a job
- * whose index is a multiple of slow_every (> 0) gets the prompt marker slow. */
-static void produce_jobs(struct world *w, int from, int to, int slow_every, const char *slow)
-{
-    for (int i = from; i < to; i++) {
-        char id[32], val[256];
-        snprintf(id, sizeof id, "job-%d", i);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d%s\",\"providers\":[\"%s\"]}", id, i,
-                 slow_every > 0 && i % slow_every == 0 ? slow : "", i % 2 ? "kie" : "replicate");
-        kt_produce(w->prod, w->in, i % w->partitions, id, strlen(id), val, strlen(val), NULL, &w->drs[i]);
-    }
-    kt_producer_flush(w->prod, 60000);
-}
-
-/* SIGTERM every worker still running; each must exit 0 within timeout_s. */
-static void world_stop_workers(struct world *w, int timeout_s)
-{
-    for (int i = 0; i < w->n_pids; i++) {
-        if (w->pids[i] <= 0)
-            continue;
-        long ms = 0;
-        int rc = kt_worker_stop(w->pids[i], timeout_s, &ms);
-        cr_assert_eq(rc, 0, "worker %ld exited %d after SIGTERM (%ld ms); logs in %s", (long)w->pids[i], rc, ms,
-                     w->dir);
-        w->pids[i] = 0;
-    }
-}
-
-static void world_free(struct world *w)
-{
-    for (int i = 0; i < w->n_pids; i++) {
-        if (w->pids[i] > 0) {
-            kill(w->pids[i], SIGKILL);
-            waitpid(w->pids[i], NULL, 0);
-        }
-    }
-    kt_producer_free(w->prod);
-    free(w->drs);
-    cr_assert_eq(fp_stop(&w->fp), 0);
-}
-
-/* After a clean shutdown every input offset is committed. */
-static void assert_all_committed(const struct world *w)
-{
-    int64_t c[64], end[64];
-    cr_assert_leq(w->partitions, 64);
-    kt_committed(w->group, w->in, w->partitions, c);
-    kt_end_offsets(w->in, w->partitions, end);
-    for (int p = 0; p < w->partitions; p++)
-        cr_assert_eq(c[p], end[p], "partition %d: committed %lld, end of input %lld; logs in %s", p,
-                     (long long)c[p], (long long)end[p], w->dir);
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -346,7 +238,7 @@ Test(e2e, scale_three_workers, .timeout = 240)
     world_worker(&w, "w3", "", "");
     kt_wait_group(w.group, 3, 12, 90000);
     int64_t t_group = kt_now_ms();
-    produce_jobs(&w, 0, N, 0, "");
+    world_produce_jobs(&w, 0, N, 0, "");
     struct kt_reader *r = kt_reader_new(w.out);
     struct tally t;
     tally_init(&t, N);
@@ -356,7 +248,7 @@ Test(e2e, scale_three_workers, .timeout = 240)
     kt_reader_drain(r, on_result, &t, 10000); /* whatever was still on its way */
     assert_all_succeeded(&t, "scale");
     cr_assert_eq(t.n_workers, 3, "%d distinct workers published results", t.n_workers);
-    assert_all_committed(&w);
+    world_assert_committed(&w);
     fprintf(stderr, "scale_three_workers: %d jobs, %ld results, %ld duplicates; group ready in %lld ms, jobs done "
                     "%lld ms later (%.0f jobs/s); per worker %ld/%ld/%ld\n",
             N, t.total, tally_dups(&t), (long long)(t_group - t0), (long long)(t_done - t_group),
@@ -383,7 +275,7 @@ Test(e2e, kill9_one_of_three, .timeout = 180)
     pid_t victim = world_worker(&w, "w2", we, props);
     world_worker(&w, "w3", we, props);
     kt_wait_group(w.group, 3, 12, 90000);
-    produce_jobs(&w, 0, N, 0, "");
+    world_produce_jobs(&w, 0, N, 0, "");
     struct kt_reader *r = kt_reader_new(w.out);
     struct tally t;
     tally_init(&t, N);
@@ -439,7 +331,7 @@ Test(e2e, sigterm_mid_run, .timeout = 150)
     snprintf(we, sizeof we, "max_in_flight = 100; shutdown_grace_s = %d;", GRACE_S);
     pid_t a = world_worker(&w, "w1", we, "");
     kt_wait_group(w.group, 1, 4, 60000);
-    produce_jobs(&w, 0, N, 40, " [gen:8000]");
+    world_produce_jobs(&w, 0, N, 40, " [gen:8000]");
     struct kt_reader *r = kt_reader_new(w.out);
     struct tally t;
     tally_init(&t, N);
@@ -458,7 +350,7 @@ Test(e2e, sigterm_mid_run, .timeout = 150)
     world_stop_workers(&w, 30);
     kt_reader_drain(r, on_result, &t, 5000);
     assert_all_succeeded(&t, "sigterm");
-    assert_all_committed(&w);
+    world_assert_committed(&w);
     /* Only jobs finished before the stop can repeat: a clean stop loses nothing
      * and redoes at most what sat above a partition's lowest unfinished offset. */
     cr_assert_leq(tally_dups(&t), after_stop, "%ld duplicates, but only %ld jobs had finished before the stop",
@@ -480,7 +372,7 @@ Test(e2e, join_mid_run, .timeout = 180)
     world_init(&w, "join", 12, N, "200", 0);
     world_worker(&w, "w1", "max_in_flight = 40;", "");
     kt_wait_group(w.group, 1, 12, 60000);
-    produce_jobs(&w, 0, N, 0, "");
+    world_produce_jobs(&w, 0, N, 0, "");
     struct kt_reader *r = kt_reader_new(w.out);
     struct tally t;
     tally_init(&t, N);
@@ -494,323 +386,11 @@ Test(e2e, join_mid_run, .timeout = 180)
     cr_assert_eq(t.n_workers, 2, "%d distinct workers published results", t.n_workers);
     int bs = slot_of_pid(&t, b);
     cr_assert_geq(bs, 0, "the joining worker published nothing");
-    assert_all_committed(&w);
+    world_assert_committed(&w);
     fprintf(stderr, "join_mid_run: second worker joined at %ld of %d results and published %ld; %ld duplicates\n",
             at_join, N, t.per_worker[bs], tally_dups(&t));
     tally_free(&t);
     kt_reader_free(r);
-    world_free(&w);
-}
-
-/* ---- malformed input ---- */
-
-struct bad_input {
-    const char *name;
-    char *key; /* NULL = null key */
-    size_t klen;
-    char *val; /* NULL = null value */
-    size_t vlen;
-    const char *result_id; /* a failed invalid_input result must carry this id; NULL = no result */
-    int with_headers;
-    struct kt_dr dr;
-    int seen; /* DLQ records for it */
-};
-
-struct corpus {
-    struct bad_input v[48];
-    int n;
-};
-
-static struct bad_input *add_bad(struct corpus *c, const char *name, const char *key, const void *val, size_t vlen,
-                                 const char *result_id)
-{
-    cr_assert_lt(c->n, 48);
-    struct bad_input *b = &c->v[c->n++];
-    memset(b, 0, sizeof *b);
-    b->name = name;
-    if (key) {
-        b->key = strdup(key);
-        b->klen = strlen(key);
-    }
-    if (val) {
-        b->val = malloc(vlen + 1);
-        cr_assert_not_null(b->val);
-        memcpy(b->val, val, vlen);
-        b->val[vlen] = '\0';
-        b->vlen = vlen;
-    }
-    b->result_id = result_id;
-    return b;
-}
-
-static struct bad_input *add_bad_str(struct corpus *c, const char *name, const char *key, const char *val,
-                                     const char *result_id)
-{
-    return add_bad(c, name, key, val, strlen(val), result_id);
-}
-
-#define BIG_VALUE (2 * 1024 * 1024)
-#define DLQ_CUT (900 * 1024) /* what kworker.c keeps of a value the DLQ topic refuses */
-
-static void build_corpus(struct corpus *c)
-{
-    c->n = 0;
-    add_bad_str(c, "not JSON", "m-01", "hello world", NULL)->with_headers = 1;
-    add_bad_str(c, "prompt of the wrong type", "m-02", "{\"id\":\"m-02\",\"prompt\":42}", "m-02");
-    add_bad_str(c, "missing id", "m-03", "{\"prompt\":\"a room\"}", NULL);
-    add_bad_str(c, "missing prompt", "m-04", "{\"id\":\"m-04\"}", "m-04");
-    add_bad_str(c, "edit without images", "m-05", "{\"id\":\"m-05\",\"operation\":\"edit\",\"prompt\":\"x\"}",
-                "m-05");
-    {
-        char *big = malloc(BIG_VALUE);
-        cr_assert_not_null(big);
-        const char *head = "{\"id\":\"m-06\",\"prompt\":\"";
-        memset(big, 'a', BIG_VALUE);
-        memcpy(big, head, strlen(head));
-        memcpy(big + BIG_VALUE - 2, "\"}", 2);
-        add_bad(c, "2 MiB value", "m-06", big, BIG_VALUE, NULL);
-        free(big);
-    }
-    add_bad_str(c, "invalid UTF-8", "m-07", "{\"id\":\"m-07\",\"prompt\":\"caf\xc3\x28 \xff\"}", NULL);
-    add_bad_str(c, "unknown operation", "m-08", "{\"id\":\"m-08\",\"operation\":\"upscale\",\"prompt\":\"x\"}",
-                "m-08");
-    {
-        const int depth = 10000;
-        size_t cap = 64 + 2 * (size_t)depth;
-        char *deep = malloc(cap);
-        cr_assert_not_null(deep);
-        size_t n = (size_t)snprintf(deep, cap, "{\"id\":\"m-09\",\"prompt\":\"x\",\"metadata\":");
-        memset(deep + n, '[', (size_t)depth);
-        n += (size_t)depth;
-        memset(deep + n, ']', (size_t)depth);
-        n += (size_t)depth;
-        deep[n++] = '}';
-        add_bad(c, "10,000-deep nesting", "m-09", deep, n, NULL);
-        free(deep);
-    }
-    add_bad(c, "empty value", "m-10", "", 0, NULL);
-    add_bad(c, "null value (tombstone)", "m-11", NULL, 0, NULL);
-    /* No failed result when the key is not the id: the message does not own that id. */
-    add_bad_str(c, "null key", NULL, "{\"id\":\"m-12\",\"prompt\":\"x\"}", NULL);
-    add_bad_str(c, "key is not the id", "not-m-13", "{\"id\":\"m-13\",\"prompt\":\"x\"}", NULL);
-    add_bad_str(c, "NaN", "m-14", "{\"id\":\"m-14\",\"prompt\":\"x\",\"deadline_s\":NaN}", "m-14");
-    add_bad_str(c, "trailing garbage", "m-15", "{\"id\":\"m-15\",\"prompt\":\"x\"} garbage", NULL);
-    add_bad_str(c, "deadline 1e300", "m-16", "{\"id\":\"m-16\",\"prompt\":\"x\",\"deadline_s\":1e300}", "m-16");
-    add_bad_str(c, "deadline past int64", "m-17",
-                "{\"id\":\"m-17\",\"prompt\":\"x\",\"deadline_s\":99999999999999999999999}", "m-17");
-    add_bad_str(c, "array instead of object", "m-18", "[{\"id\":\"m-18\",\"prompt\":\"x\"}]", NULL);
-    add_bad_str(c, "id of the wrong type", "m-19", "{\"id\":19,\"prompt\":\"x\"}", NULL);
-    add_bad(c, "NUL byte", "m-20", "{\"id\":\"m-20\",\"prompt\":\"a\0b\"}", 27, NULL);
-    add_bad_str(c, "unknown key", "m-21", "{\"id\":\"m-21\",\"prompt\":\"x\",\"colour\":\"red\"}", "m-21");
-    add_bad_str(c, "blank prompt", "m-22", "{\"id\":\"m-22\",\"prompt\":\"   \"}", "m-22");
-    add_bad_str(c, "unknown output format", "m-23", "{\"id\":\"m-23\",\"prompt\":\"x\",\"output_format\":\"gif\"}",
-                "m-23");
-    add_bad_str(c, "JSON null", "m-24", "null", NULL);
-    add_bad_str(c, "JSON string", "m-25", "\"just a string\"", NULL);
-    add_bad_str(c, "cut short", "m-26", "{\"id\":\"m-26\",\"prompt\":\"x\"", NULL);
-    add_bad_str(c, "negative deadline", "m-27", "{\"id\":\"m-27\",\"prompt\":\"x\",\"deadline_s\":-5}", "m-27");
-    add_bad_str(c, "whitespace only", "m-28", " \n\t ", NULL);
-    add_bad_str(c, "image_urls not an array", "m-29",
-                "{\"id\":\"m-29\",\"operation\":\"edit\",\"prompt\":\"x\",\"image_urls\":\"http://a/b.png\"}", "m-29");
-    {
-        size_t plen = 20001;
-        char *v = malloc(plen + 64);
-        cr_assert_not_null(v);
-        size_t n = (size_t)snprintf(v, 64, "{\"id\":\"m-30\",\"prompt\":\"");
-        memset(v + n, 'p', plen);
-        n += plen;
-        memcpy(v + n, "\"}", 2);
-        add_bad(c, "prompt over 20,000 characters", "m-30", v, n + 2, "m-30");
-        free(v);
-    }
-    add_bad_str(c, "single quotes", "m-31", "{'id':'m-31','prompt':'x'}", NULL);
-}
-
-static void corpus_free(struct corpus *c)
-{
-    for (int i = 0; i < c->n; i++) {
-        free(c->v[i].key);
-        free(c->v[i].val);
-    }
-}
-
-struct dlq_check {
-    struct corpus *c;
-    const char *input_topic;
-    long records, unmatched, bad;
-    char first_bad[300];
-};
-
-static void dlq_bad(struct dlq_check *d, const char *name, const char *what)
-{
-    if (!d->bad++)
-        snprintf(d->first_bad, sizeof d->first_bad, "%s: %s", name, what);
-}
-
-static void on_dlq(void *ud, const rd_kafka_message_t *m)
-{
-    struct dlq_check *d = ud;
-    d->records++;
-    char part[32], off[32], topic[256], reason[512], trunc[32], custom[64];
-    if (!kt_header(m, "switchyard-source-partition", part, sizeof part) ||
-        !kt_header(m, "switchyard-source-offset", off, sizeof off)) {
-        d->unmatched++;
-        return;
-    }
-    struct bad_input *b = NULL;
-    for (int i = 0; i < d->c->n && !b; i++) {
-        struct bad_input *x = &d->c->v[i];
-        if (x->dr.partition == atoi(part) && x->dr.offset == strtoll(off, NULL, 10))
-            b = x;
-    }
-    if (!b) {
-        d->unmatched++;
-        return;
-    }
-    b->seen++;
-    if (!kt_header(m, "switchyard-error", reason, sizeof reason) || !reason[0])
-        dlq_bad(d, b->name, "no switchyard-error header");
-    if (!kt_header(m, "switchyard-source-topic", topic, sizeof topic) || strcmp(topic, d->input_topic) != 0)
-        dlq_bad(d, b->name, "wrong switchyard-source-topic");
-    if ((b->key == NULL) != (m->key == NULL) ||
-        (b->key && (m->key_len != b->klen || memcmp(m->key, b->key, b->klen) != 0)))
-        dlq_bad(d, b->name, "key differs from the original");
-    size_t want = b->vlen;
-    if (b->vlen == BIG_VALUE) {
-        /* The DLQ topic keeps the broker's 1 MB default, so the worker re-sends a cut copy. */
-        char num[32];
-        snprintf(num, sizeof num, "%d", BIG_VALUE);
-        if (!kt_header(m, "switchyard-truncated-from", trunc, sizeof trunc) || strcmp(trunc, num) != 0)
-            dlq_bad(d, b->name, "no switchyard-truncated-from header with the original size");
-        want = DLQ_CUT;
-    }
-    if (m->len != want || (want && (!m->payload || memcmp(m->payload, b->val, want) != 0)))
-        dlq_bad(d, b->name, "value bytes differ from the original");
-    if (b->with_headers && (!kt_header(m, "x-test", custom, sizeof custom) || strcmp(custom, "keep-me") != 0))
-        dlq_bad(d, b->name, "the original headers were not kept");
-    if (b->with_headers && !kt_header(m, "traceparent", custom, sizeof custom))
-        dlq_bad(d, b->name, "the original traceparent header was not kept");
-    fprintf(stderr, "  dlq: %-32s -> %s\n", b->name, reason);
-}
-
-/* Results of the malformed test: every result object, for lookups by id. */
-static void on_result_collect(void *ud, const rd_kafka_message_t *m)
-{
-    json_object *arr = ud;
-    json_tokener *tok = json_tokener_new();
-    json_object *o = m->payload ? json_tokener_parse_ex(tok, m->payload, (int)m->len) : NULL;
-    json_tokener_free(tok);
-    cr_assert_not_null(o, "a result is not JSON");
-    json_object_array_add(arr, o);
-}
-
-static int count_id(json_object *arr, const char *id, const char *status, const char *error_class)
-{
-    int n = 0;
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *o = json_object_array_get_idx(arr, i);
-        if (strcmp(sy_str(o, "id"), id) != 0)
-            continue;
-        if (status && strcmp(sy_str(o, "status"), status) != 0)
-            continue;
-        if (error_class && strcmp(sy_error_class(o), error_class) != 0)
-            continue;
-        n++;
-    }
-    return n;
-}
-
-/* 31 malformed inputs between 10 valid jobs: each malformed one lands in the
- * DLQ once, verbatim (the 2 MiB one as the documented cut copy), with its
- * reason and source coordinates; readable ids also get a failed
- * invalid_input result; valid jobs succeed, and a job sent after the corpus
- * still succeeds; SIGTERM exits 0. */
-Test(e2e, malformed_corpus_to_dlq, .timeout = 120)
-{
-    const int N_VALID = 11; /* job-0..9 among the corpus, job-10 after it */
-    struct world w;
-    world_init(&w, "dlq", 3, N_VALID, "100", 4L * 1024 * 1024);
-    pid_t a = world_worker(&w, "w1", "", "");
-    kt_wait_group(w.group, 1, 3, 60000);
-    struct corpus *c = calloc(1, sizeof *c);
-    cr_assert_not_null(c);
-    build_corpus(c);
-    cr_assert_geq(c->n, 20);
-    const char *hdrs[] = { "x-test", "keep-me", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                           NULL };
-    for (int i = 0; i < c->n; i++) {
-        struct bad_input *b = &c->v[i];
-        kt_produce(w.prod, w.in, i % 3, b->key, b->klen, b->val, b->vlen, b->with_headers ? hdrs : NULL, &b->dr);
-        if (i % 3 == 0 && i / 3 < 10) {
-            char id[32], val[128];
-            int k = i / 3;
-            snprintf(id, sizeof id, "job-%d", k);
-            snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\"}", id, k);
-            kt_produce(w.prod, w.in, (i + 1) % 3, id, strlen(id), val, strlen(val), NULL, &w.drs[k]);
-        }
-    }
-    kt_producer_flush(w.prod, 60000);
-
-    struct dlq_check d = { .c = c, .input_topic = w.in };
-    struct kt_reader *dr = kt_reader_new(w.dlq);
-    int64_t end = kt_now_ms() + 60000;
-    while (d.records < c->n && kt_now_ms() < end)
-        if (kt_reader_drain(dr, on_dlq, &d, 2000) == 0)
-            kt_sleep_ms(200);
-    for (int i = 0; i < c->n; i++)
-        cr_expect_eq(c->v[i].seen, 1, "%s: %d DLQ records (want 1)", c->v[i].name, c->v[i].seen);
-    cr_assert_eq(d.bad, 0, "%ld DLQ records are wrong; first: %s", d.bad, d.first_bad);
-    cr_assert_eq(d.unmatched, 0, "%ld DLQ records match no malformed input", d.unmatched);
-
-    /* The worker still serves: one more valid job after the corpus. */
-    produce_jobs(&w, 10, 11, 0, "");
-    struct kt_reader *rr = kt_reader_new(w.out);
-    json_object *res = json_object_new_array();
-    int expect_failed = 0;
-    for (int i = 0; i < c->n; i++)
-        expect_failed += c->v[i].result_id != NULL;
-    end = kt_now_ms() + 60000;
-    while (kt_now_ms() < end) {
-        if (kt_reader_drain(rr, on_result_collect, res, 2000) == 0)
-            kt_sleep_ms(200);
-        int have = 0;
-        for (int k = 0; k < N_VALID; k++) {
-            char id[32];
-            snprintf(id, sizeof id, "job-%d", k);
-            have += count_id(res, id, NULL, NULL) > 0;
-        }
-        if (have == N_VALID && (int)json_object_array_length(res) >= N_VALID + expect_failed)
-            break;
-    }
-    int rc = kt_worker_stop(a, 30, NULL);
-    w.pids[0] = 0;
-    cr_assert_eq(rc, 0, "worker exited %d after SIGTERM; logs in %s", rc, w.dir);
-    kt_reader_drain(rr, on_result_collect, res, 5000);
-    kt_reader_drain(dr, on_dlq, &d, 5000);
-    cr_assert_eq(d.records, c->n, "%ld DLQ records for %d malformed inputs", d.records, c->n);
-    for (int k = 0; k < N_VALID; k++) {
-        char id[32];
-        snprintf(id, sizeof id, "job-%d", k);
-        cr_assert_eq(count_id(res, id, "succeeded", NULL), 1, "%s: no (single) succeeded result", id);
-    }
-    for (int i = 0; i < c->n; i++) {
-        const struct bad_input *b = &c->v[i];
-        if (b->result_id)
-            cr_assert_eq(count_id(res, b->result_id, "failed", "invalid_input"), 1,
-                         "%s: want one failed invalid_input result for %s", b->name, b->result_id);
-    }
-    cr_assert_eq(json_object_array_length(res), (size_t)(N_VALID + expect_failed),
-                 "%zu results; want %d succeeded + %d invalid_input", json_object_array_length(res), N_VALID,
-                 expect_failed);
-    assert_all_committed(&w);
-    fprintf(stderr, "malformed_corpus_to_dlq: %d malformed -> %ld DLQ records, %d invalid_input results; %d valid "
-                    "jobs succeeded\n",
-            c->n, d.records, expect_failed, N_VALID);
-    json_object_put(res);
-    kt_reader_free(rr);
-    kt_reader_free(dr);
-    corpus_free(c);
-    free(c);
     world_free(&w);
 }
 
@@ -851,7 +431,7 @@ Test(e2e, z_broker_restart, .timeout = 240)
     world_worker(&w, "w1", "max_in_flight = 50;", "");
     world_worker(&w, "w2", "max_in_flight = 50;", "");
     kt_wait_group(w.group, 2, 6, 60000);
-    produce_jobs(&w, 0, N, 0, "");
+    world_produce_jobs(&w, 0, N, 0, "");
     struct kt_reader *r = kt_reader_new(w.out);
     struct tally t;
     tally_init(&t, N);
@@ -881,7 +461,7 @@ Test(e2e, z_broker_restart, .timeout = 240)
     world_stop_workers(&w, 40);
     kt_reader_drain(r, on_result, &t, 10000);
     assert_all_succeeded(&t, "outage");
-    assert_all_committed(&w);
+    world_assert_committed(&w);
     fprintf(stderr, "z_broker_restart: broker frozen %lld ms at %ld of %d results; all done %lld ms after it "
                     "resumed; %ld duplicates\n",
             (long long)(t_cont - t_stop), at_stop, N, (long long)(t_done - t_cont), tally_dups(&t));

@@ -1,5 +1,5 @@
 /* test_kie.c — KIE provider: reply fixtures (parameterized), request
- * builders, and the shared helpers in provider.c (retry-after, class names,
+ * builders, and the shared helpers in prov_util.c (retry-after, class names,
  * registry, bounded JSON parsing).
  *
  * Fixtures live under SY_FIXTURES "/kie/"; a file's name carries the HTTP
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/provider.h"
+#include "providers/prov_util.h"
 #include "provtest.h"
 #include "core/sy.h"
 
@@ -492,7 +492,7 @@ Test(kie_build, trailing_slash_and_no_cancel)
     cr_expect_str_eq(kie_ops.type, "kie");
 }
 
-/* ---- shared helpers (provider.c) ---- */
+/* ---- shared helpers (prov_util.c, provider.c) ---- */
 
 Test(provider, retry_after)
 {

@@ -9,7 +9,7 @@
  * fakeprov enforces no limit here, so its peak is the true one: at most 20
  * creates arrived in any 10 s. On loopback the skew is small: a 1.8/10 s
  * default passes this run too (checked); the skew that made that default
- * draw 429s is covered by test_ratelimit.c's kie_arrivals_* tests.
+ * draw 429s is covered by test_ratelimit_window.c's kie_arrivals_* tests.
  *
  * default_config_thousand_jobs (`scripts/test.sh --long`, or SY_LONG_TESTS=1;
  * ~10 minutes of mostly idle waiting, not run by CI): 1,000 jobs against
@@ -17,7 +17,7 @@
  * the default holds over ~90 windows of steady state. What it covered runs
  * in seconds elsewhere: the window math and KIE's limit on arrivals, for any
  * skew up to 1 s and every window of a million simulated ms, from the
- * loader's shipped defaults (test_ratelimit.c: kie_arrivals_*,
+ * loader's shipped defaults (test_ratelimit_window.c: kie_arrivals_*,
  * window_property_kie_shipped_defaults); the real stack's skew at the start
  * burst and at window edges (the short run above). */
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "providers/provider.h"
+#include "providers/prov_util.h"
 #include "provtest.h"
 #include "core/sy.h"
 

@@ -92,14 +92,14 @@ Test(template, loader_lists_each_placeholder_once_in_order)
     cr_assert_str_eq(t->vars[1].name, "style");
     cr_assert_eq(t->vars[1].n_choices, 3);
     cr_assert_str_eq(t->vars[1].choices[2], "mid-century modern");
-    cr_assert(t->op_set && t->edit);
+    cr_assert_eq(t->op, CONF_OP_EDIT);
     t = conf_template_by_name(c, "room");
-    cr_assert(t->op_set && !t->edit);
+    cr_assert_eq(t->op, CONF_OP_GENERATE);
     cr_assert_str_eq(t->vars[0].name, "style");
     cr_assert_str_eq(t->vars[0].def, "modern");
     t = conf_template_by_name(c, "fixed");
     cr_assert_eq(t->n_vars, 0);
-    cr_assert_eq(t->op_set, 0);
+    cr_assert_eq(t->op, CONF_OP_UNSET);
     cr_assert_null(conf_template_by_name(c, "nope"));
     conf_free(c);
     assert_no_leaks();

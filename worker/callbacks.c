@@ -42,13 +42,14 @@
 
 #include <microhttpd.h>
 
+#include "providers/prov_util.h"
 #include "providers/registry.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
 #include "core/log.h"
 #include "worker/metrics.h"
 #include "core/sy.h"
-#include "worker/tcplisten.h"
+#include "worker/httpd.h"
 
 #define CB_MAX_BODY (1024 * 1024)
 #define CB_MAX_BUFFERED (32 * 1024 * 1024) /* all bodies being read at once */
@@ -112,15 +113,10 @@ void callbacks_event_cleanup(struct callbacks_event *ev)
 
 /* ---- the listener thread ---- */
 
+/* Every answer is a static line of plain text. */
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const char *text)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    enum MHD_Result rc = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return rc;
+    return httpd_reply(c, code, "text/plain; charset=utf-8", text, MHD_RESPMEM_PERSISTENT);
 }
 
 /* /cb/<provider>/<partition|b>/<job id>: the provider's index, or -1. The job
@@ -537,23 +533,19 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
         cb->prov[i].key = t < CB_MAX_TYPES && cb->keys[t].data ? &cb->keys[t] : NULL;
         cb->n_prov++;
     }
-    int v6 = 0;
-    int fd = tcplisten_open("callbacks", c->callbacks.listen, &v6, err, errlen);
-    if (fd < 0) {
-        free_cb(cb);
-        return NULL;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    /* The external logger must be the first option, or MHD logs to stderr before it. */
-    cb->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, cb, MHD_OPTION_EXTERNAL_LOGGER,
-                                  (MHD_LogCallback)on_mhd_log, cb, MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->callbacks.max_connections,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->callbacks.max_connections_per_ip,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15, MHD_OPTION_NOTIFY_COMPLETED,
-                                  on_completed, cb, MHD_OPTION_END);
+    const struct httpd_opts ho = {
+        .what = "callbacks",
+        .listen = c->callbacks.listen,
+        .on_request = on_request,
+        .ud = cb,
+        .on_completed = on_completed,
+        .logger = (MHD_LogCallback)on_mhd_log,
+        .max_connections = (unsigned)c->callbacks.max_connections,
+        .max_per_ip = (unsigned)c->callbacks.max_connections_per_ip,
+        .timeout_s = 15,
+    };
+    cb->daemon = httpd_start(&ho, err, errlen);
     if (!cb->daemon) {
-        close(fd);
-        snprintf(err, errlen, "callbacks: cannot start the HTTP listener on %s", c->callbacks.listen);
         free_cb(cb);
         return NULL;
     }

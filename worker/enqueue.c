@@ -36,6 +36,7 @@
 #include "conf/config.h"
 #include "queue/enqueue_ids.h"
 #include "queue/enqueue_line.h"
+#include "queue/kafka_conf.h"
 #include "core/sy.h"
 
 #define ENQ_MAX_PROPS 64
@@ -104,7 +105,7 @@ static void enq_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     if (q->failed_dr++ < 5)
         fprintf(stderr, "switchyard-enqueue: delivery failed: %s\n", rd_kafka_err2str(m->err));
     struct enqueue_id *e = enqueue_ids_find(&q->ids, m->key, m->key_len);
-    if (e != NULL && e->state == ENQUEUE_ID_WAITING) {
+    if (e && e->state == ENQUEUE_ID_WAITING) {
         e->state = ENQUEUE_ID_LOST;
         q->expected--;
     }
@@ -129,7 +130,7 @@ static void enq_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaq
 static int enq_read_value(const char *k, const char *path, char *buf, size_t cap, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    if (!f) {
         snprintf(err, errlen, "-X %s=@%s: %s", k, path, strerror(errno));
         return SY_ERR;
     }
@@ -152,136 +153,104 @@ static void enq_warn_inline_secret(const char *xprop)
 {
     const char *eq = strchr(xprop, '=');
     char name[256];
-    if (eq == NULL || eq[1] == '@')
+    if (!eq || eq[1] == '@')
         return;
     snprintf(name, sizeof name, "%.*s", (int)(eq - xprop), xprop);
-    if (strcasestr(name, "password") != NULL || strcasestr(name, "secret") != NULL)
+    if (strcasestr(name, "password") || strcasestr(name, "secret"))
         fprintf(stderr,
                 "switchyard-enqueue: warning: -X %s=... puts a secret on the command line (ps, /proc/PID/cmdline); "
                 "use -X %s=@FILE, or kafka.properties in a -c FILE only its owner can read\n",
                 name, name);
 }
 
-static int enq_set(rd_kafka_conf_t *kc, const char *k, const char *v, char *err, size_t errlen)
+/* -X PROP=VALUE, or PROP=@FILE (the value is read, set, then wiped). */
+static int enq_xprop(rd_kafka_conf_t *kc, const char *xprop, char *err, size_t errlen)
 {
-    char why[256];
-    if (rd_kafka_conf_set(kc, k, v, why, sizeof why) == RD_KAFKA_CONF_OK)
-        return SY_OK;
-    if (snprintf(err, errlen, "%s: %s", k, why) >= (int)errlen)
-        err[errlen - 1] = '\0'; /* a cut message is fine; using the result silences -Wformat-truncation */
-    return SY_ERR;
+    char k[256];
+    const char *eq = strchr(xprop, '=');
+    size_t kl = eq ? (size_t)(eq - xprop) : 0;
+    if (kl == 0 || kl >= sizeof k) {
+        snprintf(err, errlen, "-X %s: expected PROP=VALUE", xprop);
+        return SY_ERR;
+    }
+    memcpy(k, xprop, kl);
+    k[kl] = '\0';
+    if (eq[1] != '@')
+        return kafka_conf_set(kc, k, eq + 1, err, errlen);
+    char v[4096];
+    int rc = enq_read_value(k, eq + 2, v, sizeof v, err, errlen);
+    if (rc == SY_OK)
+        rc = kafka_conf_set(kc, k, v, err, errlen);
+    explicit_bzero(v, sizeof v);
+    return rc;
+}
+
+/* Whether kafka.properties or -X set the producer's linger. If not, it is 0:
+ * each job is sent at once (librdkafka's default of 5 ms is all added
+ * latency for a job sent alone; bulk input still batches while a request
+ * is in flight). */
+static int enq_sets_linger(const struct enq *q)
+{
+    static const char *const names[] = { "linger.ms", "queue.buffering.max.ms" };
+    for (size_t n = 0; n < 2; n++) {
+        size_t len = strlen(names[n]);
+        for (size_t i = 0; q->conf && i < q->conf->kafka.n_properties; i++)
+            if (strcmp(q->conf->kafka.properties[i].key, names[n]) == 0)
+                return 1;
+        for (size_t i = 0; i < q->n_xprops; i++)
+            if (strncmp(q->xprops[i], names[n], len) == 0 && q->xprops[i][len] == '=')
+                return 1;
+    }
+    return 0;
 }
 
 /* A producer (idempotent, acks=all) or a no-commit consumer with a unique
- * throwaway group (librdkafka's assign() needs a group id, nothing is joined). */
+ * throwaway group (librdkafka's assign() needs a group id, nothing is joined).
+ * Precedence, last wins: --brokers, kafka.properties, -X, then these. */
 static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, size_t errlen)
 {
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    int rc = enq_set(kc, "bootstrap.servers", q->brokers, err, errlen);
-    /* Send each job at once (librdkafka's default linger is 5 ms, all of it
-     * in the job's latency); bulk input still batches while a request is in
-     * flight. kafka.properties and -X may set it again. */
-    if (rc == SY_OK && type == RD_KAFKA_PRODUCER)
-        rc = enq_set(kc, "linger.ms", "0", err, errlen);
-    for (size_t i = 0; q->conf != NULL && rc == SY_OK && i < q->conf->kafka.n_properties; i++)
-        rc = enq_set(kc, q->conf->kafka.properties[i].key, q->conf->kafka.properties[i].value, err, errlen);
-    for (size_t i = 0; rc == SY_OK && i < q->n_xprops; i++) {
-        char k[256];
-        const char *eq = strchr(q->xprops[i], '=');
-        size_t kl = eq != NULL ? (size_t)(eq - q->xprops[i]) : 0;
-        if (kl == 0 || kl >= sizeof k) {
-            snprintf(err, errlen, "-X %s: expected PROP=VALUE", q->xprops[i]);
-            rc = SY_ERR;
-            break;
-        }
-        memcpy(k, q->xprops[i], kl);
-        k[kl] = '\0';
-        if (eq[1] == '@') {
-            char v[4096];
-            rc = enq_read_value(k, eq + 2, v, sizeof v, err, errlen);
-            if (rc == SY_OK)
-                rc = enq_set(kc, k, v, err, errlen);
-            explicit_bzero(v, sizeof v);
-        } else {
-            rc = enq_set(kc, k, eq + 1, err, errlen);
-        }
-    }
-    if (rc == SY_OK && type == RD_KAFKA_PRODUCER) {
-        rc = enq_set(kc, "enable.idempotence", "true", err, errlen);
-        if (rc == SY_OK)
-            rc = enq_set(kc, "acks", "all", err, errlen);
-        rd_kafka_conf_set_dr_msg_cb(kc, enq_on_delivery);
-    } else if (rc == SY_OK) {
-        char group[96];
-        snprintf(group, sizeof group, "switchyard-enqueue-%ld-%" PRId64, (long)getpid(), q->start_wall_ms);
-        static const char *const cons[][2] = {
-            { "enable.auto.commit", "false" },
-            { "enable.auto.offset.store", "false" },
-            { "enable.partition.eof", "false" },
-        };
-        rc = enq_set(kc, "group.id", group, err, errlen);
-        for (size_t i = 0; rc == SY_OK && i < sizeof cons / sizeof cons[0]; i++)
-            rc = enq_set(kc, cons[i][0], cons[i][1], err, errlen);
-    }
+    static const char *const prod[] = { "enable.idempotence", "true", "acks", "all", NULL };
+    char group[96];
+    snprintf(group, sizeof group, "switchyard-enqueue-%ld-%" PRId64, (long)getpid(), q->start_wall_ms);
+    const char *const cons[] = {
+        "group.id", group,
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "enable.partition.eof", "false",
+        NULL,
+    };
+    const struct conf_kv *props = q->conf ? q->conf->kafka.properties : NULL;
+    rd_kafka_conf_t *kc = kafka_conf_build(q->brokers, props, q->conf ? q->conf->kafka.n_properties : 0, NULL, err,
+                                           errlen);
+    int rc = kc ? SY_OK : SY_ERR;
+    for (size_t i = 0; rc == SY_OK && i < q->n_xprops; i++)
+        rc = enq_xprop(kc, q->xprops[i], err, errlen);
+    if (rc == SY_OK && type == RD_KAFKA_PRODUCER && !enq_sets_linger(q))
+        rc = kafka_conf_set(kc, "linger.ms", "0", err, errlen);
+    if (rc == SY_OK)
+        rc = kafka_conf_set_pairs(kc, type == RD_KAFKA_PRODUCER ? prod : cons, err, errlen);
     if (rc != SY_OK) {
-        rd_kafka_conf_destroy(kc);
+        if (kc)
+            rd_kafka_conf_destroy(kc);
         return NULL;
     }
+    if (type == RD_KAFKA_PRODUCER)
+        rd_kafka_conf_set_dr_msg_cb(kc, enq_on_delivery);
     rd_kafka_conf_set_error_cb(kc, enq_on_error);
     rd_kafka_conf_set_opaque(kc, q);
-    rd_kafka_t *rk = rd_kafka_new(type, kc, err, errlen); /* takes kc on success */
-    if (rk == NULL)
-        rd_kafka_conf_destroy(kc);
-    return rk;
-}
-
-/* Learn topic's leaders now (blocks up to timeout_ms), so the first job is
- * not held for librdkafka's 1 s scan of topics without metadata. */
-static void enq_warm(rd_kafka_t *rk, const char *topic, int timeout_ms)
-{
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    if (t && rd_kafka_metadata(rk, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        rd_kafka_metadata_destroy(md);
-    if (t)
-        rd_kafka_topic_destroy(t);
+    return kafka_client_new(type, kc, type == RD_KAFKA_PRODUCER ? "producer" : "consumer", err, errlen);
 }
 
 /* --partitions: create the input topic (replication 1); "already exists" is fine. */
 static int enq_create_topic(struct enq *q, char *err, size_t errlen)
 {
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(q->topic, (int)q->partitions, 1, err, errlen);
-    if (nt == NULL)
+    const struct kafka_topic_spec t = { .name = q->topic, .partitions = (int)q->partitions, .replication = 1 };
+    int existed = 0;
+    if (kafka_topic_create(q->prod, "create topic", &t, &existed, err, errlen) != SY_OK)
         return SY_ERR;
-    rd_kafka_queue_t *rq = rd_kafka_queue_new(q->prod);
-    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(q->prod, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, err, errlen);
-    rd_kafka_CreateTopics(q->prod, &nt, 1, ao, rq);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(rq, 20000);
-    int rc = SY_ERR;
-    if (ev == NULL) {
-        snprintf(err, errlen, "create topic %s: timed out", q->topic);
-    } else if (rd_kafka_event_error(ev)) {
-        snprintf(err, errlen, "create topic %s: %s", q->topic, rd_kafka_event_error_string(ev));
-    } else {
-        size_t n = 0;
-        const rd_kafka_topic_result_t **tr =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-        rd_kafka_resp_err_t te = n > 0 ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
-        if (te == RD_KAFKA_RESP_ERR_NO_ERROR || te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            fprintf(stderr, "switchyard-enqueue: topic %s %s\n", q->topic,
-                    te ? "already exists (partitions unchanged)" : "created");
-            rc = SY_OK;
-        } else {
-            snprintf(err, errlen, "create topic %s: %s", q->topic, rd_kafka_topic_result_error_string(tr[0]));
-        }
-    }
-    if (ev != NULL)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(ao);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(rq);
-    return rc;
+    fprintf(stderr, "switchyard-enqueue: topic %s %s\n", q->topic,
+            existed ? "already exists (partitions unchanged)" : "created");
+    return SY_OK;
 }
 
 /* Assigns every partition of the output topic, at its high watermark or from
@@ -337,12 +306,12 @@ static void enq_progress(struct enq *q, int final)
 static int enq_result_failed(const char *buf, size_t len)
 {
     json_tokener *tok = json_tokener_new();
-    json_object *o = tok != NULL && len <= INT32_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
+    json_object *o = tok && len <= INT32_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
     json_object *st;
-    int failed = !(o != NULL && json_object_object_get_ex(o, "status", &st) &&
+    int failed = !(o && json_object_object_get_ex(o, "status", &st) &&
                    json_object_is_type(st, json_type_string) && strcmp(json_object_get_string(st), "succeeded") == 0);
     json_object_put(o);
-    if (tok != NULL)
+    if (tok)
         json_tokener_free(tok);
     return failed;
 }
@@ -352,7 +321,7 @@ static int enq_result_failed(const char *buf, size_t len)
  * missing and its metadata is re-read, once a second). */
 static void enq_drain(struct enq *q, int timeout_ms)
 {
-    if (q->cons == NULL)
+    if (!q->cons)
         return;
     if (!q->assigned && sy_now_ms() >= q->next_assign_ms) {
         char err[512];
@@ -362,17 +331,17 @@ static void enq_drain(struct enq *q, int timeout_ms)
     }
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(q->cons, timeout_ms);
-        if (m == NULL)
+        if (!m)
             break;
         timeout_ms = 0;
         struct enqueue_id *e = m->err ? NULL : enqueue_ids_find(&q->ids, m->key, m->key_len);
         if (m->err)
             fprintf(stderr, "switchyard-enqueue: consume: %s\n", rd_kafka_message_errstr(m));
-        if (e != NULL && !q->count_only) {
+        if (e && !q->count_only) {
             fwrite(m->payload, 1, m->len, stdout);
             fputc('\n', stdout);
         }
-        if (e != NULL && e->state == ENQUEUE_ID_WAITING) {
+        if (e && e->state == ENQUEUE_ID_WAITING) {
             e->state = ENQUEUE_ID_DONE;
             q->done++;
             q->failed_results += enq_result_failed(m->payload, m->len);
@@ -413,7 +382,7 @@ static int enq_line(struct enq *q, const char *line, size_t len)
             RD_KAFKA_V_KEY(l.key, l.klen), RD_KAFKA_V_VALUE((void *)l.value, l.vlen), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             /* registered before any poll, so neither its delivery report nor its result can come first */
-            int added = l.key != NULL ? enqueue_ids_add(&q->ids, l.key, l.klen) : 0;
+            int added = l.key ? enqueue_ids_add(&q->ids, l.key, l.klen) : 0;
             q->produced++;
             q->expected += added == 1;
             if (added < 0) {
@@ -494,7 +463,7 @@ int main(int argc, char **argv)
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind != argc || (config_path == NULL && q.brokers == NULL)) {
+    if (optind != argc || (!config_path && !q.brokers)) {
         fputs(optind != argc ? "switchyard-enqueue: unexpected argument\n"
                              : "switchyard-enqueue: need -c FILE or --brokers\n",
               stderr);
@@ -507,16 +476,16 @@ int main(int argc, char **argv)
     if (!(dumpable && strcmp(dumpable, "1") == 0))
         prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
     struct conf *cf = NULL;
-    if (config_path != NULL) {
+    if (config_path) {
         struct stat st;
         cf = conf_load(config_path, err, sizeof err);
-        if (cf == NULL) {
+        if (!cf) {
             fprintf(stderr, "%s\n(switchyard-enqueue loads the worker's config, so its API-key variables must be set; "
                             "or pass --brokers/--topic/--results-topic without -c)\n", err);
             return 2;
         }
         const char *key = stat(config_path, &st) == 0 ? conf_exposed_secret(cf, (unsigned)st.st_mode) : NULL;
-        if (key != NULL)
+        if (key)
             fprintf(stderr,
                     "switchyard-enqueue: warning: %s is readable by group or others and holds kafka.properties %s: "
                     "chmod 600 it\n",
@@ -539,16 +508,16 @@ int main(int argc, char **argv)
 
     int status = 0;
     q.prod = enq_client(&q, RD_KAFKA_PRODUCER, err, sizeof err);
-    if (q.prod == NULL || (q.partitions > 0 && enq_create_topic(&q, err, sizeof err) != SY_OK)) {
+    if (!q.prod || (q.partitions > 0 && enq_create_topic(&q, err, sizeof err) != SY_OK)) {
         fprintf(stderr, "switchyard-enqueue: %s\n", err);
-        status = q.prod == NULL ? 2 : 1;
+        status = !q.prod ? 2 : 1;
         goto out;
     }
     /* The first job goes out at once, not after librdkafka's 1 s topic scan. */
-    enq_warm(q.prod, q.topic, 2000);
+    (void)kafka_topic_partitions(q.prod, q.topic, 2000);
     if (q.wait) {
         q.cons = enq_client(&q, RD_KAFKA_CONSUMER, err, sizeof err);
-        int r = q.cons != NULL ? 0 : -1;
+        int r = q.cons ? 0 : -1;
         for (int64_t until = sy_now_ms() + ENQ_META_WAIT_MS; r == 0 && !stop_flag;) {
             r = enq_assign(&q, 1, err, sizeof err);
             if (r == 0 && sy_now_ms() >= until) {
@@ -561,7 +530,7 @@ int main(int argc, char **argv)
         }
         if (r < 0) {
             fprintf(stderr, "switchyard-enqueue: %s\n", err);
-            status = q.cons == NULL ? 2 : 1;
+            status = !q.cons ? 2 : 1;
             goto out;
         }
     }
@@ -614,11 +583,11 @@ int main(int argc, char **argv)
         }
     }
 out:
-    if (q.cons != NULL) {
+    if (q.cons) {
         rd_kafka_consumer_close(q.cons);
         rd_kafka_destroy(q.cons);
     }
-    if (q.prod != NULL)
+    if (q.prod)
         rd_kafka_destroy(q.prod);
     enqueue_ids_cleanup(&q.ids);
     conf_free(cf);

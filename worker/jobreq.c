@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "providers/prov_util.h"
 #include "worker/job_int.h"
 #include "worker/metrics.h"
 #include "core/sy.h"

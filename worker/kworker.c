@@ -502,12 +502,12 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     if (!w) {
         conf_free(c);
         snprintf(err, errlen, "out of memory");
-        return 1;
+        return SY_ERR;
     }
     struct engine_hooks h = { .on_stop = on_stop, .on_callback = on_callback, .collect = collect_metrics, .ud = w };
     if (engine_init(&w->e, &w->uv, c, &h, err, errlen) != SY_OK) {
         free(w);
-        return 1;
+        return SY_ERR;
     }
     const struct conf *bc = w->conf = w->e.conf;
     w->offsets = offsets_new();
@@ -528,7 +528,7 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         w->consumer = consumer_new(&w->uv, bc, &cbs, err, errlen);
     if (!w->consumer) {
         setup_failed(w);
-        return 1;
+        return SY_ERR;
     }
     uv_timer_init(&w->uv, &w->grace);
     uv_timer_init(&w->uv, &w->closer);
@@ -546,12 +546,12 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     if (w->e.tasks)
         LOG_INFO(NULL, "callbacks: %llu handed to other workers, %llu handed in and completed here",
                  (unsigned long long)w->cb_forwarded, (unsigned long long)w->cb_handed_in);
-    int rc = w->lost > 0 || w->fatal ? 1 : 0;
-    if (rc)
+    int rc = w->lost > 0 || w->fatal ? SY_ERR : SY_OK;
+    if (rc != SY_OK)
         snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
-    if (engine_cleanup(&w->e) != SY_OK && !rc) {
+    if (engine_cleanup(&w->e) != SY_OK && rc == SY_OK) {
         snprintf(err, errlen, "a libuv handle was left open at exit");
-        rc = 1;
+        rc = SY_ERR;
     }
     offsets_free(w->offsets);
     free(w->parts);

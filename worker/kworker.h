@@ -14,7 +14,7 @@
  * file: providers, limits, breakers, budgets, poll settings, model maps).
  * Run until SIGTERM/SIGINT (then: stop consuming, let in-flight jobs finish
  * for up to worker.shutdown_grace_s, flush, commit, leave the group).
- * Returns 0 on a clean stop, 1 when results were lost, setup failed or a
+ * SY_OK on a clean stop; SY_ERR when results were lost, setup failed or a
  * libuv handle was left open at exit (err filled). */
 int kworker_run(struct conf *c, char *err, size_t errlen);
 

@@ -9,7 +9,7 @@
  * transfers. Easy handles are recycled through a free list so connections
  * (which live in the multi handle's cache) and easy setup are reused.
  *
- * A request curl refuses to start when a slot frees up (dispatch_pending) is
+ * A request curl refuses to start when a slot frees up (start_pending) is
  * not answered on the spot: that may be inside loop_cancel, i.e. inside
  * another job's teardown. It goes on the `failed` list and its callback runs
  * from the `defer` timer (armed at 0 ms), as a loop callback of its own. */
@@ -23,7 +23,7 @@
 #include <curl/curl.h>
 
 #include "core/sy.h"
-#include "core/log.h"
+#include "worker/loopdebug.h"
 
 #define LOOP_HDR_MAX 256
 #define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */
@@ -187,7 +187,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     struct loop *l = userp;
     if (timeout_ms < 0)
         uv_timer_stop(&l->timer);
-    else
+    else /* 0 is safe: libuv fires a zero timer on the next loop iteration, never re-entrantly from here */
         uv_timer_start(&l->timer, on_timer, (uint64_t)timeout_ms, 0);
     return 0;
 }
@@ -359,7 +359,7 @@ static void list_append(struct loop_req **head, struct loop_req **tail, struct l
     *tail = r;
 }
 
-static int dispatch_one(struct loop *l, struct loop_req *r);
+static int req_start(struct loop *l, struct loop_req *r);
 
 /* The defer timer: deliver the failures of requests curl refused. One at a
  * time from the head, so a callback may cancel or add any request. */
@@ -384,7 +384,7 @@ static int host_has_room(const struct loop *l, const struct loop_host *h)
 
 /* Move waiting requests into curl while there is room, each origin's in
  * FIFO order, the origins in turn. Runs no callback. */
-static void dispatch_pending(struct loop *l)
+static void start_pending(struct loop *l)
 {
     int moved = 1;
     while (l->n_pending > 0 && l->in_curl < l->max_in_curl && moved) {
@@ -398,7 +398,7 @@ static void dispatch_pending(struct loop *l)
             l->n_pending--;
             r->where = REQ_LIVE;
             moved = 1;
-            if (dispatch_one(l, r) != SY_OK) {
+            if (req_start(l, r) != SY_OK) {
                 /* curl refused it: a transport failure, delivered by on_defer. */
                 r->where = REQ_FAILED;
                 list_append(&l->fail_head, &l->fail_tail, r);
@@ -451,62 +451,11 @@ static void drain(struct loop *l)
         cb(ud, &resp);
         recycle(r);
     }
-    dispatch_pending(l);
-}
-
-/* Substrings that mark a credential header wherever they appear in a debug
- * line: the header line itself, or curl's per-stream HTTP/2 / HTTP/3 info
- * line that repeats it ("[HTTP/2] [1] [authorization: Bearer …]").
- * "authorization:" covers proxy-authorization, "cookie:" covers set-cookie. */
-int loop_debug_line_secret(const char *line, size_t len)
-{
-    static const char *const marks[] = { "authorization:", "cookie:" };
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-        size_t n = strlen(marks[i]);
-        for (size_t at = 0; at + n <= len; at++)
-            if (strncasecmp(line + at, marks[i], n) == 0)
-                return 1;
-    }
-    return 0;
-}
-
-/* CURLOPT_DEBUGFUNCTION (set only at debug level): curl's own diagnostics
- * and the header lines, one log line each, through the JSON logger. Bodies
- * are not logged; a line holding a credential header (Authorization,
- * cookies), plain or inside curl's HTTP/2-3 info lines, is logged only as
- * "[credential header redacted]", without its name or value. */
-static int on_curl_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
-{
-    (void)e;
-    (void)ud;
-    const char *dir;
-    switch (type) {
-    case CURLINFO_TEXT: dir = "*"; break;
-    case CURLINFO_HEADER_IN: dir = "<"; break;
-    case CURLINFO_HEADER_OUT: dir = ">"; break;
-    default: return 0; /* request and reply bodies, TLS data */
-    }
-    size_t pos = 0;
-    while (pos < size) {
-        size_t end = pos;
-        while (end < size && data[end] != '\n' && data[end] != '\r')
-            end++;
-        size_t len = end - pos;
-        if (len > 0) {
-            const char *ln = data + pos;
-            if (loop_debug_line_secret(ln, len)) {
-                LOG_DEBUG(NULL, "curl %s [credential header redacted]", dir);
-            } else {
-                LOG_DEBUG(NULL, "curl %s %.*s", dir, (int)(len > 1024 ? 1024 : len), ln);
-            }
-        }
-        pos = end + 1;
-    }
-    return 0;
+    start_pending(l);
 }
 
 /* Hand r to curl: attach an easy handle and set every option. */
-static int dispatch_one(struct loop *l, struct loop_req *r)
+static int req_start(struct loop *l, struct loop_req *r)
 {
     CURL *e = easy_get(l);
     if (!e)
@@ -524,12 +473,7 @@ static int dispatch_one(struct loop *l, struct loop_req *r)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    if (log_enabled(LOG_LVL_DEBUG)) {
-        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_curl_debug);
-        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_VERBOSE, 0L);
-    }
+    loop_debug_setopt(e);
     /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
      * at the handshake). Over plain HTTP/1.1 waiting would queue every request
      * behind the first reply, so don't. */
@@ -641,7 +585,7 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     r->ud = ud;
     r->host = host_of(l, r->url, r->proxy != NULL);
     if (host_has_room(l, r->host) && !r->host->pend_head) {
-        if (dispatch_one(l, r) != SY_OK) {
+        if (req_start(l, r) != SY_OK) {
             recycle(r);
             return NULL;
         }
@@ -661,7 +605,7 @@ void loop_cancel(struct loop_req *r)
     detach(r);
     recycle(r);
     if (was_in_curl)
-        dispatch_pending(l);
+        start_pending(l);
 }
 
 size_t loop_active(const struct loop *l)

@@ -1,4 +1,6 @@
-/* loop.h — libuv + curl_multi glue: the only place that touches sockets.
+/* loop.h — libuv + curl_multi glue: every outgoing HTTP request (the
+ * providers') goes through here. The metrics and callback listeners and
+ * librdkafka keep sockets of their own.
  *
  * One curl multi handle driven by curl_multi_socket_action from libuv poll
  * handles and one libuv timer. Requests are sent with keep-alive connection
@@ -78,6 +80,7 @@ struct loop_stats {
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
 
+/* The uv loop l was created on (borrowed: l does not own it). */
 uv_loop_t *loop_uv(struct loop *l);
 
 /* Whether a curl debug line (len bytes, need not be NUL-terminated) may carry

@@ -98,7 +98,7 @@ static int offset_metrics_port(struct conf *c, int index)
     return SY_OK;
 }
 
-/* Runs worker `index` on its own copy of the config (it takes ownership). */
+/* Runs worker `index` on its own copy of the config; returns its exit status. */
 static int run_worker(const struct conf *conf, int index)
 {
     char err[1024];
@@ -108,10 +108,10 @@ static int run_worker(const struct conf *conf, int index)
         conf_free(own);
         return 2;
     }
-    int rc = kworker_run(own, err, sizeof err);
-    if (rc != 0)
-        LOG_ERROR(NULL, "worker: %s", err);
-    return rc;
+    if (kworker_run(own, err, sizeof err) == SY_OK)
+        return 0;
+    LOG_ERROR(NULL, "worker: %s", err);
+    return 1; /* results lost, setup failed or a handle left open */
 }
 
 static pid_t spawn_worker(const struct conf *conf, int index)

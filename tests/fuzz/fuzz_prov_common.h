@@ -5,7 +5,7 @@
 #ifndef TESTS_FUZZ_PROV_COMMON_H
 #define TESTS_FUZZ_PROV_COMMON_H
 
-#include "providers/provider.h"
+#include "providers/prov_util.h"
 #include "tests/fuzz/fuzz.h"
 
 static inline void fuzz_check_prov_result(const struct prov_result *r, int create)

@@ -1,4 +1,5 @@
-/* model.c — lookups over a loaded config that every layer needs. */
+/* lookup.c — lookups over a loaded config that every layer needs: a provider
+ * by name, a provider's model by logical name, a template by name. */
 #include "config.h"
 
 #include <string.h>

@@ -1,24 +1,19 @@
-/* codec.c — decode and validate one job value (docs/architecture.md §Messages);
- * the result line is codec_result.c's. Pure: no I/O, no clock, no globals.
+/* codec_job.c — decode and validate one job value (docs/architecture.md
+ * §Messages); the strict JSON reading is jsonstrict.c's, the result line
+ * codec_result.c's. Pure: no I/O, no clock, no globals.
  *
- * Decoding is deliberately stricter than json-c. Before json-c sees the bytes
- * a single pass over the raw input rejects what json-c lets through or would
- * silently alter: invalid UTF-8 (overlongs, surrogates, > U+10FFFF), NUL bytes,
- * raw control characters and \u0000 escapes inside strings (json-c keys are C
- * strings, so a NUL would truncate them), single-quoted strings and comments.
- * json-c then parses exactly len bytes in strict mode with a depth limit, and a
- * walk of the tree rejects NaN/Infinity, which json-c accepts but would write
- * back out as invalid JSON. Every error names the field it is about.
+ * The bytes are read by jsonstrict_parse() (stricter than json-c: see
+ * jsonstrict.h), then a walk of the tree rejects unknown keys and NaN/Infinity
+ * and each field is checked. Every error names the field it is about.
  *
  * A job's metadata is kept as compact text only (bounded in bytes and
  * values) and is spliced verbatim into the result: no json-c tree of it
  * outlives a parse.
  */
 #include "queue/codec.h"
+#include "queue/jsonstrict.h"
 #include "queue/utf8.h"
 
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,100 +22,7 @@
 #define MAX_NAME 128 /* model, template, var-free names */
 #define MAX_PROVIDER_NAME 63
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* The raw-byte pass described at the top. Returns 0 or -1 with err set. */
-static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
-{
-    const unsigned char *s = (const unsigned char *)buf;
-    int in_string = 0;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-
-        if (c == 0) {
-            seterr(err, errlen, "invalid JSON: NUL byte at offset %zu", i);
-            return -1;
-        }
-        if (c >= 0x80) {
-            n = utf8_seq(s + i, len - i);
-            if (n == 0) {
-                seterr(err, errlen, "invalid UTF-8 at offset %zu", i);
-                return -1;
-            }
-            i += n;
-            continue;
-        }
-        if (!in_string) {
-            if (c == '"') {
-                in_string = 1;
-            } else if (c == '\'') {
-                seterr(err, errlen, "invalid JSON: single quote at offset %zu", i);
-                return -1;
-            } else if (c == '/') {
-                seterr(err, errlen, "invalid JSON: comment at offset %zu", i);
-                return -1;
-            }
-            i++;
-            continue;
-        }
-        if (c < 0x20) {
-            seterr(err, errlen, "invalid JSON: control character in string at offset %zu", i);
-            return -1;
-        }
-        if (c == '"') {
-            in_string = 0;
-        } else if (c == '\\' && i + 1 < len) {
-            if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0) {
-                seterr(err, errlen, "invalid JSON: NUL (\\u0000) in string at offset %zu", i);
-                return -1;
-            }
-            i++; /* skip the escaped character; a bad one is json-c's to report */
-        }
-        i++;
-    }
-    return 0;
-}
-
-/* Rejects NaN and infinities anywhere in the tree. */
-static int check_finite(json_object *v, const char *field, char *err, size_t errlen)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_double:
-        if (!isfinite(json_object_get_double(v))) {
-            seterr(err, errlen, "%s: numbers must be finite", field);
-            return -1;
-        }
-        return 0;
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(v); i++)
-            if (check_finite(json_object_array_get_idx(v, i), field, err, errlen) != 0)
-                return -1;
-        return 0;
-    case json_type_object: {
-        json_object_object_foreach(v, key, val)
-        {
-            (void)key;
-            if (check_finite(val, field, err, errlen) != 0)
-                return -1;
-        }
-        return 0;
-    }
-    default:
-        return 0;
-    }
-}
+#define seterr jsonstrict_seterr
 
 /* ---- field helpers ------------------------------------------------------ */
 
@@ -174,7 +76,7 @@ static char *name_string(json_object *v, const char *what, size_t max, char *err
         return NULL;
     }
     out = strdup(s);
-    if (out == NULL)
+    if (!out)
         seterr(err, errlen, "%s: out of memory", what);
     return out;
 }
@@ -196,7 +98,7 @@ static const char *const aspect_ratios[] = {
 
 static int in_list(const char *s, const char *const *list)
 {
-    for (size_t i = 0; list[i] != NULL; i++)
+    for (size_t i = 0; list[i]; i++)
         if (strcmp(s, list[i]) == 0)
             return 1;
     return 0;
@@ -213,7 +115,7 @@ static int parse_id(json_object *root, struct codec_job *j, char *err, size_t er
         return -1;
     }
     j->id = name_string(v, "id", CODEC_MAX_ID, err, errlen);
-    return j->id == NULL ? -1 : 0;
+    return !j->id ? -1 : 0;
 }
 
 /* Stores the prompt with leading and trailing whitespace removed. */
@@ -223,13 +125,13 @@ static int parse_prompt(json_object *root, struct codec_job *j, char *err, size_
     const char *s;
     size_t n;
 
-    if (v == NULL) {
-        if (j->template_name != NULL)
+    if (!v) {
+        if (j->template_name)
             return 0;
         seterr(err, errlen, "prompt: missing (and no template)");
         return -1;
     }
-    if (j->template_name != NULL) {
+    if (j->template_name) {
         seterr(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
         return -1;
     }
@@ -254,14 +156,14 @@ static int parse_prompt(json_object *root, struct codec_job *j, char *err, size_
         return -1;
     }
     j->prompt = strndup(s, n);
-    return j->prompt == NULL ? oom(err, errlen) : 0;
+    return !j->prompt ? oom(err, errlen) : 0;
 }
 
 static int url_ok(const char *s, size_t n)
 {
     static const char *const schemes[] = {"https://", "http://", "data:", NULL};
 
-    for (size_t i = 0; schemes[i] != NULL; i++) {
+    for (size_t i = 0; schemes[i]; i++) {
         size_t k = strlen(schemes[i]);
         if (n > k && strncasecmp(s, schemes[i], k) == 0)
             return 1;
@@ -274,11 +176,11 @@ static int parse_image_urls(json_object *root, struct codec_job *j, char *err, s
     json_object *v = field(root, "image_urls");
     size_t n;
 
-    if (v != NULL && !json_object_is_type(v, json_type_array)) {
+    if (v && !json_object_is_type(v, json_type_array)) {
         seterr(err, errlen, "image_urls: must be an array of strings");
         return -1;
     }
-    n = v == NULL ? 0 : json_object_array_length(v);
+    n = !v ? 0 : json_object_array_length(v);
     if (n == 0) {
         if (j->op == CODEC_OP_EDIT) {
             seterr(err, errlen, "image_urls: required for operation edit");
@@ -291,7 +193,7 @@ static int parse_image_urls(json_object *root, struct codec_job *j, char *err, s
         return -1;
     }
     j->image_urls = calloc(n, sizeof *j->image_urls);
-    if (j->image_urls == NULL)
+    if (!j->image_urls)
         return oom(err, errlen);
     for (size_t i = 0; i < n; i++) {
         json_object *e = json_object_array_get_idx(v, i);
@@ -308,12 +210,12 @@ static int parse_image_urls(json_object *root, struct codec_job *j, char *err, s
             seterr(err, errlen, "image_urls[%zu]: must start with http://, https:// or data:", i);
             return -1;
         }
-        if (has_control(s, len) || memchr(s, ' ', len) != NULL) {
+        if (has_control(s, len) || memchr(s, ' ', len)) {
             seterr(err, errlen, "image_urls[%zu]: contains whitespace or a control character", i);
             return -1;
         }
         j->image_urls[i] = strdup(s);
-        if (j->image_urls[i] == NULL)
+        if (!j->image_urls[i])
             return oom(err, errlen);
         j->n_image_urls = i + 1;
     }
@@ -327,7 +229,7 @@ static int parse_choice(json_object *root, const char *key, const char *const *l
     json_object *v = field(root, key);
     const char *s;
 
-    if (v == NULL)
+    if (!v)
         return 0;
     if (!json_object_is_type(v, json_type_string)) {
         seterr(err, errlen, "%s: must be a string", key);
@@ -339,7 +241,7 @@ static int parse_choice(json_object *root, const char *key, const char *const *l
         return -1;
     }
     *out = strdup(s);
-    return *out == NULL ? oom(err, errlen) : 0;
+    return !*out ? oom(err, errlen) : 0;
 }
 
 static int parse_operation(json_object *root, struct codec_job *j, char *err, size_t errlen)
@@ -349,7 +251,7 @@ static int parse_operation(json_object *root, struct codec_job *j, char *err, si
 
     if (parse_choice(root, "operation", ops, &op, err, errlen) != 0)
         return -1;
-    j->op = op != NULL && strcmp(op, "edit") == 0 ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
+    j->op = op && strcmp(op, "edit") == 0 ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
     j->op_set = op != NULL;
     free(op);
     return 0;
@@ -361,10 +263,10 @@ static int parse_output_format(json_object *root, struct codec_job *j, char *err
 
     if (parse_choice(root, "output_format", formats, &j->output_format, err, errlen) != 0)
         return -1;
-    if (j->output_format != NULL && strcmp(j->output_format, "jpg") == 0) {
+    if (j->output_format && strcmp(j->output_format, "jpg") == 0) {
         free(j->output_format);
         j->output_format = strdup("jpeg");
-        if (j->output_format == NULL)
+        if (!j->output_format)
             return oom(err, errlen);
     }
     return 0;
@@ -379,9 +281,9 @@ static int parse_model(json_object *root, struct codec_job *j, char *err, size_t
 {
     json_object *v = field(root, "model");
 
-    j->model = v == NULL ? strdup("nano-banana") : name_string(v, "model", MAX_NAME, err, errlen);
-    if (j->model == NULL)
-        return v == NULL ? oom(err, errlen) : -1;
+    j->model = !v ? strdup("nano-banana") : name_string(v, "model", MAX_NAME, err, errlen);
+    if (!j->model)
+        return !v ? oom(err, errlen) : -1;
     return 0;
 }
 
@@ -391,7 +293,7 @@ static int parse_providers(json_object *root, struct codec_job *j, char *err, si
     size_t n;
     char what[32];
 
-    if (v == NULL)
+    if (!v)
         return 0;
     if (!json_object_is_type(v, json_type_array)) {
         seterr(err, errlen, "providers: must be an array of strings");
@@ -403,12 +305,12 @@ static int parse_providers(json_object *root, struct codec_job *j, char *err, si
         return -1;
     }
     j->providers = calloc(n, sizeof *j->providers);
-    if (j->providers == NULL)
+    if (!j->providers)
         return oom(err, errlen);
     for (size_t i = 0; i < n; i++) {
         snprintf(what, sizeof what, "providers[%zu]", i);
         j->providers[i] = name_string(json_object_array_get_idx(v, i), what, MAX_PROVIDER_NAME, err, errlen);
-        if (j->providers[i] == NULL)
+        if (!j->providers[i])
             return -1;
         j->n_providers = i + 1;
         for (size_t k = 0; k < i; k++) {
@@ -426,7 +328,7 @@ static int parse_deadline(json_object *root, struct codec_job *j, char *err, siz
     json_object *v = field(root, "deadline_s");
     int64_t d;
 
-    if (v == NULL)
+    if (!v)
         return 0;
     if (!json_object_is_type(v, json_type_int)) {
         seterr(err, errlen, "deadline_s: must be an integer");
@@ -446,18 +348,18 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
     json_object *v = field(root, "template");
     json_object *vars = field(root, "vars");
 
-    if (v != NULL) {
+    if (v) {
         j->template_name = name_string(v, "template", MAX_NAME, err, errlen);
-        if (j->template_name == NULL)
+        if (!j->template_name)
             return -1;
     }
-    if (vars == NULL)
+    if (!vars)
         return 0;
     if (!json_object_is_type(vars, json_type_object)) {
         seterr(err, errlen, "vars: must be an object");
         return -1;
     }
-    if (j->template_name == NULL) {
+    if (!j->template_name) {
         seterr(err, errlen, "vars: only allowed together with template");
         return -1;
     }
@@ -513,7 +415,7 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
     const char *s;
     size_t n = 0;
 
-    if (v == NULL)
+    if (!v)
         return 0;
     if (!json_object_is_type(v, json_type_object)) {
         seterr(err, errlen, "metadata: must be an object");
@@ -524,93 +426,17 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
         return -1;
     }
     s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (s == NULL)
+    if (!s)
         return oom(err, errlen);
     if (n > CODEC_MAX_METADATA) {
         seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n, CODEC_MAX_METADATA);
         return -1;
     }
     j->metadata = strndup(s, n);
-    if (j->metadata == NULL)
+    if (!j->metadata)
         return oom(err, errlen);
     j->metadata_len = n;
     return 0;
-}
-
-/* ---- decoding ----------------------------------------------------------- */
-
-/* After a failed strict parse: was the input one complete value followed by
- * something else? If so *end is where the value stopped. Error path only. */
-static int has_trailing(const char *buf, size_t len, size_t *end)
-{
-    json_tokener *tok = json_tokener_new_ex(CODEC_MAX_DEPTH);
-    json_object *v;
-    int trailing = 0;
-
-    if (tok == NULL)
-        return 0;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-                                    JSON_TOKENER_VALIDATE_UTF8);
-    v = json_tokener_parse_ex(tok, buf, (int)len);
-    if (v != NULL && json_tokener_get_parse_end(tok) < len) {
-        trailing = 1;
-        *end = json_tokener_get_parse_end(tok);
-    }
-    json_object_put(v);
-    json_tokener_free(tok);
-    return trailing;
-}
-
-/* Parses exactly len bytes into one JSON value, or NULL with err set. */
-static json_object *tokenize(const char *buf, size_t len, char *err, size_t errlen)
-{
-    json_tokener *tok;
-    json_object *v;
-    enum json_tokener_error e;
-    size_t i = 0, base = 0;
-
-    while (i < len && is_space(buf[i]))
-        i++;
-    if (i == len) {
-        seterr(err, errlen, "invalid JSON: empty input");
-        return NULL;
-    }
-    if (len > (size_t)INT32_MAX) {
-        seterr(err, errlen, "invalid JSON: input too large");
-        return NULL;
-    }
-    if (scan_raw(buf, len, err, errlen) != 0)
-        return NULL;
-    tok = json_tokener_new_ex(CODEC_MAX_DEPTH);
-    if (tok == NULL) {
-        seterr(err, errlen, "out of memory");
-        return NULL;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    v = json_tokener_parse_ex(tok, buf, (int)len);
-    e = json_tokener_get_error(tok);
-    if (v == NULL && e == json_tokener_continue) {
-        /* A bare number or literal needs a terminator to be complete; an
-         * unfinished object or array turns into "unexpected end of data". */
-        v = json_tokener_parse_ex(tok, "", 1);
-        e = json_tokener_get_error(tok);
-        base = len; /* parse_end now counts from the terminator */
-    }
-    if (v == NULL || e != json_tokener_success) {
-        size_t end = base + json_tokener_get_parse_end(tok);
-        if (e == json_tokener_error_depth)
-            seterr(err, errlen, "invalid JSON: nested deeper than %d levels", CODEC_MAX_DEPTH);
-        else if (has_trailing(buf, len, &end))
-            seterr(err, errlen, "invalid JSON: trailing data after the value at offset %zu", end);
-        else if (e == json_tokener_success) /* the literal null: parsed, but no value */
-            seterr(err, errlen, "must be a JSON object, not null");
-        else
-            seterr(err, errlen, "invalid JSON: %s at offset %zu", json_tokener_error_desc(e), end);
-        json_object_put(v);
-        v = NULL;
-    }
-    json_tokener_free(tok);
-    return v;
 }
 
 /* Field parsers in checking order; template comes before prompt because a
@@ -628,7 +454,7 @@ static int validate(json_object *root, struct codec_job *j, char *err, size_t er
             seterr(err, errlen, "unknown key \"%.64s\"", key);
             return -1;
         }
-        if (check_finite(val, key, err, errlen) != 0)
+        if (jsonstrict_check_finite(val, key, err, errlen) != 0)
             return -1;
     }
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
@@ -642,15 +468,15 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
     json_object *root, *idv;
     struct codec_job *j;
 
-    if (id_out != NULL)
+    if (id_out)
         *id_out = NULL;
     seterr(err, errlen, "%s", "");
-    if (buf == NULL && len > 0) {
+    if (!buf && len > 0) {
         seterr(err, errlen, "invalid JSON: no input");
         return NULL;
     }
-    root = tokenize(buf == NULL ? "" : buf, len, err, errlen);
-    if (root == NULL)
+    root = jsonstrict_parse(!buf ? "" : buf, len, CODEC_MAX_DEPTH, err, errlen);
+    if (!root)
         return NULL;
     if (!json_object_is_type(root, json_type_object)) {
         seterr(err, errlen, "job: must be a JSON object");
@@ -659,10 +485,10 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
     }
     /* Only an id that is valid itself is handed out: an oversized or control-laden
      * one must never reach a result, key or header (best effort: NULL on OOM). */
-    if (id_out != NULL && json_object_object_get_ex(root, "id", &idv))
+    if (id_out && json_object_object_get_ex(root, "id", &idv))
         *id_out = name_string(idv, "id", CODEC_MAX_ID, NULL, 0);
     j = calloc(1, sizeof *j);
-    if (j == NULL) {
+    if (!j) {
         seterr(err, errlen, "out of memory");
     } else if (validate(root, j, err, errlen) != 0) {
         codec_job_free(j);
@@ -674,7 +500,7 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
 
 static void free_strv(char **v, size_t n)
 {
-    if (v == NULL)
+    if (!v)
         return;
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -683,7 +509,7 @@ static void free_strv(char **v, size_t n)
 
 void codec_job_free(struct codec_job *j)
 {
-    if (j == NULL)
+    if (!j)
         return;
     free(j->id);
     free(j->prompt);

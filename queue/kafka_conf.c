@@ -1,15 +1,12 @@
-/* kafka_common.c — librdkafka configuration and loop wake-up.
+/* kafka_conf.c — librdkafka setup that needs no loop: config, clients,
+ * topic admin, the consumer's last commit. Linked by the worker and by
+ * switchyard-enqueue (which has no libuv), so nothing here may include uv.h.
  *
- * librdkafka writes one byte to a pipe whenever a queue goes from empty to
- * non-empty; the loop polls the read end, drains it, and the owner then
- * serves the queue with a zero timeout until it is empty. Because the event
- * fires only on that edge, owners must drain fully (or re-arm a timer). */
-#include "kafka_common.h"
+ * A refused property is reported by name only: values come from
+ * kafka.properties or -X and may be secrets (sasl.password). */
+#include "kafka_conf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,29 +22,66 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
         log_write(lvl, NULL, "kafka %s: %s", fac, buf);
 }
 
-static int set(rd_kafka_conf_t *kc, const char *k, const char *v, char *err, size_t errlen)
+
+/* librdkafka's refusal can quote the value ('Invalid value "x" for
+ * configuration property ...'): each copy of it becomes "***". */
+static void hide_value(char *out, size_t cap, const char *msg, const char *value)
 {
-    char e[512];
-    if (rd_kafka_conf_set(kc, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "kafka property %s: %s", k, e);
-        return SY_ERR;
+    size_t vlen = strlen(value), n = 0;
+    for (const char *m = msg; *m && n + 1 < cap;) {
+        if (vlen > 0 && strncmp(m, value, vlen) == 0) {
+            for (const char *r = "***"; *r && n + 1 < cap; r++)
+                out[n++] = *r;
+            m += vlen;
+        } else {
+            out[n++] = *m++;
+        }
     }
-    return SY_OK;
+    out[n] = '\0';
 }
 
-rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err, size_t errlen)
+int kafka_conf_set(rd_kafka_conf_t *kc, const char *name, const char *value, char *err, size_t errlen)
+{
+    char e[512], shown[512];
+    if (rd_kafka_conf_set(kc, name, value, e, sizeof e) == RD_KAFKA_CONF_OK)
+        return SY_OK;
+    hide_value(shown, sizeof shown, e, value);
+    explicit_bzero(e, sizeof e);
+    if (snprintf(err, errlen, "kafka property %s: %s", name, shown) >= (int)errlen)
+        err[errlen - 1] = '\0'; /* a cut message is fine; using the result silences -Wformat-truncation */
+    return SY_ERR;
+}
+
+int kafka_conf_set_pairs(rd_kafka_conf_t *kc, const char *const *pairs, char *err, size_t errlen)
+{
+    int rc = SY_OK;
+    for (size_t i = 0; rc == SY_OK && pairs && pairs[i]; i += 2)
+        rc = kafka_conf_set(kc, pairs[i], pairs[i + 1], err, errlen);
+    return rc;
+}
+
+rd_kafka_conf_t *kafka_conf_build(const char *brokers, const struct conf_kv *props, size_t n, const char *const *fixed,
+                                  char *err, size_t errlen)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(kc, on_kafka_log);
-    int rc = set(kc, "bootstrap.servers", c->kafka.brokers, err, errlen);
-    for (size_t i = 0; rc == SY_OK && i < c->kafka.n_properties; i++)
-        rc = set(kc, c->kafka.properties[i].key, c->kafka.properties[i].value, err, errlen);
-    for (size_t i = 0; rc == SY_OK && fixed && fixed[i]; i += 2)
-        rc = set(kc, fixed[i], fixed[i + 1], err, errlen);
+    int rc = kafka_conf_set(kc, "bootstrap.servers", brokers, err, errlen);
+    for (size_t i = 0; rc == SY_OK && i < n; i++)
+        rc = kafka_conf_set(kc, props[i].key, props[i].value, err, errlen);
+    if (rc == SY_OK)
+        rc = kafka_conf_set_pairs(kc, fixed, err, errlen);
     if (rc != SY_OK) {
         rd_kafka_conf_destroy(kc);
         return NULL;
     }
+    return kc;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *kc =
+        kafka_conf_build(c->kafka.brokers, c->kafka.properties, c->kafka.n_properties, fixed, err, errlen);
+    if (kc)
+        rd_kafka_conf_set_log_cb(kc, on_kafka_log);
     return kc;
 }
 
@@ -61,65 +95,6 @@ void kafka_conf_soft(rd_kafka_conf_t *kc, const struct conf *c, const char *cons
         if (!given && rd_kafka_conf_set(kc, soft[i], soft[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK)
             LOG_WARN(NULL, "kafka default %s=%s refused: %s", soft[i], soft[i + 1], e);
     }
-}
-
-struct kafka_wake {
-    uv_poll_t poll;
-    int fds[2];
-    rd_kafka_queue_t *q;
-    kafka_wake_fn on_ready;
-    void *ud;
-};
-
-static void on_readable(uv_poll_t *h, int status, int events)
-{
-    (void)status;
-    (void)events;
-    struct kafka_wake *w = h->data;
-    char buf[256];
-    while (read(w->fds[0], buf, sizeof buf) > 0)
-        ;
-    w->on_ready(w->ud);
-}
-
-struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready, void *ud,
-                                  char *err, size_t errlen)
-{
-    struct kafka_wake *w = calloc(1, sizeof *w);
-    if (!w) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    if (pipe2(w->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        free(w);
-        return NULL;
-    }
-    w->q = q;
-    w->on_ready = on_ready;
-    w->ud = ud;
-    uv_poll_init(uv, &w->poll, w->fds[0]);
-    w->poll.data = w;
-    uv_poll_start(&w->poll, UV_READABLE, on_readable);
-    rd_kafka_queue_io_event_enable(q, w->fds[1], "1", 1);
-    return w;
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    struct kafka_wake *w = h->data;
-    close(w->fds[0]);
-    close(w->fds[1]);
-    free(w);
-}
-
-void kafka_wake_free(struct kafka_wake *w)
-{
-    if (!w)
-        return;
-    rd_kafka_queue_io_event_enable(w->q, -1, NULL, 0);
-    uv_poll_stop(&w->poll);
-    uv_close((uv_handle_t *)&w->poll, on_closed);
 }
 
 /* The coordinator moving or still loading (e.g. right after a broker stall)
@@ -181,7 +156,6 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, const ch
     }
     return rk;
 }
-
 /* ---- topics (Admin API; startup only, blocking) ---- */
 
 #define KT_ADMIN_MS 15000
@@ -201,17 +175,22 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
     return n;
 }
 
-int kafka_topic_create(rd_kafka_t *rk, const char *what, const char *name, int partitions,
-                       const char *const *configs, char *err, size_t errlen)
+int kafka_topic_create(rd_kafka_t *rk, const char *what, const struct kafka_topic_spec *t, int *existed, char *err,
+                       size_t errlen)
 {
     char e[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, -1, e, sizeof e);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(t->name, t->partitions, t->replication, e, sizeof e);
     if (!nt) {
-        snprintf(err, errlen, "%s %s: %s", what, name, e);
+        snprintf(err, errlen, "%s %s: %s", what, t->name, e);
         return SY_ERR;
     }
-    for (size_t i = 0; configs && configs[i]; i += 2)
-        rd_kafka_NewTopic_set_config(nt, configs[i], configs[i + 1]);
+    for (size_t i = 0; t->configs && t->configs[i]; i += 2) {
+        if (rd_kafka_NewTopic_set_config(nt, t->configs[i], t->configs[i + 1]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, errlen, "%s %s: topic config %s refused", what, t->name, t->configs[i]);
+            rd_kafka_NewTopic_destroy(nt);
+            return SY_ERR;
+        }
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opt, KT_ADMIN_MS, e, sizeof e);
@@ -221,14 +200,16 @@ int kafka_topic_create(rd_kafka_t *rk, const char *what, const char *name, int p
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
     size_t cnt = 0;
     const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    rd_kafka_resp_err_t te = tr && cnt == 1 ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (!ev) {
-        snprintf(err, errlen, "%s %s: no answer from the broker", what, name);
-    } else if (!tr || cnt != 1) {
-        snprintf(err, errlen, "%s %s: %s", what, name, rd_kafka_event_error_string(ev));
-    } else if (rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-               rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        snprintf(err, errlen, "%s %s: %s", what, name, rd_kafka_topic_result_error_string(tr[0]));
+        snprintf(err, errlen, "%s %s: no answer from the broker", what, t->name);
+    } else if (rd_kafka_event_error(ev) || !tr || cnt != 1) {
+        snprintf(err, errlen, "%s %s: %s", what, t->name, rd_kafka_event_error_string(ev));
+    } else if (te != RD_KAFKA_RESP_ERR_NO_ERROR && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(err, errlen, "%s %s: %s", what, t->name, rd_kafka_topic_result_error_string(tr[0]));
     } else {
+        if (existed)
+            *existed = te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
         rc = SY_OK;
     }
     if (ev)
