@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jread.h"
 #include "queue/utf8.h"
 #include "registry.h"
 #include "core/sy.h"
@@ -124,21 +125,27 @@ static int http_ok(long status)
     return status >= 200 && status < 300;
 }
 
-static const char *envelope_msg(struct json_object *root)
+/* The envelope's msg (or message) as a C string in b, or NULL. */
+static const char *envelope_msg(const struct jread_val *root, struct jread_buf *b)
 {
-    const char *m = prov_json_str(root, "msg");
-    return m ? m : prov_json_str(root, "message");
+    const char *m = jread_get_take(root, "msg", b);
+    if (m)
+        return m;
+    jread_buf_free(b);
+    return jread_get_take(root, "message", b);
 }
 
-/* Fill out for a reply that is not a success: root may be NULL (unparsable).
- * Returns 1 when it filled out, 0 when the reply is a 2xx with code 200 and
- * the caller must look at data. */
-static int classify_error(const struct prov_reply *r, struct json_object *root, struct prov_result *out)
+/* Fill out for a reply that is not a success: root type NONE when
+ * unparsable. Returns 1 when it filled out, 0 when the reply is a 2xx with
+ * code 200 and the caller must look at data. */
+static int classify_error(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
 {
     long code = 0;
-    int has_code = prov_json_int(root, "code", &code);
-    const char *msg = envelope_msg(root);
+    int has_code = jread_get_int(root, "code", &code);
+    struct jread_buf mb;
+    const char *msg = envelope_msg(root, &mb);
     enum prov_kind kind = has_code ? kind_from_code(code) : PROV_K_NONE;
+    int done = 1;
 
     out->retry_after_ms = prov_parse_retry_after(r->retry_after);
     if (has_code) {
@@ -151,42 +158,37 @@ static int classify_error(const struct prov_reply *r, struct json_object *root, 
             prov_result_fail(out, PROV_C_PROVIDER, kind, "%s", msg);
         else
             prov_result_fail(out, PROV_C_PROVIDER, kind, "KIE code %ld", code);
-        return 1;
-    }
-    if (!http_ok(r->http_status)) {
+    } else if (!http_ok(r->http_status)) {
         if (msg)
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld: %s",
                              r->http_status, msg);
         else
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
                              r->http_status);
-        return 1;
-    }
-    if (!root) {
+    } else if (root->type == JREAD_NONE) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
                          r->body_len);
-        return 1;
-    }
-    if (!json_object_is_type(root, json_type_object) || !has_code) {
+    } else if (root->type != JREAD_OBJECT || !has_code) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "reply is not a KIE envelope");
-        return 1;
-    }
-    if (code != 200) {
+    } else if (code != 200) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s", code,
                          msg ? msg : "");
-        return 1;
+    } else {
+        done = 0;
     }
-    return 0;
+    jread_buf_free(&mb);
+    return done;
 }
 
 static void kie_parse_create(const struct prov_reply *r, struct prov_result *out)
 {
-    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    struct jread_val root, data;
+    jread_parse_reply(r->body, r->body_len, &root);
     out->http_status = r->http_status;
-    if (!classify_error(r, root, out)) {
-        struct json_object *data = NULL;
-        json_object_object_get_ex(root, "data", &data);
-        const char *id = prov_json_str(data, "taskId");
+    if (!classify_error(r, &root, out)) {
+        struct jread_buf b;
+        jread_get(&root, "data", &data);
+        const char *id = jread_get_take(&data, "taskId", &b);
         if (id && *id) {
             out->outcome = PROV_CREATED;
             out->cls = PROV_C_NONE;
@@ -197,48 +199,60 @@ static void kie_parse_create(const struct prov_reply *r, struct prov_result *out
         } else {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "createTask reply has no data.taskId");
         }
+        jread_buf_free(&b);
     }
-    json_object_put(root);
+}
+
+/* Take one result URL string u (skipped when not a non-empty string). */
+static int take_url(const struct jread_val *u, struct prov_result *out)
+{
+    struct jread_buf b;
+    int rc = SY_OK;
+    if (jread_take(u, &b) && b.len > 0)
+        rc = prov_result_take_url(out, b.s, b.len);
+    else if (u->type == JREAD_STRING && !b.s)
+        rc = SY_ERR; /* no memory */
+    jread_buf_free(&b);
+    return rc;
 }
 
 /* Collect resultUrls from resultJson (a JSON string, or defensively an
  * object). Non-string and empty entries are skipped; one URL that is not a
  * plain http(s) URL, or more than PROV_MAX_RESULT_URLS, makes the reply
  * invalid. */
-static void parse_result_urls(struct json_object *data, struct prov_result *out)
+static void parse_result_urls(const struct jread_val *data, struct prov_result *out)
 {
-    struct json_object *rj = NULL, *parsed = NULL, *obj = NULL, *urls = NULL;
-    json_object_object_get_ex(data, "resultJson", &rj);
-    if (rj && json_object_is_type(rj, json_type_string)) {
-        parsed = prov_json_parse(json_object_get_string(rj), (size_t)json_object_get_string_len(rj));
-        obj = parsed;
-    } else if (rj && json_object_is_type(rj, json_type_object)) {
+    struct jread_val rj, obj = { 0 }, urls = { 0 };
+    struct jread_buf text = { 0 };
+    jread_get(data, "resultJson", &rj);
+    if (rj.type == JREAD_STRING) {
+        if (jread_take(&rj, &text))
+            jread_parse_reply(text.s, text.len, &obj);
+    } else if (rj.type == JREAD_OBJECT) {
         obj = rj;
     }
-    if (obj && json_object_is_type(obj, json_type_object))
-        json_object_object_get_ex(obj, "resultUrls", &urls);
+    jread_get(&obj, "resultUrls", &urls);
     int rc = SY_OK;
-    if (urls && json_object_is_type(urls, json_type_array)) {
-        size_t n = json_object_array_length(urls);
-        for (size_t i = 0; i < n && rc == SY_OK; i++) {
-            struct json_object *u = json_object_array_get_idx(urls, i);
-            if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0)
-                rc = prov_result_take_url(out, json_object_get_string(u), (size_t)json_object_get_string_len(u));
-        }
-    } else if (urls && json_object_is_type(urls, json_type_string) && json_object_get_string_len(urls) > 0) {
-        rc = prov_result_take_url(out, json_object_get_string(urls), (size_t)json_object_get_string_len(urls));
+    if (urls.type == JREAD_ARRAY) {
+        struct jread_iter it;
+        struct jread_val u;
+        jread_iter_init(&it, &urls);
+        while (rc == SY_OK && jread_iter_next(&it, NULL, &u))
+            rc = take_url(&u, out);
+    } else if (urls.type == JREAD_STRING) {
+        rc = take_url(&urls, out);
     }
     if (rc == SY_DECLINED) {
         /* a refused URL has failed the reply as invalid_reply already */
     } else if (out->n_urls > 0) {
         out->outcome = PROV_SUCCEEDED;
-    } else if (!obj) {
+    } else if (obj.type == JREAD_NONE) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "task succeeded but resultJson is unreadable");
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                          "task succeeded but resultJson has no resultUrls");
     }
-    json_object_put(parsed);
+    jread_buf_free(&text);
 }
 
 static enum prov_kind kind_from_fail_code(const char *fc)
@@ -254,82 +268,66 @@ static enum prov_kind kind_from_fail_code(const char *fc)
     return PROV_K_TASK_FAILED;
 }
 
-static void parse_failed_task(struct json_object *data, struct prov_result *out)
+static void parse_failed_task(const struct jread_val *data, struct prov_result *out)
 {
     char codebuf[24] = "";
-    const char *fc = prov_json_str(data, "failCode");
+    struct jread_buf fb, mb;
+    const char *fc = jread_get_take(data, "failCode", &fb);
     long n;
-    if (!fc && prov_json_int(data, "failCode", &n)) {
+    if (!fc && jread_get_int(data, "failCode", &n)) {
         snprintf(codebuf, sizeof(codebuf), "%ld", n);
         fc = codebuf;
     }
-    const char *fm = prov_json_str(data, "failMsg");
+    const char *fm = jread_get_take(data, "failMsg", &mb);
     prov_result_fail(out, PROV_C_TASK_FAILED, kind_from_fail_code(fc ? fc : ""), "%s",
                      fm && *fm ? fm : "task failed");
     prov_result_set_code(out, fc);
+    jread_buf_free(&fb);
+    jread_buf_free(&mb);
 }
 
 /* data[key] as a Unix time in ms (integer, or integral double), or -1.
- * prov_json_int() stops at 1e9, below any current Unix time in ms. */
-static int64_t unix_ms(struct json_object *data, const char *key)
+ * jread_get_int() stops at 1e9, below any current Unix time in ms. */
+static int64_t unix_ms(const struct jread_val *data, const char *key)
 {
-    struct json_object *v;
-    if (!json_object_object_get_ex(data, key, &v))
+    struct jread_val v;
+    int dbl;
+    int64_t i;
+    double d;
+    if (!jread_get(data, key, &v) || jread_number(&v, &dbl, &i, &d) != SY_OK)
         return -1;
-    double d = json_object_is_type(v, json_type_int)      ? (double)json_object_get_int64(v)
-               : json_object_is_type(v, json_type_double) ? json_object_get_double(v)
-                                                          : -1;
+    if (!dbl)
+        d = (double)i;
     return d > 0 && d < 1e14 && d == floor(d) ? (int64_t)d : -1;
 }
 
 /* A finished task's generation time: completeTime - createTime (Unix ms).
  * costTime is not used: KIE's docs and replies disagree on its unit. */
-static void parse_duration(struct json_object *data, struct prov_result *out)
+static void parse_duration(const struct jread_val *data, struct prov_result *out)
 {
     int64_t created = unix_ms(data, "createTime"), completed = unix_ms(data, "completeTime");
     if (created > 0 && completed >= created && completed - created <= 86400000)
         out->duration_ms = (long)(completed - created);
 }
 
-static int is_not_ready(struct json_object *root)
+/* KIE's "recordInfo is null" (code 422) right after create: not an error. */
+static int is_not_ready(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
 {
     long code;
-    const char *msg = envelope_msg(root);
-    return prov_json_int(root, "code", &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    struct jread_buf mb;
+    const char *msg = envelope_msg(root, &mb);
+    int yes = jread_get_int(root, "code", &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    if (yes) {
+        out->retry_after_ms = prov_parse_retry_after(r->retry_after);
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", msg);
+        prov_result_set_code(out, "422");
+    }
+    jread_buf_free(&mb);
+    return yes;
 }
 
-static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
+static void judge_state(const struct jread_val *data, const char *state, struct prov_result *out)
 {
-    struct json_object *root = prov_json_parse(r->body, r->body_len);
-    out->http_status = r->http_status;
-    if (is_not_ready(root)) {
-        out->retry_after_ms = prov_parse_retry_after(r->retry_after);
-        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", envelope_msg(root));
-        prov_result_set_code(out, "422");
-        json_object_put(root);
-        return;
-    }
-    if (classify_error(r, root, out)) {
-        json_object_put(root);
-        return;
-    }
-    struct json_object *data = NULL;
-    json_object_object_get_ex(root, "data", &data);
-    if (!data || json_object_is_type(data, json_type_null)) {
-        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
-        prov_result_set_code(out, "200");
-        json_object_put(root);
-        return;
-    }
-    if (!json_object_is_type(data, json_type_object)) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
-        json_object_put(root);
-        return;
-    }
-    const char *id = prov_json_str(data, "taskId");
-    if (id && *id)
-        out->task_id = strdup(id);
-    const char *state = prov_json_str(data, "state");
     if (!state) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo has no state");
     } else if (strcmp(state, "waiting") == 0 || strcmp(state, "queuing") == 0 || strcmp(state, "generating") == 0) {
@@ -343,7 +341,32 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"", state);
     }
-    json_object_put(root);
+}
+
+static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
+{
+    struct jread_val root, data;
+    jread_parse_reply(r->body, r->body_len, &root);
+    out->http_status = r->http_status;
+    if (is_not_ready(r, &root, out) || classify_error(r, &root, out))
+        return;
+    jread_get(&root, "data", &data);
+    if (data.type == JREAD_NONE || data.type == JREAD_NULL) {
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
+        prov_result_set_code(out, "200");
+        return;
+    }
+    if (data.type != JREAD_OBJECT) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
+        return;
+    }
+    struct jread_buf ib, sb;
+    const char *id = jread_get_take(&data, "taskId", &ib);
+    if (id && *id)
+        out->task_id = strdup(id);
+    judge_state(&data, jread_get_take(&data, "state", &sb), out);
+    jread_buf_free(&ib);
+    jread_buf_free(&sb);
 }
 
 /* ---- callbacks (docs/providers.md §KIE callbacks) ---------------------- */
