@@ -507,11 +507,15 @@ static int key_eq(const char *k, size_t n, const char *key, size_t klen)
 {
     if (!memchr(k, '\\', n))
         return n - 2 == klen && memcmp(k + 1, key, klen) == 0;
-    char buf[64];
-    if (klen >= sizeof buf - 1) /* else a C string of klen bytes ends inside buf */
+    /* decode klen + 1 bytes at most: a C string of klen bytes ends there */
+    char small[64], *buf = klen + 2 <= sizeof small ? small : malloc(klen + 2);
+    if (!buf)
         return 0;
-    unescape(k, n, buf, sizeof buf);
-    return strnlen(buf, sizeof buf) == klen && memcmp(buf, key, klen) == 0;
+    unescape(k, n, buf, klen + 2);
+    int eq = strnlen(buf, klen + 2) == klen && memcmp(buf, key, klen) == 0;
+    if (buf != small)
+        free(buf);
+    return eq;
 }
 
 int jread_get(const struct jread_val *obj, const char *key, struct jread_val *out)
