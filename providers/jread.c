@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "core/sy.h"
+#include "queue/utf8.h"
 
 #define JREAD_NUM_MAX 64 /* bytes of a number's text read without malloc */
 
@@ -81,37 +82,6 @@ static long hex4(const char *p)
     return v;
 }
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t n;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* A string starting at the '"' at p: the byte after its closing quote, or NULL. */
 static const char *v_string(const char *p, const char *end, unsigned flags)
 {
@@ -150,7 +120,7 @@ static const char *v_string(const char *p, const char *end, unsigned flags)
         } else if (c < 0x80 || (flags & JREAD_RAW_BYTES)) {
             p++;
         } else {
-            size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+            size_t n = utf8_seq((const unsigned char *)p, (size_t)(end - p));
             if (!n)
                 return NULL;
             p += n;
@@ -307,23 +277,33 @@ int jread_parse_reply(const char *doc, size_t len, struct jread_val *root)
 
 /* ---- reading an accepted document --------------------------------------- */
 
-/* The byte after the value starting at p (p inside an accepted document). */
-static const char *skip(const char *p)
+/* The byte after the string whose opening quote is at p, inside an
+ * accepted document that ends at or after end. */
+static const char *skip_string(const char *p, const char *end)
 {
-    if (*p == '"') {
-        for (p++; *p != '"'; p++)
-            if (*p == '\\')
-                p++;
-        return p + 1;
+    for (p++;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
     }
+}
+
+/* The byte after the value starting at p, inside an accepted container
+ * that ends at end. */
+static const char *skip(const char *p, const char *end)
+{
+    if (*p == '"')
+        return skip_string(p, end);
     if (*p == '{' || *p == '[') {
         int depth = 0;
         for (;; p++) {
             char c = *p;
             if (c == '"') {
-                for (p++; *p != '"'; p++)
-                    if (*p == '\\')
-                        p++;
+                p = skip_string(p, end) - 1;
             } else if (c == '{' || c == '[') {
                 depth++;
             } else if (c == '}' || c == ']') {
@@ -350,18 +330,21 @@ static const char *wsin(const char *p)
     return p;
 }
 
-static void val_at(const char *p, struct jread_val *out)
+static void val_at(const char *p, const char *end, struct jread_val *out)
 {
     out->type = type_of(*p);
     out->p = p;
-    out->n = (size_t)(skip(p) - p);
+    out->n = (size_t)(skip(p, end) - p);
 }
 
 void jread_iter_init(struct jread_iter *it, const struct jread_val *v)
 {
     it->p = NULL;
-    if (v && (v->type == JREAD_ARRAY || v->type == JREAD_OBJECT))
+    it->end = NULL;
+    if (v && (v->type == JREAD_ARRAY || v->type == JREAD_OBJECT)) {
         it->p = wsin(v->p + 1);
+        it->end = v->p + v->n;
+    }
 }
 
 int jread_iter_next(struct jread_iter *it, struct jread_val *key, struct jread_val *out)
@@ -372,12 +355,12 @@ int jread_iter_next(struct jread_iter *it, struct jread_val *key, struct jread_v
     if (!it->p || *it->p == ']' || *it->p == '}')
         return 0;
     struct jread_val k; /* a key, or an array's element: only a key has ':' after it */
-    val_at(it->p, &k);
+    val_at(it->p, it->end, &k);
     const char *q = wsin(k.p + k.n);
     if (*q == ':') {
         if (key)
             *key = k;
-        val_at(wsin(q + 1), out);
+        val_at(wsin(q + 1), it->end, out);
         q = wsin(out->p + out->n);
     } else {
         *out = k;
@@ -520,17 +503,25 @@ static int key_eq(const char *k, size_t n, const char *key, size_t klen)
 
 int jread_get(const struct jread_val *obj, const char *key, struct jread_val *out)
 {
-    memset(out, 0, sizeof *out);
-    if (!obj || obj->type != JREAD_OBJECT)
-        return 0;
-    size_t klen = strlen(key);
+    jread_get_many(obj, &key, 1, out);
+    return out->type != JREAD_NONE;
+}
+
+void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n, struct jread_val *out)
+{
+    size_t klen[JREAD_MANY_MAX];
+    memset(out, 0, n * sizeof *out);
+    if (!obj || obj->type != JREAD_OBJECT || n > JREAD_MANY_MAX)
+        return;
+    for (size_t i = 0; i < n; i++)
+        klen[i] = strlen(keys[i]);
     struct jread_iter it;
     struct jread_val k, v;
     jread_iter_init(&it, obj);
     while (jread_iter_next(&it, &k, &v))
-        if (key_eq(k.p, k.n, key, klen))
-            *out = v;
-    return out->type != JREAD_NONE;
+        for (size_t i = 0; i < n; i++)
+            if (key_eq(k.p, k.n, keys[i], klen[i]))
+                out[i] = v;
 }
 
 int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *d)
@@ -546,8 +537,8 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
     memcpy(text, v->p, v->n);
     text[v->n] = '\0';
     *is_double = strpbrk(text, ".eE") != NULL;
-    *d = strtod(text, NULL);
     if (*is_double) {
+        *d = strtod(text, NULL);
         *i = *d >= 9.2233720368547758e18 ? INT64_MAX : *d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)*d;
     } else {
         /* strtoll / strtoull saturate; json-c reads an integer above
@@ -567,6 +558,8 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
             *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
         else
             *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+        /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
+        *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
     }
     if (text != small)
         free(text);
@@ -583,8 +576,12 @@ const char *jread_get_take(const struct jread_val *o, const char *key, struct jr
 int jread_get_int(const struct jread_val *o, const char *key, long *val)
 {
     struct jread_val v;
-    if (!jread_get(o, key, &v))
-        return 0;
+    return jread_get(o, key, &v) && jread_int(&v, val);
+}
+
+int jread_int(const struct jread_val *vp, long *val)
+{
+    struct jread_val v = *vp;
     if (v.type == JREAD_NUMBER) {
         int dbl;
         int64_t i;

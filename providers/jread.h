@@ -26,7 +26,7 @@ struct jread_val {
 
 /* Iterator over an array's elements or an object's members. */
 struct jread_iter {
-    const char *p;
+    const char *p, *end;
 };
 
 #define JREAD_RAW_BYTES 1u /* jread_parse flag: bytes >= 0x80 in strings pass unchecked, as in json-c */
@@ -47,6 +47,11 @@ int jread_parse_reply(const char *doc, size_t len, struct jread_val *root);
  * compared up to its first NUL, as json-c stores it). 1 with *out set;
  * 0 (out type NONE) when obj is not an object or has no such key. */
 int jread_get(const struct jread_val *obj, const char *key, struct jread_val *out);
+
+#define JREAD_MANY_MAX 16
+/* jread_get() of n <= JREAD_MANY_MAX keys in one pass over obj: out[i] for
+ * keys[i] (type NONE when absent). */
+void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n, struct jread_val *out);
 
 /* Start iterating v (an array or object; anything else yields nothing). */
 void jread_iter_init(struct jread_iter *it, const struct jread_val *v);
@@ -86,5 +91,7 @@ const char *jread_get_take(const struct jread_val *o, const char *key, struct jr
 /* o[key] as an integer, as prov_json_int(): an int or integral double
  * within ±1e9, or a string of optional '-' and digits. 1, else 0. */
 int jread_get_int(const struct jread_val *o, const char *key, long *val);
+/* The same for a value already found. */
+int jread_int(const struct jread_val *v, long *val);
 
 #endif

@@ -125,25 +125,38 @@ static int http_ok(long status)
     return status >= 200 && status < 300;
 }
 
-/* The envelope's msg (or message) as a C string in b, or NULL. */
-static const char *envelope_msg(const struct jread_val *root, struct jread_buf *b)
+/* A reply's envelope, read in one pass: root (type NONE when unparsable)
+ * and its members. */
+struct kie_env {
+    struct jread_val root;
+    struct jread_val code, msg, message, data;
+};
+
+static void env_read(const char *body, size_t len, struct kie_env *e)
 {
-    const char *m = jread_get_take(root, "msg", b);
+    static const char *const keys[] = { "code", "msg", "message", "data" };
+    jread_parse_reply(body, len, &e->root);
+    jread_get_many(&e->root, keys, 4, &e->code);
+}
+
+/* The envelope's msg (or message) as a C string in b, or NULL. */
+static const char *envelope_msg(const struct kie_env *e, struct jread_buf *b)
+{
+    const char *m = jread_take(&e->msg, b);
     if (m)
         return m;
     jread_buf_free(b);
-    return jread_get_take(root, "message", b);
+    return jread_take(&e->message, b);
 }
 
-/* Fill out for a reply that is not a success: root type NONE when
- * unparsable. Returns 1 when it filled out, 0 when the reply is a 2xx with
- * code 200 and the caller must look at data. */
-static int classify_error(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
+/* Fill out for a reply that is not a success. Returns 1 when it filled out,
+ * 0 when the reply is a 2xx with code 200 and the caller must look at data. */
+static int classify_error(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
 {
     long code = 0;
-    int has_code = jread_get_int(root, "code", &code);
+    int has_code = jread_int(&e->code, &code);
     struct jread_buf mb;
-    const char *msg = envelope_msg(root, &mb);
+    const char *msg = envelope_msg(e, &mb);
     enum prov_kind kind = has_code ? kind_from_code(code) : PROV_K_NONE;
     int done = 1;
 
@@ -165,10 +178,10 @@ static int classify_error(const struct prov_reply *r, const struct jread_val *ro
         else
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
                              r->http_status);
-    } else if (root->type == JREAD_NONE) {
+    } else if (e->root.type == JREAD_NONE) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
                          r->body_len);
-    } else if (root->type != JREAD_OBJECT || !has_code) {
+    } else if (e->root.type != JREAD_OBJECT || !has_code) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "reply is not a KIE envelope");
     } else if (code != 200) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s", code,
@@ -182,13 +195,12 @@ static int classify_error(const struct prov_reply *r, const struct jread_val *ro
 
 static void kie_parse_create(const struct prov_reply *r, struct prov_result *out)
 {
-    struct jread_val root, data;
-    jread_parse_reply(r->body, r->body_len, &root);
+    struct kie_env e;
+    env_read(r->body, r->body_len, &e);
     out->http_status = r->http_status;
-    if (!classify_error(r, &root, out)) {
+    if (!classify_error(r, &e, out)) {
         struct jread_buf b;
-        jread_get(&root, "data", &data);
-        const char *id = jread_get_take(&data, "taskId", &b);
+        const char *id = jread_get_take(&e.data, "taskId", &b);
         if (id && *id) {
             out->outcome = PROV_CREATED;
             out->cls = PROV_C_NONE;
@@ -202,6 +214,11 @@ static void kie_parse_create(const struct prov_reply *r, struct prov_result *out
         jread_buf_free(&b);
     }
 }
+
+/* A recordInfo data object's members, read in one pass. */
+struct kie_data {
+    struct jread_val task_id, state, result_json, create_time, complete_time, fail_code, fail_msg;
+};
 
 /* Take one result URL string u (skipped when not a non-empty string). */
 static int take_url(const struct jread_val *u, struct prov_result *out)
@@ -220,16 +237,15 @@ static int take_url(const struct jread_val *u, struct prov_result *out)
  * object). Non-string and empty entries are skipped; one URL that is not a
  * plain http(s) URL, or more than PROV_MAX_RESULT_URLS, makes the reply
  * invalid. */
-static void parse_result_urls(const struct jread_val *data, struct prov_result *out)
+static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
 {
-    struct jread_val rj, obj = { 0 }, urls = { 0 };
+    struct jread_val obj = { 0 }, urls = { 0 };
     struct jread_buf text = { 0 };
-    jread_get(data, "resultJson", &rj);
-    if (rj.type == JREAD_STRING) {
-        if (jread_take(&rj, &text))
+    if (d->result_json.type == JREAD_STRING) {
+        if (jread_take(&d->result_json, &text))
             jread_parse_reply(text.s, text.len, &obj);
-    } else if (rj.type == JREAD_OBJECT) {
-        obj = rj;
+    } else if (d->result_json.type == JREAD_OBJECT) {
+        obj = d->result_json;
     }
     jread_get(&obj, "resultUrls", &urls);
     int rc = SY_OK;
@@ -268,17 +284,17 @@ static enum prov_kind kind_from_fail_code(const char *fc)
     return PROV_K_TASK_FAILED;
 }
 
-static void parse_failed_task(const struct jread_val *data, struct prov_result *out)
+static void parse_failed_task(const struct kie_data *d, struct prov_result *out)
 {
     char codebuf[24] = "";
     struct jread_buf fb, mb;
-    const char *fc = jread_get_take(data, "failCode", &fb);
+    const char *fc = jread_take(&d->fail_code, &fb);
     long n;
-    if (!fc && jread_get_int(data, "failCode", &n)) {
+    if (!fc && jread_int(&d->fail_code, &n)) {
         snprintf(codebuf, sizeof(codebuf), "%ld", n);
         fc = codebuf;
     }
-    const char *fm = jread_get_take(data, "failMsg", &mb);
+    const char *fm = jread_take(&d->fail_msg, &mb);
     prov_result_fail(out, PROV_C_TASK_FAILED, kind_from_fail_code(fc ? fc : ""), "%s",
                      fm && *fm ? fm : "task failed");
     prov_result_set_code(out, fc);
@@ -286,37 +302,34 @@ static void parse_failed_task(const struct jread_val *data, struct prov_result *
     jread_buf_free(&mb);
 }
 
-/* data[key] as a Unix time in ms (integer, or integral double), or -1.
+/* A value as a Unix time in ms (integer, or integral double), or -1.
  * jread_get_int() stops at 1e9, below any current Unix time in ms. */
-static int64_t unix_ms(const struct jread_val *data, const char *key)
+static int64_t unix_ms(const struct jread_val *v)
 {
-    struct jread_val v;
     int dbl;
     int64_t i;
     double d;
-    if (!jread_get(data, key, &v) || jread_number(&v, &dbl, &i, &d) != SY_OK)
+    if (jread_number(v, &dbl, &i, &d) != SY_OK)
         return -1;
-    if (!dbl)
-        d = (double)i;
     return d > 0 && d < 1e14 && d == floor(d) ? (int64_t)d : -1;
 }
 
 /* A finished task's generation time: completeTime - createTime (Unix ms).
  * costTime is not used: KIE's docs and replies disagree on its unit. */
-static void parse_duration(const struct jread_val *data, struct prov_result *out)
+static void parse_duration(const struct kie_data *d, struct prov_result *out)
 {
-    int64_t created = unix_ms(data, "createTime"), completed = unix_ms(data, "completeTime");
+    int64_t created = unix_ms(&d->create_time), completed = unix_ms(&d->complete_time);
     if (created > 0 && completed >= created && completed - created <= 86400000)
         out->duration_ms = (long)(completed - created);
 }
 
 /* KIE's "recordInfo is null" (code 422) right after create: not an error. */
-static int is_not_ready(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
+static int is_not_ready(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
 {
     long code;
     struct jread_buf mb;
-    const char *msg = envelope_msg(root, &mb);
-    int yes = jread_get_int(root, "code", &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    const char *msg = envelope_msg(e, &mb);
+    int yes = jread_int(&e->code, &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
     if (yes) {
         out->retry_after_ms = prov_parse_retry_after(r->retry_after);
         prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", msg);
@@ -326,7 +339,7 @@ static int is_not_ready(const struct prov_reply *r, const struct jread_val *root
     return yes;
 }
 
-static void judge_state(const struct jread_val *data, const char *state, struct prov_result *out)
+static void judge_state(const struct kie_data *data, const char *state, struct prov_result *out)
 {
     if (!state) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo has no state");
@@ -345,26 +358,29 @@ static void judge_state(const struct jread_val *data, const char *state, struct 
 
 static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
 {
-    struct jread_val root, data;
-    jread_parse_reply(r->body, r->body_len, &root);
+    static const char *const keys[] = { "taskId", "state", "resultJson", "createTime", "completeTime",
+                                         "failCode", "failMsg" };
+    struct kie_env e;
+    env_read(r->body, r->body_len, &e);
     out->http_status = r->http_status;
-    if (is_not_ready(r, &root, out) || classify_error(r, &root, out))
+    if (is_not_ready(r, &e, out) || classify_error(r, &e, out))
         return;
-    jread_get(&root, "data", &data);
-    if (data.type == JREAD_NONE || data.type == JREAD_NULL) {
+    if (e.data.type == JREAD_NONE || e.data.type == JREAD_NULL) {
         prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
         prov_result_set_code(out, "200");
         return;
     }
-    if (data.type != JREAD_OBJECT) {
+    if (e.data.type != JREAD_OBJECT) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
         return;
     }
+    struct kie_data d;
+    jread_get_many(&e.data, keys, sizeof keys / sizeof keys[0], &d.task_id);
     struct jread_buf ib, sb;
-    const char *id = jread_get_take(&data, "taskId", &ib);
+    const char *id = jread_take(&d.task_id, &ib);
     if (id && *id)
         out->task_id = strdup(id);
-    judge_state(&data, jread_get_take(&data, "state", &sb), out);
+    judge_state(&d, jread_take(&d.state, &sb), out);
     jread_buf_free(&ib);
     jread_buf_free(&sb);
 }
