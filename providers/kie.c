@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "jread.h"
+#include "jwrite.h"
 #include "queue/utf8.h"
 #include "registry.h"
 #include "core/sy.h"
@@ -62,26 +63,27 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
         return SY_DECLINED;
     }
 
-    struct json_object *root = json_object_new_object();
-    struct json_object *input = json_object_new_object();
-    json_object_object_add(root, "model", json_object_new_string(model));
-    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
-    if (spec->n_image_urls > 0) {
-        struct json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < spec->n_image_urls; i++)
-            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
-        json_object_object_add(input, field, arr);
+    const struct jwrite_member input[] = {
+        { .key = "prompt", .str = spec->prompt },
+        { .key = field, .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL, .n_arr = spec->n_image_urls },
+        { .key = "output_format", .str = fmt },
+        { .key = "aspect_ratio", .str = spec->aspect_ratio },
+    };
+    struct jwrite w;
+    jwrite_init(&w);
+    jwrite_raw(&w, "{\"model\":");
+    jwrite_str(&w, model);
+    jwrite_raw(&w, ",\"input\":");
+    jwrite_object(&w, input, sizeof input / sizeof input[0]);
+    if (spec->callback_url) {
+        jwrite_raw(&w, ",\"callBackUrl\":");
+        jwrite_str(&w, spec->callback_url);
     }
-    json_object_object_add(input, "output_format", json_object_new_string(fmt));
-    if (spec->aspect_ratio)
-        json_object_object_add(input, "aspect_ratio", json_object_new_string(spec->aspect_ratio));
-    json_object_object_add(root, "input", input);
-    if (spec->callback_url)
-        json_object_object_add(root, "callBackUrl", json_object_new_string(spec->callback_url));
+    jwrite_raw(&w, "}");
 
     if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url), p->base_url) < 0)
         out->url = NULL;
-    if (prov_request_json(out, root) != SY_OK) {
+    if (jwrite_request(out, &w) != SY_OK) {
         snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }

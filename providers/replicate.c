@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "jread.h"
+#include "jwrite.h"
 #include "registry.h"
 #include "core/sy.h"
 
@@ -61,22 +62,36 @@ static int is_owner_name(const char *s)
     return slashes == 1 && part > 0;
 }
 
-static struct json_object *build_input(const struct prov_task_spec *spec, const struct conf_model *m, const char *fmt)
+/* The body: {"version"?, "input":{…}, "webhook"?, "webhook_events_filter"?}. */
+static void write_body(struct jwrite *w, const struct prov_task_spec *spec, const struct conf_model *m,
+                       const char *fmt, const char *version)
 {
-    struct json_object *input = json_object_new_object();
-    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
-    if (spec->n_image_urls > 0) {
-        struct json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < spec->n_image_urls; i++)
-            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
-        json_object_object_add(input, m->image_field ? m->image_field : "image_input", arr);
+    const char *ar = spec->aspect_ratio && strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image"
+                                                                                    : spec->aspect_ratio;
+    const struct jwrite_member input[] = {
+        { .key = "prompt", .str = spec->prompt },
+        { .key = m->image_field ? m->image_field : "image_input",
+          .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL,
+          .n_arr = spec->n_image_urls },
+        { .key = "output_format", .str = fmt },
+        { .key = "aspect_ratio", .str = ar },
+    };
+    static const char *const events[] = { "completed" };
+    jwrite_raw(w, "{");
+    if (version) {
+        jwrite_raw(w, "\"version\":");
+        jwrite_str(w, version);
+        jwrite_raw(w, ",");
     }
-    json_object_object_add(input, "output_format", json_object_new_string(fmt));
-    if (spec->aspect_ratio) {
-        const char *ar = strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image" : spec->aspect_ratio;
-        json_object_object_add(input, "aspect_ratio", json_object_new_string(ar));
+    jwrite_raw(w, "\"input\":");
+    jwrite_object(w, input, sizeof input / sizeof input[0]);
+    if (spec->callback_url) {
+        jwrite_raw(w, ",\"webhook\":");
+        jwrite_str(w, spec->callback_url);
+        jwrite_raw(w, ",\"webhook_events_filter\":");
+        jwrite_str_array(w, events, 1);
     }
-    return input;
+    jwrite_raw(w, "}");
 }
 
 static int replicate_build_create(const struct conf_provider *p, const struct prov_task_spec *spec,
@@ -97,16 +112,9 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     if (prov_check_spec(p, spec, m, REPLICATE_MAX_IMAGES, "jpg", &fmt, err, errlen) != SY_OK)
         return SY_DECLINED;
 
-    struct json_object *root = json_object_new_object();
-    if (versioned)
-        json_object_object_add(root, "version", json_object_new_string(model));
-    json_object_object_add(root, "input", build_input(spec, m, fmt));
-    if (spec->callback_url) {
-        struct json_object *events = json_object_new_array();
-        json_object_array_add(events, json_object_new_string("completed"));
-        json_object_object_add(root, "webhook", json_object_new_string(spec->callback_url));
-        json_object_object_add(root, "webhook_events_filter", events);
-    }
+    struct jwrite w;
+    jwrite_init(&w);
+    write_body(&w, spec, m, fmt, versioned ? model : NULL);
     int bl = prov_base_len(p->base_url), n;
     if (versioned)
         n = asprintf(&out->url, "%.*s/v1/predictions", bl, p->base_url);
@@ -114,7 +122,7 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
         n = asprintf(&out->url, "%.*s/v1/models/%s/predictions", bl, p->base_url, model);
     if (n < 0)
         out->url = NULL;
-    int ok = prov_request_json(out, root) == SY_OK;
+    int ok = jwrite_request(out, &w) == SY_OK;
     if (ok && p->wait_s > 0 && !spec->no_wait) {
         int w = p->wait_s > REPLICATE_MAX_WAIT_S ? REPLICATE_MAX_WAIT_S : p->wait_s;
         char hdr[32];
