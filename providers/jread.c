@@ -518,10 +518,21 @@ void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t
     struct jread_iter it;
     struct jread_val k, v;
     jread_iter_init(&it, obj);
-    while (jread_iter_next(&it, &k, &v))
-        for (size_t i = 0; i < n; i++)
-            if (key_eq(k.p, k.n, keys[i], klen[i]))
+    while (jread_iter_next(&it, &k, &v)) {
+        /* Unescaping only shortens a key: a raw key shorter than the one
+         * sought never matches, one as long matches only byte for byte
+         * (then it has no escape), a longer one only through escapes. */
+        size_t raw = k.n - 2;
+        int esc = -1; /* unknown yet */
+        for (size_t i = 0; i < n; i++) {
+            if (raw < klen[i])
+                continue;
+            if (esc < 0 && (raw > klen[i] || memcmp(k.p + 1, keys[i], raw) == 0))
+                esc = memchr(k.p + 1, '\\', raw) != NULL;
+            if (raw == klen[i] ? !esc && memcmp(k.p + 1, keys[i], raw) == 0 : esc && key_eq(k.p, k.n, keys[i], klen[i]))
                 out[i] = v;
+        }
+    }
 }
 
 int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *d)
