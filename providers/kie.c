@@ -222,19 +222,6 @@ struct kie_data {
     struct jread_val task_id, state, result_json, create_time, complete_time, fail_code, fail_msg;
 };
 
-/* Take one result URL string u (skipped when not a non-empty string). */
-static int take_url(const struct jread_val *u, struct prov_result *out)
-{
-    struct jread_buf b;
-    int rc = SY_OK;
-    if (jread_take(u, &b) && b.len > 0)
-        rc = prov_result_take_url(out, b.s, b.len);
-    else if (u->type == JREAD_STRING && !b.s)
-        rc = SY_ERR; /* no memory */
-    jread_buf_free(&b);
-    return rc;
-}
-
 /* Collect resultUrls from resultJson (a JSON string, or defensively an
  * object). Non-string and empty entries are skipped; one URL that is not a
  * plain http(s) URL, or more than PROV_MAX_RESULT_URLS, makes the reply
@@ -256,9 +243,9 @@ static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
         struct jread_val u;
         jread_iter_init(&it, &urls);
         while (rc == SY_OK && jread_iter_next(&it, NULL, &u))
-            rc = take_url(&u, out);
+            rc = jread_take_url(&u, out);
     } else if (urls.type == JREAD_STRING) {
-        rc = take_url(&urls, out);
+        rc = jread_take_url(&urls, out);
     }
     if (rc == SY_DECLINED) {
         /* a refused URL has failed the reply as invalid_reply already */

@@ -160,28 +160,15 @@ static int replicate_build_cancel(const struct conf_provider *p, const char *tas
  * strings skipped). SY_DECLINED when a URL is refused (out has failed as
  * invalid_reply: not a plain http(s) URL, or too many); else SY_OK, or SY_ERR
  * out of memory with the URLs collected so far. */
-/* One output URL u; non-strings and empty strings are skipped. */
-static int take_url(const struct jread_val *u, struct prov_result *out)
-{
-    struct jread_buf b;
-    int rc = SY_OK;
-    if (jread_take(u, &b) && b.len > 0)
-        rc = prov_result_take_url(out, b.s, b.len);
-    else if (u->type == JREAD_STRING && !b.s)
-        rc = SY_ERR; /* no memory */
-    jread_buf_free(&b);
-    return rc;
-}
-
 static int collect_output(const struct jread_val *output, struct prov_result *out)
 {
     if (output->type == JREAD_STRING)
-        return take_url(output, out);
+        return jread_take_url(output, out);
     struct jread_iter it;
     struct jread_val u;
     jread_iter_init(&it, output->type == JREAD_ARRAY ? output : NULL);
     while (jread_iter_next(&it, NULL, &u)) {
-        int rc = take_url(&u, out);
+        int rc = jread_take_url(&u, out);
         if (rc != SY_OK)
             return rc;
     }
