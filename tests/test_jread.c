@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/sy.h"
@@ -224,6 +225,20 @@ Test(jread, get_finds_the_last_duplicate_and_nul_cut_keys)
     struct jread_val num = { .type = JREAD_NUMBER, .p = "1", .n = 1 };
     cr_expect_not(jread_get(&num, "a", &v), "not an object");
     cr_expect_not(jread_get(NULL, "a", &v));
+}
+
+Test(jread, long_escaped_keys_are_compared_in_full)
+{
+    /* 70-byte key written with an escape: the fuzzer's first finding */
+    char key[71], doc[128];
+    memset(key, 'k', 70);
+    key[70] = '\0';
+    snprintf(doc, sizeof doc, "{\"\\u006b%s\":1}", key + 1);
+    struct jread_val root, v;
+    cr_assert_eq(jread_parse(doc, strlen(doc), 0, &root), SY_OK, "%s", doc);
+    cr_expect(jread_get(&root, key, &v), "%s", doc);
+    key[69] = '\0';
+    cr_expect_not(jread_get(&root, key, &v), "a prefix of the key is another key");
 }
 
 Test(jread, get_many_reads_every_key_in_one_pass)
