@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jread.h"
+#include "jwrite.h"
 #include "queue/utf8.h"
 #include "prov_util.h"
 #include "registry.h"
@@ -62,26 +64,27 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
         return SY_DECLINED;
     }
 
-    struct json_object *root = json_object_new_object();
-    struct json_object *input = json_object_new_object();
-    json_object_object_add(root, "model", json_object_new_string(model));
-    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
-    if (spec->n_image_urls > 0) {
-        struct json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < spec->n_image_urls; i++)
-            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
-        json_object_object_add(input, field, arr);
+    const struct jwrite_member input[] = {
+        { .key = "prompt", .str = spec->prompt },
+        { .key = field, .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL, .n_arr = spec->n_image_urls },
+        { .key = "output_format", .str = fmt },
+        { .key = "aspect_ratio", .str = spec->aspect_ratio },
+    };
+    struct jwrite w;
+    jwrite_init(&w);
+    jwrite_raw(&w, "{\"model\":");
+    jwrite_str(&w, model);
+    jwrite_raw(&w, ",\"input\":");
+    jwrite_object(&w, input, sizeof input / sizeof input[0]);
+    if (spec->callback_url) {
+        jwrite_raw(&w, ",\"callBackUrl\":");
+        jwrite_str(&w, spec->callback_url);
     }
-    json_object_object_add(input, "output_format", json_object_new_string(fmt));
-    if (spec->aspect_ratio)
-        json_object_object_add(input, "aspect_ratio", json_object_new_string(spec->aspect_ratio));
-    json_object_object_add(root, "input", input);
-    if (spec->callback_url)
-        json_object_object_add(root, "callBackUrl", json_object_new_string(spec->callback_url));
+    jwrite_raw(&w, "}");
 
     if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url), p->base_url) < 0)
         out->url = NULL;
-    if (prov_request_json(out, root) != SY_OK) {
+    if (jwrite_request(out, &w) != SY_OK) {
         snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }
@@ -125,21 +128,40 @@ static int http_ok(long status)
     return status >= 200 && status < 300;
 }
 
-static const char *envelope_msg(struct json_object *root)
+/* A reply's envelope, read in one pass: root (type NONE when unparsable)
+ * and its members. */
+struct kie_env {
+    struct jread_val root;
+    struct jread_val code, msg, message, data;
+};
+
+static void env_read(const char *body, size_t len, struct kie_env *e)
 {
-    const char *m = prov_json_str(root, "msg");
-    return m ? m : prov_json_str(root, "message");
+    static const char *const keys[] = { "code", "msg", "message", "data" };
+    jread_parse_reply(body, len, &e->root);
+    jread_get_many(&e->root, keys, 4, &e->code);
 }
 
-/* Fill out for a reply that is not a success: root may be NULL (unparsable).
- * Returns 1 when it filled out, 0 when the reply is a 2xx with code 200 and
- * the caller must look at data. */
-static int classify_error(const struct prov_reply *r, struct json_object *root, struct prov_result *out)
+/* The envelope's msg (or message) as a C string in b, or NULL. */
+static const char *envelope_msg(const struct kie_env *e, struct jread_buf *b)
+{
+    const char *m = jread_take(&e->msg, b);
+    if (m)
+        return m;
+    jread_buf_free(b);
+    return jread_take(&e->message, b);
+}
+
+/* Fill out for a reply that is not a success. Returns 1 when it filled out,
+ * 0 when the reply is a 2xx with code 200 and the caller must look at data. */
+static int classify_error(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
 {
     long code = 0;
-    int has_code = prov_json_int(root, "code", &code);
-    const char *msg = envelope_msg(root);
+    int has_code = jread_int(&e->code, &code);
+    struct jread_buf mb;
+    const char *msg = envelope_msg(e, &mb);
     enum prov_kind kind = has_code ? kind_from_code(code) : PROV_K_NONE;
+    int done = 1;
 
     out->retry_after_ms = prov_parse_retry_after(r->retry_after);
     if (has_code) {
@@ -152,42 +174,36 @@ static int classify_error(const struct prov_reply *r, struct json_object *root, 
             prov_result_fail(out, PROV_C_PROVIDER, kind, "%s", msg);
         else
             prov_result_fail(out, PROV_C_PROVIDER, kind, "KIE code %ld", code);
-        return 1;
-    }
-    if (!http_ok(r->http_status)) {
+    } else if (!http_ok(r->http_status)) {
         if (msg)
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld: %s",
                              r->http_status, msg);
         else
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
                              r->http_status);
-        return 1;
-    }
-    if (!root) {
+    } else if (e->root.type == JREAD_NONE) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
                          r->body_len);
-        return 1;
-    }
-    if (!json_object_is_type(root, json_type_object) || !has_code) {
+    } else if (e->root.type != JREAD_OBJECT || !has_code) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "reply is not a KIE envelope");
-        return 1;
-    }
-    if (code != 200) {
+    } else if (code != 200) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s", code,
                          msg ? msg : "");
-        return 1;
+    } else {
+        done = 0;
     }
-    return 0;
+    jread_buf_free(&mb);
+    return done;
 }
 
 static void kie_parse_create(const struct prov_reply *r, struct prov_result *out)
 {
-    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    struct kie_env e;
+    env_read(r->body, r->body_len, &e);
     out->http_status = r->http_status;
-    if (!classify_error(r, root, out)) {
-        struct json_object *data = NULL;
-        json_object_object_get_ex(root, "data", &data);
-        const char *id = prov_json_str(data, "taskId");
+    if (!classify_error(r, &e, out)) {
+        struct jread_buf b;
+        const char *id = jread_get_take(&e.data, "taskId", &b);
         if (id && *id) {
             out->outcome = PROV_CREATED;
             out->cls = PROV_C_NONE;
@@ -198,48 +214,51 @@ static void kie_parse_create(const struct prov_reply *r, struct prov_result *out
         } else {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "createTask reply has no data.taskId");
         }
+        jread_buf_free(&b);
     }
-    json_object_put(root);
 }
+
+/* A recordInfo data object's members, read in one pass. */
+struct kie_data {
+    struct jread_val task_id, state, result_json, create_time, complete_time, fail_code, fail_msg;
+};
 
 /* Collect resultUrls from resultJson (a JSON string, or defensively an
  * object). Non-string and empty entries are skipped; one URL that is not a
  * plain http(s) URL, or more than PROV_MAX_RESULT_URLS, makes the reply
  * invalid. */
-static void parse_result_urls(struct json_object *data, struct prov_result *out)
+static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
 {
-    struct json_object *rj = NULL, *parsed = NULL, *obj = NULL, *urls = NULL;
-    json_object_object_get_ex(data, "resultJson", &rj);
-    if (rj && json_object_is_type(rj, json_type_string)) {
-        parsed = prov_json_parse(json_object_get_string(rj), (size_t)json_object_get_string_len(rj));
-        obj = parsed;
-    } else if (rj && json_object_is_type(rj, json_type_object)) {
-        obj = rj;
+    struct jread_val obj = { 0 }, urls = { 0 };
+    struct jread_buf text = { 0 };
+    if (d->result_json.type == JREAD_STRING) {
+        if (jread_take(&d->result_json, &text))
+            jread_parse_reply(text.s, text.len, &obj);
+    } else if (d->result_json.type == JREAD_OBJECT) {
+        obj = d->result_json;
     }
-    if (obj && json_object_is_type(obj, json_type_object))
-        json_object_object_get_ex(obj, "resultUrls", &urls);
+    jread_get(&obj, "resultUrls", &urls);
     int rc = SY_OK;
-    if (urls && json_object_is_type(urls, json_type_array)) {
-        size_t n = json_object_array_length(urls);
-        for (size_t i = 0; i < n && rc == SY_OK; i++) {
-            struct json_object *u = json_object_array_get_idx(urls, i);
-            if (json_object_is_type(u, json_type_string) && json_object_get_string_len(u) > 0)
-                rc = prov_result_take_url(out, json_object_get_string(u), (size_t)json_object_get_string_len(u));
-        }
-    } else if (urls && json_object_is_type(urls, json_type_string) && json_object_get_string_len(urls) > 0) {
-        rc = prov_result_take_url(out, json_object_get_string(urls), (size_t)json_object_get_string_len(urls));
+    if (urls.type == JREAD_ARRAY) {
+        struct jread_iter it;
+        struct jread_val u;
+        jread_iter_init(&it, &urls);
+        while (rc == SY_OK && jread_iter_next(&it, NULL, &u))
+            rc = jread_take_url(&u, out);
+    } else if (urls.type == JREAD_STRING) {
+        rc = jread_take_url(&urls, out);
     }
     if (rc == SY_DECLINED) {
         /* a refused URL has failed the reply as invalid_reply already */
     } else if (out->n_urls > 0) {
         out->outcome = PROV_SUCCEEDED;
-    } else if (!obj) {
+    } else if (obj.type == JREAD_NONE) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "task succeeded but resultJson is unreadable");
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                          "task succeeded but resultJson has no resultUrls");
     }
-    json_object_put(parsed);
+    jread_buf_free(&text);
 }
 
 static enum prov_kind kind_from_fail_code(const char *fc)
@@ -255,82 +274,63 @@ static enum prov_kind kind_from_fail_code(const char *fc)
     return PROV_K_TASK_FAILED;
 }
 
-static void parse_failed_task(struct json_object *data, struct prov_result *out)
+static void parse_failed_task(const struct kie_data *d, struct prov_result *out)
 {
     char codebuf[24] = "";
-    const char *fc = prov_json_str(data, "failCode");
+    struct jread_buf fb, mb;
+    const char *fc = jread_take(&d->fail_code, &fb);
     long n;
-    if (!fc && prov_json_int(data, "failCode", &n)) {
+    if (!fc && jread_int(&d->fail_code, &n)) {
         snprintf(codebuf, sizeof(codebuf), "%ld", n);
         fc = codebuf;
     }
-    const char *fm = prov_json_str(data, "failMsg");
+    const char *fm = jread_take(&d->fail_msg, &mb);
     prov_result_fail(out, PROV_C_TASK_FAILED, kind_from_fail_code(fc ? fc : ""), "%s",
                      fm && *fm ? fm : "task failed");
     prov_result_set_code(out, fc);
+    jread_buf_free(&fb);
+    jread_buf_free(&mb);
 }
 
-/* data[key] as a Unix time in ms (integer, or integral double), or -1.
- * prov_json_int() stops at 1e9, below any current Unix time in ms. */
-static int64_t unix_ms(struct json_object *data, const char *key)
+/* A value as a Unix time in ms (integer, or integral double), or -1.
+ * jread_get_int() stops at 1e9, below any current Unix time in ms. */
+static int64_t unix_ms(const struct jread_val *v)
 {
-    struct json_object *v;
-    if (!json_object_object_get_ex(data, key, &v))
+    int dbl;
+    int64_t i;
+    double d;
+    if (jread_number(v, &dbl, &i, &d) != SY_OK)
         return -1;
-    double d = json_object_is_type(v, json_type_int)      ? (double)json_object_get_int64(v)
-               : json_object_is_type(v, json_type_double) ? json_object_get_double(v)
-                                                          : -1;
     return d > 0 && d < 1e14 && d == floor(d) ? (int64_t)d : -1;
 }
 
 /* A finished task's generation time: completeTime - createTime (Unix ms).
  * costTime is not used: KIE's docs and replies disagree on its unit. */
-static void parse_duration(struct json_object *data, struct prov_result *out)
+static void parse_duration(const struct kie_data *d, struct prov_result *out)
 {
-    int64_t created = unix_ms(data, "createTime"), completed = unix_ms(data, "completeTime");
+    int64_t created = unix_ms(&d->create_time), completed = unix_ms(&d->complete_time);
     if (created > 0 && completed >= created && completed - created <= 86400000)
         out->duration_ms = (long)(completed - created);
 }
 
-static int is_not_ready(struct json_object *root)
+/* KIE's "recordInfo is null" (code 422) right after create: not an error. */
+static int is_not_ready(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
 {
     long code;
-    const char *msg = envelope_msg(root);
-    return prov_json_int(root, "code", &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    struct jread_buf mb;
+    const char *msg = envelope_msg(e, &mb);
+    int yes = jread_int(&e->code, &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    if (yes) {
+        out->retry_after_ms = prov_parse_retry_after(r->retry_after);
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", msg);
+        prov_result_set_code(out, "422");
+    }
+    jread_buf_free(&mb);
+    return yes;
 }
 
-static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
+static void judge_state(const struct kie_data *data, const char *state, struct prov_result *out)
 {
-    struct json_object *root = prov_json_parse(r->body, r->body_len);
-    out->http_status = r->http_status;
-    if (is_not_ready(root)) {
-        out->retry_after_ms = prov_parse_retry_after(r->retry_after);
-        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", envelope_msg(root));
-        prov_result_set_code(out, "422");
-        json_object_put(root);
-        return;
-    }
-    if (classify_error(r, root, out)) {
-        json_object_put(root);
-        return;
-    }
-    struct json_object *data = NULL;
-    json_object_object_get_ex(root, "data", &data);
-    if (!data || json_object_is_type(data, json_type_null)) {
-        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
-        prov_result_set_code(out, "200");
-        json_object_put(root);
-        return;
-    }
-    if (!json_object_is_type(data, json_type_object)) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
-        json_object_put(root);
-        return;
-    }
-    const char *id = prov_json_str(data, "taskId");
-    if (id && *id)
-        out->task_id = strdup(id);
-    const char *state = prov_json_str(data, "state");
     if (!state) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo has no state");
     } else if (strcmp(state, "waiting") == 0 || strcmp(state, "queuing") == 0 || strcmp(state, "generating") == 0) {
@@ -344,7 +344,35 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"", state);
     }
-    json_object_put(root);
+}
+
+static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
+{
+    static const char *const keys[] = { "taskId", "state", "resultJson", "createTime", "completeTime",
+                                         "failCode", "failMsg" };
+    struct kie_env e;
+    env_read(r->body, r->body_len, &e);
+    out->http_status = r->http_status;
+    if (is_not_ready(r, &e, out) || classify_error(r, &e, out))
+        return;
+    if (e.data.type == JREAD_NONE || e.data.type == JREAD_NULL) {
+        prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "recordInfo has no data yet");
+        prov_result_set_code(out, "200");
+        return;
+    }
+    if (e.data.type != JREAD_OBJECT) {
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
+        return;
+    }
+    struct kie_data d;
+    jread_get_many(&e.data, keys, sizeof keys / sizeof keys[0], &d.task_id);
+    struct jread_buf ib, sb;
+    const char *id = jread_take(&d.task_id, &ib);
+    if (id && *id)
+        out->task_id = strdup(id);
+    judge_state(&d, jread_take(&d.state, &sb), out);
+    jread_buf_free(&ib);
+    jread_buf_free(&sb);
 }
 
 /* ---- callbacks (docs/providers.md §KIE callbacks) ---------------------- */

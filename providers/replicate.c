@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "jread.h"
+#include "jwrite.h"
 #include "prov_util.h"
 #include "registry.h"
 #include "core/sy.h"
@@ -61,22 +63,36 @@ static int is_owner_name(const char *s)
     return slashes == 1 && part > 0;
 }
 
-static struct json_object *build_input(const struct prov_task_spec *spec, const struct conf_model *m, const char *fmt)
+/* The body: {"version"?, "input":{…}, "webhook"?, "webhook_events_filter"?}. */
+static void write_body(struct jwrite *w, const struct prov_task_spec *spec, const struct conf_model *m,
+                       const char *fmt, const char *version)
 {
-    struct json_object *input = json_object_new_object();
-    json_object_object_add(input, "prompt", json_object_new_string(spec->prompt));
-    if (spec->n_image_urls > 0) {
-        struct json_object *arr = json_object_new_array();
-        for (size_t i = 0; i < spec->n_image_urls; i++)
-            json_object_array_add(arr, json_object_new_string(spec->image_urls[i]));
-        json_object_object_add(input, m->image_field ? m->image_field : "image_input", arr);
+    const char *ar = spec->aspect_ratio && strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image"
+                                                                                    : spec->aspect_ratio;
+    const struct jwrite_member input[] = {
+        { .key = "prompt", .str = spec->prompt },
+        { .key = m->image_field ? m->image_field : "image_input",
+          .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL,
+          .n_arr = spec->n_image_urls },
+        { .key = "output_format", .str = fmt },
+        { .key = "aspect_ratio", .str = ar },
+    };
+    static const char *const events[] = { "completed" };
+    jwrite_raw(w, "{");
+    if (version) {
+        jwrite_raw(w, "\"version\":");
+        jwrite_str(w, version);
+        jwrite_raw(w, ",");
     }
-    json_object_object_add(input, "output_format", json_object_new_string(fmt));
-    if (spec->aspect_ratio) {
-        const char *ar = strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image" : spec->aspect_ratio;
-        json_object_object_add(input, "aspect_ratio", json_object_new_string(ar));
+    jwrite_raw(w, "\"input\":");
+    jwrite_object(w, input, sizeof input / sizeof input[0]);
+    if (spec->callback_url) {
+        jwrite_raw(w, ",\"webhook\":");
+        jwrite_str(w, spec->callback_url);
+        jwrite_raw(w, ",\"webhook_events_filter\":");
+        jwrite_str_array(w, events, 1);
     }
-    return input;
+    jwrite_raw(w, "}");
 }
 
 static int replicate_build_create(const struct conf_provider *p, const struct prov_task_spec *spec,
@@ -97,16 +113,9 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     if (prov_check_spec(p, spec, m, REPLICATE_MAX_IMAGES, "jpg", &fmt, err, errlen) != SY_OK)
         return SY_DECLINED;
 
-    struct json_object *root = json_object_new_object();
-    if (versioned)
-        json_object_object_add(root, "version", json_object_new_string(model));
-    json_object_object_add(root, "input", build_input(spec, m, fmt));
-    if (spec->callback_url) {
-        struct json_object *events = json_object_new_array();
-        json_object_array_add(events, json_object_new_string("completed"));
-        json_object_object_add(root, "webhook", json_object_new_string(spec->callback_url));
-        json_object_object_add(root, "webhook_events_filter", events);
-    }
+    struct jwrite w;
+    jwrite_init(&w);
+    write_body(&w, spec, m, fmt, versioned ? model : NULL);
     int bl = prov_base_len(p->base_url), n;
     if (versioned)
         n = asprintf(&out->url, "%.*s/v1/predictions", bl, p->base_url);
@@ -114,7 +123,7 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
         n = asprintf(&out->url, "%.*s/v1/models/%s/predictions", bl, p->base_url, model);
     if (n < 0)
         out->url = NULL;
-    int ok = prov_request_json(out, root) == SY_OK;
+    int ok = jwrite_request(out, &w) == SY_OK;
     if (ok && p->wait_s > 0 && !spec->no_wait) {
         int w = p->wait_s > REPLICATE_MAX_WAIT_S ? REPLICATE_MAX_WAIT_S : p->wait_s;
         char hdr[32];
@@ -152,26 +161,31 @@ static int replicate_build_cancel(const struct conf_provider *p, const char *tas
  * strings skipped). SY_DECLINED when a URL is refused (out has failed as
  * invalid_reply: not a plain http(s) URL, or too many); else SY_OK, or SY_ERR
  * out of memory with the URLs collected so far. */
-static int collect_output(struct json_object *output, struct prov_result *out)
+static int collect_output(const struct jread_val *output, struct prov_result *out)
 {
-    if (json_object_is_type(output, json_type_string)) {
-        if (json_object_get_string_len(output) > 0)
-            return prov_result_take_url(out, json_object_get_string(output),
-                                        (size_t)json_object_get_string_len(output));
-        return SY_OK;
-    }
-    if (!json_object_is_type(output, json_type_array))
-        return SY_OK;
-    size_t n = json_object_array_length(output);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *u = json_object_array_get_idx(output, i);
-        if (!json_object_is_type(u, json_type_string) || json_object_get_string_len(u) == 0)
-            continue;
-        int rc = prov_result_take_url(out, json_object_get_string(u), (size_t)json_object_get_string_len(u));
+    if (output->type == JREAD_STRING)
+        return jread_take_url(output, out);
+    struct jread_iter it;
+    struct jread_val u;
+    jread_iter_init(&it, output->type == JREAD_ARRAY ? output : NULL);
+    while (jread_iter_next(&it, NULL, &u)) {
+        int rc = jread_take_url(&u, out);
         if (rc != SY_OK)
             return rc;
     }
     return SY_OK;
+}
+
+/* v as a number (int or double), as json_object_get_double() reads it: 1, else 0. */
+static int num_of(const struct jread_val *v, double *d)
+{
+    int dbl;
+    int64_t i;
+    if (jread_number(v, &dbl, &i, d) != SY_OK)
+        return 0;
+    if (!dbl)
+        *d = (double)i;
+    return 1;
 }
 
 /* error: "E1001: out of memory" → code "E1001"; any other text → no code. */
@@ -227,53 +241,65 @@ static int64_t iso_ms(const char *s)
 
 /* A finished prediction's time from creation to completion: metrics.total_time
  * (seconds), else completed_at - created_at. */
-static void parse_duration(struct json_object *pred, struct prov_result *out)
+static void parse_duration(const struct jread_val *pred, struct prov_result *out)
 {
-    struct json_object *metrics = NULL, *tt = NULL;
-    json_object_object_get_ex(pred, "metrics", &metrics);
-    if (json_object_is_type(metrics, json_type_object) && json_object_object_get_ex(metrics, "total_time", &tt) &&
-        (json_object_is_type(tt, json_type_double) || json_object_is_type(tt, json_type_int))) {
-        double sec = json_object_get_double(tt);
-        if (sec >= 0 && sec <= 86400) {
-            out->duration_ms = (long)llround(sec * 1000.0);
-            return;
-        }
+    struct jread_val metrics, tt;
+    double sec;
+    jread_get(pred, "metrics", &metrics);
+    if (jread_get(&metrics, "total_time", &tt) && num_of(&tt, &sec) && sec >= 0 && sec <= 86400) {
+        out->duration_ms = (long)llround(sec * 1000.0);
+        return;
     }
-    int64_t c0 = iso_ms(prov_json_str(pred, "created_at")), c1 = iso_ms(prov_json_str(pred, "completed_at"));
+    struct jread_buf b0, b1;
+    int64_t c0 = iso_ms(jread_get_take(pred, "created_at", &b0)), c1 = iso_ms(jread_get_take(pred, "completed_at", &b1));
     if (c0 >= 0 && c1 >= c0 && c1 - c0 <= 86400000)
         out->duration_ms = (long)(c1 - c0);
+    jread_buf_free(&b0);
+    jread_buf_free(&b1);
 }
 
 /* Judge a prediction object; in_progress is CREATED for create, PENDING for poll. */
-static void parse_prediction(struct json_object *pred, enum prov_outcome in_progress, struct prov_result *out)
+static void judge_status(const struct jread_val *pred, const char *status, enum prov_outcome in_progress,
+                         struct prov_result *out);
+
+static void parse_prediction(const struct jread_val *pred, enum prov_outcome in_progress, struct prov_result *out)
 {
-    const char *id = prov_json_str(pred, "id");
-    const char *status = prov_json_str(pred, "status");
+    struct jread_buf ib, sb;
+    const char *id = jread_get_take(pred, "id", &ib);
+    const char *status = jread_get_take(pred, "status", &sb);
     if (id && *id) {
         out->task_id = strdup(id);
-        if (!out->task_id) {
+        if (!out->task_id)
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "out of memory");
-            return;
-        }
+        else
+            judge_status(pred, status, in_progress, out);
     } else if (in_progress == PROV_CREATED) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "prediction has no id");
-        return;
+    } else {
+        judge_status(pred, status, in_progress, out);
     }
+    jread_buf_free(&ib);
+    jread_buf_free(&sb);
+}
+
+static void judge_status(const struct jread_val *pred, const char *status, enum prov_outcome in_progress,
+                         struct prov_result *out)
+{
     if (!status) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "prediction has no status");
     } else if (strcmp(status, "starting") == 0 || strcmp(status, "processing") == 0) {
         out->outcome = in_progress;
     } else if (strcmp(status, "succeeded") == 0) {
-        struct json_object *output = NULL, *removed = NULL;
-        json_object_object_get_ex(pred, "output", &output);
-        json_object_object_get_ex(pred, "data_removed", &removed);
-        int rc = collect_output(output, out);
+        struct jread_val output, removed;
+        jread_get(pred, "output", &output);
+        jread_get(pred, "data_removed", &removed);
+        int rc = collect_output(&output, out);
         parse_duration(pred, out);
         if (rc == SY_DECLINED) {
             /* a refused URL has failed the reply as invalid_reply already */
         } else if (out->n_urls > 0) {
             out->outcome = PROV_SUCCEEDED;
-        } else if (json_object_is_type(removed, json_type_boolean) && json_object_get_boolean(removed)) {
+        } else if (removed.type == JREAD_TRUE) {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                              "prediction succeeded but its output was deleted (data_removed: retention expired)");
         } else {
@@ -281,11 +307,13 @@ static void parse_prediction(struct json_object *pred, enum prov_outcome in_prog
                              "prediction succeeded without an output URL");
         }
     } else if (strcmp(status, "failed") == 0) {
-        const char *error = prov_json_str(pred, "error");
+        struct jread_buf eb;
+        const char *error = jread_get_take(pred, "error", &eb);
         prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "%s",
                          error && *error ? error : "prediction failed");
         if (error)
             set_error_code(out, error);
+        jread_buf_free(&eb);
         parse_duration(pred, out);
     } else if (strcmp(status, "canceled") == 0) {
         prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "prediction canceled");
@@ -298,13 +326,13 @@ static void parse_prediction(struct json_object *pred, enum prov_outcome in_prog
 }
 
 /* Body retry_after (seconds, maybe fractional) in ms, or -1. */
-static long body_retry_after(struct json_object *root)
+static long body_retry_after(const struct jread_val *root)
 {
-    struct json_object *v = NULL;
-    json_object_object_get_ex(root, "retry_after", &v);
-    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+    struct jread_val v;
+    double s;
+    jread_get(root, "retry_after", &v);
+    if (!num_of(&v, &s))
         return -1;
-    double s = json_object_get_double(v);
     if (!(s >= 0) || isinf(s))
         return -1;
     if (s > 86400)
@@ -313,33 +341,48 @@ static long body_retry_after(struct json_object *root)
 }
 
 /* Append " [field: description; …]" from invalid_fields to buf (as room allows). */
-static void append_invalid_fields(struct json_object *root, char *buf, size_t cap)
+static void append_invalid_fields(const struct jread_val *root, char *buf, size_t cap)
 {
-    struct json_object *fields = NULL;
-    json_object_object_get_ex(root, "invalid_fields", &fields);
-    if (!json_object_is_type(fields, json_type_array) || json_object_array_length(fields) == 0)
+    struct jread_val fields, f;
+    struct jread_iter it;
+    if (!jread_get(root, "invalid_fields", &fields) || fields.type != JREAD_ARRAY)
         return;
-    size_t n = json_object_array_length(fields), used = strlen(buf);
-    for (size_t i = 0; i < n && used + 1 < cap; i++) {
-        struct json_object *f = json_object_array_get_idx(fields, i);
-        const char *name = prov_json_str(f, "field"), *desc = prov_json_str(f, "description");
-        snprintf(buf + used, cap - used, "%s%s: %s", i ? "; " : " [", name ? name : "?", desc ? desc : "invalid");
+    size_t used = strlen(buf), i = 0;
+    jread_iter_init(&it, &fields);
+    while (used + 1 < cap && jread_iter_next(&it, NULL, &f)) {
+        struct jread_buf nb, db;
+        const char *name = jread_get_take(&f, "field", &nb), *desc = jread_get_take(&f, "description", &db);
+        snprintf(buf + used, cap - used, "%s%s: %s", i++ ? "; " : " [", name ? name : "?", desc ? desc : "invalid");
         used = strlen(buf);
+        jread_buf_free(&nb);
+        jread_buf_free(&db);
     }
-    if (used + 1 < cap)
+    if (i > 0 && used + 1 < cap)
         snprintf(buf + used, cap - used, "]");
 }
 
 /* An HTTP error, or a 2xx that is not a prediction. */
-static void parse_error(const struct prov_reply *r, struct json_object *root, struct prov_result *out)
+static void compose_error(const struct prov_reply *r, const struct jread_val *root, const char *title,
+                          const char *detail, int has_status, long status, struct prov_result *out);
+
+static void parse_error(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
 {
-    int ok = r->http_status >= 200 && r->http_status < 300;
     long hdr = prov_parse_retry_after(r->retry_after), body = body_retry_after(root);
     out->retry_after_ms = hdr > body ? hdr : body;
 
-    const char *title = prov_json_str(root, "title"), *detail = prov_json_str(root, "detail");
+    struct jread_buf tb, db;
+    const char *title = jread_get_take(root, "title", &tb), *detail = jread_get_take(root, "detail", &db);
     long status = 0;
-    int has_status = prov_json_int(root, "status", &status) && status >= 400 && status < 600;
+    int has_status = jread_get_int(root, "status", &status) && status >= 400 && status < 600;
+    compose_error(r, root, title, detail, has_status, status, out);
+    jread_buf_free(&tb);
+    jread_buf_free(&db);
+}
+
+static void compose_error(const struct prov_reply *r, const struct jread_val *root, const char *title,
+                          const char *detail, int has_status, long status, struct prov_result *out)
+{
+    int ok = r->http_status >= 200 && r->http_status < 300;
     if (!title && !detail && !has_status) {
         if (ok)
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "HTTP %ld reply is not a prediction",
@@ -369,17 +412,18 @@ static void parse_error(const struct prov_reply *r, struct json_object *root, st
 
 static void parse_reply(const struct prov_reply *r, enum prov_outcome in_progress, struct prov_result *out)
 {
-    struct json_object *root = prov_json_parse(r->body, r->body_len);
+    struct jread_val root, st, id;
+    jread_parse_reply(r->body, r->body_len, &root);
     out->http_status = r->http_status;
     int ok = r->http_status >= 200 && r->http_status < 300;
-    if (ok && !root)
+    if (ok && root.type == JREAD_NONE)
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
                          r->body_len);
-    else if (ok && prov_json_str(root, "status") && (prov_json_str(root, "id") || in_progress == PROV_PENDING))
-        parse_prediction(root, in_progress, out);
+    else if (ok && jread_get(&root, "status", &st) && st.type == JREAD_STRING &&
+             ((jread_get(&root, "id", &id) && id.type == JREAD_STRING) || in_progress == PROV_PENDING))
+        parse_prediction(&root, in_progress, out);
     else
-        parse_error(r, root, out);
-    json_object_put(root);
+        parse_error(r, &root, out);
 }
 
 static void replicate_parse_create(const struct prov_reply *r, struct prov_result *out)

@@ -8,6 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* src (NULL = "") into dst[cap], cut to cap - 1 bytes as snprintf("%s")
+ * would, without a format engine: six of these run per attempt. */
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+}
+
 void attempts_add(struct attempts *a, const char *provider, const char *task_id, const char *phase,
                   const char *outcome, long http_status, const char *code, const char *message, int64_t elapsed_ms)
 {
@@ -22,14 +31,13 @@ void attempts_add(struct attempts *a, const char *provider, const char *task_id,
         a->cap = cap;
     }
     struct codec_attempt *at = &a->v[a->n++];
-    memset(at, 0, sizeof *at);
-    snprintf(at->provider, sizeof at->provider, "%s", provider ? provider : "");
-    snprintf(at->task_id, sizeof at->task_id, "%s", task_id ? task_id : "");
-    snprintf(at->outcome, sizeof at->outcome, "%s", outcome ? outcome : "");
-    snprintf(at->phase, sizeof at->phase, "%s", phase ? phase : "");
+    copy(at->provider, sizeof at->provider, provider);
+    copy(at->task_id, sizeof at->task_id, task_id);
+    copy(at->outcome, sizeof at->outcome, outcome);
+    copy(at->phase, sizeof at->phase, phase);
     at->http_status = http_status;
-    snprintf(at->code, sizeof at->code, "%s", code ? code : "");
-    snprintf(at->message, sizeof at->message, "%s", message ? message : "");
+    copy(at->code, sizeof at->code, code);
+    copy(at->message, sizeof at->message, message);
     at->elapsed_ms = elapsed_ms;
 }
 

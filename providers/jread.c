@@ -1,0 +1,648 @@
+/* jread.c — a validating, non-allocating JSON reader for provider replies.
+ *
+ * Why not json-c, the project's JSON library (STYLE: prefer a well-kept
+ * library)? Because of what it costs on the hottest path. Callgrind, engine
+ * in batch mode, 5,000 KIE jobs against fakeprov (generation 0), before this
+ * reader: 339k instructions per job in all, of which kie_parse_poll 55.7k
+ * inclusive (json-c parses the ~400-byte recordInfo reply, then the
+ * resultJson string inside it), kie_parse_create 16.6k, json_tokener_new_ex
+ * 3.9k per parse (a 2 KiB calloc): a tree of heap objects built for each
+ * reply only to read five fields from it. This reader validates a reply once
+ * and reads fields in place (numbers after: BENCH.md, Performance notes).
+ * json-c stays the library for everything else (config, codec, webhooks).
+ *
+ * Invariants:
+ * - jread_parse() accepts a subset of what json-c 0.16 accepts: RFC 8259
+ *   only (json-c also takes comments, single quotes, trailing commas, raw
+ *   control characters, invalid UTF-8, lone surrogate escapes, leading
+ *   zeros, "1." …). tests/fuzz/fuzz_jread_diff.c checks this against json-c.
+ * - Strict UTF-8 unless JREAD_RAW_BYTES: provider replies are read with it,
+ *   since json-c passes such bytes through and a reply's verdict must not
+ *   change for a stray byte in its message (prov_result_fail() sanitizes
+ *   messages; result URLs are checked byte by byte).
+ * - Every other function trusts that its value came from an accepted
+ *   document: they skip values by brackets and quotes without re-checking,
+ *   and never read outside the value's text.
+ * - Strings keep json-c's meaning: \u0000 is a NUL byte inside the string;
+ *   keys are compared up to their first NUL; the last duplicate key wins. */
+#include "jread.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sy.h"
+#include "prov_util.h"
+#include "provider.h"
+#include "queue/utf8.h"
+
+#define JREAD_NUM_MAX 64 /* bytes of a number's text read without malloc */
+
+struct rd {
+    const char *end;
+    int depth;
+    unsigned flags;
+};
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static const char *ws(const char *p, const char *end)
+{
+    while (p < end && is_ws(*p))
+        p++;
+    return p;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Four hex digits at p (the caller checked that they are there), or -1. */
+static long hex4(const char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* A string starting at the '"' at p: the byte after its closing quote, or NULL. */
+static const char *v_string(const char *p, const char *end, unsigned flags)
+{
+    p++;
+    while (p < end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            if (end - p < 2)
+                return NULL;
+            char e = p[1];
+            if (e == 'u') {
+                if (end - p < 6)
+                    return NULL;
+                long u = hex4(p + 2);
+                if (u < 0 || (u >= 0xDC00 && u <= 0xDFFF))
+                    return NULL;
+                p += 6;
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+                        return NULL;
+                    long lo = hex4(p + 2);
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return NULL;
+                    p += 6;
+                }
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                       e == 't') {
+                p += 2;
+            } else {
+                return NULL;
+            }
+        } else if (c < 0x80 || (flags & JREAD_RAW_BYTES)) {
+            p++;
+        } else {
+            size_t n = utf8_seq((const unsigned char *)p, (size_t)(end - p));
+            if (!n)
+                return NULL;
+            p += n;
+        }
+    }
+    return NULL;
+}
+
+static const char *v_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || !is_digit(*p))
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && is_digit(*p))
+            p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    return p;
+}
+
+static const char *v_lit(const char *p, const char *end, const char *lit, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+static const char *v_value(struct rd *r, const char *p);
+
+/* An array or object at p ('[' or '{'). */
+static const char *v_container(struct rd *r, const char *p)
+{
+    char close = *p == '[' ? ']' : '}';
+    int obj = *p == '{';
+    if (++r->depth > JREAD_MAX_DEPTH)
+        return NULL;
+    p = ws(p + 1, r->end);
+    if (p < r->end && *p == close) {
+        r->depth--;
+        return p + 1;
+    }
+    for (;;) {
+        if (obj) {
+            if (p >= r->end || *p != '"')
+                return NULL;
+            p = v_string(p, r->end, r->flags);
+            if (!p)
+                return NULL;
+            p = ws(p, r->end);
+            if (p >= r->end || *p != ':')
+                return NULL;
+            p = ws(p + 1, r->end);
+        }
+        p = v_value(r, p);
+        if (!p)
+            return NULL;
+        p = ws(p, r->end);
+        if (p >= r->end)
+            return NULL;
+        if (*p == close) {
+            r->depth--;
+            return p + 1;
+        }
+        if (*p != ',')
+            return NULL;
+        p = ws(p + 1, r->end);
+    }
+}
+
+static const char *v_value(struct rd *r, const char *p)
+{
+    if (p >= r->end)
+        return NULL;
+    switch (*p) {
+    case '{':
+    case '[':
+        return v_container(r, p);
+    case '"':
+        return v_string(p, r->end, r->flags);
+    case 't':
+        return v_lit(p, r->end, "true", 4);
+    case 'f':
+        return v_lit(p, r->end, "false", 5);
+    case 'n':
+        return v_lit(p, r->end, "null", 4);
+    default:
+        return v_number(p, r->end);
+    }
+}
+
+static enum jread_type type_of(char c)
+{
+    switch (c) {
+    case '{':
+        return JREAD_OBJECT;
+    case '[':
+        return JREAD_ARRAY;
+    case '"':
+        return JREAD_STRING;
+    case 't':
+        return JREAD_TRUE;
+    case 'f':
+        return JREAD_FALSE;
+    case 'n':
+        return JREAD_NULL;
+    default:
+        return JREAD_NUMBER;
+    }
+}
+
+int jread_parse(const char *doc, size_t len, unsigned flags, struct jread_val *root)
+{
+    memset(root, 0, sizeof *root);
+    if (!doc || len == 0)
+        return SY_ERR;
+    struct rd r = { .end = doc + len, .depth = 0, .flags = flags };
+    const char *p = ws(doc, r.end);
+    const char *e = v_value(&r, p);
+    if (!e || ws(e, r.end) != r.end)
+        return SY_ERR;
+    root->type = type_of(*p);
+    root->p = p;
+    root->n = (size_t)(e - p);
+    return SY_OK;
+}
+
+int jread_parse_reply(const char *doc, size_t len, struct jread_val *root)
+{
+    if (jread_parse(doc, len, JREAD_RAW_BYTES, root) != SY_OK)
+        return SY_ERR;
+    int scalar = root->type != JREAD_OBJECT && root->type != JREAD_ARRAY && root->type != JREAD_STRING;
+    if (root->type == JREAD_NULL || (scalar && root->p + root->n == doc + len)) {
+        memset(root, 0, sizeof *root);
+        return SY_ERR;
+    }
+    return SY_OK;
+}
+
+/* ---- reading an accepted document --------------------------------------- */
+
+/* The byte after the string whose opening quote is at p, inside an
+ * accepted document that ends at or after end. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        const char *b = q;
+        while (b > p && b[-1] == '\\')
+            b--;
+        if (((q - b) & 1) == 0)
+            return q + 1;
+        p = q + 1;
+    }
+}
+
+/* The byte after the value starting at p, inside an accepted container
+ * that ends at end. */
+static const char *skip(const char *p, const char *end)
+{
+    if (*p == '"')
+        return skip_string(p, end);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (;; p++) {
+            char c = *p;
+            if (c == '"') {
+                p = skip_string(p, end) - 1;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+        }
+    }
+    if (*p == 't' || *p == 'n')
+        return p + 4;
+    if (*p == 'f')
+        return p + 5;
+    p++; /* '-' or a digit */
+    while (is_digit(*p) || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-')
+        p++;
+    return p;
+}
+
+/* Skip whitespace inside an accepted container (never runs off its end). */
+static const char *wsin(const char *p)
+{
+    while (is_ws(*p))
+        p++;
+    return p;
+}
+
+static void val_at(const char *p, const char *end, struct jread_val *out)
+{
+    out->type = type_of(*p);
+    out->p = p;
+    out->n = (size_t)(skip(p, end) - p);
+}
+
+void jread_iter_init(struct jread_iter *it, const struct jread_val *v)
+{
+    it->p = NULL;
+    it->end = NULL;
+    if (v && (v->type == JREAD_ARRAY || v->type == JREAD_OBJECT)) {
+        it->p = wsin(v->p + 1);
+        it->end = v->p + v->n;
+    }
+}
+
+int jread_iter_next(struct jread_iter *it, struct jread_val *key, struct jread_val *out)
+{
+    memset(out, 0, sizeof *out);
+    if (key)
+        memset(key, 0, sizeof *key);
+    if (!it->p || *it->p == ']' || *it->p == '}')
+        return 0;
+    struct jread_val k; /* a key, or an array's element: only a key has ':' after it */
+    val_at(it->p, it->end, &k);
+    const char *q = wsin(k.p + k.n);
+    if (*q == ':') {
+        if (key)
+            *key = k;
+        val_at(wsin(q + 1), it->end, out);
+        q = wsin(out->p + out->n);
+    } else {
+        *out = k;
+    }
+    it->p = *q == ',' ? wsin(q + 1) : q;
+    return 1;
+}
+
+static size_t put_utf8(unsigned long u, char *tmp)
+{
+    if (u < 0x80) {
+        tmp[0] = (char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        tmp[0] = (char)(0xC0 | (u >> 6));
+        tmp[1] = (char)(0x80 | (u & 0x3F));
+        return 2;
+    }
+    if (u < 0x10000) {
+        tmp[0] = (char)(0xE0 | (u >> 12));
+        tmp[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+        tmp[2] = (char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    tmp[0] = (char)(0xF0 | (u >> 18));
+    tmp[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+    tmp[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+    tmp[3] = (char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
+/* Unescape the string whose text (quotes included) is s[0..n) into buf
+ * (cap >= 1; cut to cap - 1 bytes and NUL-terminated); returns the full
+ * unescaped length. */
+static size_t unescape(const char *s, size_t n, char *buf, size_t cap)
+{
+    const char *p = s + 1, *end = s + n - 1;
+    size_t len = 0;
+    char tmp[4];
+    while (p < end) {
+        const char *run = p;
+        while (p < end && *p != '\\')
+            p++;
+        size_t k = (size_t)(p - run);
+        if (len < cap - 1)
+            memcpy(buf + len, run, k < cap - 1 - len ? k : cap - 1 - len);
+        len += k;
+        if (p >= end)
+            break;
+        size_t m = 1;
+        char e = p[1];
+        p += 2;
+        switch (e) {
+        case 'b':
+            tmp[0] = '\b';
+            break;
+        case 'f':
+            tmp[0] = '\f';
+            break;
+        case 'n':
+            tmp[0] = '\n';
+            break;
+        case 'r':
+            tmp[0] = '\r';
+            break;
+        case 't':
+            tmp[0] = '\t';
+            break;
+        case 'u': {
+            unsigned long u = (unsigned long)hex4(p);
+            p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                u = 0x10000 + ((u - 0xD800) << 10) + ((unsigned long)hex4(p + 2) - 0xDC00);
+                p += 6;
+            }
+            m = put_utf8(u, tmp);
+            break;
+        }
+        default: /* '"', '\\', '/' */
+            tmp[0] = e;
+        }
+        for (size_t i = 0; i < m; i++, len++)
+            if (len < cap - 1)
+                buf[len] = tmp[i];
+    }
+    buf[len < cap - 1 ? len : cap - 1] = '\0';
+    return len;
+}
+
+size_t jread_str(const struct jread_val *v, char *buf, size_t cap)
+{
+    if (!v || v->type != JREAD_STRING || cap == 0)
+        return (size_t)-1;
+    return unescape(v->p, v->n, buf, cap);
+}
+
+const char *jread_take(const struct jread_val *v, struct jread_buf *b)
+{
+    b->heap = NULL;
+    b->s = NULL;
+    b->len = jread_str(v, b->small, sizeof b->small);
+    if (b->len == (size_t)-1)
+        return NULL;
+    if (b->len < sizeof b->small) {
+        b->s = b->small;
+        return b->s;
+    }
+    b->heap = malloc(b->len + 1);
+    if (!b->heap)
+        return NULL;
+    unescape(v->p, v->n, b->heap, b->len + 1);
+    b->s = b->heap;
+    return b->s;
+}
+
+void jread_buf_free(struct jread_buf *b)
+{
+    free(b->heap);
+    b->heap = NULL;
+    b->s = NULL;
+}
+
+/* Is the key text k[0..n) (quotes included) equal to key, compared as json-c
+ * does (up to the key's first NUL)? */
+static int key_eq(const char *k, size_t n, const char *key, size_t klen)
+{
+    if (!memchr(k, '\\', n))
+        return n - 2 == klen && memcmp(k + 1, key, klen) == 0;
+    /* decode klen + 1 bytes at most: a C string of klen bytes ends there */
+    char small[64], *buf = klen + 2 <= sizeof small ? small : malloc(klen + 2);
+    if (!buf)
+        return 0;
+    unescape(k, n, buf, klen + 2);
+    int eq = strnlen(buf, klen + 2) == klen && memcmp(buf, key, klen) == 0;
+    if (buf != small)
+        free(buf);
+    return eq;
+}
+
+int jread_get(const struct jread_val *obj, const char *key, struct jread_val *out)
+{
+    jread_get_many(obj, &key, 1, out);
+    return out->type != JREAD_NONE;
+}
+
+void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n, struct jread_val *out)
+{
+    size_t klen[JREAD_MANY_MAX];
+    memset(out, 0, n * sizeof *out);
+    if (!obj || obj->type != JREAD_OBJECT || n > JREAD_MANY_MAX)
+        return;
+    for (size_t i = 0; i < n; i++)
+        klen[i] = strlen(keys[i]);
+    struct jread_iter it;
+    struct jread_val k, v;
+    jread_iter_init(&it, obj);
+    while (jread_iter_next(&it, &k, &v)) {
+        /* Unescaping only shortens a key: a raw key shorter than the one
+         * sought never matches, one as long matches only byte for byte
+         * (then it has no escape), a longer one only through escapes. */
+        size_t raw = k.n - 2;
+        int esc = -1; /* unknown yet */
+        for (size_t i = 0; i < n; i++) {
+            if (raw < klen[i])
+                continue;
+            if (esc < 0 && (raw > klen[i] || memcmp(k.p + 1, keys[i], raw) == 0))
+                esc = memchr(k.p + 1, '\\', raw) != NULL;
+            if (raw == klen[i] ? !esc && memcmp(k.p + 1, keys[i], raw) == 0 : esc && key_eq(k.p, k.n, keys[i], klen[i]))
+                out[i] = v;
+        }
+    }
+}
+
+int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *d)
+{
+    if (!v || v->type != JREAD_NUMBER)
+        return SY_ERR;
+    char small[JREAD_NUM_MAX], *text = small;
+    if (v->n >= sizeof small) {
+        text = malloc(v->n + 1);
+        if (!text)
+            return SY_ERR;
+    }
+    memcpy(text, v->p, v->n);
+    text[v->n] = '\0';
+    *is_double = strpbrk(text, ".eE") != NULL;
+    if (*is_double) {
+        *d = strtod(text, NULL);
+        *i = *d >= 9.2233720368547758e18 ? INT64_MAX : *d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)*d;
+    } else {
+        /* strtoll / strtoull saturate; json-c reads an integer above
+         * INT64_MAX as uint64, and json_object_get_int64() of it as INT64_MAX */
+        const char *s = text;
+        int neg = *s == '-';
+        uint64_t u = 0;
+        int over = 0;
+        for (s += neg; *s; s++) {
+            unsigned dgt = (unsigned)(*s - '0');
+            if (u > (UINT64_MAX - dgt) / 10)
+                over = 1;
+            else
+                u = u * 10 + dgt;
+        }
+        if (neg)
+            *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+        else
+            *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+        /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
+        *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
+    }
+    if (text != small)
+        free(text);
+    return SY_OK;
+}
+
+const char *jread_get_take(const struct jread_val *o, const char *key, struct jread_buf *b)
+{
+    struct jread_val v;
+    jread_get(o, key, &v);
+    return jread_take(&v, b);
+}
+
+int jread_get_int(const struct jread_val *o, const char *key, long *val)
+{
+    struct jread_val v;
+    return jread_get(o, key, &v) && jread_int(&v, val);
+}
+
+int jread_int(const struct jread_val *vp, long *val)
+{
+    struct jread_val v = *vp;
+    if (v.type == JREAD_NUMBER) {
+        int dbl;
+        int64_t i;
+        double d;
+        if (jread_number(&v, &dbl, &i, &d) != SY_OK)
+            return 0;
+        if (!dbl) {
+            if (i < -1000000000 || i > 1000000000)
+                return 0;
+            *val = (long)i;
+            return 1;
+        }
+        if (!(d >= -1e9 && d <= 1e9) || d != (double)(long)d)
+            return 0;
+        *val = (long)d;
+        return 1;
+    }
+    struct jread_buf b;
+    const char *s = jread_take(&v, &b);
+    int ok = 0;
+    long n = 0;
+    if (s) {
+        int neg = *s == '-';
+        s += neg;
+        ok = is_digit(*s);
+        for (; ok && is_digit(*s); s++) {
+            if (n > 100000000)
+                ok = 0;
+            else
+                n = n * 10 + (*s - '0');
+        }
+        if (ok && *s != '\0')
+            ok = 0;
+        if (ok)
+            *val = neg ? -n : n;
+    }
+    jread_buf_free(&b);
+    return ok;
+}
+
+int jread_take_url(const struct jread_val *u, struct prov_result *out)
+{
+    struct jread_buf b;
+    int rc = SY_OK;
+    if (jread_take(u, &b) && b.len > 0)
+        rc = prov_result_take_url(out, b.s, b.len);
+    else if (u->type == JREAD_STRING && !b.s)
+        rc = SY_ERR; /* no memory */
+    jread_buf_free(&b);
+    return rc;
+}
