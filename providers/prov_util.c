@@ -310,9 +310,9 @@ const char *prov_model_for(const struct conf_provider *p, const struct prov_task
         snprintf(err, errlen, "provider %s does not map model \"%s\"", p->name, logical);
         return NULL;
     }
-    const char *model = spec->edit ? (*m)->edit : (*m)->generate;
+    const char *model = spec->op == CONF_OP_EDIT ? (*m)->edit : (*m)->generate;
     if (!model)
-        snprintf(err, errlen, "provider %s cannot %s with model \"%s\"", p->name, spec->edit ? "edit" : "generate",
+        snprintf(err, errlen, "provider %s cannot %s with model \"%s\"", p->name, spec->op == CONF_OP_EDIT ? "edit" : "generate",
                  logical);
     return model;
 }

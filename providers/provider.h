@@ -86,7 +86,7 @@ struct prov_result {
 
 /* What a job asks of a provider. Everything borrowed. */
 struct prov_task_spec {
-    int edit;                       /* 0 = generate, 1 = edit */
+    enum conf_op op;                /* CONF_OP_GENERATE (0) or CONF_OP_EDIT */
     const char *prompt;
     const char *const *image_urls;  /* n_image_urls entries */
     size_t n_image_urls;

@@ -163,7 +163,7 @@ static void rand_spec(uint64_t *rng, struct spec_buf *b, const char *model)
     b->spec.prompt = b->prompt;
     b->spec.image_urls = b->urls;
     b->spec.n_image_urls = n;
-    b->spec.edit = n > 0;
+    b->spec.op = n > 0 ? CONF_OP_EDIT : CONF_OP_GENERATE;
     b->spec.model = model;
     b->spec.output_format = r % 3 == 0 ? "jpeg" : r % 3 == 1 ? "png" : NULL;
     b->spec.aspect_ratio = ars[(r >> 4) % 4];
@@ -192,7 +192,7 @@ Test(jwrite, kie_create_body_as_json_c_built_it)
         struct prov_request req;
         char err[256];
         cr_assert_eq(kie_ops.build_create(&kie_prov, &b.spec, &req, err, sizeof err), SY_OK, "%s", err);
-        const char *model = b.spec.edit ? m->edit : m->generate;
+        const char *model = b.spec.op == CONF_OP_EDIT ? m->edit : m->generate;
         const char *fmt = b.spec.output_format && strcmp(b.spec.output_format, "jpeg") == 0 ? "jpeg" : "png";
         struct json_object *root = json_object_new_object(), *input = json_object_new_object();
         json_object_object_add(root, "model", json_object_new_string(model));

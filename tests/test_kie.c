@@ -337,7 +337,7 @@ Test(kie_build, generate_minimal)
 Test(kie_build, edit_full)
 {
     const char *imgs[] = {"https://example.com/a.png", "https://example.com/b.webp"};
-    struct prov_task_spec spec = {.edit = 1, .prompt = "make it \"blue\"", .image_urls = imgs, .n_image_urls = 2,
+    struct prov_task_spec spec = {.op = CONF_OP_EDIT, .prompt = "make it \"blue\"", .image_urls = imgs, .n_image_urls = 2,
                                   .output_format = "jpeg", .aspect_ratio = "16:9", .model = "nano-banana",
                                   .callback_url = "https://hooks.example.com/kie?job=1"};
     struct prov_request req;
@@ -362,7 +362,7 @@ Test(kie_build, pro_uses_image_input_and_jpg)
     const char *imgs[] = {"https://example.com/a.png"};
     const char *fmts[] = {"jpeg", "jpg", "JPG"};
     for (int i = 0; i < 3; i++) {
-        struct prov_task_spec spec = {.edit = 1, .prompt = "x", .image_urls = imgs, .n_image_urls = 1,
+        struct prov_task_spec spec = {.op = CONF_OP_EDIT, .prompt = "x", .image_urls = imgs, .n_image_urls = 1,
                                       .output_format = fmts[i], .model = "nano-banana-pro"};
         struct prov_request req;
         struct json_object *o = build_ok(&spec, &req);
@@ -404,12 +404,12 @@ Test(kie_build, declines)
         imgs[i] = "https://example.com/i.png";
     struct prov_task_spec s = {.prompt = "x", .model = "unknown-model"};
     expect_declined(&s, "unmapped model");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "gen-only"};
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "gen-only"};
     expect_declined(&s, "edit unsupported");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
                                 .n_image_urls = 11};
     expect_declined(&s, "11 image_urls");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana-pro", .image_urls = imgs,
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana-pro", .image_urls = imgs,
                                 .n_image_urls = 9};
     expect_declined(&s, "9 image_input");
     s = (struct prov_task_spec){.prompt = "x", .model = "nano-banana", .output_format = "webp"};
@@ -423,7 +423,7 @@ Test(kie_build, image_limits_inclusive)
     const char *imgs[10];
     for (int i = 0; i < 10; i++)
         imgs[i] = "https://example.com/i.png";
-    struct prov_task_spec s = {.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+    struct prov_task_spec s = {.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
                                .n_image_urls = 10};
     struct prov_request req;
     json_object_put(build_ok(&s, &req));

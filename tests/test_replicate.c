@@ -300,7 +300,7 @@ Test(replicate_build, official_model_minimal)
 Test(replicate_build, edit_full_with_wait_and_webhook)
 {
     const char *imgs[] = {"https://example.com/a.png", "data:image/png;base64,iVBORw0KGgo="};
-    struct prov_task_spec spec = {.edit = 1, .prompt = "blue", .image_urls = imgs, .n_image_urls = 2,
+    struct prov_task_spec spec = {.op = CONF_OP_EDIT, .prompt = "blue", .image_urls = imgs, .n_image_urls = 2,
                                   .output_format = "jpeg", .aspect_ratio = "auto", .model = "nano-banana",
                                   .callback_url = "https://hooks.example.com/r/1"};
     struct conf_provider p = rep_prov;
@@ -392,14 +392,14 @@ Test(replicate_build, declines)
         imgs[i] = "https://example.com/i.png";
     struct prov_task_spec s = {.prompt = "x", .model = "nope"};
     expect_declined(&s, "unmapped");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "flux"};
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "flux"};
     expect_declined(&s, "edit unsupported");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
                                 .n_image_urls = 15};
     expect_declined(&s, "15 images");
     s = (struct prov_task_spec){.prompt = "x", .model = "broken"};
     expect_declined(&s, "space in model name");
-    s = (struct prov_task_spec){.edit = 1, .prompt = "x", .model = "broken"};
+    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "broken"};
     expect_declined(&s, "short version");
     s = (struct prov_task_spec){.prompt = "x", .model = "nano-banana", .output_format = "webp"};
     expect_declined(&s, "webp");

@@ -368,7 +368,7 @@ static void send_create(struct job *j)
     const struct codec_job *s = j->spec;
     char *cb_url = jobreq_callback_url(j);
     struct prov_task_spec spec = {
-        .edit = s->op == CODEC_OP_EDIT,
+        .op = s->op == CODEC_OP_EDIT ? CONF_OP_EDIT : CONF_OP_GENERATE,
         .prompt = s->prompt,
         .image_urls = (const char *const *)s->image_urls,
         .n_image_urls = s->n_image_urls,
