@@ -62,7 +62,7 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
         }
         const char *close = strchr(name, '}');
         const char *open = strchr(name, '{');
-        if (close == NULL || (open != NULL && open < close))
+        if (!close || (open && open < close))
             snprintf(err, errlen, "unclosed '{' at character %zu (write {{ for a literal brace)", char_pos(prompt, s));
         else
             snprintf(err, errlen, "bad placeholder name \"%.*s\" at character %zu (use a-z, 0-9 and _)",
@@ -138,7 +138,7 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
     json_object *jv = NULL;
     const char *value = v->def;
 
-    if (vars != NULL && json_object_object_get_ex(vars, v->name, &jv)) {
+    if (vars && json_object_object_get_ex(vars, v->name, &jv)) {
         json_type type = json_object_get_type(jv);
         if (type != json_type_string && type != json_type_int && type != json_type_double) {
             snprintf(err, errlen, "vars.%s: must be a string or a number (template \"%s\")", v->name, t->name);
@@ -146,7 +146,7 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
         }
         value = json_object_get_string(jv); /* numbers as json-c prints them */
     }
-    if (value == NULL) {
+    if (!value) {
         snprintf(err, errlen, "vars.%s: missing (template \"%s\" needs it)", v->name, t->name);
         return NULL;
     }
@@ -170,13 +170,13 @@ int tmpl_render(const struct conf_template *t, const json_object *vars, char **o
 
     *out = NULL;
     r.values = calloc(t->n_vars ? t->n_vars : 1, sizeof *r.values);
-    if (r.values == NULL) {
+    if (!r.values) {
         snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }
     for (size_t i = 0; i < t->n_vars; i++) {
         r.values[i] = resolve(t, &t->vars[i], vars, err, errlen);
-        if (r.values[i] == NULL)
+        if (!r.values[i])
             goto done;
     }
     char why[160] = "";

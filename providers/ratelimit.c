@@ -190,7 +190,7 @@ static int apply_conf(struct ratelimit *r, const struct conf_rate_limit *c, doub
 
         if (wmax > 0) {
             ring = calloc((size_t)wmax, sizeof *ring);
-            if (ring == NULL)
+            if (!ring)
                 return SY_ERR;
             keep = r->ring_n < wmax ? r->ring_n : wmax;
             for (int i = 0; i < keep; i++)
@@ -204,7 +204,7 @@ static int apply_conf(struct ratelimit *r, const struct conf_rate_limit *c, doub
     }
     r->window_ms = (int64_t)(c->create_window_s > 0 ? c->create_window_s : 1) * 1000;
 
-    if (c->scope == NULL || strcmp(c->scope, "fleet") != 0 || isnan(share))
+    if (!c->scope || strcmp(c->scope, "fleet") != 0 || isnan(share))
         share = 1;
     r->share = share < SHARE_MIN ? SHARE_MIN : (share > 1 ? 1 : share);
 
@@ -224,10 +224,10 @@ struct ratelimit *ratelimit_new(const struct conf_rate_limit *c, int64_t now_ms)
 {
     struct ratelimit *r;
 
-    if (c == NULL)
+    if (!c)
         return NULL;
     r = calloc(1, sizeof *r);
-    if (r == NULL)
+    if (!r)
         return NULL;
     r->now = now_ms;
     for (int k = 0; k < 2; k++) {
@@ -247,7 +247,7 @@ struct ratelimit *ratelimit_new(const struct conf_rate_limit *c, int64_t now_ms)
 
 void ratelimit_free(struct ratelimit *r)
 {
-    if (r == NULL)
+    if (!r)
         return;
     free(r->ring);
     free(r);

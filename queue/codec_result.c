@@ -36,7 +36,7 @@ static void put_raw(struct out *o, const char *s, size_t n)
         while (cap < o->len + n + 1)
             cap *= 2;
         char *b = realloc(o->buf, cap);
-        if (b == NULL) {
+        if (!b) {
             o->oom = 1;
             return;
         }
@@ -115,7 +115,7 @@ static void put_str(struct out *o, const char *s, size_t n)
 /* JSON string, or null when s is NULL (or empty, if empty_is_null). */
 static void put_str_or_null(struct out *o, const char *s, size_t max, int empty_is_null)
 {
-    if (s == NULL || (empty_is_null && s[0] == '\0'))
+    if (!s || (empty_is_null && s[0] == '\0'))
         put_raw(o, "null", 4);
     else
         put_str(o, s, max);
@@ -177,7 +177,7 @@ static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
     put_key(&o, "result_urls", 0);
     put_raw(&o, "[", 1);
     for (size_t i = 0; i < r->n_result_urls; i++) {
-        const char *u = r->result_urls[i] == NULL ? "" : r->result_urls[i];
+        const char *u = !r->result_urls[i] ? "" : r->result_urls[i];
         if (i > 0)
             put_raw(&o, ",", 1);
         put_str(&o, u, strlen(u));
@@ -218,7 +218,7 @@ static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
     put_key(&o, "worker", 0);
     put_str_or_null(&o, r->worker, SIZE_MAX, 0);
     put_key(&o, "metadata", 0);
-    if (r->metadata != NULL && !(drop & DROP_METADATA))
+    if (r->metadata && !(drop & DROP_METADATA))
         put_raw(&o, r->metadata, r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
     else
         put_raw(&o, "null", 4);
@@ -273,10 +273,10 @@ char *codec_result_json_max(const struct codec_result *r, size_t max)
     unsigned drop = 0;
     char *out;
 
-    if (r == NULL)
+    if (!r)
         return NULL;
     out = encode(r, 0, &len);
-    if (out == NULL || max == 0 || len <= max)
+    if (!out || max == 0 || len <= max)
         return out;
     full = len;
     free(out);
@@ -285,7 +285,7 @@ char *codec_result_json_max(const struct codec_result *r, size_t max)
             continue;
         drop |= steps[i];
         out = encode(r, drop, &len);
-        if (out == NULL || len <= max)
+        if (!out || len <= max)
             return out;
         free(out);
     }
@@ -296,7 +296,7 @@ char *codec_result_json_max(const struct codec_result *r, size_t max)
         .line = r->line, .queued_ms = r->queued_ms, .total_ms = r->total_ms, .worker = r->worker,
     };
     out = encode(&m, 0, &len);
-    if (out != NULL && len > max) {
+    if (out && len > max) {
         free(out);
         return NULL;
     }

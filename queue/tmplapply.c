@@ -9,14 +9,14 @@
 
 int tmpl_apply(const struct conf *c, struct codec_job *job, char *err, size_t errlen)
 {
-    if (job->template_name == NULL)
+    if (!job->template_name)
         return SY_OK;
     const struct conf_template *t = conf_template_by_name(c, job->template_name);
-    if (t == NULL) {
+    if (!t) {
         snprintf(err, errlen, "template: unknown template \"%s\"", job->template_name);
         return SY_ERR;
     }
-    if (job->prompt != NULL) { /* the codec refuses this; kept for jobs built by hand */
+    if (job->prompt) { /* the codec refuses this; kept for jobs built by hand */
         snprintf(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
         return SY_ERR;
     }

@@ -217,5 +217,5 @@ int engine_cleanup(struct engine *e)
 char *engine_reject(struct engine *e, const char *id, long line, const char *reason)
 {
     metrics_job_done(e->m, 0, "invalid_input", -1);
-    return job_invalid_result(e, id, line, reason);
+    return job_rejected_json(e, id, line, reason);
 }

@@ -538,7 +538,7 @@ void job_abort(struct job *j)
     release(j);
 }
 
-char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason)
+char *job_rejected_json(const struct engine *e, const char *id, long line, const char *reason)
 {
     return attempts_rejected_json(e->worker_id, id, line, reason,
                                   e->d ? (size_t)dispatch_conf(e->d)->kafka.max_result_bytes : 0);

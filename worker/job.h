@@ -71,9 +71,10 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
  * request and timer; cb is not called. */
 void job_abort(struct job *j);
 
-/* Build the result line for a job that never started (invalid input).
+/* Build the failed result line for a job that never started: invalid input,
+ * or no memory to start it.
  * Caller frees. id may be NULL. Like every result line, at most
  * kafka.max_result_bytes of the active config (codec_result_json_max). */
-char *job_invalid_result(const struct engine *e, const char *id, long line, const char *reason);
+char *job_rejected_json(const struct engine *e, const char *id, long line, const char *reason);
 
 #endif
