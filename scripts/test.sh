@@ -16,9 +16,9 @@ esac
 
 scripts/deps.sh
 
-# The include direction (docs/architecture.md §Modules) first: a cheap check
-# that fails before any build. Also a CTest (lint_includes).
-scripts/lint_includes.py
+# The include direction and the source rules (docs/architecture.md §Modules)
+# first: a cheap check that fails before any build. Also a CTest (lint).
+scripts/lint.py
 
 # The README's quick-start build, run verbatim: its first code block, taken
 # from README.md so the two cannot drift. It is the Release build of the whole
