@@ -694,6 +694,30 @@ static void free_provider(struct conf_provider *p)
     free(p->models);
 }
 
+struct conf_ref *conf_ref_new(struct conf *c)
+{
+    struct conf_ref *r = calloc(1, sizeof *r);
+    if (r) {
+        r->c = c;
+        r->refs = 1;
+    }
+    return r;
+}
+
+struct conf_ref *conf_ref_get(struct conf_ref *r)
+{
+    r->refs++;
+    return r;
+}
+
+void conf_ref_put(struct conf_ref *r)
+{
+    if (r && --r->refs == 0) {
+        conf_free(r->c);
+        free(r);
+    }
+}
+
 void conf_free(struct conf *c)
 {
     if (!c)

@@ -207,6 +207,21 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
  * provider, a model, a template) die with it. */
 void conf_free(struct conf *c);
 
+/* A config with a reference count: jobs keep the one they started with
+ * until they end, so a reload never pulls a provider from under them. One
+ * thread (the loop's). */
+struct conf_ref {
+    struct conf *c;
+    int refs;
+};
+
+/* Takes c on success (refs = 1). NULL on out of memory, c left to the caller. */
+struct conf_ref *conf_ref_new(struct conf *c);
+/* One more reference; returns r. */
+struct conf_ref *conf_ref_get(struct conf_ref *r);
+/* Drops a reference; the last frees the config. NULL is fine. */
+void conf_ref_put(struct conf_ref *r);
+
 /* 1 when url is plain "http://" to a host that is not loopback (127.0.0.0/8,
  * ::1, localhost): an API key or a signed callback would cross the network in
  * the clear. 0 for https://, loopback hosts and anything else. Pure. */

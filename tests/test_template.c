@@ -357,8 +357,8 @@ Test(template, reload_keeps_each_job_on_its_config)
     cr_assert_eq(tmpl_render(conf_template_by_name(before->c, "fixed"), NULL, &out, err, sizeof err), SY_OK);
     free(out);
 
-    dispatch_conf_put(before);
-    dispatch_conf_put(after);
+    conf_ref_put(before);
+    conf_ref_put(after);
     dispatch_free(d);
     assert_no_leaks();
 }

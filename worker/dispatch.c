@@ -104,15 +104,12 @@ static int apply(struct dispatch *d, const struct conf *c, int64_t now_ms)
 struct dispatch *dispatch_new(struct conf *c, int64_t now_ms)
 {
     struct dispatch *d = calloc(1, sizeof *d);
-    struct conf_ref *r = calloc(1, sizeof *r);
-    if (!d || !r) {
+    struct conf_ref *r = d ? conf_ref_new(c) : NULL;
+    if (!r) {
         free(d);
-        free(r);
         conf_free(c);
         return NULL;
     }
-    r->c = c;
-    r->refs = 1;
     d->active = r;
     d->share = 1.0;
     d->rng = (uint64_t)now_ms * 0x9E3779B97F4A7C15ull + 1;
@@ -136,22 +133,13 @@ void dispatch_free(struct dispatch *d)
         free(d->states[i]);
     }
     free(d->states);
-    dispatch_conf_put(d->active);
+    conf_ref_put(d->active);
     free(d);
 }
 
 struct conf_ref *dispatch_conf_get(struct dispatch *d)
 {
-    d->active->refs++;
-    return d->active;
-}
-
-void dispatch_conf_put(struct conf_ref *r)
-{
-    if (r && --r->refs == 0) {
-        conf_free(r->c);
-        free(r);
-    }
+    return conf_ref_get(d->active);
 }
 
 const struct conf *dispatch_conf(const struct dispatch *d)
@@ -166,15 +154,13 @@ struct pstate *dispatch_pstate(struct dispatch *d, const char *name)
 
 int dispatch_reload(struct dispatch *d, struct conf *c, int64_t now_ms)
 {
-    struct conf_ref *r = calloc(1, sizeof *r);
+    struct conf_ref *r = conf_ref_new(c);
     if (!r || apply(d, c, now_ms) != SY_OK) {
         free(r);
         conf_free(c);
         return SY_ERR;
     }
-    r->c = c;
-    r->refs = 1;
-    dispatch_conf_put(d->active);
+    conf_ref_put(d->active);
     d->active = r;
     return SY_OK;
 }

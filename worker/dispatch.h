@@ -54,13 +54,6 @@ struct pstate {
     size_t n_plans;
 };
 
-/* A config with a reference count: jobs keep the one they started with
- * until they end, so a reload never pulls a provider from under them. */
-struct conf_ref {
-    struct conf *c;
-    int refs;
-};
-
 struct dispatch;
 
 /* Takes ownership of c. NULL on out of memory. */
@@ -70,9 +63,8 @@ struct dispatch *dispatch_new(struct conf *c, int64_t now_ms);
 void dispatch_free(struct dispatch *d);
 
 /* The active config with one more reference; give it back with
- * dispatch_conf_put(). */
+ * conf_ref_put(). */
 struct conf_ref *dispatch_conf_get(struct dispatch *d);
-void dispatch_conf_put(struct conf_ref *r);
 
 /* The active config (borrowed until the next reload). */
 const struct conf *dispatch_conf(const struct dispatch *d);

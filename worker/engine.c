@@ -206,7 +206,7 @@ int engine_cleanup(struct engine *e)
     taskmap_free(e->tasks);
     e->tasks = NULL;
     if (e->boot)
-        dispatch_conf_put(e->boot);
+        conf_ref_put(e->boot);
     e->boot = NULL;
     e->conf = NULL;
     dispatch_free(e->d);

@@ -65,7 +65,7 @@ static void free_job(uv_handle_t *h)
     for (size_t i = 0; i < j->n_urls; i++)
         free(j->urls[i]);
     free(j->urls);
-    dispatch_conf_put(j->cref);
+    conf_ref_put(j->cref);
     free(j);
 }
 
