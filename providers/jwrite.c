@@ -16,120 +16,29 @@
 #include "core/sy.h"
 #include "prov_util.h"
 
-void jwrite_init(struct jwrite *w)
+void jwrite_str_array(struct jsonw *w, const char *const *s, size_t n)
 {
-    memset(w, 0, sizeof *w);
-}
-
-void jwrite_free(struct jwrite *w)
-{
-    free(w->buf);
-    jwrite_init(w);
-}
-
-/* Room for n more bytes and a NUL; 0 when the buffer has failed. */
-static int room(struct jwrite *w, size_t n)
-{
-    if (w->failed)
-        return 0;
-    if (w->len + n + 1 <= w->cap)
-        return 1;
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap < w->len + n + 1)
-        cap *= 2;
-    char *b = realloc(w->buf, cap);
-    if (!b) {
-        w->failed = 1;
-        return 0;
-    }
-    w->buf = b;
-    w->cap = cap;
-    return 1;
-}
-
-static void put(struct jwrite *w, const char *s, size_t n)
-{
-    if (!room(w, n))
-        return;
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
-
-void jwrite_raw(struct jwrite *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
-void jwrite_str(struct jwrite *w, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    put(w, "\"", 1);
-    const char *run = s;
-    for (;; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        put(w, run, (size_t)(s - run));
-        if (c == '\0')
-            break;
-        char e[6] = { '\\', 0 };
-        size_t n = 2;
-        switch (c) {
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        case '"':
-        case '\\':
-            e[1] = (char)c;
-            break;
-        default:
-            memcpy(e, "\\u00", 4);
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 0xF];
-            n = 6;
-        }
-        put(w, e, n);
-        run = s + 1;
-    }
-    put(w, "\"", 1);
-}
-
-void jwrite_str_array(struct jwrite *w, const char *const *s, size_t n)
-{
-    put(w, "[", 1);
+    jsonw_raw(w, "[", 1);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            put(w, ",", 1);
-        jwrite_str(w, s[i]);
+            jsonw_raw(w, ",", 1);
+        jsonw_str(w, s[i], 0);
     }
-    put(w, "]", 1);
+    jsonw_raw(w, "]", 1);
 }
 
-static void member_value(struct jwrite *w, const struct jwrite_member *m)
+static void member_value(struct jsonw *w, const struct jwrite_member *m)
 {
     if (m->str)
-        jwrite_str(w, m->str);
+        jsonw_str(w, m->str, 0);
     else
         jwrite_str_array(w, m->arr, m->n_arr);
 }
 
-void jwrite_object(struct jwrite *w, const struct jwrite_member *m, size_t n)
+void jwrite_object(struct jsonw *w, const struct jwrite_member *m, size_t n)
 {
     int first = 1;
-    put(w, "{", 1);
+    jsonw_raw(w, "{", 1);
     for (size_t i = 0; i < n; i++) {
         if (!m[i].str && !m[i].arr)
             continue;
@@ -144,22 +53,22 @@ void jwrite_object(struct jwrite *w, const struct jwrite_member *m, size_t n)
             if ((m[j].str || m[j].arr) && strcmp(m[j].key, m[i].key) == 0)
                 last = &m[j];
         if (!first)
-            put(w, ",", 1);
+            jsonw_raw(w, ",", 1);
         first = 0;
-        jwrite_str(w, m[i].key);
-        put(w, ":", 1);
+        jsonw_str(w, m[i].key, 0);
+        jsonw_raw(w, ":", 1);
         member_value(w, last);
     }
-    put(w, "}", 1);
+    jsonw_raw(w, "}", 1);
 }
 
-int jwrite_request(struct prov_request *out, struct jwrite *w)
+int jwrite_request(struct prov_request *out, struct jsonw *w)
 {
     out->method = PROV_POST;
     out->body = w->failed ? NULL : w->buf;
     if (!out->body)
         free(w->buf);
-    jwrite_init(w);
+    jsonw_init(w);
     if (!out->body || !out->url || prov_request_add_header(out, "Content-Type: application/json") != SY_OK) {
         prov_request_cleanup(out);
         return SY_ERR;

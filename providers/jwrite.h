@@ -6,24 +6,14 @@
 
 #include <stddef.h>
 
+#include "core/jsonw.h"
 #include "provider.h"
 
-/* A growing buffer; a failed allocation sticks (failed = 1) and later
- * writes do nothing. Zero-initialize, or jwrite_init(). */
-struct jwrite {
-    char *buf; /* NUL-terminated when len > 0 */
-    size_t len, cap;
-    int failed;
-};
+/* The buffer is a struct jsonw (core/jsonw.h): jsonw_str(w, s, 0) writes a
+ * C string as json-c does with NOSLASHESCAPE. */
 
-void jwrite_init(struct jwrite *w);
-void jwrite_free(struct jwrite *w);
-void jwrite_raw(struct jwrite *w, const char *s);
-/* C string s as a JSON string: json-c's escapes ("\"", "\\", \b \f \n \r \t,
- * other bytes below 0x20 as \u00xx; '/' and bytes >= 0x80 as they are). */
-void jwrite_str(struct jwrite *w, const char *s);
 /* An array of n C strings. */
-void jwrite_str_array(struct jwrite *w, const char *const *s, size_t n);
+void jwrite_str_array(struct jsonw *w, const char *const *s, size_t n);
 
 /* One member of jwrite_object(): a string (str) or an array of strings
  * (arr, n_arr); skipped when both are NULL. Borrowed. */
@@ -36,11 +26,11 @@ struct jwrite_member {
 
 /* Object of n members in order; a key seen before replaces the earlier
  * member's value in its place, as json_object_object_add() does. */
-void jwrite_object(struct jwrite *w, const struct jwrite_member *m, size_t n);
+void jwrite_object(struct jsonw *w, const struct jwrite_member *m, size_t n);
 
 /* Finish a JSON POST in out (url already set): takes w's buffer as the body
  * and adds Content-Type. SY_OK, or SY_ERR with out cleaned up (w freed
  * either way). */
-int jwrite_request(struct prov_request *out, struct jwrite *w);
+int jwrite_request(struct prov_request *out, struct jsonw *w);
 
 #endif

@@ -70,17 +70,17 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
         { .key = "output_format", .str = fmt },
         { .key = "aspect_ratio", .str = spec->aspect_ratio },
     };
-    struct jwrite w;
-    jwrite_init(&w);
-    jwrite_raw(&w, "{\"model\":");
-    jwrite_str(&w, model);
-    jwrite_raw(&w, ",\"input\":");
+    struct jsonw w;
+    jsonw_init(&w);
+    jsonw_lit(&w, "{\"model\":");
+    jsonw_str(&w, model, 0);
+    jsonw_lit(&w, ",\"input\":");
     jwrite_object(&w, input, sizeof input / sizeof input[0]);
     if (spec->callback_url) {
-        jwrite_raw(&w, ",\"callBackUrl\":");
-        jwrite_str(&w, spec->callback_url);
+        jsonw_lit(&w, ",\"callBackUrl\":");
+        jsonw_str(&w, spec->callback_url, 0);
     }
-    jwrite_raw(&w, "}");
+    jsonw_lit(&w, "}");
 
     if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url), p->base_url) < 0)
         out->url = NULL;

@@ -64,7 +64,7 @@ static int is_owner_name(const char *s)
 }
 
 /* The body: {"version"?, "input":{…}, "webhook"?, "webhook_events_filter"?}. */
-static void write_body(struct jwrite *w, const struct prov_task_spec *spec, const struct conf_model *m,
+static void write_body(struct jsonw *w, const struct prov_task_spec *spec, const struct conf_model *m,
                        const char *fmt, const char *version)
 {
     const char *ar = spec->aspect_ratio && strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image"
@@ -78,21 +78,21 @@ static void write_body(struct jwrite *w, const struct prov_task_spec *spec, cons
         { .key = "aspect_ratio", .str = ar },
     };
     static const char *const events[] = { "completed" };
-    jwrite_raw(w, "{");
+    jsonw_lit(w, "{");
     if (version) {
-        jwrite_raw(w, "\"version\":");
-        jwrite_str(w, version);
-        jwrite_raw(w, ",");
+        jsonw_lit(w, "\"version\":");
+        jsonw_str(w, version, 0);
+        jsonw_lit(w, ",");
     }
-    jwrite_raw(w, "\"input\":");
+    jsonw_lit(w, "\"input\":");
     jwrite_object(w, input, sizeof input / sizeof input[0]);
     if (spec->callback_url) {
-        jwrite_raw(w, ",\"webhook\":");
-        jwrite_str(w, spec->callback_url);
-        jwrite_raw(w, ",\"webhook_events_filter\":");
+        jsonw_lit(w, ",\"webhook\":");
+        jsonw_str(w, spec->callback_url, 0);
+        jsonw_lit(w, ",\"webhook_events_filter\":");
         jwrite_str_array(w, events, 1);
     }
-    jwrite_raw(w, "}");
+    jsonw_lit(w, "}");
 }
 
 static int replicate_build_create(const struct conf_provider *p, const struct prov_task_spec *spec,
@@ -113,8 +113,8 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     if (prov_check_spec(p, spec, m, REPLICATE_MAX_IMAGES, "jpg", &fmt, err, errlen) != SY_OK)
         return SY_DECLINED;
 
-    struct jwrite w;
-    jwrite_init(&w);
+    struct jsonw w;
+    jsonw_init(&w);
     write_body(&w, spec, m, fmt, versioned ? model : NULL);
     int bl = prov_base_len(p->base_url), n;
     if (versioned)

@@ -8,6 +8,7 @@
  * metadata is spliced in verbatim as the text the decoder kept.
  */
 #include "queue/codec.h"
+#include "core/jsonw.h"
 #include "queue/utf8.h"
 
 #include <inttypes.h>
@@ -17,129 +18,56 @@
 #include <string.h>
 
 
-/* The line is written straight into a growing buffer, in the documented key
- * order, as json-c would print it (JSON_C_TO_STRING_PLAIN |
+/* The line is written straight into a growing buffer (core/jsonw), in the
+ * documented key order, as json-c would print it (JSON_C_TO_STRING_PLAIN |
  * JSON_C_TO_STRING_NOSLASHESCAPE): a json-c tree per result cost about as
  * much as the rest of the job's own work (BENCH.md, issue 12). */
-struct out {
-    char *buf;
-    size_t len, cap;
-    int oom;
-};
-
-static void put_raw(struct out *o, const char *s, size_t n)
-{
-    if (o->oom || n == 0)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 512;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b) {
-            o->oom = 1;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void put_lit(struct out *o, const char *s)
-{
-    put_raw(o, s, strlen(s));
-}
-
-/* n bytes of valid UTF-8 as a JSON string body, escaped as json-c does. */
-static void put_escaped(struct out *o, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t from = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        switch (c) {
-        case '\b': esc = "\\b"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\f': esc = "\\f"; break;
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        default:
-            if (c < ' ') {
-                memcpy(u, "\\u00", 4);
-                u[4] = hex[c >> 4];
-                u[5] = hex[c & 15];
-                u[6] = '\0';
-                esc = u;
-            }
-        }
-        if (esc) {
-            put_raw(o, s + from, i - from);
-            put_lit(o, esc);
-            from = i + 1;
-        }
-    }
-    put_raw(o, s + from, n - from);
-}
 
 /* A JSON string from n bytes of s, with invalid UTF-8 replaced by U+FFFD and
  * anything after a NUL dropped. */
-static void put_str(struct out *o, const char *s, size_t n)
+static void put_str(struct jsonw *o, const char *s, size_t n)
 {
     static const char repl[] = "\xEF\xBF\xBD";
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, from = 0;
 
     n = strnlen(s, n);
-    put_raw(o, "\"", 1);
+    jsonw_raw(o, "\"", 1);
     while (i < n) {
         size_t k = utf8_seq(u + i, n - i);
         if (k == 0) {
-            put_escaped(o, s + from, i - from);
-            put_raw(o, repl, 3);
+            jsonw_escaped(o, s + from, i - from, 0);
+            jsonw_raw(o, repl, 3);
             from = ++i;
         } else {
             i += k;
         }
     }
-    put_escaped(o, s + from, n - from);
-    put_raw(o, "\"", 1);
+    jsonw_escaped(o, s + from, n - from, 0);
+    jsonw_raw(o, "\"", 1);
 }
 
 /* JSON string, or null when s is NULL (or empty, if empty_is_null). */
-static void put_str_or_null(struct out *o, const char *s, size_t max, int empty_is_null)
+static void put_str_or_null(struct jsonw *o, const char *s, size_t max, int empty_is_null)
 {
     if (!s || (empty_is_null && s[0] == '\0'))
-        put_raw(o, "null", 4);
+        jsonw_raw(o, "null", 4);
     else
         put_str(o, s, max);
 }
 
 /* ,"key": (or {"key": for the first key of an object: first says which). */
-static void put_key(struct out *o, const char *key, int first)
+static void put_key(struct jsonw *o, const char *key, int first)
 {
-    put_raw(o, first ? "{\"" : ",\"", 2);
-    put_lit(o, key);
-    put_raw(o, "\":", 2);
-}
-
-static void put_int(struct out *o, int64_t v)
-{
-    char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
-    put_raw(o, b, (size_t)n);
+    jsonw_raw(o, first ? "{\"" : ",\"", 2);
+    jsonw_lit(o, key);
+    jsonw_raw(o, "\":", 2);
 }
 
 /* What a bounded result left out, in the order it is given up. */
 enum { DROP_MESSAGES = 1, DROP_ATTEMPTS = 2, DROP_METADATA = 4 };
 
-static void put_attempt(struct out *o, const struct codec_attempt *a, unsigned drop)
+static void put_attempt(struct jsonw *o, const struct codec_attempt *a, unsigned drop)
 {
     put_key(o, "provider", 1);
     put_str(o, a->provider, sizeof a->provider);
@@ -151,91 +79,91 @@ static void put_attempt(struct out *o, const struct codec_attempt *a, unsigned d
     put_str(o, a->outcome, sizeof a->outcome);
     put_key(o, "http_status", 0);
     if (a->http_status != 0)
-        put_int(o, a->http_status);
+        jsonw_i64(o, a->http_status);
     else
-        put_raw(o, "null", 4);
+        jsonw_raw(o, "null", 4);
     put_key(o, "code", 0);
     put_str_or_null(o, a->code, sizeof a->code, 1);
     put_key(o, "message", 0);
     if (drop & DROP_MESSAGES)
-        put_raw(o, "null", 4);
+        jsonw_raw(o, "null", 4);
     else
         put_str_or_null(o, a->message, sizeof a->message, 1);
     put_key(o, "elapsed_ms", 0);
-    put_int(o, a->elapsed_ms);
-    put_raw(o, "}", 1);
+    jsonw_i64(o, a->elapsed_ms);
+    jsonw_raw(o, "}", 1);
 }
 
 static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
 {
-    struct out o = { 0 };
+    struct jsonw o = { 0 };
 
     put_key(&o, "id", 1);
     put_str_or_null(&o, r->id, SIZE_MAX, 0);
     put_key(&o, "status", 0);
-    put_lit(&o, r->succeeded ? "\"succeeded\"" : "\"failed\"");
+    jsonw_lit(&o, r->succeeded ? "\"succeeded\"" : "\"failed\"");
     put_key(&o, "result_urls", 0);
-    put_raw(&o, "[", 1);
+    jsonw_raw(&o, "[", 1);
     for (size_t i = 0; i < r->n_result_urls; i++) {
         const char *u = !r->result_urls[i] ? "" : r->result_urls[i];
         if (i > 0)
-            put_raw(&o, ",", 1);
+            jsonw_raw(&o, ",", 1);
         put_str(&o, u, strlen(u));
     }
-    put_raw(&o, "]", 1);
+    jsonw_raw(&o, "]", 1);
     put_key(&o, "provider", 0);
     put_str_or_null(&o, r->provider, SIZE_MAX, 0);
     put_key(&o, "provider_task_id", 0);
     put_str_or_null(&o, r->provider_task_id, SIZE_MAX, 0);
     put_key(&o, "attempts", 0);
-    put_raw(&o, "[", 1);
+    jsonw_raw(&o, "[", 1);
     for (size_t i = 0; !(drop & DROP_ATTEMPTS) && i < r->n_attempts; i++) {
         if (i > 0)
-            put_raw(&o, ",", 1);
+            jsonw_raw(&o, ",", 1);
         put_attempt(&o, &r->attempts[i], drop);
     }
-    put_raw(&o, "]", 1);
+    jsonw_raw(&o, "]", 1);
     put_key(&o, "error", 0);
     if (!r->succeeded) {
         put_key(&o, "class", 1);
         put_str_or_null(&o, r->error_class, SIZE_MAX, 0);
         put_key(&o, "message", 0);
         put_str_or_null(&o, r->error_message, SIZE_MAX, 0);
-        put_raw(&o, "}", 1);
+        jsonw_raw(&o, "}", 1);
     } else {
-        put_raw(&o, "null", 4);
+        jsonw_raw(&o, "null", 4);
     }
     if (r->line >= 0) {
         put_key(&o, "line", 0);
-        put_int(&o, r->line);
+        jsonw_i64(&o, r->line);
     }
     put_key(&o, "timings", 0);
     put_key(&o, "queued_ms", 1);
-    put_int(&o, r->queued_ms);
+    jsonw_i64(&o, r->queued_ms);
     put_key(&o, "total_ms", 0);
-    put_int(&o, r->total_ms);
-    put_raw(&o, "}", 1);
+    jsonw_i64(&o, r->total_ms);
+    jsonw_raw(&o, "}", 1);
     put_key(&o, "worker", 0);
     put_str_or_null(&o, r->worker, SIZE_MAX, 0);
     put_key(&o, "metadata", 0);
     if (r->metadata && !(drop & DROP_METADATA))
-        put_raw(&o, r->metadata, r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
+        jsonw_raw(&o, r->metadata, r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
     else
-        put_raw(&o, "null", 4);
+        jsonw_raw(&o, "null", 4);
     if (drop != 0) { /* "truncated": the largest part given up first */
         int n = 0;
         put_key(&o, "truncated", 0);
-        put_raw(&o, "[", 1);
+        jsonw_raw(&o, "[", 1);
         if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS))
-            put_lit(&o, n++ ? ",\"attempt_messages\"" : "\"attempt_messages\"");
+            jsonw_lit(&o, n++ ? ",\"attempt_messages\"" : "\"attempt_messages\"");
         if (drop & DROP_ATTEMPTS)
-            put_lit(&o, n++ ? ",\"attempts\"" : "\"attempts\"");
+            jsonw_lit(&o, n++ ? ",\"attempts\"" : "\"attempts\"");
         if (drop & DROP_METADATA)
-            put_lit(&o, n++ ? ",\"metadata\"" : "\"metadata\"");
-        put_raw(&o, "]", 1);
+            jsonw_lit(&o, n++ ? ",\"metadata\"" : "\"metadata\"");
+        jsonw_raw(&o, "]", 1);
     }
-    put_raw(&o, "}", 1);
-    if (o.oom) {
+    jsonw_raw(&o, "}", 1);
+    if (o.failed) {
         free(o.buf);
         return NULL;
     }

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "core/jsonw.h"
 #include "core/sy.h"
 
 #define LM_MIN_BUCKETS 64
@@ -38,96 +39,45 @@ static const char *state_name(enum ledger_state s)
     return s == LEDGER_CREATED ? "created" : s == LEDGER_DONE ? "done" : NULL;
 }
 
-/* Append s as a JSON string, escaped exactly as json-c 0.16's
- * json_object_to_json_string_ext(JSON_C_TO_STRING_PLAIN) does (so records
- * stay byte-identical to the tree-built ones): \b \n \r \t \f \" \\ \/, other
- * bytes below 0x20 as \u00xx, everything else as is. At most 6 bytes per
- * input byte plus the quotes. */
-static char *put_str(char *o, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    *o++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char e = c == '\b' ? 'b' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\f' ? 'f'
-               : c == '"' || c == '\\' || c == '/' ? (char)c : 0;
-        if (e) {
-            *o++ = '\\';
-            *o++ = e;
-        } else if (c < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 0xf];
-            o += 6;
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    return o;
-}
-
-static char *put_raw(char *o, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(o, s, n);
-    return o + n;
-}
-
-static char *put_i64(char *o, int64_t v)
-{
-    char b[24];
-    size_t i = sizeof b;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    do {
-        b[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        b[--i] = '-';
-    memcpy(o, b + i, sizeof b - i);
-    return o + (sizeof b - i);
-}
-
 /* Written directly (a json-c tree cost ~12k instructions per record, two
- * records per job); the output is what the tree gave, key order included. */
+ * records per job); the output is what the tree gave, key order included:
+ * json_object_to_json_string_ext(JSON_C_TO_STRING_PLAIN), so '/' is
+ * escaped (JSONW_SLASH). */
 char *ledger_encode(const struct ledger_rec *r, size_t *len)
 {
     const char *st = state_name(r->state);
     if (!st)
         return NULL;
-    /* Every string field is bounded by its array; 6 bytes per byte escaped,
-     * 200 for the keys, numbers and punctuation. */
-    size_t cap = 6 * (sizeof r->provider + sizeof r->task_id + sizeof r->worker + sizeof r->status) + 200;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    char *o = put_raw(out, "{\"v\":");
-    o = put_i64(o, LEDGER_VERSION);
-    o = put_raw(o, ",\"state\":");
-    o = put_str(o, st);
+    struct jsonw o = { 0 };
+    jsonw_lit(&o, "{\"v\":");
+    jsonw_i64(&o, LEDGER_VERSION);
+    jsonw_lit(&o, ",\"state\":");
+    jsonw_str(&o, st, JSONW_SLASH);
     if (r->state == LEDGER_CREATED) {
-        o = put_raw(o, ",\"provider\":");
-        o = put_str(o, r->provider);
-        o = put_raw(o, ",\"task_id\":");
-        o = put_str(o, r->task_id);
-        o = put_raw(o, ",\"created_ms\":");
-        o = put_i64(o, r->created_ms);
-        o = put_raw(o, ",\"attempt\":");
-        o = put_i64(o, r->attempt);
-        o = put_raw(o, ",\"worker\":");
-        o = put_str(o, r->worker);
+        jsonw_lit(&o, ",\"provider\":");
+        jsonw_str(&o, r->provider, JSONW_SLASH);
+        jsonw_lit(&o, ",\"task_id\":");
+        jsonw_str(&o, r->task_id, JSONW_SLASH);
+        jsonw_lit(&o, ",\"created_ms\":");
+        jsonw_i64(&o, r->created_ms);
+        jsonw_lit(&o, ",\"attempt\":");
+        jsonw_i64(&o, r->attempt);
+        jsonw_lit(&o, ",\"worker\":");
+        jsonw_str(&o, r->worker, JSONW_SLASH);
     } else {
-        o = put_raw(o, ",\"status\":");
-        o = put_str(o, r->status);
+        jsonw_lit(&o, ",\"status\":");
+        jsonw_str(&o, r->status, JSONW_SLASH);
     }
-    o = put_raw(o, ",\"offset\":");
-    o = put_i64(o, r->offset);
-    *o++ = '}';
-    *o = '\0';
+    jsonw_lit(&o, ",\"offset\":");
+    jsonw_i64(&o, r->offset);
+    jsonw_lit(&o, "}");
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
     if (len)
-        *len = (size_t)(o - out);
-    return out;
+        *len = o.len;
+    return o.buf;
 }
 
 static int get_str(json_object *o, const char *key, char *dst, size_t cap, int required)

@@ -1,7 +1,9 @@
-/* test_jwrite.c — providers/jwrite writes what json-c wrote: random strings
- * (control bytes, quotes, backslashes, '/', invalid UTF-8), random objects
- * with duplicate keys, and whole KIE / Replicate create bodies, each compared
- * byte for byte with json-c's JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE output. */
+/* test_jwrite.c — providers/jwrite (and core/jsonw under it) writes what
+ * json-c wrote: random strings (control bytes, quotes, backslashes, '/',
+ * invalid UTF-8, embedded NULs), random objects with duplicate keys, and
+ * whole KIE / Replicate create bodies, each compared byte for byte with
+ * json-c's JSON_C_TO_STRING_PLAIN | NOSLASHESCAPE output (and PLAIN alone
+ * for JSONW_SLASH). */
 #include "providers/jwrite.h"
 
 #include <criterion/criterion.h>
@@ -36,7 +38,7 @@ static void rand_str(uint64_t *rng, char *s, size_t max)
     s[n] = '\0';
 }
 
-static void expect_same(struct jwrite *w, struct json_object *o, const char *what)
+static void expect_same(struct jsonw *w, struct json_object *o, const char *what)
 {
     const char *want = json_object_to_json_string_ext(o, JC_FLAGS);
     cr_assert_eq(w->failed, 0);
@@ -49,24 +51,45 @@ Test(jwrite, strings_as_json_c_writes_them)
     char s[64];
     for (int i = 0; i < 5000; i++) {
         rand_str(&rng, s, sizeof s - 1);
-        struct jwrite w;
-        jwrite_init(&w);
-        jwrite_str(&w, s);
+        struct jsonw w;
+        jsonw_init(&w);
+        jsonw_str(&w, s, 0);
         struct json_object *o = json_object_new_string(s);
         expect_same(&w, o, "random string");
         json_object_put(o);
-        jwrite_free(&w);
+        jsonw_free(&w);
+    }
+    /* with '/' escaped, as json-c does without NOSLASHESCAPE; and n bytes
+     * with embedded NULs (jsonw_escaped), as json_object_new_string_len */
+    for (int i = 0; i < 2000; i++) {
+        rand_str(&rng, s, sizeof s - 1);
+        size_t n = strlen(s);
+        if (n > 2)
+            s[n / 2] = '\0';
+        struct jsonw w = { 0 };
+        jsonw_str(&w, s, JSONW_SLASH);
+        struct json_object *o = json_object_new_string(s);
+        cr_expect_str_eq(w.buf, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), "slash");
+        json_object_put(o);
+        jsonw_free(&w);
+        jsonw_raw(&w, "\"", 1);
+        jsonw_escaped(&w, s, n, 0);
+        jsonw_raw(&w, "\"", 1);
+        o = json_object_new_string_len(s, (int)n);
+        expect_same(&w, o, "embedded NUL");
+        json_object_put(o);
+        jsonw_free(&w);
     }
     /* every single byte */
     for (int c = 1; c < 256; c++) {
         char one[2] = { (char)c, 0 };
-        struct jwrite w;
-        jwrite_init(&w);
-        jwrite_str(&w, one);
+        struct jsonw w;
+        jsonw_init(&w);
+        jsonw_str(&w, one, 0);
         struct json_object *o = json_object_new_string(one);
         expect_same(&w, o, "byte");
         json_object_put(o);
-        jwrite_free(&w);
+        jsonw_free(&w);
     }
 }
 
@@ -107,12 +130,12 @@ Test(jwrite, objects_with_duplicate_keys_as_json_c_adds_them)
                 break;
             }
         }
-        struct jwrite w;
-        jwrite_init(&w);
+        struct jsonw w;
+        jsonw_init(&w);
         jwrite_object(&w, m, n);
         expect_same(&w, o, "object");
         json_object_put(o);
-        jwrite_free(&w);
+        jsonw_free(&w);
     }
 }
 
@@ -248,10 +271,10 @@ Test(jwrite, replicate_create_body_as_json_c_built_it)
 
 Test(jwrite, failed_allocation_sticks)
 {
-    struct jwrite w;
-    jwrite_init(&w);
+    struct jsonw w;
+    jsonw_init(&w);
     w.failed = 1;
-    jwrite_str(&w, "x");
+    jsonw_str(&w, "x", 0);
     cr_expect_null(w.buf);
     struct prov_request req = { 0 };
     req.url = strdup("http://x");
