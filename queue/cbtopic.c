@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "kafka_conf.h"
 #include "kafka_wake.h"
 #include "core/log.h"
 #include "core/sy.h"
+#include "providers/prov_util.h"
 
 #define CBT_BATCH 500
 #define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
@@ -246,4 +249,113 @@ void cbtopic_close(struct cbtopic *t)
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         LOG_DEBUG(NULL, "callback topic final commit: %s", rd_kafka_err2str(e));
     uv_close((uv_handle_t *)&t->tick, on_tick_closed);
+}
+
+/* ---- the envelope: the callback topic's message ---- */
+
+void cbtopic_event_cleanup(struct cbtopic_event *ev)
+{
+    free(ev->job_id);
+    free(ev->body);
+    ev->job_id = NULL;
+    ev->body = NULL;
+}
+
+static void add_str(struct json_object *o, const char *key, const char *v)
+{
+    if (v && *v)
+        json_object_object_add(o, key, json_object_new_string(v));
+}
+
+/* The envelope with or without the body; NULL on out of memory. */
+static char *envelope(const struct cbtopic_event *ev, int with_body, size_t *len)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "provider", json_object_new_string(ev->provider));
+    json_object_object_add(o, "job", json_object_new_string(ev->job_id));
+    json_object_object_add(o, "task_id", json_object_new_string(ev->task_id));
+    json_object_object_add(o, "partition", json_object_new_int(ev->partition));
+    if (with_body) {
+        json_object_object_add(o, "event", json_object_new_string_len(ev->body, (int)ev->body_len));
+        add_str(o, "wh_id", ev->wh_id);
+        add_str(o, "wh_ts", ev->wh_ts);
+        add_str(o, "wh_sig", ev->wh_sig);
+    } else {
+        json_object_object_add(o, "event", json_object_new_string(""));
+    }
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    char *out = s ? strndup(s, n) : NULL;
+    *len = out ? n : 0;
+    json_object_put(o);
+    return out;
+}
+
+char *cbtopic_envelope_encode(const struct cbtopic_event *ev, size_t *len)
+{
+    int with_body = ev->body && ev->body_len > 0 && ev->body_len < CBTOPIC_MAX_ENVELOPE;
+    char *out = envelope(ev, with_body, len);
+    if (out && with_body && *len > CBTOPIC_MAX_ENVELOPE) {
+        /* Escaping grew it past the cap: the owner polls instead. */
+        free(out);
+        out = envelope(ev, 0, len);
+    }
+    return out;
+}
+
+/* String member key of o when it holds no NUL; NULL otherwise (*present
+ * says whether the member exists at all). */
+static const char *plain_str(struct json_object *o, const char *key, int *present)
+{
+    struct json_object *v = NULL;
+    *present = json_object_object_get_ex(o, key, &v);
+    if (!*present || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    /* json-c keeps \u0000 inside a string: strlen would disagree with the length. */
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+/* Copy member key of o into buf (cap bytes): 1 when it fits, or is absent
+ * and optional; 0 otherwise. */
+static int copy_str(struct json_object *o, const char *key, int required, char *buf, size_t cap)
+{
+    int present;
+    const char *v = plain_str(o, key, &present);
+    buf[0] = '\0';
+    if (!present)
+        return !required;
+    if (!v || strlen(v) >= cap)
+        return 0;
+    snprintf(buf, cap, "%s", v);
+    return 1;
+}
+
+int cbtopic_envelope_decode(const char *data, size_t len, struct cbtopic_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    if (len > CBTOPIC_MAX_ENVELOPE)
+        return SY_ERR;
+    struct json_object *o = prov_json_parse(data, len);
+    int present;
+    const char *job = o ? plain_str(o, "job", &present) : NULL;
+    const char *body = o ? plain_str(o, "event", &present) : NULL;
+    long part = -1;
+    int ok = job && body && copy_str(o, "provider", 1, ev->provider, sizeof ev->provider) &&
+             copy_str(o, "task_id", 1, ev->task_id, sizeof ev->task_id) &&
+             copy_str(o, "wh_id", 0, ev->wh_id, sizeof ev->wh_id) &&
+             copy_str(o, "wh_ts", 0, ev->wh_ts, sizeof ev->wh_ts) &&
+             copy_str(o, "wh_sig", 0, ev->wh_sig, sizeof ev->wh_sig) && prov_json_int(o, "partition", &part) == 1 &&
+             part >= -1 && part <= INT32_MAX;
+    if (ok) {
+        ev->partition = (int32_t)part;
+        ev->body_len = strlen(body);
+        ev->job_id = strdup(job);
+        ev->body = strdup(body);
+        ok = ev->job_id && ev->body;
+    }
+    json_object_put(o);
+    if (!ok)
+        cbtopic_event_cleanup(ev);
+    return ok ? SY_OK : SY_ERR;
 }

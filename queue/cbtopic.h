@@ -25,6 +25,42 @@
 
 #include "conf/config.h"
 
+struct prov_desc;
+
+/* One accepted provider callback, as the receiver (worker/callbacks.c) took
+ * it and as it travels on the callback topic. Strings owned by the event. */
+struct cbtopic_event {
+    char provider[65];  /* configured provider name */
+    const struct prov_desc *desc; /* its provider type (providers/registry.h) */
+    int32_t partition;  /* input partition of the job; -1 = batch ("b") */
+    char *job_id;
+    char task_id[128];
+    int is_signed;      /* its signature was checked with a configured key */
+    int body_trusted;   /* the signature covers body (Replicate): it may complete the job */
+    char *body;         /* the body when trusted (NUL-terminated, body_len bytes), else "" */
+    size_t body_len;
+    /* Replicate's webhook-id / -timestamp / -signature, carried in the
+     * handoff envelope so the owner verifies the body again ("" = none). */
+    char wh_id[128], wh_ts[24], wh_sig[512];
+};
+
+void cbtopic_event_cleanup(struct cbtopic_event *ev);
+
+/* Frees the event's strings (the struct itself is the caller's). */
+void cbtopic_event_cleanup(struct cbtopic_event *ev);
+
+/* The handoff envelope: {"provider","job","task_id","partition","event"}
+ * plus, for a trusted Replicate body, "wh_id","wh_ts","wh_sig". An event
+ * whose envelope would exceed CBTOPIC_MAX_ENVELOPE is sent without its
+ * body (the owner polls). No header value but those, and no secret.
+ * Caller frees; NULL on out of memory. */
+#define CBTOPIC_MAX_ENVELOPE (256 * 1024)
+char *cbtopic_envelope_encode(const struct cbtopic_event *ev, size_t *len);
+/* Parse an envelope into ev (cleaned up with cbtopic_event_cleanup()):
+ * untrusted (body_trusted 0, is_signed 0) whatever it says. SY_OK, or
+ * SY_ERR when it is not one (an event body with an embedded NUL included). */
+int cbtopic_envelope_decode(const char *data, size_t len, struct cbtopic_event *ev);
+
 struct cbtopic;
 
 /* One event (borrowed for the call; m->err is 0). Loop thread. */

@@ -33,25 +33,25 @@ static const char *fp_args_signed[] = { "--gen-ms", "400", "--kie-hmac-key", HMA
 Test(callbacks, envelope_round_trip)
 {
     const char body[] = "{\"id\":\"p1\",\"status\":\"succeeded\",\"output\":\"https://x/\\u00e9.png\"}";
-    struct callbacks_event ev = { .provider = "replicate", .partition = 3, .job_id = strdup("job/1 ü"),
+    struct cbtopic_event ev = { .provider = "replicate", .partition = 3, .job_id = strdup("job/1 ü"),
                                   .task_id = "p1", .body = strdup(body), .body_len = strlen(body) };
     size_t len = 0;
-    char *env = callbacks_envelope(&ev, &len);
+    char *env = cbtopic_envelope_encode(&ev, &len);
     cr_assert_not_null(env);
     cr_assert_eq(strlen(env), len);
-    struct callbacks_event back;
-    cr_assert_eq(callbacks_envelope_parse(env, len, &back), SY_OK);
+    struct cbtopic_event back;
+    cr_assert_eq(cbtopic_envelope_decode(env, len, &back), SY_OK);
     cr_assert_str_eq(back.provider, "replicate");
     cr_assert_eq(back.partition, 3);
     cr_assert_str_eq(back.job_id, "job/1 ü");
     cr_assert_str_eq(back.task_id, "p1");
     cr_assert_eq(back.body_len, strlen(body));
     cr_assert_str_eq(back.body, body);
-    struct callbacks_event bad;
-    cr_assert_eq(callbacks_envelope_parse("{\"provider\":\"kie\",\"job\":\"j\"}", 28, &bad), SY_ERR);
+    struct cbtopic_event bad;
+    cr_assert_eq(cbtopic_envelope_decode("{\"provider\":\"kie\",\"job\":\"j\"}", 28, &bad), SY_ERR);
     cr_assert_null(bad.job_id);
-    callbacks_event_cleanup(&back);
-    callbacks_event_cleanup(&ev);
+    cbtopic_event_cleanup(&back);
+    cbtopic_event_cleanup(&ev);
     free(env);
 }
 

@@ -31,7 +31,7 @@ struct recv {
     int port, events;
 };
 
-static void count_event(void *ud, const struct callbacks_event *ev)
+static void count_event(void *ud, const struct cbtopic_event *ev)
 {
     (void)ev;
     ((struct recv *)ud)->events++;
@@ -202,19 +202,19 @@ Test(callbacks, envelope_with_nul_refused)
         "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\",\"wh_sig\":\"v1,\\u0000\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct callbacks_event ev;
-        int rc = callbacks_envelope_parse(bad[i], strlen(bad[i]), &ev);
+        struct cbtopic_event ev;
+        int rc = cbtopic_envelope_decode(bad[i], strlen(bad[i]), &ev);
         if (rc == SY_OK)
-            callbacks_event_cleanup(&ev);
+            cbtopic_event_cleanup(&ev);
         cr_assert_eq(rc, SY_ERR, "case %zu accepted", i);
         cr_assert_null(ev.body);
     }
     const char good[] = "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\"}";
-    struct callbacks_event ev;
-    cr_assert_eq(callbacks_envelope_parse(good, strlen(good), &ev), SY_OK);
+    struct cbtopic_event ev;
+    cr_assert_eq(cbtopic_envelope_decode(good, strlen(good), &ev), SY_OK);
     cr_assert_eq(ev.body_len, strlen(ev.body));
     cr_assert_eq(ev.body_trusted, 0, "an envelope alone is never trusted");
-    callbacks_event_cleanup(&ev);
+    cbtopic_event_cleanup(&ev);
 }
 
 /* An envelope stays under the cap (the body is left out past it, and the
@@ -227,24 +227,24 @@ Test(callbacks, envelope_size_capped)
     for (size_t i = 0; i < n; i++)
         body[i] = i % 2 ? '/' : '\x01'; /* \x01 becomes \u0001: 6 bytes */
     body[n] = '\0';
-    struct callbacks_event ev = { .provider = "replicate", .partition = 0, .job_id = strdup("j"), .task_id = "t",
+    struct cbtopic_event ev = { .provider = "replicate", .partition = 0, .job_id = strdup("j"), .task_id = "t",
                                   .body = body, .body_len = n, .body_trusted = 1 };
     size_t len = 0;
-    char *env = callbacks_envelope(&ev, &len);
+    char *env = cbtopic_envelope_encode(&ev, &len);
     cr_assert_not_null(env);
-    cr_assert_leq(len, CALLBACKS_MAX_ENVELOPE);
-    struct callbacks_event back;
-    cr_assert_eq(callbacks_envelope_parse(env, len, &back), SY_OK);
+    cr_assert_leq(len, CBTOPIC_MAX_ENVELOPE);
+    struct cbtopic_event back;
+    cr_assert_eq(cbtopic_envelope_decode(env, len, &back), SY_OK);
     cr_assert_eq(back.body_len, 0, "the body was carried over the cap");
-    callbacks_event_cleanup(&back);
+    cbtopic_event_cleanup(&back);
     free(env);
     ev.body[0] = '/';
     ev.body[1] = '\0';
     ev.body_len = 1;
-    env = callbacks_envelope(&ev, &len);
+    env = cbtopic_envelope_encode(&ev, &len);
     cr_assert_not_null(strstr(env, "\"event\":\"/\""), "%s", env);
     free(env);
-    callbacks_event_cleanup(&ev);
+    cbtopic_event_cleanup(&ev);
 }
 
 /* KIE dedupe keys on (taskId, timestamp, signature), never on body fields:

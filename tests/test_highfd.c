@@ -52,7 +52,7 @@ static void take_low_fds(void)
     close(probe);
 }
 
-static void on_event(void *ud, const struct callbacks_event *ev)
+static void on_event(void *ud, const struct cbtopic_event *ev)
 {
     (void)ud;
     (void)ev;

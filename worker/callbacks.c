@@ -32,7 +32,6 @@
 #include "callbacks.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +41,6 @@
 
 #include <microhttpd.h>
 
-#include "providers/prov_util.h"
 #include "providers/registry.h"
 #include "worker/dispatch.h"
 #include "worker/job.h"
@@ -62,7 +60,7 @@
 
 struct cb_item {
     struct cb_item *next;
-    struct callbacks_event ev;
+    struct cbtopic_event ev;
 };
 
 struct cb_req {
@@ -102,14 +100,6 @@ struct callbacks {
     uint64_t seen[CB_SEEN];
     size_t seen_next, seen_n;
 };
-
-void callbacks_event_cleanup(struct callbacks_event *ev)
-{
-    free(ev->job_id);
-    free(ev->body);
-    ev->job_id = NULL;
-    ev->body = NULL;
-}
 
 /* ---- the listener thread ---- */
 
@@ -227,7 +217,7 @@ static unsigned check(struct callbacks *cb, size_t i, struct MHD_Connection *c, 
                       struct cb_item *it, uint64_t *key, const char **text)
 {
     const char *pname = cb->prov[i].name, *body = rq->body ? rq->body : "";
-    struct callbacks_event *ev = &it->ev;
+    struct cbtopic_event *ev = &it->ev;
     struct webhook_event we;
     int64_t now_s = sy_wall_ms() / 1000;
     unsigned code;
@@ -324,7 +314,7 @@ static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, co
             break;
         }
     }
-    callbacks_event_cleanup(&it->ev);
+    cbtopic_event_cleanup(&it->ev);
     free(it);
     return answer(c, code, text);
 }
@@ -465,7 +455,7 @@ static void drain(struct callbacks *cb, int deliver)
         struct cb_item *next = it->next;
         if (deliver && !cb->closing)
             cb->fn(cb->ud, &it->ev);
-        callbacks_event_cleanup(&it->ev);
+        cbtopic_event_cleanup(&it->ev);
         free(it);
         it = next;
     }
@@ -566,7 +556,7 @@ void callbacks_close(struct callbacks *cb)
     uv_close((uv_handle_t *)&cb->async, on_closed);
 }
 
-int callbacks_complete(struct engine *e, const struct callbacks_event *ev)
+int callbacks_complete(struct engine *e, const struct cbtopic_event *ev)
 {
     struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
     if (!ev->body_trusted) {
@@ -586,115 +576,16 @@ int callbacks_complete(struct engine *e, const struct callbacks_event *ev)
     return rc;
 }
 
-static void add_str(struct json_object *o, const char *key, const char *v)
-{
-    if (v && *v)
-        json_object_object_add(o, key, json_object_new_string(v));
-}
-
-/* The envelope with or without the body; NULL on out of memory. */
-static char *envelope(const struct callbacks_event *ev, int with_body, size_t *len)
-{
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "provider", json_object_new_string(ev->provider));
-    json_object_object_add(o, "job", json_object_new_string(ev->job_id));
-    json_object_object_add(o, "task_id", json_object_new_string(ev->task_id));
-    json_object_object_add(o, "partition", json_object_new_int(ev->partition));
-    if (with_body) {
-        json_object_object_add(o, "event", json_object_new_string_len(ev->body, (int)ev->body_len));
-        add_str(o, "wh_id", ev->wh_id);
-        add_str(o, "wh_ts", ev->wh_ts);
-        add_str(o, "wh_sig", ev->wh_sig);
-    } else {
-        json_object_object_add(o, "event", json_object_new_string(""));
-    }
-    size_t n = 0;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    char *out = s ? strndup(s, n) : NULL;
-    *len = out ? n : 0;
-    json_object_put(o);
-    return out;
-}
-
-char *callbacks_envelope(const struct callbacks_event *ev, size_t *len)
-{
-    int with_body = ev->body && ev->body_len > 0 && ev->body_len < CALLBACKS_MAX_ENVELOPE;
-    char *out = envelope(ev, with_body, len);
-    if (out && with_body && *len > CALLBACKS_MAX_ENVELOPE) {
-        /* Escaping grew it past the cap: the owner polls instead. */
-        free(out);
-        out = envelope(ev, 0, len);
-    }
-    return out;
-}
-
-/* String member key of o when it holds no NUL; NULL otherwise (*present
- * says whether the member exists at all). */
-static const char *plain_str(struct json_object *o, const char *key, int *present)
-{
-    struct json_object *v = NULL;
-    *present = json_object_object_get_ex(o, key, &v);
-    if (!*present || !json_object_is_type(v, json_type_string))
-        return NULL;
-    const char *s = json_object_get_string(v);
-    /* json-c keeps \u0000 inside a string: strlen would disagree with the length. */
-    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
-}
-
-/* Copy member key of o into buf (cap bytes): 1 when it fits, or is absent
- * and optional; 0 otherwise. */
-static int copy_str(struct json_object *o, const char *key, int required, char *buf, size_t cap)
-{
-    int present;
-    const char *v = plain_str(o, key, &present);
-    buf[0] = '\0';
-    if (!present)
-        return !required;
-    if (!v || strlen(v) >= cap)
-        return 0;
-    snprintf(buf, cap, "%s", v);
-    return 1;
-}
-
-int callbacks_envelope_parse(const char *data, size_t len, struct callbacks_event *ev)
-{
-    memset(ev, 0, sizeof *ev);
-    if (len > CALLBACKS_MAX_ENVELOPE)
-        return SY_ERR;
-    struct json_object *o = prov_json_parse(data, len);
-    int present;
-    const char *job = o ? plain_str(o, "job", &present) : NULL;
-    const char *body = o ? plain_str(o, "event", &present) : NULL;
-    long part = -1;
-    int ok = job && body && copy_str(o, "provider", 1, ev->provider, sizeof ev->provider) &&
-             copy_str(o, "task_id", 1, ev->task_id, sizeof ev->task_id) &&
-             copy_str(o, "wh_id", 0, ev->wh_id, sizeof ev->wh_id) &&
-             copy_str(o, "wh_ts", 0, ev->wh_ts, sizeof ev->wh_ts) &&
-             copy_str(o, "wh_sig", 0, ev->wh_sig, sizeof ev->wh_sig) && prov_json_int(o, "partition", &part) == 1 &&
-             part >= -1 && part <= INT32_MAX;
-    if (ok) {
-        ev->partition = (int32_t)part;
-        ev->body_len = strlen(body);
-        ev->job_id = strdup(job);
-        ev->body = strdup(body);
-        ok = ev->job_id && ev->body;
-    }
-    json_object_put(o);
-    if (!ok)
-        callbacks_event_cleanup(ev);
-    return ok ? SY_OK : SY_ERR;
-}
-
 int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *data, size_t len)
 {
-    struct callbacks_event ev;
-    if (callbacks_envelope_parse(data, len, &ev) != SY_OK)
+    struct cbtopic_event ev;
+    if (cbtopic_envelope_decode(data, len, &ev) != SY_OK)
         return SY_ERR;
     size_t i = 0;
     while (i < cb->n_prov && strcmp(cb->prov[i].name, ev.provider) != 0)
         i++;
     if (i == cb->n_prov) {
-        callbacks_event_cleanup(&ev);
+        cbtopic_event_cleanup(&ev);
         return SY_ERR;
     }
     ev.desc = cb->prov[i].desc;
@@ -707,6 +598,6 @@ int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *
                       d->verify(cb->prov[i].key, &req, sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
     ev.is_signed = ev.body_trusted;
     int rc = callbacks_complete(e, &ev);
-    callbacks_event_cleanup(&ev);
+    cbtopic_event_cleanup(&ev);
     return rc;
 }

@@ -25,32 +25,15 @@
 #include <uv.h>
 
 #include "conf/config.h"
+#include "queue/cbtopic.h"
 
 struct callbacks;
 struct engine;
 struct prov_desc;
 struct metrics;
 
-/* One accepted callback. Strings owned by the event. */
-struct callbacks_event {
-    char provider[65];  /* configured provider name */
-    const struct prov_desc *desc; /* its provider type (providers/registry.h) */
-    int32_t partition;  /* input partition of the job; -1 = batch ("b") */
-    char *job_id;
-    char task_id[128];
-    int is_signed;      /* its signature was checked with a configured key */
-    int body_trusted;   /* the signature covers body (Replicate): it may complete the job */
-    char *body;         /* the body when trusted (NUL-terminated, body_len bytes), else "" */
-    size_t body_len;
-    /* Replicate's webhook-id / -timestamp / -signature, carried in the
-     * handoff envelope so the owner verifies the body again ("" = none). */
-    char wh_id[128], wh_ts[24], wh_sig[512];
-};
-
-void callbacks_event_cleanup(struct callbacks_event *ev);
-
 /* Runs on the loop thread for each accepted event (borrowed for the call). */
-typedef void (*callbacks_event_fn)(void *ud, const struct callbacks_event *ev);
+typedef void (*callbacks_event_fn)(void *ud, const struct cbtopic_event *ev);
 
 /* Start the listener on c->callbacks.listen (must be non-empty) with the
  * providers and secrets of c (copied). m (may be NULL) gets the counters and
@@ -67,19 +50,7 @@ void callbacks_close(struct callbacks *cb);
 /* Act on ev for its job (through job_callback): a trusted body completes
  * it, anything else makes it poll now. SY_OK when it did; SY_DECLINED when
  * no such task is in flight here (logged at debug). Loop thread. */
-int callbacks_complete(struct engine *e, const struct callbacks_event *ev);
-
-/* The handoff envelope: {"provider","job","task_id","partition","event"}
- * plus, for a trusted Replicate body, "wh_id","wh_ts","wh_sig". An event
- * whose envelope would exceed CALLBACKS_MAX_ENVELOPE is sent without its
- * body (the owner polls). No header value but those, and no secret.
- * Caller frees; NULL on out of memory. */
-#define CALLBACKS_MAX_ENVELOPE (256 * 1024)
-char *callbacks_envelope(const struct callbacks_event *ev, size_t *len);
-/* Parse an envelope into ev (cleaned up with callbacks_event_cleanup()):
- * untrusted (body_trusted 0, is_signed 0) whatever it says. SY_OK, or
- * SY_ERR when it is not one (an event body with an embedded NUL included). */
-int callbacks_envelope_parse(const char *data, size_t len, struct callbacks_event *ev);
+int callbacks_complete(struct engine *e, const struct cbtopic_event *ev);
 
 /* A record from the callback topic: parse it, take the provider's type
  * from cb's list (unknown provider: SY_ERR), verify a carried Replicate

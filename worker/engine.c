@@ -56,7 +56,7 @@ static void on_collect(void *ud, struct metrics *m)
         e->h.collect(e->h.ud, m);
 }
 
-static void on_callback(void *ud, const struct callbacks_event *ev)
+static void on_callback(void *ud, const struct cbtopic_event *ev)
 {
     struct engine *e = ud;
     if (e->h.on_callback)

@@ -20,7 +20,7 @@
 #include "worker/metrics.h"
 
 struct callbacks;
-struct callbacks_event;
+struct cbtopic_event;
 struct conf_ref;
 struct dispatch;
 struct loop;
@@ -31,7 +31,7 @@ struct engine_hooks {
     void (*on_stop)(void *ud, int signum); /* SIGINT / SIGTERM (required) */
     /* An accepted callback from the listener; NULL = complete it here
      * (callbacks_complete). */
-    void (*on_callback)(void *ud, const struct callbacks_event *ev);
+    void (*on_callback)(void *ud, const struct cbtopic_event *ev);
     metrics_collect_fn collect; /* the mode's gauges (Kafka); NULL = none */
     void *ud;
 };

@@ -322,7 +322,7 @@ static void on_revoke(void *ud, int32_t p)
  * its partition is ours, else hand it to the owner via the callback topic,
  * on the topic's own bounded producer (never the results' queue). An
  * unsigned event is never handed over: the owner's safety poll covers it. */
-static void on_callback(void *ud, const struct callbacks_event *ev)
+static void on_callback(void *ud, const struct cbtopic_event *ev)
 {
     struct kworker *w = ud;
     int32_t p = ev->partition;
@@ -338,7 +338,7 @@ static void on_callback(void *ud, const struct callbacks_event *ev)
         return;
     }
     size_t len = 0;
-    char *env = callbacks_envelope(ev, &len);
+    char *env = cbtopic_envelope_encode(ev, &len);
     char err[256] = "out of memory";
     int rc = env ? cbtopic_send(w->cbt, p, ev->job_id, strlen(ev->job_id), env, len, err, sizeof err) : SY_ERR;
     free(env);
