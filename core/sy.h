@@ -21,7 +21,7 @@ enum sy_rc {
  * four accepted shapes, each said in its prototype's comment:
  *   - iterators and set inserts: 1 = got one / added, 0 = end / already
  *     there, -1 = error (filequeue_next, enqueue_ids_add);
- *   - a file descriptor, or -1 (tcplisten_open);
+ *   - a file descriptor, or -1 (httpd.c listen_open);
  *   - a count, or -1 (cbtopic_ensure; producer_warm's count has no -1);
  *   - conf/loader.h's conf_ld_* helpers, internal to the config loader:
  *     0 / -1, so a check can `return conf_ld_fail(...)`.
