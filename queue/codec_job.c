@@ -25,6 +25,7 @@
  * outlives a parse.
  */
 #include "queue/codec.h"
+#include "core/sy.h"
 #include "providers/jread.h"
 #include "queue/jsonstrict.h"
 #include "queue/utf8.h"
@@ -65,7 +66,7 @@ static int given(const struct jread_val *v)
 /* A string field that is a short name or id: non-empty, ≤ max bytes, no
  * control characters. field names it in errors, with "[idx]" after it when
  * idx >= 0. Returns a strdup or NULL with err set. */
-static char *name_string_at(const struct jread_val *v, const char *field, long idx, size_t max, char *err,
+static char *name_string(const struct jread_val *v, const char *field, long idx, size_t max, char *err,
                             size_t errlen)
 {
     struct jread_buf b;
@@ -97,11 +98,6 @@ static char *name_string_at(const struct jread_val *v, const char *field, long i
     else
         seterr(err, errlen, "%s: longer than %zu bytes", what, max);
     return NULL;
-}
-
-static char *name_string(const struct jread_val *v, const char *what, size_t max, char *err, size_t errlen)
-{
-    return name_string_at(v, what, -1, max, err, errlen);
 }
 
 static int oom(char *err, size_t errlen)
@@ -152,7 +148,7 @@ static int parse_id(const struct members *m, struct codec_job *j, char *err, siz
         seterr(err, errlen, "id: missing");
         return -1;
     }
-    j->id = name_string(&m->v[K_ID], "id", CODEC_MAX_ID, err, errlen);
+    j->id = name_string(&m->v[K_ID], "id", -1, CODEC_MAX_ID, err, errlen);
     return !j->id ? -1 : 0;
 }
 
@@ -348,7 +344,7 @@ static int parse_model(const struct members *m, struct codec_job *j, char *err, 
 {
     const struct jread_val *v = &m->v[K_MODEL];
 
-    j->model = !given(v) ? strdup("nano-banana") : name_string(v, "model", MAX_NAME, err, errlen);
+    j->model = !given(v) ? strdup("nano-banana") : name_string(v, "model", -1, MAX_NAME, err, errlen);
     if (!j->model)
         return !given(v) ? oom(err, errlen) : -1;
     return 0;
@@ -377,7 +373,7 @@ static int parse_providers(const struct members *m, struct codec_job *j, char *e
         return oom(err, errlen);
     jread_iter_init(&it, v);
     for (size_t i = 0; jread_iter_next(&it, NULL, &e); i++) {
-        j->providers[i] = name_string_at(&e, "providers", (long)i, MAX_PROVIDER_NAME, err, errlen);
+        j->providers[i] = name_string(&e, "providers", (long)i, MAX_PROVIDER_NAME, err, errlen);
         if (!j->providers[i])
             return -1;
         j->n_providers = i + 1;
@@ -400,7 +396,7 @@ static int parse_deadline(const struct members *m, struct codec_job *j, char *er
 
     if (!given(v))
         return 0;
-    if (v->type != JREAD_NUMBER || jread_number(v, &is_double, &d, &dv) != 0 || is_double) {
+    if (v->type != JREAD_NUMBER || jread_number(v, &is_double, &d, &dv) != SY_OK || is_double) {
         seterr(err, errlen, "deadline_s: must be an integer");
         return -1;
     }
@@ -461,7 +457,7 @@ static int parse_template(const struct members *m, struct codec_job *j, char *er
     json_object *tree;
 
     if (given(v)) {
-        j->template_name = name_string(v, "template", MAX_NAME, err, errlen);
+        j->template_name = name_string(v, "template", -1, MAX_NAME, err, errlen);
         if (!j->template_name)
             return -1;
     }
@@ -564,7 +560,7 @@ static int nonfinite(const struct jread_val *v)
     double d;
 
     if (v->type == JREAD_NUMBER)
-        return jread_number(v, &is_double, &i, &d) == 0 && is_double && !isfinite(d);
+        return jread_number(v, &is_double, &i, &d) == SY_OK && is_double && !isfinite(d);
     jread_iter_init(&it, v);
     while (jread_iter_next(&it, &k, &e)) {
         if (!nonfinite(&e))
@@ -666,7 +662,7 @@ static struct codec_job *job_from(const struct jread_val *root, json_object *tre
     /* Only an id that is valid itself is handed out: an oversized or control-laden
      * one must never reach a result, key or header (best effort: NULL on OOM). */
     if (id_out && m.v[K_ID].type != JREAD_NONE)
-        *id_out = name_string(&m.v[K_ID], "id", CODEC_MAX_ID, NULL, 0);
+        *id_out = name_string(&m.v[K_ID], "id", -1, CODEC_MAX_ID, NULL, 0);
     if (rc != 0)
         return NULL;
     j = calloc(1, sizeof *j);
@@ -742,7 +738,7 @@ static struct codec_job *job_from_tree(const char *buf, size_t len, char **id_ou
     }
     plain_doubles(copy);
     s = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (!s || jread_parse(s, n, 0, &text) != 0 || needs_tree(&text)) {
+    if (!s || jread_parse(s, n, 0, &text) != SY_OK || needs_tree(&text)) {
         seterr(err, errlen, "invalid JSON: not readable");
         json_object_put(copy);
         goto out;
@@ -774,7 +770,7 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
         seterr(err, errlen, "invalid JSON: no input");
         return NULL;
     }
-    if (!buf || len > (size_t)INT32_MAX || jread_parse(buf, len, 0, &root) != 0 || root.type != JREAD_OBJECT ||
+    if (!buf || len > (size_t)INT32_MAX || jread_parse(buf, len, 0, &root) != SY_OK || root.type != JREAD_OBJECT ||
         needs_tree(&root))
         return job_from_tree(!buf ? "" : buf, len, id_out, err, errlen);
     return job_from(&root, NULL, id_out, err, errlen);
