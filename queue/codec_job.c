@@ -13,8 +13,10 @@
  * the error. So:
  * - jread accepts no more than jsonstrict; what it refuses (and a root that
  *   is not an object) goes to jsonstrict_parse() for its error sentence,
- *   and the few objects json-c takes but jread does not (NaN, Infinity) are
- *   checked on the json-c tree as before;
+ *   and the few objects json-c takes but jread does not are checked on the
+ *   json-c tree as before (NaN, Infinity: always an error there) or, when
+ *   that passes ("2.", "00.5", lone surrogate escapes), read from json-c's
+ *   compact text of the tree;
  * - a \u0000 escape and nesting past CODEC_MAX_DEPTH, which jread allows,
  *   take that path too;
  * - as in json-c, the last of duplicate keys wins, and the unknown-key and
