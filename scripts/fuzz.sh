@@ -21,7 +21,7 @@ SECS=${1:-60}
 FILTER=${2:-}
 JOBS=${FUZZ_JOBS:-1}
 B=$ROOT/build-fuzz
-TARGETS=(codec_job_parse jread_diff kie_parse replicate_parse webhook envelope enqueue_line template conf_load)
+TARGETS=(codec_job_parse codec_job_diff jread_diff kie_parse replicate_parse webhook envelope enqueue_line template conf_load)
 
 if ! command -v clang-14 >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
     echo "fuzz.sh: installing clang-14 and libclang-rt-14-dev" >&2
