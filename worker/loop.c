@@ -507,6 +507,11 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
             return NULL;
         }
     } else {
+        if (r->body) { /* it may wait long: give back the slack of the body's buffer */
+            char *b = realloc(r->body, strlen(r->body) + 1);
+            if (b)
+                r->body = b;
+        }
         r->where = REQ_QUEUED;
         list_append(&r->host->pend_head, &r->host->pend_tail, r);
         l->n_pending++;
