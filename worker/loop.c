@@ -6,8 +6,9 @@
  * re-arms one uv timer. After every curl_multi_socket_action the finished
  * transfers are drained with curl_multi_info_read and their completion
  * callbacks run — outside any curl callback, so they may add or remove
- * transfers. Easy handles are recycled through a free list so connections
- * (which live in the multi handle's cache) and easy setup are reused.
+ * transfers. Transfers (easy handle + buffers) are recycled through a pool
+ * so connections (which live in the multi handle's cache) and easy setup are
+ * reused.
  *
  * A request curl refuses to start when a slot frees up (start_pending) is
  * not answered on the spot: that may be inside loop_cancel, i.e. inside
@@ -188,10 +189,12 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- request lifecycle ----
  *
- * A request struct is small; a curl easy handle is not (tens of KiB once
- * used). Easy handles are attached only while a transfer is in curl, at most
- * max_in_curl at a time; more requests wait in a FIFO. So 20,000 jobs in
- * flight cost 20,000 small structs, not 20,000 easy handles. */
+ * A request struct is small (what starts it: URL, headers, body, options);
+ * a transfer is not (an easy handle, tens of KiB once used, a reply buffer,
+ * header captures, an error buffer). A transfer (loopxfer.c) is attached only
+ * while the request is in curl, at most max_in_curl at a time, and stays the
+ * request's until recycle() so its reply outlives the callback; more requests
+ * wait in a FIFO. So 100,000 jobs in flight cost 100,000 small structs. */
 
 #define LOOP_MAX_FREE_REQS 1024
 
