@@ -651,7 +651,7 @@ void loop_free(struct loop *l)
         req_reset(r);
         free(r);
     }
-    loopxfer_pool_free(&l->xfers);
+    loopxfer_pool_cleanup(&l->xfers);
     for (size_t i = 0; i < l->n_hosts; i++) {
         free(l->hosts[i]->origin);
         free(l->hosts[i]);

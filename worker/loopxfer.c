@@ -108,7 +108,7 @@ void loopxfer_put(struct loopxfer_pool *p, struct loop_xfer *x)
     p->n++;
 }
 
-void loopxfer_pool_free(struct loopxfer_pool *p)
+void loopxfer_pool_cleanup(struct loopxfer_pool *p)
 {
     while (p->free) {
         struct loop_xfer *x = p->free;

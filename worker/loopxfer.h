@@ -44,8 +44,8 @@ struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body);
  * whole transfer. */
 void loopxfer_put(struct loopxfer_pool *p, struct loop_xfer *x);
 
-/* Free every pooled transfer. */
-void loopxfer_pool_free(struct loopxfer_pool *p);
+/* Free every pooled transfer; p is empty afterwards. */
+void loopxfer_pool_cleanup(struct loopxfer_pool *p);
 
 /* The lines as one curl header list in a single allocation (copies), or
  * NULL when out of memory or n is 0. Free with loopxfer_headers_free. */
