@@ -5,8 +5,10 @@
  *
  * curl_multi_add_handle is interposed here (this executable's definition wins
  * over libcurl's for the statically linked engine) so the test can make curl
- * refuse a transfer on demand; otherwise it forwards to libcurl's. */
+ * refuse a transfer on demand; otherwise it forwards to libcurl's. A
+ * pooled transfer is checked against fakeprov: it starts clean each time. */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -14,6 +16,7 @@
 #include <uv.h>
 
 #include "worker/loop.h"
+#include "sytest.h"
 
 static int fail_add; /* when set, curl_multi_add_handle refuses */
 static int n_added;  /* transfers handed to curl */
@@ -231,4 +234,91 @@ Test(loop_origin, plain_http_origin_capped_at_its_connections, .timeout = 30)
     loop_free(l);
     uv_run(&uv, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+}
+
+/* ---- issue 12: a transfer is reused; one reply never leaks into the next ---- */
+
+struct got {
+    int calls;
+    long status;
+    int has_retry_after;
+    char retry_after[16];
+    char body[64];
+    size_t body_len;
+    enum prov_class failure;
+    char error[128];
+};
+
+static void on_got(void *ud, const struct loop_response *resp)
+{
+    struct got *g = ud;
+    g->calls++;
+    g->status = resp->reply.http_status;
+    g->has_retry_after = resp->reply.retry_after != NULL;
+    snprintf(g->retry_after, sizeof g->retry_after, "%s", resp->reply.retry_after ? resp->reply.retry_after : "");
+    snprintf(g->body, sizeof g->body, "%.*s", (int)resp->reply.body_len, resp->reply.body);
+    g->body_len = resp->reply.body_len;
+    g->failure = resp->failure;
+    snprintf(g->error, sizeof g->error, "%s", resp->error);
+}
+
+/* Send one request and run the loop until its callback. */
+static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char *path, const char *body,
+                struct got *g)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct prov_request req = { .method = method, .url = strdup(url), .body = body ? strdup(body) : NULL };
+    if (body)
+        req.headers[req.n_headers++] = strdup("Content-Type: application/json");
+    struct loop_send s = { .bearer = "test-kie-key", .connect_timeout_ms = 5000, .total_timeout_ms = 5000 };
+    memset(g, 0, sizeof *g);
+    cr_assert_not_null(loop_http(l, &req, &s, on_got, g));
+    for (int i = 0; i < 2000 && g->calls == 0; i++)
+        uv_run(uv, UV_RUN_ONCE);
+    cr_assert_eq(g->calls, 1);
+}
+
+/* One transfer at a time (max_in_curl 1), so each request reuses the last
+ * one's easy handle and reply buffer: a 429 with Retry-After, then a reply
+ * without it, then a reply over max_body_bytes, then a small one again. */
+Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    uv_loop_t uv;
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1, .max_body_bytes = 200 };
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct loop *l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    struct got g;
+    const char *limited = "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"a room [fault:429]\"}}";
+
+    one(&uv, l, fp.port, PROV_POST, "/api/v1/jobs/createTask", limited, &g);
+    cr_assert_eq(g.status, 429, "%ld %s", g.status, g.error);
+    cr_assert(g.has_retry_after);
+    cr_assert_str_eq(g.retry_after, "1");
+    cr_assert_not_null(strstr(g.body, "Rate limit"), "%s", g.body);
+
+    one(&uv, l, fp.port, PROV_GET, "/api/v1/jobs/recordInfo?taskId=nope", NULL, &g);
+    cr_assert_eq(g.failure, PROV_C_NONE, "%s", g.error);
+    cr_assert_eq(g.has_retry_after, 0, "the last reply's Retry-After leaked: %s", g.retry_after);
+    cr_assert_eq(strstr(g.body, "Rate limit"), NULL, "%s", g.body);
+    size_t small_len = g.body_len;
+    cr_assert_gt(small_len, 0);
+
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g); /* a few KiB: over max_body_bytes */
+    cr_assert_eq(g.failure, PROV_C_TRANSPORT);
+    cr_assert_str_eq(g.error, "reply body larger than worker.max_body_bytes");
+
+    one(&uv, l, fp.port, PROV_GET, "/api/v1/jobs/recordInfo?taskId=nope", NULL, &g);
+    cr_assert_eq(g.failure, PROV_C_NONE, "the last reply's too_large leaked: %s", g.error);
+    cr_assert_eq(g.body_len, small_len, "the last reply's bytes leaked into this one");
+    cr_assert_str_eq(g.error, "");
+
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    fp_stop(&fp);
 }

@@ -513,8 +513,11 @@ struct job *job_start(struct engine *e, struct codec_job *spec, long line, int64
     j->start_ms = sy_now_ms();
     int deadline_s = dispatch_deadline_s(c, spec->deadline_s);
     j->deadline_ms = enqueued_ms + (int64_t)deadline_s * 1000;
-    j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, j->order,
+    size_t order[DISPATCH_MAX_PROVIDERS];
+    j->n_order = dispatch_order(c, (const char *const *)spec->providers, spec->n_providers, order,
                                 DISPATCH_MAX_PROVIDERS);
+    for (size_t k = 0; k < j->n_order; k++)
+        j->order[k] = (uint32_t)order[k]; /* an index into c->providers: far below 2^32 */
     j->last_kind = PROV_K_NONE;
     j->partition = -1;
     uv_timer_init(loop_uv(e->loop), &j->timer);

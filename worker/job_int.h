@@ -30,7 +30,7 @@ struct job {
     long line;
     int64_t enqueued_ms, start_ms, deadline_ms;
 
-    size_t order[DISPATCH_MAX_PROVIDERS];
+    uint32_t order[DISPATCH_MAX_PROVIDERS]; /* indices into the config's providers (a job is held per job in flight) */
     size_t n_order, cur;
     const struct conf_provider *prov;
     const struct prov_ops *ops;

@@ -6,8 +6,9 @@
  * re-arms one uv timer. After every curl_multi_socket_action the finished
  * transfers are drained with curl_multi_info_read and their completion
  * callbacks run — outside any curl callback, so they may add or remove
- * transfers. Easy handles are recycled through a free list so connections
- * (which live in the multi handle's cache) and easy setup are reused.
+ * transfers. Transfers (easy handle + buffers) are recycled through a pool
+ * so connections (which live in the multi handle's cache) and easy setup are
+ * reused.
  *
  * A request curl refuses to start when a slot frees up (start_pending) is
  * not answered on the spot: that may be inside loop_cancel, i.e. inside
@@ -24,8 +25,8 @@
 
 #include "core/sy.h"
 #include "worker/loopdebug.h"
+#include "worker/loopxfer.h"
 
-#define LOOP_HDR_MAX 256
 #define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */
 
 /* One origin ("scheme://authority"): its transfers in curl and its FIFO. A
@@ -51,8 +52,7 @@ struct loop {
     size_t max_in_curl;         /* more wait in the FIFO below */
     struct loop_req *free_reqs; /* recycled request structs (bounded) */
     size_t n_free_reqs;
-    CURL **easy_pool;           /* recycled easy handles (at most max_in_curl) */
-    size_t n_easy_pool;
+    struct loopxfer_pool xfers; /* recycled transfers with their easy handles (at most max_in_curl) */
     struct loop_req *live;      /* doubly-linked list of requests in curl */
     struct loop_host *hosts[LOOP_MAX_HOSTS];
     size_t n_hosts;
@@ -65,26 +65,21 @@ struct loop {
     struct sock_ctx *socks;
 };
 
+/* What a request needs to be started later; the rest (easy handle, reply
+ * buffer, header captures, error text) is its transfer's, only while in curl. */
 struct loop_req {
     struct loop *l;
-    CURL *easy;                 /* only while in curl */
+    struct loop_xfer *x;        /* only while in curl (and until recycled) */
     enum { REQ_LIVE = 0, REQ_QUEUED, REQ_FAILED } where; /* which list holds it */
+    int method;
     struct loop_host *host;
-    struct curl_slist *headers;
+    struct curl_slist *headers; /* one block (loopxfer_headers) */
     char *url;
     char *body;
     char *proxy;
-    int method;
     long connect_timeout_ms, total_timeout_ms;
-    char *buf;
-    size_t len, cap;
-    int too_large;
-    char retry_after[LOOP_HDR_MAX];
-    char location[LOOP_HDR_MAX];
-    char errbuf[CURL_ERROR_SIZE];
     loop_http_fn cb;
     void *ud;
-    int64_t start_ms;
     struct loop_req *next, *prev;
 };
 
@@ -192,65 +187,20 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* ---- transfer callbacks ---- */
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-    struct loop_req *r = ud;
-    size_t add = size * n;
-    if (r->len + add > r->l->max_body) {
-        r->too_large = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    return sy_append(&r->buf, &r->len, &r->cap, data, add, 4096) == SY_OK ? add : 0;
-}
-
-/* Copy the value of header line "Name: value\r\n" into dst when name matches. */
-static void grab_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
-{
-    size_t nl = strlen(name);
-    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-        return;
-    const char *v = line + nl + 1;
-    const char *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    size_t vl = (size_t)(end - v);
-    if (vl >= cap)
-        vl = cap - 1;
-    memcpy(dst, v, vl);
-    dst[vl] = '\0';
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
-{
-    struct loop_req *r = ud;
-    size_t len = size * n;
-    if (len > 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
-        r->retry_after[0] = '\0';
-        r->location[0] = '\0';
-    }
-    grab_header(data, len, "Retry-After", r->retry_after, sizeof r->retry_after);
-    grab_header(data, len, "Location", r->location, sizeof r->location);
-    return len;
-}
-
 /* ---- request lifecycle ----
  *
- * A request struct is small; a curl easy handle is not (tens of KiB once
- * used). Easy handles are attached only while a transfer is in curl, at most
- * max_in_curl at a time; more requests wait in a FIFO. So 20,000 jobs in
- * flight cost 20,000 small structs, not 20,000 easy handles. */
+ * A request struct is small (what starts it: URL, headers, body, options);
+ * a transfer is not (an easy handle, tens of KiB once used, a reply buffer,
+ * header captures, an error buffer). A transfer (loopxfer.c) is attached only
+ * while the request is in curl, at most max_in_curl at a time, and stays the
+ * request's until recycle() so its reply outlives the callback; more requests
+ * wait in a FIFO. So 100,000 jobs in flight cost 100,000 small structs. */
 
 #define LOOP_MAX_FREE_REQS 1024
 
 static void req_reset(struct loop_req *r)
 {
-    for (struct curl_slist *h = r->headers; h; h = h->next)
-        explicit_bzero(h->data, strlen(h->data)); /* the Authorization line holds the API key */
-    curl_slist_free_all(r->headers);
+    loopxfer_headers_free(r->headers); /* wiped: the Authorization line holds the API key */
     r->headers = NULL;
     free(r->url);
     r->url = NULL;
@@ -258,31 +208,12 @@ static void req_reset(struct loop_req *r)
     r->body = NULL;
     free(r->proxy);
     r->proxy = NULL;
-    r->len = 0;
-    r->too_large = 0;
-    r->retry_after[0] = '\0';
-    r->location[0] = '\0';
-    r->errbuf[0] = '\0';
+    if (r->x) {
+        loopxfer_put(&r->l->xfers, r->x);
+        r->x = NULL;
+    }
     r->cb = NULL;
     r->ud = NULL;
-}
-
-static void easy_put(struct loop *l, CURL *e)
-{
-    if (l->n_easy_pool < l->max_in_curl)
-        l->easy_pool[l->n_easy_pool++] = e;
-    else
-        curl_easy_cleanup(e);
-}
-
-static CURL *easy_get(struct loop *l)
-{
-    if (l->n_easy_pool > 0) {
-        CURL *e = l->easy_pool[--l->n_easy_pool];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
 }
 
 static void list_unlink(struct loop_req **head, struct loop_req **tail, struct loop_req *r)
@@ -309,9 +240,7 @@ static void detach(struct loop_req *r)
         list_unlink(&l->fail_head, &l->fail_tail, r);
     } else {
         list_unlink(&l->live, NULL, r);
-        curl_multi_remove_handle(l->multi, r->easy);
-        easy_put(l, r->easy);
-        r->easy = NULL;
+        curl_multi_remove_handle(l->multi, r->x->easy); /* the transfer stays r's until recycle() */
         l->in_curl--;
         r->host->in_curl--;
     }
@@ -323,8 +252,7 @@ static void recycle(struct loop_req *r)
 {
     struct loop *l = r->l;
     req_reset(r);
-    if (r->cap > 65536 || l->n_free_reqs >= LOOP_MAX_FREE_REQS) {
-        free(r->buf);
+    if (l->n_free_reqs >= LOOP_MAX_FREE_REQS) {
         free(r);
         return;
     }
@@ -420,9 +348,10 @@ static void drain(struct loop *l)
         struct loop_req *r = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
 
+        struct loop_xfer *x = r->x;
         struct loop_response resp;
         memset(&resp, 0, sizeof resp);
-        resp.elapsed_ms = sy_now_ms() - r->start_ms;
+        resp.elapsed_ms = sy_now_ms() - x->start_ms;
         resp.error = "";
         long connects = 0;
         curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
@@ -430,22 +359,22 @@ static void drain(struct loop *l)
         l->stats.requests++;
         if (rc == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.reply.http_status);
-            resp.reply.body = r->buf ? r->buf : "";
-            resp.reply.body_len = r->len;
-            resp.reply.retry_after = r->retry_after[0] ? r->retry_after : NULL;
-            resp.reply.location = r->location[0] ? r->location : NULL;
+            resp.reply.body = x->buf && x->len ? x->buf : "";
+            resp.reply.body_len = x->len;
+            resp.reply.retry_after = x->retry_after[0] ? x->retry_after : NULL;
+            resp.reply.location = x->location[0] ? x->location : NULL;
             resp.failure = PROV_C_NONE;
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             resp.failure = PROV_C_TIMEOUT;
-            resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+            resp.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
             l->stats.timeouts++;
         } else {
             resp.failure = PROV_C_TRANSPORT;
-            resp.error = r->too_large ? "reply body larger than worker.max_body_bytes"
-                         : r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+            resp.error = x->too_large ? "reply body larger than worker.max_body_bytes"
+                         : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
             l->stats.transport_errors++;
         }
-        detach(r); /* r and its buffers stay valid until recycle() */
+        detach(r); /* r and its transfer's buffers stay valid until recycle() */
         loop_http_fn cb = r->cb;
         void *ud = r->ud;
         cb(ud, &resp);
@@ -454,22 +383,18 @@ static void drain(struct loop *l)
     start_pending(l);
 }
 
-/* Hand r to curl: attach an easy handle and set every option. */
+/* Hand r to curl: attach a transfer and set every option. */
 static int req_start(struct loop *l, struct loop_req *r)
 {
-    CURL *e = easy_get(l);
-    if (!e)
+    struct loop_xfer *x = loopxfer_get(&l->xfers, l->max_body);
+    if (!x)
         return SY_ERR;
-    r->easy = e;
+    CURL *e = x->easy;
+    r->x = x;
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, l->user_agent);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -491,10 +416,10 @@ static int req_start(struct loop *l, struct loop_req *r)
     } else {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    r->start_ms = sy_now_ms();
+    x->start_ms = sy_now_ms();
     if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
-        easy_put(l, e);
-        r->easy = NULL;
+        loopxfer_put(&l->xfers, x);
+        r->x = NULL;
         return SY_ERR;
     }
     r->next = l->live;
@@ -550,25 +475,20 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     r->body = req->body;
     req->url = NULL;
     req->body = NULL;
-    int fail = 0;
-    for (int i = 0; i < req->n_headers; i++) {
-        struct curl_slist *nh = curl_slist_append(r->headers, req->headers[i]);
-        fail |= !nh;
-        if (nh)
-            r->headers = nh;
-    }
+    const char *lines[PROV_MAX_HEADERS + 2];
+    size_t n = 0;
+    for (int i = 0; i < req->n_headers && i < PROV_MAX_HEADERS; i++)
+        lines[n++] = req->headers[i];
+    char auth[1024];
     if (s->bearer) {
-        char auth[1024];
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->bearer);
-        struct curl_slist *nh = curl_slist_append(r->headers, auth);
-        explicit_bzero(auth, sizeof auth);
-        fail |= !nh;
-        if (nh)
-            r->headers = nh;
+        lines[n++] = auth;
     }
-    struct curl_slist *nh = curl_slist_append(r->headers, "Expect:");
-    if (nh)
-        r->headers = nh;
+    lines[n++] = "Expect:";
+    r->headers = loopxfer_headers(lines, n);
+    if (s->bearer)
+        explicit_bzero(auth, sizeof auth);
+    int fail = !r->headers;
     r->method = req->method;
     r->connect_timeout_ms = s->connect_timeout_ms;
     r->total_timeout_ms = s->total_timeout_ms + (long)req->hold_s * 1000;
@@ -590,6 +510,11 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
             return NULL;
         }
     } else {
+        if (r->body) { /* it may wait long: give back the slack of the body's buffer */
+            char *b = realloc(r->body, strlen(r->body) + 1);
+            if (b)
+                r->body = b;
+        }
         r->where = REQ_QUEUED;
         list_append(&r->host->pend_head, &r->host->pend_tail, r);
         l->n_pending++;
@@ -681,14 +606,13 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * exists per job. */
     l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
     l->host_cap = (size_t)host_cap;
-    l->easy_pool = calloc(l->max_in_curl, sizeof *l->easy_pool);
+    l->xfers.max = l->max_in_curl;
     l->hosts[0] = calloc(1, sizeof *l->hosts[0]); /* the overflow bucket: only the loop's cap */
     if (l->hosts[0]) {
         l->hosts[0]->cap = l->max_in_curl;
         l->n_hosts = 1;
     }
-    if (!l->easy_pool || !l->hosts[0]) {
-        free(l->easy_pool);
+    if (!l->hosts[0]) {
         free(l->hosts[0]);
         snprintf(err, errlen, "out of memory");
         curl_multi_cleanup(l->multi);
@@ -725,12 +649,9 @@ void loop_free(struct loop *l)
         struct loop_req *r = l->free_reqs;
         l->free_reqs = r->next;
         req_reset(r);
-        free(r->buf);
         free(r);
     }
-    while (l->n_easy_pool > 0)
-        curl_easy_cleanup(l->easy_pool[--l->n_easy_pool]);
-    free(l->easy_pool);
+    loopxfer_pool_cleanup(&l->xfers);
     for (size_t i = 0; i < l->n_hosts; i++) {
         free(l->hosts[i]->origin);
         free(l->hosts[i]);

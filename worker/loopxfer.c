@@ -1,0 +1,147 @@
+/* loopxfer.c — the loop's per-transfer state and packed header lists (see
+ * loopxfer.h). */
+#include "loopxfer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/sy.h"
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud)
+{
+    struct loop_xfer *x = ud;
+    size_t add = size * n;
+    if (x->len + add > x->max_body) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    return sy_append(&x->buf, &x->len, &x->cap, data, add, 4096) == SY_OK ? add : 0;
+}
+
+/* Copy the value of header line "Name: value\r\n" into dst when name matches. */
+static void grab_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    size_t vl = (size_t)(end - v);
+    if (vl >= cap)
+        vl = cap - 1;
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ud)
+{
+    struct loop_xfer *x = ud;
+    size_t len = size * n;
+    if (len > 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
+        x->retry_after[0] = '\0';
+        x->location[0] = '\0';
+    }
+    grab_header(data, len, "Retry-After", x->retry_after, sizeof x->retry_after);
+    grab_header(data, len, "Location", x->location, sizeof x->location);
+    return len;
+}
+
+struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
+{
+    struct loop_xfer *x = p->free;
+    if (x) {
+        p->free = x->next;
+        p->n--;
+        curl_easy_reset(x->easy);
+    } else {
+        x = calloc(1, sizeof *x);
+        if (!x)
+            return NULL;
+        x->easy = curl_easy_init();
+        if (!x->easy) {
+            free(x);
+            return NULL;
+        }
+    }
+    x->next = NULL;
+    x->len = 0;
+    x->max_body = max_body;
+    x->too_large = 0;
+    x->start_ms = 0;
+    x->retry_after[0] = '\0';
+    x->location[0] = '\0';
+    x->errbuf[0] = '\0';
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    return x;
+}
+
+static void xfer_free(struct loop_xfer *x)
+{
+    curl_easy_cleanup(x->easy);
+    free(x->buf);
+    free(x);
+}
+
+void loopxfer_put(struct loopxfer_pool *p, struct loop_xfer *x)
+{
+    if (p->n >= p->max) {
+        xfer_free(x);
+        return;
+    }
+    if (x->cap > LOOPXFER_KEEP_BUF) {
+        free(x->buf);
+        x->buf = NULL;
+        x->cap = 0;
+    }
+    x->len = 0;
+    x->next = p->free;
+    p->free = x;
+    p->n++;
+}
+
+void loopxfer_pool_cleanup(struct loopxfer_pool *p)
+{
+    while (p->free) {
+        struct loop_xfer *x = p->free;
+        p->free = x->next;
+        xfer_free(x);
+    }
+    p->n = 0;
+}
+
+struct curl_slist *loopxfer_headers(const char *const *lines, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    size_t bytes = n * sizeof(struct curl_slist);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(lines[i]) + 1;
+    struct curl_slist *nodes = malloc(bytes);
+    if (!nodes)
+        return NULL;
+    char *text = (char *)(nodes + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]) + 1;
+        memcpy(text, lines[i], len);
+        nodes[i].data = text;
+        nodes[i].next = i + 1 < n ? &nodes[i + 1] : NULL;
+        text += len;
+    }
+    return nodes;
+}
+
+void loopxfer_headers_free(struct curl_slist *h)
+{
+    for (struct curl_slist *l = h; l; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    free(h);
+}

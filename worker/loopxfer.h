@@ -1,0 +1,57 @@
+/* loopxfer.h — the loop's per-transfer state (internal to loop.c): what a
+ * request needs only while it is inside curl — its easy handle, the reply
+ * buffer, the captured Retry-After / Location headers and curl's error
+ * text — pooled up to the loop's transfer cap, so a request waiting in the
+ * FIFO costs none of it. Also the request's header list packed in one
+ * block. Loop thread only. */
+#ifndef WORKER_LOOPXFER_H
+#define WORKER_LOOPXFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#define LOOPXFER_HDR_MAX 256
+#define LOOPXFER_KEEP_BUF 16384 /* a pooled transfer keeps a reply buffer up to this size */
+
+struct loop_xfer {
+    CURL *easy;
+    char *buf;                  /* the reply body so far (NULL until the first byte) */
+    size_t len, cap;
+    size_t max_body;            /* more fails the transfer: too_large */
+    int too_large;
+    int64_t start_ms;
+    char retry_after[LOOPXFER_HDR_MAX];
+    char location[LOOPXFER_HDR_MAX];
+    char errbuf[CURL_ERROR_SIZE];
+    struct loop_xfer *next;     /* in the pool */
+};
+
+/* Free transfers kept for reuse: at most max, each with its easy handle. */
+struct loopxfer_pool {
+    struct loop_xfer *free;
+    size_t n, max;
+};
+
+/* A clean transfer (empty buffer and captures, a reset easy handle with the
+ * body, header and error-buffer options set on it), or NULL when out of
+ * memory. */
+struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body);
+
+/* Back to the pool (its easy handle must be out of the multi handle); a
+ * buffer above LOOPXFER_KEEP_BUF is freed, and past the pool's max the
+ * whole transfer. */
+void loopxfer_put(struct loopxfer_pool *p, struct loop_xfer *x);
+
+/* Free every pooled transfer; p is empty afterwards. */
+void loopxfer_pool_cleanup(struct loopxfer_pool *p);
+
+/* The lines as one curl header list in a single allocation (copies), or
+ * NULL when out of memory or n is 0. Free with loopxfer_headers_free. */
+struct curl_slist *loopxfer_headers(const char *const *lines, size_t n);
+
+/* Zero the lines (the Authorization line holds the API key) and free. */
+void loopxfer_headers_free(struct curl_slist *h);
+
+#endif
