@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jread.h"
+#include "core/jread.h"
 #include "jwrite.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 #include "prov_util.h"
 #include "registry.h"
 #include "core/sy.h"
@@ -244,9 +244,9 @@ static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
         struct jread_val u;
         jread_iter_init(&it, &urls);
         while (rc == SY_OK && jread_iter_next(&it, NULL, &u))
-            rc = jread_take_url(&u, out);
+            rc = prov_result_take_jread_url(out, &u);
     } else if (urls.type == JREAD_STRING) {
-        rc = jread_take_url(&urls, out);
+        rc = prov_result_take_jread_url(out, &urls);
     }
     if (rc == SY_DECLINED) {
         /* a refused URL has failed the reply as invalid_reply already */

@@ -9,7 +9,7 @@
  * result.message and result.code are always NUL-terminated; no function here
  * crashes on NULL or hostile input. */
 #include "prov_util.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/jread.h"
 #include "core/sy.h"
 
 #define PROV_JSON_MAX_DEPTH 64
@@ -390,4 +391,16 @@ int prov_request_task(struct prov_request *out, enum prov_method method, const c
     }
     out->method = method;
     return SY_OK;
+}
+
+int prov_result_take_jread_url(struct prov_result *out, const struct jread_val *u)
+{
+    struct jread_buf b;
+    int rc = SY_OK;
+    if (jread_take(u, &b) && b.len > 0)
+        rc = prov_result_take_url(out, b.s, b.len);
+    else if (u->type == JREAD_STRING && !b.s)
+        rc = SY_ERR; /* no memory */
+    jread_buf_free(&b);
+    return rc;
 }

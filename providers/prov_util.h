@@ -61,4 +61,10 @@ int prov_request_task(struct prov_request *out, enum prov_method method, const c
 /* Kind implied by an HTTP error status alone (401 AUTH, 429 RATE_LIMITED, 5xx UNAVAILABLE …). */
 enum prov_kind prov_kind_from_status(long status);
 
+/* Result URL u of a reply read with core/jread: prov_result_take_url() of
+ * its bytes when u is a non-empty string (skipped, SY_OK, otherwise); SY_ERR
+ * when out of memory. */
+struct jread_val;
+int prov_result_take_jread_url(struct prov_result *out, const struct jread_val *u);
+
 #endif

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "jread.h"
+#include "core/jread.h"
 #include "jwrite.h"
 #include "prov_util.h"
 #include "registry.h"
@@ -164,12 +164,12 @@ static int replicate_build_cancel(const struct conf_provider *p, const char *tas
 static int collect_output(const struct jread_val *output, struct prov_result *out)
 {
     if (output->type == JREAD_STRING)
-        return jread_take_url(output, out);
+        return prov_result_take_jread_url(out, output);
     struct jread_iter it;
     struct jread_val u;
     jread_iter_init(&it, output->type == JREAD_ARRAY ? output : NULL);
     while (jread_iter_next(&it, NULL, &u)) {
-        int rc = jread_take_url(&u, out);
+        int rc = prov_result_take_jread_url(out, &u);
         if (rc != SY_OK)
             return rc;
     }

@@ -28,9 +28,9 @@
  */
 #include "queue/codec.h"
 #include "core/sy.h"
-#include "providers/jread.h"
+#include "core/jread.h"
 #include "queue/jsonstrict.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  */
 #include "queue/codec.h"
 #include "core/jsonw.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <inttypes.h>
 #include <stdint.h>

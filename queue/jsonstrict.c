@@ -11,7 +11,7 @@
  * jsonstrict_check_finite() on the caller's walk.
  */
 #include "queue/jsonstrict.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <math.h>
 #include <stdarg.h>

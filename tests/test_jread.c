@@ -1,7 +1,7 @@
 /* test_jread.c — providers/jread: what a document is (valid / invalid tables,
  * depth, UTF-8, escapes), finding members, iterating, unescaping, numbers,
  * and the provider-reply mode's json-c compatibility. */
-#include "providers/jread.h"
+#include "core/jread.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>

@@ -1,6 +1,6 @@
 /* test_utf8.c — the one strict UTF-8 check (queue/utf8): what a sequence is,
  * code point counts, and the in-place sanitizer providers use for messages. */
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

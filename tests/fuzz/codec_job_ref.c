@@ -13,7 +13,7 @@
  */
 #include "tests/fuzz/codec_job_ref.h"
 #include "queue/jsonstrict.h"
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

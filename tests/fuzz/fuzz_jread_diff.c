@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "core/sy.h"
-#include "providers/jread.h"
+#include "core/jread.h"
 #include "providers/prov_util.h"
 #include "providers/provider.h"
 

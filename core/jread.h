@@ -94,10 +94,5 @@ int jread_get_int(const struct jread_val *o, const char *key, long *val);
 /* The same for a value already found. */
 int jread_int(const struct jread_val *v, long *val);
 
-struct prov_result;
-/* Result URL u for a provider reply: prov_result_take_url() of its bytes
- * when u is a non-empty string (skipped, SY_OK, otherwise); SY_ERR when
- * out of memory. */
-int jread_take_url(const struct jread_val *u, struct prov_result *out);
 
 #endif

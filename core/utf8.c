@@ -1,6 +1,6 @@
 /* utf8.c — strict UTF-8 (see utf8.h). The second byte's range is what rules
  * out overlongs (E0, F0), surrogates (ED) and code points above U+10FFFF (F4). */
-#include "queue/utf8.h"
+#include "core/utf8.h"
 
 #include <string.h>
 

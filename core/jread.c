@@ -30,10 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sy.h"
-#include "prov_util.h"
-#include "provider.h"
-#include "queue/utf8.h"
+#include "sy.h"
+#include "utf8.h"
 
 #define JREAD_NUM_MAX 64 /* bytes of a number's text read without malloc */
 
@@ -633,16 +631,4 @@ int jread_int(const struct jread_val *vp, long *val)
     }
     jread_buf_free(&b);
     return ok;
-}
-
-int jread_take_url(const struct jread_val *u, struct prov_result *out)
-{
-    struct jread_buf b;
-    int rc = SY_OK;
-    if (jread_take(u, &b) && b.len > 0)
-        rc = prov_result_take_url(out, b.s, b.len);
-    else if (u->type == JREAD_STRING && !b.s)
-        rc = SY_ERR; /* no memory */
-    jread_buf_free(&b);
-    return rc;
 }
