@@ -30,7 +30,8 @@ struct slot {
     char url[512];
 };
 
-static const char create_body[] = "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"bench\"}}";
+static const char create_body[] =
+        "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"bench\"}}";
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
@@ -68,7 +69,8 @@ static void start(CURLM *m, struct slot *s, const char *base, const char *task_i
         curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)(sizeof create_body - 1));
     }
     curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "bench_ceiling/1"); /* KIE (and fakeprov) refuse requests without one */
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT,
+                     "bench_ceiling/1"); /* KIE (and fakeprov) refuse requests without one */
     curl_multi_add_handle(m, s->easy);
 }
 
@@ -87,7 +89,8 @@ int main(int argc, char **argv)
             hosts = arg_long(argv[i], argv[i + 1]);
     }
     if (!base || !jobs || !conc || !hosts || argc % 2 == 0) {
-        fputs("usage: bench_ceiling --url-base URL --jobs N --concurrency C --max-host-connections H\n", stderr);
+        fputs("usage: bench_ceiling --url-base URL --jobs N --concurrency C --max-host-connections H\n",
+              stderr);
         return 2;
     }
     conc = conc < jobs ? conc : jobs;
@@ -102,7 +105,8 @@ int main(int argc, char **argv)
         return 1;
     }
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, hosts);
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, hosts * 4); /* the idle cache rule of worker/loop.c */
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS,
+                      hosts * 4); /* the idle cache rule of worker/loop.c */
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -138,10 +142,12 @@ int main(int argc, char **argv)
             size_t n = p ? strcspn(p + 10, "\"") : 0;
             if (n > 0 && n < sizeof id)
                 memcpy(id, p + 10, n);
-            int ok = msg->data.result == CURLE_OK && code == 200 &&
-                     (s->polling ? strstr(s->body, "\"state\":\"success\"") != NULL : id[0] != '\0');
+            int ok =
+                    msg->data.result == CURLE_OK && code == 200 &&
+                    (s->polling ? strstr(s->body, "\"state\":\"success\"") != NULL : id[0] != '\0');
             if (!ok && errors < 5) /* the first few are enough to diagnose */
-                fprintf(stderr, "bench_ceiling: %s: %s, HTTP %ld: %.200s\n", s->polling ? "recordInfo" : "createTask",
+                fprintf(stderr, "bench_ceiling: %s: %s, HTTP %ld: %.200s\n",
+                        s->polling ? "recordInfo" : "createTask",
                         curl_easy_strerror(msg->data.result), code, s->body);
             errors += !ok;
             if (ok && !s->polling) {

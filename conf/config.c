@@ -15,8 +15,9 @@
  * struct is released by conf_free(), which tolerates zeroed fields.
  *
  * This file holds the top level: defaults, the worker, kafka and providers
- * groups, the entry points and conf_free(). The callbacks and templates
- * groups have their own files (config_callbacks.c, config_templates.c).
+ * groups, the entry points and conf_free(). The kafka, callbacks and
+ * templates groups have their own files (config_kafka.c, config_callbacks.c,
+ * config_templates.c).
  *
  * Messages never contain an API key: the only place a key is read is
  * resolve_api_key(), and it reports the variable's name only. */
@@ -59,18 +60,6 @@ static const struct conf_ld_field worker_fields[] = {
     CLD_FINT(struct conf_worker, max_in_flight_bytes, 1048576, CLD_NOMAX, 0),
 };
 
-static const struct conf_ld_field kafka_fields[] = {
-    CLD_FSTR(struct conf_kafka, brokers, CLD_F_NONEMPTY, NULL),
-    CLD_FSTR(struct conf_kafka, group, CLD_F_NONEMPTY, NULL),
-    CLD_FSTR(struct conf_kafka, input_topic, CLD_F_NONEMPTY, NULL),
-    CLD_FSTR(struct conf_kafka, output_topic, CLD_F_NONEMPTY, NULL),
-    CLD_FSTR(struct conf_kafka, dlq_topic, CLD_F_NONEMPTY, NULL),
-    CLD_FSTR(struct conf_kafka, callback_topic, CLD_F_NONEMPTY, NULL),
-    CLD_FINT(struct conf_kafka, max_result_bytes, CODEC_MIN_RESULT_BYTES, 1000000000, 0),
-    CLD_FSTR(struct conf_kafka, ledger_topic, 0, NULL),
-    CLD_FINT(struct conf_kafka, ledger_read_timeout_ms, 100, 600000, 0),
-};
-
 static const struct conf_ld_field provider_fields[] = {
     CLD_FSTR(struct conf_provider, name, CLD_F_REQ | CLD_F_NONEMPTY, NULL),
     CLD_FINT(struct conf_provider, priority, 0, CLD_NOMAX, CLD_F_REQ),
@@ -83,11 +72,13 @@ static const struct conf_ld_field provider_fields[] = {
     CLD_FINT(struct conf_provider, max_connections, 1, CLD_NOMAX, 0),
     CLD_FINT(struct conf_provider, not_ready_tolerance, 0, CLD_NOMAX, 0),
 };
-static const char *const provider_groups[] = { "type", "poll", "rate_limit", "breaker", "retry", "models", NULL };
+static const char *const provider_groups[] = { "type",  "poll",   "rate_limit", "breaker",
+                                               "retry", "models", NULL };
 
 /* In enum conf_poll_mode order. */
 static const char *const poll_modes[] = { "adaptive", "fixed", NULL };
-_Static_assert(sizeof(enum conf_poll_mode) == sizeof(int), "CLD_FENUM stores the choice's index as an int");
+_Static_assert(sizeof(enum conf_poll_mode) == sizeof(int),
+               "CLD_FENUM stores the choice's index as an int");
 
 static const struct conf_ld_field poll_fields[] = {
     CLD_FINT(struct conf_poll, first_ms, 1, CLD_NOMAX, 0),
@@ -156,22 +147,10 @@ static int worker_defaults(struct conf_worker *w)
     w->default_deadline_s = 1800;
     w->max_in_flight_bytes = 256 * 1024 * 1024;
     w->max_deadline_s = 3600;
-    if (conf_ld_set_str(&w->user_agent, "switchyard/" SY_VERSION " (+https://github.com/switchyard)") != 0 ||
-        conf_ld_set_str(&w->metrics_listen, "127.0.0.1:9464") != 0 || conf_ld_set_str(&w->log_level, "info") != 0)
-        return -1;
-    return 0;
-}
-
-static int kafka_defaults(struct conf_kafka *k)
-{
-    /* Under the broker's default 1 048 588-byte message limit, with room for
-     * the key (the id) and the headers. */
-    k->max_result_bytes = 900000;
-    k->ledger_read_timeout_ms = 10000;
-    if (conf_ld_set_str(&k->brokers, "127.0.0.1:9092") != 0 || conf_ld_set_str(&k->group, "switchyard") != 0 ||
-        conf_ld_set_str(&k->input_topic, "switchyard.jobs") != 0 ||
-        conf_ld_set_str(&k->output_topic, "switchyard.results") != 0 ||
-        conf_ld_set_str(&k->dlq_topic, "switchyard.dlq") != 0)
+    if (conf_ld_set_str(&w->user_agent,
+                        "switchyard/" SY_VERSION " (+https://github.com/switchyard)") != 0 ||
+        conf_ld_set_str(&w->metrics_listen, "127.0.0.1:9464") != 0 ||
+        conf_ld_set_str(&w->log_level, "info") != 0)
         return -1;
     return 0;
 }
@@ -197,7 +176,8 @@ static int provider_defaults(struct conf_provider *p, const struct conf_ptype *t
 /* ---- sections ----------------------------------------------------------- */
 
 /* A boolean setting key of group g (left alone when absent). */
-static int load_bool(struct conf_ld *ld, config_setting_t *g, const char *path, const char *key, int *dst)
+static int load_bool(struct conf_ld *ld, config_setting_t *g, const char *path, const char *key,
+                     int *dst)
 {
     config_setting_t *s = config_setting_get_member(g, key);
     if (!s)
@@ -251,20 +231,22 @@ int conf_url_plain_remote(const char *url)
 
 /* L-9 of the security review: a Bearer key or a signed callback must not
  * cross a network in the clear unless the operator says so. */
-static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char *field, const char *url,
-                            const struct conf_worker *w)
+static int check_plain_http(struct conf_ld *ld, config_setting_t *s, const char *field,
+                            const char *url, const struct conf_worker *w)
 {
     if (w->allow_plain_http || !conf_url_plain_remote(url))
         return 0;
-    return conf_ld_fail(ld, s,
-                        "%s: plain http:// to a host that is not loopback sends %s in the clear; use https://, "
-                        "or set worker.allow_plain_http = true",
-                        field, strstr(field, "public_url") ? "signed callbacks" : "the API key");
+    return conf_ld_fail(
+            ld, s,
+            "%s: plain http:// to a host that is not loopback sends %s in the clear; use https://, "
+            "or set worker.allow_plain_http = true",
+            field, strstr(field, "public_url") ? "signed callbacks" : "the API key");
 }
 
 /* poll.first_ms / interval_ms drive only the fixed mode: given while the mode
  * is adaptive (the default), they would be silently ignored, so refuse them. */
-static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const char *path, const struct conf_poll *pc)
+static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const char *path,
+                            const struct conf_poll *pc)
 {
     static const char *const fixed_only[] = { "first_ms", "interval_ms" };
     if (!poll || pc->mode != CONF_POLL_ADAPTIVE)
@@ -272,11 +254,13 @@ static int check_fixed_only(struct conf_ld *ld, config_setting_t *poll, const ch
     for (size_t i = 0; i < CLD_NFIELDS(fixed_only); i++) {
         config_setting_t *s = config_setting_get_member(poll, fixed_only[i]);
         if (s)
-            return conf_ld_fail(ld, s,
-                                "%s.poll.%s: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"%s; "
-                                "set mode = \"fixed\" to poll on it, or remove it (adaptive polling starts from "
-                                "expect_median_ms and keeps the lag near max_lag_ms)",
-                                path, fixed_only[i], config_setting_get_member(poll, "mode") ? "" : " (the default)");
+            return conf_ld_fail(
+                    ld, s,
+                    "%s.poll.%s: only used when poll.mode = \"fixed\", and the mode is \"adaptive\"%s; "
+                    "set mode = \"fixed\" to poll on it, or remove it (adaptive polling starts from "
+                    "expect_median_ms and keeps the lag near max_lag_ms)",
+                    path, fixed_only[i],
+                    config_setting_get_member(poll, "mode") ? "" : " (the default)");
     }
     return 0;
 }
@@ -291,7 +275,8 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
         return -1;
     if (!g)
         return 0;
-    if (conf_ld_load_fields(ld, g, "worker", worker_fields, CLD_NFIELDS(worker_fields), w, worker_extra) != 0 ||
+    if (conf_ld_load_fields(ld, g, "worker", worker_fields, CLD_NFIELDS(worker_fields), w,
+                            worker_extra) != 0 ||
         load_bool(ld, g, "worker", "allow_plain_http", &w->allow_plain_http) != 0)
         return -1;
     if (w->default_deadline_s > w->max_deadline_s) {
@@ -301,77 +286,10 @@ static int load_worker(struct conf_ld *ld, config_setting_t *root, struct conf_w
                             w->default_deadline_s, w->max_deadline_s);
     }
     if (!conf_ld_valid_listen(w->metrics_listen))
-        return conf_ld_fail(ld, config_setting_get_member(g, "metrics_listen"),
-                            "worker.metrics_listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
+        return conf_ld_fail(
+                ld, config_setting_get_member(g, "metrics_listen"),
+                "worker.metrics_listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
     return 0;
-}
-
-/* kafka.properties is a group of string settings. libconfig names cannot
- * contain '.', so each '_' in a name stands for '.' ("security_protocol" →
- * "security.protocol"); librdkafka property names contain no '_'. */
-static int load_kafka_properties(struct conf_ld *ld, config_setting_t *kg, struct conf_kafka *k)
-{
-    config_setting_t *g;
-    if (conf_ld_get_group(ld, kg, "kafka", "properties", &g) != 0)
-        return -1;
-    if (!g || config_setting_length(g) == 0)
-        return 0;
-    size_t n = (size_t)config_setting_length(g);
-    k->properties = calloc(n, sizeof *k->properties);
-    if (!k->properties)
-        return conf_ld_fail(ld, g, "kafka.properties: out of memory");
-    for (size_t i = 0; i < n; i++) {
-        config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        const char *name = config_setting_name(s);
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-            return conf_ld_fail(ld, s, "kafka.properties.%s: must be a string (librdkafka takes string values), not %s",
-                                name, conf_ld_type_name(config_setting_type(s)));
-        struct conf_kv *kv = &k->properties[k->n_properties++];
-        if (conf_ld_set_str(&kv->key, name) != 0 || conf_ld_set_str(&kv->value, config_setting_get_string(s)) != 0)
-            return conf_ld_fail(ld, s, "kafka.properties: out of memory");
-        for (char *c = kv->key; *c != '\0'; c++) {
-            if (*c == '_')
-                *c = '.';
-        }
-    }
-    return 0;
-}
-
-static int load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_kafka *k)
-{
-    config_setting_t *g;
-    static const char *const extra[] = { "properties", NULL };
-    if (kafka_defaults(k) != 0)
-        return conf_ld_fail(ld, root, "out of memory");
-    if (conf_ld_get_group(ld, root, "", "kafka", &g) != 0)
-        return -1;
-    if (g) {
-        k->present = 1;
-        if (conf_ld_load_fields(ld, g, "kafka", kafka_fields, CLD_NFIELDS(kafka_fields), k, extra) != 0)
-            return -1;
-        if (strcmp(k->input_topic, k->output_topic) == 0 || strcmp(k->input_topic, k->dlq_topic) == 0)
-            return conf_ld_fail(ld, conf_ld_member_or_self(g, "input_topic"),
-                                "kafka.input_topic: must differ from output_topic and dlq_topic");
-    }
-    if (!k->callback_topic && asprintf(&k->callback_topic, "%s.callbacks", k->input_topic) < 0) {
-        k->callback_topic = NULL;
-        return conf_ld_fail(ld, root, "out of memory");
-    }
-    if (g && (strcmp(k->callback_topic, k->input_topic) == 0 ||
-                      strcmp(k->callback_topic, k->output_topic) == 0 || strcmp(k->callback_topic, k->dlq_topic) == 0))
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "callback_topic"),
-                            "kafka.callback_topic: must differ from input_topic, output_topic and dlq_topic");
-    if (!k->ledger_topic && asprintf(&k->ledger_topic, "%s.ledger", k->input_topic) < 0) {
-        k->ledger_topic = NULL;
-        return conf_ld_fail(ld, root, "out of memory");
-    }
-    if (g && k->ledger_topic[0] &&
-        (strcmp(k->ledger_topic, k->input_topic) == 0 || strcmp(k->ledger_topic, k->output_topic) == 0 ||
-         strcmp(k->ledger_topic, k->dlq_topic) == 0 || strcmp(k->ledger_topic, k->callback_topic) == 0))
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "ledger_topic"),
-                            "kafka.ledger_topic: must differ from input_topic, output_topic, dlq_topic and "
-                            "callback_topic");
-    return g ? load_kafka_properties(ld, g, k) : 0;
 }
 
 static const struct conf_builtin_model *builtin(const struct conf_ptype *ti, const char *name)
@@ -383,8 +301,8 @@ static const struct conf_builtin_model *builtin(const struct conf_ptype *ti, con
     return NULL;
 }
 
-static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *path, const struct conf_ptype *ti,
-                       struct conf_provider *p)
+static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *path,
+                       const struct conf_ptype *ti, struct conf_provider *p)
 {
     char p2[128], mp[160];
     config_setting_t *list = config_setting_get_member(pg, "models");
@@ -397,8 +315,10 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
             const struct conf_builtin_model *b = &ti->models[i];
             struct conf_model *m = &p->models[p->n_models++];
             m->line = (int)config_setting_source_line(pg);
-            if (conf_ld_set_str(&m->name, b->name) != 0 || conf_ld_set_str(&m->generate, b->generate) != 0 ||
-                conf_ld_set_str(&m->edit, b->edit) != 0 || conf_ld_set_str(&m->image_field, b->image_field) != 0 ||
+            if (conf_ld_set_str(&m->name, b->name) != 0 ||
+                conf_ld_set_str(&m->generate, b->generate) != 0 ||
+                conf_ld_set_str(&m->edit, b->edit) != 0 ||
+                conf_ld_set_str(&m->image_field, b->image_field) != 0 ||
                 conf_ld_set_str(&m->jpeg_name, b->jpeg_name) != 0)
                 return conf_ld_fail(ld, pg, "%s: out of memory", path);
         }
@@ -429,25 +349,30 @@ static int load_models(struct conf_ld *ld, config_setting_t *pg, const char *pat
         for (size_t j = 0; j < i; j++) {
             if (strcmp(p->models[j].name, m->name) == 0)
                 return conf_ld_fail(ld, config_setting_get_member(e, "name"),
-                                    "%s.name: duplicate model \"%s\" (also %s[%zu])", mp, m->name, p2, j);
+                                    "%s.name: duplicate model \"%s\" (also %s[%zu])", mp, m->name,
+                                    p2, j);
         }
         const struct conf_builtin_model *b = builtin(ti, m->name);
-        if ((!m->image_field && conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
-            (!m->jpeg_name && conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
+        if ((!m->image_field &&
+             conf_ld_set_str(&m->image_field, b ? b->image_field : ti->image_field) != 0) ||
+            (!m->jpeg_name &&
+             conf_ld_set_str(&m->jpeg_name, b ? b->jpeg_name : ti->jpeg_name) != 0))
             return conf_ld_fail(ld, e, "%s: out of memory", mp);
     }
     return 0;
 }
 
-static int resolve_api_key(struct conf_ld *ld, config_setting_t *pg, const char *path, struct conf_provider *p)
+static int resolve_api_key(struct conf_ld *ld, config_setting_t *pg, const char *path,
+                           struct conf_provider *p)
 {
     char f[192];
     return conf_ld_resolve_secret(ld, config_setting_get_member(pg, "api_key_env"),
-                                  conf_ld_join(f, sizeof f, path, "api_key_env"), p->api_key_env, &p->api_key);
+                                  conf_ld_join(f, sizeof f, path, "api_key_env"), p->api_key_env,
+                                  &p->api_key);
 }
 
-static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *path, const struct conf_worker *w,
-                         struct conf_provider *p)
+static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *path,
+                         const struct conf_worker *w, struct conf_provider *p)
 {
     char fp[192];
     const struct conf_ptype *ti = NULL;
@@ -462,7 +387,8 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     const struct conf_ld_field type_field = { "type", CLD_K_STR, 0, 0, 0, CLD_F_REQ, type_names };
 
     p->line = (int)config_setting_source_line(pg);
-    if (conf_ld_check_keys(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), provider_groups) != 0)
+    if (conf_ld_check_keys(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields),
+                           provider_groups) != 0)
         return -1; /* first, so that a misspelt "type" is reported as such */
     conf_ld_join(fp, sizeof fp, path, "type");
     if (!ts)
@@ -482,7 +408,8 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     }
     if (provider_defaults(p, ti, pos, w) != 0)
         return conf_ld_fail(ld, pg, "%s: out of memory", path);
-    if (conf_ld_load_fields(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), p, provider_groups) != 0)
+    if (conf_ld_load_fields(ld, pg, path, provider_fields, CLD_NFIELDS(provider_fields), p,
+                            provider_groups) != 0)
         return -1;
 
     if (!conf_ld_valid_name(p->name))
@@ -492,9 +419,10 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
         return conf_ld_fail(ld, config_setting_get_member(pg, "base_url"),
                             "%s.base_url: must start with http:// or https://", path);
     if (!conf_ld_valid_base_url(p->base_url))
-        return conf_ld_fail(ld, config_setting_get_member(pg, "base_url"), "%s.base_url: has no host", path);
-    if (check_plain_http(ld, config_setting_get_member(pg, "base_url"), conf_ld_join(fp, sizeof fp, path, "base_url"),
-                         p->base_url, w) != 0)
+        return conf_ld_fail(ld, config_setting_get_member(pg, "base_url"),
+                            "%s.base_url: has no host", path);
+    if (check_plain_http(ld, config_setting_get_member(pg, "base_url"),
+                         conf_ld_join(fp, sizeof fp, path, "base_url"), p->base_url, w) != 0)
         return -1;
     conf_ld_strip_slashes(p->base_url);
     if (p->proxy && p->proxy[0] == '\0') {
@@ -504,26 +432,34 @@ static int load_provider(struct conf_ld *ld, config_setting_t *pg, const char *p
     if (resolve_api_key(ld, pg, path, p) != 0)
         return -1;
 
-    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, CLD_NFIELDS(poll_fields), &p->poll) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields, CLD_NFIELDS(rate_limit_fields),
-                              &p->rate_limit) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, CLD_NFIELDS(breaker_fields), &p->breaker) != 0 ||
-        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, CLD_NFIELDS(retry_fields), &p->retry) != 0)
+    if (conf_ld_load_subgroup(ld, pg, path, "poll", poll_fields, CLD_NFIELDS(poll_fields),
+                              &p->poll) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "rate_limit", rate_limit_fields,
+                              CLD_NFIELDS(rate_limit_fields), &p->rate_limit) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "breaker", breaker_fields, CLD_NFIELDS(breaker_fields),
+                              &p->breaker) != 0 ||
+        conf_ld_load_subgroup(ld, pg, path, "retry", retry_fields, CLD_NFIELDS(retry_fields),
+                              &p->retry) != 0)
         return -1;
     if (check_fixed_only(ld, config_setting_get_member(pg, "poll"), path, &p->poll) != 0)
         return -1;
     /* Only reachable when the group is present: the defaults pass these checks. */
     if (p->poll.max_interval_ms < p->poll.min_interval_ms)
-        return conf_ld_fail(ld, conf_ld_member_or_self(config_setting_get_member(pg, "poll"), "max_interval_ms"),
-                            "%s.poll.max_interval_ms: must be >= poll.min_interval_ms (%d)", path,
-                            p->poll.min_interval_ms);
+        return conf_ld_fail(
+                ld,
+                conf_ld_member_or_self(config_setting_get_member(pg, "poll"), "max_interval_ms"),
+                "%s.poll.max_interval_ms: must be >= poll.min_interval_ms (%d)", path,
+                p->poll.min_interval_ms);
     if (p->breaker.min_calls > p->breaker.window)
-        return conf_ld_fail(ld, conf_ld_member_or_self(config_setting_get_member(pg, "breaker"), "min_calls"),
-                            "%s.breaker.min_calls: must be <= breaker.window (%d)", path, p->breaker.window);
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(config_setting_get_member(pg, "breaker"), "min_calls"),
+                "%s.breaker.min_calls: must be <= breaker.window (%d)", path, p->breaker.window);
     if (p->retry.backoff_max_ms < p->retry.backoff_base_ms)
-        return conf_ld_fail(ld, conf_ld_member_or_self(config_setting_get_member(pg, "retry"), "backoff_max_ms"),
-                            "%s.retry.backoff_max_ms: must be >= retry.backoff_base_ms (%d)", path,
-                            p->retry.backoff_base_ms);
+        return conf_ld_fail(
+                ld,
+                conf_ld_member_or_self(config_setting_get_member(pg, "retry"), "backoff_max_ms"),
+                "%s.retry.backoff_max_ms: must be >= retry.backoff_base_ms (%d)", path,
+                p->retry.backoff_base_ms);
     return load_models(ld, pg, path, ti, p);
 }
 
@@ -537,7 +473,8 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
 {
     config_setting_t *list = config_setting_get_member(root, "providers");
     if (!list)
-        return conf_ld_fail(ld, root, "providers: missing required setting (a list of at least one provider)");
+        return conf_ld_fail(
+                ld, root, "providers: missing required setting (a list of at least one provider)");
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return conf_ld_fail(ld, list, "providers: must be a list ( { ... }, ... ), not %s",
                             conf_ld_type_name(config_setting_type(list)));
@@ -562,10 +499,12 @@ static int load_providers(struct conf_ld *ld, config_setting_t *root, struct con
             const struct conf_provider *q = &c->providers[j];
             if (strcmp(q->name, p->name) == 0)
                 return conf_ld_fail(ld, config_setting_get_member(pg, "name"),
-                                    "%s.name: duplicate provider name \"%s\" (also providers[%zu])", path, p->name, j);
+                                    "%s.name: duplicate provider name \"%s\" (also providers[%zu])",
+                                    path, p->name, j);
             if (q->priority == p->priority)
                 return conf_ld_fail(ld, config_setting_get_member(pg, "priority"),
-                                    "%s.priority: duplicate priority %d (also providers[%zu])", path, p->priority, j);
+                                    "%s.priority: duplicate priority %d (also providers[%zu])",
+                                    path, p->priority, j);
         }
     }
     qsort(c->providers, c->n_providers, sizeof *c->providers, by_priority);
@@ -586,7 +525,8 @@ static int check_public_url(struct conf_ld *ld, config_setting_t *root, const st
 static struct conf *load(config_t *cfg, const char *name, char *err, size_t errlen)
 {
     struct conf_ld ld = { name, err, errlen };
-    static const char *const top[] = { "providers", "worker", "kafka", "templates", "callbacks", NULL };
+    static const char *const top[] = { "providers", "worker",    "kafka",
+                                       "templates", "callbacks", NULL };
     config_setting_t *root = config_root_setting(cfg);
     struct conf *c = calloc(1, sizeof *c);
 
@@ -595,8 +535,9 @@ static struct conf *load(config_t *cfg, const char *name, char *err, size_t errl
         conf_free(c);
         return NULL;
     }
-    if (conf_ld_check_keys(&ld, root, "", NULL, 0, top) != 0 || load_worker(&ld, root, &c->worker) != 0 ||
-        load_kafka(&ld, root, &c->kafka) != 0 || conf_ld_load_callbacks(&ld, root, &c->callbacks) != 0 ||
+    if (conf_ld_check_keys(&ld, root, "", NULL, 0, top) != 0 ||
+        load_worker(&ld, root, &c->worker) != 0 || conf_ld_load_kafka(&ld, root, &c->kafka) != 0 ||
+        conf_ld_load_callbacks(&ld, root, &c->callbacks) != 0 ||
         load_providers(&ld, root, c) != 0 || conf_ld_load_templates(&ld, root, c) != 0 ||
         check_public_url(&ld, root, c) != 0) {
         conf_free(c);
@@ -610,7 +551,8 @@ static struct conf *parse_failed(config_t *cfg, const char *name, char *err, siz
     if (err && errlen > 0) {
         const char *file = config_error_file(cfg) ? config_error_file(cfg) : name;
         int line = config_error_line(cfg);
-        snprintf(err, errlen, "%s:%d: parse error: %s", file, line > 0 ? line : 1, config_error_text(cfg));
+        snprintf(err, errlen, "%s:%d: parse error: %s", file, line > 0 ? line : 1,
+                 config_error_text(cfg));
     }
     config_destroy(cfg);
     return NULL;

@@ -16,9 +16,9 @@ enum conf_provider_type { CONF_PROV_KIE = 1, CONF_PROV_REPLICATE = 2 };
 
 /* One logical model ("nano-banana") as one provider runs it. */
 struct conf_model {
-    char *name;        /* logical name used in jobs, e.g. "nano-banana" */
-    char *generate;    /* provider model for operation "generate", e.g. "google/nano-banana"; NULL = unsupported */
-    char *edit;        /* provider model for operation "edit", e.g. "google/nano-banana-edit"; NULL = unsupported */
+    char *name; /* logical name used in jobs, e.g. "nano-banana" */
+    char *generate; /* provider model for operation "generate", e.g. "google/nano-banana"; NULL = unsupported */
+    char *edit; /* provider model for operation "edit", e.g. "google/nano-banana-edit"; NULL = unsupported */
     char *image_field; /* input field carrying image URLs: "image_urls" or "image_input" */
     char *jpeg_name;   /* how this model spells JPEG in output_format: "jpeg" or "jpg" */
     int line;
@@ -30,9 +30,9 @@ enum conf_poll_mode { CONF_POLL_ADAPTIVE = 0, CONF_POLL_FIXED = 1 };
 enum conf_op { CONF_OP_UNSET = -1, CONF_OP_GENERATE = 0, CONF_OP_EDIT = 1 };
 
 struct conf_poll {
-    int first_ms;         /* fixed mode: delay from create to first poll */
-    int interval_ms;      /* fixed mode: delay between polls */
-    int max_s;            /* give up on a task after this many seconds */
+    int first_ms;    /* fixed mode: delay from create to first poll */
+    int interval_ms; /* fixed mode: delay between polls */
+    int max_s;       /* give up on a task after this many seconds */
     enum conf_poll_mode mode;
     int max_lag_ms;       /* adaptive: target mean delay from completion to detection */
     int expect_median_ms; /* adaptive prior: median generation time ... */
@@ -82,8 +82,8 @@ struct conf_provider {
     int wait_s;                   /* Replicate Prefer: wait=N (1..60); 0 = off */
     int connect_timeout_ms;       /* inherits worker.connect_timeout_ms */
     int request_timeout_ms;       /* inherits worker.request_timeout_ms */
-    int max_connections;          /* per-host connection cap; inherits worker.max_host_connections */
-    int not_ready_tolerance;      /* KIE "recordInfo is null" replies tolerated per task */
+    int max_connections;     /* per-host connection cap; inherits worker.max_host_connections */
+    int not_ready_tolerance; /* KIE "recordInfo is null" replies tolerated per task */
     struct conf_poll poll;
     struct conf_rate_limit rate_limit;
     struct conf_breaker breaker;
@@ -94,7 +94,7 @@ struct conf_provider {
 };
 
 struct conf_worker {
-    int max_in_flight;         /* jobs in flight per process */
+    int max_in_flight; /* jobs in flight per process */
     int shutdown_grace_s;
     int connect_timeout_ms;
     int request_timeout_ms;    /* total time for one HTTP request */
@@ -104,10 +104,10 @@ struct conf_worker {
     int default_deadline_s;    /* job deadline when the job sets none */
     int max_deadline_s;        /* a job's deadline_s is clamped to this; ≥ default_deadline_s */
     char *user_agent;
-    char *metrics_listen;      /* "" = disabled */
-    char *log_level;           /* debug | info | warn | error */
-    int allow_plain_http;      /* 1 = base_url / callbacks.public_url may be http:// to a non-loopback host */
-    int max_in_flight_bytes;   /* bytes held by jobs in flight per process (pause above it) */
+    char *metrics_listen; /* "" = disabled */
+    char *log_level;      /* debug | info | warn | error */
+    int allow_plain_http; /* 1 = base_url / callbacks.public_url may be http:// to a non-loopback host */
+    int max_in_flight_bytes; /* bytes held by jobs in flight per process (pause above it) */
 };
 
 struct conf_kv {
@@ -123,7 +123,7 @@ struct conf_kafka {
     char *dlq_topic;
     char *callback_topic; /* callbacks handed between workers; default "<input_topic>.callbacks" */
     int max_result_bytes; /* bound on one result line (codec_result_json_max) */
-    char *ledger_topic;   /* the task ledger (crash-safe jobs); default "<input_topic>.ledger", "" = off */
+    char *ledger_topic; /* the task ledger (crash-safe jobs); default "<input_topic>.ledger", "" = off */
     int ledger_read_timeout_ms; /* bound on reading a ledger partition at takeover */
     struct conf_kv *properties; /* passed verbatim to librdkafka */
     size_t n_properties;
@@ -135,12 +135,12 @@ struct conf_tvar {
     char *name;     /* [a-z0-9_]+ */
     char **choices; /* allowed values (exact match); NULL = any value */
     size_t n_choices;
-    char *def;      /* used when the job's vars lack it; NULL = the job must give it */
+    char *def; /* used when the job's vars lack it; NULL = the job must give it */
 };
 
 /* A prompt template (top-level group "templates"), rendered by conf/template.h. */
 struct conf_template {
-    char *name;   /* the setting's name; jobs name it in "template" */
+    char *name;      /* the setting's name; jobs name it in "template" */
     enum conf_op op; /* CONF_OP_UNSET when the file gives no "operation" */
     char *prompt; /* text with {name} placeholders and {{ / }} for literal braces; syntax checked at load */
     struct conf_tvar *vars; /* each placeholder once, in order of first use */
@@ -150,16 +150,16 @@ struct conf_template {
 
 /* Provider callbacks instead of polls (read at start only: not reloadable). */
 struct conf_callbacks {
-    char *listen;             /* "host:port" of the receiver; "" = callbacks off */
-    char *public_url;         /* base URL providers reach the receiver at, no trailing '/'; "" when off */
+    char *listen;     /* "host:port" of the receiver; "" = callbacks off */
+    char *public_url; /* base URL providers reach the receiver at, no trailing '/'; "" when off */
     char *kie_hmac_key_env;   /* NULL = KIE callbacks are not signature-checked */
     char *kie_hmac_key;       /* its value; NEVER log it */
     char *webhook_secret_env; /* NULL = Replicate webhooks are not signature-checked */
     char *webhook_secret;     /* its value ("whsec_..."); NEVER log it */
     int tolerance_s;          /* accepted distance of a signed timestamp from now */
     int safety_poll_s;        /* poll interval while a callback is awaited */
-    int allow_unsigned;       /* 1 = a non-loopback listen may run without both keys (written out explicitly) */
-    int max_connections;      /* receiver connections in all */
+    int allow_unsigned; /* 1 = a non-loopback listen may run without both keys (written out explicitly) */
+    int max_connections;        /* receiver connections in all */
     int max_connections_per_ip; /* receiver connections from one address */
 };
 

@@ -78,18 +78,22 @@ int conf_ld_load_callbacks(struct conf_ld *ld, config_setting_t *root, struct co
         load_allow_unsigned(ld, g, cb) != 0)
         return -1;
     if (!conf_ld_valid_listen(cb->listen))
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "listen"),
-                            "callbacks.listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(g, "listen"),
+                "callbacks.listen: must be \"host:port\" (port 1..65535) or \"\" to disable");
     if (cb->listen[0] != '\0' && cb->public_url[0] == '\0')
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "public_url"),
-                            "callbacks.public_url: required when callbacks.listen is set (the base URL providers can reach)");
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(g, "public_url"),
+                "callbacks.public_url: required when callbacks.listen is set (the base URL providers can reach)");
     if (cb->public_url[0] != '\0' && !conf_ld_valid_base_url(cb->public_url))
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "public_url"),
-                            "callbacks.public_url: must start with http:// or https:// and name a host");
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(g, "public_url"),
+                "callbacks.public_url: must start with http:// or https:// and name a host");
     conf_ld_strip_slashes(cb->public_url);
     if (cb->kie_hmac_key_env &&
-        conf_ld_resolve_secret(ld, conf_ld_member_or_self(g, "kie_hmac_key_env"), "callbacks.kie_hmac_key_env",
-                               cb->kie_hmac_key_env, &cb->kie_hmac_key) != 0)
+        conf_ld_resolve_secret(ld, conf_ld_member_or_self(g, "kie_hmac_key_env"),
+                               "callbacks.kie_hmac_key_env", cb->kie_hmac_key_env,
+                               &cb->kie_hmac_key) != 0)
         return -1;
     if (cb->webhook_secret_env) {
         config_setting_t *s = conf_ld_member_or_self(g, "webhook_secret_env");
@@ -97,20 +101,23 @@ int conf_ld_load_callbacks(struct conf_ld *ld, config_setting_t *root, struct co
                                    &cb->webhook_secret) != 0)
             return -1;
         if (strncmp(cb->webhook_secret, "whsec_", 6) != 0 || cb->webhook_secret[6] == '\0')
-            return conf_ld_fail(ld, s,
-                                "callbacks.webhook_secret_env: environment variable %s does not hold a whsec_... secret",
-                                cb->webhook_secret_env);
+            return conf_ld_fail(
+                    ld, s,
+                    "callbacks.webhook_secret_env: environment variable %s does not hold a whsec_... secret",
+                    cb->webhook_secret_env);
     }
     if (cb->listen[0] != '\0' && !listen_is_loopback(cb->listen) && !cb->allow_unsigned &&
         (!cb->kie_hmac_key || !cb->webhook_secret))
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "listen"),
-                            "callbacks.listen: %s is not a loopback address, so both kie_hmac_key_env and "
-                            "webhook_secret_env are required (%s missing); or write allow_unsigned = true "
-                            "to accept unsigned callbacks from anywhere",
-                            cb->listen, !cb->kie_hmac_key ? "kie_hmac_key_env" : "webhook_secret_env");
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(g, "listen"),
+                "callbacks.listen: %s is not a loopback address, so both kie_hmac_key_env and "
+                "webhook_secret_env are required (%s missing); or write allow_unsigned = true "
+                "to accept unsigned callbacks from anywhere",
+                cb->listen, !cb->kie_hmac_key ? "kie_hmac_key_env" : "webhook_secret_env");
     if (cb->max_connections_per_ip > cb->max_connections)
-        return conf_ld_fail(ld, conf_ld_member_or_self(g, "max_connections_per_ip"),
-                            "callbacks.max_connections_per_ip: must not exceed max_connections (%d)",
-                            cb->max_connections);
+        return conf_ld_fail(
+                ld, conf_ld_member_or_self(g, "max_connections_per_ip"),
+                "callbacks.max_connections_per_ip: must not exceed max_connections (%d)",
+                cb->max_connections);
     return 0;
 }

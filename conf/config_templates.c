@@ -47,7 +47,8 @@ static int collect_var(void *ud, int is_var, const char *s, size_t n)
 }
 
 /* The placeholder a choices / defaults member s names, or NULL after a message. */
-static struct conf_tvar *member_var(struct conf_ld *ld, config_setting_t *s, const char *p, struct conf_template *t)
+static struct conf_tvar *member_var(struct conf_ld *ld, config_setting_t *s, const char *p,
+                                    struct conf_template *t)
 {
     const char *name = config_setting_name(s);
     size_t k = tmpl_var_index(t, name, strlen(name));
@@ -58,7 +59,8 @@ static struct conf_tvar *member_var(struct conf_ld *ld, config_setting_t *s, con
     return &t->vars[k];
 }
 
-static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *path,
+                        struct conf_template *t)
 {
     char gp[192], p[224];
     config_setting_t *g;
@@ -67,7 +69,8 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
         return -1;
     for (int i = 0; g && i < config_setting_length(g); i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        struct conf_tvar *v = member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
+        struct conf_tvar *v =
+                member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
         if (!v)
             return -1;
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
@@ -96,7 +99,8 @@ static int load_choices(struct conf_ld *ld, config_setting_t *tg, const char *pa
     return 0;
 }
 
-static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *path,
+                         struct conf_template *t)
 {
     static const struct conf_ld_field any_string = { "", CLD_K_STR, 0, 0, 0, 0, NULL };
     char gp[192], p[224];
@@ -106,7 +110,8 @@ static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *p
         return -1;
     for (int i = 0; g && i < config_setting_length(g); i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-        struct conf_tvar *v = member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
+        struct conf_tvar *v =
+                member_var(ld, s, conf_ld_join(p, sizeof p, gp, config_setting_name(s)), t);
         if (!v || conf_ld_load_string(ld, s, p, &any_string, &v->def) != 0)
             return -1;
         size_t k = 0;
@@ -118,7 +123,8 @@ static int load_defaults(struct conf_ld *ld, config_setting_t *tg, const char *p
     return 0;
 }
 
-static int load_template(struct conf_ld *ld, config_setting_t *tg, const char *path, struct conf_template *t)
+static int load_template(struct conf_ld *ld, config_setting_t *tg, const char *path,
+                         struct conf_template *t)
 {
     struct template_keys k = { 0 };
     char why[160] = "";
@@ -126,11 +132,13 @@ static int load_template(struct conf_ld *ld, config_setting_t *tg, const char *p
     if (conf_ld_set_str(&t->name, config_setting_name(tg)) != 0)
         return conf_ld_fail(ld, tg, "%s: out of memory", path);
     if (!conf_ld_valid_name(t->name))
-        return conf_ld_fail(ld, tg, "%s: use at most 64 letters, digits, '-' or '_' in a template name", path);
+        return conf_ld_fail(
+                ld, tg, "%s: use at most 64 letters, digits, '-' or '_' in a template name", path);
     if (!config_setting_is_group(tg))
         return conf_ld_fail(ld, tg, "%s: must be a group { prompt = ...; }, not %s", path,
                             conf_ld_type_name(config_setting_type(tg)));
-    int rc = conf_ld_load_fields(ld, tg, path, template_fields, CLD_NFIELDS(template_fields), &k, template_groups);
+    int rc = conf_ld_load_fields(ld, tg, path, template_fields, CLD_NFIELDS(template_fields), &k,
+                                 template_groups);
     t->prompt = k.prompt;
     t->op = CONF_OP_UNSET;
     if (k.operation)
@@ -162,7 +170,8 @@ int conf_ld_load_templates(struct conf_ld *ld, config_setting_t *root, struct co
     for (size_t i = 0; i < n; i++) {
         char path[192];
         config_setting_t *tg = config_setting_get_elem(g, (unsigned)i);
-        if (load_template(ld, tg, conf_ld_join(path, sizeof path, "templates", config_setting_name(tg)),
+        if (load_template(ld, tg,
+                          conf_ld_join(path, sizeof path, "templates", config_setting_name(tg)),
                           &c->templates[c->n_templates++]) != 0)
             return -1;
     }

@@ -24,7 +24,8 @@ int conf_ld_fail(struct conf_ld *ld, const config_setting_t *s, const char *fmt,
     if (!ld->err || ld->errlen == 0)
         return -1;
     unsigned line = s ? config_setting_source_line(s) : 0;
-    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->file;
+    const char *file =
+            s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->file;
     int n = snprintf(ld->err, ld->errlen, "%s:%u: ", file, line ? line : 1);
     if (n >= 0 && (size_t)n < ld->errlen) {
         va_list ap;
@@ -55,15 +56,23 @@ const char *conf_ld_join(char *buf, size_t n, const char *path, const char *key)
 const char *conf_ld_type_name(int t)
 {
     switch (t) {
-    case CONFIG_TYPE_GROUP: return "a group";
+    case CONFIG_TYPE_GROUP:
+        return "a group";
     case CONFIG_TYPE_INT:
-    case CONFIG_TYPE_INT64: return "an integer";
-    case CONFIG_TYPE_FLOAT: return "a float";
-    case CONFIG_TYPE_STRING: return "a string";
-    case CONFIG_TYPE_BOOL: return "a boolean";
-    case CONFIG_TYPE_ARRAY: return "an array";
-    case CONFIG_TYPE_LIST: return "a list";
-    default: return "an unknown type";
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a float";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "an unknown type";
     }
 }
 
@@ -82,7 +91,8 @@ int conf_ld_set_str(char **dst, const char *src)
 
 /* ---- table-driven groups ----------------------------------------------- */
 
-static int range_fail(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f)
+static int range_fail(struct conf_ld *ld, config_setting_t *s, const char *p,
+                      const struct conf_ld_field *f)
 {
     if (f->hi >= CLD_NOMAX && f->kind == CLD_K_INT && f->lo == 1)
         return conf_ld_fail(ld, s, "%s: must be > 0", p);
@@ -95,8 +105,8 @@ static int range_fail(struct conf_ld *ld, config_setting_t *s, const char *p, co
     return conf_ld_fail(ld, s, "%s: must be between %.10g and %.10g", p, f->lo, f->hi);
 }
 
-static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f,
-                       void *dst)
+static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p,
+                       const struct conf_ld_field *f, void *dst)
 {
     int t = config_setting_type(s);
     double v;
@@ -105,8 +115,8 @@ static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p, c
     else if (t == CONFIG_TYPE_FLOAT && f->kind == CLD_K_DBL)
         v = config_setting_get_float(s);
     else
-        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p, f->kind == CLD_K_INT ? "an integer" : "a number",
-                            conf_ld_type_name(t));
+        return conf_ld_fail(ld, s, "%s: must be %s, not %s", p,
+                            f->kind == CLD_K_INT ? "an integer" : "a number", conf_ld_type_name(t));
     /* libconfig 1.5 wraps integer literals above 2^31 silently; the range check
      * catches the negative ones, which is the best that can be done here. */
     if (!isfinite(v))
@@ -120,11 +130,12 @@ static int load_number(struct conf_ld *ld, config_setting_t *s, const char *p, c
     return 0;
 }
 
-int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f,
-                        void *dst)
+int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p,
+                        const struct conf_ld_field *f, void *dst)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING)
-        return conf_ld_fail(ld, s, "%s: must be a string, not %s", p, conf_ld_type_name(config_setting_type(s)));
+        return conf_ld_fail(ld, s, "%s: must be a string, not %s", p,
+                            conf_ld_type_name(config_setting_type(s)));
     const char *v = config_setting_get_string(s);
     if ((f->flags & CLD_F_NONEMPTY) && v[0] == '\0')
         return conf_ld_fail(ld, s, "%s: must not be empty", p);
@@ -136,7 +147,8 @@ int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, 
             char list[160] = "";
             size_t used = 0;
             for (i = 0; f->choices[i] && used < sizeof list; i++) {
-                int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? ", " : "", f->choices[i]);
+                int n = snprintf(list + used, sizeof list - used, "%s\"%s\"", i ? ", " : "",
+                                 f->choices[i]);
                 used += n > 0 ? (size_t)n : 0;
             }
             return conf_ld_fail(ld, s, "%s: must be one of %s, not \"%s\"", p, list, v);
@@ -151,8 +163,8 @@ int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, 
     return 0;
 }
 
-int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path, const struct conf_ld_field *f,
-                       size_t nf, const char *const *extra)
+int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path,
+                       const struct conf_ld_field *f, size_t nf, const char *const *extra)
 {
     for (int i = 0; i < config_setting_length(g); i++) {
         config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -164,14 +176,16 @@ int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path
             known = strcmp(extra[j], name) == 0;
         if (!known) {
             char p[192];
-            return conf_ld_fail(ld, s, "%s: unknown setting", conf_ld_join(p, sizeof p, path, name));
+            return conf_ld_fail(ld, s, "%s: unknown setting",
+                                conf_ld_join(p, sizeof p, path, name));
         }
     }
     return 0;
 }
 
-int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *path, const struct conf_ld_field *f,
-                        size_t nf, void *base, const char *const *extra)
+int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *path,
+                        const struct conf_ld_field *f, size_t nf, void *base,
+                        const char *const *extra)
 {
     if (conf_ld_check_keys(ld, g, path, f, nf, extra) != 0)
         return -1;
@@ -185,21 +199,23 @@ int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *pat
             continue;
         }
         char *dst = (char *)base + f[i].off;
-        int rc = f[i].kind == CLD_K_STR || f[i].kind == CLD_K_ENUM ? conf_ld_load_string(ld, s, p, &f[i], dst)
-                                                           : load_number(ld, s, p, &f[i], dst);
+        int rc = f[i].kind == CLD_K_STR || f[i].kind == CLD_K_ENUM
+                         ? conf_ld_load_string(ld, s, p, &f[i], dst)
+                         : load_number(ld, s, p, &f[i], dst);
         if (rc != 0)
             return -1;
     }
     return 0;
 }
 
-int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *path, const char *key,
-                             config_setting_t **out)
+int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *path,
+                      const char *key, config_setting_t **out)
 {
     char p[192];
     *out = config_setting_get_member(parent, key);
     if (*out && !config_setting_is_group(*out))
-        return conf_ld_fail(ld, *out, "%s: must be a group { ... }, not %s", conf_ld_join(p, sizeof p, path, key),
+        return conf_ld_fail(ld, *out, "%s: must be a group { ... }, not %s",
+                            conf_ld_join(p, sizeof p, path, key),
                             conf_ld_type_name(config_setting_type(*out)));
     return 0;
 }
@@ -210,14 +226,15 @@ config_setting_t *conf_ld_member_or_self(config_setting_t *g, const char *key)
     return s ? s : g;
 }
 
-int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const char *path, const char *key,
-                                 const struct conf_ld_field *f, size_t nf, void *base)
+int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const char *path,
+                          const char *key, const struct conf_ld_field *f, size_t nf, void *base)
 {
     config_setting_t *g;
     char p[192];
     if (conf_ld_get_group(ld, parent, path, key, &g) != 0)
         return -1;
-    return g ? conf_ld_load_fields(ld, g, conf_ld_join(p, sizeof p, path, key), f, nf, base, NULL) : 0;
+    return g ? conf_ld_load_fields(ld, g, conf_ld_join(p, sizeof p, path, key), f, nf, base, NULL)
+             : 0;
 }
 
 /* ---- shared checks ----------------------------------------------------- */
@@ -235,15 +252,19 @@ int conf_ld_valid_listen(const char *v)
     return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
 }
 
-int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *field, const char *env, char **dst)
+int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *field,
+                           const char *env, char **dst)
 {
     /* Not a variable name: maybe the secret itself pasted here. Never echo it. */
     int name_ok = env[0] != '\0' &&
-                  strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") == strlen(env) &&
+                  strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789") ==
+                          strlen(env) &&
                   !(env[0] >= '0' && env[0] <= '9');
     if (!name_ok)
-        return conf_ld_fail(ld, s, "%s: must name an environment variable (letters, digits, _), not hold the key",
-                            field);
+        return conf_ld_fail(
+                ld, s,
+                "%s: must name an environment variable (letters, digits, _), not hold the key",
+                field);
     const char *v = getenv(env);
     if (!v)
         return conf_ld_fail(ld, s, "%s: environment variable %s is not set", field, env);
@@ -255,7 +276,9 @@ int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *
 }
 int conf_ld_valid_base_url(const char *u)
 {
-    const char *host = strncmp(u, "http://", 7) == 0 ? u + 7 : strncmp(u, "https://", 8) == 0 ? u + 8 : NULL;
+    const char *host = strncmp(u, "http://", 7) == 0    ? u + 7
+                       : strncmp(u, "https://", 8) == 0 ? u + 8
+                                                        : NULL;
     return host && *host != '\0' && *host != '/';
 }
 
@@ -272,7 +295,8 @@ int conf_ld_valid_name(const char *s)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return 0;
     }
     return 1;

@@ -36,8 +36,8 @@ enum {
 struct conf_ld_field {
     const char *key;
     enum conf_ld_kind kind;
-    size_t off;                 /* offset of the int / double / char * in the target struct */
-    double lo, hi;              /* numeric range; hi inclusive */
+    size_t off;    /* offset of the int / double / char * in the target struct */
+    double lo, hi; /* numeric range; hi inclusive */
     unsigned flags;
     const char *const *choices; /* CLD_K_STR: allowed values, NULL-terminated; NULL = any */
 };
@@ -58,7 +58,7 @@ struct conf_ld_field {
  * none of its own; s may be NULL) and returns -1 so callers can
  * `return conf_ld_fail(...)`. */
 int conf_ld_fail(struct conf_ld *ld, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* "path.key", or just "key" when path is ""; written into buf (cut to n),
  * which is returned. */
@@ -75,37 +75,39 @@ int conf_ld_set_str(char **dst, const char *src);
 
 /* Loads string setting s (message name p) per field f into dst: a char * the
  * copy replaces (freed first), or for CLD_K_ENUM the int index of the choice. */
-int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p, const struct conf_ld_field *f,
-                        void *dst);
+int conf_ld_load_string(struct conf_ld *ld, config_setting_t *s, const char *p,
+                        const struct conf_ld_field *f, void *dst);
 
 /* Rejects any member of group g that is neither one of the nf fields nor
  * in the NULL-terminated extra (which may be NULL). */
-int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path, const struct conf_ld_field *f,
-                       size_t nf, const char *const *extra);
+int conf_ld_check_keys(struct conf_ld *ld, config_setting_t *g, const char *path,
+                       const struct conf_ld_field *f, size_t nf, const char *const *extra);
 
 /* Checks the keys of group g, then loads every present field into base
  * (the struct the offsets refer to), over the defaults already there. */
-int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *path, const struct conf_ld_field *f,
-                        size_t nf, void *base, const char *const *extra);
+int conf_ld_load_fields(struct conf_ld *ld, config_setting_t *g, const char *path,
+                        const struct conf_ld_field *f, size_t nf, void *base,
+                        const char *const *extra);
 
 /* *out = member key of parent when it is a group, NULL when absent; an
  * error when it is present but not a group. */
-int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *path, const char *key,
-                      config_setting_t **out);
+int conf_ld_get_group(struct conf_ld *ld, config_setting_t *parent, const char *path,
+                      const char *key, config_setting_t **out);
 
 /* Member key of g for pointing a message at, or g itself when key is absent. */
 config_setting_t *conf_ld_member_or_self(config_setting_t *g, const char *key);
 
 /* Loads optional group `key` of parent through a field table into base. */
-int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const char *path, const char *key,
-                          const struct conf_ld_field *f, size_t nf, void *base);
+int conf_ld_load_subgroup(struct conf_ld *ld, config_setting_t *parent, const char *path,
+                          const char *key, const struct conf_ld_field *f, size_t nf, void *base);
 
 /* ---- shared checks ------------------------------------------------------ */
 
 /* Reads the secret named by setting s (its value `env`, at `field`) from the
  * environment into *dst (freed with explicit_bzero by conf_free()). The
  * value never reaches a message. */
-int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *field, const char *env, char **dst);
+int conf_ld_resolve_secret(struct conf_ld *ld, config_setting_t *s, const char *field,
+                           const char *env, char **dst);
 
 /* 1 when v is "" or "host:port" with a numeric port 1..65535 (host may be "[v6]"). */
 int conf_ld_valid_listen(const char *v);
@@ -120,6 +122,10 @@ void conf_ld_strip_slashes(char *u);
 int conf_ld_valid_name(const char *s);
 
 /* ---- group loaders in their own files ----------------------------------- */
+
+/* kafka = { ... } (config_kafka.c): defaults, then the group and its
+ * properties; the derived topic names when not given. */
+int conf_ld_load_kafka(struct conf_ld *ld, config_setting_t *root, struct conf_kafka *k);
 
 /* callbacks = { ... } (config_callbacks.c): defaults, then the group, then
  * the two secrets it names. */

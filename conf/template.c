@@ -15,7 +15,7 @@
 
 #include "core/sy.h"
 
-#define TMPL_MAX_VALUE_SHOWN 64 /* bytes of a rejected value repeated in a message */
+#define TMPL_MAX_VALUE_SHOWN 64    /* bytes of a rejected value repeated in a message */
 #define TMPL_MAX_CHOICES_SHOWN 300 /* bytes of the choices list in a message */
 
 /* 1-based character (code point) position of p in s, for messages. */
@@ -47,7 +47,8 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
             continue;
         }
         if (*s == '}') {
-            snprintf(err, errlen, "'}' at character %zu closes nothing (write }} for a literal brace)",
+            snprintf(err, errlen,
+                     "'}' at character %zu closes nothing (write }} for a literal brace)",
                      char_pos(prompt, s));
             return SY_ERR;
         }
@@ -63,9 +64,11 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
         const char *close = strchr(name, '}');
         const char *open = strchr(name, '{');
         if (!close || (open && open < close))
-            snprintf(err, errlen, "unclosed '{' at character %zu (write {{ for a literal brace)", char_pos(prompt, s));
+            snprintf(err, errlen, "unclosed '{' at character %zu (write {{ for a literal brace)",
+                     char_pos(prompt, s));
         else
-            snprintf(err, errlen, "bad placeholder name \"%.*s\" at character %zu (use a-z, 0-9 and _)",
+            snprintf(err, errlen,
+                     "bad placeholder name \"%.*s\" at character %zu (use a-z, 0-9 and _)",
                      (int)(close - name), name, char_pos(prompt, s));
         return SY_ERR;
     }
@@ -77,7 +80,8 @@ int tmpl_scan(const char *prompt, tmpl_piece_fn fn, void *ud, char *err, size_t 
 size_t tmpl_var_index(const struct conf_template *t, const char *name, size_t n)
 {
     size_t i = 0;
-    while (i < t->n_vars && !(strlen(t->vars[i].name) == n && memcmp(t->vars[i].name, name, n) == 0))
+    while (i < t->n_vars &&
+           !(strlen(t->vars[i].name) == n && memcmp(t->vars[i].name, name, n) == 0))
         i++;
     return i;
 }
@@ -132,8 +136,8 @@ static void list_choices(const struct conf_tvar *v, char *buf, size_t cap)
 
 /* The value of placeholder v: from vars, else its default. NULL with err set
  * when it is missing, of the wrong type or not among the choices. */
-static const char *resolve(const struct conf_template *t, const struct conf_tvar *v, const json_object *vars,
-                           char *err, size_t errlen)
+static const char *resolve(const struct conf_template *t, const struct conf_tvar *v,
+                           const json_object *vars, char *err, size_t errlen)
 {
     json_object *jv = NULL;
     const char *value = v->def;
@@ -141,7 +145,8 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
     if (vars && json_object_object_get_ex(vars, v->name, &jv)) {
         json_type type = json_object_get_type(jv);
         if (type != json_type_string && type != json_type_int && type != json_type_double) {
-            snprintf(err, errlen, "vars.%s: must be a string or a number (template \"%s\")", v->name, t->name);
+            snprintf(err, errlen, "vars.%s: must be a string or a number (template \"%s\")",
+                     v->name, t->name);
             return NULL;
         }
         value = json_object_get_string(jv); /* numbers as json-c prints them */
@@ -158,12 +163,13 @@ static const char *resolve(const struct conf_template *t, const struct conf_tvar
     }
     char list[TMPL_MAX_CHOICES_SHOWN + 8];
     list_choices(v, list, sizeof list);
-    snprintf(err, errlen, "vars.%s: \"%.*s\" is not one of %s (template \"%s\")", v->name, TMPL_MAX_VALUE_SHOWN,
-             value, list, t->name);
+    snprintf(err, errlen, "vars.%s: \"%.*s\" is not one of %s (template \"%s\")", v->name,
+             TMPL_MAX_VALUE_SHOWN, value, list, t->name);
     return NULL;
 }
 
-int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err, size_t errlen)
+int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err,
+                size_t errlen)
 {
     struct render r = { .t = t };
     int rc = SY_ERR;
@@ -184,10 +190,11 @@ int tmpl_render(const struct conf_template *t, const json_object *vars, char **o
         if (why[0] != '\0')
             snprintf(err, errlen, "template \"%s\": %s", t->name, why);
         else if (r.too_long)
-            snprintf(err, errlen, "template \"%s\": rendered prompt longer than %d characters", t->name,
-                     CODEC_MAX_PROMPT);
+            snprintf(err, errlen, "template \"%s\": rendered prompt longer than %d characters",
+                     t->name, CODEC_MAX_PROMPT);
         else
-            snprintf(err, errlen, "template \"%s\": out of memory or undeclared placeholder", t->name);
+            snprintf(err, errlen, "template \"%s\": out of memory or undeclared placeholder",
+                     t->name);
         goto done;
     }
     /* Spaces around the text are kept: they are the config's or the job's. */

@@ -35,6 +35,7 @@ size_t tmpl_var_index(const struct conf_template *t, const char *name, size_t n)
  * are ignored. The result must hold more than whitespace and at most
  * CODEC_MAX_PROMPT characters. SY_OK with *out (caller frees), or SY_ERR
  * with a sentence naming the variable and the template in err. */
-int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err, size_t errlen);
+int tmpl_render(const struct conf_template *t, const json_object *vars, char **out, char *err,
+                size_t errlen);
 
 #endif

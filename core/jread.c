@@ -111,8 +111,8 @@ static const char *v_string(const char *p, const char *end, unsigned flags)
                         return NULL;
                     p += 6;
                 }
-            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
-                       e == 't') {
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                       e == 'r' || e == 't') {
                 p += 2;
             } else {
                 return NULL;
@@ -267,7 +267,8 @@ int jread_parse_reply(const char *doc, size_t len, struct jread_val *root)
 {
     if (jread_parse(doc, len, JREAD_RAW_BYTES, root) != SY_OK)
         return SY_ERR;
-    int scalar = root->type != JREAD_OBJECT && root->type != JREAD_ARRAY && root->type != JREAD_STRING;
+    int scalar =
+            root->type != JREAD_OBJECT && root->type != JREAD_ARRAY && root->type != JREAD_STRING;
     if (root->type == JREAD_NULL || (scalar && root->p + root->n == doc + len)) {
         memset(root, 0, sizeof *root);
         return SY_ERR;
@@ -507,7 +508,8 @@ int jread_get(const struct jread_val *obj, const char *key, struct jread_val *ou
     return out->type != JREAD_NONE;
 }
 
-void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n, struct jread_val *out)
+void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n,
+                    struct jread_val *out)
 {
     size_t klen[JREAD_MANY_MAX];
     memset(out, 0, n * sizeof *out);
@@ -529,7 +531,8 @@ void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t
                 continue;
             if (esc < 0 && (raw > klen[i] || memcmp(k.p + 1, keys[i], raw) == 0))
                 esc = memchr(k.p + 1, '\\', raw) != NULL;
-            if (raw == klen[i] ? !esc && memcmp(k.p + 1, keys[i], raw) == 0 : esc && key_eq(k.p, k.n, keys[i], klen[i]))
+            if (raw == klen[i] ? !esc && memcmp(k.p + 1, keys[i], raw) == 0
+                               : esc && key_eq(k.p, k.n, keys[i], klen[i]))
                 out[i] = v;
         }
     }
@@ -550,7 +553,9 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
     *is_double = strpbrk(text, ".eE") != NULL;
     if (*is_double) {
         *d = strtod(text, NULL);
-        *i = *d >= 9.2233720368547758e18 ? INT64_MAX : *d <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)*d;
+        *i = *d >= 9.2233720368547758e18    ? INT64_MAX
+             : *d <= -9.2233720368547758e18 ? INT64_MIN
+                                            : (int64_t)*d;
     } else {
         /* strtoll / strtoull saturate; json-c reads an integer above
          * INT64_MAX as uint64, and json_object_get_int64() of it as INT64_MAX */

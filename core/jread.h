@@ -13,8 +13,16 @@
 
 #define JREAD_MAX_DEPTH 64 /* nested arrays/objects; json-c's prov_json_parse() limit */
 
-enum jread_type { JREAD_NONE = 0, JREAD_NULL, JREAD_FALSE, JREAD_TRUE, JREAD_NUMBER, JREAD_STRING, JREAD_ARRAY,
-                  JREAD_OBJECT };
+enum jread_type {
+    JREAD_NONE = 0,
+    JREAD_NULL,
+    JREAD_FALSE,
+    JREAD_TRUE,
+    JREAD_NUMBER,
+    JREAD_STRING,
+    JREAD_ARRAY,
+    JREAD_OBJECT
+};
 
 /* A value: its text p[0..n) inside a document jread_parse() accepted. A
  * missing value has type JREAD_NONE. Borrowed from the document. */
@@ -29,7 +37,8 @@ struct jread_iter {
     const char *p, *end;
 };
 
-#define JREAD_RAW_BYTES 1u /* jread_parse flag: bytes >= 0x80 in strings pass unchecked, as in json-c */
+#define JREAD_RAW_BYTES                                                                            \
+    1u /* jread_parse flag: bytes >= 0x80 in strings pass unchecked, as in json-c */
 
 /* Validate doc[0..len) (no NUL needed) as exactly one JSON value with only
  * whitespace around it: RFC 8259 grammar, at most JREAD_MAX_DEPTH levels,
@@ -51,7 +60,8 @@ int jread_get(const struct jread_val *obj, const char *key, struct jread_val *ou
 #define JREAD_MANY_MAX 16
 /* jread_get() of n <= JREAD_MANY_MAX keys in one pass over obj: out[i] for
  * keys[i] (type NONE when absent). */
-void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n, struct jread_val *out);
+void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n,
+                    struct jread_val *out);
 
 /* Start iterating v (an array or object; anything else yields nothing). */
 void jread_iter_init(struct jread_iter *it, const struct jread_val *v);

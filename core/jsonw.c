@@ -61,11 +61,21 @@ void jsonw_escaped(struct jsonw *w, const char *s, size_t n, unsigned flags)
         char e[6] = { '\\', (char)c };
         size_t k = 2;
         switch (c) {
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
         case '"':
         case '\\':
         case '/':

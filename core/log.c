@@ -107,7 +107,8 @@ void log_write(enum log_level lvl, const struct log_ctx *ctx, const char *fmt, .
         put_field(line, cap, &pos, "task", ctx->task);
         char num[32];
         if (ctx->has_offset) {
-            snprintf(num, sizeof num, ",\"partition\":%d,\"offset\":%lld", ctx->partition, ctx->offset);
+            snprintf(num, sizeof num, ",\"partition\":%d,\"offset\":%lld", ctx->partition,
+                     ctx->offset);
             put_raw(line, cap, &pos, num);
         }
     }

@@ -29,11 +29,23 @@ int log_enabled(enum log_level lvl);
 
 /* Write one line. ctx may be NULL. */
 void log_write(enum log_level lvl, const struct log_ctx *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-#define LOG_DEBUG(ctx, ...) do { if (log_enabled(LOG_LVL_DEBUG)) log_write(LOG_LVL_DEBUG, ctx, __VA_ARGS__); } while (0)
-#define LOG_INFO(ctx, ...)  do { if (log_enabled(LOG_LVL_INFO)) log_write(LOG_LVL_INFO, ctx, __VA_ARGS__); } while (0)
-#define LOG_WARN(ctx, ...)  do { if (log_enabled(LOG_LVL_WARN)) log_write(LOG_LVL_WARN, ctx, __VA_ARGS__); } while (0)
+#define LOG_DEBUG(ctx, ...)                                                                        \
+    do {                                                                                           \
+        if (log_enabled(LOG_LVL_DEBUG))                                                            \
+            log_write(LOG_LVL_DEBUG, ctx, __VA_ARGS__);                                            \
+    } while (0)
+#define LOG_INFO(ctx, ...)                                                                         \
+    do {                                                                                           \
+        if (log_enabled(LOG_LVL_INFO))                                                             \
+            log_write(LOG_LVL_INFO, ctx, __VA_ARGS__);                                             \
+    } while (0)
+#define LOG_WARN(ctx, ...)                                                                         \
+    do {                                                                                           \
+        if (log_enabled(LOG_LVL_WARN))                                                             \
+            log_write(LOG_LVL_WARN, ctx, __VA_ARGS__);                                             \
+    } while (0)
 #define LOG_ERROR(ctx, ...) log_write(LOG_LVL_ERROR, ctx, __VA_ARGS__)
 
 #endif

@@ -69,7 +69,8 @@ int jwrite_request(struct prov_request *out, struct jsonw *w)
     if (!out->body)
         free(w->buf);
     jsonw_init(w);
-    if (!out->body || !out->url || prov_request_add_header(out, "Content-Type: application/json") != SY_OK) {
+    if (!out->body || !out->url ||
+        prov_request_add_header(out, "Content-Type: application/json") != SY_OK) {
         prov_request_cleanup(out);
         return SY_ERR;
     }

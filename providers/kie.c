@@ -28,9 +28,9 @@
 #include "registry.h"
 #include "core/sy.h"
 
-#define KIE_MAX_IMAGE_URLS 10  /* nano-banana-edit: image_urls up to 10 */
-#define KIE_MAX_IMAGE_INPUT 8  /* nano-banana-pro: image_input up to 8 */
-#define KIE_PROMPT_MAX 5000    /* google/nano-banana* */
+#define KIE_MAX_IMAGE_URLS 10 /* nano-banana-edit: image_urls up to 10 */
+#define KIE_MAX_IMAGE_INPUT 8 /* nano-banana-pro: image_input up to 8 */
+#define KIE_PROMPT_MAX 5000   /* google/nano-banana* */
 #define KIE_PROMPT_MAX_PRO 10000
 #define KIE_PROMPT_MAX_2 20000
 
@@ -45,8 +45,8 @@ static size_t prompt_limit(const char *model)
     return 0; /* unknown model: let KIE judge */
 }
 
-static int kie_build_create(const struct conf_provider *p, const struct prov_task_spec *spec, struct prov_request *out,
-                            char *err, size_t errlen)
+static int kie_build_create(const struct conf_provider *p, const struct prov_task_spec *spec,
+                            struct prov_request *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     const struct conf_model *m;
@@ -60,13 +60,16 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
         return SY_DECLINED;
     size_t plen = utf8_count(spec->prompt, strlen(spec->prompt)), pmax = prompt_limit(model);
     if (pmax && plen > pmax) {
-        snprintf(err, errlen, "prompt has %zu chars; %s on %s takes at most %zu", plen, model, p->name, pmax);
+        snprintf(err, errlen, "prompt has %zu chars; %s on %s takes at most %zu", plen, model,
+                 p->name, pmax);
         return SY_DECLINED;
     }
 
     const struct jwrite_member input[] = {
         { .key = "prompt", .str = spec->prompt },
-        { .key = field, .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL, .n_arr = spec->n_image_urls },
+        { .key = field,
+          .arr = spec->n_image_urls > 0 ? spec->image_urls : NULL,
+          .n_arr = spec->n_image_urls },
         { .key = "output_format", .str = fmt },
         { .key = "aspect_ratio", .str = spec->aspect_ratio },
     };
@@ -82,7 +85,8 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
     }
     jsonw_lit(&w, "}");
 
-    if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url), p->base_url) < 0)
+    if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url),
+                 p->base_url) < 0)
         out->url = NULL;
     if (jwrite_request(out, &w) != SY_OK) {
         snprintf(err, errlen, "out of memory");
@@ -91,9 +95,11 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
     return SY_OK;
 }
 
-static int kie_build_poll(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+static int kie_build_poll(const struct conf_provider *p, const char *task_id,
+                          struct prov_request *out)
 {
-    return prov_request_task(out, PROV_GET, p->base_url, "/api/v1/jobs/recordInfo?taskId=", task_id, "");
+    return prov_request_task(out, PROV_GET, p->base_url, "/api/v1/jobs/recordInfo?taskId=", task_id,
+                             "");
 }
 
 /* Kind for a documented KIE envelope code; NONE when the code is not one. */
@@ -154,7 +160,8 @@ static const char *envelope_msg(const struct kie_env *e, struct jread_buf *b)
 
 /* Fill out for a reply that is not a success. Returns 1 when it filled out,
  * 0 when the reply is a 2xx with code 200 and the caller must look at data. */
-static int classify_error(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
+static int classify_error(const struct prov_reply *r, const struct kie_env *e,
+                          struct prov_result *out)
 {
     long code = 0;
     int has_code = jread_int(&e->code, &code);
@@ -176,19 +183,20 @@ static int classify_error(const struct prov_reply *r, const struct kie_env *e, s
             prov_result_fail(out, PROV_C_PROVIDER, kind, "KIE code %ld", code);
     } else if (!http_ok(r->http_status)) {
         if (msg)
-            prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld: %s",
-                             r->http_status, msg);
+            prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status),
+                             "HTTP %ld: %s", r->http_status, msg);
         else
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
                              r->http_status);
     } else if (e->root.type == JREAD_NONE) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
-                         r->body_len);
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "unparsable reply body (%zu bytes)", r->body_len);
     } else if (e->root.type != JREAD_OBJECT || !has_code) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "reply is not a KIE envelope");
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "reply is not a KIE envelope");
     } else if (code != 200) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s", code,
-                         msg ? msg : "");
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown KIE code %ld: %s",
+                         code, msg ? msg : "");
     } else {
         done = 0;
     }
@@ -212,7 +220,8 @@ static void kie_parse_create(const struct prov_reply *r, struct prov_result *out
             if (!out->task_id)
                 prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "out of memory");
         } else {
-            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "createTask reply has no data.taskId");
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                             "createTask reply has no data.taskId");
         }
         jread_buf_free(&b);
     }
@@ -253,7 +262,8 @@ static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
     } else if (out->n_urls > 0) {
         out->outcome = PROV_SUCCEEDED;
     } else if (obj.type == JREAD_NONE) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "task succeeded but resultJson is unreadable");
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "task succeeded but resultJson is unreadable");
     } else {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                          "task succeeded but resultJson has no resultUrls");
@@ -314,12 +324,14 @@ static void parse_duration(const struct kie_data *d, struct prov_result *out)
 }
 
 /* KIE's "recordInfo is null" (code 422) right after create: not an error. */
-static int is_not_ready(const struct prov_reply *r, const struct kie_env *e, struct prov_result *out)
+static int is_not_ready(const struct prov_reply *r, const struct kie_env *e,
+                        struct prov_result *out)
 {
     long code;
     struct jread_buf mb;
     const char *msg = envelope_msg(e, &mb);
-    int yes = jread_int(&e->code, &code) && code == 422 && msg && strcasestr(msg, "recordinfo is null");
+    int yes = jread_int(&e->code, &code) && code == 422 && msg &&
+              strcasestr(msg, "recordinfo is null");
     if (yes) {
         out->retry_after_ms = prov_parse_retry_after(r->retry_after);
         prov_result_fail(out, PROV_C_PROVIDER, PROV_K_NOT_READY, "%s", msg);
@@ -333,7 +345,8 @@ static void judge_state(const struct kie_data *data, const char *state, struct p
 {
     if (!state) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo has no state");
-    } else if (strcmp(state, "waiting") == 0 || strcmp(state, "queuing") == 0 || strcmp(state, "generating") == 0) {
+    } else if (strcmp(state, "waiting") == 0 || strcmp(state, "queuing") == 0 ||
+               strcmp(state, "generating") == 0) {
         out->outcome = PROV_PENDING;
     } else if (strcmp(state, "success") == 0) {
         parse_result_urls(data, out);
@@ -342,14 +355,15 @@ static void judge_state(const struct kie_data *data, const char *state, struct p
         parse_failed_task(data, out);
         parse_duration(data, out);
     } else {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"", state);
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown task state \"%s\"",
+                         state);
     }
 }
 
 static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
 {
-    static const char *const keys[] = { "taskId", "state", "resultJson", "createTime", "completeTime",
-                                         "failCode", "failMsg" };
+    static const char *const keys[] = { "taskId",       "state",    "resultJson", "createTime",
+                                        "completeTime", "failCode", "failMsg" };
     struct kie_env e;
     env_read(r->body, r->body_len, &e);
     out->http_status = r->http_status;
@@ -361,7 +375,8 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
         return;
     }
     if (e.data.type != JREAD_OBJECT) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "recordInfo data is not an object");
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "recordInfo data is not an object");
         return;
     }
     struct kie_data d;
@@ -381,7 +396,8 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
 static struct json_object *kie_data(struct json_object *root)
 {
     struct json_object *data = NULL;
-    if (!json_object_object_get_ex(root, "data", &data) || !json_object_is_type(data, json_type_object))
+    if (!json_object_object_get_ex(root, "data", &data) ||
+        !json_object_is_type(data, json_type_object))
         return NULL;
     return data;
 }
@@ -412,7 +428,8 @@ static void kie_cb_parse(const char *body, size_t len, struct prov_result *out)
     struct json_object *root = prov_json_parse(body, len);
     struct json_object *data = kie_data(root);
     if (!data) {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "callback body has no data object");
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "callback body has no data object");
         json_object_put(root);
         return;
     }
@@ -437,10 +454,11 @@ static int kie_cb_key_init(struct webhook_key *k, const char *secret)
     return k->data ? SY_OK : SY_ERR;
 }
 
-static enum webhook_verdict kie_cb_verify(const struct webhook_key *k, const struct prov_cb_req *rq, int64_t now_s,
-                                          int tolerance_s)
+static enum webhook_verdict kie_cb_verify(const struct webhook_key *k, const struct prov_cb_req *rq,
+                                          int64_t now_s, int tolerance_s)
 {
-    return webhook_kie_verify((const char *)k->data, rq->task_id, rq->ts, rq->sig, now_s, tolerance_s);
+    return webhook_kie_verify((const char *)k->data, rq->task_id, rq->ts, rq->sig, now_s,
+                              tolerance_s);
 }
 
 /* ---- descriptor --------------------------------------------------------- */
@@ -466,10 +484,22 @@ static const struct conf_builtin_model kie_models[] = {
  * what is observed within a few dozen tasks. */
 static const struct conf_ptype kie_conf = {
     .name = "kie",
-    .poll = { .first_ms = 5000, .interval_ms = 3000, .max_s = 900, .mode = CONF_POLL_ADAPTIVE, .max_lag_ms = 1000,
-              .expect_median_ms = 25000, .expect_sigma = 0.35, .min_interval_ms = 500, .max_interval_ms = 30000 },
-    .rate_limit = { .create_per_s = 1.6, .create_burst = 18, .create_window_max = 18, .create_window_s = 11,
-                    .poll_per_s = 8, .poll_burst = 8, .max_in_flight = 500 },
+    .poll = { .first_ms = 5000,
+              .interval_ms = 3000,
+              .max_s = 900,
+              .mode = CONF_POLL_ADAPTIVE,
+              .max_lag_ms = 1000,
+              .expect_median_ms = 25000,
+              .expect_sigma = 0.35,
+              .min_interval_ms = 500,
+              .max_interval_ms = 30000 },
+    .rate_limit = { .create_per_s = 1.6,
+                    .create_burst = 18,
+                    .create_window_max = 18,
+                    .create_window_s = 11,
+                    .poll_per_s = 8,
+                    .poll_burst = 8,
+                    .max_in_flight = 500 },
     .models = kie_models,
     .n_models = sizeof kie_models / sizeof kie_models[0],
     .image_field = "image_urls",

@@ -40,22 +40,22 @@
 #include <string.h>
 
 #define PP_BINS 96
-#define PP_SUB 3                            /* planning cells per histogram bin (bin 0: one) */
+#define PP_SUB 3 /* planning cells per histogram bin (bin 0: one) */
 #define PP_CELLS (1 + (PP_BINS - 1) * PP_SUB)
 #define PP_T0_MS 250.0
 #define PP_T1_MS 3600000.0
-#define PP_MEMORY 150.0      /* effective memory, in observations */
-#define PP_PRIOR_WEIGHT 2.0  /* the prior counts as this many observations */
-#define PP_MIN_SIGMA 0.01    /* the fit's sigma never goes below this */
-#define PP_EXACT_REL 0.02    /* an interval narrower than this share of its end is a point */
-#define PP_REBUILD_EVERY 8   /* observations between schedule rebuilds */
+#define PP_MEMORY 150.0     /* effective memory, in observations */
+#define PP_PRIOR_WEIGHT 2.0 /* the prior counts as this many observations */
+#define PP_MIN_SIGMA 0.01   /* the fit's sigma never goes below this */
+#define PP_EXACT_REL 0.02   /* an interval narrower than this share of its end is a point */
+#define PP_REBUILD_EVERY 8  /* observations between schedule rebuilds */
 #define PP_MAX_POLLS 64
-#define PP_TAIL_MASS 1e-4    /* the schedule ends when less mass is left */
-#define PP_STRAGGLERS 0.002  /* see get_shape() */
+#define PP_TAIL_MASS 1e-4   /* the schedule ends when less mass is left */
+#define PP_STRAGGLERS 0.002 /* see get_shape() */
 
 struct pollplan {
     struct conf_poll cfg;
-    double edge[PP_BINS + 1];  /* histogram bin edges, ms */
+    double edge[PP_BINS + 1]; /* histogram bin edges, ms */
     double w[PP_BINS];
     double total;
     double cedge[PP_CELLS + 1]; /* planning cell edges, ms; cedge[1 + PP_SUB (k-1)] = edge[k] */
@@ -91,7 +91,8 @@ static void seed_prior(struct pollplan *pp)
     double prev = 0;
     for (int k = 0; k < PP_BINS; k++) {
         double cdf = k == PP_BINS - 1 ? 1.0 : lognormal_cdf(mu, sg, pp->edge[k + 1]);
-        pp->w[k] = PP_PRIOR_WEIGHT * (cdf - prev) + 1e-12; /* never exactly 0: a tail stays reachable */
+        pp->w[k] = PP_PRIOR_WEIGHT * (cdf - prev) +
+                   1e-12; /* never exactly 0: a tail stays reachable */
         prev = cdf;
     }
     pp->total = 0;
@@ -130,7 +131,8 @@ void pollplan_free(struct pollplan *pp)
 
 void pollplan_configure(struct pollplan *pp, const struct conf_poll *cfg)
 {
-    int reprior = cfg->expect_median_ms != pp->cfg.expect_median_ms || cfg->expect_sigma != pp->cfg.expect_sigma;
+    int reprior = cfg->expect_median_ms != pp->cfg.expect_median_ms ||
+                  cfg->expect_sigma != pp->cfg.expect_sigma;
     pp->cfg = *cfg;
     if (reprior)
         seed_prior(pp);
@@ -315,7 +317,8 @@ void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms)
         pp->since_build++;
 }
 
-void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms, int64_t reported_ms)
+void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms,
+                               int64_t reported_ms)
 {
     int64_t t = reported_ms;
     if (t < lo_ms)
@@ -330,7 +333,8 @@ static double mix_cdf(const struct pollplan *pp, double mu, double sg, double t)
 {
     double h = 0;
     for (int k = 0; k < PP_BINS && pp->edge[k] < t; k++) {
-        double frac = t >= pp->edge[k + 1] ? 1.0 : (t - pp->edge[k]) / (pp->edge[k + 1] - pp->edge[k]);
+        double frac =
+                t >= pp->edge[k + 1] ? 1.0 : (t - pp->edge[k]) / (pp->edge[k + 1] - pp->edge[k]);
         h += frac * pp->w[k];
     }
     return (1.0 - pp->mix) * lognormal_cdf(mu, sg, t) + pp->mix * h / pp->total;
@@ -390,7 +394,8 @@ static size_t build(const struct pollplan *pp, const struct shape *sh, double c,
 }
 
 /* ∫_x^y (p - t) f(t) dt over the piecewise-flat density. */
-static double lag_between(const struct pollplan *pp, const struct shape *sh, double x, double y, double p)
+static double lag_between(const struct pollplan *pp, const struct shape *sh, double x, double y,
+                          double p)
 {
     double sum = 0;
     if (y > pp->cedge[PP_CELLS])
@@ -403,8 +408,8 @@ static double lag_between(const struct pollplan *pp, const struct shape *sh, dou
     return sum;
 }
 
-static void evaluate(const struct pollplan *pp, const struct shape *sh, const int64_t *sched, size_t n,
-                     double *polls, double *lag)
+static void evaluate(const struct pollplan *pp, const struct shape *sh, const int64_t *sched,
+                     size_t n, double *polls, double *lag)
 {
     double np = 0, d = 0, prev = 0;
     for (size_t i = 0; i < n; i++) {
@@ -429,7 +434,8 @@ static void evaluate(const struct pollplan *pp, const struct shape *sh, const in
     *lag = d;
 }
 
-void pollplan_evaluate(const struct pollplan *pp, const int64_t *sched, size_t n, double *polls, double *lag_ms)
+void pollplan_evaluate(const struct pollplan *pp, const int64_t *sched, size_t n, double *polls,
+                       double *lag_ms)
 {
     struct shape sh;
     get_shape(pp, &sh);

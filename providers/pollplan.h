@@ -51,7 +51,8 @@ void pollplan_observe(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms);
  * the create, ours when we sent it; the clamp absorbs what the provider's
  * number says is impossible, the rest of that offset (the create's one-way
  * latency) is not added. */
-void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms, int64_t reported_ms);
+void pollplan_observe_reported(struct pollplan *pp, int64_t lo_ms, int64_t hi_ms,
+                               int64_t reported_ms);
 
 /* Delay in ms from now to the next poll of a task created elapsed_ms ago;
  * first = 1 right after the create, 0 after a poll that saw it pending.

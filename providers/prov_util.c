@@ -157,7 +157,8 @@ int prov_json_int(struct json_object *o, const char *key, long *val)
     }
 }
 
-void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind kind, const char *fmt, ...)
+void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind kind,
+                      const char *fmt, ...)
 {
     r->outcome = PROV_FAILED;
     r->cls = cls;
@@ -224,7 +225,8 @@ const char *prov_result_url_problem(const char *url, size_t n)
 int prov_result_take_url(struct prov_result *r, const char *url, size_t n)
 {
     size_t index = r->n_urls;
-    const char *why = index >= PROV_MAX_RESULT_URLS ? "is one too many (at most 16)" : prov_result_url_problem(url, n);
+    const char *why = index >= PROV_MAX_RESULT_URLS ? "is one too many (at most 16)"
+                                                    : prov_result_url_problem(url, n);
     if (!why) {
         char *copy = strndup(url, n);
         char **grown = copy ? realloc(r->urls, (r->n_urls + 1) * sizeof(*grown)) : NULL;
@@ -241,7 +243,8 @@ int prov_result_take_url(struct prov_result *r, const char *url, size_t n)
     free(r->urls);
     r->urls = NULL;
     r->n_urls = 0;
-    prov_result_fail(r, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "result URL #%zu %s", index + 1, why);
+    prov_result_fail(r, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "result URL #%zu %s", index + 1,
+                     why);
     return SY_DECLINED;
 }
 
@@ -266,8 +269,8 @@ char *prov_url_escape(const char *s)
     char *o = out;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit((char)c) || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit((char)c) || c == '-' ||
+            c == '.' || c == '_' || c == '~') {
             *o++ = (char)c;
         } else {
             *o++ = '%';
@@ -313,8 +316,8 @@ const char *prov_model_for(const struct conf_provider *p, const struct prov_task
     }
     const char *model = spec->op == CONF_OP_EDIT ? (*m)->edit : (*m)->generate;
     if (!model)
-        snprintf(err, errlen, "provider %s cannot %s with model \"%s\"", p->name, spec->op == CONF_OP_EDIT ? "edit" : "generate",
-                 logical);
+        snprintf(err, errlen, "provider %s cannot %s with model \"%s\"", p->name,
+                 spec->op == CONF_OP_EDIT ? "edit" : "generate", logical);
     return model;
 }
 
@@ -335,16 +338,17 @@ int prov_base_len(const char *base_url)
     return (int)n;
 }
 
-int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec, const struct conf_model *m,
-                    size_t max_images, const char *jpeg_default, const char **fmt, char *err, size_t errlen)
+int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec,
+                    const struct conf_model *m, size_t max_images, const char *jpeg_default,
+                    const char **fmt, char *err, size_t errlen)
 {
     if (!spec->prompt || !*spec->prompt) {
         snprintf(err, errlen, "prompt is required");
         return SY_DECLINED;
     }
     if (spec->n_image_urls > max_images) {
-        snprintf(err, errlen, "%zu images; model \"%s\" on %s takes at most %zu", spec->n_image_urls, m->name,
-                 p->name, max_images);
+        snprintf(err, errlen, "%zu images; model \"%s\" on %s takes at most %zu",
+                 spec->n_image_urls, m->name, p->name, max_images);
         return SY_DECLINED;
     }
     for (size_t i = 0; i < spec->n_image_urls; i++) {
@@ -355,7 +359,8 @@ int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *
     }
     *fmt = prov_output_format(m, spec->output_format, jpeg_default);
     if (!*fmt) {
-        snprintf(err, errlen, "output format \"%s\" is not supported by %s", spec->output_format, p->name);
+        snprintf(err, errlen, "output format \"%s\" is not supported by %s", spec->output_format,
+                 p->name);
         return SY_DECLINED;
     }
     return SY_OK;
@@ -363,19 +368,21 @@ int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *
 
 int prov_request_json(struct prov_request *out, struct json_object *root)
 {
-    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
     out->method = PROV_POST;
     out->body = text ? strdup(text) : NULL;
     json_object_put(root);
-    if (!out->body || !out->url || prov_request_add_header(out, "Content-Type: application/json") != SY_OK) {
+    if (!out->body || !out->url ||
+        prov_request_add_header(out, "Content-Type: application/json") != SY_OK) {
         prov_request_cleanup(out);
         return SY_ERR;
     }
     return SY_OK;
 }
 
-int prov_request_task(struct prov_request *out, enum prov_method method, const char *base_url, const char *prefix,
-                      const char *task_id, const char *suffix)
+int prov_request_task(struct prov_request *out, enum prov_method method, const char *base_url,
+                      const char *prefix, const char *task_id, const char *suffix)
 {
     memset(out, 0, sizeof(*out));
     if (!task_id || !*task_id)
@@ -383,7 +390,8 @@ int prov_request_task(struct prov_request *out, enum prov_method method, const c
     char *id = prov_url_escape(task_id);
     if (!id)
         return SY_ERR;
-    int n = asprintf(&out->url, "%.*s%s%s%s", prov_base_len(base_url), base_url, prefix, id, suffix);
+    int n = asprintf(&out->url, "%.*s%s%s%s", prov_base_len(base_url), base_url, prefix, id,
+                     suffix);
     free(id);
     if (n < 0) {
         out->url = NULL;

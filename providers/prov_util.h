@@ -22,8 +22,8 @@ const char *prov_json_str(struct json_object *o, const char *key);
 /* o[key] as an integer (int, integral double or numeric string): 1, else 0. */
 int prov_json_int(struct json_object *o, const char *key, long *val);
 /* Set outcome FAILED, cls, kind and a printf-style message (truncated). */
-void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void prov_result_fail(struct prov_result *r, enum prov_class cls, enum prov_kind kind,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void prov_result_set_code(struct prov_result *r, const char *code); /* copies, truncated */
 int prov_result_add_url(struct prov_result *r, const char *url);    /* copies; SY_OK / SY_ERR */
 /* Why url[0..n) is not an acceptable result URL ("not http(s)", ...), or
@@ -36,7 +36,8 @@ const char *prov_result_url_problem(const char *url, size_t n);
  * dropped and r fails as invalid_reply, naming the URL's index (never the
  * URL); SY_ERR when out of memory. */
 int prov_result_take_url(struct prov_result *r, const char *url, size_t n);
-int prov_request_add_header(struct prov_request *r, const char *header); /* copies; SY_ERR when full */
+int prov_request_add_header(struct prov_request *r,
+                            const char *header); /* copies; SY_ERR when full */
 /* Percent-encode everything but RFC 3986 unreserved chars. Caller frees. */
 char *prov_url_escape(const char *s);
 /* The provider model for spec (its generate or edit name) and its entry in *m;
@@ -50,14 +51,15 @@ int prov_base_len(const char *base_url);
 /* Checks every provider makes: a prompt, at most max_images non-NULL image
  * URLs, a known output format (its spelling for m stored in *fmt).
  * SY_OK, or SY_DECLINED with a reason in err. */
-int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec, const struct conf_model *m,
-                    size_t max_images, const char *jpeg_default, const char **fmt, char *err, size_t errlen);
+int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec,
+                    const struct conf_model *m, size_t max_images, const char *jpeg_default,
+                    const char **fmt, char *err, size_t errlen);
 /* Finish a JSON POST in out (url already set): body = plain text of root,
  * plus Content-Type. Drops root. SY_OK, or SY_ERR with out cleaned up. */
 int prov_request_json(struct prov_request *out, struct json_object *root);
 /* out = method {base_url}{prefix}{url-escaped task_id}{suffix}. SY_OK / SY_ERR. */
-int prov_request_task(struct prov_request *out, enum prov_method method, const char *base_url, const char *prefix,
-                      const char *task_id, const char *suffix);
+int prov_request_task(struct prov_request *out, enum prov_method method, const char *base_url,
+                      const char *prefix, const char *task_id, const char *suffix);
 /* Kind implied by an HTTP error status alone (401 AUTH, 429 RATE_LIMITED, 5xx UNAVAILABLE …). */
 enum prov_kind prov_kind_from_status(long status);
 

@@ -17,17 +17,17 @@
 enum prov_method { PROV_GET, PROV_POST };
 
 #define PROV_MAX_HEADERS 6
-#define PROV_MAX_RESULT_URLS 16  /* result URLs one reply may carry */
-#define PROV_MAX_URL_BYTES 2048  /* bytes of one result URL */
+#define PROV_MAX_RESULT_URLS 16 /* result URLs one reply may carry */
+#define PROV_MAX_URL_BYTES 2048 /* bytes of one result URL */
 
 /* A request to send. All strings owned; free with prov_request_cleanup(). */
 struct prov_request {
     enum prov_method method;
     char *url;
-    char *body;                          /* NULL for GET */
-    char *headers[PROV_MAX_HEADERS];     /* "Name: value"; never Authorization / User-Agent */
+    char *body;                      /* NULL for GET */
+    char *headers[PROV_MAX_HEADERS]; /* "Name: value"; never Authorization / User-Agent */
     int n_headers;
-    int hold_s;                          /* seconds the server may hold the reply (Prefer: wait); 0 = none */
+    int hold_s; /* seconds the server may hold the reply (Prefer: wait); 0 = none */
 };
 
 /* A reply as received. Everything borrowed from the caller. */
@@ -75,26 +75,27 @@ struct prov_result {
     enum prov_class cls;
     enum prov_kind kind;
     long http_status;
-    char code[32];       /* provider code as text: KIE body code or failCode, Replicate E#### or problem status; "" if none */
-    char message[256];   /* human-readable reason; never contains secrets */
-    char *task_id;       /* owned; set on PROV_CREATED (and on PENDING/SUCCEEDED when the reply carries it) */
-    char **urls;         /* owned array of owned strings */
+    char code
+            [32]; /* provider code as text: KIE body code or failCode, Replicate E#### or problem status; "" if none */
+    char message[256]; /* human-readable reason; never contains secrets */
+    char *task_id; /* owned; set on PROV_CREATED (and on PENDING/SUCCEEDED when the reply carries it) */
+    char **urls; /* owned array of owned strings */
     size_t n_urls;
     long retry_after_ms; /* -1 when the reply gives no hint */
-    long duration_ms;    /* provider-reported time from the task's creation to its completion; -1 = unknown */
+    long duration_ms; /* provider-reported time from the task's creation to its completion; -1 = unknown */
 };
 
 /* What a job asks of a provider. Everything borrowed. */
 struct prov_task_spec {
-    enum conf_op op;                /* CONF_OP_GENERATE (0) or CONF_OP_EDIT */
+    enum conf_op op; /* CONF_OP_GENERATE (0) or CONF_OP_EDIT */
     const char *prompt;
-    const char *const *image_urls;  /* n_image_urls entries */
+    const char *const *image_urls; /* n_image_urls entries */
     size_t n_image_urls;
-    const char *output_format;      /* "png" | "jpeg" | NULL */
-    const char *aspect_ratio;       /* e.g. "16:9", "auto", or NULL */
-    const char *model;              /* logical model, e.g. "nano-banana" */
-    const char *callback_url;       /* NULL = none */
-    int no_wait;                    /* 1 = no Prefer: wait hold, whatever the provider's wait_s */
+    const char *output_format; /* "png" | "jpeg" | NULL */
+    const char *aspect_ratio;  /* e.g. "16:9", "auto", or NULL */
+    const char *model;         /* logical model, e.g. "nano-banana" */
+    const char *callback_url;  /* NULL = none */
+    int no_wait;               /* 1 = no Prefer: wait hold, whatever the provider's wait_s */
 };
 
 struct prov_ops {
@@ -107,7 +108,8 @@ struct prov_ops {
     /* Build the status request for task_id. SY_OK or SY_ERR. */
     int (*build_poll)(const struct conf_provider *p, const char *task_id, struct prov_request *out);
     /* Build a cancel request; NULL when the provider has no cancel. */
-    int (*build_cancel)(const struct conf_provider *p, const char *task_id, struct prov_request *out);
+    int (*build_cancel)(const struct conf_provider *p, const char *task_id,
+                        struct prov_request *out);
 
     /* Parse replies. Always fill out (outcome PROV_FAILED on any problem);
      * out must be zeroed / cleaned before the call. */

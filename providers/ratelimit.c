@@ -33,8 +33,8 @@
 
 #include "core/sy.h"
 
-#define TOKEN 1000000000LL        /* nano-tokens per token */
-#define RATE_MAX 1000000000000LL  /* nano-tokens per ms: 1e6 tokens/s */
+#define TOKEN 1000000000LL                    /* nano-tokens per token */
+#define RATE_MAX 1000000000000LL              /* nano-tokens per ms: 1e6 tokens/s */
 #define CAP_MAX (1000000000LL * TOKEN / 1000) /* 1e6 tokens */
 #define FACTOR_MIN 0.05
 #define FACTOR_STEP 0.1
@@ -253,7 +253,8 @@ void ratelimit_free(struct ratelimit *r)
     free(r);
 }
 
-int ratelimit_configure(struct ratelimit *r, const struct conf_rate_limit *c, double share, int64_t now_ms)
+int ratelimit_configure(struct ratelimit *r, const struct conf_rate_limit *c, double share,
+                        int64_t now_ms)
 {
     int64_t now = advance(r, now_ms);
 
@@ -307,7 +308,8 @@ void ratelimit_task_end(struct ratelimit *r)
         r->in_flight--;
 }
 
-void ratelimit_on_429(struct ratelimit *r, enum ratelimit_kind kind, int64_t retry_after_ms, int64_t now_ms)
+void ratelimit_on_429(struct ratelimit *r, enum ratelimit_kind kind, int64_t retry_after_ms,
+                      int64_t now_ms)
 {
     int64_t now = advance(r, now_ms);
     struct lane *l = &r->lane[kind];

@@ -31,7 +31,8 @@ void ratelimit_free(struct ratelimit *r);
  * create_window_max of them), tokens (clamped to the new burst), 429 blocks,
  * factors, in-flight count and stats. Returns SY_OK, or SY_ERR (out of memory,
  * nothing changed). */
-int ratelimit_configure(struct ratelimit *r, const struct conf_rate_limit *c, double share, int64_t now_ms);
+int ratelimit_configure(struct ratelimit *r, const struct conf_rate_limit *c, double share,
+                        int64_t now_ms);
 
 /* May one request of kind go now? Returns 0: yes, and it is counted (token
  * taken, create timestamp recorded). Returns > 0: no, nothing is counted, and
@@ -51,7 +52,8 @@ void ratelimit_task_end(struct ratelimit *r);
  * halved (not below 0.05) — once per block: 429s that arrive while a block of
  * that kind is already running (replies to requests sent before it) only extend
  * the block. */
-void ratelimit_on_429(struct ratelimit *r, enum ratelimit_kind kind, int64_t retry_after_ms, int64_t now_ms);
+void ratelimit_on_429(struct ratelimit *r, enum ratelimit_kind kind, int64_t retry_after_ms,
+                      int64_t now_ms);
 
 /* A request of kind succeeded. Additive recovery: once 1000 ms have passed
  * since the end of the last 429 block of kind (or the last step), the factor of

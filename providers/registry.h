@@ -46,8 +46,8 @@ struct prov_cb_desc {
     int (*key_init)(struct webhook_key *k, const char *secret);
     const char *bad_secret;
     /* Check the signature and the timestamp of rq with key k. */
-    enum webhook_verdict (*verify)(const struct webhook_key *k, const struct prov_cb_req *rq, int64_t now_s,
-                                   int tolerance_s);
+    enum webhook_verdict (*verify)(const struct webhook_key *k, const struct prov_cb_req *rq,
+                                   int64_t now_s, int tolerance_s);
     /* Task id and state of a body: SY_OK, or SY_ERR when it is not JSON or has no task id. */
     int (*peek)(const char *body, size_t len, struct webhook_event *ev);
     /* The body as a poll reply would read (see webhook_parse()). */
@@ -55,11 +55,11 @@ struct prov_cb_desc {
 };
 
 struct prov_desc {
-    const char *type;                  /* the config's type = "..." (== ops->type) */
-    const char *label;                 /* for people: "KIE" */
-    const struct prov_ops *ops;        /* build requests, parse replies */
-    const struct conf_ptype *conf;     /* config defaults and built-in models */
-    struct prov_cb_desc cb;            /* callbacks */
+    const char *type;              /* the config's type = "..." (== ops->type) */
+    const char *label;             /* for people: "KIE" */
+    const struct prov_ops *ops;    /* build requests, parse replies */
+    const struct conf_ptype *conf; /* config defaults and built-in models */
+    struct prov_cb_desc cb;        /* callbacks */
 };
 
 /* The descriptor for a type name, or NULL. */

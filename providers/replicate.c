@@ -53,8 +53,8 @@ static int is_owner_name(const char *s)
                 return 0;
             slashes++;
             part = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                   c == '_' || c == '.') {
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_' || c == '.') {
             part++;
         } else {
             return 0;
@@ -64,11 +64,12 @@ static int is_owner_name(const char *s)
 }
 
 /* The body: {"version"?, "input":{…}, "webhook"?, "webhook_events_filter"?}. */
-static void write_body(struct jsonw *w, const struct prov_task_spec *spec, const struct conf_model *m,
-                       const char *fmt, const char *version)
+static void write_body(struct jsonw *w, const struct prov_task_spec *spec,
+                       const struct conf_model *m, const char *fmt, const char *version)
 {
-    const char *ar = spec->aspect_ratio && strcmp(spec->aspect_ratio, "auto") == 0 ? "match_input_image"
-                                                                                    : spec->aspect_ratio;
+    const char *ar = spec->aspect_ratio && strcmp(spec->aspect_ratio, "auto") == 0
+                             ? "match_input_image"
+                             : spec->aspect_ratio;
     const struct jwrite_member input[] = {
         { .key = "prompt", .str = spec->prompt },
         { .key = m->image_field ? m->image_field : "image_input",
@@ -106,7 +107,8 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     const char *colon = strchr(model, ':');
     int versioned = colon || is_hex64(model);
     if (colon ? !is_hex64(colon + 1) : !versioned && !is_owner_name(model)) {
-        snprintf(err, errlen, "provider %s: model \"%s\" is neither owner/name nor a version", p->name, model);
+        snprintf(err, errlen, "provider %s: model \"%s\" is neither owner/name nor a version",
+                 p->name, model);
         return SY_DECLINED;
     }
     const char *fmt;
@@ -139,15 +141,18 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     return SY_OK;
 }
 
-static int replicate_build_poll(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+static int replicate_build_poll(const struct conf_provider *p, const char *task_id,
+                                struct prov_request *out)
 {
     return prov_request_task(out, PROV_GET, p->base_url, "/v1/predictions/", task_id, "");
 }
 
 /* POST with an empty body (not NULL), so the loop sends a zero-length POST. */
-static int replicate_build_cancel(const struct conf_provider *p, const char *task_id, struct prov_request *out)
+static int replicate_build_cancel(const struct conf_provider *p, const char *task_id,
+                                  struct prov_request *out)
 {
-    if (prov_request_task(out, PROV_POST, p->base_url, "/v1/predictions/", task_id, "/cancel") != SY_OK)
+    if (prov_request_task(out, PROV_POST, p->base_url, "/v1/predictions/", task_id, "/cancel") !=
+        SY_OK)
         return SY_ERR;
     out->body = strdup("");
     if (!out->body) {
@@ -220,10 +225,10 @@ static int digits(const char *s, int n, int *v)
 static int64_t iso_ms(const char *s)
 {
     int y, mo, d, h, mi, sec;
-    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec) || mo < 1 || mo > 12 || d < 1 ||
-        d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (!s || strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || s[10] != 'T' || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec) ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
     const char *p = s + 19;
     double frac = 0, scale = 0.1;
@@ -234,7 +239,8 @@ static int64_t iso_ms(const char *s)
         return -1;
     /* Days from 1970-01-01 (Howard Hinnant's days_from_civil). */
     int yy = mo <= 2 ? y - 1 : y, era = yy / 400, yoe = yy - era * 400;
-    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1,
+        doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     int64_t days = (int64_t)era * 146097 + doe - 719468;
     return ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + (int64_t)(frac * 1000.0 + 0.5);
 }
@@ -251,7 +257,8 @@ static void parse_duration(const struct jread_val *pred, struct prov_result *out
         return;
     }
     struct jread_buf b0, b1;
-    int64_t c0 = iso_ms(jread_get_take(pred, "created_at", &b0)), c1 = iso_ms(jread_get_take(pred, "completed_at", &b1));
+    int64_t c0 = iso_ms(jread_get_take(pred, "created_at", &b0)),
+            c1 = iso_ms(jread_get_take(pred, "completed_at", &b1));
     if (c0 >= 0 && c1 >= c0 && c1 - c0 <= 86400000)
         out->duration_ms = (long)(c1 - c0);
     jread_buf_free(&b0);
@@ -259,10 +266,11 @@ static void parse_duration(const struct jread_val *pred, struct prov_result *out
 }
 
 /* Judge a prediction object; in_progress is CREATED for create, PENDING for poll. */
-static void judge_status(const struct jread_val *pred, const char *status, enum prov_outcome in_progress,
-                         struct prov_result *out);
+static void judge_status(const struct jread_val *pred, const char *status,
+                         enum prov_outcome in_progress, struct prov_result *out);
 
-static void parse_prediction(const struct jread_val *pred, enum prov_outcome in_progress, struct prov_result *out)
+static void parse_prediction(const struct jread_val *pred, enum prov_outcome in_progress,
+                             struct prov_result *out)
 {
     struct jread_buf ib, sb;
     const char *id = jread_get_take(pred, "id", &ib);
@@ -282,8 +290,8 @@ static void parse_prediction(const struct jread_val *pred, enum prov_outcome in_
     jread_buf_free(&sb);
 }
 
-static void judge_status(const struct jread_val *pred, const char *status, enum prov_outcome in_progress,
-                         struct prov_result *out)
+static void judge_status(const struct jread_val *pred, const char *status,
+                         enum prov_outcome in_progress, struct prov_result *out)
 {
     if (!status) {
         prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "prediction has no status");
@@ -300,8 +308,9 @@ static void judge_status(const struct jread_val *pred, const char *status, enum 
         } else if (out->n_urls > 0) {
             out->outcome = PROV_SUCCEEDED;
         } else if (removed.type == JREAD_TRUE) {
-            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-                             "prediction succeeded but its output was deleted (data_removed: retention expired)");
+            prov_result_fail(
+                    out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                    "prediction succeeded but its output was deleted (data_removed: retention expired)");
         } else {
             prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
                              "prediction succeeded without an output URL");
@@ -321,7 +330,8 @@ static void judge_status(const struct jread_val *pred, const char *status, enum 
         prov_result_fail(out, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED,
                          "prediction aborted: its deadline passed before it started");
     } else {
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unknown prediction status \"%s\"", status);
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "unknown prediction status \"%s\"", status);
     }
 }
 
@@ -351,8 +361,10 @@ static void append_invalid_fields(const struct jread_val *root, char *buf, size_
     jread_iter_init(&it, &fields);
     while (used + 1 < cap && jread_iter_next(&it, NULL, &f)) {
         struct jread_buf nb, db;
-        const char *name = jread_get_take(&f, "field", &nb), *desc = jread_get_take(&f, "description", &db);
-        snprintf(buf + used, cap - used, "%s%s: %s", i++ ? "; " : " [", name ? name : "?", desc ? desc : "invalid");
+        const char *name = jread_get_take(&f, "field", &nb),
+                   *desc = jread_get_take(&f, "description", &db);
+        snprintf(buf + used, cap - used, "%s%s: %s", i++ ? "; " : " [", name ? name : "?",
+                 desc ? desc : "invalid");
         used = strlen(buf);
         jread_buf_free(&nb);
         jread_buf_free(&db);
@@ -362,16 +374,19 @@ static void append_invalid_fields(const struct jread_val *root, char *buf, size_
 }
 
 /* An HTTP error, or a 2xx that is not a prediction. */
-static void compose_error(const struct prov_reply *r, const struct jread_val *root, const char *title,
-                          const char *detail, int has_status, long status, struct prov_result *out);
+static void compose_error(const struct prov_reply *r, const struct jread_val *root,
+                          const char *title, const char *detail, int has_status, long status,
+                          struct prov_result *out);
 
-static void parse_error(const struct prov_reply *r, const struct jread_val *root, struct prov_result *out)
+static void parse_error(const struct prov_reply *r, const struct jread_val *root,
+                        struct prov_result *out)
 {
     long hdr = prov_parse_retry_after(r->retry_after), body = body_retry_after(root);
     out->retry_after_ms = hdr > body ? hdr : body;
 
     struct jread_buf tb, db;
-    const char *title = jread_get_take(root, "title", &tb), *detail = jread_get_take(root, "detail", &db);
+    const char *title = jread_get_take(root, "title", &tb),
+               *detail = jread_get_take(root, "detail", &db);
     long status = 0;
     int has_status = jread_get_int(root, "status", &status) && status >= 400 && status < 600;
     compose_error(r, root, title, detail, has_status, status, out);
@@ -379,14 +394,15 @@ static void parse_error(const struct prov_reply *r, const struct jread_val *root
     jread_buf_free(&db);
 }
 
-static void compose_error(const struct prov_reply *r, const struct jread_val *root, const char *title,
-                          const char *detail, int has_status, long status, struct prov_result *out)
+static void compose_error(const struct prov_reply *r, const struct jread_val *root,
+                          const char *title, const char *detail, int has_status, long status,
+                          struct prov_result *out)
 {
     int ok = r->http_status >= 200 && r->http_status < 300;
     if (!title && !detail && !has_status) {
         if (ok)
-            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "HTTP %ld reply is not a prediction",
-                             r->http_status);
+            prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                             "HTTP %ld reply is not a prediction", r->http_status);
         else
             prov_result_fail(out, PROV_C_HTTP, prov_kind_from_status(r->http_status), "HTTP %ld",
                              r->http_status);
@@ -396,7 +412,8 @@ static void compose_error(const struct prov_reply *r, const struct jread_val *ro
     /* Composed larger than message[] so that prov_result_fail() does the one
      * (UTF-8 safe) truncation. */
     char msg[512];
-    snprintf(msg, sizeof(msg), "%s%s%s", title ? title : "", title && detail ? ": " : "", detail ? detail : "");
+    snprintf(msg, sizeof(msg), "%s%s%s", title ? title : "", title && detail ? ": " : "",
+             detail ? detail : "");
     size_t ml = strlen(msg);
     while (ml > 0 && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
         msg[--ml] = '\0';
@@ -410,17 +427,19 @@ static void compose_error(const struct prov_reply *r, const struct jread_val *ro
     prov_result_set_code(out, code);
 }
 
-static void parse_reply(const struct prov_reply *r, enum prov_outcome in_progress, struct prov_result *out)
+static void parse_reply(const struct prov_reply *r, enum prov_outcome in_progress,
+                        struct prov_result *out)
 {
     struct jread_val root, st, id;
     jread_parse_reply(r->body, r->body_len, &root);
     out->http_status = r->http_status;
     int ok = r->http_status >= 200 && r->http_status < 300;
     if (ok && root.type == JREAD_NONE)
-        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "unparsable reply body (%zu bytes)",
-                         r->body_len);
+        prov_result_fail(out, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
+                         "unparsable reply body (%zu bytes)", r->body_len);
     else if (ok && jread_get(&root, "status", &st) && st.type == JREAD_STRING &&
-             ((jread_get(&root, "id", &id) && id.type == JREAD_STRING) || in_progress == PROV_PENDING))
+             ((jread_get(&root, "id", &id) && id.type == JREAD_STRING) ||
+              in_progress == PROV_PENDING))
         parse_prediction(&root, in_progress, out);
     else
         parse_error(r, &root, out);
@@ -442,7 +461,8 @@ static int replicate_cb_peek(const char *body, size_t len, struct webhook_event 
 {
     memset(ev, 0, sizeof *ev);
     struct json_object *root = prov_json_parse(body, len);
-    const char *id = root && json_object_is_type(root, json_type_object) ? prov_json_str(root, "id") : NULL;
+    const char *id =
+            root && json_object_is_type(root, json_type_object) ? prov_json_str(root, "id") : NULL;
     const char *st = id ? prov_json_str(root, "status") : NULL;
     int rc = SY_ERR;
     if (id && *id && strlen(id) < sizeof ev->task_id) {
@@ -461,10 +481,12 @@ static void replicate_cb_parse(const char *body, size_t len, struct prov_result 
     replicate_parse_poll(&r, out);
 }
 
-static enum webhook_verdict replicate_cb_verify(const struct webhook_key *k, const struct prov_cb_req *rq,
-                                                int64_t now_s, int tolerance_s)
+static enum webhook_verdict replicate_cb_verify(const struct webhook_key *k,
+                                                const struct prov_cb_req *rq, int64_t now_s,
+                                                int tolerance_s)
 {
-    return webhook_replicate_verify(k, rq->id, rq->ts, rq->sig, rq->body, rq->body_len, now_s, tolerance_s);
+    return webhook_replicate_verify(k, rq->id, rq->ts, rq->sig, rq->body, rq->body_len, now_s,
+                                    tolerance_s);
 }
 
 /* ---- descriptor --------------------------------------------------------- */
@@ -491,10 +513,22 @@ static const struct conf_builtin_model replicate_models[] = {
  * wider; replaced by what is observed within a few dozen tasks. */
 static const struct conf_ptype replicate_conf = {
     .name = "replicate",
-    .poll = { .first_ms = 2000, .interval_ms = 2000, .max_s = 1800, .mode = CONF_POLL_ADAPTIVE, .max_lag_ms = 1000,
-              .expect_median_ms = 15000, .expect_sigma = 0.5, .min_interval_ms = 500, .max_interval_ms = 30000 },
-    .rate_limit = { .create_per_s = 9, .create_burst = 20, .create_window_max = 0, .create_window_s = 10,
-                    .poll_per_s = 45, .poll_burst = 50, .max_in_flight = 500 },
+    .poll = { .first_ms = 2000,
+              .interval_ms = 2000,
+              .max_s = 1800,
+              .mode = CONF_POLL_ADAPTIVE,
+              .max_lag_ms = 1000,
+              .expect_median_ms = 15000,
+              .expect_sigma = 0.5,
+              .min_interval_ms = 500,
+              .max_interval_ms = 30000 },
+    .rate_limit = { .create_per_s = 9,
+                    .create_burst = 20,
+                    .create_window_max = 0,
+                    .create_window_s = 10,
+                    .poll_per_s = 45,
+                    .poll_burst = 50,
+                    .max_in_flight = 500 },
     .models = replicate_models,
     .n_models = sizeof replicate_models / sizeof replicate_models[0],
     .image_field = "image_input",

@@ -49,7 +49,8 @@ int webhook_key_init(struct webhook_key *k, const char *secret)
     memset(k, 0, sizeof *k);
     if (!secret || strncmp(secret, "whsec_", 6) != 0 || secret[6] == '\0')
         return SY_ERR;
-    gnutls_datum_t in = { (unsigned char *)(secret + 6), (unsigned)strlen(secret + 6) }, raw = { NULL, 0 };
+    gnutls_datum_t in = { (unsigned char *)(secret + 6), (unsigned)strlen(secret + 6) },
+                   raw = { NULL, 0 };
     if (gnutls_base64_decode2(&in, &raw) < 0 || raw.size == 0) {
         gnutls_free(raw.data);
         return SY_ERR;
@@ -114,9 +115,10 @@ enum webhook_verdict webhook_kie_verify(const char *key, const char *task_id, co
     return ok ? WEBHOOK_OK : WEBHOOK_BAD_SIG;
 }
 
-enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const char *id_hdr, const char *ts_hdr,
-                                              const char *sig_hdr, const char *body, size_t body_len,
-                                              int64_t now_s, int tolerance_s)
+enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const char *id_hdr,
+                                              const char *ts_hdr, const char *sig_hdr,
+                                              const char *body, size_t body_len, int64_t now_s,
+                                              int tolerance_s)
 {
     if (!id_hdr || !*id_hdr || !ts_hdr || !*ts_hdr || !sig_hdr || !*sig_hdr)
         return WEBHOOK_MISSING;
@@ -134,7 +136,8 @@ enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const
     if (body_len)
         memcpy(msg + il + tl + 2, body, body_len);
     char want[WH_B64_LEN + 4];
-    int signed_ok = webhook_sign(k->data, k->len, msg, il + tl + 2 + body_len, want, sizeof want) == SY_OK;
+    int signed_ok =
+            webhook_sign(k->data, k->len, msg, il + tl + 2 + body_len, want, sizeof want) == SY_OK;
     free(msg);
     if (!signed_ok)
         return WEBHOOK_BAD_SIG;
@@ -153,7 +156,8 @@ enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const
 
 /* Kept for tests, fuzzers and tools that name a type: the provider's own
  * hooks (struct prov_cb_desc in its descriptor) do the work. */
-int webhook_peek(enum conf_provider_type type, const char *body, size_t len, struct webhook_event *ev)
+int webhook_peek(enum conf_provider_type type, const char *body, size_t len,
+                 struct webhook_event *ev)
 {
     const struct prov_desc *d = prov_at((size_t)type - 1);
     if (!d) {
@@ -163,7 +167,8 @@ int webhook_peek(enum conf_provider_type type, const char *body, size_t len, str
     return d->cb.peek(body, len, ev);
 }
 
-void webhook_parse(enum conf_provider_type type, const char *body, size_t len, struct prov_result *out)
+void webhook_parse(enum conf_provider_type type, const char *body, size_t len,
+                   struct prov_result *out)
 {
     const struct prov_desc *d = prov_at((size_t)type - 1);
     if (!d) {

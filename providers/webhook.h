@@ -20,9 +20,9 @@
 
 enum webhook_verdict {
     WEBHOOK_OK = 0,
-    WEBHOOK_MISSING,   /* a signature header is absent or empty → 401 */
-    WEBHOOK_BAD_SIG,   /* no signature matches, or a header is malformed → 401 */
-    WEBHOOK_STALE,     /* timestamp outside ± tolerance (or not a number) → 400 */
+    WEBHOOK_MISSING, /* a signature header is absent or empty → 401 */
+    WEBHOOK_BAD_SIG, /* no signature matches, or a header is malformed → 401 */
+    WEBHOOK_STALE,   /* timestamp outside ± tolerance (or not a number) → 400 */
 };
 
 /* A decoded Replicate signing key. Wipe with webhook_key_cleanup(). */
@@ -43,9 +43,10 @@ enum webhook_verdict webhook_kie_verify(const char *key, const char *task_id, co
 
 /* Replicate: check the webhook-id / webhook-timestamp / webhook-signature
  * headers over body (body_len bytes, as received). */
-enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const char *id_hdr, const char *ts_hdr,
-                                              const char *sig_hdr, const char *body, size_t body_len,
-                                              int64_t now_s, int tolerance_s);
+enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const char *id_hdr,
+                                              const char *ts_hdr, const char *sig_hdr,
+                                              const char *body, size_t body_len, int64_t now_s,
+                                              int tolerance_s);
 
 /* Only the timestamp check (for callbacks accepted without a key that still
  * carry one): WEBHOOK_OK when ts_hdr is NULL. */
@@ -64,13 +65,15 @@ struct webhook_event {
 /* Read task id and state from a callback body of provider type `type`
  * (the descriptor's cb.peek; kept for tests and fuzzers that name a type).
  * SY_OK, or SY_ERR when the body is not JSON or has no task id. */
-int webhook_peek(enum conf_provider_type type, const char *body, size_t len, struct webhook_event *ev);
+int webhook_peek(enum conf_provider_type type, const char *body, size_t len,
+                 struct webhook_event *ev);
 
 /* Parse a callback body into out (prov_result_init()ed by the caller; the
  * descriptor's cb.parse, kept like webhook_peek), as the
  * provider's parse_poll would a status reply: PROV_SUCCEEDED with urls,
  * PROV_FAILED with cls TASK_FAILED, PROV_PENDING for a non-terminal event,
  * or PROV_FAILED / INVALID_REPLY for a body it cannot read. */
-void webhook_parse(enum conf_provider_type type, const char *body, size_t len, struct prov_result *out);
+void webhook_parse(enum conf_provider_type type, const char *body, size_t len,
+                   struct prov_result *out);
 
 #endif

@@ -27,8 +27,8 @@
 
 #define CBT_BATCH 500
 #define CBT_RETENTION_MS "7200000" /* 2 h, for a topic this creates */
-#define CBT_MAX_MESSAGES "1000"     /* handoffs queued in the producer at most ... */
-#define CBT_MAX_KBYTES "16384"      /* ... and their bytes (16 MiB) */
+#define CBT_MAX_MESSAGES "1000"    /* handoffs queued in the producer at most ... */
+#define CBT_MAX_KBYTES "16384"     /* ... and their bytes (16 MiB) */
 #define CBT_WARN_MS 10000
 #define CBT_FLUSH_MS 2000
 
@@ -40,8 +40,8 @@ struct cbtopic {
     cbtopic_msg_fn fn;
     void *ud;
     char *topic;
-    rd_kafka_t *prk;          /* the handoff producer */
-    int64_t warned_ms;        /* last over-budget / failed-delivery warning */
+    rd_kafka_t *prk;               /* the handoff producer */
+    int64_t warned_ms;             /* last over-budget / failed-delivery warning */
     unsigned long dropped, failed; /* since that warning */
 };
 
@@ -50,28 +50,36 @@ int cbtopic_ensure(const struct conf *c, char *err, size_t errlen)
     /* A callback older than this is for a task long given up (poll.max_s). */
     static const char *const retention[] = { "retention.ms", CBT_RETENTION_MS, NULL };
     rd_kafka_conf_t *kc = kafka_conf_new(c, NULL, err, errlen);
-    rd_kafka_t *rk = kc ? kafka_client_new(RD_KAFKA_PRODUCER, kc, "kafka admin", err, errlen) : NULL;
+    rd_kafka_t *rk =
+            kc ? kafka_client_new(RD_KAFKA_PRODUCER, kc, "kafka admin", err, errlen) : NULL;
     if (!rk)
         return -1;
     int want = kafka_topic_partitions(rk, c->kafka.input_topic, 5000);
     int have = -1;
     const struct kafka_topic_spec spec = {
-        .name = c->kafka.callback_topic, .partitions = want, .replication = -1, .configs = retention,
+        .name = c->kafka.callback_topic,
+        .partitions = want,
+        .replication = -1,
+        .configs = retention,
     };
     if (want <= 0) {
         snprintf(err, errlen, "callback topic: cannot read the partition count of input topic %s",
                  c->kafka.input_topic);
     } else if (kafka_topic_create(rk, "callback topic", &spec, NULL, err, errlen) == SY_OK) {
         /* Metadata can lag the creation for a moment. */
-        for (int i = 0; i < 50 && (have = kafka_topic_partitions(rk, c->kafka.callback_topic, 5000)) <= 0; i++)
+        for (int i = 0;
+             i < 50 && (have = kafka_topic_partitions(rk, c->kafka.callback_topic, 5000)) <= 0; i++)
             rd_kafka_poll(rk, 100);
         if (have <= 0) {
-            snprintf(err, errlen, "callback topic %s: not visible after creation", c->kafka.callback_topic);
+            snprintf(err, errlen, "callback topic %s: not visible after creation",
+                     c->kafka.callback_topic);
             have = -1;
         } else if (have < want) {
-            LOG_WARN(NULL, "callback topic %s has %d partitions, input %s has %d: callbacks for input partitions >= %d"
-                     " cannot be handed over (their jobs fall back to the safety poll)",
-                     c->kafka.callback_topic, have, c->kafka.input_topic, want, have);
+            LOG_WARN(
+                    NULL,
+                    "callback topic %s has %d partitions, input %s has %d: callbacks for input partitions >= %d"
+                    " cannot be handed over (their jobs fall back to the safety poll)",
+                    c->kafka.callback_topic, have, c->kafka.input_topic, want, have);
         }
     }
     rd_kafka_destroy(rk);
@@ -112,8 +120,11 @@ static void warn_dropped(struct cbtopic *t)
     if (now - t->warned_ms < CBT_WARN_MS)
         return;
     t->warned_ms = now;
-    LOG_WARN(NULL, "callback topic %s: %lu handoffs dropped over the budget, %lu not delivered (their jobs' "
-             "safety polls cover them)", t->topic, t->dropped, t->failed);
+    LOG_WARN(
+            NULL,
+            "callback topic %s: %lu handoffs dropped over the budget, %lu not delivered (their jobs' "
+            "safety polls cover them)",
+            t->topic, t->dropped, t->failed);
     t->dropped = t->failed = 0;
 }
 
@@ -127,14 +138,20 @@ static void on_handoff_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
     }
 }
 
-static rd_kafka_t *handoff_producer(const struct conf *c, struct cbtopic *t, char *err, size_t errlen)
+static rd_kafka_t *handoff_producer(const struct conf *c, struct cbtopic *t, char *err,
+                                    size_t errlen)
 {
     const char *fixed[] = {
-        "queue.buffering.max.messages", CBT_MAX_MESSAGES,
-        "queue.buffering.max.kbytes", CBT_MAX_KBYTES,
-        "enable.idempotence", "false",
-        "acks", "1",
-        "linger.ms", "5",
+        "queue.buffering.max.messages",
+        CBT_MAX_MESSAGES,
+        "queue.buffering.max.kbytes",
+        CBT_MAX_KBYTES,
+        "enable.idempotence",
+        "false",
+        "acks",
+        "1",
+        "linger.ms",
+        "5",
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
@@ -145,12 +162,13 @@ static rd_kafka_t *handoff_producer(const struct conf *c, struct cbtopic *t, cha
     return kafka_client_new(RD_KAFKA_PRODUCER, kc, "callback topic producer", err, errlen);
 }
 
-int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val, size_t vlen, char *err,
-                 size_t errlen)
+int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val,
+                 size_t vlen, char *err, size_t errlen)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(t->prk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_PARTITION(p),
-                                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+            rd_kafka_producev(t->prk, RD_KAFKA_V_TOPIC(t->topic), RD_KAFKA_V_PARTITION(p),
+                              RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return SY_OK;
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -162,17 +180,22 @@ int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, con
     return SY_ERR;
 }
 
-struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud, char *err,
-                            size_t errlen)
+struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud,
+                            char *err, size_t errlen)
 {
     char group[512];
     snprintf(group, sizeof group, "%s.callbacks", c->kafka.group);
     const char *fixed[] = {
-        "group.id", group,
-        "enable.auto.commit", "true",
-        "enable.auto.offset.store", "true",
-        "auto.offset.reset", "earliest",
-        "enable.partition.eof", "false",
+        "group.id",
+        group,
+        "enable.auto.commit",
+        "true",
+        "enable.auto.offset.store",
+        "true",
+        "auto.offset.reset",
+        "earliest",
+        "enable.partition.eof",
+        "false",
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
@@ -212,9 +235,11 @@ static void change(struct cbtopic *t, int32_t p, int add)
     if (!t)
         return;
     if (kafka_assign_one(t->rk, t->topic, p, RD_KAFKA_OFFSET_STORED, add, e, sizeof e) != SY_OK)
-        LOG_WARN(NULL, "callback topic %s: %s partition %d: %s", t->topic, add ? "assign" : "unassign", (int)p, e);
+        LOG_WARN(NULL, "callback topic %s: %s partition %d: %s", t->topic,
+                 add ? "assign" : "unassign", (int)p, e);
     else
-        LOG_DEBUG(NULL, "callback topic %s: %s partition %d", t->topic, add ? "reading" : "left", (int)p);
+        LOG_DEBUG(NULL, "callback topic %s: %s partition %d", t->topic, add ? "reading" : "left",
+                  (int)p);
 }
 
 void cbtopic_assign(struct cbtopic *t, int32_t p)
@@ -244,7 +269,8 @@ void cbtopic_close(struct cbtopic *t)
     kafka_wake_free(t->wake);
     uv_timer_stop(&t->tick);
     if (rd_kafka_flush(t->prk, CBT_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        LOG_DEBUG(NULL, "callback topic: %d handoffs not delivered at shutdown", rd_kafka_outq_len(t->prk));
+        LOG_DEBUG(NULL, "callback topic: %d handoffs not delivered at shutdown",
+                  rd_kafka_outq_len(t->prk));
     rd_kafka_resp_err_t e = kafka_commit_and_close(t->rk);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         LOG_DEBUG(NULL, "callback topic final commit: %s", rd_kafka_err2str(e));
@@ -284,7 +310,8 @@ static char *envelope(const struct cbtopic_event *ev, int with_body, size_t *len
         json_object_object_add(o, "event", json_object_new_string(""));
     }
     size_t n = 0;
-    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    const char *s = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     char *out = s ? strndup(s, n) : NULL;
     *len = out ? n : 0;
     json_object_put(o);
@@ -345,8 +372,8 @@ int cbtopic_envelope_decode(const char *data, size_t len, struct cbtopic_event *
              copy_str(o, "task_id", 1, ev->task_id, sizeof ev->task_id) &&
              copy_str(o, "wh_id", 0, ev->wh_id, sizeof ev->wh_id) &&
              copy_str(o, "wh_ts", 0, ev->wh_ts, sizeof ev->wh_ts) &&
-             copy_str(o, "wh_sig", 0, ev->wh_sig, sizeof ev->wh_sig) && prov_json_int(o, "partition", &part) == 1 &&
-             part >= -1 && part <= INT32_MAX;
+             copy_str(o, "wh_sig", 0, ev->wh_sig, sizeof ev->wh_sig) &&
+             prov_json_int(o, "partition", &part) == 1 && part >= -1 && part <= INT32_MAX;
     if (ok) {
         ev->partition = (int32_t)part;
         ev->body_len = strlen(body);

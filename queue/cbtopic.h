@@ -30,14 +30,14 @@ struct prov_desc;
 /* One accepted provider callback, as the receiver (worker/callbacks.c) took
  * it and as it travels on the callback topic. Strings owned by the event. */
 struct cbtopic_event {
-    char provider[65];  /* configured provider name */
+    char provider[65];            /* configured provider name */
     const struct prov_desc *desc; /* its provider type (providers/registry.h) */
-    int32_t partition;  /* input partition of the job; -1 = batch ("b") */
+    int32_t partition;            /* input partition of the job; -1 = batch ("b") */
     char *job_id;
     char task_id[128];
-    int is_signed;      /* its signature was checked with a configured key */
-    int body_trusted;   /* the signature covers body (Replicate): it may complete the job */
-    char *body;         /* the body when trusted (NUL-terminated, body_len bytes), else "" */
+    int is_signed;    /* its signature was checked with a configured key */
+    int body_trusted; /* the signature covers body (Replicate): it may complete the job */
+    char *body;       /* the body when trusted (NUL-terminated, body_len bytes), else "" */
     size_t body_len;
     /* Replicate's webhook-id / -timestamp / -signature, carried in the
      * handoff envelope so the owner verifies the body again ("" = none). */
@@ -74,15 +74,15 @@ typedef void (*cbtopic_msg_fn)(void *ud, const rd_kafka_message_t *m);
 int cbtopic_ensure(const struct conf *c, char *err, size_t errlen);
 
 /* The reader, idle until partitions are assigned. NULL with err. */
-struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud, char *err,
-                            size_t errlen);
+struct cbtopic *cbtopic_new(uv_loop_t *uv, const struct conf *c, cbtopic_msg_fn fn, void *ud,
+                            char *err, size_t errlen);
 
 /* Hand one event (key and value copied) to partition p on the topic's own
  * producer. SY_OK; SY_AGAIN when the handoff budget (1000 events or 16 MiB
  * not yet delivered) is used up: dropped, and warned about at most every
  * 10 s; SY_ERR with err. Loop thread. */
-int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val, size_t vlen, char *err,
-                 size_t errlen);
+int cbtopic_send(struct cbtopic *t, int32_t p, const void *key, size_t klen, const void *val,
+                 size_t vlen, char *err, size_t errlen);
 
 /* Start / stop reading callback partition p (follow the input assignment). */
 void cbtopic_assign(struct cbtopic *t, int32_t p);

@@ -68,8 +68,8 @@ static int given(const struct jread_val *v)
 /* A string field that is a short name or id: non-empty, ≤ max bytes, no
  * control characters. field names it in errors, with "[idx]" after it when
  * idx >= 0. Returns a strdup or NULL with err set. */
-static char *name_string(const struct jread_val *v, const char *field, long idx, size_t max, char *err,
-                            size_t errlen)
+static char *name_string(const struct jread_val *v, const char *field, long idx, size_t max,
+                         char *err, size_t errlen)
 {
     struct jread_buf b;
     const char *why = NULL;
@@ -108,11 +108,24 @@ static int oom(char *err, size_t errlen)
     return -1;
 }
 
-enum { K_ID, K_OPERATION, K_PROMPT, K_IMAGE_URLS, K_OUTPUT_FORMAT, K_ASPECT_RATIO, K_MODEL, K_PROVIDERS,
-       K_DEADLINE, K_TEMPLATE, K_VARS, K_METADATA, K_COUNT };
+enum {
+    K_ID,
+    K_OPERATION,
+    K_PROMPT,
+    K_IMAGE_URLS,
+    K_OUTPUT_FORMAT,
+    K_ASPECT_RATIO,
+    K_MODEL,
+    K_PROVIDERS,
+    K_DEADLINE,
+    K_TEMPLATE,
+    K_VARS,
+    K_METADATA,
+    K_COUNT
+};
 
 static const char *const known_keys[] = {
-    "id",         "operation", "prompt",   "image_urls", "output_format", "aspect_ratio", "model",
+    "id",        "operation",  "prompt",   "image_urls", "output_format", "aspect_ratio", "model",
     "providers", "deadline_s", "template", "vars",       "metadata",      NULL,
 };
 
@@ -139,7 +152,8 @@ static int key_index(const char *s)
 /* The job's members: each known key's last value (type NONE when absent). */
 struct members {
     struct jread_val v[K_COUNT];
-    json_object *tree; /* when read from json-c's text of it: the tree (vars and metadata come from it) */
+    json_object *
+            tree; /* when read from json-c's text of it: the tree (vars and metadata come from it) */
 };
 
 /* ---- per-field parsers; each returns 0 or -1 with err set ---------------- */
@@ -170,7 +184,8 @@ static int parse_prompt(const struct members *m, struct codec_job *j, char *err,
         return -1;
     }
     if (j->template_name) {
-        seterr(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
+        seterr(err, errlen,
+               "prompt: not allowed together with template (the template makes the prompt)");
         return -1;
     }
     if (v->type != JREAD_STRING) {
@@ -203,7 +218,7 @@ static int parse_prompt(const struct members *m, struct codec_job *j, char *err,
 
 static int url_ok(const char *s, size_t n)
 {
-    static const char *const schemes[] = {"https://", "http://", "data:", NULL};
+    static const char *const schemes[] = { "https://", "http://", "data:", NULL };
 
     for (size_t i = 0; schemes[i]; i++) {
         size_t k = strlen(schemes[i]);
@@ -285,8 +300,8 @@ static int parse_image_urls(const struct members *m, struct codec_job *j, char *
 }
 
 /* An optional string that must be one of list; stored as a copy in *out. */
-static int parse_choice(const struct jread_val *v, const char *key, const char *const *list, char **out, char *err,
-                        size_t errlen)
+static int parse_choice(const struct jread_val *v, const char *key, const char *const *list,
+                        char **out, char *err, size_t errlen)
 {
     struct jread_buf b;
     int rc = -1;
@@ -311,7 +326,7 @@ static int parse_choice(const struct jread_val *v, const char *key, const char *
 
 static int parse_operation(const struct members *m, struct codec_job *j, char *err, size_t errlen)
 {
-    static const char *const ops[] = {"generate", "edit", NULL};
+    static const char *const ops[] = { "generate", "edit", NULL };
     char *op = NULL;
 
     if (parse_choice(&m->v[K_OPERATION], "operation", ops, &op, err, errlen) != 0)
@@ -322,11 +337,13 @@ static int parse_operation(const struct members *m, struct codec_job *j, char *e
     return 0;
 }
 
-static int parse_output_format(const struct members *m, struct codec_job *j, char *err, size_t errlen)
+static int parse_output_format(const struct members *m, struct codec_job *j, char *err,
+                               size_t errlen)
 {
-    static const char *const formats[] = {"png", "jpeg", "jpg", NULL};
+    static const char *const formats[] = { "png", "jpeg", "jpg", NULL };
 
-    if (parse_choice(&m->v[K_OUTPUT_FORMAT], "output_format", formats, &j->output_format, err, errlen) != 0)
+    if (parse_choice(&m->v[K_OUTPUT_FORMAT], "output_format", formats, &j->output_format, err,
+                     errlen) != 0)
         return -1;
     if (j->output_format && strcmp(j->output_format, "jpg") == 0) {
         free(j->output_format);
@@ -337,16 +354,19 @@ static int parse_output_format(const struct members *m, struct codec_job *j, cha
     return 0;
 }
 
-static int parse_aspect_ratio(const struct members *m, struct codec_job *j, char *err, size_t errlen)
+static int parse_aspect_ratio(const struct members *m, struct codec_job *j, char *err,
+                              size_t errlen)
 {
-    return parse_choice(&m->v[K_ASPECT_RATIO], "aspect_ratio", aspect_ratios, &j->aspect_ratio, err, errlen);
+    return parse_choice(&m->v[K_ASPECT_RATIO], "aspect_ratio", aspect_ratios, &j->aspect_ratio, err,
+                        errlen);
 }
 
 static int parse_model(const struct members *m, struct codec_job *j, char *err, size_t errlen)
 {
     const struct jread_val *v = &m->v[K_MODEL];
 
-    j->model = !given(v) ? strdup("nano-banana") : name_string(v, "model", -1, MAX_NAME, err, errlen);
+    j->model =
+            !given(v) ? strdup("nano-banana") : name_string(v, "model", -1, MAX_NAME, err, errlen);
     if (!j->model)
         return !given(v) ? oom(err, errlen) : -1;
     return 0;
@@ -445,7 +465,8 @@ static int check_vars(json_object *vars, char *err, size_t errlen)
             seterr(err, errlen, "vars.%.64s: must be a string or a number", key);
             return -1;
         }
-        if (t == json_type_string && (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
+        if (t == json_type_string &&
+            (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
             seterr(err, errlen, "vars.%.64s: longer than %d bytes", key, CODEC_MAX_VAR_VALUE);
             return -1;
         }
@@ -526,11 +547,12 @@ static int parse_metadata(const struct members *m, struct codec_job *j, char *er
         return oom(err, errlen);
     if (count_values(tree, CODEC_MAX_METADATA_NODES) > CODEC_MAX_METADATA_NODES) {
         seterr(err, errlen, "metadata: more than %d JSON values", CODEC_MAX_METADATA_NODES);
-    } else if (!(s = json_object_to_json_string_length(tree, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                                                        &n))) {
+    } else if (!(s = json_object_to_json_string_length(
+                         tree, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n))) {
         oom(err, errlen);
     } else if (n > CODEC_MAX_METADATA) {
-        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n, CODEC_MAX_METADATA);
+        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n,
+               CODEC_MAX_METADATA);
     } else if (!(j->metadata = strndup(s, n))) {
         oom(err, errlen);
     } else {
@@ -544,8 +566,9 @@ static int parse_metadata(const struct members *m, struct codec_job *j, char *er
 /* Field parsers in checking order; template comes before prompt because a
  * template makes the prompt optional. */
 static int (*const steps[])(const struct members *, struct codec_job *, char *, size_t) = {
-    parse_id,           parse_operation, parse_template,  parse_prompt,   parse_image_urls, parse_output_format,
-    parse_aspect_ratio, parse_model,     parse_providers, parse_deadline, parse_metadata,
+    parse_id,         parse_operation,     parse_template,     parse_prompt,
+    parse_image_urls, parse_output_format, parse_aspect_ratio, parse_model,
+    parse_providers,  parse_deadline,      parse_metadata,
 };
 
 /* ---- reading the document ------------------------------------------------ */
@@ -573,41 +596,6 @@ static int nonfinite(const struct jread_val *v)
         jread_buf_free(&b);
         if (bad)
             return 1;
-    }
-    return 0;
-}
-
-/* What jread accepts but the tree-based reader did not, or read otherwise:
- * a \u0000 escape (json-c keys are C strings), and a value nested deeper
- * than json-c's tokener allows (CODEC_MAX_DEPTH levels: every value at
- * most CODEC_MAX_DEPTH - 1 containers down). v is an accepted document. */
-static int needs_tree(const struct jread_val *v)
-{
-    const char *p = v->p, *end = v->p + v->n;
-    int depth = 0;
-
-    while (p < end) {
-        char c = *p++;
-        if (c == '"') {
-            while (*p != '"') {
-                if (*p == '\\') {
-                    if (p[1] == 'u' && memcmp(p + 2, "0000", 4) == 0)
-                        return 1;
-                    p++;
-                }
-                p++;
-            }
-            p++;
-        } else if (c == '[' || c == '{') {
-            if (++depth >= CODEC_MAX_DEPTH) {
-                while (p < end && is_space(*p))
-                    p++;
-                if (*p != ']' && *p != '}')
-                    return 1;
-            }
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
     }
     return 0;
 }
@@ -652,8 +640,8 @@ static int read_members(const struct jread_val *root, struct members *m, char *e
 }
 
 /* The job codec_job_parse() reads from a document jread accepted. */
-static struct codec_job *job_from(const struct jread_val *root, json_object *tree, char **id_out, char *err,
-                                  size_t errlen)
+static struct codec_job *job_from(const struct jread_val *root, json_object *tree, char **id_out,
+                                  char *err, size_t errlen)
 {
     struct members m;
     struct codec_job *j;
@@ -681,38 +669,16 @@ static struct codec_job *job_from(const struct jread_val *root, json_object *tre
     return j;
 }
 
-/* Resets every double in v to json-c's default form ("2." → "2.0"). */
-static void plain_doubles(json_object *v)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_double:
-        json_object_set_serializer(v, NULL, NULL, NULL);
-        break;
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(v); i++)
-            plain_doubles(json_object_array_get_idx(v, i));
-        break;
-    case json_type_object: {
-        json_object_object_foreach(v, key, val)
-        {
-            (void)key;
-            plain_doubles(val);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-}
-
 /* What jread refused or left to json-c: jsonstrict_parse()'s error, or the
  * error the json-c walk gives an object only json-c accepts (NaN,
  * Infinity). An object that passes that walk (json-c also reads "2." and
  * lone surrogate escapes) is read from json-c's compact text of it, doubles
  * rewritten; vars and metadata then come from the tree itself. */
-static struct codec_job *job_from_tree(const char *buf, size_t len, char **id_out, char *err, size_t errlen)
+static struct codec_job *job_from_tree(const char *buf, size_t len, char **id_out, char *err,
+                                       size_t errlen)
 {
-    json_object *root = jsonstrict_parse(buf, len, CODEC_MAX_DEPTH, err, errlen), *idv, *copy = NULL;
+    json_object *root = jsonstrict_parse(buf, len, CODEC_MAX_DEPTH, err, errlen), *idv,
+                *copy = NULL;
     struct codec_job *j = NULL;
     struct jread_val text;
     const char *s;
@@ -738,9 +704,11 @@ static struct codec_job *job_from_tree(const char *buf, size_t len, char **id_ou
         seterr(err, errlen, "out of memory");
         goto out;
     }
-    plain_doubles(copy);
-    s = json_object_to_json_string_length(copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (!s || jread_parse(s, n, 0, &text) != SY_OK || needs_tree(&text)) {
+    jsonstrict_plain_doubles(copy);
+    s = json_object_to_json_string_length(
+            copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (!s || jread_parse(s, n, 0, &text) != SY_OK ||
+        jsonstrict_needs_tree(&text, CODEC_MAX_DEPTH)) {
         seterr(err, errlen, "invalid JSON: not readable");
         json_object_put(copy);
         goto out;
@@ -750,7 +718,8 @@ static struct codec_job *job_from_tree(const char *buf, size_t len, char **id_ou
     json_object_put(root);
     return j;
 out:
-    if (id_out && json_object_object_get_ex(root, "id", &idv) && json_object_is_type(idv, json_type_string)) {
+    if (id_out && json_object_object_get_ex(root, "id", &idv) &&
+        json_object_is_type(idv, json_type_string)) {
         s = json_object_get_string(idv);
         n = (size_t)json_object_get_string_len(idv);
         if (n > 0 && n <= CODEC_MAX_ID && !has_control(s, n))
@@ -760,7 +729,8 @@ out:
     return NULL;
 }
 
-struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen)
+struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, char *err,
+                                  size_t errlen)
 {
     struct jread_val root;
 
@@ -772,8 +742,8 @@ struct codec_job *codec_job_parse(const char *buf, size_t len, char **id_out, ch
         seterr(err, errlen, "invalid JSON: no input");
         return NULL;
     }
-    if (!buf || len > (size_t)INT32_MAX || jread_parse(buf, len, 0, &root) != SY_OK || root.type != JREAD_OBJECT ||
-        needs_tree(&root))
+    if (!buf || len > (size_t)INT32_MAX || jread_parse(buf, len, 0, &root) != SY_OK ||
+        root.type != JREAD_OBJECT || jsonstrict_needs_tree(&root, CODEC_MAX_DEPTH))
         return job_from_tree(!buf ? "" : buf, len, id_out, err, errlen);
     return job_from(&root, NULL, id_out, err, errlen);
 }

@@ -147,7 +147,8 @@ static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
     put_str_or_null(&o, r->worker, SIZE_MAX, 0);
     put_key(&o, "metadata", 0);
     if (r->metadata && !(drop & DROP_METADATA))
-        jsonw_raw(&o, r->metadata, r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
+        jsonw_raw(&o, r->metadata,
+                  r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
     else
         jsonw_raw(&o, "null", 4);
     if (drop != 0) { /* "truncated": the largest part given up first */
@@ -195,7 +196,7 @@ static int drops_something(const struct codec_result *r, unsigned step)
 
 char *codec_result_json_max(const struct codec_result *r, size_t max)
 {
-    static const unsigned steps[] = {DROP_MESSAGES, DROP_ATTEMPTS, DROP_METADATA};
+    static const unsigned steps[] = { DROP_MESSAGES, DROP_ATTEMPTS, DROP_METADATA };
     char why[96];
     size_t len = 0, full;
     unsigned drop = 0;
@@ -220,8 +221,14 @@ char *codec_result_json_max(const struct codec_result *r, size_t max)
     /* Even the bare result is too big (huge URLs or error text): say so. */
     snprintf(why, sizeof why, "result of %zu bytes is over the %zu-byte limit", full, max);
     struct codec_result m = {
-        .id = r->id, .succeeded = 0, .error_class = "result_too_large", .error_message = why,
-        .line = r->line, .queued_ms = r->queued_ms, .total_ms = r->total_ms, .worker = r->worker,
+        .id = r->id,
+        .succeeded = 0,
+        .error_class = "result_too_large",
+        .error_message = why,
+        .line = r->line,
+        .queued_ms = r->queued_ms,
+        .total_ms = r->total_ms,
+        .worker = r->worker,
     };
     out = encode(&m, 0, &len);
     if (out && len > max) {

@@ -36,7 +36,7 @@ struct consumer {
     char *topic;
     int paused;
     int throttled;
-    int64_t throttled_ms;   /* since when */
+    int64_t throttled_ms; /* since when */
     int in_group;
     int topic_partitions;
     rd_kafka_topic_partition_list_t *assigned;
@@ -54,7 +54,8 @@ static void apply_pause(struct consumer *k, rd_kafka_topic_partition_list_t *par
     /* A global resume never resumes a held partition. */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++)
-        if (!rd_kafka_topic_partition_list_find(k->held, parts->elems[i].topic, parts->elems[i].partition))
+        if (!rd_kafka_topic_partition_list_find(k->held, parts->elems[i].topic,
+                                                parts->elems[i].partition))
             rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, parts->elems[i].partition);
     if (l->cnt > 0)
         rd_kafka_resume_partitions(k->rk, l);
@@ -87,7 +88,8 @@ void consumer_release(struct consumer *k, int32_t p)
         pause_one(k, p, 0);
 }
 
-static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offs, void *opaque)
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offs, void *opaque)
 {
     (void)rk;
     struct consumer *k = opaque;
@@ -99,8 +101,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
             k->cbs.on_committed(k->cbs.ud, offs->elems[i].partition, offs->elems[i].offset);
 }
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
-                         void *opaque)
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct consumer *k = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -110,7 +112,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         else
             rd_kafka_assign(rk, parts);
         for (int i = 0; i < parts->cnt; i++) {
-            rd_kafka_topic_partition_list_add(k->assigned, parts->elems[i].topic, parts->elems[i].partition);
+            rd_kafka_topic_partition_list_add(k->assigned, parts->elems[i].topic,
+                                              parts->elems[i].partition);
             k->cbs.on_assign(k->cbs.ud, parts->elems[i].partition);
         }
         k->in_group = 1;
@@ -120,8 +123,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     } else {
         for (int i = 0; i < parts->cnt; i++) {
             k->cbs.on_revoke(k->cbs.ud, parts->elems[i].partition);
-            rd_kafka_topic_partition_list_del(k->assigned, parts->elems[i].topic, parts->elems[i].partition);
-            rd_kafka_topic_partition_list_del(k->held, parts->elems[i].topic, parts->elems[i].partition);
+            rd_kafka_topic_partition_list_del(k->assigned, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+            rd_kafka_topic_partition_list_del(k->held, parts->elems[i].topic,
+                                              parts->elems[i].partition);
         }
         /* Send what on_revoke stored before the partitions go. */
         rd_kafka_commit(rk, NULL, 1);
@@ -132,7 +137,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             LOG_INFO(NULL, "revoked %d partitions (%d left)", parts->cnt, k->assigned->cnt);
         else
-            LOG_WARN(NULL, "rebalance error %s: gave up %d partitions", rd_kafka_err2name(err), parts->cnt);
+            LOG_WARN(NULL, "rebalance error %s: gave up %d partitions", rd_kafka_err2name(err),
+                     parts->cnt);
     }
     if (k->cbs.on_rebalanced)
         k->cbs.on_rebalanced(k->cbs.ud);
@@ -199,25 +205,36 @@ static void on_tick(uv_timer_t *t)
     serve(k);
 }
 
-struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs, char *err,
-                              size_t errlen)
+struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs,
+                              char *err, size_t errlen)
 {
     const char *fixed[] = {
-        "group.id", c->kafka.group,
-        "partition.assignment.strategy", "cooperative-sticky",
-        "enable.auto.offset.store", "false",
-        "enable.auto.commit", "true",
-        "enable.partition.eof", "false",
+        "group.id",
+        c->kafka.group,
+        "partition.assignment.strategy",
+        "cooperative-sticky",
+        "enable.auto.offset.store",
+        "false",
+        "enable.auto.commit",
+        "true",
+        "enable.partition.eof",
+        "false",
         NULL,
     };
     /* Defaults an operator may override in kafka.properties. */
     static const char *const soft[] = {
-        "auto.offset.reset", "earliest",
-        "auto.commit.interval.ms", "1000",
-        "session.timeout.ms", "10000",
-        "heartbeat.interval.ms", "2000",
-        "queued.max.messages.kbytes", "8192", /* librdkafka: 64 MiB per partition */
-        "fetch.max.bytes", "8388608",         /* librdkafka: 50 MiB */
+        "auto.offset.reset",
+        "earliest",
+        "auto.commit.interval.ms",
+        "1000",
+        "session.timeout.ms",
+        "10000",
+        "heartbeat.interval.ms",
+        "2000",
+        "queued.max.messages.kbytes",
+        "8192", /* librdkafka: 64 MiB per partition */
+        "fetch.max.bytes",
+        "8388608", /* librdkafka: 50 MiB */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);

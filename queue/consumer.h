@@ -34,8 +34,8 @@ struct consumer_cbs {
 /* Subscribe to c->kafka.input_topic in c->kafka.group. c is read during the
  * call only; cbs is copied; uv is borrowed and must outlive the consumer.
  * Caller frees with consumer_close(). NULL with err on failure. */
-struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs, char *err,
-                              size_t errlen);
+struct consumer *consumer_new(uv_loop_t *uv, const struct conf *c, const struct consumer_cbs *cbs,
+                              char *err, size_t errlen);
 
 /* Backpressure: stop / restart fetching on every assigned partition. The
  * consumer keeps being served, so the worker stays in the group. */

@@ -54,7 +54,8 @@ int enqueue_ids_add(struct enqueue_ids *s, const char *id, size_t len)
         return -1;
     memcpy(copy, id, len);
     copy[len] = '\0';
-    s->v[ids_slot(s, id, len)] = (struct enqueue_id){ .id = copy, .len = len, .state = ENQUEUE_ID_WAITING };
+    s->v[ids_slot(s, id, len)] =
+            (struct enqueue_id){ .id = copy, .len = len, .state = ENQUEUE_ID_WAITING };
     s->n++;
     return 1;
 }

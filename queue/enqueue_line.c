@@ -67,7 +67,8 @@ int enqueue_line_prepare(struct enqueue_line *l, const char *line, size_t len, c
         if (!l->key || !l->owned) {
             rc = SY_ERR;
         } else {
-            int n = snprintf(l->owned, cap, "%.*s\"id\":\"%s\"%s", (int)lead + 1, line, new_id, empty ? "}" : ",");
+            int n = snprintf(l->owned, cap, "%.*s\"id\":\"%s\"%s", (int)lead + 1, line, new_id,
+                             empty ? "}" : ",");
             l->vlen = (size_t)n;
             if (!empty) {
                 memcpy(l->owned + l->vlen, line + lead + 1, len - lead - 1);

@@ -9,8 +9,8 @@ enum enqueue_line_kind {
     ENQUEUE_LINE_BLANK = 0, /* only whitespace: send nothing */
     ENQUEUE_LINE_JOB,       /* a JSON object with a non-empty string "id" */
     ENQUEUE_LINE_ID_ADDED,  /* a JSON object without "id": one was inserted */
-    ENQUEUE_LINE_NOT_JOB,   /* anything else (not one JSON object, or a bad "id"): sent unchanged, no key */
-    ENQUEUE_LINE_REFUSED,   /* must not be sent (why says so): an "id" holding a NUL byte (\u0000) */
+    ENQUEUE_LINE_NOT_JOB, /* anything else (not one JSON object, or a bad "id"): sent unchanged, no key */
+    ENQUEUE_LINE_REFUSED, /* must not be sent (why says so): an "id" holding a NUL byte (\u0000) */
 };
 
 /* Embed; fill with enqueue_line_prepare(), free with enqueue_line_cleanup(). */
@@ -18,10 +18,10 @@ struct enqueue_line {
     enum enqueue_line_kind kind;
     const char *value; /* borrowed from the input line, or points into owned */
     size_t vlen;
-    char *key;         /* the job id (NUL-terminated, owned), NULL when there is none */
+    char *key; /* the job id (NUL-terminated, owned), NULL when there is none */
     size_t klen;
-    char *owned;       /* the rewritten value, when an id was inserted */
-    const char *why;   /* REFUSED: the reason (static text), else NULL */
+    char *owned;     /* the rewritten value, when an id was inserted */
+    const char *why; /* REFUSED: the reason (static text), else NULL */
 };
 
 /* Classifies line (len bytes, newline included or not) and builds the

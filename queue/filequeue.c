@@ -44,7 +44,8 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
-int filequeue_next(struct filequeue *q, const char **line, size_t *len, long *lineno, char *err, size_t errlen)
+int filequeue_next(struct filequeue *q, const char **line, size_t *len, long *lineno, char *err,
+                   size_t errlen)
 {
     for (;;) {
         errno = 0;

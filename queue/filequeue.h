@@ -13,7 +13,8 @@ struct filequeue *filequeue_open(const char *path, char *err, size_t errlen);
 /* Next non-blank line: 1 with *line (borrowed until the next call), *len and
  * *lineno set; 0 at end of input; -1 on a read error (err filled). The
  * trailing newline (and CR) is stripped. */
-int filequeue_next(struct filequeue *q, const char **line, size_t *len, long *lineno, char *err, size_t errlen);
+int filequeue_next(struct filequeue *q, const char **line, size_t *len, long *lineno, char *err,
+                   size_t errlen);
 
 void filequeue_close(struct filequeue *q);
 

@@ -11,6 +11,7 @@
  * jsonstrict_check_finite() on the caller's walk.
  */
 #include "queue/jsonstrict.h"
+#include "core/jread.h"
 #include "core/utf8.h"
 
 #include <math.h>
@@ -68,14 +69,16 @@ static int scan_raw(const char *buf, size_t len, char *err, size_t errlen)
             continue;
         }
         if (c < 0x20) {
-            jsonstrict_seterr(err, errlen, "invalid JSON: control character in string at offset %zu", i);
+            jsonstrict_seterr(err, errlen,
+                              "invalid JSON: control character in string at offset %zu", i);
             return -1;
         }
         if (c == '"') {
             in_string = 0;
         } else if (c == '\\' && i + 1 < len) {
             if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0) {
-                jsonstrict_seterr(err, errlen, "invalid JSON: NUL (\\u0000) in string at offset %zu", i);
+                jsonstrict_seterr(err, errlen,
+                                  "invalid JSON: NUL (\\u0000) in string at offset %zu", i);
                 return -1;
             }
             i++; /* skip the escaped character; a bad one is json-c's to report */
@@ -129,7 +132,7 @@ static int has_trailing(const char *buf, size_t len, int depth, size_t *end)
     if (!tok)
         return 0;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-                                    JSON_TOKENER_VALIDATE_UTF8);
+                                        JSON_TOKENER_VALIDATE_UTF8);
     v = json_tokener_parse_ex(tok, buf, (int)len);
     if (v && json_tokener_get_parse_end(tok) < len) {
         trailing = 1;
@@ -179,14 +182,75 @@ json_object *jsonstrict_parse(const char *buf, size_t len, int depth, char *err,
         if (e == json_tokener_error_depth)
             jsonstrict_seterr(err, errlen, "invalid JSON: nested deeper than %d levels", depth);
         else if (has_trailing(buf, len, depth, &end))
-            jsonstrict_seterr(err, errlen, "invalid JSON: trailing data after the value at offset %zu", end);
+            jsonstrict_seterr(err, errlen,
+                              "invalid JSON: trailing data after the value at offset %zu", end);
         else if (e == json_tokener_success) /* the literal null: parsed, but no value */
             jsonstrict_seterr(err, errlen, "must be a JSON object, not null");
         else
-            jsonstrict_seterr(err, errlen, "invalid JSON: %s at offset %zu", json_tokener_error_desc(e), end);
+            jsonstrict_seterr(err, errlen, "invalid JSON: %s at offset %zu",
+                              json_tokener_error_desc(e), end);
         json_object_put(v);
         v = NULL;
     }
     json_tokener_free(tok);
     return v;
+}
+
+/* What jread accepts but the tree-based reader did not, or read otherwise:
+ * a \u0000 escape (json-c keys are C strings), and a value nested deeper
+ * than json-c's tokener allows (max_depth levels: every value at
+ * most max_depth - 1 containers down). v is an accepted document. */
+int jsonstrict_needs_tree(const struct jread_val *v, int max_depth)
+{
+    const char *p = v->p, *end = v->p + v->n;
+    int depth = 0;
+
+    while (p < end) {
+        char c = *p++;
+        if (c == '"') {
+            while (*p != '"') {
+                if (*p == '\\') {
+                    if (p[1] == 'u' && memcmp(p + 2, "0000", 4) == 0)
+                        return 1;
+                    p++;
+                }
+                p++;
+            }
+            p++;
+        } else if (c == '[' || c == '{') {
+            if (++depth >= max_depth) {
+                while (p < end && is_space(*p))
+                    p++;
+                if (*p != ']' && *p != '}')
+                    return 1;
+            }
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+/* Resets every double in v to json-c's default form ("2." → "2.0"). */
+void jsonstrict_plain_doubles(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        json_object_set_serializer(v, NULL, NULL, NULL);
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            jsonstrict_plain_doubles(json_object_array_get_idx(v, i));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            jsonstrict_plain_doubles(val);
+        }
+        break;
+    }
+    default:
+        break;
+    }
 }

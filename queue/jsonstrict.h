@@ -18,8 +18,18 @@ json_object *jsonstrict_parse(const char *buf, size_t len, int depth, char *err,
  * "<field>: numbers must be finite" otherwise. */
 int jsonstrict_check_finite(json_object *v, const char *field, char *err, size_t errlen);
 
+struct jread_val;
+/* 1 when v (a document core/jread accepted) holds what jread reads but
+ * json-c's tokener does not, or reads otherwise: a \u0000 escape, or a value
+ * nested deeper than max_depth levels. The codec then reads it with json-c. */
+int jsonstrict_needs_tree(const struct jread_val *v, int max_depth);
+
+/* Resets every double in v to json-c's default text ("2." prints "2.0"). */
+void jsonstrict_plain_doubles(json_object *v);
+
 /* Fills err (when not NULL and errlen > 0) printf-style; shared by the
  * codec's files. */
-__attribute__((format(printf, 3, 4))) void jsonstrict_seterr(char *err, size_t errlen, const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void jsonstrict_seterr(char *err, size_t errlen,
+                                                             const char *fmt, ...);
 
 #endif

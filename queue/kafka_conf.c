@@ -16,8 +16,10 @@
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    enum log_level lvl = level <= 3 ? LOG_LVL_ERROR : level <= 4 ? LOG_LVL_WARN : level <= 6 ? LOG_LVL_INFO
-                                                                                            : LOG_LVL_DEBUG;
+    enum log_level lvl = level <= 3   ? LOG_LVL_ERROR
+                         : level <= 4 ? LOG_LVL_WARN
+                         : level <= 6 ? LOG_LVL_INFO
+                                      : LOG_LVL_DEBUG;
     if (log_enabled(lvl))
         log_write(lvl, NULL, "kafka %s: %s", fac, buf);
 }
@@ -40,7 +42,8 @@ static void hide_value(char *out, size_t cap, const char *msg, const char *value
     out[n] = '\0';
 }
 
-int kafka_conf_set(rd_kafka_conf_t *kc, const char *name, const char *value, char *err, size_t errlen)
+int kafka_conf_set(rd_kafka_conf_t *kc, const char *name, const char *value, char *err,
+                   size_t errlen)
 {
     char e[512], shown[512];
     if (rd_kafka_conf_set(kc, name, value, e, sizeof e) == RD_KAFKA_CONF_OK)
@@ -48,7 +51,8 @@ int kafka_conf_set(rd_kafka_conf_t *kc, const char *name, const char *value, cha
     hide_value(shown, sizeof shown, e, value);
     explicit_bzero(e, sizeof e);
     if (snprintf(err, errlen, "kafka property %s: %s", name, shown) >= (int)errlen)
-        err[errlen - 1] = '\0'; /* a cut message is fine; using the result silences -Wformat-truncation */
+        err[errlen - 1] =
+                '\0'; /* a cut message is fine; using the result silences -Wformat-truncation */
     return SY_ERR;
 }
 
@@ -60,8 +64,8 @@ int kafka_conf_set_pairs(rd_kafka_conf_t *kc, const char *const *pairs, char *er
     return rc;
 }
 
-rd_kafka_conf_t *kafka_conf_build(const char *brokers, const struct conf_kv *props, size_t n, const char *const *fixed,
-                                  char *err, size_t errlen)
+rd_kafka_conf_t *kafka_conf_build(const char *brokers, const struct conf_kv *props, size_t n,
+                                  const char *const *fixed, char *err, size_t errlen)
 {
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     int rc = kafka_conf_set(kc, "bootstrap.servers", brokers, err, errlen);
@@ -76,10 +80,11 @@ rd_kafka_conf_t *kafka_conf_build(const char *brokers, const struct conf_kv *pro
     return kc;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err, size_t errlen)
+rd_kafka_conf_t *kafka_conf_new(const struct conf *c, const char *const *fixed, char *err,
+                                size_t errlen)
 {
-    rd_kafka_conf_t *kc =
-        kafka_conf_build(c->kafka.brokers, c->kafka.properties, c->kafka.n_properties, fixed, err, errlen);
+    rd_kafka_conf_t *kc = kafka_conf_build(c->kafka.brokers, c->kafka.properties,
+                                           c->kafka.n_properties, fixed, err, errlen);
     if (kc)
         rd_kafka_conf_set_log_cb(kc, on_kafka_log);
     return kc;
@@ -122,7 +127,8 @@ rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
 {
     rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
     for (int i = 1; i < KAFKA_COMMIT_TRIES && commit_retriable(e); i++) {
-        LOG_DEBUG(NULL, "final commit: %s; again in %d ms", rd_kafka_err2str(e), KAFKA_COMMIT_RETRY_MS);
+        LOG_DEBUG(NULL, "final commit: %s; again in %d ms", rd_kafka_err2str(e),
+                  KAFKA_COMMIT_RETRY_MS);
         usleep(KAFKA_COMMIT_RETRY_MS * 1000);
         e = rd_kafka_commit(rk, NULL, 0);
     }
@@ -132,12 +138,13 @@ rd_kafka_resp_err_t kafka_commit_and_close(rd_kafka_t *rk)
     return e;
 }
 
-int kafka_assign_one(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offset, int add, char *err,
-                     size_t errlen)
+int kafka_assign_one(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offset, int add,
+                     char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, p)->offset = offset;
-    rd_kafka_error_t *e = add ? rd_kafka_incremental_assign(rk, l) : rd_kafka_incremental_unassign(rk, l);
+    rd_kafka_error_t *e =
+            add ? rd_kafka_incremental_assign(rk, l) : rd_kafka_incremental_unassign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (!e)
         return SY_OK;
@@ -146,7 +153,8 @@ int kafka_assign_one(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offse
     return SY_ERR;
 }
 
-rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, const char *what, char *err, size_t errlen)
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *kc, const char *what, char *err,
+                             size_t errlen)
 {
     char e[512];
     rd_kafka_t *rk = rd_kafka_new(type, kc, e, sizeof e);
@@ -175,17 +183,19 @@ int kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
     return n;
 }
 
-int kafka_topic_create(rd_kafka_t *rk, const char *what, const struct kafka_topic_spec *t, int *existed, char *err,
-                       size_t errlen)
+int kafka_topic_create(rd_kafka_t *rk, const char *what, const struct kafka_topic_spec *t,
+                       int *existed, char *err, size_t errlen)
 {
     char e[256];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(t->name, t->partitions, t->replication, e, sizeof e);
+    rd_kafka_NewTopic_t *nt =
+            rd_kafka_NewTopic_new(t->name, t->partitions, t->replication, e, sizeof e);
     if (!nt) {
         snprintf(err, errlen, "%s %s: %s", what, t->name, e);
         return SY_ERR;
     }
     for (size_t i = 0; t->configs && t->configs[i]; i += 2) {
-        if (rd_kafka_NewTopic_set_config(nt, t->configs[i], t->configs[i + 1]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_NewTopic_set_config(nt, t->configs[i], t->configs[i + 1]) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(err, errlen, "%s %s: topic config %s refused", what, t->name, t->configs[i]);
             rd_kafka_NewTopic_destroy(nt);
             return SY_ERR;
@@ -199,14 +209,17 @@ int kafka_topic_create(rd_kafka_t *rk, const char *what, const struct kafka_topi
     int rc = SY_ERR;
     const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
     size_t cnt = 0;
-    const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
-    rd_kafka_resp_err_t te = tr && cnt == 1 ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+    rd_kafka_resp_err_t te =
+            tr && cnt == 1 ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
     if (!ev) {
         snprintf(err, errlen, "%s %s: no answer from the broker", what, t->name);
     } else if (rd_kafka_event_error(ev) || !tr || cnt != 1) {
         snprintf(err, errlen, "%s %s: %s", what, t->name, rd_kafka_event_error_string(ev));
     } else if (te != RD_KAFKA_RESP_ERR_NO_ERROR && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        snprintf(err, errlen, "%s %s: %s", what, t->name, rd_kafka_topic_result_error_string(tr[0]));
+        snprintf(err, errlen, "%s %s: %s", what, t->name,
+                 rd_kafka_topic_result_error_string(tr[0]));
     } else {
         if (existed)
             *existed = te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
@@ -220,8 +233,8 @@ int kafka_topic_create(rd_kafka_t *rk, const char *what, const struct kafka_topi
     return rc;
 }
 
-int kafka_topic_config(rd_kafka_t *rk, const char *name, const char *key, char *out, size_t cap, char *err,
-                       size_t errlen)
+int kafka_topic_config(rd_kafka_t *rk, const char *name, const char *key, char *out, size_t cap,
+                       char *err, size_t errlen)
 {
     char e[256];
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
@@ -230,9 +243,11 @@ int kafka_topic_config(rd_kafka_t *rk, const char *name, const char *key, char *
     rd_kafka_AdminOptions_set_request_timeout(opt, KT_ADMIN_MS, e, sizeof e);
     rd_kafka_DescribeConfigs(rk, &cr, 1, opt, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KT_ADMIN_MS + 5000);
-    const rd_kafka_DescribeConfigs_result_t *res = ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
+    const rd_kafka_DescribeConfigs_result_t *res =
+            ev ? rd_kafka_event_DescribeConfigs_result(ev) : NULL;
     size_t n = 0;
-    const rd_kafka_ConfigResource_t **rs = res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : NULL;
+    const rd_kafka_ConfigResource_t **rs =
+            res ? rd_kafka_DescribeConfigs_result_resources(res, &n) : NULL;
     int rc = SY_ERR;
     if (!ev) {
         snprintf(err, errlen, "topic %s: no answer to DescribeConfigs", name);

@@ -32,8 +32,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
     w->on_ready(w->ud);
 }
 
-struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready, void *ud,
-                                  char *err, size_t errlen)
+struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready,
+                                  void *ud, char *err, size_t errlen)
 {
     struct kafka_wake *w = calloc(1, sizeof *w);
     if (!w) {
@@ -71,4 +71,3 @@ void kafka_wake_free(struct kafka_wake *w)
     uv_poll_stop(&w->poll);
     uv_close((uv_handle_t *)&w->poll, on_closed);
 }
-

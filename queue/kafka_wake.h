@@ -12,8 +12,8 @@
  * over a pipe watched by a uv_poll). on_ready runs on the loop thread. */
 struct kafka_wake;
 typedef void (*kafka_wake_fn)(void *ud);
-struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready, void *ud,
-                                  char *err, size_t errlen);
+struct kafka_wake *kafka_wake_new(uv_loop_t *uv, rd_kafka_queue_t *q, kafka_wake_fn on_ready,
+                                  void *ud, char *err, size_t errlen);
 /* Stop watching, disable the io event, close the pipe (async) and free. Does
  * not destroy q. */
 void kafka_wake_free(struct kafka_wake *w);

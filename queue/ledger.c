@@ -116,14 +116,15 @@ int ledger_decode(const void *val, size_t len, struct ledger_rec *out)
     int rc = SY_ERR;
     int64_t v = 0, attempt = 0;
     char st[16] = "";
-    if (!complete || !o || !json_object_is_type(o, json_type_object) || get_int(o, "v", &v, 1) != SY_OK)
+    if (!complete || !o || !json_object_is_type(o, json_type_object) ||
+        get_int(o, "v", &v, 1) != SY_OK)
         goto out;
     if (v != LEDGER_VERSION) {
         rc = SY_DECLINED;
         goto out;
     }
-    if (get_str(o, "state", st, sizeof st, 1) != SY_OK || get_int(o, "offset", &out->offset, 1) != SY_OK ||
-        out->offset < 0)
+    if (get_str(o, "state", st, sizeof st, 1) != SY_OK ||
+        get_int(o, "offset", &out->offset, 1) != SY_OK || out->offset < 0)
         goto out;
     if (strcmp(st, "created") == 0) {
         out->state = LEDGER_CREATED;
@@ -131,7 +132,8 @@ int ledger_decode(const void *val, size_t len, struct ledger_rec *out)
             get_str(o, "task_id", out->task_id, sizeof out->task_id, 1) != SY_OK ||
             get_int(o, "created_ms", &out->created_ms, 1) != SY_OK ||
             get_int(o, "attempt", &attempt, 0) != SY_OK ||
-            get_str(o, "worker", out->worker, sizeof out->worker, 0) != SY_OK || attempt < 0 || attempt > 1000000)
+            get_str(o, "worker", out->worker, sizeof out->worker, 0) != SY_OK || attempt < 0 ||
+            attempt > 1000000)
             goto out;
         out->attempt = (int)attempt;
     } else if (strcmp(st, "done") == 0) {
@@ -255,7 +257,8 @@ static void unlink_entry(struct lm_part *lp, struct lm_entry **pp)
     lp->n--;
 }
 
-int ledger_map_apply(struct ledger_map *m, int32_t p, const char *id, size_t idlen, const void *val, size_t vlen)
+int ledger_map_apply(struct ledger_map *m, int32_t p, const char *id, size_t idlen, const void *val,
+                     size_t vlen)
 {
     struct lm_part *lp = get_part(m, p, 1);
     if (!lp)
@@ -317,7 +320,8 @@ size_t ledger_map_floor(struct ledger_map *m, int32_t p, int64_t next, char **id
     return dropped;
 }
 
-int ledger_map_take(struct ledger_map *m, int32_t p, int64_t offset, const char *id, struct ledger_rec *out)
+int ledger_map_take(struct ledger_map *m, int32_t p, int64_t offset, const char *id,
+                    struct ledger_rec *out)
 {
     struct lm_part *lp = get_part(m, p, 0);
     if (!lp || !id)

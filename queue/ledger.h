@@ -21,7 +21,7 @@ enum ledger_state { LEDGER_NONE, LEDGER_CREATED, LEDGER_DONE };
 
 struct ledger_rec {
     enum ledger_state state;
-    int64_t offset;     /* the input message's offset */
+    int64_t offset; /* the input message's offset */
     /* created */
     char provider[64];
     char task_id[256];
@@ -29,7 +29,7 @@ struct ledger_rec {
     int attempt;        /* creates sent for the job so far, this one included */
     char worker[128];   /* "host:pid" of the worker that created it */
     /* done */
-    char status[16];    /* "succeeded" | "failed" */
+    char status[16]; /* "succeeded" | "failed" */
 };
 
 /* r as a JSON value (caller frees; *len its length). NULL when out of memory
@@ -50,7 +50,8 @@ void ledger_map_free(struct ledger_map *m); /* NULL ok */
 /* A record read from ledger partition p with key id: val NULL (or an
  * undecodable value) is a tombstone. SY_OK, or SY_ERR when out of memory.
  * Records below the partition's floor are not kept. */
-int ledger_map_apply(struct ledger_map *m, int32_t p, const char *id, size_t idlen, const void *val, size_t vlen);
+int ledger_map_apply(struct ledger_map *m, int32_t p, const char *id, size_t idlen, const void *val,
+                     size_t vlen);
 
 /* The partition's input starts at next: records for lower offsets are stale
  * (their jobs are committed) and dropped. Returns how many were dropped; the
@@ -61,7 +62,8 @@ size_t ledger_map_floor(struct ledger_map *m, int32_t p, int64_t next, char **id
 /* The record for the input message (p, offset) with job id: SY_OK and out
  * filled (the entry is removed), SY_DECLINED when there is none for exactly
  * that message. */
-int ledger_map_take(struct ledger_map *m, int32_t p, int64_t offset, const char *id, struct ledger_rec *out);
+int ledger_map_take(struct ledger_map *m, int32_t p, int64_t offset, const char *id,
+                    struct ledger_rec *out);
 
 /* Records held for partition p. */
 size_t ledger_map_count(const struct ledger_map *m, int32_t p);

@@ -28,10 +28,10 @@
 #define LK_CHECK_MS 3000
 
 struct ledgerk {
-    rd_kafka_t *prk;            /* writer */
-    rd_kafka_queue_t *pq;       /* its main queue (delivery reports) */
+    rd_kafka_t *prk;      /* writer */
+    rd_kafka_queue_t *pq; /* its main queue (delivery reports) */
     struct kafka_wake *pwake;
-    rd_kafka_t *rk;             /* reader */
+    rd_kafka_t *rk; /* reader */
     rd_kafka_queue_t *q;
     struct kafka_wake *wake;
     uv_timer_t tick;
@@ -50,12 +50,16 @@ static rd_kafka_t *admin_handle(const struct conf *c, int timeout_ms, char *err,
 }
 
 /* An existing ledger topic: enough partitions, compacted. */
-static int check_existing(rd_kafka_t *rk, const struct conf *c, int want, int have, char *err, size_t errlen)
+static int check_existing(rd_kafka_t *rk, const struct conf *c, int want, int have, char *err,
+                          size_t errlen)
 {
     const char *t = c->kafka.ledger_topic;
     if (have < want) {
-        snprintf(err, errlen, "kafka.ledger_topic %s has %d partitions, the input topic %s has %d: the ledger must "
-                 "have at least as many (add partitions, or name another topic)", t, have, c->kafka.input_topic, want);
+        snprintf(
+                err, errlen,
+                "kafka.ledger_topic %s has %d partitions, the input topic %s has %d: the ledger must "
+                "have at least as many (add partitions, or name another topic)",
+                t, have, c->kafka.input_topic, want);
         return SY_ERR;
     }
     char policy[128] = "", e[256] = "";
@@ -64,8 +68,11 @@ static int check_existing(rd_kafka_t *rk, const struct conf *c, int want, int ha
         return SY_AGAIN;
     }
     if (!strstr(policy, "compact")) {
-        snprintf(err, errlen, "kafka.ledger_topic %s has cleanup.policy=%s: it must be compacted "
-                 "(kafka-configs --alter --add-config cleanup.policy=compact, or name another topic)", t, policy);
+        snprintf(
+                err, errlen,
+                "kafka.ledger_topic %s has cleanup.policy=%s: it must be compacted "
+                "(kafka-configs --alter --add-config cleanup.policy=compact, or name another topic)",
+                t, policy);
         return SY_ERR;
     }
     return SY_OK;
@@ -73,8 +80,9 @@ static int check_existing(rd_kafka_t *rk, const struct conf *c, int want, int ha
 
 int ledgerk_ensure(const struct conf *c, char *err, size_t errlen)
 {
-    static const char *const configs[] = { "cleanup.policy", "compact", "min.compaction.lag.ms", "0",
-                                           "segment.ms", "3600000", NULL };
+    static const char *const configs[] = {
+        "cleanup.policy", "compact", "min.compaction.lag.ms", "0", "segment.ms", "3600000", NULL
+    };
     rd_kafka_t *rk = admin_handle(c, LK_META_MS, err, errlen);
     if (!rk)
         return SY_AGAIN;
@@ -82,20 +90,28 @@ int ledgerk_ensure(const struct conf *c, char *err, size_t errlen)
     int want = kafka_topic_partitions(rk, c->kafka.input_topic, LK_META_MS);
     int have = kafka_topic_partitions(rk, c->kafka.ledger_topic, LK_META_MS);
     const struct kafka_topic_spec spec = {
-        .name = c->kafka.ledger_topic, .partitions = want, .replication = -1, .configs = configs,
+        .name = c->kafka.ledger_topic,
+        .partitions = want,
+        .replication = -1,
+        .configs = configs,
     };
     if (want <= 0) {
-        snprintf(err, errlen, "kafka.ledger_topic: cannot read the partition count of input topic %s",
+        snprintf(err, errlen,
+                 "kafka.ledger_topic: cannot read the partition count of input topic %s",
                  c->kafka.input_topic);
     } else if (have > 0) {
         rc = check_existing(rk, c, want, have, err, errlen);
     } else if (kafka_topic_create(rk, "kafka.ledger_topic", &spec, NULL, err, errlen) == SY_OK) {
-        for (int i = 0; i < 50 && (have = kafka_topic_partitions(rk, c->kafka.ledger_topic, LK_META_MS)) <= 0; i++)
+        for (int i = 0;
+             i < 50 && (have = kafka_topic_partitions(rk, c->kafka.ledger_topic, LK_META_MS)) <= 0;
+             i++)
             rd_kafka_poll(rk, 100);
         if (have <= 0)
-            snprintf(err, errlen, "kafka.ledger_topic %s: not visible after creation", c->kafka.ledger_topic);
+            snprintf(err, errlen, "kafka.ledger_topic %s: not visible after creation",
+                     c->kafka.ledger_topic);
         else
-            rc = check_existing(rk, c, want, have, err, errlen); /* a racing creator may have made it otherwise */
+            rc = check_existing(rk, c, want, have, err,
+                                errlen); /* a racing creator may have made it otherwise */
     }
     rd_kafka_destroy(rk);
     return rc;
@@ -162,11 +178,8 @@ static void on_tick(uv_timer_t *h)
 static rd_kafka_t *writer(const struct conf *c, struct ledgerk *lk, char *err, size_t errlen)
 {
     const char *fixed[] = {
-        "enable.idempotence", "true",
-        "acks", "all",
-        "linger.ms", "2",
-        "queue.buffering.max.messages", LK_MAX_MESSAGES,
-        NULL,
+        "enable.idempotence",           "true",          "acks", "all", "linger.ms", "2",
+        "queue.buffering.max.messages", LK_MAX_MESSAGES, NULL,
     };
     static const char *const soft[] = { "message.timeout.ms", LK_MSG_TIMEOUT_MS, NULL };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
@@ -183,21 +196,28 @@ static rd_kafka_t *reader(const struct conf *c, char *err, size_t errlen)
     char group[512];
     snprintf(group, sizeof group, "%s.ledger", c->kafka.group);
     const char *fixed[] = {
-        "group.id", group, /* never joined, never committed: assign() only */
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
-        "auto.offset.reset", "earliest",
-        "enable.partition.eof", "true",
-        "allow.auto.create.topics", "false",
-        "fetch.wait.max.ms", "10", /* the end of a partition is what a takeover waits for */
+        "group.id",
+        group, /* never joined, never committed: assign() only */
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "auto.offset.reset",
+        "earliest",
+        "enable.partition.eof",
+        "true",
+        "allow.auto.create.topics",
+        "false",
+        "fetch.wait.max.ms",
+        "10", /* the end of a partition is what a takeover waits for */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
     return kc ? kafka_client_new(RD_KAFKA_CONSUMER, kc, "ledger reader", err, errlen) : NULL;
 }
 
-struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct ledgerk_cbs *cbs, char *err,
-                            size_t errlen)
+struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct ledgerk_cbs *cbs,
+                            char *err, size_t errlen)
 {
     struct ledgerk *lk = calloc(1, sizeof *lk);
     if (!lk || !(lk->topic = strdup(c->kafka.ledger_topic))) {
@@ -231,13 +251,14 @@ struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct le
     return lk;
 }
 
-int ledgerk_write(struct ledgerk *lk, int32_t p, const char *id, const void *val, size_t vlen, int tag, char *err,
-                  size_t errlen)
+int ledgerk_write(struct ledgerk *lk, int32_t p, const char *id, const void *val, size_t vlen,
+                  int tag, char *err, size_t errlen)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(lk->prk, RD_KAFKA_V_TOPIC(lk->topic), RD_KAFKA_V_PARTITION(p),
-                                              RD_KAFKA_V_KEY(id, strlen(id)), RD_KAFKA_V_VALUE((void *)val, val ? vlen : 0),
-                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                              RD_KAFKA_V_OPAQUE((void *)(intptr_t)tag), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+            lk->prk, RD_KAFKA_V_TOPIC(lk->topic), RD_KAFKA_V_PARTITION(p),
+            RD_KAFKA_V_KEY(id, strlen(id)), RD_KAFKA_V_VALUE((void *)val, val ? vlen : 0),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(intptr_t)tag),
+            RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errlen, "%s", rd_kafka_err2str(e));
         return SY_ERR;
@@ -264,8 +285,10 @@ int ledgerk_flush(struct ledgerk *lk, int timeout_ms)
 static void change(struct ledgerk *lk, int32_t p, int add)
 {
     char e[256];
-    if (lk && kafka_assign_one(lk->rk, lk->topic, p, RD_KAFKA_OFFSET_BEGINNING, add, e, sizeof e) != SY_OK)
-        LOG_DEBUG(NULL, "ledger topic %s: %s partition %d: %s", lk->topic, add ? "read" : "stop reading", (int)p, e);
+    if (lk && kafka_assign_one(lk->rk, lk->topic, p, RD_KAFKA_OFFSET_BEGINNING, add, e, sizeof e) !=
+                      SY_OK)
+        LOG_DEBUG(NULL, "ledger topic %s: %s partition %d: %s", lk->topic,
+                  add ? "read" : "stop reading", (int)p, e);
 }
 
 void ledgerk_read(struct ledgerk *lk, int32_t p)

@@ -22,7 +22,8 @@ struct ledgerk;
 
 struct ledgerk_cbs {
     /* A record of partition p (key and value borrowed; val NULL = tombstone). */
-    void (*on_record)(void *ud, int32_t p, const char *key, size_t klen, const void *val, size_t vlen);
+    void (*on_record)(void *ud, int32_t p, const char *key, size_t klen, const void *val,
+                      size_t vlen);
     /* Partition p was read to its end. */
     void (*on_eof)(void *ud, int32_t p);
     /* A write ended: ok, or err says why; latency_s from produce to ack;
@@ -45,14 +46,14 @@ int ledgerk_ensure(const struct conf *c, char *err, size_t errlen);
 int ledgerk_check(const struct conf *c, char *err, size_t errlen);
 
 /* The writer and the (idle) reader. NULL with err. cbs copied. */
-struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct ledgerk_cbs *cbs, char *err,
-                            size_t errlen);
+struct ledgerk *ledgerk_new(uv_loop_t *uv, const struct conf *c, const struct ledgerk_cbs *cbs,
+                            char *err, size_t errlen);
 
 /* Queue a record for partition p keyed by id (val NULL = tombstone; both
  * copied). SY_OK; SY_ERR with err when it cannot even be queued (full
  * queue, unknown topic): no on_ack follows. Loop thread. */
-int ledgerk_write(struct ledgerk *lk, int32_t p, const char *id, const void *val, size_t vlen, int tag, char *err,
-                  size_t errlen);
+int ledgerk_write(struct ledgerk *lk, int32_t p, const char *id, const void *val, size_t vlen,
+                  int tag, char *err, size_t errlen);
 
 /* Writes queued and not yet acknowledged or failed. */
 size_t ledgerk_outstanding(const struct ledgerk *lk);

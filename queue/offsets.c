@@ -42,10 +42,10 @@ struct part {
 
 struct offsets {
     struct part *slots;
-    size_t cap;      /* power of two */
-    unsigned shift;  /* 32 - log2(cap), for the multiplicative hash */
-    size_t used;     /* partitions */
-    size_t total;    /* pending jobs, all partitions */
+    size_t cap;     /* power of two */
+    unsigned shift; /* 32 - log2(cap), for the multiplicative hash */
+    size_t used;    /* partitions */
+    size_t total;   /* pending jobs, all partitions */
 };
 
 /* ---- hash table ---------------------------------------------------------- */

@@ -37,7 +37,8 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     struct producer *p = opaque;
     p->outstanding--;
-    p->dr(p->ud, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err, rd_kafka_err2str(m->err), m);
+    p->dr(p->ud, m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR, m->err,
+          rd_kafka_err2str(m->err), m);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -74,17 +75,17 @@ static void on_tick(uv_timer_t *t)
     producer_serve(t->data);
 }
 
-struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr, producer_fatal_fn fatal,
-                              void *ud, char *err, size_t errlen)
+struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr,
+                              producer_fatal_fn fatal, void *ud, char *err, size_t errlen)
 {
     static const char *const fixed[] = {
-        "enable.idempotence", "true",
-        "acks", "all",
-        NULL,
+        "enable.idempotence", "true", "acks", "all", NULL,
     };
     static const char *const soft[] = {
-        "message.max.bytes", "1000000",
-        "linger.ms", "5", /* batches results under load; an operator may trade it for latency */
+        "message.max.bytes",
+        "1000000",
+        "linger.ms",
+        "5", /* batches results under load; an operator may trade it for latency */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
@@ -127,14 +128,17 @@ int producer_warm(struct producer *p, const char *topic, int timeout_ms)
     return topic && topic[0] ? kafka_topic_partitions(p->rk, topic, timeout_ms) : 0;
 }
 
-int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
-                  size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+int producer_send(struct producer *p, const char *topic, const void *key, size_t klen,
+                  const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err,
+                  size_t errlen)
 {
-    return producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, klen, val, vlen, hdrs, opaque, err, errlen);
+    return producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, klen, val, vlen, hdrs, opaque,
+                            err, errlen);
 }
 
-int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
-                     const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen)
+int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key,
+                     size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                     void *opaque, char *err, size_t errlen)
 {
     rd_kafka_resp_err_t e;
     if (hdrs) {
@@ -145,7 +149,8 @@ int producer_send_to(struct producer *p, const char *topic, int32_t partition, c
     } else {
         e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                               RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+                              RD_KAFKA_V_END);
     }
     p->last_err = e;
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -17,8 +17,8 @@ struct producer;
  * code/err say why and m (borrowed for the call) still carries the payload,
  * key and headers, so the owner may send it again. opaque is what
  * producer_send got. Runs on the loop. */
-typedef void (*producer_dr_fn)(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code, const char *err,
-                               const rd_kafka_message_t *m);
+typedef void (*producer_dr_fn)(void *ud, void *opaque, int ok, rd_kafka_resp_err_t code,
+                               const char *err, const rd_kafka_message_t *m);
 
 /* Fatal producer error (e.g. the idempotent producer lost its state). */
 typedef void (*producer_fatal_fn)(void *ud, const char *reason);
@@ -26,19 +26,21 @@ typedef void (*producer_fatal_fn)(void *ud, const char *reason);
 /* The result/DLQ producer for c->kafka (read during the call only). dr and
  * fatal run on the loop thread with ud; uv is borrowed and must outlive the
  * producer. Caller frees with producer_free(). NULL with err on failure. */
-struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr, producer_fatal_fn fatal,
-                              void *ud, char *err, size_t errlen);
+struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr,
+                              producer_fatal_fn fatal, void *ud, char *err, size_t errlen);
 
 /* Queue one message (key, value and headers are copied; hdrs is taken over on
  * SY_OK and left to the caller otherwise; may be NULL). SY_OK; SY_AGAIN when
  * the local queue is full (caller retries after some deliveries); SY_ERR with
  * err filled (producer_last_error() says which error). */
-int producer_send(struct producer *p, const char *topic, const void *key, size_t klen, const void *val,
-                  size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
+int producer_send(struct producer *p, const char *topic, const void *key, size_t klen,
+                  const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err,
+                  size_t errlen);
 
 /* Same, to one partition (RD_KAFKA_PARTITION_UA = the partitioner's choice). */
-int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
-                     const void *val, size_t vlen, rd_kafka_headers_t *hdrs, void *opaque, char *err, size_t errlen);
+int producer_send_to(struct producer *p, const char *topic, int32_t partition, const void *key,
+                     size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs,
+                     void *opaque, char *err, size_t errlen);
 
 /* The librdkafka error of the last producer_send()/producer_send_to() (0 after
  * a success; __QUEUE_FULL after SY_AGAIN). */

@@ -17,14 +17,16 @@ int tmpl_apply(const struct conf *c, struct codec_job *job, char *err, size_t er
         return SY_ERR;
     }
     if (job->prompt) { /* the codec refuses this; kept for jobs built by hand */
-        snprintf(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
+        snprintf(err, errlen,
+                 "prompt: not allowed together with template (the template makes the prompt)");
         return SY_ERR;
     }
     enum codec_op op = job->op;
     if (!job->op_set && t->op != CONF_OP_UNSET)
         op = t->op == CONF_OP_EDIT ? CODEC_OP_EDIT : CODEC_OP_GENERATE;
     if (op == CODEC_OP_EDIT && job->n_image_urls == 0) {
-        snprintf(err, errlen, "image_urls: required for operation edit (template \"%s\" edits the job's image)",
+        snprintf(err, errlen,
+                 "image_urls: required for operation edit (template \"%s\" edits the job's image)",
                  t->name);
         return SY_ERR;
     }

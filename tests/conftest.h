@@ -28,8 +28,10 @@ static inline void conftest_set_env(void)
 }
 
 /* One valid kie provider on one line; tests append to it. */
-#define KIE "{ name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\"; api_key_env = \"SY_T_KIE_KEY\"; "
-#define REP "{ name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"https://api.replicate.com\"; api_key_env = \"SY_T_REP_KEY\"; "
+#define KIE                                                                                        \
+    "{ name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\"; api_key_env = \"SY_T_KIE_KEY\"; "
+#define REP                                                                                        \
+    "{ name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"https://api.replicate.com\"; api_key_env = \"SY_T_REP_KEY\"; "
 #define MIN "providers = ( " KIE "} );\n"
 
 /* text loaded as "t.conf"; fails the test if it does not load. */

@@ -57,9 +57,11 @@ void world_produce_jobs(struct world *w, int from, int to, int slow_every, const
     for (int i = from; i < to; i++) {
         char id[32], val[256];
         snprintf(id, sizeof id, "job-%d", i);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d%s\",\"providers\":[\"%s\"]}", id, i,
-                 slow_every > 0 && i % slow_every == 0 ? slow : "", i % 2 ? "kie" : "replicate");
-        kt_produce(w->prod, w->in, i % w->partitions, id, strlen(id), val, strlen(val), NULL, &w->drs[i]);
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d%s\",\"providers\":[\"%s\"]}",
+                 id, i, slow_every > 0 && i % slow_every == 0 ? slow : "",
+                 i % 2 ? "kie" : "replicate");
+        kt_produce(w->prod, w->in, i % w->partitions, id, strlen(id), val, strlen(val), NULL,
+                   &w->drs[i]);
     }
     kt_producer_flush(w->prod, 60000);
 }
@@ -72,8 +74,8 @@ void world_stop_workers(struct world *w, int timeout_s)
             continue;
         long ms = 0;
         int rc = kt_worker_stop(w->pids[i], timeout_s, &ms);
-        cr_assert_eq(rc, 0, "worker %ld exited %d after SIGTERM (%ld ms); logs in %s", (long)w->pids[i], rc, ms,
-                     w->dir);
+        cr_assert_eq(rc, 0, "worker %ld exited %d after SIGTERM (%ld ms); logs in %s",
+                     (long)w->pids[i], rc, ms, w->dir);
         w->pids[i] = 0;
     }
 }

@@ -41,8 +41,9 @@ const char *kt_brokers(void)
 {
     const char *b = getenv("SY_KAFKA_BROKERS");
     if (!b || !*b)
-        cr_assert_fail("SY_KAFKA_BROKERS is not set: start a broker (scripts/kafka.sh start) and export "
-                       "SY_KAFKA_BROKERS=127.0.0.1:PORT, or run scripts/test.sh");
+        cr_assert_fail(
+                "SY_KAFKA_BROKERS is not set: start a broker (scripts/kafka.sh start) and export "
+                "SY_KAFKA_BROKERS=127.0.0.1:PORT, or run scripts/test.sh");
     return b;
 }
 
@@ -83,12 +84,14 @@ static int wait_topic(rd_kafka_t *rk, const char *topic, int want, int timeout_m
     int n = -1;
     for (;;) {
         const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
-            md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topics[0].partition_cnt > 0) {
             const struct rd_kafka_metadata_topic *t = &md->topics[0];
             int led = 0;
             for (int i = 0; i < t->partition_cnt; i++)
-                led += t->partitions[i].leader >= 0 && t->partitions[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+                led += t->partitions[i].leader >= 0 &&
+                       t->partitions[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
             if (led == t->partition_cnt && (want <= 0 || t->partition_cnt == want))
                 n = t->partition_cnt;
         }
@@ -110,7 +113,10 @@ void kt_create_topic(const char *name, int partitions, long max_message_bytes)
     snprintf(v, sizeof v, "%ld", max_message_bytes);
     const char *const configs[] = { "max.message.bytes", v, NULL };
     const struct kafka_topic_spec t = {
-        .name = name, .partitions = partitions, .replication = 1, .configs = max_message_bytes > 0 ? configs : NULL,
+        .name = name,
+        .partitions = partitions,
+        .replication = 1,
+        .configs = max_message_bytes > 0 ? configs : NULL,
     };
     cr_assert_eq(kafka_topic_create(rk, "CreateTopics", &t, NULL, e, sizeof e), SY_OK, "%s", e);
     wait_topic(rk, name, partitions, 30000);
@@ -148,14 +154,16 @@ struct kt_producer *kt_producer_new(void)
     struct kt_producer *p = calloc(1, sizeof *p);
     cr_assert_not_null(p);
     static const char *const extra[] = {
-        "enable.idempotence", "true", "acks", "all", "linger.ms", "5", "message.max.bytes", "8388608", NULL,
+        "enable.idempotence", "true",    "acks", "all", "linger.ms", "5",
+        "message.max.bytes",  "8388608", NULL,
     };
     p->rk = client(RD_KAFKA_PRODUCER, extra, p);
     return p;
 }
 
-void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
-                const void *val, size_t vlen, const char *const *headers, struct kt_dr *dr)
+void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, const void *key,
+                size_t klen, const void *val, size_t vlen, const char *const *headers,
+                struct kt_dr *dr)
 {
     for (int tries = 0;; tries++) {
         rd_kafka_headers_t *h = NULL;
@@ -173,7 +181,8 @@ void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, con
         else
             e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                                   RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(dr), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(dr),
+                                  RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             p->queued++;
             return;
@@ -189,8 +198,8 @@ void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, con
 void kt_producer_flush(struct kt_producer *p, int timeout_ms)
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
-    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "flush: %s (%ld of %ld reported)", rd_kafka_err2str(e),
-                 p->reported, p->queued);
+    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "flush: %s (%ld of %ld reported)",
+                 rd_kafka_err2str(e), p->reported, p->queued);
     cr_assert_eq(p->failed, 0, "%ld deliveries failed; first: %s", p->failed, p->first_error);
 }
 
@@ -207,7 +216,8 @@ void kt_producer_free(struct kt_producer *p)
 
 struct kt_reader {
     rd_kafka_t *rk;
-    rd_kafka_t *side; /* watermark queries: a broker answers a connection's requests in order, so on the
+    rd_kafka_t *
+            side; /* watermark queries: a broker answers a connection's requests in order, so on the
                          consumer's own connection each would wait behind a long-poll fetch */
     rd_kafka_topic_partition_list_t *parts;
     char *topic;
@@ -223,9 +233,21 @@ struct kt_reader *kt_reader_new(const char *topic)
     char group[160];
     kt_unique(group, sizeof group, "reader");
     const char *extra[] = {
-        "group.id", group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-        "enable.partition.eof", "false", "auto.offset.reset", "earliest", "receive.message.max.bytes", "100000000",
-        "fetch.wait.max.ms", "100", NULL,
+        "group.id",
+        group,
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "enable.partition.eof",
+        "false",
+        "auto.offset.reset",
+        "earliest",
+        "receive.message.max.bytes",
+        "100000000",
+        "fetch.wait.max.ms",
+        "100",
+        NULL,
     };
     r->rk = client(RD_KAFKA_CONSUMER, extra, NULL);
     r->side = client(RD_KAFKA_PRODUCER, NULL, NULL);
@@ -251,7 +273,8 @@ size_t kt_reader_drain(struct kt_reader *r, kt_record_fn fn, void *ud, int timeo
         int64_t lo = 0, hi = 0;
         hw[i] = -1;
         while (kt_now_ms() < end) {
-            if (rd_kafka_query_watermark_offsets(r->side, r->topic, i, &lo, &hi, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (rd_kafka_query_watermark_offsets(r->side, r->topic, i, &lo, &hi, 5000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
                 hw[i] = hi;
                 if (r->next[i] < 0 && hi == lo)
                     r->next[i] = hi; /* empty so far */
@@ -327,9 +350,12 @@ void kt_committed(const char *group, const char *topic, int n, int64_t *out)
             break;
         kt_sleep_ms(500);
     }
-    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "committed offsets of %s: %s", group, rd_kafka_err2str(e));
+    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "committed offsets of %s: %s", group,
+                 rd_kafka_err2str(e));
     for (int i = 0; i < n; i++)
-        out[i] = l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].offset >= 0 ? l->elems[i].offset : -1;
+        out[i] = l->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[i].offset >= 0
+                         ? l->elems[i].offset
+                         : -1;
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
 }
@@ -346,7 +372,8 @@ void kt_end_offsets(const char *topic, int n, int64_t *out)
                 break;
             kt_sleep_ms(500);
         }
-        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s/%d: %s", topic, i, rd_kafka_err2str(e));
+        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s/%d: %s", topic, i,
+                     rd_kafka_err2str(e));
         out[i] = hi;
     }
     rd_kafka_destroy(rk);
@@ -357,25 +384,31 @@ int kt_group_members(const char *group, struct kt_member *out, int cap, int *sta
     rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL, NULL);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     char e[512];
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_AdminOptions_t *opt =
+            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
     rd_kafka_AdminOptions_set_request_timeout(opt, 10000, e, sizeof e);
     const char *groups[] = { group };
     rd_kafka_DescribeConsumerGroups(rk, groups, 1, opt, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
     int n = -1;
     *stable = 0;
-    const rd_kafka_DescribeConsumerGroups_result_t *res = ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
+    const rd_kafka_DescribeConsumerGroups_result_t *res =
+            ev ? rd_kafka_event_DescribeConsumerGroups_result(ev) : NULL;
     size_t cnt = 0;
-    const rd_kafka_ConsumerGroupDescription_t **g = res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &cnt) : NULL;
+    const rd_kafka_ConsumerGroupDescription_t **g =
+            res ? rd_kafka_DescribeConsumerGroups_result_groups(res, &cnt) : NULL;
     if (g && cnt == 1 && !rd_kafka_ConsumerGroupDescription_error(g[0])) {
-        *stable = rd_kafka_ConsumerGroupDescription_state(g[0]) == RD_KAFKA_CONSUMER_GROUP_STATE_STABLE;
+        *stable = rd_kafka_ConsumerGroupDescription_state(g[0]) ==
+                  RD_KAFKA_CONSUMER_GROUP_STATE_STABLE;
         n = (int)rd_kafka_ConsumerGroupDescription_member_count(g[0]);
         for (int i = 0; i < n && i < cap; i++) {
-            const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g[0], (size_t)i);
+            const rd_kafka_MemberDescription_t *m =
+                    rd_kafka_ConsumerGroupDescription_member(g[0], (size_t)i);
             memset(&out[i], 0, sizeof out[i]);
-            snprintf(out[i].client_id, sizeof out[i].client_id, "%s", rd_kafka_MemberDescription_client_id(m));
+            snprintf(out[i].client_id, sizeof out[i].client_id, "%s",
+                     rd_kafka_MemberDescription_client_id(m));
             const rd_kafka_topic_partition_list_t *pl =
-                rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+                    rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
             for (int k = 0; pl && k < pl->cnt; k++) {
                 if (pl->elems[k].partition >= 0 && pl->elems[k].partition < 64)
                     out[i].partitions |= 1ull << pl->elems[k].partition;
@@ -407,9 +440,10 @@ void kt_wait_group(const char *group, int n, int partitions, int timeout_ms)
             return;
         kt_sleep_ms(250);
     }
-    cr_assert_fail("group %s: wanted %d stable members holding %d partitions; last seen %d members (%s), %d "
-                   "partitions, %d members without any",
-                   group, n, partitions, got, stable ? "stable" : "not stable", held, empty);
+    cr_assert_fail(
+            "group %s: wanted %d stable members holding %d partitions; last seen %d members (%s), %d "
+            "partitions, %d members without any",
+            group, n, partitions, got, stable ? "stable" : "not stable", held, empty);
 }
 
 /* ---- config and worker processes ---- */
@@ -428,11 +462,14 @@ void kt_write_config(const struct fakeprov *fp, const char *path, const struct k
     const char *pe = prov_extra ? prov_extra : "";
     const char *we = worker_extra ? worker_extra : "";
     const char *kp = kafka_props ? kafka_props : "";
-    const char *poll = dflt(pe, "poll", "poll = { mode = \"fixed\"; first_ms = 50; interval_ms = 50; max_s = 120; };");
+    const char *poll =
+            dflt(pe, "poll",
+                 "poll = { mode = \"fixed\"; first_ms = 50; interval_ms = 50; max_s = 120; };");
     /* Far above anything a test sends: the tests measure delivery, not limits. */
-    const char *limits = dflt(pe, "rate_limit",
-                              "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"
-                              " poll_per_s = 100000.0; poll_burst = 100000; max_in_flight = 100000; };");
+    const char *limits = dflt(
+            pe, "rate_limit",
+            "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"
+            " poll_per_s = 100000.0; poll_burst = 100000; max_in_flight = 100000; };");
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
     fprintf(f,
@@ -445,12 +482,13 @@ void kt_write_config(const struct fakeprov *fp, const char *path, const struct k
             "worker = { metrics_listen = \"\"; %s %s %s %s %s %s };\n"
             "kafka = { brokers = \"%s\"; group = \"%s\"; input_topic = \"%s\"; output_topic = \"%s\";\n"
             "  dlq_topic = \"%s\"; properties = { %s }; };\n",
-            fp->port, poll, limits, pe, fp->port, poll, limits, pe, dflt(we, "log_level", "log_level = \"info\";"),
+            fp->port, poll, limits, pe, fp->port, poll, limits, pe,
+            dflt(we, "log_level", "log_level = \"info\";"),
             dflt(we, "max_in_flight", "max_in_flight = 1000;"),
             dflt(we, "request_timeout_ms", "request_timeout_ms = 5000;"),
             dflt(we, "connect_timeout_ms", "connect_timeout_ms = 2000;"),
-            dflt(we, "shutdown_grace_s", "shutdown_grace_s = 10;"), we, kt_brokers(), t->group, t->input,
-            t->output, t->dlq, kp);
+            dflt(we, "shutdown_grace_s", "shutdown_grace_s = 10;"), we, kt_brokers(), t->group,
+            t->input, t->output, t->dlq, kp);
     fclose(f);
 }
 

@@ -44,8 +44,9 @@ struct kt_producer *kt_producer_new(void);
 /* Queue one message (key/val may be NULL; partition RD_KAFKA_PARTITION_UA for
  * the partitioner). headers: NULL or "name", "value", ..., NULL. dr (may be
  * NULL) is borrowed until kt_producer_flush() returns. */
-void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, const void *key, size_t klen,
-                const void *val, size_t vlen, const char *const *headers, struct kt_dr *dr);
+void kt_produce(struct kt_producer *p, const char *topic, int32_t partition, const void *key,
+                size_t klen, const void *val, size_t vlen, const char *const *headers,
+                struct kt_dr *dr);
 /* Wait for every delivery report (asserts within timeout_ms, and that none failed). */
 void kt_producer_flush(struct kt_producer *p, int timeout_ms);
 void kt_producer_free(struct kt_producer *p);

@@ -24,10 +24,12 @@ char *provtest_read_fixture(const char *dir, const char *name, size_t *len)
     return buf;
 }
 
-void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const char *body, size_t len, long http,
-                    const char *retry_after, struct prov_result *res)
+void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const char *body,
+                    size_t len, long http, const char *retry_after, struct prov_result *res)
 {
-    struct prov_reply r = {.http_status = http, .body = body, .body_len = len, .retry_after = retry_after};
+    struct prov_reply r = {
+        .http_status = http, .body = body, .body_len = len, .retry_after = retry_after
+    };
     prov_result_init(res);
     if (w == PROVTEST_CREATE)
         ops->parse_create(&r, res);
@@ -35,8 +37,8 @@ void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const ch
         ops->parse_poll(&r, res);
 }
 
-void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file, const char *body,
-                              enum provtest_parser w, long http, long want_ms)
+void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file,
+                              const char *body, enum provtest_parser w, long http, long want_ms)
 {
     size_t len = body ? strlen(body) : 0;
     char *fx = file ? provtest_read_fixture(dir, file, &len) : NULL;
@@ -49,30 +51,32 @@ void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const
     free(fx);
 }
 
-void provtest_check_fixture(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
-                            const char *url_prefix)
+void provtest_check_fixture(const struct prov_ops *ops, const char *dir,
+                            const struct provtest_fx *t, const char *url_prefix)
 {
     size_t len;
     char *body = provtest_read_fixture(dir, t->file, &len);
     struct prov_result res;
-    provtest_parse(ops, t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL, &res);
-    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome, t->outcome,
-                 res.message);
+    provtest_parse(ops, t->parser, body, len, t->http, t->retry_after[0] ? t->retry_after : NULL,
+                   &res);
+    cr_expect_eq(res.outcome, t->outcome, "%s: outcome %d, want %d (%s)", t->file, res.outcome,
+                 t->outcome, res.message);
     cr_expect_eq(res.cls, t->cls, "%s: class %s, want %s", t->file, prov_class_name(res.cls),
                  prov_class_name(t->cls));
     cr_expect_eq(res.kind, t->kind, "%s: kind %d, want %d", t->file, res.kind, t->kind);
     cr_expect_str_eq(res.code, t->code, "%s: code \"%s\", want \"%s\"", t->file, res.code, t->code);
     cr_expect_eq(res.n_urls, t->n_urls, "%s: %zu urls", t->file, res.n_urls);
     cr_expect_eq(res.http_status, t->http);
-    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file, res.retry_after_ms);
+    cr_expect_eq(res.retry_after_ms, t->retry_after_ms, "%s: retry_after_ms %ld", t->file,
+                 res.retry_after_ms);
     if (t->task_id[0])
         cr_expect(res.task_id && strcmp(res.task_id, t->task_id) == 0, "%s: task_id %s", t->file,
                   res.task_id ? res.task_id : "(null)");
     else
         cr_expect_null(res.task_id, "%s: unexpected task_id", t->file);
     if (t->msg_has[0])
-        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"", t->file, res.message,
-                  t->msg_has);
+        cr_expect(strstr(res.message, t->msg_has) != NULL, "%s: message \"%s\" lacks \"%s\"",
+                  t->file, res.message, t->msg_has);
     if (res.outcome == PROV_FAILED)
         cr_expect(res.message[0] != '\0', "%s: failure without a message", t->file);
     size_t plen = strlen(url_prefix);
@@ -82,11 +86,13 @@ void provtest_check_fixture(const struct prov_ops *ops, const char *dir, const s
     free(body);
 }
 
-void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t, unsigned flags)
+void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
+                    unsigned flags)
 {
     size_t len;
     char *body = provtest_read_fixture(dir, t->file, &len);
-    const char *ra = (flags & PROVTEST_PREFIX_RETRY_AFTER) && t->retry_after[0] ? t->retry_after : NULL;
+    const char *ra =
+            (flags & PROVTEST_PREFIX_RETRY_AFTER) && t->retry_after[0] ? t->retry_after : NULL;
     size_t whole = len; /* the document without its trailing newline is complete */
     while (whole > 0 && (body[whole - 1] == '\n' || body[whole - 1] == '\r'))
         whole--;
@@ -100,7 +106,8 @@ void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct pr
             cr_expect(memchr(res.message, '\0', sizeof(res.message)) != NULL);
             cr_expect(memchr(res.code, '\0', sizeof(res.code)) != NULL);
             if (n < whole)
-                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success", t->file, n);
+                cr_expect_neq(res.outcome, PROV_SUCCEEDED, "%s: prefix %zu parsed as success",
+                              t->file, n);
             if ((flags & PROVTEST_PREFIX_URLS) && res.outcome == PROV_SUCCEEDED)
                 cr_expect_gt(res.n_urls, 0);
             if (res.outcome == PROV_CREATED)
@@ -110,7 +117,7 @@ void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct pr
         free(cut);
     }
     /* single-byte mutations: quotes, brackets, digits, NUL, invalid UTF-8 */
-    static const char subst[] = {'"', '{', ']', '0', '\0', '\xff', ' '};
+    static const char subst[] = { '"', '{', ']', '0', '\0', '\xff', ' ' };
     char *mut = len ? malloc(len) : NULL;
     for (size_t i = 0; i < len; i++) {
         for (size_t k = 0; k < sizeof(subst); k++) {

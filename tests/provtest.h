@@ -26,11 +26,11 @@ struct provtest_fx {
     enum prov_outcome outcome;
     enum prov_class cls;
     enum prov_kind kind;
-    char code[32];        /* expected code[] */
+    char code[32]; /* expected code[] */
     size_t n_urls;
-    char task_id[48];     /* "" = no task id expected */
+    char task_id[48]; /* "" = no task id expected */
     long retry_after_ms;
-    char msg_has[64];     /* substring of message; "" = not checked */
+    char msg_has[64]; /* substring of message; "" = not checked */
 };
 
 /* Read SY_FIXTURES/dir/name into a malloc'd buffer of exactly its size
@@ -40,18 +40,18 @@ char *provtest_read_fixture(const char *dir, const char *name, size_t *len);
 /* Run ops' create or poll parser over body (borrowed; may be NULL when len is
  * 0) with this status and Retry-After (NULL = none). Initializes *res; the
  * caller cleans it with prov_result_cleanup(). */
-void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const char *body, size_t len, long http,
-                    const char *retry_after, struct prov_result *res);
+void provtest_parse(const struct prov_ops *ops, enum provtest_parser w, const char *body,
+                    size_t len, long http, const char *retry_after, struct prov_result *res);
 
 /* Parse fixture row t from SY_FIXTURES/dir and expect every field of the row;
  * every result URL must start with url_prefix. */
-void provtest_check_fixture(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
-                            const char *url_prefix);
+void provtest_check_fixture(const struct prov_ops *ops, const char *dir,
+                            const struct provtest_fx *t, const char *url_prefix);
 
 /* Parse SY_FIXTURES/dir/file (file not NULL) or the NUL-terminated body
  * (file NULL: it must parse as a success) and expect duration_ms == want_ms. */
-void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file, const char *body,
-                              enum provtest_parser w, long http, long want_ms);
+void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const char *file,
+                              const char *body, enum provtest_parser w, long http, long want_ms);
 
 /* Flags for provtest_sweep(). */
 #define PROVTEST_PREFIX_RETRY_AFTER 1 /* pass the row's Retry-After with each prefix */
@@ -60,7 +60,8 @@ void provtest_expect_duration(const struct prov_ops *ops, const char *dir, const
 /* Every prefix of the row's fixture through both parsers, then 7 one-byte
  * mutations at every position: no crash, no leak, terminated strings, no
  * prefix of the document mistaken for a finished task. */
-void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t, unsigned flags);
+void provtest_sweep(const struct prov_ops *ops, const char *dir, const struct provtest_fx *t,
+                    unsigned flags);
 
 /* For request bodies: the string at o.k1 (o.k1.k2 when k2 is not NULL), or
  * NULL when missing or not a string. Borrowed from o. */

@@ -23,16 +23,26 @@
  * NOT the shipped defaults (those come from the loader: shipped()). */
 static inline struct conf_rate_limit kie_conf(void)
 {
-    return (struct conf_rate_limit){ .create_per_s = 1.8, .create_burst = 18, .create_window_max = 18,
-                                     .create_window_s = 10, .poll_per_s = 8, .poll_burst = 8,
-                                     .max_in_flight = 500, .scope = "worker" };
+    return (struct conf_rate_limit){ .create_per_s = 1.8,
+                                     .create_burst = 18,
+                                     .create_window_max = 18,
+                                     .create_window_s = 10,
+                                     .poll_per_s = 8,
+                                     .poll_burst = 8,
+                                     .max_in_flight = 500,
+                                     .scope = "worker" };
 }
 
 static inline struct conf_rate_limit rep_conf(void)
 {
-    return (struct conf_rate_limit){ .create_per_s = 9, .create_burst = 20, .create_window_max = 0,
-                                     .create_window_s = 10, .poll_per_s = 45, .poll_burst = 50,
-                                     .max_in_flight = 500, .scope = "worker" };
+    return (struct conf_rate_limit){ .create_per_s = 9,
+                                     .create_burst = 20,
+                                     .create_window_max = 0,
+                                     .create_window_s = 10,
+                                     .poll_per_s = 45,
+                                     .poll_burst = 50,
+                                     .max_in_flight = 500,
+                                     .scope = "worker" };
 }
 
 /* The shipped rate limits of a provider type, read through the loader from a
@@ -44,10 +54,11 @@ static inline struct conf_rate_limit shipped(const char *type)
     struct conf *c;
 
     setenv("SY_T_RL_KEY", "rl-test-key", 1);
-    snprintf(text, sizeof text,
-             "providers = ( { name = \"p\"; type = \"%s\"; priority = 1; base_url = \"http://127.0.0.1:9\"; "
-             "api_key_env = \"SY_T_RL_KEY\"; } );\n",
-             type);
+    snprintf(
+            text, sizeof text,
+            "providers = ( { name = \"p\"; type = \"%s\"; priority = 1; base_url = \"http://127.0.0.1:9\"; "
+            "api_key_env = \"SY_T_RL_KEY\"; } );\n",
+            type);
     c = conf_load_string(text, "rl.conf", err, sizeof err);
     cr_assert_not_null(c, "the loader refused a minimal %s provider: %s", type, err);
     cr_assert_eq(c->n_providers, 1);
@@ -69,16 +80,19 @@ static inline struct ratelimit *new_rl(struct conf_rate_limit c, int64_t now)
 static inline void pass_n(struct ratelimit *r, enum ratelimit_kind k, int n, int64_t now)
 {
     for (int i = 0; i < n; i++)
-        cr_assert_eq(ratelimit_acquire(r, k, now), 0, "request %d at %lld refused", i, (long long)now);
+        cr_assert_eq(ratelimit_acquire(r, k, now), 0, "request %d at %lld refused", i,
+                     (long long)now);
 }
 
 /* Asserts that kind is refused at now with exactly `wait`, refused with 1 at
  * now + wait - 1, and passes at now + wait. */
-static inline void expect_wait(struct ratelimit *r, enum ratelimit_kind k, int64_t now, int64_t wait)
+static inline void expect_wait(struct ratelimit *r, enum ratelimit_kind k, int64_t now,
+                               int64_t wait)
 {
     int64_t w = ratelimit_acquire(r, k, now);
 
-    cr_assert_eq(w, wait, "at %lld: wait %lld, expected %lld", (long long)now, (long long)w, (long long)wait);
+    cr_assert_eq(w, wait, "at %lld: wait %lld, expected %lld", (long long)now, (long long)w,
+                 (long long)wait);
     if (wait > 1)
         cr_assert_eq(ratelimit_acquire(r, k, now + wait - 1), 1);
     cr_assert_eq(ratelimit_acquire(r, k, now + wait), 0);

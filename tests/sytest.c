@@ -114,8 +114,8 @@ static size_t on_data(char *d, size_t s, size_t n, void *ud)
 /* bearer (may be NULL) adds "Authorization: Bearer ..." and a User-Agent,
  * as fakeprov's KIE side (like KIE) wants both; headers (NULL-terminated,
  * may be NULL) go on a POST. */
-static long http_ex(int port, const char *path, const char *body, const char *bearer, const char *const *headers,
-                    struct buf *out)
+static long http_ex(int port, const char *path, const char *body, const char *bearer,
+                    const char *const *headers, struct buf *out)
 {
     char url[512];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -198,7 +198,8 @@ json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const
     return o;
 }
 
-json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body, const char *bearer)
+json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body,
+                               const char *bearer)
 {
     struct buf b = { 0 };
     long st = http_ex(fp->port, path, body, bearer, NULL, &b);
@@ -231,7 +232,8 @@ long fp_stat(const struct fakeprov *fp, const char *dotted)
             break;
         }
     }
-    if (cur && (json_object_is_type(cur, json_type_int) || json_object_is_type(cur, json_type_double)))
+    if (cur &&
+        (json_object_is_type(cur, json_type_int) || json_object_is_type(cur, json_type_double)))
         v = (long)json_object_get_int64(cur);
     json_object_put(root);
     return v;
@@ -250,11 +252,14 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     setenv("SYTEST_REPLICATE_KEY", "test-replicate-key", 1);
     const char *pe = prov_extra ? prov_extra : "";
     const char *we = worker_extra ? worker_extra : "";
-    const char *poll = dflt(pe, "poll", "poll = { mode = \"fixed\"; first_ms = 100; interval_ms = 200; max_s = 120; };");
+    const char *poll =
+            dflt(pe, "poll",
+                 "poll = { mode = \"fixed\"; first_ms = 100; interval_ms = 200; max_s = 120; };");
     /* fakeprov has no real limits: open them unless the test is about them. */
-    const char *rl = dflt(pe, "rate_limit",
-                          "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"
-                          " poll_per_s = 100000.0; poll_burst = 100000; max_in_flight = 100000; };");
+    const char *rl = dflt(
+            pe, "rate_limit",
+            "rate_limit = { create_per_s = 100000.0; create_burst = 100000; create_window_max = 0;"
+            " poll_per_s = 100000.0; poll_burst = 100000; max_in_flight = 100000; };");
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fprintf(f,
@@ -272,8 +277,8 @@ void sy_write_config(const struct fakeprov *fp, const char *path, const char *wo
     fclose(f);
 }
 
-void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra, const char *prov_extra,
-                int n, const char *job_fmt)
+void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra,
+                const char *prov_extra, int n, const char *job_fmt)
 {
     sy_tmpdir(r->dir, sizeof r->dir);
     snprintf(r->conf, sizeof r->conf, "%s/c.conf", r->dir);
@@ -302,7 +307,8 @@ pid_t sy_spawn_batch(const char *conf, const char *jobs, const char *out)
     cr_assert(pid >= 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", conf, "--jobs", jobs, "--out", out, (char *)NULL);
+        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", conf, "--jobs", jobs, "--out", out,
+              (char *)NULL);
         _exit(127);
     }
     return pid;

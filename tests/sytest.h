@@ -27,7 +27,8 @@ int fp_post(const struct fakeprov *fp, const char *path, const char *body);
 json_object *fp_get_json_auth(const struct fakeprov *fp, const char *path, const char *bearer);
 /* POST body with "Authorization: Bearer <bearer>": the parsed 2xx body or
  * NULL (e.g. to create a provider task by hand). */
-json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body, const char *bearer);
+json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, const char *body,
+                               const char *bearer);
 /* GET http://127.0.0.1:port/path: the HTTP status (0 = no reply); *out (may
  * be NULL) gets the body, caller frees. */
 long sy_http_get(int port, const char *path, char **out);
@@ -55,8 +56,8 @@ struct sy_run {
  * sy_write_config). With job_fmt, also write n job lines: job_fmt is a printf
  * format taking the line's index (one %d), each line ended with '\n'. With
  * job_fmt NULL no jobs file is written: the caller writes r->jobs itself. */
-void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra, const char *prov_extra,
-                int n, const char *job_fmt);
+void sy_prepare(struct sy_run *r, const struct fakeprov *fp, const char *worker_extra,
+                const char *prov_extra, int n, const char *job_fmt);
 
 /* Run `switchyard run -c conf --jobs jobs --out out`; returns its exit status
  * (-1 if it died of a signal). Kills it after timeout_s. */

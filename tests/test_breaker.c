@@ -17,7 +17,11 @@
 #define T0 1000000 /* an arbitrary start on the monotonic clock, ms */
 
 static const struct conf_breaker dflt = {
-    .window = 10, .min_calls = 5, .failure_rate = 0.5, .open_s = 30, .half_open_probes = 3,
+    .window = 10,
+    .min_calls = 5,
+    .failure_rate = 0.5,
+    .open_s = 30,
+    .half_open_probes = 3,
 };
 
 static struct breaker *new_breaker(const struct conf_breaker *c)
@@ -162,7 +166,7 @@ Test(breaker, rolling_window_forgets)
     cr_assert_eq(stats(b, T0).failures, 0);
     calls(b, BREAKER_FAILURE, 4, T0); /* 4/10, not 8/18 */
     assert_state(b, T0, BREAKER_CLOSED);
-    call(b, BREAKER_FAILURE, T0);     /* 5/10 */
+    call(b, BREAKER_FAILURE, T0); /* 5/10 */
     assert_state(b, T0, BREAKER_OPEN);
     breaker_free(b);
 
@@ -503,8 +507,10 @@ Test(breaker, random_walk_matches_model, .timeout = 60)
             now += (int64_t)(testrng_xorshift64(&seed) % 700);
             model_tick(m, now);
             if (pending == 0 || testrng_xorshift64(&seed) % 2) {
-                int ok = m->st == BREAKER_CLOSED || (m->st == BREAKER_HALF_OPEN && m->out + m->ok < m->c.half_open_probes);
-                cr_assert_eq(breaker_allow(b, now), ok ? SY_OK : SY_DECLINED, "round %d step %d", round, step);
+                int ok = m->st == BREAKER_CLOSED ||
+                         (m->st == BREAKER_HALF_OPEN && m->out + m->ok < m->c.half_open_probes);
+                cr_assert_eq(breaker_allow(b, now), ok ? SY_OK : SY_DECLINED, "round %d step %d",
+                             round, step);
                 if (ok) {
                     pending++;
                     if (m->st == BREAKER_HALF_OPEN)
@@ -523,7 +529,8 @@ Test(breaker, random_walk_matches_model, .timeout = 60)
                     int from = m->n > m->c.window ? m->n - m->c.window : 0, f = 0;
                     for (int i = from; i < m->n; i++)
                         f += m->hist[i];
-                    if (m->n - from >= m->c.min_calls && (double)f / (m->n - from) >= m->c.failure_rate)
+                    if (m->n - from >= m->c.min_calls &&
+                        (double)f / (m->n - from) >= m->c.failure_rate)
                         model_open(m, now);
                 } else if (m->st == BREAKER_HALF_OPEN && m->out > 0) {
                     m->out--;
@@ -563,15 +570,15 @@ static const enum breaker_outcome want_failed[N_KIND][N_CLS] = {
 #define I BREAKER_IGNORE
 #define X BREAKER_TRIP
     /*                         NONE TRANSP TIMEOUT HTTP PROVIDER TASK_FAILED INVALID_REPLY */
-    [PROV_K_NONE] =          { I,   F,     F,      F,   F,       F,          F },
-    [PROV_K_AUTH] =          { X,   X,     X,      X,   X,       X,          X },
-    [PROV_K_NO_CREDIT] =     { X,   X,     X,      X,   X,       X,          X },
-    [PROV_K_RATE_LIMITED] =  { I,   I,     I,      I,   I,       I,          I },
-    [PROV_K_INVALID_INPUT] = { I,   I,     I,      I,   I,       I,          I },
-    [PROV_K_NOT_FOUND] =     { I,   I,     I,      I,   I,       I,          I },
-    [PROV_K_NOT_READY] =     { I,   I,     I,      I,   I,       I,          I },
-    [PROV_K_UNAVAILABLE] =   { F,   F,     F,      F,   F,       F,          F },
-    [PROV_K_TASK_FAILED] =   { F,   F,     F,      F,   F,       F,          F },
+    [PROV_K_NONE] = { I, F, F, F, F, F, F },
+    [PROV_K_AUTH] = { X, X, X, X, X, X, X },
+    [PROV_K_NO_CREDIT] = { X, X, X, X, X, X, X },
+    [PROV_K_RATE_LIMITED] = { I, I, I, I, I, I, I },
+    [PROV_K_INVALID_INPUT] = { I, I, I, I, I, I, I },
+    [PROV_K_NOT_FOUND] = { I, I, I, I, I, I, I },
+    [PROV_K_NOT_READY] = { I, I, I, I, I, I, I },
+    [PROV_K_UNAVAILABLE] = { F, F, F, F, F, F, F },
+    [PROV_K_TASK_FAILED] = { F, F, F, F, F, F, F },
 #undef F
 #undef I
 #undef X
@@ -604,8 +611,9 @@ ParameterizedTestParameters(breaker, classify_every_combination)
 
 ParameterizedTest(struct cls_case *t, breaker, classify_every_combination)
 {
-    cr_assert_eq(breaker_classify(t->succeeded, t->cls, t->kind), t->want, "succeeded=%d class=%s kind=%d",
-                 t->succeeded, prov_class_name(t->cls), (int)t->kind);
+    cr_assert_eq(breaker_classify(t->succeeded, t->cls, t->kind), t->want,
+                 "succeeded=%d class=%s kind=%d", t->succeeded, prov_class_name(t->cls),
+                 (int)t->kind);
     assert_no_leaks();
 }
 

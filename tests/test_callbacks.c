@@ -26,15 +26,21 @@
 #define HMAC_KEY "cb-test-hmac-key"
 #define WHSEC "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="
 
-static const char *fp_args_signed[] = { "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret",
-                                        WHSEC, NULL };
+static const char *fp_args_signed[] = {
+    "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC, NULL
+};
 
 /* The handoff envelope carries the event, not the request: no headers. */
 Test(callbacks, envelope_round_trip)
 {
-    const char body[] = "{\"id\":\"p1\",\"status\":\"succeeded\",\"output\":\"https://x/\\u00e9.png\"}";
-    struct cbtopic_event ev = { .provider = "replicate", .partition = 3, .job_id = strdup("job/1 ü"),
-                                  .task_id = "p1", .body = strdup(body), .body_len = strlen(body) };
+    const char body[] =
+            "{\"id\":\"p1\",\"status\":\"succeeded\",\"output\":\"https://x/\\u00e9.png\"}";
+    struct cbtopic_event ev = { .provider = "replicate",
+                                .partition = 3,
+                                .job_id = strdup("job/1 ü"),
+                                .task_id = "p1",
+                                .body = strdup(body),
+                                .body_len = strlen(body) };
     size_t len = 0;
     char *env = cbtopic_envelope_encode(&ev, &len);
     cr_assert_not_null(env);
@@ -101,9 +107,11 @@ static int count_succeeded(json_object *res, int n, const char *prefix, const st
         json_object *r = sy_find(res, id);
         cr_assert_not_null(r, "no result for %s", id);
         json_object *urls = NULL;
-        if (strcmp(sy_str(r, "status"), "succeeded") == 0 && json_object_object_get_ex(r, "result_urls", &urls) &&
+        if (strcmp(sy_str(r, "status"), "succeeded") == 0 &&
+            json_object_object_get_ex(r, "result_urls", &urls) &&
             json_object_array_length(urls) == 1 &&
-            strncmp(json_object_get_string(json_object_array_get_idx(urls, 0)), want, strlen(want)) == 0)
+            strncmp(json_object_get_string(json_object_array_get_idx(urls, 0)), want,
+                    strlen(want)) == 0)
             ok++;
     }
     return ok;
@@ -118,12 +126,14 @@ Test(callbacks, batch_zero_polls, .timeout = 90)
     fp_start(&fp, fp_args_signed);
     struct sy_run run;
     const int N = 40;
-    sy_prepare(&run, &fp, "", "", N, "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse\",\"providers\":[\"kie\",\"replicate\"]}");
+    sy_prepare(
+            &run, &fp, "", "", N,
+            "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse\",\"providers\":[\"kie\",\"replicate\"]}");
     /* Half the jobs on each provider: rewrite odd lines to prefer replicate. */
     FILE *f = fopen(run.jobs, "w");
     for (int i = 0; i < N; i++)
-        fprintf(f, "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse %d\",\"providers\":[\"%s\"]}\n", i, i,
-                i % 2 ? "replicate" : "kie");
+        fprintf(f, "{\"id\":\"z-%d\",\"prompt\":\"a lighthouse %d\",\"providers\":[\"%s\"]}\n", i,
+                i, i % 2 ? "replicate" : "kie");
     fclose(f);
     int port = sy_free_port();
     add_callbacks(run.conf, port, port, NULL);
@@ -216,7 +226,8 @@ static long post_kie(int port, const char *job, const char *task, long long ts, 
 
 /* Run run's jobs in batch mode with callbacks on *port, /metrics on *mport
  * and a debug log at log (its "task created" lines name the task ids). */
-static pid_t spawn_watched(const struct sy_run *run, int *port, int *mport, char *log, size_t logcap)
+static pid_t spawn_watched(const struct sy_run *run, int *port, int *mport, char *log,
+                           size_t logcap)
 {
     char mlisten[64];
     *mport = sy_free_port();
@@ -236,8 +247,15 @@ static pid_t spawn_watched(const struct sy_run *run, int *port, int *mport, char
 Test(callbacks, refuses_forged_and_stale, .timeout = 90)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "500", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
-                           "--callback-delay-ms", "4000", NULL };
+    const char *args[] = { "--gen-ms",
+                           "500",
+                           "--kie-hmac-key",
+                           HMAC_KEY,
+                           "--replicate-webhook-secret",
+                           WHSEC,
+                           "--callback-delay-ms",
+                           "4000",
+                           NULL };
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 1, "{\"id\":\"f-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
@@ -251,18 +269,24 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
 
     long long now = (long long)(sy_wall_ms() / 1000);
     char msg[256], good_old[64];
-    cr_assert_eq(post_kie(port, "f-0", task, now, "bm90IGEgc2lnbmF0dXJlIGF0IGFsbCBidXQgYmFzZTY0IQ=="), 401, "forged");
+    cr_assert_eq(
+            post_kie(port, "f-0", task, now, "bm90IGEgc2lnbmF0dXJlIGF0IGFsbCBidXQgYmFzZTY0IQ=="),
+            401, "forged");
     cr_assert_eq(post_kie(port, "f-0", task, now, NULL), 401, "unsigned");
     snprintf(msg, sizeof msg, "%s.%lld", task, now - 3600);
-    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), good_old, sizeof good_old), SY_OK);
-    cr_assert_eq(post_kie(port, "f-0", task, now - 3600, good_old), 400, "stale, though correctly signed");
+    cr_assert_eq(
+            webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), good_old, sizeof good_old),
+            SY_OK);
+    cr_assert_eq(post_kie(port, "f-0", task, now - 3600, good_old), 400,
+                 "stale, though correctly signed");
     cr_assert_eq(sy_http_post(port, "/cb/nobody/b/f-0", "{}", NULL), 404);
     cr_assert_eq(sy_http_post(port, "/other", "{}", NULL), 404);
     cr_assert_eq(sy_http_post(port, "/cb/kie/b/f-0", "not json", NULL), 400);
     char rts[64];
     snprintf(rts, sizeof rts, "webhook-timestamp: %lld", now);
     const char *rep_forged[] = { "webhook-id: msg_x", rts, "webhook-signature: v1,AAAA", NULL };
-    cr_assert_eq(sy_http_post(port, "/cb/replicate/b/f-0", "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":\"x\"}",
+    cr_assert_eq(sy_http_post(port, "/cb/replicate/b/f-0",
+                              "{\"id\":\"p\",\"status\":\"succeeded\",\"output\":\"x\"}",
                               rep_forged),
                  401, "forged Replicate webhook");
     sy_sleep_ms(300);
@@ -270,18 +294,31 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "a refused callback completed the job");
     char *page = NULL;
     cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"), 2);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"stale\"}"), 1);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"invalid\"}"), 1);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"accepted\"}"), 0);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"replicate\",result=\"bad_signature\"}"),
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"),
+            2);
+    cr_assert_eq(
+            sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"stale\"}"),
+            1);
+    cr_assert_eq(sample(page,
+                        "switchyard_callbacks_received_total{provider=\"kie\",result=\"invalid\"}"),
                  1);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"kie\",result=\"accepted\"}"),
+            0);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"replicate\",result=\"bad_signature\"}"),
+            1);
     free(page);
 
     cr_assert_eq(sy_wait(pid, 60), 0);
     json_object *res = sy_read_results(run.out);
     cr_assert_eq(json_object_array_length(res), 1);
-    cr_assert_eq(count_succeeded(res, 1, "f-", &fp), 1, "the result is fakeprov's, not the forged URL");
+    cr_assert_eq(count_succeeded(res, 1, "f-", &fp), 1,
+                 "the result is fakeprov's, not the forged URL");
     json_object_put(res);
     cr_assert_eq(fp_stat(&fp, "kie.polls"), 1, "only the real callback made the job poll");
     cr_assert_eq(fp_stat(&fp, "callbacks_sent"), 1);
@@ -301,15 +338,18 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
 Test(callbacks, duplicate_gives_one_result, .timeout = 90)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "300", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
-                           "--callback-dup", NULL };
+    const char *args[] = {
+        "--gen-ms",       "300", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
+        "--callback-dup", NULL
+    };
     fp_start(&fp, args);
     struct sy_run run;
     const int N = 10;
     sy_prepare(&run, &fp, "", "", 0, NULL);
     FILE *f = fopen(run.jobs, "w");
     for (int i = 0; i < N; i++)
-        fprintf(f, "{\"id\":\"d-%d\",\"prompt\":\"p %d\",\"providers\":[\"%s\"]}\n", i, i, i % 2 ? "replicate" : "kie");
+        fprintf(f, "{\"id\":\"d-%d\",\"prompt\":\"p %d\",\"providers\":[\"%s\"]}\n", i, i,
+                i % 2 ? "replicate" : "kie");
     /* An id that needs escaping in the callback URL. */
     fprintf(f, "{\"id\":\"d-x/\u00fc %%2F?#\",\"prompt\":\"p\",\"providers\":[\"replicate\"]}\n");
     /* A long last job keeps the worker up while the duplicates arrive. */
@@ -342,7 +382,8 @@ Test(callbacks, safety_poll_covers_a_lost_callback, .timeout = 60)
     sy_prepare(&run, &fp, "", "", 2, "{\"id\":\"s-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
     int port = sy_free_port();
     FILE *f = fopen(run.conf, "a");
-    fprintf(f, "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; safety_poll_s = 2; };\n",
+    fprintf(f,
+            "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; safety_poll_s = 2; };\n",
             port, port);
     fclose(f);
     cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 30), 0);
@@ -397,7 +438,8 @@ static int handoff_counts(const char *log, long *out, long *in)
     int found = 0;
     while (fgets(line, sizeof line, f)) {
         const char *p = strstr(line, "callbacks: ");
-        if (p && strstr(p, "handed to other workers") && sscanf(p, "callbacks: %ld handed to other workers, %ld", out, in) == 2)
+        if (p && strstr(p, "handed to other workers") &&
+            sscanf(p, "callbacks: %ld handed to other workers, %ld", out, in) == 2)
             found = 1;
     }
     fclose(f);
@@ -413,8 +455,15 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     const int N = 40, P = 4;
     kt_brokers();
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "400", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
-                           "--threads", "2", NULL };
+    const char *args[] = { "--gen-ms",
+                           "400",
+                           "--kie-hmac-key",
+                           HMAC_KEY,
+                           "--replicate-webhook-secret",
+                           WHSEC,
+                           "--threads",
+                           "2",
+                           NULL };
     fp_start(&fp, args);
     char dir[256], base[100], group[128], in[128], out[128], dlq[128];
     sy_tmpdir(dir, sizeof dir);
@@ -446,8 +495,8 @@ Test(callbacks, kafka_handoff_between_workers, .timeout = 240)
     for (int i = 0; i < N; i++) {
         char id[32], val[256];
         snprintf(id, sizeof id, "job-%d", i);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}", id, i,
-                 i % 2 ? "kie" : "replicate");
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}",
+                 id, i, i % 2 ? "kie" : "replicate");
         kt_produce(prod, in, i % P, id, strlen(id), val, strlen(val), NULL, NULL);
     }
     kt_producer_flush(prod, 60000);
@@ -485,9 +534,11 @@ static long post_kie_body(int port, const char *job, const char *task, const cha
     char path[128], body[512], h1[64], h2[128], msg[256], sig[64];
     long long ts = (long long)(sy_wall_ms() / 1000);
     snprintf(path, sizeof path, "/cb/kie/b/%s", job);
-    snprintf(body, sizeof body, "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"%s\",%s}}", task, data);
+    snprintf(body, sizeof body, "{\"code\":200,\"msg\":\"ok\",\"data\":{\"taskId\":\"%s\",%s}}",
+             task, data);
     snprintf(msg, sizeof msg, "%s.%lld", task, ts);
-    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig), SY_OK);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig),
+                 SY_OK);
     snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
     snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
     const char *hdrs[] = { h1, h2, NULL };
@@ -502,8 +553,15 @@ static long post_kie_body(int port, const char *job, const char *task, const cha
 Test(callbacks, forged_kie_body_is_only_a_trigger, .timeout = 90)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "500", "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret", WHSEC,
-                           "--callback-delay-ms", "3000", NULL };
+    const char *args[] = { "--gen-ms",
+                           "500",
+                           "--kie-hmac-key",
+                           HMAC_KEY,
+                           "--replicate-webhook-secret",
+                           WHSEC,
+                           "--callback-delay-ms",
+                           "3000",
+                           NULL };
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 2, "{\"id\":\"g-%d\",\"prompt\":\"p\",\"providers\":[\"kie\"]}");
@@ -515,14 +573,19 @@ Test(callbacks, forged_kie_body_is_only_a_trigger, .timeout = 90)
     char log[320];
     pid_t pid = spawn_watched(&run, &port, &mport, log, sizeof log);
     char t0[128] = "", t1[128] = "";
-    for (int i = 0; i < 300 && !(task_from_log(log, "g-0", t0, sizeof t0) && task_from_log(log, "g-1", t1, sizeof t1));
+    for (int i = 0; i < 300 && !(task_from_log(log, "g-0", t0, sizeof t0) &&
+                                 task_from_log(log, "g-1", t1, sizeof t1));
          i++)
         sy_sleep_ms(20);
     cr_assert(t0[0] && t1[0], "no \"task created\" lines in %s", log);
-    cr_assert_eq(post_kie_body(port, "g-0", t0,
-                               "\"state\":\"success\",\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://evil.example/x.png\\\"]}\""),
+    cr_assert_eq(
+            post_kie_body(
+                    port, "g-0", t0,
+                    "\"state\":\"success\",\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://evil.example/x.png\\\"]}\""),
+            200);
+    cr_assert_eq(post_kie_body(port, "g-1", t1,
+                               "\"state\":\"fail\",\"failCode\":\"401\",\"failMsg\":\"bad key\""),
                  200);
-    cr_assert_eq(post_kie_body(port, "g-1", t1, "\"state\":\"fail\",\"failCode\":\"401\",\"failMsg\":\"bad key\""), 200);
     /* Give a tripped breaker time to show on /metrics (snapshots every 250 ms). */
     sy_sleep_ms(800);
     char *page = NULL;

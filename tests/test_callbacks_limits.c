@@ -44,13 +44,14 @@ static void recv_start(struct recv *r, const char *extra)
     memset(r, 0, sizeof *r);
     r->port = sy_free_port();
     char text[1024], err[512] = "";
-    snprintf(text, sizeof text,
-             "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
-             " api_key_env = \"SYTEST_RECV_KEY\"; },\n"
-             " { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"http://127.0.0.1:1\";"
-             " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
-             "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; %s };\n",
-             r->port, r->port, extra ? extra : "");
+    snprintf(
+            text, sizeof text,
+            "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+            " api_key_env = \"SYTEST_RECV_KEY\"; },\n"
+            " { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"http://127.0.0.1:1\";"
+            " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
+            "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\"; %s };\n",
+            r->port, r->port, extra ? extra : "");
     r->c = conf_load_string(text, "recv.conf", err, sizeof err);
     cr_assert_not_null(r->c, "%s", err);
     cr_assert_eq(uv_loop_init(&r->uv), 0);
@@ -72,7 +73,8 @@ static int raw_connect(int port)
     cr_assert(fd >= 0);
     struct timeval tv = { .tv_sec = 10 }; /* only a bound on a failing run */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     return fd;
@@ -121,7 +123,8 @@ Test(callbacks, refuses_before_the_body, .timeout = 60)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fd = raw_connect(r.port);
         int got = raw_status(fd, cases[i].req);
-        cr_assert_eq(got, cases[i].want, "case %zu: got %d (-1 = no answer without the body)", i, got);
+        cr_assert_eq(got, cases[i].want, "case %zu: got %d (-1 = no answer without the body)", i,
+                     got);
         close(fd);
     }
     cr_assert_eq(r.events, 0);
@@ -138,7 +141,8 @@ Test(callbacks, per_ip_connection_limit, .timeout = 60)
     int held[3];
     for (int i = 0; i < 3; i++) {
         held[i] = raw_connect(r.port);
-        cr_assert_eq(send(held[i], "POST /cb/kie/b/j HTTP/1.1\r\n", 27, MSG_NOSIGNAL), 27); /* and no more */
+        cr_assert_eq(send(held[i], "POST /cb/kie/b/j HTTP/1.1\r\n", 27, MSG_NOSIGNAL),
+                     27); /* and no more */
     }
     int fd = raw_connect(r.port);
     int got = raw_status(fd, req);
@@ -164,7 +168,8 @@ Test(callbacks, per_ip_connection_limit, .timeout = 60)
 static long post_kie_unsigned(int port, int i)
 {
     char body[160];
-    snprintf(body, sizeof body, "{\"code\":200,\"data\":{\"taskId\":\"t%d\",\"state\":\"success\"}}", i);
+    snprintf(body, sizeof body,
+             "{\"code\":200,\"data\":{\"taskId\":\"t%d\",\"state\":\"success\"}}", i);
     return sy_http_post(port, "/cb/kie/b/j", body, NULL);
 }
 
@@ -209,7 +214,8 @@ Test(callbacks, envelope_with_nul_refused)
         cr_assert_eq(rc, SY_ERR, "case %zu accepted", i);
         cr_assert_null(ev.body);
     }
-    const char good[] = "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\"}";
+    const char good[] =
+            "{\"provider\":\"replicate\",\"job\":\"j\",\"task_id\":\"t\",\"partition\":1,\"event\":\"{}\"}";
     struct cbtopic_event ev;
     cr_assert_eq(cbtopic_envelope_decode(good, strlen(good), &ev), SY_OK);
     cr_assert_eq(ev.body_len, strlen(ev.body));
@@ -227,8 +233,13 @@ Test(callbacks, envelope_size_capped)
     for (size_t i = 0; i < n; i++)
         body[i] = i % 2 ? '/' : '\x01'; /* \x01 becomes \u0001: 6 bytes */
     body[n] = '\0';
-    struct cbtopic_event ev = { .provider = "replicate", .partition = 0, .job_id = strdup("j"), .task_id = "t",
-                                  .body = body, .body_len = n, .body_trusted = 1 };
+    struct cbtopic_event ev = { .provider = "replicate",
+                                .partition = 0,
+                                .job_id = strdup("j"),
+                                .task_id = "t",
+                                .body = body,
+                                .body_len = n,
+                                .body_trusted = 1 };
     size_t len = 0;
     char *env = cbtopic_envelope_encode(&ev, &len);
     cr_assert_not_null(env);
@@ -257,13 +268,15 @@ Test(callbacks, kie_dedupe_ignores_the_body, .timeout = 60)
     long long ts = (long long)(sy_wall_ms() / 1000);
     char msg[128], sig[64], h1[64], h2[128], body[256];
     snprintf(msg, sizeof msg, "task-d.%lld", ts);
-    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig), SY_OK);
+    cr_assert_eq(webhook_sign(HMAC_KEY, strlen(HMAC_KEY), msg, strlen(msg), sig, sizeof sig),
+                 SY_OK);
     snprintf(h1, sizeof h1, "X-Webhook-Timestamp: %lld", ts);
     snprintf(h2, sizeof h2, "X-Webhook-Signature: %s", sig);
     const char *hdrs[] = { h1, h2, NULL };
     static const char *const states[] = { "success", "fail", "x1", "x2", "generating" };
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
-        snprintf(body, sizeof body, "{\"code\":200,\"data\":{\"taskId\":\"task-d\",\"state\":\"%s\"}}", states[i]);
+        snprintf(body, sizeof body,
+                 "{\"code\":200,\"data\":{\"taskId\":\"task-d\",\"state\":\"%s\"}}", states[i]);
         cr_assert_eq(sy_http_post(r.port, "/cb/kie/b/j", body, hdrs), 200);
     }
     for (int i = 0; i < 100 && r.events < 1; i++)
@@ -286,11 +299,12 @@ Test(callbacks, handoff_budget, .timeout = 60)
 {
     char text[768], err[512] = "";
     setenv("SYTEST_RECV_KEY", "recv-test-key", 1);
-    snprintf(text, sizeof text,
-             "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
-             " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
-             "kafka = { brokers = \"127.0.0.1:%d\"; properties = { socket_connection_setup_timeout_ms = \"1000\"; }; };\n",
-             sy_free_port());
+    snprintf(
+            text, sizeof text,
+            "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+            " api_key_env = \"SYTEST_RECV_KEY\"; } );\n"
+            "kafka = { brokers = \"127.0.0.1:%d\"; properties = { socket_connection_setup_timeout_ms = \"1000\"; }; };\n",
+            sy_free_port());
     struct conf *c = conf_load_string(text, "budget.conf", err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     uv_loop_t uv;
@@ -301,7 +315,8 @@ Test(callbacks, handoff_budget, .timeout = 60)
     memset(small, 'a', sizeof small);
     memset(big, 'b', sizeof big);
     int ok = 0, rc;
-    while ((rc = cbtopic_send(t, 0, "k", 1, small, sizeof small, err, sizeof err)) == SY_OK && ok < 5000)
+    while ((rc = cbtopic_send(t, 0, "k", 1, small, sizeof small, err, sizeof err)) == SY_OK &&
+           ok < 5000)
         ok++;
     cr_assert_eq(rc, SY_AGAIN, "%s", err);
     cr_assert_eq(ok, 1000, "%d small handoffs queued", ok);
@@ -311,7 +326,8 @@ Test(callbacks, handoff_budget, .timeout = 60)
     t = cbtopic_new(&uv, c, no_handoff, NULL, err, sizeof err);
     cr_assert_not_null(t, "%s", err);
     ok = 0;
-    while ((rc = cbtopic_send(t, 0, "k", 1, big, sizeof big, err, sizeof err)) == SY_OK && ok < 5000)
+    while ((rc = cbtopic_send(t, 0, "k", 1, big, sizeof big, err, sizeof err)) == SY_OK &&
+           ok < 5000)
         ok++;
     cr_assert_eq(rc, SY_AGAIN, "%s", err);
     cr_assert(ok >= 70 && ok <= 82, "%d big handoffs queued (16 MiB / 200 KiB = 81)", ok);

@@ -87,8 +87,8 @@ Test(cli, version, .timeout = 30)
     cr_assert_eq(run(args, &out, &err), 0);
     char want[64];
     snprintf(want, sizeof want, "switchyard %s", SY_VERSION);
-    cr_assert(strncmp(out, want, strlen(want)) == 0, "--version printed \"%s\", want it to start with \"%s\"", out,
-              want);
+    cr_assert(strncmp(out, want, strlen(want)) == 0,
+              "--version printed \"%s\", want it to start with \"%s\"", out, want);
     cr_assert_eq(count_lines(out), 1, "%s", out);
     free(out);
     free(err);
@@ -98,9 +98,9 @@ Test(cli, usage_errors_exit_2, .timeout = 30)
 {
     const char *const cases[][4] = {
         { "--no-such-option", NULL },
-        { NULL },                                  /* no -c */
-        { "-c", "x.conf", "extra", NULL },         /* stray argument */
-        { "--workers", "0", "-c", "x.conf" },      /* out of range */
+        { NULL },                                                     /* no -c */
+        { "-c", "x.conf", "extra", NULL },                            /* stray argument */
+        { "--workers", "0", "-c", "x.conf" },                         /* out of range */
         { "run", "-c", SY_SOURCE_DIR "/conf/switchyard.conf", NULL }, /* run without --jobs */
     };
     setenv("KIE_API_KEY", "cli-test-kie", 1);
@@ -111,8 +111,8 @@ Test(cli, usage_errors_exit_2, .timeout = 30)
             args[k] = cases[i][k];
         char *out, *err;
         int rc = run(args, &out, &err);
-        cr_assert_eq(rc, 2, "case %zu (%s): exit %d, want 2; stderr: %s", i, args[0] ? args[0] : "(none)", rc,
-                     err);
+        cr_assert_eq(rc, 2, "case %zu (%s): exit %d, want 2; stderr: %s", i,
+                     args[0] ? args[0] : "(none)", rc, err);
         cr_assert_str_empty(out, "case %zu: usage error printed on stdout: %s", i, out);
         cr_assert(err[0] != '\0', "case %zu: nothing on stderr", i);
         if (i == 0)
@@ -170,7 +170,8 @@ Test(cli, check_config_bad_file, .timeout = 30)
     snprintf(conf, sizeof conf, "%s/bad.conf", dir);
     FILE *f = fopen(conf, "w");
     cr_assert_not_null(f);
-    fputs("# line 1\nworker = {\n  max_in_flight = ;\n  log_level = \"info\";\n};\n", f); /* no value */
+    fputs("# line 1\nworker = {\n  max_in_flight = ;\n  log_level = \"info\";\n};\n",
+          f); /* no value */
     fclose(f);
     const char *args[] = { "-c", conf, "--check-config", NULL };
     char *out, *err;
@@ -212,8 +213,8 @@ Test(cli, closed_stderr_pipe_does_not_kill, .timeout = 60)
         close(p[0]); /* the reader is gone before the first write */
         dup2(p[1], 2);
         close(p[1]);
-        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-v", "-c", r.conf, "--jobs", r.jobs, "--out", r.out,
-              (char *)NULL);
+        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-v", "-c", r.conf, "--jobs", r.jobs,
+              "--out", r.out, (char *)NULL);
         _exit(127);
     }
     int rc = sy_wait(pid, 45);
@@ -272,7 +273,8 @@ Test(cli, supervisor_term_then_hup_stops, .timeout = 90)
         waitpid(pid, &status, 0);
     }
     cr_assert(exited, "the supervisor lost SIGTERM: still running 30 s after TERM+HUP");
-    cr_assert(WIFEXITED(status), "the supervisor died of signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    cr_assert(WIFEXITED(status), "the supervisor died of signal %d",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 /* L-8: a config file that others can read and that holds a SASL password
@@ -286,13 +288,15 @@ Test(cli, warns_about_a_readable_config_with_a_password, .timeout = 30)
     sy_write_config(&fp, conf, "", "");
     FILE *f = fopen(conf, "a");
     cr_assert_not_null(f);
-    fputs("kafka = { brokers = \"127.0.0.1:9092\"; properties = { sasl_password = \"pw-cli-secret-77\"; }; };\n", f);
+    fputs("kafka = { brokers = \"127.0.0.1:9092\"; properties = { sasl_password = \"pw-cli-secret-77\"; }; };\n",
+          f);
     fclose(f);
     const char *args[] = { "-c", conf, "--check-config", NULL };
     char *out, *err;
     cr_assert_eq(chmod(conf, 0644), 0);
     cr_assert_eq(run(args, &out, &err), 0, "%s", err);
-    cr_assert(strstr(err, "readable by group or others") && strstr(err, "sasl.password") && strstr(err, conf),
+    cr_assert(strstr(err, "readable by group or others") && strstr(err, "sasl.password") &&
+                      strstr(err, conf),
               "no warning: %s", err);
     cr_assert_null(strstr(err, "pw-cli-secret-77"), "the password was printed: %s", err);
     free(out);
@@ -359,9 +363,11 @@ Test(cli, enqueue_secret_from_file, .timeout = 60)
     char *err;
 
     /* the value comes from the file (librdkafka's conf dump shows client.id) */
-    const char *a1[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", xid, "-X", xpw, "-X", "debug=conf", NULL };
+    const char *a1[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", xid,
+                         "-X", xpw,     "-X", "debug=conf",     NULL };
     cr_assert_eq(run_enqueue(a1, &err), 0, "%s", err);
-    cr_assert(strstr(err, "client.id = from-file-id-4242"), "client.id not read from the file: %s", err);
+    cr_assert(strstr(err, "client.id = from-file-id-4242"), "client.id not read from the file: %s",
+              err);
     cr_assert_null(strstr(err, "warning: -X"), "warned about @FILE: %s", err);
     free(err);
 
@@ -370,9 +376,11 @@ Test(cli, enqueue_secret_from_file, .timeout = 60)
     cr_assert(strstr(err, missing), "does not name the file: %s", err);
     free(err);
 
-    const char *a3[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", "sasl.password=inline-pw-9", NULL };
+    const char *a3[] = { "-b", brokers, "-t", "cli-enq-unused", "-X", "sasl.password=inline-pw-9",
+                         NULL };
     cr_assert_eq(run_enqueue(a3, &err), 0, "%s", err);
-    cr_assert(strstr(err, "warning: -X sasl.password=... puts a secret on the command line"), "no warning: %s", err);
+    cr_assert(strstr(err, "warning: -X sasl.password=... puts a secret on the command line"),
+              "no warning: %s", err);
     cr_assert_null(strstr(err, "inline-pw-9"), "the password was echoed: %s", err);
     free(err);
 }

@@ -44,8 +44,17 @@ static void sb_rep(struct sbuf *b, const char *s, size_t times)
 /* ---- invalid inputs ----------------------------------------------------- */
 
 enum gen {
-    GEN_NONE, GEN_DEEP, GEN_LONG_PROMPT, GEN_MANY_IMAGES, GEN_LONG_ID, GEN_MANY_PROVIDERS,
-    GEN_BIG_METADATA, GEN_METADATA_VALUES, GEN_MANY_VARS, GEN_LONG_VAR, GEN_LONG_VAR_KEY,
+    GEN_NONE,
+    GEN_DEEP,
+    GEN_LONG_PROMPT,
+    GEN_MANY_IMAGES,
+    GEN_LONG_ID,
+    GEN_MANY_PROVIDERS,
+    GEN_BIG_METADATA,
+    GEN_METADATA_VALUES,
+    GEN_MANY_VARS,
+    GEN_LONG_VAR,
+    GEN_LONG_VAR_KEY,
 };
 
 struct bad {
@@ -61,110 +70,132 @@ struct bad {
 ParameterizedTestParameters(codec, invalid)
 {
     static struct bad cases[] = {
-        {"not json", "this is not json", 0, GEN_NONE, "invalid JSON"},
-        {"truncated", "{\"id\":\"a\",\"prompt\":\"p\"", 0, GEN_NONE,
-         "invalid JSON: unexpected end of data at offset 22"},
-        {"empty", RAW(""), GEN_NONE, "empty input"},
-        {"whitespace only", " \n\t ", 0, GEN_NONE, "empty input"},
-        {"array", "[{\"id\":\"a\",\"prompt\":\"p\"}]", 0, GEN_NONE, "must be a JSON object"},
-        {"bare string", "\"job\"", 0, GEN_NONE, "must be a JSON object"},
-        {"bare number", "42", 0, GEN_NONE, "must be a JSON object"},
-        {"missing id", "{\"prompt\":\"p\"}", 0, GEN_NONE, "id: missing"},
-        {"id not string", "{\"id\":42,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string"},
-        {"id null", "{\"id\":null,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string"},
-        {"id empty", "{\"id\":\"\",\"prompt\":\"p\"}", 0, GEN_NONE, "id: must not be empty"},
-        {"id control char", "{\"id\":\"a\\nb\",\"prompt\":\"p\"}", 0, GEN_NONE, "id: contains a control character"},
-        {"id too long", "", 0, GEN_LONG_ID, "id: longer than 256"},
-        {"missing prompt", "{\"id\":\"a\"}", 0, GEN_NONE, "prompt: missing"},
-        {"prompt not string", "{\"id\":\"a\",\"prompt\":[\"p\"]}", 0, GEN_NONE, "prompt: must be a string"},
-        {"empty prompt", "{\"id\":\"a\",\"prompt\":\"\"}", 0, GEN_NONE, "prompt: must not be empty"},
-        {"whitespace prompt", "{\"id\":\"a\",\"prompt\":\" \\t\\n \"}", 0, GEN_NONE, "prompt: must not be empty"},
-        {"prompt too long", "", 0, GEN_LONG_PROMPT, "prompt: longer than 20000"},
-        {"unknown operation", "{\"id\":\"a\",\"operation\":\"upscale\",\"prompt\":\"p\"}", 0, GEN_NONE,
-         "operation: unknown value \"upscale\""},
-        {"operation not string", "{\"id\":\"a\",\"operation\":1,\"prompt\":\"p\"}", 0, GEN_NONE,
-         "operation: must be a string"},
-        {"edit without images", "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\"}", 0, GEN_NONE,
-         "image_urls: required for operation edit"},
-        {"edit with empty images", "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[]}", 0,
-         GEN_NONE, "image_urls: required for operation edit"},
-        {"image_urls not array", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":\"https://x.io/a.jpg\"}", 0,
-         GEN_NONE, "image_urls: must be an array"},
-        {"image url not string", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a.jpg\",7]}", 0,
-         GEN_NONE, "image_urls[1]: must be a string"},
-        {"bad url scheme", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"ftp://x.io/a.jpg\"]}", 0, GEN_NONE,
-         "image_urls[0]: must start with"},
-        {"scheme only", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://\"]}", 0, GEN_NONE,
-         "image_urls[0]: must start with"},
-        {"url with space", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a b.jpg\"]}", 0, GEN_NONE,
-         "image_urls[0]: contains whitespace"},
-        {"too many images", "", 0, GEN_MANY_IMAGES, "image_urls: more than 16"},
-        {"bad output_format", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":\"webp\"}", 0, GEN_NONE,
-         "output_format: unknown value \"webp\""},
-        {"output_format not string", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":true}", 0, GEN_NONE,
-         "output_format: must be a string"},
-        {"bad aspect_ratio", "{\"id\":\"a\",\"prompt\":\"p\",\"aspect_ratio\":\"7:3\"}", 0, GEN_NONE,
-         "aspect_ratio: unknown value \"7:3\""},
-        {"model empty", "{\"id\":\"a\",\"prompt\":\"p\",\"model\":\"\"}", 0, GEN_NONE, "model: must not be empty"},
-        {"providers not array", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":\"kie\"}", 0, GEN_NONE,
-         "providers: must be an array"},
-        {"providers empty", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[]}", 0, GEN_NONE,
-         "providers: must list 1 to 16"},
-        {"too many providers", "", 0, GEN_MANY_PROVIDERS, "providers: must list 1 to 16"},
-        {"provider empty string", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"\"]}", 0, GEN_NONE,
-         "providers[1]: must not be empty"},
-        {"duplicate provider", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"replicate\",\"kie\"]}", 0,
-         GEN_NONE, "providers: duplicate \"kie\""},
-        {"deadline 0", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":0}", 0, GEN_NONE,
-         "deadline_s: must be between 1 and 86400"},
-        {"deadline too big", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":86401}", 0, GEN_NONE,
-         "deadline_s: must be between"},
-        {"deadline huge", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":99999999999999999999999}", 0, GEN_NONE,
-         "deadline_s: must be between"},
-        {"deadline string", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":\"600\"}", 0, GEN_NONE,
-         "deadline_s: must be an integer"},
-        {"deadline float", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":1.5}", 0, GEN_NONE,
-         "deadline_s: must be an integer"},
-        {"unknown key", "{\"id\":\"a\",\"prompt\":\"p\",\"callback\":\"x\"}", 0, GEN_NONE,
-         "unknown key \"callback\""},
-        {"deep nesting", "", 0, GEN_DEEP, "nested deeper than 32"},
-        {"invalid UTF-8 byte", "{\"id\":\"a\",\"prompt\":\"caf\xff\"}", 0, GEN_NONE, "invalid UTF-8 at offset 23"},
-        {"overlong UTF-8", "{\"id\":\"a\",\"prompt\":\"\xc0\xaf\"}", 0, GEN_NONE, "invalid UTF-8"},
-        {"UTF-8 surrogate", "{\"id\":\"a\",\"prompt\":\"\xed\xa0\x80\"}", 0, GEN_NONE, "invalid UTF-8"},
-        {"truncated UTF-8", "{\"id\":\"a\",\"prompt\":\"\xe6\x97\"}", 0, GEN_NONE, "invalid UTF-8"},
-        {"trailing garbage", "{\"id\":\"a\",\"prompt\":\"p\"} x", 0, GEN_NONE, "trailing data"},
-        {"two objects", "{\"id\":\"a\",\"prompt\":\"p\"}{}", 0, GEN_NONE, "trailing data"},
-        {"raw NUL in string", RAW("{\"id\":\"a\",\"prompt\":\"x\0y\"}"), GEN_NONE, "NUL byte at offset 21"},
-        {"escaped NUL in string", "{\"id\":\"a\",\"prompt\":\"x\\u0000y\"}", 0, GEN_NONE, "NUL (\\u0000)"},
-        {"escaped NUL in key", "{\"id\":\"a\",\"prompt\":\"p\",\"meta\\u0000data\":1}", 0, GEN_NONE, "NUL"},
-        {"raw tab in string", "{\"id\":\"a\",\"prompt\":\"x\ty\"}", 0, GEN_NONE, "control character in string"},
-        {"single quotes", "{'id':'a','prompt':'p'}", 0, GEN_NONE, "single quote"},
-        {"comment", "{\"id\":\"a\",/* c */\"prompt\":\"p\"}", 0, GEN_NONE, "comment"},
-        {"NaN in metadata", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":{\"x\":NaN}}", 0, GEN_NONE,
-         "metadata: numbers must be finite"},
-        {"vars not object", "{\"id\":\"a\",\"template\":\"interior\",\"vars\":[\"bedroom\"]}", 0, GEN_NONE,
-         "vars: must be an object"},
-        {"vars value object", "{\"id\":\"a\",\"template\":\"interior\",\"vars\":{\"room\":{\"x\":1}}}", 0,
-         GEN_NONE, "vars.room: must be a string or a number"},
-        {"vars without template", "{\"id\":\"a\",\"prompt\":\"p\",\"vars\":{\"room\":\"x\"}}", 0, GEN_NONE,
-         "vars: only allowed together with template"},
-        {"template not string", "{\"id\":\"a\",\"template\":5}", 0, GEN_NONE, "template: must be a string"},
-        {"template with prompt", "{\"id\":\"a\",\"template\":\"interior\",\"prompt\":\"extra\"}", 0, GEN_NONE,
-         "prompt: not allowed together with template"},
-        {"metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
-         "metadata: must be an object"},
-        {"metadata over 16 KiB", "", 0, GEN_BIG_METADATA, "metadata: 16385 bytes serialized, over the 16384-byte"},
-        {"metadata too many values", "", 0, GEN_METADATA_VALUES, "metadata: more than 1024 JSON values"},
-        {"vars too many keys", "", 0, GEN_MANY_VARS, "vars: more than 64 keys"},
-        {"vars value too long", "", 0, GEN_LONG_VAR, "vars.room: longer than 1024 bytes"},
-        {"vars key too long", "", 0, GEN_LONG_VAR_KEY, "longer than 128 bytes"},
+        { "not json", "this is not json", 0, GEN_NONE, "invalid JSON" },
+        { "truncated", "{\"id\":\"a\",\"prompt\":\"p\"", 0, GEN_NONE,
+          "invalid JSON: unexpected end of data at offset 22" },
+        { "empty", RAW(""), GEN_NONE, "empty input" },
+        { "whitespace only", " \n\t ", 0, GEN_NONE, "empty input" },
+        { "array", "[{\"id\":\"a\",\"prompt\":\"p\"}]", 0, GEN_NONE, "must be a JSON object" },
+        { "bare string", "\"job\"", 0, GEN_NONE, "must be a JSON object" },
+        { "bare number", "42", 0, GEN_NONE, "must be a JSON object" },
+        { "missing id", "{\"prompt\":\"p\"}", 0, GEN_NONE, "id: missing" },
+        { "id not string", "{\"id\":42,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string" },
+        { "id null", "{\"id\":null,\"prompt\":\"p\"}", 0, GEN_NONE, "id: must be a string" },
+        { "id empty", "{\"id\":\"\",\"prompt\":\"p\"}", 0, GEN_NONE, "id: must not be empty" },
+        { "id control char", "{\"id\":\"a\\nb\",\"prompt\":\"p\"}", 0, GEN_NONE,
+          "id: contains a control character" },
+        { "id too long", "", 0, GEN_LONG_ID, "id: longer than 256" },
+        { "missing prompt", "{\"id\":\"a\"}", 0, GEN_NONE, "prompt: missing" },
+        { "prompt not string", "{\"id\":\"a\",\"prompt\":[\"p\"]}", 0, GEN_NONE,
+          "prompt: must be a string" },
+        { "empty prompt", "{\"id\":\"a\",\"prompt\":\"\"}", 0, GEN_NONE,
+          "prompt: must not be empty" },
+        { "whitespace prompt", "{\"id\":\"a\",\"prompt\":\" \\t\\n \"}", 0, GEN_NONE,
+          "prompt: must not be empty" },
+        { "prompt too long", "", 0, GEN_LONG_PROMPT, "prompt: longer than 20000" },
+        { "unknown operation", "{\"id\":\"a\",\"operation\":\"upscale\",\"prompt\":\"p\"}", 0,
+          GEN_NONE, "operation: unknown value \"upscale\"" },
+        { "operation not string", "{\"id\":\"a\",\"operation\":1,\"prompt\":\"p\"}", 0, GEN_NONE,
+          "operation: must be a string" },
+        { "edit without images", "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\"}", 0,
+          GEN_NONE, "image_urls: required for operation edit" },
+        { "edit with empty images",
+          "{\"id\":\"a\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[]}", 0, GEN_NONE,
+          "image_urls: required for operation edit" },
+        { "image_urls not array",
+          "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":\"https://x.io/a.jpg\"}", 0, GEN_NONE,
+          "image_urls: must be an array" },
+        { "image url not string",
+          "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a.jpg\",7]}", 0, GEN_NONE,
+          "image_urls[1]: must be a string" },
+        { "bad url scheme", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"ftp://x.io/a.jpg\"]}",
+          0, GEN_NONE, "image_urls[0]: must start with" },
+        { "scheme only", "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://\"]}", 0,
+          GEN_NONE, "image_urls[0]: must start with" },
+        { "url with space",
+          "{\"id\":\"a\",\"prompt\":\"p\",\"image_urls\":[\"https://x.io/a b.jpg\"]}", 0, GEN_NONE,
+          "image_urls[0]: contains whitespace" },
+        { "too many images", "", 0, GEN_MANY_IMAGES, "image_urls: more than 16" },
+        { "bad output_format", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":\"webp\"}", 0,
+          GEN_NONE, "output_format: unknown value \"webp\"" },
+        { "output_format not string", "{\"id\":\"a\",\"prompt\":\"p\",\"output_format\":true}", 0,
+          GEN_NONE, "output_format: must be a string" },
+        { "bad aspect_ratio", "{\"id\":\"a\",\"prompt\":\"p\",\"aspect_ratio\":\"7:3\"}", 0,
+          GEN_NONE, "aspect_ratio: unknown value \"7:3\"" },
+        { "model empty", "{\"id\":\"a\",\"prompt\":\"p\",\"model\":\"\"}", 0, GEN_NONE,
+          "model: must not be empty" },
+        { "providers not array", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":\"kie\"}", 0,
+          GEN_NONE, "providers: must be an array" },
+        { "providers empty", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[]}", 0, GEN_NONE,
+          "providers: must list 1 to 16" },
+        { "too many providers", "", 0, GEN_MANY_PROVIDERS, "providers: must list 1 to 16" },
+        { "provider empty string", "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"\"]}",
+          0, GEN_NONE, "providers[1]: must not be empty" },
+        { "duplicate provider",
+          "{\"id\":\"a\",\"prompt\":\"p\",\"providers\":[\"kie\",\"replicate\",\"kie\"]}", 0,
+          GEN_NONE, "providers: duplicate \"kie\"" },
+        { "deadline 0", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":0}", 0, GEN_NONE,
+          "deadline_s: must be between 1 and 86400" },
+        { "deadline too big", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":86401}", 0, GEN_NONE,
+          "deadline_s: must be between" },
+        { "deadline huge", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":99999999999999999999999}",
+          0, GEN_NONE, "deadline_s: must be between" },
+        { "deadline string", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":\"600\"}", 0, GEN_NONE,
+          "deadline_s: must be an integer" },
+        { "deadline float", "{\"id\":\"a\",\"prompt\":\"p\",\"deadline_s\":1.5}", 0, GEN_NONE,
+          "deadline_s: must be an integer" },
+        { "unknown key", "{\"id\":\"a\",\"prompt\":\"p\",\"callback\":\"x\"}", 0, GEN_NONE,
+          "unknown key \"callback\"" },
+        { "deep nesting", "", 0, GEN_DEEP, "nested deeper than 32" },
+        { "invalid UTF-8 byte", "{\"id\":\"a\",\"prompt\":\"caf\xff\"}", 0, GEN_NONE,
+          "invalid UTF-8 at offset 23" },
+        { "overlong UTF-8", "{\"id\":\"a\",\"prompt\":\"\xc0\xaf\"}", 0, GEN_NONE,
+          "invalid UTF-8" },
+        { "UTF-8 surrogate", "{\"id\":\"a\",\"prompt\":\"\xed\xa0\x80\"}", 0, GEN_NONE,
+          "invalid UTF-8" },
+        { "truncated UTF-8", "{\"id\":\"a\",\"prompt\":\"\xe6\x97\"}", 0, GEN_NONE,
+          "invalid UTF-8" },
+        { "trailing garbage", "{\"id\":\"a\",\"prompt\":\"p\"} x", 0, GEN_NONE, "trailing data" },
+        { "two objects", "{\"id\":\"a\",\"prompt\":\"p\"}{}", 0, GEN_NONE, "trailing data" },
+        { "raw NUL in string", RAW("{\"id\":\"a\",\"prompt\":\"x\0y\"}"), GEN_NONE,
+          "NUL byte at offset 21" },
+        { "escaped NUL in string", "{\"id\":\"a\",\"prompt\":\"x\\u0000y\"}", 0, GEN_NONE,
+          "NUL (\\u0000)" },
+        { "escaped NUL in key", "{\"id\":\"a\",\"prompt\":\"p\",\"meta\\u0000data\":1}", 0,
+          GEN_NONE, "NUL" },
+        { "raw tab in string", "{\"id\":\"a\",\"prompt\":\"x\ty\"}", 0, GEN_NONE,
+          "control character in string" },
+        { "single quotes", "{'id':'a','prompt':'p'}", 0, GEN_NONE, "single quote" },
+        { "comment", "{\"id\":\"a\",/* c */\"prompt\":\"p\"}", 0, GEN_NONE, "comment" },
+        { "NaN in metadata", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":{\"x\":NaN}}", 0,
+          GEN_NONE, "metadata: numbers must be finite" },
+        { "vars not object", "{\"id\":\"a\",\"template\":\"interior\",\"vars\":[\"bedroom\"]}", 0,
+          GEN_NONE, "vars: must be an object" },
+        { "vars value object",
+          "{\"id\":\"a\",\"template\":\"interior\",\"vars\":{\"room\":{\"x\":1}}}", 0, GEN_NONE,
+          "vars.room: must be a string or a number" },
+        { "vars without template", "{\"id\":\"a\",\"prompt\":\"p\",\"vars\":{\"room\":\"x\"}}", 0,
+          GEN_NONE, "vars: only allowed together with template" },
+        { "template not string", "{\"id\":\"a\",\"template\":5}", 0, GEN_NONE,
+          "template: must be a string" },
+        { "template with prompt", "{\"id\":\"a\",\"template\":\"interior\",\"prompt\":\"extra\"}",
+          0, GEN_NONE, "prompt: not allowed together with template" },
+        { "metadata not object", "{\"id\":\"a\",\"prompt\":\"p\",\"metadata\":[1,2]}", 0, GEN_NONE,
+          "metadata: must be an object" },
+        { "metadata over 16 KiB", "", 0, GEN_BIG_METADATA,
+          "metadata: 16385 bytes serialized, over the 16384-byte" },
+        { "metadata too many values", "", 0, GEN_METADATA_VALUES,
+          "metadata: more than 1024 JSON values" },
+        { "vars too many keys", "", 0, GEN_MANY_VARS, "vars: more than 64 keys" },
+        { "vars value too long", "", 0, GEN_LONG_VAR, "vars.room: longer than 1024 bytes" },
+        { "vars key too long", "", 0, GEN_LONG_VAR_KEY, "longer than 128 bytes" },
     };
     return cr_make_param_array(struct bad, cases, sizeof cases / sizeof cases[0]);
 }
 
 static char *gen_input(const struct bad *c, size_t *len)
 {
-    struct sbuf b = {0};
+    struct sbuf b = { 0 };
 
     switch (c->gen) {
     case GEN_NONE:
@@ -262,79 +293,107 @@ struct good {
     char name[32];
     char buf[640];
     enum codec_op op;
-    char prompt[96];          /* "" = NULL */
+    char prompt[96]; /* "" = NULL */
     size_t n_images;
     char image0[80];
-    char output_format[8];    /* "" = NULL */
-    char aspect[8];           /* "" = NULL */
+    char output_format[8]; /* "" = NULL */
+    char aspect[8];        /* "" = NULL */
     char model[24];
     size_t n_providers;
     char provider_last[24];
     int deadline;
-    char template_name[24];   /* "" = NULL */
-    char vars[96];            /* compact JSON, "" = NULL */
-    char metadata[96];        /* compact JSON, "" = NULL */
+    char template_name[24]; /* "" = NULL */
+    char vars[96];          /* compact JSON, "" = NULL */
+    char metadata[96];      /* compact JSON, "" = NULL */
 };
 
 ParameterizedTestParameters(codec, valid)
 {
     static struct good cases[] = {
-        {.name = "minimal defaults",
-         .buf = "{\"id\":\"j1\",\"prompt\":\"A Scandinavian living room\"}",
-         .op = CODEC_OP_GENERATE, .prompt = "A Scandinavian living room", .model = "nano-banana"},
-        {.name = "full generate",
-         .buf = "{\"id\":\"j2\",\"operation\":\"generate\",\"prompt\":\"Japandi bedroom\",\"image_urls\":"
-                "[\"https://example.com/ref.jpg\"],\"output_format\":\"png\",\"aspect_ratio\":\"16:9\","
-                "\"model\":\"nano-banana-pro\",\"providers\":[\"kie\",\"replicate\"],\"deadline_s\":600,"
-                "\"metadata\":{\"chat_id\":123}}",
-         .op = CODEC_OP_GENERATE, .prompt = "Japandi bedroom", .n_images = 1,
-         .image0 = "https://example.com/ref.jpg", .output_format = "png", .aspect = "16:9",
-         .model = "nano-banana-pro", .n_providers = 2, .provider_last = "replicate", .deadline = 600,
-         .metadata = "{\"chat_id\":123}"},
-        {.name = "edit with images",
-         .buf = "{\"id\":\"j3\",\"operation\":\"edit\",\"prompt\":\"Make it coastal\",\"image_urls\":"
-                "[\"https://example.com/rooms/living-1.jpg\",\"HTTP://example.com/b.png\","
-                "\"data:image/png;base64,iVBORw0KGgo=\"]}",
-         .op = CODEC_OP_EDIT, .prompt = "Make it coastal", .n_images = 3,
-         .image0 = "https://example.com/rooms/living-1.jpg", .model = "nano-banana"},
-        {.name = "jpg normalized",
-         .buf = "{\"id\":\"j4\",\"prompt\":\"p\",\"output_format\":\"jpg\"}",
-         .prompt = "p", .output_format = "jpeg", .model = "nano-banana"},
-        {.name = "jpeg kept",
-         .buf = "{\"id\":\"j5\",\"prompt\":\"p\",\"output_format\":\"jpeg\",\"aspect_ratio\":\"auto\"}",
-         .prompt = "p", .output_format = "jpeg", .aspect = "auto", .model = "nano-banana"},
-        {.name = "prompt trimmed",
-         .buf = "{\"id\":\"j6\",\"prompt\":\"\\n  an art deco hallway \\t\"}",
-         .prompt = "an art deco hallway", .model = "nano-banana"},
-        {.name = "template without prompt",
-         .buf = "{\"id\":\"j7\",\"template\":\"interior\",\"vars\":{\"room\":\"bedroom\",\"windows\":2,"
-                "\"ratio\":0.5}}",
-         .template_name = "interior", .vars = "{\"room\":\"bedroom\",\"windows\":2,\"ratio\":0.5}",
-         .model = "nano-banana"},
-        {.name = "nulls are absent",
-         .buf = "{\"id\":\"j9\",\"prompt\":\"p\",\"operation\":null,\"output_format\":null,"
-                "\"aspect_ratio\":null,\"model\":null,\"providers\":null,\"deadline_s\":null,"
-                "\"metadata\":null,\"image_urls\":null}",
-         .prompt = "p", .model = "nano-banana"},
-        {.name = "empty images on generate",
-         .buf = "{\"id\":\"j10\",\"prompt\":\"p\",\"image_urls\":[]}", .prompt = "p", .model = "nano-banana"},
-        {.name = "metadata nested kept",
-         .buf = "{\"id\":\"j11\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],"
-                "\"s\":\"x\\\"y\"}}",
-         .prompt = "p", .model = "nano-banana",
-         .metadata = "{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],\"s\":\"x\\\"y\"}"},
-        {.name = "unicode and whitespace",
-         .buf = " \r\n{ \"id\" : \"j12\" , \"prompt\" : \"caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf\" } \n",
-         .prompt = "caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf", .model = "nano-banana"},
-        {.name = "deadline bounds",
-         .buf = "{\"id\":\"j13\",\"prompt\":\"p\",\"deadline_s\":86400,\"providers\":[\"replicate\"]}",
-         .prompt = "p", .model = "nano-banana", .deadline = 86400, .n_providers = 1,
-         .provider_last = "replicate"},
-        {.name = "nesting at limit",
-         .buf = "{\"id\":\"j14\",\"prompt\":\"p\",\"metadata\":"
-                "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
-         .prompt = "p", .model = "nano-banana",
-         .metadata = "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"},
+        { .name = "minimal defaults",
+          .buf = "{\"id\":\"j1\",\"prompt\":\"A Scandinavian living room\"}",
+          .op = CODEC_OP_GENERATE,
+          .prompt = "A Scandinavian living room",
+          .model = "nano-banana" },
+        { .name = "full generate",
+          .buf = "{\"id\":\"j2\",\"operation\":\"generate\",\"prompt\":\"Japandi bedroom\",\"image_urls\":"
+                 "[\"https://example.com/ref.jpg\"],\"output_format\":\"png\",\"aspect_ratio\":\"16:9\","
+                 "\"model\":\"nano-banana-pro\",\"providers\":[\"kie\",\"replicate\"],\"deadline_s\":600,"
+                 "\"metadata\":{\"chat_id\":123}}",
+          .op = CODEC_OP_GENERATE,
+          .prompt = "Japandi bedroom",
+          .n_images = 1,
+          .image0 = "https://example.com/ref.jpg",
+          .output_format = "png",
+          .aspect = "16:9",
+          .model = "nano-banana-pro",
+          .n_providers = 2,
+          .provider_last = "replicate",
+          .deadline = 600,
+          .metadata = "{\"chat_id\":123}" },
+        { .name = "edit with images",
+          .buf = "{\"id\":\"j3\",\"operation\":\"edit\",\"prompt\":\"Make it coastal\",\"image_urls\":"
+                 "[\"https://example.com/rooms/living-1.jpg\",\"HTTP://example.com/b.png\","
+                 "\"data:image/png;base64,iVBORw0KGgo=\"]}",
+          .op = CODEC_OP_EDIT,
+          .prompt = "Make it coastal",
+          .n_images = 3,
+          .image0 = "https://example.com/rooms/living-1.jpg",
+          .model = "nano-banana" },
+        { .name = "jpg normalized",
+          .buf = "{\"id\":\"j4\",\"prompt\":\"p\",\"output_format\":\"jpg\"}",
+          .prompt = "p",
+          .output_format = "jpeg",
+          .model = "nano-banana" },
+        { .name = "jpeg kept",
+          .buf = "{\"id\":\"j5\",\"prompt\":\"p\",\"output_format\":\"jpeg\",\"aspect_ratio\":\"auto\"}",
+          .prompt = "p",
+          .output_format = "jpeg",
+          .aspect = "auto",
+          .model = "nano-banana" },
+        { .name = "prompt trimmed",
+          .buf = "{\"id\":\"j6\",\"prompt\":\"\\n  an art deco hallway \\t\"}",
+          .prompt = "an art deco hallway",
+          .model = "nano-banana" },
+        { .name = "template without prompt",
+          .buf = "{\"id\":\"j7\",\"template\":\"interior\",\"vars\":{\"room\":\"bedroom\",\"windows\":2,"
+                 "\"ratio\":0.5}}",
+          .template_name = "interior",
+          .vars = "{\"room\":\"bedroom\",\"windows\":2,\"ratio\":0.5}",
+          .model = "nano-banana" },
+        { .name = "nulls are absent",
+          .buf = "{\"id\":\"j9\",\"prompt\":\"p\",\"operation\":null,\"output_format\":null,"
+                 "\"aspect_ratio\":null,\"model\":null,\"providers\":null,\"deadline_s\":null,"
+                 "\"metadata\":null,\"image_urls\":null}",
+          .prompt = "p",
+          .model = "nano-banana" },
+        { .name = "empty images on generate",
+          .buf = "{\"id\":\"j10\",\"prompt\":\"p\",\"image_urls\":[]}",
+          .prompt = "p",
+          .model = "nano-banana" },
+        { .name = "metadata nested kept",
+          .buf = "{\"id\":\"j11\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],"
+                 "\"s\":\"x\\\"y\"}}",
+          .prompt = "p",
+          .model = "nano-banana",
+          .metadata = "{\"chat_id\":5,\"tags\":[\"a\",{\"b\":null}],\"s\":\"x\\\"y\"}" },
+        { .name = "unicode and whitespace",
+          .buf = " \r\n{ \"id\" : \"j12\" , \"prompt\" : \"caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf\" } \n",
+          .prompt = "caf\xc3\xa9 \xe5\x92\x8c\xe5\xae\xa4 \xf0\x9f\x8c\xbf",
+          .model = "nano-banana" },
+        { .name = "deadline bounds",
+          .buf = "{\"id\":\"j13\",\"prompt\":\"p\",\"deadline_s\":86400,\"providers\":[\"replicate\"]}",
+          .prompt = "p",
+          .model = "nano-banana",
+          .deadline = 86400,
+          .n_providers = 1,
+          .provider_last = "replicate" },
+        { .name = "nesting at limit",
+          .buf = "{\"id\":\"j14\",\"prompt\":\"p\",\"metadata\":"
+                 "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+          .prompt = "p",
+          .model = "nano-banana",
+          .metadata = "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}" },
     };
     return cr_make_param_array(struct good, cases, sizeof cases / sizeof cases[0]);
 }
@@ -396,7 +455,7 @@ ParameterizedTest(struct good *c, codec, valid)
 
 Test(codec, prompt_limit_counts_characters)
 {
-    struct sbuf b = {0};
+    struct sbuf b = { 0 };
     char err[128];
 
     /* 20000 two-byte characters: 40000 bytes, still within the limit. */
@@ -413,7 +472,7 @@ Test(codec, prompt_limit_counts_characters)
 /* Each cap accepts its exact limit; metadata comes back as the same text. */
 Test(codec, caps_accept_their_limits)
 {
-    struct sbuf b = {0};
+    struct sbuf b = { 0 };
     char err[128], kv[24];
 
     sb_str(&b, "{\"id\":\"m\",\"prompt\":\"p\",\"metadata\":{\"s\":\"");
@@ -457,15 +516,17 @@ Test(codec, operation_given_is_recorded)
         const char *buf;
         int op_set;
     } cases[] = {
-        {"{\"id\":\"a\",\"template\":\"t\"}", 0},
-        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":null}", 0},
-        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":\"generate\"}", 1},
-        {"{\"id\":\"a\",\"template\":\"t\",\"operation\":\"edit\",\"image_urls\":[\"https://x.io/a.jpg\"]}", 1},
+        { "{\"id\":\"a\",\"template\":\"t\"}", 0 },
+        { "{\"id\":\"a\",\"template\":\"t\",\"operation\":null}", 0 },
+        { "{\"id\":\"a\",\"template\":\"t\",\"operation\":\"generate\"}", 1 },
+        { "{\"id\":\"a\",\"template\":\"t\",\"operation\":\"edit\",\"image_urls\":[\"https://x.io/a.jpg\"]}",
+          1 },
     };
     char err[128];
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct codec_job *j = codec_job_parse(cases[i].buf, strlen(cases[i].buf), NULL, err, sizeof err);
+        struct codec_job *j =
+                codec_job_parse(cases[i].buf, strlen(cases[i].buf), NULL, err, sizeof err);
         cr_assert_not_null(j, "%s: %s", cases[i].buf, err);
         cr_assert_eq(j->op_set, cases[i].op_set, "%s", cases[i].buf);
         codec_job_free(j);
@@ -474,10 +535,11 @@ Test(codec, operation_given_is_recorded)
 
 Test(codec, max_images_and_providers_accepted)
 {
-    struct sbuf b = {0};
+    struct sbuf b = { 0 };
     char err[128], name[16];
 
-    sb_str(&b, "{\"id\":\"m\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[\"https://e.com/0.jpg\"");
+    sb_str(&b,
+           "{\"id\":\"m\",\"operation\":\"edit\",\"prompt\":\"p\",\"image_urls\":[\"https://e.com/0.jpg\"");
     sb_rep(&b, ",\"https://e.com/n.jpg\"", CODEC_MAX_IMAGES - 1);
     sb_str(&b, "],\"providers\":[\"p0\"");
     for (int i = 1; i < CODEC_MAX_PROVIDERS; i++) {
@@ -536,12 +598,12 @@ Test(codec, id_out_on_validation_failure)
 Test(codec, id_out_null_when_id_itself_is_invalid)
 {
     static const char *const small[] = {
-        "{\"id\":\"\",\"prompt\":\"p\"}",             /* empty */
-        "{\"id\":\"a\\u0001b\",\"prompt\":\"p\"}",    /* control character by escape */
-        "{\"id\":\"a\\nb\",\"prompt\":\"p\"}",        /* newline */
-        "{\"id\":\"a\\u007fb\",\"prompt\":\"p\"}",    /* DEL */
+        "{\"id\":\"\",\"prompt\":\"p\"}",          /* empty */
+        "{\"id\":\"a\\u0001b\",\"prompt\":\"p\"}", /* control character by escape */
+        "{\"id\":\"a\\nb\",\"prompt\":\"p\"}",     /* newline */
+        "{\"id\":\"a\\u007fb\",\"prompt\":\"p\"}", /* DEL */
     };
-    static const size_t long_ids[] = {CODEC_MAX_ID + 1, 350000};
+    static const size_t long_ids[] = { CODEC_MAX_ID + 1, 350000 };
     char err[128];
 
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
@@ -551,7 +613,7 @@ Test(codec, id_out_null_when_id_itself_is_invalid)
         cr_assert_null(id, "input %zu echoed an invalid id", i);
     }
     for (size_t i = 0; i < sizeof long_ids / sizeof long_ids[0]; i++) {
-        struct sbuf b = {0};
+        struct sbuf b = { 0 };
         char *id = (char *)"stale";
         sb_str(&b, "{\"prompt\":\"p\",\"id\":\"");
         sb_rep(&b, "x", long_ids[i]);
@@ -566,7 +628,7 @@ Test(codec, id_out_null_when_id_itself_is_invalid)
 /* The longest valid id is still echoed when another field fails. */
 Test(codec, id_out_at_max_length_on_failure)
 {
-    struct sbuf b = {0};
+    struct sbuf b = { 0 };
     char err[128];
     char *id = NULL;
 
@@ -583,10 +645,10 @@ Test(codec, id_out_at_max_length_on_failure)
 Test(codec, id_out_null_without_string_id)
 {
     static const char *const inputs[] = {
-        "{\"id\":\"a\",\"prompt\":",       /* not JSON */
-        "{\"id\":12,\"prompt\":\"p\"}",    /* id not a string */
-        "{\"prompt\":\"p\"}",              /* no id */
-        "[\"id\",\"a\"]",                  /* not an object */
+        "{\"id\":\"a\",\"prompt\":",          /* not JSON */
+        "{\"id\":12,\"prompt\":\"p\"}",       /* id not a string */
+        "{\"prompt\":\"p\"}",                 /* no id */
+        "[\"id\",\"a\"]",                     /* not an object */
         "{\"id\":\"a\",\"prompt\":\"\xff\"}", /* bad UTF-8: rejected before parsing */
     };
     char err[128];

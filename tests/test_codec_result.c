@@ -72,19 +72,20 @@ static void expect_keys(json_object *o, const char *const *want)
 /* ---- results ------------------------------------------------------------ */
 
 static const char *const result_keys[] = {
-    "id", "status", "result_urls", "provider", "provider_task_id", "attempts", "error", "timings", "worker",
-    "metadata", NULL,
+    "id",      "status", "result_urls", "provider", "provider_task_id", "attempts", "error",
+    "timings", "worker", "metadata",    NULL,
 };
 static const char *const result_keys_line[] = {
-    "id", "status", "result_urls", "provider", "provider_task_id", "attempts", "error", "line", "timings",
-    "worker", "metadata", NULL,
+    "id",    "status", "result_urls", "provider", "provider_task_id", "attempts",
+    "error", "line",   "timings",     "worker",   "metadata",         NULL,
 };
 static const char *const attempt_keys[] = {
     "provider", "task_id", "phase", "outcome", "http_status", "code", "message", "elapsed_ms", NULL,
 };
 
-static void fill_attempt(struct codec_attempt *a, const char *prov, const char *task, const char *phase,
-                         const char *outcome, long http, const char *code, const char *msg, int64_t ms)
+static void fill_attempt(struct codec_attempt *a, const char *prov, const char *task,
+                         const char *phase, const char *outcome, long http, const char *code,
+                         const char *msg, int64_t ms)
 {
     memset(a, 0, sizeof *a);
     snprintf(a->provider, sizeof a->provider, "%s", prov);
@@ -99,18 +100,30 @@ static void fill_attempt(struct codec_attempt *a, const char *prov, const char *
 
 Test(codec, result_success_round_trip)
 {
-    const char *urls[] = {"https://cdn.example.com/out/a.png", "https://cdn.example.com/out/b.png"};
+    const char *urls[] = { "https://cdn.example.com/out/a.png",
+                           "https://cdn.example.com/out/b.png" };
     struct codec_attempt att[2];
     const char *meta_text = "{\"chat_id\":123,\"thread\":\"t/1\"}";
     json_object *meta = json_tokener_parse(meta_text);
     struct codec_result r = {
-        .id = "job-42", .succeeded = 1, .result_urls = urls, .n_result_urls = 2, .provider = "kie",
-        .provider_task_id = "b254d74d", .attempts = att, .n_attempts = 2, .line = -1, .queued_ms = 3,
-        .total_ms = 24190, .worker = "host-a:4242", .metadata = meta_text,
+        .id = "job-42",
+        .succeeded = 1,
+        .result_urls = urls,
+        .n_result_urls = 2,
+        .provider = "kie",
+        .provider_task_id = "b254d74d",
+        .attempts = att,
+        .n_attempts = 2,
+        .line = -1,
+        .queued_ms = 3,
+        .total_ms = 24190,
+        .worker = "host-a:4242",
+        .metadata = meta_text,
         .metadata_len = strlen(meta_text),
     };
 
-    fill_attempt(&att[0], "replicate", "", "create", "http_status", 503, "", "Service Unavailable", 120);
+    fill_attempt(&att[0], "replicate", "", "create", "http_status", 503, "", "Service Unavailable",
+                 120);
     fill_attempt(&att[1], "kie", "b254d74d", "poll", "succeeded", 200, "200", "success", 24130);
     char *s = codec_result_json(&r);
     cr_assert_not_null(s);
@@ -158,11 +171,19 @@ Test(codec, result_success_round_trip)
 
 Test(codec, result_failure_escaping_and_line)
 {
-    const char *msg = "bad \"prompt\"\nline2\ttab \\ back caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8c\xbf \x01";
+    const char *msg =
+            "bad \"prompt\"\nline2\ttab \\ back caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8c\xbf \x01";
     struct codec_attempt att[1];
     struct codec_result r = {
-        .id = "id \"quoted\"\n", .succeeded = 0, .attempts = att, .n_attempts = 1,
-        .error_class = "invalid_input", .error_message = msg, .line = 0, .queued_ms = 0, .total_ms = 1,
+        .id = "id \"quoted\"\n",
+        .succeeded = 0,
+        .attempts = att,
+        .n_attempts = 1,
+        .error_class = "invalid_input",
+        .error_message = msg,
+        .line = 0,
+        .queued_ms = 0,
+        .total_ms = 1,
         .worker = "h:1",
     };
 
@@ -182,7 +203,7 @@ Test(codec, result_failure_escaping_and_line)
     cr_assert_null(get(a0, "task_id"));
     expect_str(a0, "message", msg);
     json_object *e = get(o, "error");
-    const char *const error_keys[] = {"class", "message", NULL};
+    const char *const error_keys[] = { "class", "message", NULL };
     expect_keys(e, error_keys);
     expect_str(e, "class", "invalid_input");
     expect_str(e, "message", msg);
@@ -195,8 +216,13 @@ Test(codec, result_failure_escaping_and_line)
 Test(codec, result_sanitizes_attempt_strings)
 {
     struct codec_attempt a;
-    struct codec_result r = {.id = "x", .succeeded = 0, .attempts = &a, .n_attempts = 1,
-                             .error_class = "exhausted", .error_message = "all providers failed", .line = -1};
+    struct codec_result r = { .id = "x",
+                              .succeeded = 0,
+                              .attempts = &a,
+                              .n_attempts = 1,
+                              .error_class = "exhausted",
+                              .error_message = "all providers failed",
+                              .line = -1 };
 
     /* A provider message cut mid-character, then a full buffer with no NUL. */
     fill_attempt(&a, "kie", "t1", "poll", "task_failed", 200, "501", "", 5);
@@ -221,17 +247,22 @@ Test(codec, result_sanitizes_attempt_strings)
 
 Test(codec, job_metadata_flows_into_result)
 {
-    const char *in = "{\"id\":\"m1\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}}";
+    const char *in =
+            "{\"id\":\"m1\",\"prompt\":\"p\",\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}}";
     char err[128];
     struct codec_job *j = codec_job_parse(in, strlen(in), NULL, err, sizeof err);
 
     cr_assert_not_null(j, "%s", err);
-    struct codec_result r = {.id = j->id, .succeeded = 1, .line = 7, .metadata = j->metadata,
-                             .metadata_len = j->metadata_len};
+    struct codec_result r = { .id = j->id,
+                              .succeeded = 1,
+                              .line = 7,
+                              .metadata = j->metadata,
+                              .metadata_len = j->metadata_len };
     char *s = codec_result_json(&r);
     codec_job_free(j); /* the string must not depend on the job */
     cr_assert_not_null(s);
-    cr_assert_not_null(strstr(s, "\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}"), "%s", s);
+    cr_assert_not_null(strstr(s, "\"metadata\":{\"chat_id\":42,\"note\":\"a/b \\\"c\\\"\"}"), "%s",
+                       s);
     cr_assert_not_null(strstr(s, "\"line\":7,"), "%s", s);
     cr_assert_not_null(strstr(s, "\"result_urls\":[],"), "%s", s);
     cr_assert_not_null(strstr(s, "\"attempts\":[],"), "%s", s);
@@ -261,16 +292,28 @@ static void big_result(struct bigres *b)
     memset(b->meta + 6, 'x', sizeof b->meta - 9);
     memcpy(b->meta + sizeof b->meta - 3, "\"}", 3);
     struct codec_result r = {
-        .id = "big-1", .succeeded = 1, .result_urls = b->urls, .n_result_urls = 2, .provider = "kie",
-        .provider_task_id = "t1", .attempts = b->att, .n_attempts = 32, .line = -1, .queued_ms = 1,
-        .total_ms = 2, .worker = "h:1", .metadata = b->meta, .metadata_len = strlen(b->meta),
+        .id = "big-1",
+        .succeeded = 1,
+        .result_urls = b->urls,
+        .n_result_urls = 2,
+        .provider = "kie",
+        .provider_task_id = "t1",
+        .attempts = b->att,
+        .n_attempts = 32,
+        .line = -1,
+        .queued_ms = 1,
+        .total_ms = 2,
+        .worker = "h:1",
+        .metadata = b->meta,
+        .metadata_len = strlen(b->meta),
     };
     b->r = r;
 }
 
 /* Checks the bound and the "truncated" list (NULL = key absent); returns
  * the parsed line and its length. */
-static json_object *bounded(const struct codec_result *r, size_t max, const char *const *truncated, size_t *len)
+static json_object *bounded(const struct codec_result *r, size_t max, const char *const *truncated,
+                            size_t *len)
 {
     char *s = codec_result_json_max(r, max);
     cr_assert_not_null(s, "max %zu", max);
@@ -305,9 +348,9 @@ static void expect_success_kept(json_object *o)
 
 Test(codec, result_bound_drops_in_steps)
 {
-    static const char *const msgs[] = {"attempt_messages", NULL};
-    static const char *const atts[] = {"attempts", NULL};
-    static const char *const both[] = {"attempts", "metadata", NULL};
+    static const char *const msgs[] = { "attempt_messages", NULL };
+    static const char *const atts[] = { "attempts", NULL };
+    static const char *const both[] = { "attempts", "metadata", NULL };
     static struct bigres b;
     size_t full, l1, l2, l3, l4;
 
@@ -359,7 +402,7 @@ Test(codec, result_bound_drops_in_steps)
 /* Steps with nothing to drop are not taken, nor listed. */
 Test(codec, result_bound_skips_empty_steps)
 {
-    static const char *const meta_only[] = {"metadata", NULL};
+    static const char *const meta_only[] = { "metadata", NULL };
     static struct bigres b;
     size_t len;
 
@@ -376,7 +419,7 @@ Test(codec, result_minimal_fits_min_bound)
 {
     static struct bigres b;
     char id[CODEC_MAX_ID + 1], worker[128], url[8192];
-    const char *urls[1] = {url};
+    const char *urls[1] = { url };
     size_t len;
 
     big_result(&b);

@@ -17,11 +17,11 @@
 
 /* The shipped example's providers, with nothing but the required keys. */
 static const char bare[] =
-    "providers = (\n"
-    "  { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\"; api_key_env = \"KIE_API_KEY\"; },\n"
-    "  { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"https://api.replicate.com\";\n"
-    "    api_key_env = \"REPLICATE_API_TOKEN\"; }\n"
-    ");\n";
+        "providers = (\n"
+        "  { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\"; api_key_env = \"KIE_API_KEY\"; },\n"
+        "  { name = \"replicate\"; type = \"replicate\"; priority = 2; base_url = \"https://api.replicate.com\";\n"
+        "    api_key_env = \"REPLICATE_API_TOKEN\"; }\n"
+        ");\n";
 
 static void set_env(void)
 {
@@ -47,9 +47,14 @@ static int str_eq(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-#define SAME_INT(f) cr_expect_eq(s->f, d->f, "%s: %s is %d in switchyard.conf, default %d", s->name, #f, (int)s->f, (int)d->f)
-#define SAME_DBL(f) cr_expect(s->f == d->f, "%s: %s is %g in switchyard.conf, default %g", s->name, #f, s->f, d->f)
-#define SAME_STR(f) cr_expect(str_eq(s->f, d->f), "%s: %s is %s in switchyard.conf, default %s", s->name, #f, s->f, d->f)
+#define SAME_INT(f)                                                                                \
+    cr_expect_eq(s->f, d->f, "%s: %s is %d in switchyard.conf, default %d", s->name, #f,           \
+                 (int)s->f, (int)d->f)
+#define SAME_DBL(f)                                                                                \
+    cr_expect(s->f == d->f, "%s: %s is %g in switchyard.conf, default %g", s->name, #f, s->f, d->f)
+#define SAME_STR(f)                                                                                \
+    cr_expect(str_eq(s->f, d->f), "%s: %s is %s in switchyard.conf, default %s", s->name, #f,      \
+              s->f, d->f)
 
 Test(conf_defaults, shipped_example_shows_the_builtin_provider_defaults)
 {
@@ -77,7 +82,8 @@ Test(conf_defaults, shipped_example_shows_the_builtin_provider_defaults)
         SAME_DBL(rate_limit.create_per_s);
         SAME_INT(rate_limit.create_burst);
         SAME_INT(rate_limit.create_window_max);
-        if (s->rate_limit.create_window_max > 0) /* the example omits the length of an unused window */
+        if (s->rate_limit.create_window_max >
+            0) /* the example omits the length of an unused window */
             SAME_INT(rate_limit.create_window_s);
         SAME_DBL(rate_limit.poll_per_s);
         SAME_INT(rate_limit.poll_burst);
@@ -93,8 +99,8 @@ Test(conf_defaults, shipped_example_shows_the_builtin_provider_defaults)
         SAME_INT(retry.backoff_max_ms);
         SAME_DBL(retry.budget_ratio);
         SAME_DBL(retry.budget_min_per_s);
-        cr_expect_eq(s->n_models, d->n_models, "%s: %zu models in switchyard.conf, %zu built in", s->name, s->n_models,
-                     d->n_models);
+        cr_expect_eq(s->n_models, d->n_models, "%s: %zu models in switchyard.conf, %zu built in",
+                     s->name, s->n_models, d->n_models);
         for (size_t m = 0; m < s->n_models && m < d->n_models; m++) {
             SAME_STR(models[m].name);
             SAME_STR(models[m].generate);
@@ -134,11 +140,13 @@ static double cell(const char *md, const char *section, const char *key, int col
     cr_assert_not_null(p, "README-config.md has no section %s", section);
     const char *end = strstr(p + 1, "\n### ");
     const char *r = strstr(p, row);
-    cr_assert(r != NULL && (end == NULL || r < end), "README-config.md: no row %s in %s", key, section);
+    cr_assert(r != NULL && (end == NULL || r < end), "README-config.md: no row %s in %s", key,
+              section);
     r += 2; /* past "\n|" */
     for (int i = 0; i < col; i++) {
         r = strchr(r, '|');
-        cr_assert(r != NULL && r[1] != '\n', "README-config.md: %s.%s has no column %d", section, key, col);
+        cr_assert(r != NULL && r[1] != '\n', "README-config.md: %s.%s has no column %d", section,
+                  key, col);
         r++;
     }
     char *e;
@@ -147,9 +155,10 @@ static double cell(const char *md, const char *section, const char *key, int col
     return v;
 }
 
-#define DOC(sec, key, col, val)                                                                                 \
-    cr_expect(fabs(cell(md, sec, #key, col) - (double)(val)) < 1e-9, "README-config.md %s.%s for %s says %g, default %g", \
-              sec, #key, p->name, cell(md, sec, #key, col), (double)(val))
+#define DOC(sec, key, col, val)                                                                    \
+    cr_expect(fabs(cell(md, sec, #key, col) - (double)(val)) < 1e-9,                               \
+              "README-config.md %s.%s for %s says %g, default %g", sec, #key, p->name,             \
+              cell(md, sec, #key, col), (double)(val))
 
 Test(conf_defaults, readme_tables_show_the_builtin_defaults)
 {

@@ -135,14 +135,14 @@ Test(config, replicate_type_defaults)
 Test(config, sorted_by_priority_inherits_and_strips_slash)
 {
     struct conf *c = conftest_load_ok(
-        "worker = { connect_timeout_ms = 1234; request_timeout_ms = 5678; max_host_connections = 9; allow_plain_http = true; };\n"
-        "providers = (\n"
-        "  { name = \"c\"; type = \"kie\"; priority = 30; base_url = \"https://c.test//\"; api_key_env = \"SY_T_KIE_KEY\";\n"
-        "    request_timeout_ms = 1; },\n"
-        "  { name = \"a\"; type = \"replicate\"; priority = 10; base_url = \"https://a.test/v1/\"; api_key_env = \"SY_T_REP_KEY\"; },\n"
-        "  { name = \"b\"; type = \"kie\"; priority = 20; base_url = \"http://b.test\"; api_key_env = \"SY_T_KIE_KEY\";\n"
-        "    proxy = \"\"; max_connections = 2; }\n"
-        ");\n");
+            "worker = { connect_timeout_ms = 1234; request_timeout_ms = 5678; max_host_connections = 9; allow_plain_http = true; };\n"
+            "providers = (\n"
+            "  { name = \"c\"; type = \"kie\"; priority = 30; base_url = \"https://c.test//\"; api_key_env = \"SY_T_KIE_KEY\";\n"
+            "    request_timeout_ms = 1; },\n"
+            "  { name = \"a\"; type = \"replicate\"; priority = 10; base_url = \"https://a.test/v1/\"; api_key_env = \"SY_T_REP_KEY\"; },\n"
+            "  { name = \"b\"; type = \"kie\"; priority = 20; base_url = \"http://b.test\"; api_key_env = \"SY_T_KIE_KEY\";\n"
+            "    proxy = \"\"; max_connections = 2; }\n"
+            ");\n");
     cr_assert_eq(c->n_providers, 3);
     cr_assert_str_eq(c->providers[0].name, "a");
     cr_assert_str_eq(c->providers[1].name, "b");
@@ -166,10 +166,11 @@ Test(config, sorted_by_priority_inherits_and_strips_slash)
 Test(config, models_replace_defaults)
 {
     struct conf *c = conftest_load_ok(
-        "providers = ( " KIE "\n"
-        "  models = ( { name = \"nano-banana-pro\"; generate = \"x-pro\"; },\n"
-        "             { name = \"custom\"; edit = \"me/edit\"; } ); },\n"
-        "  " REP "models = ( { name = \"custom\"; generate = \"me/gen\"; jpeg_name = \"jpeg\"; } ); } );\n");
+            "providers = ( " KIE "\n"
+            "  models = ( { name = \"nano-banana-pro\"; generate = \"x-pro\"; },\n"
+            "             { name = \"custom\"; edit = \"me/edit\"; } ); },\n"
+            "  " REP
+            "models = ( { name = \"custom\"; generate = \"me/gen\"; jpeg_name = \"jpeg\"; } ); } );\n");
     const struct conf_provider *k = conf_provider_by_name(c, "kie");
     cr_assert_eq(k->n_models, 2);
     cr_assert_null(conf_provider_model(k, "nano-banana"));
@@ -194,8 +195,9 @@ Test(config, models_replace_defaults)
 
 Test(config, kafka_group_and_properties)
 {
-    struct conf *c = conftest_load_ok(MIN "kafka = { brokers = \"k:1\"; properties = { security_protocol = \"SSL\";\n"
-                                 "  enable_idempotence = \"true\"; client-id = \"x\"; }; };\n");
+    struct conf *c = conftest_load_ok(
+            MIN "kafka = { brokers = \"k:1\"; properties = { security_protocol = \"SSL\";\n"
+                "  enable_idempotence = \"true\"; client-id = \"x\"; }; };\n");
     cr_assert_eq(c->kafka.present, 1);
     cr_assert_str_eq(c->kafka.brokers, "k:1");
     cr_assert_str_eq(c->kafka.group, "switchyard");
@@ -211,10 +213,13 @@ Test(config, kafka_group_and_properties)
 
 Test(config, poll_group_adaptive_and_fixed)
 {
-    struct conf *c = conftest_load_ok("providers = ( " KIE "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 3000; }; },\n"
-                             REP "poll = { mode = \"adaptive\"; max_lag_ms = 400; expect_median_ms = 9000;\n"
-                             "expect_sigma = 0.2; min_interval_ms = 250; max_interval_ms = 5000; }; } );");
-    const struct conf_provider *k = conf_provider_by_name(c, "kie"), *r = conf_provider_by_name(c, "replicate");
+    struct conf *c = conftest_load_ok(
+            "providers = ( " KIE
+            "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 3000; }; },\n" REP
+            "poll = { mode = \"adaptive\"; max_lag_ms = 400; expect_median_ms = 9000;\n"
+            "expect_sigma = 0.2; min_interval_ms = 250; max_interval_ms = 5000; }; } );");
+    const struct conf_provider *k = conf_provider_by_name(c, "kie"),
+                               *r = conf_provider_by_name(c, "replicate");
     cr_assert_eq(k->poll.mode, CONF_POLL_FIXED);
     cr_assert_eq(k->poll.first_ms, 3000);
     cr_assert_eq(k->poll.max_lag_ms, 1000); /* the rest keep their defaults */
@@ -230,8 +235,9 @@ Test(config, poll_group_adaptive_and_fixed)
 
 Test(config, ints_accepted_where_floats_expected)
 {
-    struct conf *c = conftest_load_ok("providers = ( " KIE "rate_limit = { create_per_s = 3; poll_per_s = 1.5e1; };\n"
-                             "  breaker = { failure_rate = 1; }; retry = { budget_ratio = 0; budget_min_per_s = 2; }; } );");
+    struct conf *c = conftest_load_ok(
+            "providers = ( " KIE "rate_limit = { create_per_s = 3; poll_per_s = 1.5e1; };\n"
+            "  breaker = { failure_rate = 1; }; retry = { budget_ratio = 0; budget_min_per_s = 2; }; } );");
     const struct conf_provider *p = &c->providers[0];
     cr_assert_float_eq(p->rate_limit.create_per_s, 3.0, 1e-9);
     cr_assert_float_eq(p->rate_limit.poll_per_s, 15.0, 1e-9);
@@ -354,10 +360,13 @@ Test(config, shipped_example_loads)
 Test(config, pasted_key_is_not_echoed)
 {
     char err[512];
-    const char *text = "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1;\n"
-                       "  base_url = \"https://api.kie.ai\"; api_key_env = \"sk-pasted-9f8e7d6c\"; } );\n";
+    const char *text =
+            "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1;\n"
+            "  base_url = \"https://api.kie.ai\"; api_key_env = \"sk-pasted-9f8e7d6c\"; } );\n";
     cr_assert_null(conf_load_string(text, "t.conf", err, sizeof err));
-    cr_assert_not_null(strstr(err, "t.conf:2: providers[0].api_key_env: must name an environment variable"), "%s", err);
+    cr_assert_not_null(
+            strstr(err, "t.conf:2: providers[0].api_key_env: must name an environment variable"),
+            "%s", err);
     cr_assert_null(strstr(err, "pasted"), "%s", err);
     assert_no_leaks();
 }
@@ -412,15 +421,17 @@ Test(config, callbacks_unsigned_listen)
     const char *ok[] = { "127.0.0.1:8088", "127.9.9.9:1", "[::1]:8088", "localhost:8088" };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char text[512];
-        snprintf(text, sizeof text, MIN "callbacks = { listen = \"%s\"; public_url = \"https://h\"; };", ok[i]);
+        snprintf(text, sizeof text,
+                 MIN "callbacks = { listen = \"%s\"; public_url = \"https://h\"; };", ok[i]);
         struct conf *c = conftest_load_ok(text);
         cr_assert_eq(c->callbacks.allow_unsigned, 0);
         cr_assert_eq(c->callbacks.max_connections, 128);
         cr_assert_eq(c->callbacks.max_connections_per_ip, 16);
         conf_free(c);
     }
-    struct conf *c = conftest_load_ok(MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://h\";"
-                                 " allow_unsigned = true; max_connections = 9; max_connections_per_ip = 2; };");
+    struct conf *c = conftest_load_ok(
+            MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://h\";"
+                " allow_unsigned = true; max_connections = 9; max_connections_per_ip = 2; };");
     cr_assert_eq(c->callbacks.allow_unsigned, 1);
     cr_assert_eq(c->callbacks.max_connections, 9);
     cr_assert_eq(c->callbacks.max_connections_per_ip, 2);
@@ -430,12 +441,15 @@ Test(config, callbacks_unsigned_listen)
 
 Test(config, callbacks_group)
 {
-    struct conf *c = conftest_load_ok(MIN "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://hooks.example.com/sy//\";\n"
-                                 " kie_hmac_key_env = \"SY_T_HMAC\"; webhook_secret_env = \"SY_T_WHSEC\";\n"
-                                 " tolerance_s = 120; safety_poll_s = 600; };\n"
-                                 "kafka = { callback_topic = \"cb\"; };");
+    struct conf *c = conftest_load_ok(
+            MIN
+            "callbacks = { listen = \"0.0.0.0:8088\"; public_url = \"https://hooks.example.com/sy//\";\n"
+            " kie_hmac_key_env = \"SY_T_HMAC\"; webhook_secret_env = \"SY_T_WHSEC\";\n"
+            " tolerance_s = 120; safety_poll_s = 600; };\n"
+            "kafka = { callback_topic = \"cb\"; };");
     cr_assert_str_eq(c->callbacks.listen, "0.0.0.0:8088");
-    cr_assert_str_eq(c->callbacks.public_url, "https://hooks.example.com/sy", "trailing slashes stripped");
+    cr_assert_str_eq(c->callbacks.public_url, "https://hooks.example.com/sy",
+                     "trailing slashes stripped");
     cr_assert_str_eq(c->callbacks.kie_hmac_key_env, "SY_T_HMAC");
     cr_assert_str_eq(c->callbacks.kie_hmac_key, HMAC_KEY);
     cr_assert_str_eq(c->callbacks.webhook_secret, WHSEC);

@@ -15,8 +15,8 @@ static void set_env(void)
 
 TestSuite(dispatch, .init = set_env);
 
-#define PROVIDERS                                                                                                     \
-    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"              \
+#define PROVIDERS                                                                                      \
+    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";" \
     " api_key_env = \"SY_T_KIE_KEY\"; } );\n"
 
 static struct conf *load(const char *extra)
@@ -55,7 +55,8 @@ Test(dispatch, plan_model_only_for_mapped_models)
     cr_assert_str_eq(dispatch_plan_model(kie, "nano-banana", 0), "google/nano-banana");
     cr_assert_str_eq(dispatch_plan_model(kie, "nano-banana", 1), "google/nano-banana-edit");
     cr_assert_null(dispatch_plan_model(kie, "made-up-model", 0));
-    cr_assert_null(dispatch_plan_model(kie, "google/nano-banana", 0), "a provider model is not a logical one");
+    cr_assert_null(dispatch_plan_model(kie, "google/nano-banana", 0),
+                   "a provider model is not a logical one");
     cr_assert_null(dispatch_plan_model(kie, NULL, 0));
     conf_free(c);
 }

@@ -31,9 +31,9 @@ struct hw {
     struct kt_topics t;
     struct kt_producer *prod;
     pid_t pid;
-    int port; /* metrics, 0 = off */
-    struct seen *s;     /* what was produced and what came back */
-    struct kt_dr *drs;  /* where each message landed */
+    int port;          /* metrics, 0 = off */
+    struct seen *s;    /* what was produced and what came back */
+    struct kt_dr *drs; /* where each message landed */
 };
 
 static void hw_init_dlq(struct hw *h, const char *tag, const char *gen_ms, long dlq_max_bytes)
@@ -50,7 +50,8 @@ static void hw_init_dlq(struct hw *h, const char *tag, const char *gen_ms, long 
     snprintf(h->out, sizeof h->out, "%s-out", base);
     snprintf(h->dlq, sizeof h->dlq, "%s-dlq", base);
     h->t = (struct kt_topics){ .group = h->group, .input = h->in, .output = h->out, .dlq = h->dlq };
-    kt_create_topic(h->in, 1, 0); /* the broker's default max.message.bytes (1,048,588) everywhere */
+    kt_create_topic(h->in, 1,
+                    0); /* the broker's default max.message.bytes (1,048,588) everywhere */
     kt_create_topic(h->out, 1, 0);
     kt_create_topic(h->dlq, 1, dlq_max_bytes);
     h->prod = kt_producer_new();
@@ -77,13 +78,15 @@ static void hw_worker(struct hw *h, const char *worker_extra, const char *props,
         cr_assert_not_null(at);
         FILE *f = fopen(conf, "w");
         cr_assert_not_null(f);
-        fprintf(f, "%.*smetrics_listen = \"127.0.0.1:%d\";%s", (int)(at - text), text, h->port, at + strlen(key));
+        fprintf(f, "%.*smetrics_listen = \"127.0.0.1:%d\";%s", (int)(at - text), text, h->port,
+                at + strlen(key));
         fclose(f);
     }
     /* A small quarantine: VmHWM then shows what the worker keeps, not what ASan holds back. */
     const char *asan = getenv("ASAN_OPTIONS");
     char opts[512];
-    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", asan ? asan : "", asan && asan[0] ? ":" : "");
+    snprintf(opts, sizeof opts, "%s%squarantine_size_mb=8", asan ? asan : "",
+             asan && asan[0] ? ":" : "");
     setenv("ASAN_OPTIONS", opts, 1);
     h->pid = kt_worker_start(conf, log);
     if (asan)
@@ -120,8 +123,8 @@ static int64_t wait_committed_end(const struct hw *h, int timeout_s)
             break;
         kt_sleep_ms(300);
     }
-    cr_assert_eq(c, end, "committed offset %lld, end of input %lld after %d s; logs in %s", (long long)c,
-                 (long long)end, timeout_s, h->dir);
+    cr_assert_eq(c, end, "committed offset %lld, end of input %lld after %d s; logs in %s",
+                 (long long)c, (long long)end, timeout_s, h->dir);
     return c;
 }
 
@@ -133,9 +136,9 @@ struct seen {
     int64_t offset[MAX_MSGS]; /* input offset of message i */
     char *id[MAX_MSGS];       /* its id when a result may carry it, else NULL */
     int valid[MAX_MSGS];
-    int dlq[MAX_MSGS];        /* DLQ records for it with a reason */
-    int ok[MAX_MSGS];         /* succeeded results */
-    int failed[MAX_MSGS];     /* failed results with an error class */
+    int dlq[MAX_MSGS];    /* DLQ records for it with a reason */
+    int ok[MAX_MSGS];     /* succeeded results */
+    int failed[MAX_MSGS]; /* failed results with an error class */
     int n;
     long unmatched;
 };
@@ -152,7 +155,9 @@ static void on_dlq(void *ud, const rd_kafka_message_t *m)
 {
     struct seen *s = ud;
     char off[32], reason[512];
-    int i = kt_header(m, "switchyard-source-offset", off, sizeof off) ? by_offset(s, strtoll(off, NULL, 10)) : -1;
+    int i = kt_header(m, "switchyard-source-offset", off, sizeof off)
+                    ? by_offset(s, strtoll(off, NULL, 10))
+                    : -1;
     if (i < 0 || !kt_header(m, "switchyard-error", reason, sizeof reason) || !reason[0]) {
         s->unmatched++;
         return;
@@ -184,8 +189,8 @@ static void on_result(void *ud, const rd_kafka_message_t *m)
 }
 
 /* Produce one message (flushed later) and remember it. */
-static void put_msg(struct hw *h, struct seen *s, struct kt_dr *drs, const char *key, size_t klen, const char *val,
-                    size_t vlen, const char *result_id, int valid)
+static void put_msg(struct hw *h, struct seen *s, struct kt_dr *drs, const char *key, size_t klen,
+                    const char *val, size_t vlen, const char *result_id, int valid)
 {
     cr_assert_lt(s->n, MAX_MSGS);
     int i = s->n++;
@@ -208,8 +213,8 @@ static void seen_free(struct seen *s)
 
 /* Fakeprov, topics (the DLQ's max.message.bytes dlq_max when > 0), a worker
  * in its group, empty tallies. */
-static void hw_start(struct hw *h, const char *tag, const char *gen_ms, long dlq_max, const char *worker_extra,
-                     const char *props, int metrics)
+static void hw_start(struct hw *h, const char *tag, const char *gen_ms, long dlq_max,
+                     const char *worker_extra, const char *props, int metrics)
 {
     hw_init_dlq(h, tag, gen_ms, dlq_max);
     hw_worker(h, worker_extra, props, metrics);
@@ -264,12 +269,14 @@ static void assert_accounted(const struct seen *s, const char *dir)
 {
     for (int i = 0; i < s->n; i++) {
         if (s->valid[i])
-            cr_assert_eq(s->ok[i], 1, "valid message %d (%s, offset %lld): %d succeeded results; logs in %s", i,
+            cr_assert_eq(s->ok[i], 1,
+                         "valid message %d (%s, offset %lld): %d succeeded results; logs in %s", i,
                          s->id[i], (long long)s->offset[i], s->ok[i], dir);
         else
-            cr_assert(s->dlq[i] || s->failed[i],
-                      "bad message %d (offset %lld): neither dead-lettered nor a failed result; logs in %s", i,
-                      (long long)s->offset[i], dir);
+            cr_assert(
+                    s->dlq[i] || s->failed[i],
+                    "bad message %d (offset %lld): neither dead-lettered nor a failed result; logs in %s",
+                    i, (long long)s->offset[i], dir);
     }
 }
 
@@ -277,8 +284,9 @@ static void put_valid(struct hw *h, struct seen *s, struct kt_dr *drs, int k, co
 {
     char id[32], val[160];
     snprintf(id, sizeof id, "ok-%d", k);
-    int n = snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d%s\",\"providers\":[\"%s\"]}", id, k, marker,
-                     k % 2 ? "kie" : "replicate");
+    int n = snprintf(val, sizeof val,
+                     "{\"id\":\"%s\",\"prompt\":\"room %d%s\",\"providers\":[\"%s\"]}", id, k,
+                     marker, k % 2 ? "kie" : "replicate");
     put_msg(h, s, drs, id, strlen(id), val, (size_t)n, id, 1);
 }
 
@@ -361,8 +369,10 @@ Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
     wait_committed_end(&h, 15);
     char *page = NULL;
     cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
-    cr_assert_not_null(strstr(page, "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1"),
-                       "no abandoned DLQ copy counted:\n%s", page);
+    cr_assert_not_null(
+            strstr(page,
+                   "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1"),
+            "no abandoned DLQ copy counted:\n%s", page);
     free(page);
     hw_free(&h);
 }
@@ -388,7 +398,8 @@ Test(hostile, revoke_while_paused_resumes, .timeout = 60)
     kt_sleep_ms(2000); /* the three slow jobs started; the worker is paused */
     char *page = NULL;
     cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
-    cr_assert_not_null(strstr(page, "switchyard_consumer_paused 1"), "the worker is not paused:\n%s", page);
+    cr_assert_not_null(strstr(page, "switchyard_consumer_paused 1"),
+                       "the worker is not paused:\n%s", page);
     free(page);
     cr_assert_eq(kill(h.pid, SIGSTOP), 0);
     kt_sleep_ms(9000); /* > session.timeout.ms: the group drops the member */
@@ -417,7 +428,8 @@ Test(hostile, revoke_while_paused_resumes, .timeout = 60)
 /* A ~1 MB value: {"id":ID,"prompt":"x","metadata":{"a":[0,0,...]}} of about len bytes. */
 static size_t metadata_bomb(char *buf, size_t len, const char *id)
 {
-    size_t n = (size_t)snprintf(buf, len, "{\"id\":\"%s\",\"prompt\":\"x\",\"metadata\":{\"a\":[0", id);
+    size_t n = (size_t)snprintf(buf, len, "{\"id\":\"%s\",\"prompt\":\"x\",\"metadata\":{\"a\":[0",
+                                id);
     while (n + 8 < len) {
         memcpy(buf + n, ",0", 2);
         n += 2;
@@ -426,7 +438,8 @@ static size_t metadata_bomb(char *buf, size_t len, const char *id)
     return n + 3;
 }
 
-#define RSS_BOUND_MB 200 /* ASan build, 8 MB quarantine: ~100 MB measured; the metadata trees kept whole took ~700 MB */
+#define RSS_BOUND_MB                                                                               \
+    200 /* ASan build, 8 MB quarantine: ~100 MB measured; the metadata trees kept whole took ~700 MB */
 
 /* H-3: twelve ~1 MB values of metadata (half a million JSON numbers each)
  * at max_in_flight = 50. Peak RSS stays under RSS_BOUND_MB; every one is
@@ -452,10 +465,12 @@ Test(hostile, metadata_values_memory_bounded, .timeout = 60)
     hw_sent(&h);
     wait_accounted(s, h.out, h.dlq, 40);
     long hwm = vm_hwm_kb(h.pid);
-    fprintf(stderr, "metadata_values_memory_bounded: worker VmHWM %ld MB (bound %d MB)\n", hwm / 1024, RSS_BOUND_MB);
+    fprintf(stderr, "metadata_values_memory_bounded: worker VmHWM %ld MB (bound %d MB)\n",
+            hwm / 1024, RSS_BOUND_MB);
     assert_accounted(s, h.dir);
     wait_committed_end(&h, 15);
-    cr_assert_lt(hwm, RSS_BOUND_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024, RSS_BOUND_MB);
+    cr_assert_lt(hwm, RSS_BOUND_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024,
+                 RSS_BOUND_MB);
     hw_free(&h);
 }
 
@@ -470,14 +485,23 @@ static uint64_t rng_next(uint64_t *st)
 }
 
 enum bad_kind {
-    B_RANDOM, B_DEEP, B_HUGE_NUM, B_NONFINITE, B_NUL_ESCAPE, B_BAD_UTF8, B_BIG_ID, B_META_BOMB, B_KEY_NOT_ID,
-    B_NEAR_LIMIT, B_KINDS
+    B_RANDOM,
+    B_DEEP,
+    B_HUGE_NUM,
+    B_NONFINITE,
+    B_NUL_ESCAPE,
+    B_BAD_UTF8,
+    B_BIG_ID,
+    B_META_BOMB,
+    B_KEY_NOT_ID,
+    B_NEAR_LIMIT,
+    B_KINDS
 };
 
 /* Message k of kind into buf (cap bytes); sets key/klen (into kbuf) and
  * *result_id (a failed result may carry it, or NULL). Returns the length. */
-static size_t make_bad(enum bad_kind kind, int k, uint64_t *rng, char *buf, size_t cap, char *kbuf, size_t kcap,
-                       size_t *klen, const char **result_id)
+static size_t make_bad(enum bad_kind kind, int k, uint64_t *rng, char *buf, size_t cap, char *kbuf,
+                       size_t kcap, size_t *klen, const char **result_id)
 {
     size_t n = 0;
     *result_id = NULL;
@@ -506,13 +530,16 @@ static size_t make_bad(enum bad_kind kind, int k, uint64_t *rng, char *buf, size
         break;
     case B_NONFINITE:
         n = (size_t)snprintf(buf, cap, "{\"id\":\"%s\",\"prompt\":\"x\",\"deadline_s\":%s}", kbuf,
-                             k % 3 == 0 ? "NaN" : k % 3 == 1 ? "Infinity" : "-Infinity");
+                             k % 3 == 0   ? "NaN"
+                             : k % 3 == 1 ? "Infinity"
+                                          : "-Infinity");
         break;
     case B_NUL_ESCAPE:
         n = (size_t)snprintf(buf, cap, "{\"id\":\"%s\",\"prompt\":\"a\\u0000b\"}", kbuf);
         break;
     case B_BAD_UTF8:
-        n = (size_t)snprintf(buf, cap, "{\"id\":\"%s\",\"prompt\":\"caf\xc3\x28 \xed\xa0\x80 \xff\"}", kbuf);
+        n = (size_t)snprintf(buf, cap,
+                             "{\"id\":\"%s\",\"prompt\":\"caf\xc3\x28 \xed\xa0\x80 \xff\"}", kbuf);
         break;
     case B_BIG_ID: {
         size_t idn = 300 + rng_next(rng) % 300000;
@@ -546,7 +573,8 @@ static size_t make_bad(enum bad_kind kind, int k, uint64_t *rng, char *buf, size
 
 #define HOSTILE_PER_KIND 21
 #define HOSTILE_VALID 40
-#define HOSTILE_RSS_MB 150 /* ASan build, 8 MB quarantine: ~60 MB measured; ~220 MB before the metadata caps */
+#define HOSTILE_RSS_MB                                                                             \
+    150 /* ASan build, 8 MB quarantine: ~60 MB measured; ~220 MB before the metadata caps */
 
 /* 210 bad messages of ten kinds among 40 valid jobs on one partition: every
  * valid job succeeds, every bad message is dead-lettered or gets a failed
@@ -568,7 +596,8 @@ Test(hostile, generated_bad_input, .timeout = 60)
             put_valid(&h, s, drs, v++, "");
         size_t klen = 0;
         const char *rid = NULL;
-        size_t n = make_bad((enum bad_kind)(k % B_KINDS), k, &rng, buf, cap, kbuf, kcap, &klen, &rid);
+        size_t n =
+                make_bad((enum bad_kind)(k % B_KINDS), k, &rng, buf, cap, kbuf, kcap, &klen, &rid);
         put_msg(&h, s, drs, kbuf, klen, buf, n, rid, 0);
         if (k % 20 == 19)
             kt_producer_flush(h.prod, 30000);
@@ -580,14 +609,17 @@ Test(hostile, generated_bad_input, .timeout = 60)
     free(kbuf);
     wait_accounted(s, h.out, h.dlq, 40);
     int status;
-    cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s", status, h.dir);
+    cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s",
+                 status, h.dir);
     long hwm = vm_hwm_kb(h.pid);
-    fprintf(stderr, "generated_bad_input: %d bad + %d valid; worker VmHWM %ld MB (bound %d MB)\n", total_bad,
-            HOSTILE_VALID, hwm / 1024, HOSTILE_RSS_MB);
+    fprintf(stderr, "generated_bad_input: %d bad + %d valid; worker VmHWM %ld MB (bound %d MB)\n",
+            total_bad, HOSTILE_VALID, hwm / 1024, HOSTILE_RSS_MB);
     assert_accounted(s, h.dir);
     wait_committed_end(&h, 15);
-    cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s", status, h.dir);
-    cr_assert_lt(hwm, HOSTILE_RSS_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024, HOSTILE_RSS_MB);
+    cr_assert_eq(kt_worker_exited(h.pid, &status), 0, "the worker exited (status %d); logs in %s",
+                 status, h.dir);
+    cr_assert_lt(hwm, HOSTILE_RSS_MB * 1024L, "worker peak RSS %ld MB over %d MB", hwm / 1024,
+                 HOSTILE_RSS_MB);
     hw_free(&h);
 }
 
@@ -596,7 +628,8 @@ Test(hostile, readiness_paused_idle_is_unready)
 {
     cr_assert_null(metrics_kafka_unready(1, 0, 0, 1, 0, 0));
     cr_assert_null(metrics_kafka_unready(1, 0, 0, 1, 1, 3));
-    cr_assert_str_eq(metrics_kafka_unready(1, 0, 0, 1, 1, 0), "consumption paused with nothing in flight");
+    cr_assert_str_eq(metrics_kafka_unready(1, 0, 0, 1, 1, 0),
+                     "consumption paused with nothing in flight");
     cr_assert_not_null(metrics_kafka_unready(1, 0, 0, 0, 0, 0));
     cr_assert_not_null(metrics_kafka_unready(0, 0, 0, 0, 0, 0));
     cr_assert_not_null(metrics_kafka_unready(1, 1, 0, 1, 0, 0));

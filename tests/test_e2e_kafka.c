@@ -26,11 +26,11 @@
 /* ---- result tally ---- */
 
 struct tally {
-    int n;            /* jobs job-0 .. job-(n-1) */
-    int *count;       /* results per job */
-    int *ok;          /* "succeeded" results per job */
+    int n;             /* jobs job-0 .. job-(n-1) */
+    int *count;        /* results per job */
+    int *ok;           /* "succeeded" results per job */
     int64_t *first_ts; /* Kafka timestamp of its first result */
-    uint8_t *wmask;   /* bit w: worker slot w published a result for it */
+    uint8_t *wmask;    /* bit w: worker slot w published a result for it */
     char workers[WORLD_MAX_WORKERS][96];
     long per_worker[WORLD_MAX_WORKERS];
     int n_workers;
@@ -145,7 +145,8 @@ static long tally_dups(const struct tally *t)
 
 /* Read results until `want` jobs have one, or timeout_s passes. Returns the
  * number of jobs with a result. */
-#define STALL_S 45 /* no new result for this long: stop waiting (covers a session timeout and a rebalance) */
+#define STALL_S                                                                                    \
+    45 /* no new result for this long: stop waiting (covers a session timeout and a rebalance) */
 
 /* Read results until `want` jobs have one, timeout_s passes, or nothing new
  * arrives for STALL_S. Returns the number of jobs with a result. */
@@ -174,8 +175,10 @@ static void assert_all_succeeded(const struct tally *t, const char *test)
         if (t->count[i] && !t->ok[i] && !n_failed++)
             failed = i;
     }
-    cr_assert_eq(n_missing, 0, "%s: %ld of %d jobs have no result (first: job-%d)", test, n_missing, t->n, missing);
-    cr_assert_eq(n_failed, 0, "%s: %ld jobs have no succeeded result (first: job-%d)", test, n_failed, failed);
+    cr_assert_eq(n_missing, 0, "%s: %ld of %d jobs have no result (first: job-%d)", test, n_missing,
+                 t->n, missing);
+    cr_assert_eq(n_failed, 0, "%s: %ld jobs have no succeeded result (first: job-%d)", test,
+                 n_failed, failed);
     cr_assert_eq(t->stray, 0, "%s: %ld results for ids never enqueued", test, t->stray);
     cr_assert_eq(t->bad, 0, "%s: %ld malformed results; first: %s", test, t->bad, t->first_bad);
 }
@@ -204,23 +207,25 @@ static void report_missing(const struct world *w, const struct tally *t)
     kt_committed(w->group, w->in, w->partitions < 64 ? w->partitions : 64, c);
     for (int p = 0; p < w->partitions && p < 64; p++)
         if (miss[p])
-            fprintf(stderr, "  partition %d: %ld jobs without a result (first job-%d at offset %lld); committed %lld\n",
+            fprintf(stderr,
+                    "  partition %d: %ld jobs without a result (first job-%d at offset %lld); committed %lld\n",
                     p, miss[p], first[p], first[p] >= 0 ? (long long)w->drs[first[p]].offset : -1LL,
                     (long long)c[p]);
-    fprintf(stderr, "  fakeprov: kie tasks_created %ld active %ld, replicate tasks_created %ld active %ld\n",
+    fprintf(stderr,
+            "  fakeprov: kie tasks_created %ld active %ld, replicate tasks_created %ld active %ld\n",
             fp_stat(&w->fp, "kie.tasks_created"), fp_stat(&w->fp, "kie.tasks_active"),
             fp_stat(&w->fp, "replicate.tasks_created"), fp_stat(&w->fp, "replicate.tasks_active"));
 }
 
 /* Wait for every job's result; on a shortfall report it and fail. */
-static void expect_all_results(const struct world *w, struct kt_reader *r, struct tally *t, int timeout_s,
-                               const char *when)
+static void expect_all_results(const struct world *w, struct kt_reader *r, struct tally *t,
+                               int timeout_s, const char *when)
 {
     long got = wait_results(r, t, t->n, timeout_s);
     if (got != t->n)
         report_missing(w, t);
-    cr_assert_eq(got, t->n, "only %ld of %d jobs have a result %s (waited %d s); logs in %s", got, t->n, when,
-                 timeout_s, w->dir);
+    cr_assert_eq(got, t->n, "only %ld of %d jobs have a result %s (waited %d s); logs in %s", got,
+                 t->n, when, timeout_s, w->dir);
 }
 
 /* ---- the tests ---- */
@@ -249,10 +254,12 @@ Test(e2e, scale_three_workers, .timeout = 240)
     assert_all_succeeded(&t, "scale");
     cr_assert_eq(t.n_workers, 3, "%d distinct workers published results", t.n_workers);
     world_assert_committed(&w);
-    fprintf(stderr, "scale_three_workers: %d jobs, %ld results, %ld duplicates; group ready in %lld ms, jobs done "
-                    "%lld ms later (%.0f jobs/s); per worker %ld/%ld/%ld\n",
+    fprintf(stderr,
+            "scale_three_workers: %d jobs, %ld results, %ld duplicates; group ready in %lld ms, jobs done "
+            "%lld ms later (%.0f jobs/s); per worker %ld/%ld/%ld\n",
             N, t.total, tally_dups(&t), (long long)(t_group - t0), (long long)(t_done - t_group),
-            N * 1000.0 / (double)(t_done - t_group + 1), t.per_worker[0], t.per_worker[1], t.per_worker[2]);
+            N * 1000.0 / (double)(t_done - t_group + 1), t.per_worker[0], t.per_worker[1],
+            t.per_worker[2]);
     tally_free(&t);
     kt_reader_free(r);
     world_free(&w);
@@ -306,14 +313,18 @@ Test(e2e, kill9_one_of_three, .timeout = 180)
             recent++;
     }
     long dups = tally_dups(&t);
-    fprintf(stderr, "kill9_one_of_three: %ld duplicates; the killed worker had published %ld results at or above "
-                    "the committed offsets (%ld in its last 3 s; max_in_flight %d); %ld of %d results at the "
-                    "kill, all done %lld ms after it\n",
+    fprintf(stderr,
+            "kill9_one_of_three: %ld duplicates; the killed worker had published %ld results at or above "
+            "the committed offsets (%ld in its last 3 s; max_in_flight %d); %ld of %d results at the "
+            "kill, all done %lld ms after it\n",
             dups, redo, recent, MAX_IN_FLIGHT, at_kill, N, (long long)(t_done - t_kill));
-    cr_assert_leq(dups, redo, "%ld duplicates, but only %ld jobs the dead worker had published were uncommitted",
-                  dups, redo);
-    cr_assert_leq(dups, MAX_IN_FLIGHT + recent, "%ld duplicates > max_in_flight %d + %ld results of its last 3 s",
-                  dups, MAX_IN_FLIGHT, recent);
+    cr_assert_leq(
+            dups, redo,
+            "%ld duplicates, but only %ld jobs the dead worker had published were uncommitted",
+            dups, redo);
+    cr_assert_leq(dups, MAX_IN_FLIGHT + recent,
+                  "%ld duplicates > max_in_flight %d + %ld results of its last 3 s", dups,
+                  MAX_IN_FLIGHT, recent);
     tally_free(&t);
     kt_reader_free(r);
     world_free(&w);
@@ -341,10 +352,12 @@ Test(e2e, sigterm_mid_run, .timeout = 150)
     int rc = kt_worker_stop(a, GRACE_S + 20, &ms);
     w.pids[0] = 0;
     cr_assert_eq(rc, 0, "worker exited %d after SIGTERM; logs in %s", rc, w.dir);
-    cr_assert_leq(ms, (GRACE_S + 10) * 1000L, "worker took %ld ms to stop (grace %d s)", ms, GRACE_S);
+    cr_assert_leq(ms, (GRACE_S + 10) * 1000L, "worker took %ld ms to stop (grace %d s)", ms,
+                  GRACE_S);
     kt_reader_drain(r, on_result, &t, 5000);
     long after_stop = t.distinct;
-    cr_assert_lt(after_stop, N, "every job finished before the stop: the test did not stop it mid-run");
+    cr_assert_lt(after_stop, N,
+                 "every job finished before the stop: the test did not stop it mid-run");
     world_worker(&w, "w2", we, "");
     expect_all_results(&w, r, &t, 90, "after the restart");
     world_stop_workers(&w, 30);
@@ -353,10 +366,12 @@ Test(e2e, sigterm_mid_run, .timeout = 150)
     world_assert_committed(&w);
     /* Only jobs finished before the stop can repeat: a clean stop loses nothing
      * and redoes at most what sat above a partition's lowest unfinished offset. */
-    cr_assert_leq(tally_dups(&t), after_stop, "%ld duplicates, but only %ld jobs had finished before the stop",
-                  tally_dups(&t), after_stop);
-    fprintf(stderr, "sigterm_mid_run: stopped in %ld ms (grace %d s) with %ld of %d results (%ld at the signal); "
-                    "%ld duplicates after the restart\n",
+    cr_assert_leq(tally_dups(&t), after_stop,
+                  "%ld duplicates, but only %ld jobs had finished before the stop", tally_dups(&t),
+                  after_stop);
+    fprintf(stderr,
+            "sigterm_mid_run: stopped in %ld ms (grace %d s) with %ld of %d results (%ld at the signal); "
+            "%ld duplicates after the restart\n",
             ms, GRACE_S, after_stop, N, before, tally_dups(&t));
     tally_free(&t);
     kt_reader_free(r);
@@ -387,7 +402,8 @@ Test(e2e, join_mid_run, .timeout = 180)
     int bs = slot_of_pid(&t, b);
     cr_assert_geq(bs, 0, "the joining worker published nothing");
     world_assert_committed(&w);
-    fprintf(stderr, "join_mid_run: second worker joined at %ld of %d results and published %ld; %ld duplicates\n",
+    fprintf(stderr,
+            "join_mid_run: second worker joined at %ld of %d results and published %ld; %ld duplicates\n",
             at_join, N, t.per_worker[bs], tally_dups(&t));
     tally_free(&t);
     kt_reader_free(r);
@@ -408,8 +424,10 @@ static pid_t broker_pid(void)
     char addr[128];
     long pid = 0;
     cr_assert(got && sscanf(line, "running %127s (pid %ld", addr, &pid) == 2,
-              "scripts/kafka.sh status: \"%s\": the broker must be the one scripts/kafka.sh runs", line);
-    cr_assert_str_eq(addr, kt_brokers(), "scripts/kafka.sh runs %s but SY_KAFKA_BROKERS is %s", addr, kt_brokers());
+              "scripts/kafka.sh status: \"%s\": the broker must be the one scripts/kafka.sh runs",
+              line);
+    cr_assert_str_eq(addr, kt_brokers(), "scripts/kafka.sh runs %s but SY_KAFKA_BROKERS is %s",
+                     addr, kt_brokers());
     return (pid_t)pid;
 }
 
@@ -453,8 +471,9 @@ Test(e2e, z_broker_restart, .timeout = 240)
     int64_t t_cont = kt_now_ms();
     for (int i = 0; i < w.n_pids; i++) {
         int st;
-        cr_assert(!kt_worker_exited(w.pids[i], &st), "worker %ld died during the outage (status %d); logs in %s",
-                  (long)w.pids[i], st, w.dir);
+        cr_assert(!kt_worker_exited(w.pids[i], &st),
+                  "worker %ld died during the outage (status %d); logs in %s", (long)w.pids[i], st,
+                  w.dir);
     }
     expect_all_results(&w, r, &t, 150, "after the broker came back");
     int64_t t_done = kt_now_ms();
@@ -462,8 +481,9 @@ Test(e2e, z_broker_restart, .timeout = 240)
     kt_reader_drain(r, on_result, &t, 10000);
     assert_all_succeeded(&t, "outage");
     world_assert_committed(&w);
-    fprintf(stderr, "z_broker_restart: broker frozen %lld ms at %ld of %d results; all done %lld ms after it "
-                    "resumed; %ld duplicates\n",
+    fprintf(stderr,
+            "z_broker_restart: broker frozen %lld ms at %ld of %d results; all done %lld ms after it "
+            "resumed; %ld duplicates\n",
             (long long)(t_cont - t_stop), at_stop, N, (long long)(t_done - t_cont), tally_dups(&t));
     tally_free(&t);
     kt_reader_free(r);

@@ -64,12 +64,13 @@ static void world_init(struct world *w, const char *tag, int partitions, const c
 
 /* dir/NAME.conf: kt_write_config plus kafka_extra inside the kafka group and
  * callbacks (a listener on cb_port > 0). */
-static void world_conf(struct world *w, const char *name, const char *worker_extra, const char *kafka_extra,
-                       int cb_port, char *conf, size_t cap)
+static void world_conf(struct world *w, const char *name, const char *worker_extra,
+                       const char *kafka_extra, int cb_port, char *conf, size_t cap)
 {
     char kp[256];
     snprintf(conf, cap, "%s/%s.conf", w->dir, name);
-    snprintf(kp, sizeof kp, "client_id = \"%s\"; session_timeout_ms = \"6000\"; heartbeat_interval_ms = \"1000\";",
+    snprintf(kp, sizeof kp,
+             "client_id = \"%s\"; session_timeout_ms = \"6000\"; heartbeat_interval_ms = \"1000\";",
              name);
     kt_write_config(&w->fp, conf, &w->t, worker_extra, "", kp);
     FILE *f = fopen(conf, "r");
@@ -78,26 +79,31 @@ static void world_conf(struct world *w, const char *name, const char *worker_ext
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
-    char *ml = worker_extra && strstr(worker_extra, "metrics_listen") ? strstr(text, "metrics_listen = \"\";") : NULL;
+    char *ml = worker_extra && strstr(worker_extra, "metrics_listen")
+                       ? strstr(text, "metrics_listen = \"\";")
+                       : NULL;
     if (ml) /* kt_write_config turns /metrics off; worker_extra sets it again */
         memset(ml, ' ', strlen("metrics_listen = \"\";"));
     char *k = strstr(text, "kafka = { ");
     cr_assert_not_null(k);
     f = fopen(conf, "w");
     cr_assert_not_null(f);
-    fprintf(f, "%.*skafka = { %s %s", (int)(k - text), text, kafka_extra ? kafka_extra : "", k + 10);
+    fprintf(f, "%.*skafka = { %s %s", (int)(k - text), text, kafka_extra ? kafka_extra : "",
+            k + 10);
     if (cb_port > 0) {
         setenv("SYTEST_CB_HMAC", HMAC_KEY, 1);
         setenv("SYTEST_CB_WHSEC", WHSEC, 1);
-        fprintf(f, "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\";\n"
-                   "  kie_hmac_key_env = \"SYTEST_CB_HMAC\"; webhook_secret_env = \"SYTEST_CB_WHSEC\";\n"
-                   "  safety_poll_s = 600; };\n", cb_port, cb_port);
+        fprintf(f,
+                "callbacks = { listen = \"127.0.0.1:%d\"; public_url = \"http://127.0.0.1:%d\";\n"
+                "  kie_hmac_key_env = \"SYTEST_CB_HMAC\"; webhook_secret_env = \"SYTEST_CB_WHSEC\";\n"
+                "  safety_poll_s = 600; };\n",
+                cb_port, cb_port);
     }
     fclose(f);
 }
 
-static pid_t world_worker(struct world *w, const char *name, const char *worker_extra, const char *kafka_extra,
-                          int cb_port)
+static pid_t world_worker(struct world *w, const char *name, const char *worker_extra,
+                          const char *kafka_extra, int cb_port)
 {
     char conf[400], log[400];
     world_conf(w, name, worker_extra, kafka_extra, cb_port, conf, sizeof conf);
@@ -121,8 +127,8 @@ static void produce_jobs(struct world *w, int from, int to)
     for (int i = from; i < to; i++) {
         char id[32], val[256];
         snprintf(id, sizeof id, "job-%d", i);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}", id, i,
-                 i % 2 ? "kie" : "replicate");
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\",\"providers\":[\"%s\"]}",
+                 id, i, i % 2 ? "kie" : "replicate");
         kt_produce(w->prod, w->in, i % w->partitions, id, strlen(id), val, strlen(val), NULL, NULL);
     }
     kt_producer_flush(w->prod, 30000);
@@ -169,8 +175,8 @@ static void wait_results(struct world *w, int want, int timeout_s)
     while (distinct(w) < want && kt_now_ms() < end)
         if (kt_reader_drain(w->reader, on_result, w, 2000) == 0)
             kt_sleep_ms(200);
-    cr_assert_geq(distinct(w), want, "%d of %d jobs have a result after %d s; logs in %s", distinct(w), want,
-                  timeout_s, w->dir);
+    cr_assert_geq(distinct(w), want, "%d of %d jobs have a result after %d s; logs in %s",
+                  distinct(w), want, timeout_s, w->dir);
 }
 
 /* The first result of id (borrowed), asserted present. */
@@ -217,7 +223,8 @@ static void world_stop(struct world *w)
             continue;
         long ms = 0;
         int rc = kt_worker_stop(w->pids[i], 30, &ms);
-        cr_assert_eq(rc, 0, "worker %ld exited %d after SIGTERM; logs in %s", (long)w->pids[i], rc, w->dir);
+        cr_assert_eq(rc, 0, "worker %ld exited %d after SIGTERM; logs in %s", (long)w->pids[i], rc,
+                     w->dir);
         w->pids[i] = 0;
     }
 }
@@ -243,7 +250,8 @@ static void assert_all_succeeded(const struct world *w, int n)
         char id[32];
         snprintf(id, sizeof id, "job-%d", i);
         json_object *r = result_of(w, id);
-        cr_assert_str_eq(sy_str(r, "status"), "succeeded", "%s: %s", id, json_object_to_json_string(r));
+        cr_assert_str_eq(sy_str(r, "status"), "succeeded", "%s: %s", id,
+                         json_object_to_json_string(r));
     }
 }
 
@@ -302,8 +310,10 @@ Test(ledger, kill9_resumes_tasks, .timeout = 90)
     assert_all_succeeded(&w, N);
     long extra = creates(&w) - N;
     int resumed = log_count(&w, "w1", "resumed the task") + log_count(&w, "w3", "resumed the task");
-    fprintf(stderr, "kill9_resumes_tasks: %d jobs, %ld provider creates (%ld extra), %d tasks resumed, %ld "
-                    "duplicate results\n", N, creates(&w), extra, resumed, dups(&w));
+    fprintf(stderr,
+            "kill9_resumes_tasks: %d jobs, %ld provider creates (%ld extra), %d tasks resumed, %ld "
+            "duplicate results\n",
+            N, creates(&w), extra, resumed, dups(&w));
     cr_assert_geq(resumed, 1, "no task was resumed: the kill did not hit work in flight");
     cr_assert_leq(extra, 2, "%ld extra creates after a kill -9 (ack window bound 2)", extra);
     world_free(&w);
@@ -328,9 +338,12 @@ Test(ledger, rebalance_zero_extra_creates, .timeout = 90)
     kt_reader_drain(w.reader, on_result, &w, 3000);
     assert_all_succeeded(&w, N);
     int resumed = log_count(&w, "w2", "resumed the task");
-    fprintf(stderr, "rebalance_zero_extra_creates: %ld creates for %d jobs, %d resumed by the new worker, %ld "
-                    "duplicate results\n", creates(&w), N, resumed, dups(&w));
-    cr_assert_geq(resumed, 1, "the new worker resumed nothing: no task was in flight on the moved partitions");
+    fprintf(stderr,
+            "rebalance_zero_extra_creates: %ld creates for %d jobs, %d resumed by the new worker, %ld "
+            "duplicate results\n",
+            creates(&w), N, resumed, dups(&w));
+    cr_assert_geq(resumed, 1,
+                  "the new worker resumed nothing: no task was in flight on the moved partitions");
     cr_assert_eq(creates(&w), N, "extra creates on a rebalance");
     world_free(&w);
 }
@@ -356,8 +369,8 @@ Test(ledger, sigterm_short_grace_zero_extra_creates, .timeout = 90)
     kt_reader_drain(w.reader, on_result, &w, 3000);
     assert_all_succeeded(&w, N);
     int resumed = log_count(&w, "w2", "resumed the task");
-    fprintf(stderr, "sigterm_short_grace: stopped in %ld ms; %ld creates for %d jobs; %d resumed\n", ms, creates(&w),
-            N, resumed);
+    fprintf(stderr, "sigterm_short_grace: stopped in %ld ms; %ld creates for %d jobs; %d resumed\n",
+            ms, creates(&w), N, resumed);
     cr_assert_eq(resumed, N, "every job was in flight at the stop and is resumed");
     cr_assert_eq(creates(&w), N, "extra creates after a graceful stop");
     world_free(&w);
@@ -384,7 +397,8 @@ Test(ledger, done_record_skips_job, .timeout = 60)
     snprintf(bad.status, sizeof bad.status, "failed");
     write_record(&w, 0, "bad-3", &bad);
     produce_jobs(&w, 0, 3); /* offsets 0, 1, 2 */
-    kt_produce(w.prod, w.in, 0, "bad-3", 5, "{\"id\":\"bad-3\"}", 14, NULL, NULL); /* offset 3: no prompt */
+    kt_produce(w.prod, w.in, 0, "bad-3", 5, "{\"id\":\"bad-3\"}", 14, NULL,
+               NULL); /* offset 3: no prompt */
     kt_producer_flush(w.prod, 30000);
     world_worker(&w, "w1", "", "", 0);
     wait_results(&w, 2, 40);
@@ -408,12 +422,14 @@ Test(ledger, done_record_skips_job, .timeout = 60)
 /* A task created by hand, then named by a `created` record: id or NULL. */
 static char *make_task(struct world *w, int kie)
 {
-    json_object *o = kie ? fp_post_json_auth(&w->fp, "/api/v1/jobs/createTask",
-                                             "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"x\","
-                                             "\"output_format\":\"png\"}}", "test-kie-key")
-                         : fp_post_json_auth(&w->fp, "/v1/models/google/nano-banana/predictions",
-                                             "{\"input\":{\"prompt\":\"x\",\"output_format\":\"png\"}}",
-                                             "test-replicate-key");
+    json_object *o =
+            kie ? fp_post_json_auth(&w->fp, "/api/v1/jobs/createTask",
+                                    "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"x\","
+                                    "\"output_format\":\"png\"}}",
+                                    "test-kie-key")
+                : fp_post_json_auth(&w->fp, "/v1/models/google/nano-banana/predictions",
+                                    "{\"input\":{\"prompt\":\"x\",\"output_format\":\"png\"}}",
+                                    "test-replicate-key");
     cr_assert_not_null(o, "creating a task by hand failed");
     json_object *data = o, *id;
     if (kie)
@@ -424,11 +440,12 @@ static char *make_task(struct world *w, int kie)
     return s;
 }
 
-static void write_created(struct world *w, int32_t p, const char *id, int64_t offset, const char *provider,
-                          const char *task, int64_t age_ms)
+static void write_created(struct world *w, int32_t p, const char *id, int64_t offset,
+                          const char *provider, const char *task, int64_t age_ms)
 {
-    struct ledger_rec r = { .state = LEDGER_CREATED, .offset = offset, .created_ms = sy_wall_ms() - age_ms,
-                            .attempt = 1 };
+    struct ledger_rec r = {
+        .state = LEDGER_CREATED, .offset = offset, .created_ms = sy_wall_ms() - age_ms, .attempt = 1
+    };
     snprintf(r.provider, sizeof r.provider, "%s", provider);
     snprintf(r.task_id, sizeof r.task_id, "%s", task);
     snprintf(r.worker, sizeof r.worker, "deadhost:1");
@@ -458,13 +475,17 @@ Test(ledger, resume_and_recreate, .timeout = 60)
     kt_sleep_ms(600); /* a metrics collection or two */
     char *page = NULL;
     cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
-    const char *want[] = { "switchyard_ledger_tasks_resumed_total 4\n", "switchyard_ledger_tasks_recreated_total 2\n",
-                           "switchyard_ledger_jobs_skipped_done_total 0\n", "switchyard_ledger_read_timeouts_total 0\n",
-                           "switchyard_ledger_write_errors_total 0\n", "switchyard_ledger_takeover_seconds_count 1\n",
+    const char *want[] = { "switchyard_ledger_tasks_resumed_total 4\n",
+                           "switchyard_ledger_tasks_recreated_total 2\n",
+                           "switchyard_ledger_jobs_skipped_done_total 0\n",
+                           "switchyard_ledger_read_timeouts_total 0\n",
+                           "switchyard_ledger_write_errors_total 0\n",
+                           "switchyard_ledger_takeover_seconds_count 1\n",
                            "switchyard_ledger_created_window_seconds_count 2\n" };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_assert(strstr(page, want[i]), "/metrics lacks %s", want[i]);
-    cr_assert(strstr(page, "switchyard_ledger_write_latency_seconds_count "), "no write latency histogram");
+    cr_assert(strstr(page, "switchyard_ledger_write_latency_seconds_count "),
+              "no write latency histogram");
     free(page);
     world_stop(&w);
     assert_all_succeeded(&w, 4);
@@ -474,15 +495,19 @@ Test(ledger, resume_and_recreate, .timeout = 60)
         char id[16];
         snprintf(id, sizeof id, "job-%d", i);
         json_object *r = result_of(&w, id);
-        cr_assert_eq(sy_attempts_with(r, "outcome", "resumed"), 1, "%s", json_object_to_json_string(r));
-        cr_assert_eq(sy_attempts_matching(r, "message", "deadhost:1"), 1, "the previous worker is named");
+        cr_assert_eq(sy_attempts_with(r, "outcome", "resumed"), 1, "%s",
+                     json_object_to_json_string(r));
+        cr_assert_eq(sy_attempts_matching(r, "message", "deadhost:1"), 1,
+                     "the previous worker is named");
     }
     for (int i = 2; i < 4; i++) {
         char id[16];
         snprintf(id, sizeof id, "job-%d", i);
         json_object *r = result_of(&w, id);
-        cr_assert_eq(sy_attempts_with(r, "outcome", "task_unknown"), 1, "%s", json_object_to_json_string(r));
-        cr_assert_str_neq(sy_str(r, "provider_task_id"), i == 2 ? "pred_never_made" : "task_never_made");
+        cr_assert_eq(sy_attempts_with(r, "outcome", "task_unknown"), 1, "%s",
+                     json_object_to_json_string(r));
+        cr_assert_str_neq(sy_str(r, "provider_task_id"),
+                          i == 2 ? "pred_never_made" : "task_never_made");
     }
     cr_assert_eq(fp_stat(&w.fp, "kie.creates"), 2, "one by hand, one re-created");
     cr_assert_eq(fp_stat(&w.fp, "replicate.creates"), 2, "one by hand, one re-created");
@@ -498,8 +523,13 @@ Test(ledger, callback_after_takeover, .timeout = 90)
 {
     const int N = 6;
     struct world w;
-    const char *args[] = { "--gen-ms", gen_args("12000"), "--kie-hmac-key", HMAC_KEY, "--replicate-webhook-secret",
-                           WHSEC, NULL };
+    const char *args[] = { "--gen-ms",
+                           gen_args("12000"),
+                           "--kie-hmac-key",
+                           HMAC_KEY,
+                           "--replicate-webhook-secret",
+                           WHSEC,
+                           NULL };
     world_init(&w, "lcb", 2, args);
     int port = sy_free_port();
     pid_t a = world_worker(&w, "w1", "", "", port);
@@ -507,7 +537,8 @@ Test(ledger, callback_after_takeover, .timeout = 90)
     for (int i = 0; i < N; i++) { /* KIE only */
         char id[32], val[200];
         snprintf(id, sizeof id, "job-%d", i);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"cb %d\",\"providers\":[\"kie\"]}", id, i);
+        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"cb %d\",\"providers\":[\"kie\"]}",
+                 id, i);
         kt_produce(w.prod, w.in, i % 2, id, strlen(id), val, strlen(val), NULL, NULL);
     }
     kt_producer_flush(w.prod, 10000);
@@ -569,7 +600,9 @@ Test(ledger, misconfigured_topic_refused, .timeout = 60)
     snprintf(loose, sizeof loose, "%s.loose", w.in);
     kt_create_topic(few, 1, 0);
     kt_create_topic(loose, 2, 0); /* cleanup.policy=delete */
-    struct { const char *topic, *needle; } cases[] = { { few, "has 1 partitions" }, { loose, "cleanup.policy=delete" } };
+    struct {
+        const char *topic, *needle;
+    } cases[] = { { few, "has 1 partitions" }, { loose, "cleanup.policy=delete" } };
     for (int i = 0; i < 2; i++) {
         char conf[400], extra[300], out[420], errp[420];
         snprintf(extra, sizeof extra, "ledger_topic = \"%s\";", cases[i].topic);
@@ -577,12 +610,15 @@ Test(ledger, misconfigured_topic_refused, .timeout = 60)
         snprintf(out, sizeof out, "%s.out", conf);
         snprintf(errp, sizeof errp, "%s.err", conf);
         const char *check[] = { "-c", conf, "--check-config", NULL };
-        cr_assert_eq(sy_wait(sy_spawn_cmd(check, out, errp), 30), 2, "--check-config accepted %s", cases[i].topic);
+        cr_assert_eq(sy_wait(sy_spawn_cmd(check, out, errp), 30), 2, "--check-config accepted %s",
+                     cases[i].topic);
         char *e = slurp(errp);
-        cr_assert(strstr(e, cases[i].needle) && strstr(e, "kafka.ledger_topic"), "--check-config said: %s", e);
+        cr_assert(strstr(e, cases[i].needle) && strstr(e, "kafka.ledger_topic"),
+                  "--check-config said: %s", e);
         free(e);
         const char *run[] = { "-c", conf, NULL };
-        cr_assert_eq(sy_wait(sy_spawn_cmd(run, out, errp), 40), 1, "a worker started on %s", cases[i].topic);
+        cr_assert_eq(sy_wait(sy_spawn_cmd(run, out, errp), 40), 1, "a worker started on %s",
+                     cases[i].topic);
         e = slurp(errp);
         cr_assert(strstr(e, cases[i].needle), "the worker said: %s", e);
         free(e);

@@ -34,8 +34,8 @@ struct corpus {
     int n;
 };
 
-static struct bad_input *add_bad(struct corpus *c, const char *name, const char *key, const void *val, size_t vlen,
-                                 const char *result_id)
+static struct bad_input *add_bad(struct corpus *c, const char *name, const char *key,
+                                 const void *val, size_t vlen, const char *result_id)
 {
     cr_assert_lt(c->n, 48);
     struct bad_input *b = &c->v[c->n++];
@@ -56,8 +56,8 @@ static struct bad_input *add_bad(struct corpus *c, const char *name, const char 
     return b;
 }
 
-static struct bad_input *add_bad_str(struct corpus *c, const char *name, const char *key, const char *val,
-                                     const char *result_id)
+static struct bad_input *add_bad_str(struct corpus *c, const char *name, const char *key,
+                                     const char *val, const char *result_id)
 {
     return add_bad(c, name, key, val, strlen(val), result_id);
 }
@@ -72,8 +72,8 @@ static void build_corpus(struct corpus *c)
     add_bad_str(c, "prompt of the wrong type", "m-02", "{\"id\":\"m-02\",\"prompt\":42}", "m-02");
     add_bad_str(c, "missing id", "m-03", "{\"prompt\":\"a room\"}", NULL);
     add_bad_str(c, "missing prompt", "m-04", "{\"id\":\"m-04\"}", "m-04");
-    add_bad_str(c, "edit without images", "m-05", "{\"id\":\"m-05\",\"operation\":\"edit\",\"prompt\":\"x\"}",
-                "m-05");
+    add_bad_str(c, "edit without images", "m-05",
+                "{\"id\":\"m-05\",\"operation\":\"edit\",\"prompt\":\"x\"}", "m-05");
     {
         char *big = malloc(BIG_VALUE);
         cr_assert_not_null(big);
@@ -84,9 +84,10 @@ static void build_corpus(struct corpus *c)
         add_bad(c, "2 MiB value", "m-06", big, BIG_VALUE, NULL);
         free(big);
     }
-    add_bad_str(c, "invalid UTF-8", "m-07", "{\"id\":\"m-07\",\"prompt\":\"caf\xc3\x28 \xff\"}", NULL);
-    add_bad_str(c, "unknown operation", "m-08", "{\"id\":\"m-08\",\"operation\":\"upscale\",\"prompt\":\"x\"}",
-                "m-08");
+    add_bad_str(c, "invalid UTF-8", "m-07", "{\"id\":\"m-07\",\"prompt\":\"caf\xc3\x28 \xff\"}",
+                NULL);
+    add_bad_str(c, "unknown operation", "m-08",
+                "{\"id\":\"m-08\",\"operation\":\"upscale\",\"prompt\":\"x\"}", "m-08");
     {
         const int depth = 10000;
         size_t cap = 64 + 2 * (size_t)depth;
@@ -108,23 +109,29 @@ static void build_corpus(struct corpus *c)
     add_bad_str(c, "key is not the id", "not-m-13", "{\"id\":\"m-13\",\"prompt\":\"x\"}", NULL);
     add_bad_str(c, "NaN", "m-14", "{\"id\":\"m-14\",\"prompt\":\"x\",\"deadline_s\":NaN}", "m-14");
     add_bad_str(c, "trailing garbage", "m-15", "{\"id\":\"m-15\",\"prompt\":\"x\"} garbage", NULL);
-    add_bad_str(c, "deadline 1e300", "m-16", "{\"id\":\"m-16\",\"prompt\":\"x\",\"deadline_s\":1e300}", "m-16");
+    add_bad_str(c, "deadline 1e300", "m-16",
+                "{\"id\":\"m-16\",\"prompt\":\"x\",\"deadline_s\":1e300}", "m-16");
     add_bad_str(c, "deadline past int64", "m-17",
-                "{\"id\":\"m-17\",\"prompt\":\"x\",\"deadline_s\":99999999999999999999999}", "m-17");
+                "{\"id\":\"m-17\",\"prompt\":\"x\",\"deadline_s\":99999999999999999999999}",
+                "m-17");
     add_bad_str(c, "array instead of object", "m-18", "[{\"id\":\"m-18\",\"prompt\":\"x\"}]", NULL);
     add_bad_str(c, "id of the wrong type", "m-19", "{\"id\":19,\"prompt\":\"x\"}", NULL);
     add_bad(c, "NUL byte", "m-20", "{\"id\":\"m-20\",\"prompt\":\"a\0b\"}", 27, NULL);
-    add_bad_str(c, "unknown key", "m-21", "{\"id\":\"m-21\",\"prompt\":\"x\",\"colour\":\"red\"}", "m-21");
+    add_bad_str(c, "unknown key", "m-21", "{\"id\":\"m-21\",\"prompt\":\"x\",\"colour\":\"red\"}",
+                "m-21");
     add_bad_str(c, "blank prompt", "m-22", "{\"id\":\"m-22\",\"prompt\":\"   \"}", "m-22");
-    add_bad_str(c, "unknown output format", "m-23", "{\"id\":\"m-23\",\"prompt\":\"x\",\"output_format\":\"gif\"}",
-                "m-23");
+    add_bad_str(c, "unknown output format", "m-23",
+                "{\"id\":\"m-23\",\"prompt\":\"x\",\"output_format\":\"gif\"}", "m-23");
     add_bad_str(c, "JSON null", "m-24", "null", NULL);
     add_bad_str(c, "JSON string", "m-25", "\"just a string\"", NULL);
     add_bad_str(c, "cut short", "m-26", "{\"id\":\"m-26\",\"prompt\":\"x\"", NULL);
-    add_bad_str(c, "negative deadline", "m-27", "{\"id\":\"m-27\",\"prompt\":\"x\",\"deadline_s\":-5}", "m-27");
+    add_bad_str(c, "negative deadline", "m-27",
+                "{\"id\":\"m-27\",\"prompt\":\"x\",\"deadline_s\":-5}", "m-27");
     add_bad_str(c, "whitespace only", "m-28", " \n\t ", NULL);
-    add_bad_str(c, "image_urls not an array", "m-29",
-                "{\"id\":\"m-29\",\"operation\":\"edit\",\"prompt\":\"x\",\"image_urls\":\"http://a/b.png\"}", "m-29");
+    add_bad_str(
+            c, "image_urls not an array", "m-29",
+            "{\"id\":\"m-29\",\"operation\":\"edit\",\"prompt\":\"x\",\"image_urls\":\"http://a/b.png\"}",
+            "m-29");
     {
         size_t plen = 20001;
         char *v = malloc(plen + 64);
@@ -183,7 +190,8 @@ static void on_dlq(void *ud, const rd_kafka_message_t *m)
     b->seen++;
     if (!kt_header(m, "switchyard-error", reason, sizeof reason) || !reason[0])
         dlq_bad(d, b->name, "no switchyard-error header");
-    if (!kt_header(m, "switchyard-source-topic", topic, sizeof topic) || strcmp(topic, d->input_topic) != 0)
+    if (!kt_header(m, "switchyard-source-topic", topic, sizeof topic) ||
+        strcmp(topic, d->input_topic) != 0)
         dlq_bad(d, b->name, "wrong switchyard-source-topic");
     if ((b->key == NULL) != (m->key == NULL) ||
         (b->key && (m->key_len != b->klen || memcmp(m->key, b->key, b->klen) != 0)))
@@ -193,13 +201,15 @@ static void on_dlq(void *ud, const rd_kafka_message_t *m)
         /* The DLQ topic keeps the broker's 1 MB default, so the worker re-sends a cut copy. */
         char num[32];
         snprintf(num, sizeof num, "%d", BIG_VALUE);
-        if (!kt_header(m, "switchyard-truncated-from", trunc, sizeof trunc) || strcmp(trunc, num) != 0)
+        if (!kt_header(m, "switchyard-truncated-from", trunc, sizeof trunc) ||
+            strcmp(trunc, num) != 0)
             dlq_bad(d, b->name, "no switchyard-truncated-from header with the original size");
         want = DLQ_CUT;
     }
     if (m->len != want || (want && (!m->payload || memcmp(m->payload, b->val, want) != 0)))
         dlq_bad(d, b->name, "value bytes differ from the original");
-    if (b->with_headers && (!kt_header(m, "x-test", custom, sizeof custom) || strcmp(custom, "keep-me") != 0))
+    if (b->with_headers &&
+        (!kt_header(m, "x-test", custom, sizeof custom) || strcmp(custom, "keep-me") != 0))
         dlq_bad(d, b->name, "the original headers were not kept");
     if (b->with_headers && !kt_header(m, "traceparent", custom, sizeof custom))
         dlq_bad(d, b->name, "the original traceparent header was not kept");
@@ -249,17 +259,19 @@ Test(e2e, malformed_corpus_to_dlq, .timeout = 120)
     cr_assert_not_null(c);
     build_corpus(c);
     cr_assert_geq(c->n, 20);
-    const char *hdrs[] = { "x-test", "keep-me", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                           NULL };
+    const char *hdrs[] = { "x-test", "keep-me", "traceparent",
+                           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", NULL };
     for (int i = 0; i < c->n; i++) {
         struct bad_input *b = &c->v[i];
-        kt_produce(w.prod, w.in, i % 3, b->key, b->klen, b->val, b->vlen, b->with_headers ? hdrs : NULL, &b->dr);
+        kt_produce(w.prod, w.in, i % 3, b->key, b->klen, b->val, b->vlen,
+                   b->with_headers ? hdrs : NULL, &b->dr);
         if (i % 3 == 0 && i / 3 < 10) {
             char id[32], val[128];
             int k = i / 3;
             snprintf(id, sizeof id, "job-%d", k);
             snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"room %d\"}", id, k);
-            kt_produce(w.prod, w.in, (i + 1) % 3, id, strlen(id), val, strlen(val), NULL, &w.drs[k]);
+            kt_produce(w.prod, w.in, (i + 1) % 3, id, strlen(id), val, strlen(val), NULL,
+                       &w.drs[k]);
         }
     }
     kt_producer_flush(w.prod, 60000);
@@ -304,7 +316,8 @@ Test(e2e, malformed_corpus_to_dlq, .timeout = 120)
     for (int k = 0; k < N_VALID; k++) {
         char id[32];
         snprintf(id, sizeof id, "job-%d", k);
-        cr_assert_eq(count_id(res, id, "succeeded", NULL), 1, "%s: no (single) succeeded result", id);
+        cr_assert_eq(count_id(res, id, "succeeded", NULL), 1, "%s: no (single) succeeded result",
+                     id);
     }
     for (int i = 0; i < c->n; i++) {
         const struct bad_input *b = &c->v[i];
@@ -313,11 +326,12 @@ Test(e2e, malformed_corpus_to_dlq, .timeout = 120)
                          "%s: want one failed invalid_input result for %s", b->name, b->result_id);
     }
     cr_assert_eq(json_object_array_length(res), (size_t)(N_VALID + expect_failed),
-                 "%zu results; want %d succeeded + %d invalid_input", json_object_array_length(res), N_VALID,
-                 expect_failed);
+                 "%zu results; want %d succeeded + %d invalid_input", json_object_array_length(res),
+                 N_VALID, expect_failed);
     world_assert_committed(&w);
-    fprintf(stderr, "malformed_corpus_to_dlq: %d malformed -> %ld DLQ records, %d invalid_input results; %d valid "
-                    "jobs succeeded\n",
+    fprintf(stderr,
+            "malformed_corpus_to_dlq: %d malformed -> %ld DLQ records, %d invalid_input results; %d valid "
+            "jobs succeeded\n",
             c->n, d.records, expect_failed, N_VALID);
     json_object_put(res);
     kt_reader_free(rr);

@@ -82,7 +82,8 @@ Test(engine, runs_and_closes_cleanly, .timeout = 20)
     struct counts k = { .e = &e };
     struct engine_hooks h = { .on_stop = on_stop, .collect = on_collect, .ud = &k };
     char err[256] = "";
-    cr_assert_eq(engine_init(&e, &uv, conf_with_metrics(listen), &h, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_eq(engine_init(&e, &uv, conf_with_metrics(listen), &h, err, sizeof err), SY_OK, "%s",
+                 err);
     cr_assert_not_null(e.loop);
     cr_assert_not_null(e.conf);
     cr_assert_neq(e.worker_id[0], 0);
@@ -110,7 +111,8 @@ Test(engine, cleanup_reports_a_handle_left_open, .timeout = 20)
     struct counts k = { .e = &e };
     struct engine_hooks h = { .on_stop = on_stop, .ud = &k };
     char err[256] = "";
-    cr_assert_eq(engine_init(&e, &uv, conf_with_metrics(""), &h, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_eq(engine_init(&e, &uv, conf_with_metrics(""), &h, err, sizeof err), SY_OK, "%s",
+                 err);
     uv_timer_t t, leaked;
     uv_timer_init(&uv, &t);
     t.data = &e;

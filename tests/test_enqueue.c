@@ -71,7 +71,8 @@ Test(enqueue_ids, add_find_state)
         cr_assert_eq(enqueue_ids_add(&s, id, strlen(id)), 1);
     }
     cr_assert_eq(enqueue_ids_add(&s, "job-42", 6), 0, "duplicates are not added twice");
-    struct enqueue_id *e = enqueue_ids_find(&s, "job-4999xyz", 8); /* len-bounded, not NUL-terminated */
+    struct enqueue_id *e =
+            enqueue_ids_find(&s, "job-4999xyz", 8); /* len-bounded, not NUL-terminated */
     cr_assert_not_null(e);
     cr_assert_str_eq(e->id, "job-4999");
     cr_assert_eq(e->state, ENQUEUE_ID_WAITING);
@@ -100,7 +101,8 @@ Test(enqueue_line, id_with_nul_is_refused_not_overread)
         cr_expect_eq(enqueue_ids_add(&s, l.key, l.klen), 1);
         enqueue_ids_cleanup(&s);
     }
-    cr_assert_eq(l.kind, ENQUEUE_LINE_REFUSED, "a NUL in the id must refuse the line (kind %d)", (int)l.kind);
+    cr_assert_eq(l.kind, ENQUEUE_LINE_REFUSED, "a NUL in the id must refuse the line (kind %d)",
+                 (int)l.kind);
     cr_assert_null(l.key);
     cr_assert_not_null(l.why);
     cr_assert(strstr(l.why, "NUL"), "%s", l.why);

@@ -35,7 +35,8 @@ static void take_low_fds(void)
     rlim_t want = HIGH_FD + 256;
     if (rl.rlim_cur < want) {
         if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-            cr_skip_test("RLIMIT_NOFILE hard limit %ld is below %ld", (long)rl.rlim_max, (long)want);
+            cr_skip_test("RLIMIT_NOFILE hard limit %ld is below %ld", (long)rl.rlim_max,
+                         (long)want);
         rl.rlim_cur = want;
         cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
@@ -97,7 +98,8 @@ static void start(struct listeners *s)
     cr_assert_not_null(s->m);
     struct metrics_source src = { 0 };
     snprintf(listen, sizeof listen, "127.0.0.1:%d", s->mport);
-    cr_assert_eq(metrics_start(s->m, &s->uv, listen, &src, err, sizeof err), SY_OK, "metrics: %s", err);
+    cr_assert_eq(metrics_start(s->m, &s->uv, listen, &src, err, sizeof err), SY_OK, "metrics: %s",
+                 err);
     s->cb = callbacks_start(&s->uv, s->conf, s->m, on_event, NULL, err, sizeof err);
     cr_assert_not_null(s->cb, "callbacks: %s", err);
 }

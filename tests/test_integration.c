@@ -28,7 +28,8 @@ Test(integration, concurrent_jobs, .timeout = 180)
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
     struct sy_run run;
-    sy_prepare(&run, &fp, "max_in_flight = 2000;", "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 250; max_s = 120; };", 0,
+    sy_prepare(&run, &fp, "max_in_flight = 2000;",
+               "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 250; max_s = 120; };", 0,
                NULL);
     FILE *f = fopen(run.jobs, "w");
     const int N = 2000;
@@ -69,29 +70,33 @@ Test(integration, concurrent_jobs, .timeout = 180)
     long reqs = fp_stat(&fp, "requests");
     cr_assert_leq(max_conns, 72, "max connections open %ld", max_conns);
     cr_assert_geq(reqs, 2 * N, "requests %ld", reqs);
-    cr_assert_lt(conns, reqs / 10, "%ld connections for %ld requests: no keep-alive reuse", conns, reqs);
-    fprintf(stderr, "concurrent_jobs: %ld requests over %ld connections (max %ld open)\n", reqs, conns, max_conns);
+    cr_assert_lt(conns, reqs / 10, "%ld connections for %ld requests: no keep-alive reuse", conns,
+                 reqs);
+    fprintf(stderr, "concurrent_jobs: %ld requests over %ld connections (max %ld open)\n", reqs,
+            conns, max_conns);
     fprintf(stderr, "concurrent_jobs: max tasks in flight together: %ld\n", max_active);
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
 struct fault_case {
-    const char *marker;     /* in the prompt */
-    const char *providers;  /* JSON array text */
-    const char *status;     /* expected result status */
+    const char *marker;    /* in the prompt */
+    const char *providers; /* JSON array text */
+    const char *status;    /* expected result status */
     const char *error_class;
-    const char *outcome;    /* an attempt outcome that must appear */
-    const char *outcome2;   /* ... or this one ("" = none) */
+    const char *outcome;  /* an attempt outcome that must appear */
+    const char *outcome2; /* ... or this one ("" = none) */
     int deadline_s;
 };
 
 static const struct fault_case fault_table[] = {
     { "[fault:http500]", "[\"kie\"]", "failed", "exhausted", "provider_code", "http_status", 4 },
-    { "[fault:http502]", "[\"replicate\"]", "failed", "exhausted", "http_status", "provider_code", 4 },
+    { "[fault:http502]", "[\"replicate\"]", "failed", "exhausted", "http_status", "provider_code",
+      4 },
     { "[fault:http503]", "[\"kie\"]", "failed", "exhausted", "http_status", "provider_code", 4 },
     { "[fault:401]", "[\"kie\"]", "failed", "provider_auth", "provider_code", "http_status", 4 },
-    { "[fault:401]", "[\"replicate\"]", "failed", "provider_auth", "provider_code", "http_status", 4 },
+    { "[fault:401]", "[\"replicate\"]", "failed", "provider_auth", "provider_code", "http_status",
+      4 },
     { "[fault:402]", "[\"kie\"]", "failed", "no_credit", "provider_code", "", 4 },
     { "[fault:402]", "[\"replicate\"]", "failed", "no_credit", "provider_code", "", 4 },
     { "[fault:422]", "[\"kie\"]", "failed", "rejected", "provider_code", "", 4 },
@@ -104,8 +109,10 @@ static const struct fault_case fault_table[] = {
     { "[fault:fail]", "[\"kie\"]", "failed", "task_failed", "task_failed", "", 4 },
     { "[fault:fail]", "[\"replicate\"]", "failed", "task_failed", "task_failed", "", 4 },
     { "[fault:429]", "[\"kie\"]", "failed", "deadline", "provider_code", "http_status", 4 },
-    { "[fault:429-noretry]", "[\"replicate\"]", "failed", "deadline", "provider_code", "http_status", 4 },
-    { "[pollfault:http500]", "[\"kie\"]", "failed", "exhausted", "provider_code", "http_status", 15 },
+    { "[fault:429-noretry]", "[\"replicate\"]", "failed", "deadline", "provider_code",
+      "http_status", 4 },
+    { "[pollfault:http500]", "[\"kie\"]", "failed", "exhausted", "provider_code", "http_status",
+      15 },
     { "[pollfault:malformed]", "[\"replicate\"]", "failed", "exhausted", "invalid_reply", "", 15 },
 };
 
@@ -156,11 +163,12 @@ ParameterizedTest(struct fault_case *fc, integration, faults, .timeout = 60)
     json_object *r = sy_find(res, "f-1");
     cr_assert_not_null(r);
     cr_assert_str_eq(sy_str(r, "status"), fc->status, "%s: status", fc->marker);
-    cr_assert_str_eq(sy_error_class(r), fc->error_class, "%s: error.class %s", fc->marker, sy_error_class(r));
+    cr_assert_str_eq(sy_error_class(r), fc->error_class, "%s: error.class %s", fc->marker,
+                     sy_error_class(r));
     int seen = sy_attempts_with(r, "outcome", fc->outcome) +
                (fc->outcome2[0] ? sy_attempts_with(r, "outcome", fc->outcome2) : 0);
-    cr_assert_gt(seen, 0, "%s: no attempt with outcome %s / %s: %s", fc->marker, fc->outcome, fc->outcome2,
-                 json_object_to_json_string(r));
+    cr_assert_gt(seen, 0, "%s: no attempt with outcome %s / %s: %s", fc->marker, fc->outcome,
+                 fc->outcome2, json_object_to_json_string(r));
     /* The healthy job next to it is unaffected. */
     json_object *ok = sy_find(res, "ok-1");
     cr_assert_str_eq(sy_str(ok, "status"), "succeeded", "%s: healthy job: %s", fc->marker,
@@ -177,9 +185,11 @@ Test(integration, fallback_to_second_provider, .timeout = 60)
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "", 0, NULL);
-    write_file(run.jobs, "{\"id\":\"fb-1\",\"prompt\":\"loft [fault@kie:http500]\"}\n"
-                         "{\"id\":\"fb-2\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"chat_id\":7}}\n"
-                         "{\"id\":\"fb-3\",\"prompt\":\"loft\"}\n");
+    write_file(
+            run.jobs,
+            "{\"id\":\"fb-1\",\"prompt\":\"loft [fault@kie:http500]\"}\n"
+            "{\"id\":\"fb-2\",\"prompt\":\"loft [fault@kie:fail]\",\"metadata\":{\"chat_id\":7}}\n"
+            "{\"id\":\"fb-3\",\"prompt\":\"loft\"}\n");
     cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
     json_object *res = sy_read_results(run.out);
     for (int i = 1; i <= 2; i++) {
@@ -281,9 +291,11 @@ Test(integration, results_bounded_by_max_result_bytes, .timeout = 60)
     cr_assert_gt(json_object_array_length(v), 0);
     cr_assert(json_object_object_get_ex(big, "metadata", &v));
     cr_assert_null(v);
-    cr_assert(json_object_object_get_ex(big, "truncated", &v), "%s", json_object_to_json_string(big));
-    cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, json_object_array_length(v) - 1)),
-                     "metadata");
+    cr_assert(json_object_object_get_ex(big, "truncated", &v), "%s",
+              json_object_to_json_string(big));
+    cr_assert_str_eq(
+            json_object_get_string(json_object_array_get_idx(v, json_object_array_length(v) - 1)),
+            "metadata");
     json_object *small = sy_find(res, "small");
     cr_assert_not(json_object_object_get_ex(small, "truncated", &v));
     cr_assert(json_object_object_get_ex(small, "metadata", &v));
@@ -300,7 +312,8 @@ Test(integration, reply_body_cap, .timeout = 60)
     fp_start(&fp, NULL);
     struct sy_run run;
     sy_prepare(&run, &fp, "max_body_bytes = 100;", "", 0, NULL);
-    write_file(run.jobs, "{\"id\":\"big-1\",\"prompt\":\"a hallway\",\"providers\":[\"replicate\"]}\n");
+    write_file(run.jobs,
+               "{\"id\":\"big-1\",\"prompt\":\"a hallway\",\"providers\":[\"replicate\"]}\n");
     cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
     json_object *res = sy_read_results(run.out);
     json_object *r = sy_find(res, "big-1");
@@ -309,7 +322,8 @@ Test(integration, reply_body_cap, .timeout = 60)
     cr_assert(json_object_object_get_ex(r, "attempts", &att));
     json_object *a0 = json_object_array_get_idx(att, 0);
     cr_assert_str_eq(sy_str(a0, "outcome"), "transport");
-    cr_assert_not_null(strstr(sy_str(a0, "message"), "max_body_bytes"), "%s", sy_str(a0, "message"));
+    cr_assert_not_null(strstr(sy_str(a0, "message"), "max_body_bytes"), "%s",
+                       sy_str(a0, "message"));
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
 }
@@ -335,11 +349,12 @@ Test(integration, retries_rescue_transient_errors, .timeout = 90)
     /* The breaker would (rightly) open at a 50% failure rate, and the budget
      * would (rightly) stop retrying about half of them: keep both out of the
      * way here, this test is about retries; the next test is the budget's. */
-    run_jobs(&fp, "",
-             "retry = { max_attempts = 6; backoff_base_ms = 20; backoff_max_ms = 200; budget_ratio = 1.0;"
-             " budget_min_per_s = 100.0; };"
-             " breaker = { window = 1000; min_calls = 1000; };",
-             200, "{\"id\":\"r-%d\",\"prompt\":\"a den\",\"providers\":[\"kie\"]}", &res);
+    run_jobs(
+            &fp, "",
+            "retry = { max_attempts = 6; backoff_base_ms = 20; backoff_max_ms = 200; budget_ratio = 1.0;"
+            " budget_min_per_s = 100.0; };"
+            " breaker = { window = 1000; min_calls = 1000; };",
+            200, "{\"id\":\"r-%d\",\"prompt\":\"a den\",\"providers\":[\"kie\"]}", &res);
     int ok = 0, retried_ok = 0;
     for (size_t i = 0; i < 200; i++) {
         json_object *r = json_object_array_get_idx(res, i);
@@ -365,12 +380,14 @@ Test(integration, retry_budget_caps_an_outage, .timeout = 90)
     json_object *res;
     /* budget: 0.1 x requests + 0.5/s x 10 s = 15 retries for 100 jobs; the
      * breaker is out of the way so only the budget limits. */
-    run_jobs(&fp, "",
-             "retry = { max_attempts = 4; backoff_base_ms = 10; backoff_max_ms = 50; budget_ratio = 0.1;"
-             " budget_min_per_s = 0.5; }; breaker = { window = 1000; min_calls = 1000; };",
-             100, "{\"id\":\"o-%d\",\"prompt\":\"a den\",\"providers\":[\"kie\"]}", &res);
+    run_jobs(
+            &fp, "",
+            "retry = { max_attempts = 4; backoff_base_ms = 10; backoff_max_ms = 50; budget_ratio = 0.1;"
+            " budget_min_per_s = 0.5; }; breaker = { window = 1000; min_calls = 1000; };",
+            100, "{\"id\":\"o-%d\",\"prompt\":\"a den\",\"providers\":[\"kie\"]}", &res);
     long creates = fp_stat(&fp, "kie.creates");
-    fprintf(stderr, "retry_budget_caps_an_outage: %ld creates for 100 jobs (no budget: 400)\n", creates);
+    fprintf(stderr, "retry_budget_caps_an_outage: %ld creates for 100 jobs (no budget: 400)\n",
+            creates);
     cr_assert_geq(creates, 100);
     cr_assert_leq(creates, 100 + 15 + 2, "%ld creates: the budget did not hold", creates);
     for (size_t i = 0; i < 100; i++)

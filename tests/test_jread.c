@@ -36,17 +36,17 @@ ParameterizedTestParameters(jread, documents)
         { " ", 0 },
         { "{", 0 },
         { "{\"a\":1", 0 },
-        { "{\"a\":1,}", 0 },         /* trailing comma (json-c takes it) */
+        { "{\"a\":1,}", 0 }, /* trailing comma (json-c takes it) */
         { "[1,]", 0 },
         { "[,1]", 0 },
         { "{a:1}", 0 },
-        { "{'a':1}", 0 },             /* single quotes (json-c takes them) */
+        { "{'a':1}", 0 }, /* single quotes (json-c takes them) */
         { "{\"a\" 1}", 0 },
         { "{\"a\":1 \"b\":2}", 0 },
         { "[1 2]", 0 },
-        { "{} {}", 0 },               /* two values */
-        { "{}x", 0 },                 /* trailing garbage */
-        { "01", 0 },                  /* leading zero */
+        { "{} {}", 0 }, /* two values */
+        { "{}x", 0 },   /* trailing garbage */
+        { "01", 0 },    /* leading zero */
         { "1.", 0 },
         { ".5", 0 },
         { "+1", 0 },
@@ -59,19 +59,19 @@ ParameterizedTestParameters(jread, documents)
         { "TRUE", 0 },
         { "nul", 0 },
         { "truex", 0 },
-        { "/*c*/1", 0 },              /* comments (json-c takes them) */
-        { "\f1", 0 },                 /* only RFC whitespace */
+        { "/*c*/1", 0 }, /* comments (json-c takes them) */
+        { "\f1", 0 },    /* only RFC whitespace */
         { "[1]\v", 0 },
         { "\"a", 0 },
         { "\"\\x\"", 0 },
         { "\"\\'\"", 0 },
         { "\"\\u12\"", 0 },
         { "\"\\u12g4\"", 0 },
-        { "\"\\ud800\"", 0 },          /* lone high surrogate */
+        { "\"\\ud800\"", 0 }, /* lone high surrogate */
         { "\"\\ud800\\u0041\"", 0 },
-        { "\"\\udc00\"", 0 },          /* lone low surrogate */
+        { "\"\\udc00\"", 0 }, /* lone low surrogate */
         { "\"\\ud800\\ud800\"", 0 },
-        { "\"\x01\"", 0 },             /* raw control character */
+        { "\"\x01\"", 0 }, /* raw control character */
         { "\"a\nb\"", 0 },
         { "\"\xff\"", 0 },             /* invalid UTF-8 */
         { "\"\xc0\x80\"", 0 },         /* overlong NUL */
@@ -115,7 +115,8 @@ Test(jread, depth_limit_is_json_c_s)
     char buf[2 * (JREAD_MAX_DEPTH + 2) + 1];
     struct jread_val v;
     cr_expect_eq(jread_parse(nested(JREAD_MAX_DEPTH, buf), 2 * JREAD_MAX_DEPTH, 0, &v), SY_OK);
-    cr_expect_eq(jread_parse(nested(JREAD_MAX_DEPTH + 1, buf), 2 * (JREAD_MAX_DEPTH + 1), 0, &v), SY_ERR);
+    cr_expect_eq(jread_parse(nested(JREAD_MAX_DEPTH + 1, buf), 2 * (JREAD_MAX_DEPTH + 1), 0, &v),
+                 SY_ERR);
     const char *deep_obj = "{\"a\":{\"a\":{\"a\":1}}}";
     cr_expect_eq(jread_parse(deep_obj, strlen(deep_obj), 0, &v), SY_OK);
 }
@@ -126,7 +127,8 @@ Test(jread, raw_bytes_mode_passes_invalid_utf8_only)
     const char *bad = "{\"msg\":\"bad \xff\xc3x\"}";
     cr_expect_eq(jread_parse(bad, strlen(bad), 0, &v), SY_ERR);
     cr_expect_eq(jread_parse(bad, strlen(bad), JREAD_RAW_BYTES, &v), SY_OK);
-    cr_expect_eq(jread_parse("\"\x01\"", 3, JREAD_RAW_BYTES, &v), SY_ERR, "control characters stay refused");
+    cr_expect_eq(jread_parse("\"\x01\"", 3, JREAD_RAW_BYTES, &v), SY_ERR,
+                 "control characters stay refused");
 }
 
 Test(jread, reply_mode_refuses_what_json_c_reads_as_nothing)
@@ -206,7 +208,8 @@ Test(jread, take_holds_long_strings_on_the_heap)
 
 Test(jread, get_finds_the_last_duplicate_and_nul_cut_keys)
 {
-    const char *d = "{\"a\":1,\"b\":{\"a\":9},\"a\":\"two\",\"k\\u0000junk\":3,\"x\\u0079\":4,\"\\u0041\":[]}";
+    const char *d =
+            "{\"a\":1,\"b\":{\"a\":9},\"a\":\"two\",\"k\\u0000junk\":3,\"x\\u0079\":4,\"\\u0041\":[]}";
     struct jread_val root, v;
     cr_assert_eq(jread_parse(d, strlen(d), 0, &root), SY_OK);
     cr_expect(jread_get(&root, "a", &v));
@@ -262,7 +265,8 @@ Test(jread, iterates_arrays_and_objects_in_order)
     const char *d = "[ \"a\\\\\" , {\"k\":[1,2]} ,3,[],\"]\" ]";
     struct jread_val root, v, k;
     cr_assert_eq(jread_parse(d, strlen(d), 0, &root), SY_OK);
-    enum jread_type want[] = { JREAD_STRING, JREAD_OBJECT, JREAD_NUMBER, JREAD_ARRAY, JREAD_STRING };
+    enum jread_type want[] = { JREAD_STRING, JREAD_OBJECT, JREAD_NUMBER, JREAD_ARRAY,
+                               JREAD_STRING };
     struct jread_iter it;
     size_t n = 0;
     jread_iter_init(&it, &root);
@@ -297,9 +301,15 @@ Test(jread, numbers_as_json_c_reads_them)
         int dbl;
         int64_t i;
         double d;
-    } want[] = { { 0, 42, 42 }, { 0, -7, -7 }, { 1, 1, 1.5 }, { 1, 1000, 1000 }, { 0, INT64_MAX, 9223372036854775807.0 },
-                 { 0, INT64_MAX, 9223372036854775808.0 }, { 0, INT64_MIN, -9223372036854775808.0 },
-                 { 0, INT64_MAX, 18446744073709551615.0 }, { 0, 1700000000000, 1700000000000.0 } };
+    } want[] = { { 0, 42, 42 },
+                 { 0, -7, -7 },
+                 { 1, 1, 1.5 },
+                 { 1, 1000, 1000 },
+                 { 0, INT64_MAX, 9223372036854775807.0 },
+                 { 0, INT64_MAX, 9223372036854775808.0 },
+                 { 0, INT64_MIN, -9223372036854775808.0 },
+                 { 0, INT64_MAX, 18446744073709551615.0 },
+                 { 0, 1700000000000, 1700000000000.0 } };
     struct jread_iter it;
     size_t n = 0;
     jread_iter_init(&it, &root);
@@ -318,8 +328,9 @@ Test(jread, numbers_as_json_c_reads_them)
 
 Test(jread, get_int_as_prov_json_int)
 {
-    const char *d = "{\"a\":200,\"b\":\"422\",\"c\":2.0,\"d\":2.5,\"e\":\"12x\",\"f\":2000000000,\"g\":\"-5\","
-                    "\"h\":\"1\\u00002\",\"i\":true,\"j\":\"1234567890\"}";
+    const char *d =
+            "{\"a\":200,\"b\":\"422\",\"c\":2.0,\"d\":2.5,\"e\":\"12x\",\"f\":2000000000,\"g\":\"-5\","
+            "\"h\":\"1\\u00002\",\"i\":true,\"j\":\"1234567890\"}";
     struct jread_val root;
     long n = 0;
     cr_assert_eq(jread_parse(d, strlen(d), 0, &root), SY_OK);
@@ -330,7 +341,8 @@ Test(jread, get_int_as_prov_json_int)
     cr_expect_not(jread_get_int(&root, "e", &n));
     cr_expect_not(jread_get_int(&root, "f", &n), "beyond 1e9");
     cr_expect(jread_get_int(&root, "g", &n) && n == -5);
-    cr_expect(jread_get_int(&root, "h", &n) && n == 1, "a string is read up to its NUL, as json-c gives it");
+    cr_expect(jread_get_int(&root, "h", &n) && n == 1,
+              "a string is read up to its NUL, as json-c gives it");
     cr_expect_not(jread_get_int(&root, "i", &n));
     cr_expect_not(jread_get_int(&root, "j", &n), "10 digits");
     cr_expect_not(jread_get_int(&root, "zz", &n));

@@ -24,7 +24,8 @@ extern const struct prov_ops replicate_ops;
  * escaper can get wrong. */
 static void rand_str(uint64_t *rng, char *s, size_t max)
 {
-    static const char special[] = "\"\\/\b\f\n\r\t\x01\x1f\x7f\x80\xbf\xc3\xa9\xe2\x82\xac\xff\xfe ";
+    static const char special[] =
+            "\"\\/\b\f\n\r\t\x01\x1f\x7f\x80\xbf\xc3\xa9\xe2\x82\xac\xff\xfe ";
     size_t n = testrng_xorshift64(rng) % (max + 1);
     for (size_t i = 0; i < n; i++) {
         uint64_t r = testrng_xorshift64(rng);
@@ -95,7 +96,8 @@ Test(jwrite, strings_as_json_c_writes_them)
 
 Test(jwrite, objects_with_duplicate_keys_as_json_c_adds_them)
 {
-    static const char *const keys[] = { "prompt", "image_urls", "output_format", "aspect_ratio", "k\"\x01y" };
+    static const char *const keys[] = { "prompt", "image_urls", "output_format", "aspect_ratio",
+                                        "k\"\x01y" };
     uint64_t rng = 12345;
     char strs[6][32], arrbuf[3][32];
     for (int i = 0; i < 2000; i++) {
@@ -142,23 +144,43 @@ Test(jwrite, objects_with_duplicate_keys_as_json_c_adds_them)
 /* ---- whole create bodies against the json-c builders they replace ---- */
 
 static struct conf_model kie_models[] = {
-    { .name = "nano-banana", .generate = "google/nano-banana", .edit = "google/nano-banana-edit",
-      .image_field = "image_urls", .jpeg_name = "jpeg" },
-    { .name = "odd", .generate = "m", .edit = "m", .image_field = "output_format", .jpeg_name = "jpeg" },
+    { .name = "nano-banana",
+      .generate = "google/nano-banana",
+      .edit = "google/nano-banana-edit",
+      .image_field = "image_urls",
+      .jpeg_name = "jpeg" },
+    { .name = "odd",
+      .generate = "m",
+      .edit = "m",
+      .image_field = "output_format",
+      .jpeg_name = "jpeg" },
 };
 static struct conf_provider kie_prov = {
-    .name = "kie", .type = CONF_PROV_KIE, .base_url = "https://api.kie.ai", .models = kie_models, .n_models = 2,
+    .name = "kie",
+    .type = CONF_PROV_KIE,
+    .base_url = "https://api.kie.ai",
+    .models = kie_models,
+    .n_models = 2,
 };
 
 static struct conf_model rep_models[] = {
-    { .name = "nano-banana", .generate = "google/nano-banana", .edit = "google/nano-banana",
-      .image_field = "image_input", .jpeg_name = "jpg" },
-    { .name = "pinned", .generate = "google/nano-banana:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    { .name = "nano-banana",
+      .generate = "google/nano-banana",
+      .edit = "google/nano-banana",
+      .image_field = "image_input",
+      .jpeg_name = "jpg" },
+    { .name = "pinned",
+      .generate =
+              "google/nano-banana:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
       .edit = "google/nano-banana:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-      .image_field = "prompt", .jpeg_name = "jpg" },
+      .image_field = "prompt",
+      .jpeg_name = "jpg" },
 };
 static struct conf_provider rep_prov = {
-    .name = "rep", .type = CONF_PROV_REPLICATE, .base_url = "https://api.replicate.com", .models = rep_models,
+    .name = "rep",
+    .type = CONF_PROV_REPLICATE,
+    .base_url = "https://api.replicate.com",
+    .models = rep_models,
     .n_models = 2,
 };
 
@@ -214,9 +236,11 @@ Test(jwrite, kie_create_body_as_json_c_built_it)
         rand_spec(&rng, &b, m->name);
         struct prov_request req;
         char err[256];
-        cr_assert_eq(kie_ops.build_create(&kie_prov, &b.spec, &req, err, sizeof err), SY_OK, "%s", err);
+        cr_assert_eq(kie_ops.build_create(&kie_prov, &b.spec, &req, err, sizeof err), SY_OK, "%s",
+                     err);
         const char *model = b.spec.op == CONF_OP_EDIT ? m->edit : m->generate;
-        const char *fmt = b.spec.output_format && strcmp(b.spec.output_format, "jpeg") == 0 ? "jpeg" : "png";
+        const char *fmt =
+                b.spec.output_format && strcmp(b.spec.output_format, "jpeg") == 0 ? "jpeg" : "png";
         struct json_object *root = json_object_new_object(), *input = json_object_new_object();
         json_object_object_add(root, "model", json_object_new_string(model));
         json_object_object_add(input, "prompt", json_object_new_string(b.spec.prompt));
@@ -224,10 +248,12 @@ Test(jwrite, kie_create_body_as_json_c_built_it)
             json_object_object_add(input, m->image_field, str_array(&b.spec));
         json_object_object_add(input, "output_format", json_object_new_string(fmt));
         if (b.spec.aspect_ratio)
-            json_object_object_add(input, "aspect_ratio", json_object_new_string(b.spec.aspect_ratio));
+            json_object_object_add(input, "aspect_ratio",
+                                   json_object_new_string(b.spec.aspect_ratio));
         json_object_object_add(root, "input", input);
         if (b.spec.callback_url)
-            json_object_object_add(root, "callBackUrl", json_object_new_string(b.spec.callback_url));
+            json_object_object_add(root, "callBackUrl",
+                                   json_object_new_string(b.spec.callback_url));
         cr_expect_str_eq(req.body, json_object_to_json_string_ext(root, JC_FLAGS));
         json_object_put(root);
         prov_request_cleanup(&req);
@@ -243,8 +269,10 @@ Test(jwrite, replicate_create_body_as_json_c_built_it)
         rand_spec(&rng, &b, m->name);
         struct prov_request req;
         char err[256];
-        cr_assert_eq(replicate_ops.build_create(&rep_prov, &b.spec, &req, err, sizeof err), SY_OK, "%s", err);
-        const char *fmt = b.spec.output_format && strcmp(b.spec.output_format, "jpeg") == 0 ? "jpg" : "png";
+        cr_assert_eq(replicate_ops.build_create(&rep_prov, &b.spec, &req, err, sizeof err), SY_OK,
+                     "%s", err);
+        const char *fmt =
+                b.spec.output_format && strcmp(b.spec.output_format, "jpeg") == 0 ? "jpg" : "png";
         struct json_object *root = json_object_new_object(), *input = json_object_new_object();
         if (i % 2)
             json_object_object_add(root, "version", json_object_new_string(m->generate));
@@ -253,7 +281,8 @@ Test(jwrite, replicate_create_body_as_json_c_built_it)
             json_object_object_add(input, m->image_field, str_array(&b.spec));
         json_object_object_add(input, "output_format", json_object_new_string(fmt));
         if (b.spec.aspect_ratio) {
-            const char *ar = strcmp(b.spec.aspect_ratio, "auto") == 0 ? "match_input_image" : b.spec.aspect_ratio;
+            const char *ar = strcmp(b.spec.aspect_ratio, "auto") == 0 ? "match_input_image"
+                                                                      : b.spec.aspect_ratio;
             json_object_object_add(input, "aspect_ratio", json_object_new_string(ar));
         }
         json_object_object_add(root, "input", input);

@@ -28,132 +28,138 @@ extern const struct prov_ops replicate_ops;
 #define POLL PROVTEST_POLL
 
 #define TASK "task_google_1765178608584"
-#define OK_(f, h, p, o, id) {f, h, "", p, o, PROV_C_NONE, PROV_K_NONE, "200", 0, id, -1, ""}
+#define OK_(f, h, p, o, id)                                                                        \
+    {                                                                                              \
+        f, h, "", p, o, PROV_C_NONE, PROV_K_NONE, "200", 0, id, -1, ""                             \
+    }
 
 static struct provtest_fx kie_fixtures[] = {
     /* createTask */
     OK_("create_ok.http200.json", 200, CREATE, PROV_CREATED, TASK),
-    OK_("create_ok_message_key.http200.json", 200, CREATE, PROV_CREATED, "b254d74d3e0f4c7e9a1f2b3c4d5e6f70"),
-    OK_("create_ok_pro.http200.json", 201, CREATE, PROV_CREATED, "task_nano-banana-pro_1765178612345"),
+    OK_("create_ok_message_key.http200.json", 200, CREATE, PROV_CREATED,
+        "b254d74d3e0f4c7e9a1f2b3c4d5e6f70"),
+    OK_("create_ok_pro.http200.json", 201, CREATE, PROV_CREATED,
+        "task_nano-banana-pro_1765178612345"),
     OK_("create_code_string.http200.json", 200, CREATE, PROV_CREATED, "task_google_1765178600001"),
-    {"create_402_no_credit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NO_CREDIT, "402", 0,
-     "", -1, "insufficient"},
-    {"create_402_no_credit.http402.json", 402, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NO_CREDIT, "402", 0,
-     "", -1, "top up"},
-    {"create_429_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 0,
-     "", -1, "Rate limit"},
-    {"create_429_rate_limit.http429.json", 429, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429",
-     0, "", -1, "Rate limit"},
-    {"create_429_rate_limit.http429.json", 429, "7", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429",
-     0, "", 7000, ""},
-    {"create_429_bare.http429.txt", 429, "2.5", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_RATE_LIMITED, "", 0, "",
-     2500, "HTTP 429"},
-    {"create_429_bare.http429.txt", 429, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_RATE_LIMITED, "", 0, "", -1,
-     ""},
-    {"create_401_no_access.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0, "",
-     -1, "access permissions"},
-    {"create_401_unauthorized.http401.json", 401, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0,
-     "", -1, "Unauthorized"},
-    {"create_422_validation.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_INVALID_INPUT,
-     "422", 0, "", -1, "output_format"},
-    {"create_433_subkey_limit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED,
-     "433", 0, "", -1, ""},
-    {"create_455_maintenance.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "455",
-     0, "", -1, "maintenance"},
-    {"create_500_server_error.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE,
-     "500", 0, "", -1, "Server error"},
-    {"create_500_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "500", 0,
-     "", -1, ""},
-    {"create_501_generation_failed.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE,
-     "501", 0, "", -1, ""},
-    {"create_505_disabled.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "505", 0,
-     "", -1, "disabled"},
-    {"create_408_upstream.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER, PROV_K_UNAVAILABLE, "408", 0,
-     "", -1, ""},
-    {"create_502_html.http502.html", 502, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "", -1,
-     "HTTP 502"},
-    {"create_403_cloudflare.http403.txt", 403, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "",
-     -1, "HTTP 403"},
-    {"create_truncated.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
-     "", -1, "unparsable"},
-    {"create_empty.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
-     "", -1, ""},
-    {"create_no_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
-     0, "", -1, "taskId"},
-    {"create_empty_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, "", -1, "taskId"},
-    {"create_data_array.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
-     0, "", -1, ""},
-    {"create_unknown_code.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "999", 0, "", -1, "999"},
-    {"create_not_envelope.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "",
-     0, "", -1, ""},
+    { "create_402_no_credit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NO_CREDIT, "402", 0, "", -1, "insufficient" },
+    { "create_402_no_credit.http402.json", 402, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NO_CREDIT, "402", 0, "", -1, "top up" },
+    { "create_429_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_RATE_LIMITED, "429", 0, "", -1, "Rate limit" },
+    { "create_429_rate_limit.http429.json", 429, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_RATE_LIMITED, "429", 0, "", -1, "Rate limit" },
+    { "create_429_rate_limit.http429.json", 429, "7", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_RATE_LIMITED, "429", 0, "", 7000, "" },
+    { "create_429_bare.http429.txt", 429, "2.5", CREATE, PROV_FAILED, PROV_C_HTTP,
+      PROV_K_RATE_LIMITED, "", 0, "", 2500, "HTTP 429" },
+    { "create_429_bare.http429.txt", 429, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_RATE_LIMITED,
+      "", 0, "", -1, "" },
+    { "create_401_no_access.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_AUTH, "401", 0, "", -1, "access permissions" },
+    { "create_401_unauthorized.http401.json", 401, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_AUTH, "401", 0, "", -1, "Unauthorized" },
+    { "create_422_validation.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_INVALID_INPUT, "422", 0, "", -1, "output_format" },
+    { "create_433_subkey_limit.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_RATE_LIMITED, "433", 0, "", -1, "" },
+    { "create_455_maintenance.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "455", 0, "", -1, "maintenance" },
+    { "create_500_server_error.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "500", 0, "", -1, "Server error" },
+    { "create_500_body.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "500", 0, "", -1, "" },
+    { "create_501_generation_failed.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "501", 0, "", -1, "" },
+    { "create_505_disabled.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "505", 0, "", -1, "disabled" },
+    { "create_408_upstream.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_UNAVAILABLE, "408", 0, "", -1, "" },
+    { "create_502_html.http502.html", 502, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE,
+      "", 0, "", -1, "HTTP 502" },
+    { "create_403_cloudflare.http403.txt", 403, "", CREATE, PROV_FAILED, PROV_C_HTTP,
+      PROV_K_UNAVAILABLE, "", 0, "", -1, "HTTP 403" },
+    { "create_truncated.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "", 0, "", -1, "unparsable" },
+    { "create_empty.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "", 0, "", -1, "" },
+    { "create_no_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, "", -1, "taskId" },
+    { "create_empty_task_id.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, "", -1, "taskId" },
+    { "create_data_array.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, "", -1, "" },
+    { "create_unknown_code.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "999", 0, "", -1, "999" },
+    { "create_not_envelope.http200.json", 200, "", CREATE, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "", 0, "", -1, "" },
     /* HTTP error with a success-looking body: HTTP wins, never CREATED */
-    {"create_ok_http500.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "200", 0, "",
-     -1, "HTTP 500"},
+    { "create_ok_http500.http500.json", 500, "", CREATE, PROV_FAILED, PROV_C_HTTP,
+      PROV_K_UNAVAILABLE, "200", 0, "", -1, "HTTP 500" },
     /* recordInfo */
     OK_("poll_waiting.http200.json", 200, POLL, PROV_PENDING, TASK),
     OK_("poll_queuing.http200.json", 200, POLL, PROV_PENDING, TASK),
     OK_("poll_generating.http200.json", 200, POLL, PROV_PENDING, TASK),
-    {"poll_success.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 1, TASK, -1, ""},
-    {"poll_success_object.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 1, TASK, -1,
-     ""},
-    {"poll_success_mixed_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 2, TASK,
-     -1, ""},
-    {"poll_success_no_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "resultUrls"},
-    {"poll_success_bad_result_json.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
-     PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "resultJson"},
+    { "poll_success.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200",
+      1, TASK, -1, "" },
+    { "poll_success_object.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE,
+      "200", 1, TASK, -1, "" },
+    { "poll_success_mixed_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE,
+      PROV_K_NONE, "200", 2, TASK, -1, "" },
+    { "poll_success_no_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "resultUrls" },
+    { "poll_success_bad_result_json.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "resultJson" },
     /* result URLs: plain http(s) with a host, no control characters or
      * whitespace, at most 16 (M-2); one bad URL makes the reply invalid */
-    {"poll_success_16_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE, "200", 16, TASK,
-     -1, ""},
-    {"poll_success_17_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
-     0, TASK, -1, "result URL #17 is one too many"},
-    {"poll_success_url_javascript.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "result URL #2 is not an http:// or https:// URL"},
-    {"poll_success_url_file.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "result URL #1 is not an http"},
-    {"poll_success_url_space.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "control character or whitespace"},
-    {"poll_success_url_control.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "control character or whitespace"},
-    {"poll_success_url_no_host.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE,
-     "200", 0, TASK, -1, "has no host"},
-    {"poll_fail_422.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "422", 0,
-     TASK, -1, "Invalid prompt"},
-    {"poll_fail_500.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_UNAVAILABLE, "500", 0,
-     TASK, -1, "Internal server error"},
-    {"poll_fail_501.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "501", 0,
-     TASK, -1, "Generation failed"},
-    {"poll_fail_timed.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_TASK_FAILED, "501", 0,
-     TASK, -1, "Generation failed"},
-    {"poll_fail_code_int.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED, PROV_K_INVALID_INPUT, "400",
-     0, TASK, -1, "could not be downloaded"},
-    {"poll_recordinfo_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "422", 0,
-     "", -1, "recordInfo is null"},
-    {"poll_recordinfo_null.http200.json", 422, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "422", 0,
-     "", -1, ""},
-    {"poll_recordinfo_null_message.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY,
-     "422", 0, "", -1, "RecordInfo"},
-    {"poll_data_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY, "200", 0, "",
-     -1, ""},
-    {"poll_unknown_state.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200",
-     0, TASK, -1, "paused"},
-    {"poll_wrong_types.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "200", 0,
-     "", -1, ""},
-    {"poll_404_not_found.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_FOUND, "404", 0,
-     "", -1, "Task not found"},
-    {"poll_400_missing_id.http400.json", 400, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_INVALID_INPUT, "400", 0,
-     "", -1, ""},
-    {"poll_401_unauthorized.http401.json", 401, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_AUTH, "401", 0, "",
-     -1, ""},
-    {"poll_429.http429.json", 429, "3", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED, "429", 0, "", 3000,
-     ""},
-    {"poll_truncated.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY, PROV_K_UNAVAILABLE, "", 0,
-     "", -1, ""},
-    {"create_502_html.http502.html", 502, "", POLL, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE, "", 0, "", -1,
-     ""},
+    { "poll_success_16_urls.http200.json", 200, "", POLL, PROV_SUCCEEDED, PROV_C_NONE, PROV_K_NONE,
+      "200", 16, TASK, -1, "" },
+    { "poll_success_17_urls.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "result URL #17 is one too many" },
+    { "poll_success_url_javascript.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "result URL #2 is not an http:// or https:// URL" },
+    { "poll_success_url_file.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "result URL #1 is not an http" },
+    { "poll_success_url_space.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "control character or whitespace" },
+    { "poll_success_url_control.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "control character or whitespace" },
+    { "poll_success_url_no_host.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "has no host" },
+    { "poll_fail_422.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED,
+      PROV_K_INVALID_INPUT, "422", 0, TASK, -1, "Invalid prompt" },
+    { "poll_fail_500.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED,
+      PROV_K_UNAVAILABLE, "500", 0, TASK, -1, "Internal server error" },
+    { "poll_fail_501.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED,
+      PROV_K_TASK_FAILED, "501", 0, TASK, -1, "Generation failed" },
+    { "poll_fail_timed.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED,
+      PROV_K_TASK_FAILED, "501", 0, TASK, -1, "Generation failed" },
+    { "poll_fail_code_int.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_TASK_FAILED,
+      PROV_K_INVALID_INPUT, "400", 0, TASK, -1, "could not be downloaded" },
+    { "poll_recordinfo_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NOT_READY, "422", 0, "", -1, "recordInfo is null" },
+    { "poll_recordinfo_null.http200.json", 422, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NOT_READY, "422", 0, "", -1, "" },
+    { "poll_recordinfo_null_message.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NOT_READY, "422", 0, "", -1, "RecordInfo" },
+    { "poll_data_null.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_NOT_READY,
+      "200", 0, "", -1, "" },
+    { "poll_unknown_state.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, TASK, -1, "paused" },
+    { "poll_wrong_types.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "200", 0, "", -1, "" },
+    { "poll_404_not_found.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_NOT_FOUND, "404", 0, "", -1, "Task not found" },
+    { "poll_400_missing_id.http400.json", 400, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_INVALID_INPUT, "400", 0, "", -1, "" },
+    { "poll_401_unauthorized.http401.json", 401, "", POLL, PROV_FAILED, PROV_C_PROVIDER,
+      PROV_K_AUTH, "401", 0, "", -1, "" },
+    { "poll_429.http429.json", 429, "3", POLL, PROV_FAILED, PROV_C_PROVIDER, PROV_K_RATE_LIMITED,
+      "429", 0, "", 3000, "" },
+    { "poll_truncated.http200.json", 200, "", POLL, PROV_FAILED, PROV_C_INVALID_REPLY,
+      PROV_K_UNAVAILABLE, "", 0, "", -1, "" },
+    { "create_502_html.http502.html", 502, "", POLL, PROV_FAILED, PROV_C_HTTP, PROV_K_UNAVAILABLE,
+      "", 0, "", -1, "" },
 };
 
 static void parse(enum provtest_parser w, const char *body, size_t len, long http, const char *ra,
@@ -164,7 +170,8 @@ static void parse(enum provtest_parser w, const char *body, size_t len, long htt
 
 ParameterizedTestParameters(kie, fixtures)
 {
-    return cr_make_param_array(struct provtest_fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, kie_fixtures,
+                               sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
 }
 
 ParameterizedTest(struct provtest_fx *t, kie, fixtures)
@@ -176,7 +183,8 @@ ParameterizedTest(struct provtest_fx *t, kie, fixtures)
  * terminated strings, and a prefix is never mistaken for a finished task. */
 ParameterizedTestParameters(kie, prefixes)
 {
-    return cr_make_param_array(struct provtest_fx, kie_fixtures, sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
+    return cr_make_param_array(struct provtest_fx, kie_fixtures,
+                               sizeof(kie_fixtures) / sizeof(kie_fixtures[0]));
 }
 
 ParameterizedTest(struct provtest_fx *t, kie, prefixes)
@@ -193,9 +201,11 @@ Test(kie, reported_duration)
         const char *file;
         long ms;
     } rows[] = {
-        { "poll_success.http200.json", 11734 },         { "poll_fail_timed.http200.json", 9412 },
-        { "poll_success_object.http200.json", -1 },     /* completeTime null */
-        { "poll_fail_501.http200.json", -1 },           { "poll_generating.http200.json", -1 },
+        { "poll_success.http200.json", 11734 },
+        { "poll_fail_timed.http200.json", 9412 },
+        { "poll_success_object.http200.json", -1 }, /* completeTime null */
+        { "poll_fail_501.http200.json", -1 },
+        { "poll_generating.http200.json", -1 },
         { "poll_success_bad_result_json.http200.json", -1 },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
@@ -205,17 +215,18 @@ Test(kie, reported_duration)
         long ms;
     } odd[] = {
         { "\"createTime\":1765178608584,\"completeTime\":1765178608584.0", 0 },
-        { "\"createTime\":1765178608584,\"completeTime\":1765178600000", -1 },  /* before creation */
+        { "\"createTime\":1765178608584,\"completeTime\":1765178600000", -1 }, /* before creation */
         { "\"createTime\":\"1765178608584\",\"completeTime\":1765178620318", -1 }, /* a string */
-        { "\"createTime\":1765178608584,\"completeTime\":1765378608584", -1 },  /* over a day */
+        { "\"createTime\":1765178608584,\"completeTime\":1765378608584", -1 },     /* over a day */
         { "\"createTime\":-5,\"completeTime\":100", -1 },
     };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         char body[512];
-        int n = snprintf(body, sizeof body,
-                         "{\"code\":200,\"data\":{\"taskId\":\"t\",\"state\":\"success\",\"resultJson\":"
-                         "\"{\\\"resultUrls\\\":[\\\"https://x/y.png\\\"]}\",%s}}",
-                         odd[i].times);
+        int n = snprintf(
+                body, sizeof body,
+                "{\"code\":200,\"data\":{\"taskId\":\"t\",\"state\":\"success\",\"resultJson\":"
+                "\"{\\\"resultUrls\\\":[\\\"https://x/y.png\\\"]}\",%s}}",
+                odd[i].times);
         cr_assert_lt(n, (int)sizeof body);
         provtest_expect_duration(&kie_ops, "kie", NULL, body, POLL, 200, odd[i].ms);
     }
@@ -283,12 +294,21 @@ Test(kie, long_message_truncated)
 /* ---- request builders ---- */
 
 static struct conf_model kie_models[] = {
-    {.name = "nano-banana", .generate = "google/nano-banana", .edit = "google/nano-banana-edit",
-     .image_field = "image_urls", .jpeg_name = "jpeg"},
-    {.name = "nano-banana-pro", .generate = "nano-banana-pro", .edit = "nano-banana-pro", .image_field = "image_input",
-     .jpeg_name = "jpg"},
-    {.name = "gen-only", .generate = "google/nano-banana", .edit = NULL, .image_field = "image_urls",
-     .jpeg_name = "jpeg"},
+    { .name = "nano-banana",
+      .generate = "google/nano-banana",
+      .edit = "google/nano-banana-edit",
+      .image_field = "image_urls",
+      .jpeg_name = "jpeg" },
+    { .name = "nano-banana-pro",
+      .generate = "nano-banana-pro",
+      .edit = "nano-banana-pro",
+      .image_field = "image_input",
+      .jpeg_name = "jpg" },
+    { .name = "gen-only",
+      .generate = "google/nano-banana",
+      .edit = NULL,
+      .image_field = "image_urls",
+      .jpeg_name = "jpeg" },
 };
 
 static struct conf_provider kie_prov = {
@@ -316,7 +336,7 @@ static struct json_object *build_ok(const struct prov_task_spec *spec, struct pr
 
 Test(kie_build, generate_minimal)
 {
-    struct prov_task_spec spec = {.prompt = "a red fox", .model = "nano-banana"};
+    struct prov_task_spec spec = { .prompt = "a red fox", .model = "nano-banana" };
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
     cr_expect_str_eq(provtest_jstr(o, "model", NULL), "google/nano-banana");
@@ -327,19 +347,23 @@ Test(kie_build, generate_minimal)
     cr_expect_not(provtest_has(o, "callBackUrl", NULL));
     cr_expect_eq(json_object_object_length(o), 2);
     /* exact text: plain, slashes not escaped */
-    cr_expect_str_eq(req.body,
-                     "{\"model\":\"google/nano-banana\","
-                     "\"input\":{\"prompt\":\"a red fox\",\"output_format\":\"png\"}}");
+    cr_expect_str_eq(req.body, "{\"model\":\"google/nano-banana\","
+                               "\"input\":{\"prompt\":\"a red fox\",\"output_format\":\"png\"}}");
     json_object_put(o);
     prov_request_cleanup(&req);
 }
 
 Test(kie_build, edit_full)
 {
-    const char *imgs[] = {"https://example.com/a.png", "https://example.com/b.webp"};
-    struct prov_task_spec spec = {.op = CONF_OP_EDIT, .prompt = "make it \"blue\"", .image_urls = imgs, .n_image_urls = 2,
-                                  .output_format = "jpeg", .aspect_ratio = "16:9", .model = "nano-banana",
-                                  .callback_url = "https://hooks.example.com/kie?job=1"};
+    const char *imgs[] = { "https://example.com/a.png", "https://example.com/b.webp" };
+    struct prov_task_spec spec = { .op = CONF_OP_EDIT,
+                                   .prompt = "make it \"blue\"",
+                                   .image_urls = imgs,
+                                   .n_image_urls = 2,
+                                   .output_format = "jpeg",
+                                   .aspect_ratio = "16:9",
+                                   .model = "nano-banana",
+                                   .callback_url = "https://hooks.example.com/kie?job=1" };
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
     cr_expect_str_eq(provtest_jstr(o, "model", NULL), "google/nano-banana-edit");
@@ -351,7 +375,8 @@ Test(kie_build, edit_full)
     json_object_object_get_ex(o, "input", &input);
     cr_assert(json_object_object_get_ex(input, "image_urls", &arr));
     cr_assert_eq(json_object_array_length(arr), 2);
-    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(arr, 1)), "https://example.com/b.webp");
+    cr_expect_str_eq(json_object_get_string(json_object_array_get_idx(arr, 1)),
+                     "https://example.com/b.webp");
     cr_expect_not(provtest_has(o, "input", "image_input"));
     json_object_put(o);
     prov_request_cleanup(&req);
@@ -359,11 +384,15 @@ Test(kie_build, edit_full)
 
 Test(kie_build, pro_uses_image_input_and_jpg)
 {
-    const char *imgs[] = {"https://example.com/a.png"};
-    const char *fmts[] = {"jpeg", "jpg", "JPG"};
+    const char *imgs[] = { "https://example.com/a.png" };
+    const char *fmts[] = { "jpeg", "jpg", "JPG" };
     for (int i = 0; i < 3; i++) {
-        struct prov_task_spec spec = {.op = CONF_OP_EDIT, .prompt = "x", .image_urls = imgs, .n_image_urls = 1,
-                                      .output_format = fmts[i], .model = "nano-banana-pro"};
+        struct prov_task_spec spec = { .op = CONF_OP_EDIT,
+                                       .prompt = "x",
+                                       .image_urls = imgs,
+                                       .n_image_urls = 1,
+                                       .output_format = fmts[i],
+                                       .model = "nano-banana-pro" };
         struct prov_request req;
         struct json_object *o = build_ok(&spec, &req);
         cr_expect_str_eq(provtest_jstr(o, "model", NULL), "nano-banana-pro");
@@ -377,7 +406,7 @@ Test(kie_build, pro_uses_image_input_and_jpg)
 
 Test(kie_build, jpg_spelled_jpeg_for_nano_banana)
 {
-    struct prov_task_spec spec = {.prompt = "x", .output_format = "jpg", .model = "nano-banana"};
+    struct prov_task_spec spec = { .prompt = "x", .output_format = "jpg", .model = "nano-banana" };
     struct prov_request req;
     struct json_object *o = build_ok(&spec, &req);
     cr_expect_str_eq(provtest_jstr(o, "input", "output_format"), "jpeg");
@@ -402,19 +431,25 @@ Test(kie_build, declines)
     const char *imgs[11];
     for (int i = 0; i < 11; i++)
         imgs[i] = "https://example.com/i.png";
-    struct prov_task_spec s = {.prompt = "x", .model = "unknown-model"};
+    struct prov_task_spec s = { .prompt = "x", .model = "unknown-model" };
     expect_declined(&s, "unmapped model");
-    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "gen-only"};
+    s = (struct prov_task_spec){ .op = CONF_OP_EDIT, .prompt = "x", .model = "gen-only" };
     expect_declined(&s, "edit unsupported");
-    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
-                                .n_image_urls = 11};
+    s = (struct prov_task_spec){ .op = CONF_OP_EDIT,
+                                 .prompt = "x",
+                                 .model = "nano-banana",
+                                 .image_urls = imgs,
+                                 .n_image_urls = 11 };
     expect_declined(&s, "11 image_urls");
-    s = (struct prov_task_spec){.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana-pro", .image_urls = imgs,
-                                .n_image_urls = 9};
+    s = (struct prov_task_spec){ .op = CONF_OP_EDIT,
+                                 .prompt = "x",
+                                 .model = "nano-banana-pro",
+                                 .image_urls = imgs,
+                                 .n_image_urls = 9 };
     expect_declined(&s, "9 image_input");
-    s = (struct prov_task_spec){.prompt = "x", .model = "nano-banana", .output_format = "webp"};
+    s = (struct prov_task_spec){ .prompt = "x", .model = "nano-banana", .output_format = "webp" };
     expect_declined(&s, "webp");
-    s = (struct prov_task_spec){.prompt = NULL, .model = "nano-banana"};
+    s = (struct prov_task_spec){ .prompt = NULL, .model = "nano-banana" };
     expect_declined(&s, "no prompt");
 }
 
@@ -423,8 +458,11 @@ Test(kie_build, image_limits_inclusive)
     const char *imgs[10];
     for (int i = 0; i < 10; i++)
         imgs[i] = "https://example.com/i.png";
-    struct prov_task_spec s = {.op = CONF_OP_EDIT, .prompt = "x", .model = "nano-banana", .image_urls = imgs,
-                               .n_image_urls = 10};
+    struct prov_task_spec s = { .op = CONF_OP_EDIT,
+                                .prompt = "x",
+                                .model = "nano-banana",
+                                .image_urls = imgs,
+                                .n_image_urls = 10 };
     struct prov_request req;
     json_object_put(build_ok(&s, &req));
     prov_request_cleanup(&req);
@@ -440,7 +478,7 @@ Test(kie_build, prompt_limits)
     char *p = malloc(big + 1);
     memset(p, 'a', big);
     p[5000] = '\0';
-    struct prov_task_spec s = {.prompt = p, .model = "nano-banana"};
+    struct prov_task_spec s = { .prompt = p, .model = "nano-banana" };
     struct prov_request req;
     json_object_put(build_ok(&s, &req)); /* exactly 5000 */
     prov_request_cleanup(&req);
@@ -458,7 +496,7 @@ Test(kie_build, prompt_limits)
     for (int i = 0; i < 5000; i++)
         memcpy(u + 2 * i, "\xc3\xa9", 2);
     u[10000] = '\0';
-    s = (struct prov_task_spec){.prompt = u, .model = "nano-banana"};
+    s = (struct prov_task_spec){ .prompt = u, .model = "nano-banana" };
     json_object_put(build_ok(&s, &req));
     prov_request_cleanup(&req);
     free(u);
@@ -471,10 +509,14 @@ Test(kie_build, poll_escapes_task_id)
     cr_assert_eq(kie_ops.build_poll(&kie_prov, "task_nano-banana-pro_1765178612345", &req), SY_OK);
     cr_expect_eq(req.method, PROV_GET);
     cr_expect_null(req.body);
-    cr_expect_str_eq(req.url, "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=task_nano-banana-pro_1765178612345");
+    cr_expect_str_eq(
+            req.url,
+            "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=task_nano-banana-pro_1765178612345");
     prov_request_cleanup(&req);
     cr_assert_eq(kie_ops.build_poll(&kie_prov, "a b&c=d/é?#", &req), SY_OK);
-    cr_expect_str_eq(req.url, "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=a%20b%26c%3Dd%2F%C3%A9%3F%23");
+    cr_expect_str_eq(
+            req.url,
+            "https://api.kie.ai/api/v1/jobs/recordInfo?taskId=a%20b%26c%3Dd%2F%C3%A9%3F%23");
     prov_request_cleanup(&req);
     cr_expect_eq(kie_ops.build_poll(&kie_prov, "", &req), SY_ERR);
     prov_request_cleanup(&req);
@@ -530,10 +572,11 @@ Test(provider, class_names_and_lookup)
 static void kie_poll_url(const char *url, struct prov_result *res)
 {
     static char body[4096];
-    int n = snprintf(body, sizeof body,
-                     "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t1\",\"state\":\"success\","
-                     "\"resultJson\":{\"resultUrls\":[\"%s\"]}}}",
-                     url);
+    int n = snprintf(
+            body, sizeof body,
+            "{\"code\":200,\"msg\":\"success\",\"data\":{\"taskId\":\"t1\",\"state\":\"success\","
+            "\"resultJson\":{\"resultUrls\":[\"%s\"]}}}",
+            url);
     cr_assert_lt(n, (int)sizeof body);
     parse(POLL, body, (size_t)n, 200, NULL, res);
 }
@@ -558,12 +601,13 @@ Test(kie, result_url_limits)
     cr_expect_eq(res.outcome, PROV_FAILED);
     cr_expect_eq(res.cls, PROV_C_INVALID_REPLY);
     cr_expect_eq(res.n_urls, 0);
-    cr_expect(strstr(res.message, "result URL #1 is longer than 2048 bytes") != NULL, "%s", res.message);
+    cr_expect(strstr(res.message, "result URL #1 is longer than 2048 bytes") != NULL, "%s",
+              res.message);
     cr_expect_null(strstr(res.message, "cdn.example.com"), "the URL is never echoed");
     prov_result_cleanup(&res);
 
-    static const char *const good[] = {"http://127.0.0.1:8080/files/t1.png", "HTTPS://CDN.EXAMPLE.COM/a.png",
-                                       "Http://h/x"};
+    static const char *const good[] = { "http://127.0.0.1:8080/files/t1.png",
+                                        "HTTPS://CDN.EXAMPLE.COM/a.png", "Http://h/x" };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         kie_poll_url(good[i], &res);
         cr_expect_eq(res.outcome, PROV_SUCCEEDED, "%s: %s", good[i], res.message);
@@ -574,12 +618,24 @@ Test(kie, result_url_limits)
 Test(provider, result_url_problem)
 {
     static const char *const bad[] = {
-        "", "https://", "http://", "https:///x", "ftp://h/x", "//h/x", "h/x", "javascript:alert(1)",
-        "data:image/png;base64,AA", "https://h/a b", "https://h/a\tb", "https://h/\x7f", "https://h/\x1b[31m",
+        "",
+        "https://",
+        "http://",
+        "https:///x",
+        "ftp://h/x",
+        "//h/x",
+        "h/x",
+        "javascript:alert(1)",
+        "data:image/png;base64,AA",
+        "https://h/a b",
+        "https://h/a\tb",
+        "https://h/\x7f",
+        "https://h/\x1b[31m",
         " https://h/x",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_expect_not_null(prov_result_url_problem(bad[i], strlen(bad[i])), "accepted \"%s\"", bad[i]);
+        cr_expect_not_null(prov_result_url_problem(bad[i], strlen(bad[i])), "accepted \"%s\"",
+                           bad[i]);
     cr_expect_null(prov_result_url_problem("https://h/x", 11));
     cr_expect_not_null(prov_result_url_problem("https://h/x\0y", 13), "a NUL inside");
 
@@ -612,7 +668,7 @@ Test(provider, result_cleanup_reinits)
     cr_expect_eq(r.n_urls, 0);
     cr_expect_eq(r.retry_after_ms, -1);
     prov_result_cleanup(&r); /* twice is fine */
-    struct prov_request q = {0};
+    struct prov_request q = { 0 };
     for (int i = 0; i < PROV_MAX_HEADERS; i++)
         cr_expect_eq(prov_request_add_header(&q, "X: y"), SY_OK);
     cr_expect_eq(prov_request_add_header(&q, "X: z"), SY_ERR);

@@ -15,7 +15,9 @@
 
 static struct ledger_rec created(int64_t offset, const char *task)
 {
-    struct ledger_rec r = { .state = LEDGER_CREATED, .offset = offset, .created_ms = 1764620000123LL, .attempt = 2 };
+    struct ledger_rec r = {
+        .state = LEDGER_CREATED, .offset = offset, .created_ms = 1764620000123LL, .attempt = 2
+    };
     snprintf(r.provider, sizeof r.provider, "kie");
     snprintf(r.task_id, sizeof r.task_id, "%s", task);
     snprintf(r.worker, sizeof r.worker, "host-a:4242");
@@ -47,7 +49,9 @@ Test(ledger, created_round_trip)
     char *v = ledger_encode(&in, &len);
     cr_assert_not_null(v);
     cr_assert_eq(len, strlen(v));
-    cr_assert(strstr(v, "\"v\":1") && strstr(v, "\"state\":\"created\"") && strstr(v, "\"offset\":42"), "%s", v);
+    cr_assert(strstr(v, "\"v\":1") && strstr(v, "\"state\":\"created\"") &&
+                      strstr(v, "\"offset\":42"),
+              "%s", v);
     cr_assert_eq(ledger_decode(v, len, &out), SY_OK);
     cr_assert_eq(out.state, LEDGER_CREATED);
     cr_assert_eq(out.offset, 42);
@@ -84,15 +88,18 @@ static const struct bad_value bad_values[] = {
     { "", SY_ERR },
     { "null", SY_ERR },
     { "[]", SY_ERR },
-    { "{\"v\":1,\"state\":\"created\"", SY_ERR },                         /* cut */
-    { "{\"v\":2,\"state\":\"created\",\"offset\":1}", SY_DECLINED },      /* a later version: skipped */
-    { "{\"state\":\"done\",\"offset\":1}", SY_ERR },                      /* no version */
-    { "{\"v\":1,\"state\":\"done\"}", SY_ERR },                           /* no offset */
+    { "{\"v\":1,\"state\":\"created\"", SY_ERR },                    /* cut */
+    { "{\"v\":2,\"state\":\"created\",\"offset\":1}", SY_DECLINED }, /* a later version: skipped */
+    { "{\"state\":\"done\",\"offset\":1}", SY_ERR },                 /* no version */
+    { "{\"v\":1,\"state\":\"done\"}", SY_ERR },                      /* no offset */
     { "{\"v\":1,\"state\":\"done\",\"offset\":-1}", SY_ERR },
     { "{\"v\":1,\"state\":\"paid\",\"offset\":1}", SY_ERR },
-    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":\"kie\",\"created_ms\":1}", SY_ERR }, /* no task */
-    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":\"kie\",\"task_id\":\"\",\"created_ms\":1}", SY_ERR },
-    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":5,\"task_id\":\"t\",\"created_ms\":1}", SY_ERR },
+    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":\"kie\",\"created_ms\":1}",
+      SY_ERR }, /* no task */
+    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":\"kie\",\"task_id\":\"\",\"created_ms\":1}",
+      SY_ERR },
+    { "{\"v\":1,\"state\":\"created\",\"offset\":1,\"provider\":5,\"task_id\":\"t\",\"created_ms\":1}",
+      SY_ERR },
     { "{\"v\":1,\"state\":\"done\",\"offset\":\"1\"}", SY_ERR },
 };
 
@@ -182,7 +189,8 @@ Test(ledger, floor_drops_stale)
     cr_assert_eq(ledger_map_count(m, 0), 5);
     struct ledger_rec out, late = created(100, "t");
     put(m, 0, "late", &late);
-    cr_assert_eq(ledger_map_take(m, 0, 100, "late", &out), SY_DECLINED, "below the floor: not kept");
+    cr_assert_eq(ledger_map_take(m, 0, 100, "late", &out), SY_DECLINED,
+                 "below the floor: not kept");
     cr_assert_eq(ledger_map_take(m, 0, 999, "job-999", &out), SY_OK);
     cr_assert_eq(ledger_map_floor(m, 0, 10, NULL, 0), 0, "the floor never moves back");
     cr_assert_eq(ledger_map_count(m, 0), 4);
@@ -199,7 +207,8 @@ static char *encode_tree(const struct ledger_rec *r)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "v", json_object_new_int(LEDGER_VERSION));
-    json_object_object_add(o, "state", json_object_new_string(r->state == LEDGER_CREATED ? "created" : "done"));
+    json_object_object_add(o, "state",
+                           json_object_new_string(r->state == LEDGER_CREATED ? "created" : "done"));
     if (r->state == LEDGER_CREATED) {
         json_object_object_add(o, "provider", json_object_new_string(r->provider));
         json_object_object_add(o, "task_id", json_object_new_string(r->task_id));
@@ -244,8 +253,10 @@ static int64_t rand_i64(void)
 Test(ledger, encode_matches_json_c)
 {
     for (int i = 0; i < 20000; i++) {
-        struct ledger_rec r = { .state = i % 3 ? LEDGER_CREATED : LEDGER_DONE, .offset = rand_i64(),
-                                .created_ms = rand_i64(), .attempt = (int)next_rand() };
+        struct ledger_rec r = { .state = i % 3 ? LEDGER_CREATED : LEDGER_DONE,
+                                .offset = rand_i64(),
+                                .created_ms = rand_i64(),
+                                .attempt = (int)next_rand() };
         rand_str(r.provider, sizeof r.provider);
         rand_str(r.task_id, sizeof r.task_id);
         rand_str(r.worker, sizeof r.worker);

@@ -219,7 +219,8 @@ Test(loop_origin, plain_http_origin_capped_at_its_connections, .timeout = 30)
     n_added = 0;
     for (int i = 0; i < 5; i++)
         send_to(l, "http://127.0.0.1:9/a", &calls);
-    cr_assert_eq(n_added, 2, "%d transfers in curl for one plain-HTTP origin with 2 connections", n_added);
+    cr_assert_eq(n_added, 2, "%d transfers in curl for one plain-HTTP origin with 2 connections",
+                 n_added);
     send_to(l, "http://127.0.0.1:10/b", &calls);
     cr_assert_eq(n_added, 3, "a second origin waited behind the first");
     for (int i = 0; i < 4; i++)
@@ -255,7 +256,8 @@ static void on_got(void *ud, const struct loop_response *resp)
     g->calls++;
     g->status = resp->reply.http_status;
     g->has_retry_after = resp->reply.retry_after != NULL;
-    snprintf(g->retry_after, sizeof g->retry_after, "%s", resp->reply.retry_after ? resp->reply.retry_after : "");
+    snprintf(g->retry_after, sizeof g->retry_after, "%s",
+             resp->reply.retry_after ? resp->reply.retry_after : "");
     snprintf(g->body, sizeof g->body, "%.*s", (int)resp->reply.body_len, resp->reply.body);
     g->body_len = resp->reply.body_len;
     g->failure = resp->failure;
@@ -263,15 +265,19 @@ static void on_got(void *ud, const struct loop_response *resp)
 }
 
 /* Send one request and run the loop until its callback. */
-static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char *path, const char *body,
-                struct got *g)
+static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char *path,
+                const char *body, struct got *g)
 {
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    struct prov_request req = { .method = method, .url = strdup(url), .body = body ? strdup(body) : NULL };
+    struct prov_request req = { .method = method,
+                                .url = strdup(url),
+                                .body = body ? strdup(body) : NULL };
     if (body)
         req.headers[req.n_headers++] = strdup("Content-Type: application/json");
-    struct loop_send s = { .bearer = "test-kie-key", .connect_timeout_ms = 5000, .total_timeout_ms = 5000 };
+    struct loop_send s = { .bearer = "test-kie-key",
+                           .connect_timeout_ms = 5000,
+                           .total_timeout_ms = 5000 };
     memset(g, 0, sizeof *g);
     cr_assert_not_null(loop_http(l, &req, &s, on_got, g));
     for (int i = 0; i < 2000 && g->calls == 0; i++)
@@ -293,7 +299,8 @@ Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
     struct loop *l = loop_new(&uv, &o, err, sizeof err);
     cr_assert_not_null(l, "%s", err);
     struct got g;
-    const char *limited = "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"a room [fault:429]\"}}";
+    const char *limited =
+            "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"a room [fault:429]\"}}";
 
     one(&uv, l, fp.port, PROV_POST, "/api/v1/jobs/createTask", limited, &g);
     cr_assert_eq(g.status, 429, "%ld %s", g.status, g.error);

@@ -49,15 +49,18 @@ static json_object *parse_page(const char *dir, const char *page)
     fputs(page, f);
     fclose(f);
     const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-    snprintf(cmd, sizeof cmd,
-             "%s -c 'import sys, json\n"
-             "from prometheus_client.parser import text_string_to_metric_families as parse\n"
-             "out = [[s.name, s.labels, s.value] for fam in parse(open(sys.argv[1]).read()) for s in fam.samples]\n"
-             "json.dump(out, open(sys.argv[2], \"w\"))' %s %s",
-             py, pf, jf);
+    snprintf(
+            cmd, sizeof cmd,
+            "%s -c 'import sys, json\n"
+            "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+            "out = [[s.name, s.labels, s.value] for fam in parse(open(sys.argv[1]).read()) for s in fam.samples]\n"
+            "json.dump(out, open(sys.argv[2], \"w\"))' %s %s",
+            py, pf, jf);
     int rc = system(cmd);
-    cr_assert_eq(rc, 0, "prometheus_client could not parse the page (%s; is python3-prometheus-client installed?)",
-                 pf);
+    cr_assert_eq(
+            rc, 0,
+            "prometheus_client could not parse the page (%s; is python3-prometheus-client installed?)",
+            pf);
     return json_object_from_file(jf);
 }
 
@@ -80,7 +83,8 @@ static double sample(json_object *s, const char *name, const char *want, int *n)
             char *eq = strchr(kv, '=');
             *eq = '\0';
             json_object *v;
-            ok = json_object_object_get_ex(labels, kv, &v) && strcmp(json_object_get_string(v), eq + 1) == 0;
+            ok = json_object_object_get_ex(labels, kv, &v) &&
+                 strcmp(json_object_get_string(v), eq + 1) == 0;
         }
         if (ok) {
             sum += json_object_get_double(json_object_array_get_idx(row, 2));
@@ -126,9 +130,11 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
     for (int i = 0; i < N_FALLBACK; i++)
         fprintf(f, "{\"id\":\"fb-%d\",\"prompt\":\"a hall [fault@kie:http500]\"}\n", i);
     for (int i = 0; i < N_REJECTED; i++)
-        fprintf(f, "{\"id\":\"rj-%d\",\"prompt\":\"a shed [fault:422]\",\"providers\":[\"kie\"]}\n", i);
+        fprintf(f, "{\"id\":\"rj-%d\",\"prompt\":\"a shed [fault:422]\",\"providers\":[\"kie\"]}\n",
+                i);
     fprintf(f, "not json\n{\"id\":\"bad-1\"}\n{\"prompt\":\"no id\"}\n");
-    fprintf(f, "{\"id\":\"slow\",\"prompt\":\"a slow attic [gen:8000]\",\"providers\":[\"replicate\"]}\n");
+    fprintf(f,
+            "{\"id\":\"slow\",\"prompt\":\"a slow attic [gen:8000]\",\"providers\":[\"replicate\"]}\n");
     fclose(f);
 
     pid_t pid = sy_spawn_batch(run.conf, run.jobs, run.out);
@@ -168,13 +174,15 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
         s = parse_page(run.dir, page);
         cr_assert_not_null(s);
         int n = 0;
-        double done = one(s, "switchyard_jobs_succeeded_total", "") + sample(s, "switchyard_jobs_failed_total", "", &n);
+        double done = one(s, "switchyard_jobs_succeeded_total", "") +
+                      sample(s, "switchyard_jobs_failed_total", "", &n);
         if (done >= done_target)
             break;
         sy_sleep_ms(100);
     }
     cr_assert_eq(sy_http_get(port, "/healthz", NULL), 200);
-    long fp_kie_creates = fp_stat(&fp, "kie.creates"), fp_rep_creates = fp_stat(&fp, "replicate.creates");
+    long fp_kie_creates = fp_stat(&fp, "kie.creates"),
+         fp_rep_creates = fp_stat(&fp, "replicate.creates");
     long fp_kie_polls = fp_stat(&fp, "kie.polls"), fp_rep_polls = fp_stat(&fp, "replicate.polls");
     cr_assert_eq(sy_wait(pid, 60), 0);
 
@@ -209,20 +217,31 @@ Test(metrics, batch_run_page_matches_results, .timeout = 120)
 
     /* Creates all ended before the scrape: exact. Polls: the slow job may
      * have one in flight at fakeprov, plus a snapshot's lag (250 ms). */
-    double kie_c = sample(s, "switchyard_provider_requests_total", "provider=kie,endpoint=create", NULL);
-    double rep_c = sample(s, "switchyard_provider_requests_total", "provider=replicate,endpoint=create", NULL);
-    cr_assert_eq(kie_c, fp_kie_creates, "kie creates: metrics %g, fakeprov %ld", kie_c, fp_kie_creates);
-    cr_assert_eq(rep_c, fp_rep_creates, "replicate creates: metrics %g, fakeprov %ld", rep_c, fp_rep_creates);
-    cr_assert_eq(kie_c, N_OK + N_FALLBACK + N_REJECTED, "one create each on KIE (max_attempts = 1)");
+    double kie_c =
+            sample(s, "switchyard_provider_requests_total", "provider=kie,endpoint=create", NULL);
+    double rep_c = sample(s, "switchyard_provider_requests_total",
+                          "provider=replicate,endpoint=create", NULL);
+    cr_assert_eq(kie_c, fp_kie_creates, "kie creates: metrics %g, fakeprov %ld", kie_c,
+                 fp_kie_creates);
+    cr_assert_eq(rep_c, fp_rep_creates, "replicate creates: metrics %g, fakeprov %ld", rep_c,
+                 fp_rep_creates);
+    cr_assert_eq(kie_c, N_OK + N_FALLBACK + N_REJECTED,
+                 "one create each on KIE (max_attempts = 1)");
     cr_assert_eq(rep_c, N_FALLBACK + 1, "the fallbacks and the slow job");
     /* KIE's 500 fault is an HTTP 500; its 422 comes as HTTP 200 with code 422 in the body. */
-    cr_assert_eq(one(s, "switchyard_provider_requests_total", "provider=kie,endpoint=create,status=500"), N_FALLBACK);
-    double kie_p = sample(s, "switchyard_provider_requests_total", "provider=kie,endpoint=poll", NULL);
-    double rep_p = sample(s, "switchyard_provider_requests_total", "provider=replicate,endpoint=poll", NULL);
+    cr_assert_eq(
+            one(s, "switchyard_provider_requests_total", "provider=kie,endpoint=create,status=500"),
+            N_FALLBACK);
+    double kie_p =
+            sample(s, "switchyard_provider_requests_total", "provider=kie,endpoint=poll", NULL);
+    double rep_p = sample(s, "switchyard_provider_requests_total",
+                          "provider=replicate,endpoint=poll", NULL);
     cr_assert_eq(kie_p, fp_kie_polls, "kie polls: metrics %g, fakeprov %ld", kie_p, fp_kie_polls);
-    cr_assert(rep_p <= fp_rep_polls && rep_p >= fp_rep_polls - 4, "replicate polls: metrics %g, fakeprov %ld",
-              rep_p, fp_rep_polls);
-    cr_assert_eq(one(s, "switchyard_provider_request_duration_seconds_count", "provider=kie,endpoint=create"), kie_c);
+    cr_assert(rep_p <= fp_rep_polls && rep_p >= fp_rep_polls - 4,
+              "replicate polls: metrics %g, fakeprov %ld", rep_p, fp_rep_polls);
+    cr_assert_eq(one(s, "switchyard_provider_request_duration_seconds_count",
+                     "provider=kie,endpoint=create"),
+                 kie_c);
 
     /* Policies: nothing tripped, nothing rate limited. */
     cr_assert_eq(one(s, "switchyard_provider_breaker_state", "provider=kie"), 0);
@@ -266,8 +285,8 @@ Test(metrics, bind_failure_is_a_startup_error, .timeout = 60)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(efd, 2);
-        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", run.conf, "--jobs", run.jobs, "--out", run.out,
-              (char *)NULL);
+        execl(SY_SWITCHYARD_BIN, SY_SWITCHYARD_BIN, "run", "-c", run.conf, "--jobs", run.jobs,
+              "--out", run.out, (char *)NULL);
         _exit(127);
     }
     cr_assert_eq(sy_wait(pid, 30), 1);
@@ -356,8 +375,10 @@ static void assert_dashboard_names(const char *dir, int port)
              "%s %s/tests/check_metric_names.py %s %s/contrib/grafana/switchyard.json "
              "%s/contrib/prometheus/alerts.yml",
              py, SY_SOURCE_DIR, pf, SY_SOURCE_DIR, SY_SOURCE_DIR);
-    cr_assert_eq(system(cmd), 0,
-                 "the dashboard or the alert rules use a metric name the worker does not export (page: %s)", pf);
+    cr_assert_eq(
+            system(cmd), 0,
+            "the dashboard or the alert rules use a metric name the worker does not export (page: %s)",
+            pf);
 }
 
 /* One worker on a 3-partition topic: the per-partition in-flight gauges add
@@ -406,7 +427,9 @@ Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
     for (int p = 0; p < K_SLOW; p++) {
         char id[32], val[160];
         snprintf(id, sizeof id, "slow-%d", p);
-        snprintf(val, sizeof val, "{\"id\":\"%s\",\"prompt\":\"slow attic [gen:12000]\",\"providers\":[\"kie\"]}", id);
+        snprintf(val, sizeof val,
+                 "{\"id\":\"%s\",\"prompt\":\"slow attic [gen:12000]\",\"providers\":[\"kie\"]}",
+                 id);
         kt_produce(prod, in, p, id, strlen(id), val, strlen(val), NULL, NULL);
     }
     kt_produce(prod, in, 0, "junk", 4, "not json", 8, NULL, NULL);
@@ -427,7 +450,8 @@ Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
             break;
         sy_sleep_ms(50);
     }
-    cr_assert_eq(one(s, "switchyard_jobs_succeeded_total", ""), K_OK, "quick jobs not done; logs in %s", log);
+    cr_assert_eq(one(s, "switchyard_jobs_succeeded_total", ""), K_OK,
+                 "quick jobs not done; logs in %s", log);
     double in_flight = one(s, "switchyard_jobs_in_flight", "");
     cr_assert_eq(in_flight, K_SLOW, "jobs in flight: %g", in_flight);
     double sum = 0;
@@ -460,7 +484,8 @@ Test(metrics, kafka_worker_partitions_and_health, .timeout = 180)
     }
     for (int p = 0; p < KP; p++) {
         cr_assert_eq(part_gauge(s, "switchyard_partition_committed_offset", p), (double)end[p],
-                     "partition %d: committed offset gauge vs end of input %lld", p, (long long)end[p]);
+                     "partition %d: committed offset gauge vs end of input %lld", p,
+                     (long long)end[p]);
         cr_assert_eq(part_gauge(s, "switchyard_partition_in_flight", p), 0);
     }
     cr_assert_eq(one(s, "switchyard_jobs_consumed_total", ""), total);
@@ -514,8 +539,8 @@ Test(metrics, kafka_healthz_503_outside_the_group, .timeout = 60)
         hz = sy_http_get(port, "/healthz", &body);
         cr_assert_eq(hz, 503, "/healthz %ld without a broker; logs in %s", hz, log);
         /* "consumer not started" while it sets up, then "consumer not in the group" */
-        cr_assert(body && (strstr(body, "not in the group") || strstr(body, "not started")), "503 reason: %s",
-                  body ? body : "(none)");
+        cr_assert(body && (strstr(body, "not in the group") || strstr(body, "not started")),
+                  "503 reason: %s", body ? body : "(none)");
         free(body);
         sy_sleep_ms(200);
     }
@@ -560,8 +585,8 @@ Test(metrics, kafka_second_worker_same_config_says_what_to_do, .timeout = 60)
     size_t n = fread(text, 1, sizeof text - 1, f);
     text[n] = '\0';
     fclose(f);
-    cr_assert(strstr(text, listen) && strstr(text, "Address already in use"), "error does not name %s: %s", listen,
-              text);
+    cr_assert(strstr(text, listen) && strstr(text, "Address already in use"),
+              "error does not name %s: %s", listen, text);
     cr_assert(strstr(text, "--workers N") && strstr(text, "worker.metrics_listen"),
               "error does not say what to do (--workers N, another metrics_listen): %s", text);
     cr_assert_eq(sy_http_get(port, "/healthz", NULL) != 0, 1, "the first worker stopped serving");

@@ -47,7 +47,8 @@ static void assert_exposition_format(const char *page)
         if (strncmp(buf, "# TYPE ", 7) == 0) {
             char name[96], type[32];
             cr_assert_eq(sscanf(buf + 7, "%95s %31s", name, type), 2, "bad TYPE line: %s", buf);
-            cr_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 || strcmp(type, "histogram") == 0,
+            cr_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
+                              strcmp(type, "histogram") == 0,
                       "type %s", type);
             for (size_t i = 0; i < n_typed; i++)
                 cr_assert_str_neq(typed[i], name, "%s typed twice", name);
@@ -95,9 +96,10 @@ static struct dispatch *one_kie_provider(void)
 {
     char err[512] = "";
     setenv("SY_T_MR_KEY", "mr-key", 1);
-    struct conf *c = conf_load_string("providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; "
-                                      "base_url = \"http://127.0.0.1:9\"; api_key_env = \"SY_T_MR_KEY\"; } );\n",
-                                      "mr.conf", err, sizeof err);
+    struct conf *c = conf_load_string(
+            "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; "
+            "base_url = \"http://127.0.0.1:9\"; api_key_env = \"SY_T_MR_KEY\"; } );\n",
+            "mr.conf", err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     struct dispatch *d = dispatch_new(c, sy_now_ms());
     cr_assert_not_null(d);
@@ -117,7 +119,8 @@ Test(metrics_render, shows_the_snapshot_not_live_counters)
     assert_exposition_format(page);
     cr_assert_eq(sample(page, "switchyard_jobs_consumed_total"), 0);
     cr_assert_eq(sample(page, "switchyard_jobs_succeeded_total"), 0);
-    cr_assert_null(strstr(page, "switchyard_partition_in_flight"), "no Kafka section in batch mode");
+    cr_assert_null(strstr(page, "switchyard_partition_in_flight"),
+                   "no Kafka section in batch mode");
     /* callback counters are shared with the listener thread: live */
     metrics_callback_forwarded(m);
     free(page);
@@ -194,11 +197,14 @@ Test(metrics_render, every_recorded_event_reaches_the_page)
     cr_assert_eq(sample(page, series), 1);
     snprintf(series, sizeof series, "%s\"cancel\",status=\"transport\"}", rq);
     cr_assert_eq(sample(page, series), 1);
-    cr_assert_eq(sample(page, "switchyard_provider_request_duration_seconds_count{provider=\"kie\",endpoint=\"create\"}"),
-                 2);
     cr_assert_eq(
-        sample(page, "switchyard_provider_request_duration_seconds_bucket{provider=\"kie\",endpoint=\"create\",le=\"0.005\"}"),
-        1);
+            sample(page,
+                   "switchyard_provider_request_duration_seconds_count{provider=\"kie\",endpoint=\"create\"}"),
+            2);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_provider_request_duration_seconds_bucket{provider=\"kie\",endpoint=\"create\",le=\"0.005\"}"),
+            1);
 
     /* gauges collected from the engine's provider states */
     cr_assert_eq(sample(page, "switchyard_provider_breaker_state{provider=\"kie\"}"), 0);
@@ -206,29 +212,46 @@ Test(metrics_render, every_recorded_event_reaches_the_page)
     cr_assert_gt(sample(page, "switchyard_provider_retry_budget_balance{provider=\"kie\"}"), 0);
     /* the default KIE prior: a median of 25 s (conf/config.c) */
     cr_assert_float_eq(
-        sample(page, "switchyard_poll_expected_seconds{provider=\"kie\",model=\"acme/_x_-1\",quantile=\"0.5\"}"), 25,
-        0.001);
+            sample(page,
+                   "switchyard_poll_expected_seconds{provider=\"kie\",model=\"acme/_x_-1\",quantile=\"0.5\"}"),
+            25, 0.001);
     cr_assert_gt(
-        sample(page, "switchyard_poll_expected_seconds{provider=\"kie\",model=\"acme/_x_-1\",quantile=\"0.95\"}"), 25);
+            sample(page,
+                   "switchyard_poll_expected_seconds{provider=\"kie\",model=\"acme/_x_-1\",quantile=\"0.95\"}"),
+            25);
 
     /* the Kafka section, from the collect callback */
     cr_assert_eq(sample(page, "switchyard_partition_in_flight{partition=\"3\"}"), 2);
     cr_assert_eq(sample(page, "switchyard_partition_committed_offset{partition=\"3\"}"), 41);
     cr_assert_eq(sample(page, "switchyard_partition_committed_offset{partition=\"0\"}"), -1);
-    cr_assert_float_eq(sample(page, "switchyard_partition_commit_stall_seconds{partition=\"3\"}"), 0.5, 1e-9);
+    cr_assert_float_eq(sample(page, "switchyard_partition_commit_stall_seconds{partition=\"3\"}"),
+                       0.5, 1e-9);
     cr_assert_eq(sample(page, "switchyard_consumer_paused"), 1);
     cr_assert_eq(sample(page, "switchyard_in_flight_bytes"), 4096);
     cr_assert_eq(sample(page, "switchyard_publish_retry_waiting"), 2);
-    cr_assert_eq(sample(page, "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"}"), 1);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"}"),
+            1);
     cr_assert_eq(sample(page, "switchyard_ready"), 0);
     cr_assert_eq(sample(page, "switchyard_ledger_tasks_resumed_total"), 1);
 
     /* callbacks */
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"accepted\"}"), 1);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"), 1);
-    cr_assert_eq(sample(page, "switchyard_callbacks_received_total{provider=\"kie\",result=\"duplicate\"}"), 0);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"kie\",result=\"accepted\"}"),
+            1);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"),
+            1);
+    cr_assert_eq(
+            sample(page,
+                   "switchyard_callbacks_received_total{provider=\"kie\",result=\"duplicate\"}"),
+            0);
     cr_assert_eq(sample(page, "switchyard_callbacks_handed_in_total"), 1);
-    cr_assert_eq(sample(page, "switchyard_callbacks_handoff_dropped_total{reason=\"unsigned\"}"), 1);
+    cr_assert_eq(sample(page, "switchyard_callbacks_handoff_dropped_total{reason=\"unsigned\"}"),
+                 1);
     cr_assert_eq(sample(page, "switchyard_callbacks_handoff_dropped_total{reason=\"budget\"}"), 0);
     free(page);
 

@@ -188,7 +188,8 @@ Test(offsets, drop_then_finish_declined)
     cr_assert_eq(offsets_committed(o, 0), -1);
     for (int64_t i = 0; i < 5; i++)
         cr_assert_eq(offsets_finish(o, 0, i), SY_DECLINED);
-    cr_assert_eq(offsets_mark_committed(o, 0, 3), SY_DECLINED, "late commit callback does not resurrect it");
+    cr_assert_eq(offsets_mark_committed(o, 0, 3), SY_DECLINED,
+                 "late commit callback does not resurrect it");
     cr_assert_eq(offsets_committable(o, 0, NULL), -1);
     cr_assert_eq(offsets_committable(o, 1, NULL), 100, "other partition untouched");
     cr_assert_eq(offsets_in_flight(o, 1), 5);
@@ -227,7 +228,8 @@ Test(offsets, assign_resets)
     cr_assert_eq(offsets_finish(o, 2, 40), SY_OK);
     cr_assert_eq(offsets_committable(o, 2, NULL), 41);
 
-    cr_assert_eq(offsets_assign(o, 2, -1001), SY_ERR, "logical offsets are the caller's to resolve");
+    cr_assert_eq(offsets_assign(o, 2, -1001), SY_ERR,
+                 "logical offsets are the caller's to resolve");
     cr_assert_eq(offsets_assign(o, -1, 0), SY_ERR);
     cr_assert_eq(offsets_committable(o, 2, NULL), 41, "refused assign changed nothing");
     cr_assert_eq(offsets_assign(o, 3, 0), SY_OK);
@@ -342,10 +344,11 @@ Test(offsets, ring_growth_wide_window, .timeout = 60)
         done[i] = true;
         while (low < WINDOW && done[low])
             low++;
-        int64_t want = low < WINDOW ? 1000 + low + low / 7 : 1000 + (WINDOW - 1) + (WINDOW - 1) / 7 + 1;
+        int64_t want =
+                low < WINDOW ? 1000 + low + low / 7 : 1000 + (WINDOW - 1) + (WINDOW - 1) / 7 + 1;
         if (offsets_committable(o, 5, NULL) != want)
-            cr_assert_fail("after finishing %zu: committable %lld, want %lld", k, (long long)offsets_committable(o, 5, NULL),
-                           (long long)want);
+            cr_assert_fail("after finishing %zu: committable %lld, want %lld", k,
+                           (long long)offsets_committable(o, 5, NULL), (long long)want);
     }
     cr_assert_eq(offsets_in_flight(o, 5), 0);
     cr_assert_eq(offsets_total_in_flight(o), 0);
@@ -432,7 +435,8 @@ Test(offsets, partition_churn)
             continue;
         for (size_t k = 0; k < NID; k++) {
             if (offsets_committable(o, ids[k], NULL) != (live[k] ? (int64_t)k : -1))
-                cr_assert_fail("round %zu: partition %d %s", r, ids[k], live[k] ? "lost" : "still there");
+                cr_assert_fail("round %zu: partition %d %s", r, ids[k],
+                               live[k] ? "lost" : "still there");
         }
         cr_assert_eq(offsets_total_in_flight(o), nlive);
         cr_assert_eq(offsets_dirty(o, NULL, NULL, 0), nlive);
@@ -490,9 +494,11 @@ static void check_all(const struct offsets *o, const struct model *m, size_t ste
 
         if (offsets_committable(o, p, &changed) != c || offsets_in_flight(o, p) != f ||
             offsets_committed(o, p) != m[p].committed || changed != (c > m[p].committed))
-            cr_assert_fail("step %zu partition %d: committable %lld/%lld in_flight %zu/%zu committed %lld/%lld", step, p,
-                           (long long)offsets_committable(o, p, NULL), (long long)c, offsets_in_flight(o, p), f,
-                           (long long)offsets_committed(o, p), (long long)m[p].committed);
+            cr_assert_fail(
+                    "step %zu partition %d: committable %lld/%lld in_flight %zu/%zu committed %lld/%lld",
+                    step, p, (long long)offsets_committable(o, p, NULL), (long long)c,
+                    offsets_in_flight(o, p), f, (long long)offsets_committed(o, p),
+                    (long long)m[p].committed);
         total += f;
         want_dirty[p] = c > m[p].committed;
         ndirty += want_dirty[p];
@@ -503,8 +509,10 @@ static void check_all(const struct offsets *o, const struct model *m, size_t ste
     if (n != ndirty)
         cr_assert_fail("step %zu: %zu dirty, want %zu", step, n, ndirty);
     for (size_t i = 0; i < n; i++) {
-        if (parts[i] < 0 || parts[i] >= NPART || !want_dirty[parts[i]] || offs[i] != model_committable(&m[parts[i]]))
-            cr_assert_fail("step %zu: dirty entry %d=%lld is wrong", step, parts[i], (long long)offs[i]);
+        if (parts[i] < 0 || parts[i] >= NPART || !want_dirty[parts[i]] ||
+            offs[i] != model_committable(&m[parts[i]]))
+            cr_assert_fail("step %zu: dirty entry %d=%lld is wrong", step, parts[i],
+                           (long long)offs[i]);
         want_dirty[parts[i]] = false; /* listed at most once */
     }
 }

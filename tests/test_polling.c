@@ -48,8 +48,10 @@ static struct outcome run_mode(const char *poll)
  * as before adaptive polling existed. */
 Test(polling, fixed_mode_polls_on_its_interval, .timeout = 150)
 {
-    struct outcome o = run_mode("poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 3000; max_s = 120; };");
-    fprintf(stderr, "fixed: %ld polls for %d jobs (%.2f per task seen)\n", o.polls, N_JOBS, o.polls_per_task);
+    struct outcome o = run_mode(
+            "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 3000; max_s = 120; };");
+    fprintf(stderr, "fixed: %ld polls for %d jobs (%.2f per task seen)\n", o.polls, N_JOBS,
+            o.polls_per_task);
     cr_assert_eq(o.detected, N_JOBS);
     cr_assert_geq(o.polls, 6 * N_JOBS);
     cr_assert_leq(o.polls, 8 * N_JOBS);
@@ -62,7 +64,8 @@ Test(polling, fixed_mode_polls_on_its_interval, .timeout = 150)
 Test(polling, adaptive_mode_polls_less, .timeout = 150)
 {
     struct outcome o = run_mode("poll = { mode = \"adaptive\"; max_s = 120; };");
-    fprintf(stderr, "adaptive: %ld polls for %d jobs (%.2f per task seen)\n", o.polls, N_JOBS, o.polls_per_task);
+    fprintf(stderr, "adaptive: %ld polls for %d jobs (%.2f per task seen)\n", o.polls, N_JOBS,
+            o.polls_per_task);
     cr_assert_eq(o.detected, N_JOBS);
     cr_assert_leq(o.polls, 5 * N_JOBS - 5, "%ld polls for %d jobs", o.polls, N_JOBS);
     cr_assert_geq(o.polls, N_JOBS);

@@ -12,9 +12,15 @@
 
 static struct conf_poll adaptive(int median_ms, double sigma)
 {
-    struct conf_poll c = { .first_ms = 5000, .interval_ms = 3000, .max_s = 900, .mode = CONF_POLL_ADAPTIVE,
-                           .max_lag_ms = 1000, .expect_median_ms = median_ms, .expect_sigma = sigma,
-                           .min_interval_ms = 500, .max_interval_ms = 30000 };
+    struct conf_poll c = { .first_ms = 5000,
+                           .interval_ms = 3000,
+                           .max_s = 900,
+                           .mode = CONF_POLL_ADAPTIVE,
+                           .max_lag_ms = 1000,
+                           .expect_median_ms = median_ms,
+                           .expect_sigma = sigma,
+                           .min_interval_ms = 500,
+                           .max_interval_ms = 30000 };
     return c;
 }
 
@@ -85,8 +91,8 @@ Test(pollplan, warm_start_first_poll_near_the_prior)
     c = adaptive(15000, 0.35);
     struct pollplan *pr = pollplan_new(&c);
     int64_t first_r = pollplan_next_ms(pr, 0, 1);
-    cr_assert(first_r < first - 3000, "a 15 s prior polls first at %lld, a 25 s one at %lld", (long long)first_r,
-              (long long)first);
+    cr_assert(first_r < first - 3000, "a 15 s prior polls first at %lld, a 25 s one at %lld",
+              (long long)first_r, (long long)first);
     pollplan_free(pp);
     pollplan_free(pr);
 }
@@ -100,8 +106,9 @@ Test(pollplan, learns_a_different_distribution)
     struct sim s = run_tasks(pp, &rng, 400, 10000, 0.11);
     double med = pollplan_quantile(pp, 0.5), p95 = pollplan_quantile(pp, 0.95);
     int64_t after = pollplan_next_ms(pp, 0, 1);
-    fprintf(stderr, "learn 25s prior -> 10s truth: median %.0f p95 %.0f, first poll %lld -> %lld, %.2f polls\n", med,
-            p95, (long long)before, (long long)after, s.polls);
+    fprintf(stderr,
+            "learn 25s prior -> 10s truth: median %.0f p95 %.0f, first poll %lld -> %lld, %.2f polls\n",
+            med, p95, (long long)before, (long long)after, s.polls);
     cr_assert_float_eq(med, 10000, 700);
     cr_assert(p95 > 10500 && p95 < 14000, "p95 %.0f", p95);
     cr_assert(after > 7000 && after < 11000, "first poll %lld", (long long)after);
@@ -123,7 +130,8 @@ Test(pollplan, expected_lag_within_target)
         double np, lag;
         pollplan_expect(pp, &np, &lag);
         struct sim s = run_tasks(pp, &rng, 600, 25000, sigmas[i]);
-        fprintf(stderr, "sigma %.2f: planner expects %.2f polls, lag %.0f ms; simulated %.2f polls, lag %.0f ms\n",
+        fprintf(stderr,
+                "sigma %.2f: planner expects %.2f polls, lag %.0f ms; simulated %.2f polls, lag %.0f ms\n",
                 sigmas[i], np, lag, s.polls, s.lag_ms);
         cr_assert_leq(lag, 1000.0 * 1.001);
         cr_assert_geq(lag, 900.0, "the planner spends less lag than allowed: %.0f", lag);
@@ -155,8 +163,8 @@ Test(pollplan, gaps_grow_in_the_tail_and_respect_the_clamps)
         prev = s[i];
     }
     /* Dense around the bulk, sparse in the tail. */
-    cr_assert_gt(last_gap, gap_at_median, "gap at median %lld, last gap %lld", (long long)gap_at_median,
-                 (long long)last_gap);
+    cr_assert_gt(last_gap, gap_at_median, "gap at median %lld, last gap %lld",
+                 (long long)gap_at_median, (long long)last_gap);
     /* Past the schedule: max_interval; any delay is within the clamps. */
     cr_assert_eq(pollplan_next_ms(pp, s[n - 1] + 1, 0), 9000);
     for (int64_t e = 0; e < 200000; e += 777) {
@@ -192,11 +200,11 @@ Test(pollplan, sync_completions_and_odd_intervals)
     struct conf_poll c = adaptive(25000, 0.35);
     struct pollplan *pp = pollplan_new(&c);
     for (int i = 0; i < 300; i++)
-        pollplan_observe(pp, 0, 3000); /* answered in the create reply after 3 s */
+        pollplan_observe(pp, 0, 3000);               /* answered in the create reply after 3 s */
     cr_assert_lt(pollplan_quantile(pp, 0.95), 3400); /* 3 s, to within its bin (10 %) */
-    pollplan_observe(pp, 5000, 5000);           /* empty interval */
-    pollplan_observe(pp, -10, 20);              /* before creation */
-    pollplan_observe(pp, 7200000, 9000000);     /* past the histogram */
+    pollplan_observe(pp, 5000, 5000);                /* empty interval */
+    pollplan_observe(pp, -10, 20);                   /* before creation */
+    pollplan_observe(pp, 7200000, 9000000);          /* past the histogram */
     cr_assert_eq(pollplan_observations(pp), 303u);
     int64_t d = pollplan_next_ms(pp, 0, 1);
     cr_assert(d >= 500 && d <= 3000, "first delay %lld", (long long)d);
@@ -250,7 +258,8 @@ Test(pollplan, known_distribution_floor_and_learning_reaches_it)
     size_t n = pollplan_schedule(pp, sched, 64);
     double np, lag;
     pollplan_evaluate(truth, sched, n < 64 ? n : 64, &np, &lag);
-    fprintf(stderr, "learned from 300 reported times: %.2f polls, lag %.0f ms over the truth; median %.0f p95 %.0f\n",
+    fprintf(stderr,
+            "learned from 300 reported times: %.2f polls, lag %.0f ms over the truth; median %.0f p95 %.0f\n",
             np, lag, pollplan_quantile(pp, 0.5), pollplan_quantile(pp, 0.95));
     cr_assert_leq(np, 1.1 * np0);
     cr_assert_leq(lag, 1100.0);
@@ -327,8 +336,9 @@ Test(pollplan, two_modes_plan_from_the_histogram)
         run_task(pp, lognormal(&rng, i % 2 ? 10000 : 40000, 0.05), 1, &s);
     s.polls /= s.n;
     s.lag_ms /= s.n;
-    fprintf(stderr, "two modes: planner expects %.2f polls, lag %.0f ms; simulated %.2f polls, lag %.0f ms\n", np,
-            lag, s.polls, s.lag_ms);
+    fprintf(stderr,
+            "two modes: planner expects %.2f polls, lag %.0f ms; simulated %.2f polls, lag %.0f ms\n",
+            np, lag, s.polls, s.lag_ms);
     cr_assert_lt(s.polls, 8.0); /* a lognormal fit to both modes: ~40 polls, 12 s lag */
     cr_assert_lt(s.lag_ms, 1250.0);
     pollplan_free(pp);

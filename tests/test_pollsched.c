@@ -8,20 +8,29 @@
 
 #include "testutil.h"
 
-static const struct conf_poll settings = { .first_ms = 5000, .interval_ms = 3000, .max_s = 900,
-                                        .mode = CONF_POLL_ADAPTIVE, .max_lag_ms = 1000,
-                                        .expect_median_ms = 20000, .expect_sigma = 0.3,
-                                        .min_interval_ms = 500, .max_interval_ms = 30000 };
+static const struct conf_poll settings = { .first_ms = 5000,
+                                           .interval_ms = 3000,
+                                           .max_s = 900,
+                                           .mode = CONF_POLL_ADAPTIVE,
+                                           .max_lag_ms = 1000,
+                                           .expect_median_ms = 20000,
+                                           .expect_sigma = 0.3,
+                                           .min_interval_ms = 500,
+                                           .max_interval_ms = 30000 };
 
 Test(pollsched, delay_sources)
 {
     cr_assert_eq(pollsched_delay_ms(NULL, &settings, 0, 60000, 0, 1), 5000, "no plan: first_ms");
-    cr_assert_eq(pollsched_delay_ms(NULL, &settings, 0, 60000, 9000, 0), 3000, "no plan: interval_ms");
-    cr_assert_eq(pollsched_delay_ms(NULL, &settings, 1, 60000, 0, 1), 60000, "callbacks on: the safety poll");
+    cr_assert_eq(pollsched_delay_ms(NULL, &settings, 0, 60000, 9000, 0), 3000,
+                 "no plan: interval_ms");
+    cr_assert_eq(pollsched_delay_ms(NULL, &settings, 1, 60000, 0, 1), 60000,
+                 "callbacks on: the safety poll");
     struct pollplan *pp = pollplan_new(&settings);
     cr_assert_not_null(pp);
-    cr_assert_eq(pollsched_delay_ms(pp, &settings, 0, 60000, 0, 1), pollplan_next_ms(pp, 0, 1), "the plan decides");
-    cr_assert_eq(pollsched_delay_ms(pp, &settings, 1, 60000, 0, 1), 60000, "callbacks win over the plan");
+    cr_assert_eq(pollsched_delay_ms(pp, &settings, 0, 60000, 0, 1), pollplan_next_ms(pp, 0, 1),
+                 "the plan decides");
+    cr_assert_eq(pollsched_delay_ms(pp, &settings, 1, 60000, 0, 1), 60000,
+                 "callbacks win over the plan");
     pollplan_free(pp);
     assert_no_leaks();
 }

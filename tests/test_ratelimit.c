@@ -43,7 +43,7 @@ Test(ratelimit, poll_burst_then_exact_refill)
     pass_n(r, POLL, 8, 0);
     expect_wait(r, POLL, 0, 125);
     expect_wait(r, POLL, 125, 125);
-    pass_n(r, POLL, 1, 375);                  /* 125 more ms: exactly one token */
+    pass_n(r, POLL, 1, 375); /* 125 more ms: exactly one token */
     cr_assert_eq(ratelimit_acquire(r, POLL, 375), 125);
     /* Polls and creates do not share a bucket. */
     pass_n(r, CREATE, 18, 375);
@@ -79,7 +79,7 @@ Test(ratelimit, window_slides_over_timestamps)
     pass_n(r, CREATE, 1, 0);
     pass_n(r, CREATE, 1, 4000);
     pass_n(r, CREATE, 1, 7000);
-    expect_wait(r, CREATE, 8000, 2000); /* the create at 0 leaves at 10000 */
+    expect_wait(r, CREATE, 8000, 2000);  /* the create at 0 leaves at 10000 */
     expect_wait(r, CREATE, 10000, 4000); /* then 4000 leaves at 14000 */
     cr_assert_eq(ratelimit_acquire(r, CREATE, 14000), 3000);
     ratelimit_free(r);
@@ -277,7 +277,7 @@ Test(ratelimit, additive_recovery)
     struct ratelimit *r = new_rl(kie_conf(), 0);
     struct ratelimit_stats s;
 
-    ratelimit_on_429(r, POLL, -1, 0); /* 0.5, blocked until 1000 */
+    ratelimit_on_429(r, POLL, -1, 0);    /* 0.5, blocked until 1000 */
     ratelimit_on_429(r, POLL, -1, 1000); /* 0.25, blocked until 2000 */
     ratelimit_on_success(r, POLL, 1500); /* inside the block */
     ratelimit_on_success(r, POLL, 2999); /* < 1 s after it */

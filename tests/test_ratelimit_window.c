@@ -52,7 +52,8 @@ static long drive_window(struct conf_rate_limit c, uint64_t seed, bool chaos, in
         if (w > 0) {
             t += w;
             w = ratelimit_acquire(r, CREATE, t);
-            cr_assert_eq(w, 0, "retry at %lld after the returned wait refused: %lld", (long long)t, (long long)w);
+            cr_assert_eq(w, 0, "retry at %lld after the returned wait refused: %lld", (long long)t,
+                         (long long)w);
         }
         if (t >= T_END)
             break;
@@ -86,15 +87,16 @@ Test(ratelimit, window_property_kie_shipped_defaults)
     long n = drive_window(shipped("kie"), 0x9e3779b97f4a7c15ULL, false, 3000);
 
     cr_assert_gt(n, 800);
-    cr_assert_gt(drive_window(shipped("kie"), 99, false, 1), 1500); /* a queue that never runs dry */
+    cr_assert_gt(drive_window(shipped("kie"), 99, false, 1),
+                 1500); /* a queue that never runs dry */
     assert_no_leaks();
 }
 
 /* ---- what the provider sees: arrivals, later than our sends ---- */
 
-#define KIE_LIMIT 20       /* KIE: creates in any sliding 10 s, counted on arrival */
+#define KIE_LIMIT 20 /* KIE: creates in any sliding 10 s, counted on arrival */
 #define KIE_WINDOW_MS 10000
-#define SKEW_MS 1000       /* send-to-arrival delay the defaults are built for */
+#define SKEW_MS 1000 /* send-to-arrival delay the defaults are built for */
 
 /* One requester's sends over [0, T_END) (max_gap 0: a queue that always has
  * a job waiting, as in a batch of 1,000; else at random moments), each retried
@@ -203,14 +205,16 @@ Test(ratelimit, kie_arrivals_shipped_defaults_within_kies_window)
         long worst = max_in_window(ts, n, KIE_WINDOW_MS + SKEW_MS);
 
         cr_assert_gt(n, 800, "gap %lld: only %ld creates", (long long)gaps[g], n);
-        cr_assert_leq(worst, KIE_LIMIT, "gap %lld: %ld sends fit in one 10 s window of arrivals", (long long)gaps[g],
-                      worst);
+        cr_assert_leq(worst, KIE_LIMIT, "gap %lld: %ld sends fit in one 10 s window of arrivals",
+                      (long long)gaps[g], worst);
         for (int k = 0; k < NSKEW; k++) {
-            long peak = max_arrivals(ts, n, (enum skew)k, (int64_t)c.create_window_s * 1000, 7 + (uint64_t)k);
+            long peak = max_arrivals(ts, n, (enum skew)k, (int64_t)c.create_window_s * 1000,
+                                     7 + (uint64_t)k);
 
-            cr_assert_leq(peak, KIE_LIMIT, "gap %lld, skew %d: %ld arrivals in a 10 s window", (long long)gaps[g],
-                          k, peak);
-            cr_assert_geq(peak, c.create_window_max - 2, "gap %lld, skew %d: peak %ld, the test drove too little",
+            cr_assert_leq(peak, KIE_LIMIT, "gap %lld, skew %d: %ld arrivals in a 10 s window",
+                          (long long)gaps[g], k, peak);
+            cr_assert_geq(peak, c.create_window_max - 2,
+                          "gap %lld, skew %d: peak %ld, the test drove too little",
                           (long long)gaps[g], k, peak);
         }
         free(ts);

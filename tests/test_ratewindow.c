@@ -35,7 +35,8 @@
 static void run_default_kie(int n, const char *limit, int timeout_s)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "200", "--kie-window-limit", limit, "--kie-window-s", "10", NULL };
+    const char *args[] = { "--gen-ms", "200", "--kie-window-limit", limit, "--kie-window-s",
+                           "10",       NULL };
     fp_start(&fp, args);
     struct sy_run run;
     sy_prepare(&run, &fp, "", "rate_limit = { };", n,
@@ -48,7 +49,8 @@ static void run_default_kie(int n, const char *limit, int timeout_s)
         ok += strcmp(sy_str(json_object_array_get_idx(res, i), "status"), "succeeded") == 0;
     long creates = fp_stat(&fp, "kie.creates"), limited = fp_stat(&fp, "kie.rate_limited"),
          peak = fp_stat(&fp, "kie.max_creates_in_window");
-    fprintf(stderr, "ratewindow: %d/%d succeeded, %ld creates, %ld answered 429, peak %ld creates in a 10 s window\n",
+    fprintf(stderr,
+            "ratewindow: %d/%d succeeded, %ld creates, %ld answered 429, peak %ld creates in a 10 s window\n",
             ok, n, creates, limited, peak);
     cr_assert_eq(ok, n);
     cr_assert_eq(creates, n, "%ld creates for %d jobs", creates, n);

@@ -54,17 +54,19 @@ Test(registry, descriptors_complete)
         cr_expect_not_null(d->label, "%s", d->type);
         cr_assert_not_null(d->ops, "%s", d->type);
         cr_expect_str_eq(d->ops->type, d->type);
-        cr_expect(d->ops->build_create && d->ops->build_poll && d->ops->parse_create && d->ops->parse_poll, "%s",
-                  d->type);
+        cr_expect(d->ops->build_create && d->ops->build_poll && d->ops->parse_create &&
+                          d->ops->parse_poll,
+                  "%s", d->type);
         cr_assert_not_null(d->conf, "%s", d->type);
         cr_expect_str_eq(d->conf->name, d->type);
         cr_expect_gt(d->conf->n_models, 0, "%s: built-in models", d->type);
         cr_expect(d->conf->image_field && d->conf->jpeg_name, "%s", d->type);
         cr_expect(d->cb.ts_header && d->cb.sig_header, "%s: callback headers", d->type);
-        cr_expect(d->cb.key_init && d->cb.verify && d->cb.peek && d->cb.parse, "%s: callback hooks", d->type);
+        cr_expect(d->cb.key_init && d->cb.verify && d->cb.peek && d->cb.parse, "%s: callback hooks",
+                  d->type);
         cr_expect_not_null(d->cb.secret_env_key, "%s", d->type);
         cr_expect(d->cb.secret_off < sizeof(struct conf_callbacks) &&
-                      d->cb.secret_env_off < sizeof(struct conf_callbacks),
+                          d->cb.secret_env_off < sizeof(struct conf_callbacks),
                   "%s", d->type);
     }
 }
@@ -75,11 +77,11 @@ Test(registry, loader_uses_descriptor_defaults)
     setenv("SY_T_REG_KEY", "k", 1);
     char err[512] = "";
     struct conf *c = conf_load_string(
-        "providers = ( { name = \"a\"; type = \"replicate\"; priority = 1; base_url = \"https://x.test\";"
-        " api_key_env = \"SY_T_REG_KEY\"; },"
-        " { name = \"b\"; type = \"kie\"; priority = 2; base_url = \"https://y.test\";"
-        " api_key_env = \"SY_T_REG_KEY\"; } );",
-        "reg.conf", err, sizeof err);
+            "providers = ( { name = \"a\"; type = \"replicate\"; priority = 1; base_url = \"https://x.test\";"
+            " api_key_env = \"SY_T_REG_KEY\"; },"
+            " { name = \"b\"; type = \"kie\"; priority = 2; base_url = \"https://y.test\";"
+            " api_key_env = \"SY_T_REG_KEY\"; } );",
+            "reg.conf", err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     cr_assert_eq(c->n_providers, 2);
     for (size_t i = 0; i < c->n_providers; i++) {
@@ -87,7 +89,8 @@ Test(registry, loader_uses_descriptor_defaults)
         const struct prov_desc *d = prov_find(p->type_name);
         cr_assert_not_null(d, "%s", p->name);
         cr_expect_eq(prov_at((size_t)p->type - 1), d);
-        cr_expect_eq(memcmp(&p->poll, &d->conf->poll, sizeof p->poll), 0, "%s: poll defaults", p->name);
+        cr_expect_eq(memcmp(&p->poll, &d->conf->poll, sizeof p->poll), 0, "%s: poll defaults",
+                     p->name);
         cr_expect_eq(p->rate_limit.create_per_s, d->conf->rate_limit.create_per_s);
         cr_expect_eq(p->rate_limit.create_window_max, d->conf->rate_limit.create_window_max);
         cr_expect_eq(p->rate_limit.poll_per_s, d->conf->rate_limit.poll_per_s);
@@ -111,15 +114,19 @@ Test(registry, kie_callback_hooks)
     cr_assert_not_null(d);
     cr_expect_eq(d->cb.signs_body, 0);
     cr_expect_str_eq(d->cb.sig_header, "X-Webhook-Signature");
-    const char body[] = "{\"code\":200,\"data\":{\"taskId\":\"task_google_1765178608584\",\"state\":\"success\"}}";
+    const char body[] =
+            "{\"code\":200,\"data\":{\"taskId\":\"task_google_1765178608584\",\"state\":\"success\"}}";
     struct webhook_event ev;
     cr_assert_eq(d->cb.peek(body, strlen(body), &ev), SY_OK);
     cr_expect_str_eq(ev.task_id, "task_google_1765178608584");
     cr_expect_str_eq(ev.state, "success");
     struct webhook_key k;
     cr_assert_eq(d->cb.key_init(&k, "kie-test-hmac-key"), SY_OK);
-    struct prov_cb_req rq = { .ts = "1786428635", .sig = "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk=",
-                              .task_id = ev.task_id, .body = body, .body_len = strlen(body) };
+    struct prov_cb_req rq = { .ts = "1786428635",
+                              .sig = "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk=",
+                              .task_id = ev.task_id,
+                              .body = body,
+                              .body_len = strlen(body) };
     cr_expect_eq(d->cb.verify(&k, &rq, 1786428635, 300), WEBHOOK_OK);
     rq.task_id = "task_other";
     cr_expect_eq(d->cb.verify(&k, &rq, 1786428635, 300), WEBHOOK_BAD_SIG);
@@ -138,10 +145,13 @@ Test(registry, replicate_callback_hooks)
     cr_expect_eq(d->cb.key_init(&k, "not-whsec"), SY_ERR);
     cr_expect_not_null(d->cb.bad_secret);
     cr_assert_eq(d->cb.key_init(&k, "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="), SY_OK);
-    const char body[] = "{\"id\":\"gm3qorzdhgbfurvjtvhg6dckhu\",\"status\":\"succeeded\",\"output\":\"https://"
-                        "replicate.delivery/x.png\",\"error\":null}";
-    struct prov_cb_req rq = { .id = "msg_2abc", .ts = "1786428635",
-                              .sig = "v1,5uUPP596bi0I9VN3VvqMyXTHvHKW2nJXWOvjJ65Ji74=", .body = body,
+    const char body[] =
+            "{\"id\":\"gm3qorzdhgbfurvjtvhg6dckhu\",\"status\":\"succeeded\",\"output\":\"https://"
+            "replicate.delivery/x.png\",\"error\":null}";
+    struct prov_cb_req rq = { .id = "msg_2abc",
+                              .ts = "1786428635",
+                              .sig = "v1,5uUPP596bi0I9VN3VvqMyXTHvHKW2nJXWOvjJ65Ji74=",
+                              .body = body,
                               .body_len = strlen(body) };
     cr_expect_eq(d->cb.verify(&k, &rq, 1786428635, 300), WEBHOOK_OK);
     rq.body_len--;
@@ -164,17 +174,19 @@ Test(registry, receiver_refuses_bad_secret_by_descriptor)
     setenv("SY_T_REG_WHSEC", "whsec_@@@@", 1); /* passes the loader's prefix check, not base64 */
     char err[512] = "";
     struct conf *c = conf_load_string(
-        "providers = ( { name = \"a\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
-        " api_key_env = \"SY_T_REG_KEY\"; } );\n"
-        "callbacks = { listen = \"127.0.0.1:1\"; public_url = \"http://127.0.0.1:1\";"
-        " webhook_secret_env = \"SY_T_REG_WHSEC\"; };\n",
-        "reg.conf", err, sizeof err);
+            "providers = ( { name = \"a\"; type = \"kie\"; priority = 1; base_url = \"http://127.0.0.1:1\";"
+            " api_key_env = \"SY_T_REG_KEY\"; } );\n"
+            "callbacks = { listen = \"127.0.0.1:1\"; public_url = \"http://127.0.0.1:1\";"
+            " webhook_secret_env = \"SY_T_REG_WHSEC\"; };\n",
+            "reg.conf", err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     uv_loop_t uv;
     cr_assert_eq(uv_loop_init(&uv), 0);
     struct callbacks *cb = callbacks_start(&uv, c, NULL, NULL, NULL, err, sizeof err);
     cr_expect_null(cb);
-    cr_expect_str_eq(err, "callbacks.webhook_secret_env: SY_T_REG_WHSEC does not hold a valid whsec_<base64> secret");
+    cr_expect_str_eq(
+            err,
+            "callbacks.webhook_secret_env: SY_T_REG_WHSEC does not hold a valid whsec_<base64> secret");
     cr_expect_eq(uv_loop_close(&uv), 0);
     conf_free(c);
 }

@@ -29,13 +29,16 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
     fp_start(&fp, args);
     struct sy_run r;
     /* ~10 jobs/s for ~36 s: 5 in flight, 300 ms generation, fast polls. */
-    sy_prepare(&r, &fp, "max_in_flight = 5;",
-               "poll = { mode = \"fixed\"; first_ms = 300; interval_ms = 100; max_s = 60; };"
-               " breaker = { window = 20; min_calls = 10; failure_rate = 0.5; open_s = 3; half_open_probes = 1; };"
-               " retry = { max_attempts = 2; backoff_base_ms = 50; backoff_max_ms = 200; budget_ratio = 0.1;"
-               " budget_min_per_s = 0.2; };",
-               400, "{\"id\":\"o-%d\",\"prompt\":\"a sunroom\"}");
-    cr_assert_eq(fp_post(&fp, "/_control", "{\"provider\":\"kie\",\"fault\":\"http500\",\"rate\":1.0}"), 200);
+    sy_prepare(
+            &r, &fp, "max_in_flight = 5;",
+            "poll = { mode = \"fixed\"; first_ms = 300; interval_ms = 100; max_s = 60; };"
+            " breaker = { window = 20; min_calls = 10; failure_rate = 0.5; open_s = 3; half_open_probes = 1; };"
+            " retry = { max_attempts = 2; backoff_base_ms = 50; backoff_max_ms = 200; budget_ratio = 0.1;"
+            " budget_min_per_s = 0.2; };",
+            400, "{\"id\":\"o-%d\",\"prompt\":\"a sunroom\"}");
+    cr_assert_eq(
+            fp_post(&fp, "/_control", "{\"provider\":\"kie\",\"fault\":\"http500\",\"rate\":1.0}"),
+            200);
     long kie_before = fp_stat(&fp, "kie.creates");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(20000);
@@ -45,7 +48,8 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
     long kie_tasks_at_recovery = fp_stat(&fp, "kie.tasks_created");
     cr_assert_eq(sy_wait(pid, 120), 0);
     long kie_after = fp_stat(&fp, "kie.tasks_created") - kie_tasks_at_recovery;
-    fprintf(stderr, "outage: KIE got %ld creates in 20 s of outage, Replicate ran %ld tasks; KIE ran %ld after\n",
+    fprintf(stderr,
+            "outage: KIE got %ld creates in 20 s of outage, Replicate ran %ld tasks; KIE ran %ld after\n",
             kie_outage, rep_outage, kie_after);
 
     json_object *res = sy_read_results(r.out);
@@ -55,11 +59,13 @@ Test(resilience, outage_breaker_moves_jobs_and_recovers, .timeout = 180)
      * hit KIE twice (max_attempts 2). The breaker opened after 10 calls; then
      * one probe every 3 s, plus what the retry budget let through. */
     cr_assert_geq(kie_outage, 10);
-    cr_assert_leq(kie_outage, 10 + 7 + 2 * 7 + 10, "KIE got %ld creates during the outage", kie_outage);
+    cr_assert_leq(kie_outage, 10 + 7 + 2 * 7 + 10, "KIE got %ld creates during the outage",
+                  kie_outage);
     cr_assert_geq(rep_outage, 100, "jobs did not move to Replicate (%ld)", rep_outage);
     int skipped = 0;
     for (size_t i = 0; i < json_object_array_length(res); i++)
-        skipped += sy_attempts_matching(json_object_array_get_idx(res, i), "message", "circuit breaker open") > 0;
+        skipped += sy_attempts_matching(json_object_array_get_idx(res, i), "message",
+                                        "circuit breaker open") > 0;
     cr_assert_gt(skipped, 50, "the breaker never turned jobs away (%d)", skipped);
     /* Recovery: a probe succeeded, the breaker closed, KIE (priority 1) is
      * first again. */
@@ -108,19 +114,22 @@ Test(resilience, unauthorized_opens_breaker_at_once, .timeout = 90)
 Test(resilience, storm_of_429s_loses_nothing, .timeout = 180)
 {
     struct fakeprov fp;
-    const char *args[] = { "--gen-ms", "100", "--kie-window-limit", "20", "--kie-window-s", "10", NULL };
+    const char *args[] = { "--gen-ms", "100", "--kie-window-limit", "20", "--kie-window-s",
+                           "10",       NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "",
-               "rate_limit = { create_per_s = 10.0; create_burst = 30; create_window_max = 0; poll_per_s = 100.0;"
-               " poll_burst = 100; max_in_flight = 1000; };",
-               80, "{\"id\":\"s-%d\",\"prompt\":\"a loft\",\"providers\":[\"kie\"]}");
+    sy_prepare(
+            &r, &fp, "",
+            "rate_limit = { create_per_s = 10.0; create_burst = 30; create_window_max = 0; poll_per_s = 100.0;"
+            " poll_burst = 100; max_in_flight = 1000; };",
+            80, "{\"id\":\"s-%d\",\"prompt\":\"a loft\",\"providers\":[\"kie\"]}");
     cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 150), 0);
     json_object *res = sy_read_results(r.out);
     cr_assert_eq(count_where(res, "status", "succeeded"), 80, "a job failed because of 429s");
     long sent = fp_stat(&fp, "kie.creates"), limited = fp_stat(&fp, "kie.rate_limited");
     long accepted = fp_stat(&fp, "kie.tasks_created");
-    fprintf(stderr, "429 storm: %ld creates sent, %ld accepted, %ld answered 429\n", sent, accepted, limited);
+    fprintf(stderr, "429 storm: %ld creates sent, %ld accepted, %ld answered 429\n", sent, accepted,
+            limited);
     cr_assert_eq(accepted, 80);
     cr_assert_leq(fp_stat(&fp, "kie.max_creates_in_window"), 20);
     /* A client retrying at once would send hundreds of 429s in the ~35 s this
@@ -138,7 +147,8 @@ Test(resilience, sighup_swaps_priority, .timeout = 90)
     const char *args[] = { "--gen-ms", "3000", NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "max_in_flight = 10;", "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
+    sy_prepare(&r, &fp, "max_in_flight = 10;",
+               "poll = { mode = \"fixed\"; first_ms = 3000; interval_ms = 200; max_s = 60; };", 20,
                "{\"id\":\"h-%d\",\"prompt\":\"a nook\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(1000); /* the first 10 jobs are on KIE, generating */
@@ -169,7 +179,8 @@ Test(resilience, sighup_swaps_priority, .timeout = 90)
         json_object *j = sy_find(res, id);
         cr_assert_str_eq(sy_str(j, "provider"), i < 10 ? "kie" : "replicate", "%s ran on %s", id,
                          sy_str(j, "provider"));
-        cr_assert_eq(sy_attempts_matching(j, "outcome", "succeeded"), 1, "%s moved after the reload", id);
+        cr_assert_eq(sy_attempts_matching(j, "outcome", "succeeded"), 1,
+                     "%s moved after the reload", id);
     }
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);
@@ -182,7 +193,8 @@ Test(resilience, sighup_with_a_broken_file_keeps_running, .timeout = 60)
     const char *args[] = { "--gen-ms", "2000", NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "max_in_flight = 5;", "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
+    sy_prepare(&r, &fp, "max_in_flight = 5;",
+               "poll = { mode = \"fixed\"; first_ms = 2000; interval_ms = 200; max_s = 60; };", 10,
                "{\"id\":\"b-%d\",\"prompt\":\"a hall\"}");
     pid_t pid = sy_spawn_batch(r.conf, r.jobs, r.out);
     sy_sleep_ms(700);
@@ -233,7 +245,8 @@ Test(resilience, a_crowded_limiter_spills_over, .timeout = 90)
     cr_assert_eq(kie + rep, 30);
     int moved = 0;
     for (size_t i = 0; i < json_object_array_length(res); i++)
-        moved += sy_attempts_matching(json_object_array_get_idx(res, i), "message", "rate limited: no create slot after");
+        moved += sy_attempts_matching(json_object_array_get_idx(res, i), "message",
+                                      "rate limited: no create slot after");
     cr_assert_geq(moved, 1, "no job says it moved on after waiting at the gate");
     json_object_put(res);
     cr_assert_eq(fp_stop(&fp), 0);

@@ -20,8 +20,11 @@
 static struct budget *new_budget(double ratio, double min_per_s)
 {
     struct conf_retry c = {
-        .max_attempts = 4, .backoff_base_ms = 500, .backoff_max_ms = 30000,
-        .budget_ratio = ratio, .budget_min_per_s = min_per_s,
+        .max_attempts = 4,
+        .backoff_base_ms = 500,
+        .backoff_max_ms = 30000,
+        .budget_ratio = ratio,
+        .budget_min_per_s = min_per_s,
     };
     struct budget *b = budget_new(&c);
 
@@ -47,8 +50,9 @@ static void requests(struct budget *b, int n, int64_t now)
         budget_on_request(b, now);
 }
 
-#define assert_balance(b, now, want) \
-    cr_assert_float_eq(budget_balance(b, now), (want), 1e-9, "balance %g, want %g", budget_balance(b, now), (double)(want))
+#define assert_balance(b, now, want)                                                               \
+    cr_assert_float_eq(budget_balance(b, now), (want), 1e-9, "balance %g, want %g",                \
+                       budget_balance(b, now), (double)(want))
 
 /* ---- the budget ------------------------------------------------------------- */
 
@@ -155,9 +159,9 @@ Test(budget, clock_going_back_counts_as_latest)
     requests(b, 2, -1500);
     requests(b, 1, -1);
     assert_balance(b, -1, 3);
-    assert_balance(b, 7999, 3);  /* second 7: seconds -2 .. 7 */
-    assert_balance(b, 8000, 1);  /* second -2 out */
-    assert_balance(b, 9000, 0);  /* second -1 out */
+    assert_balance(b, 7999, 3); /* second 7: seconds -2 .. 7 */
+    assert_balance(b, 8000, 1); /* second -2 out */
+    assert_balance(b, 9000, 0); /* second -1 out */
     budget_free(b);
     assert_no_leaks();
 }
@@ -166,7 +170,10 @@ Test(budget, configure_keeps_counts)
 {
     struct budget *b = new_budget(0, 1.0);
     struct conf_retry c = {
-        .max_attempts = 4, .backoff_base_ms = 500, .backoff_max_ms = 30000, .budget_ratio = 0.5,
+        .max_attempts = 4,
+        .backoff_base_ms = 500,
+        .backoff_max_ms = 30000,
+        .budget_ratio = 0.5,
         .budget_min_per_s = 2.0,
     };
 
@@ -217,7 +224,8 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
         /* Bursty traffic: quiet stretches, storms of requests, storms of retries. */
         while (now < (int64_t)(SIM_SECONDS - 1) * 1000) {
             uint64_t r = testrng_xorshift64(&seed);
-            now += (int64_t)(r % 32 == 0 ? testrng_xorshift64(&seed) % 5000 : testrng_xorshift64(&seed) % 40);
+            now += (int64_t)(r % 32 == 0 ? testrng_xorshift64(&seed) % 5000
+                                         : testrng_xorshift64(&seed) % 40);
             if (now >= (int64_t)SIM_SECONDS * 1000)
                 break;
             int sec = (int)(now / 1000);
@@ -228,19 +236,23 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
             }
             double allowed = ratio * (double)wreq + min * 10;
             int phase = (int)((now / 20000) % 3); /* 0 mostly requests, 1 mixed, 2 mostly retries */
-            int is_retry = (int)(testrng_xorshift64(&seed) % 10) < (phase == 0 ? 1 : phase == 1 ? 5 : 9);
+            int is_retry = (int)(testrng_xorshift64(&seed) % 10) < (phase == 0   ? 1
+                                                                    : phase == 1 ? 5
+                                                                                 : 9);
 
             if (is_retry) {
                 int want = allowed - (double)wret >= 1.0;
                 int got = budget_try_retry(b, now);
-                cr_assert_eq(got, want ? SY_OK : SY_DECLINED, "round %d at %lld: %llu req %llu ret", round,
-                             (long long)now, (unsigned long long)wreq, (unsigned long long)wret);
+                cr_assert_eq(got, want ? SY_OK : SY_DECLINED, "round %d at %lld: %llu req %llu ret",
+                             round, (long long)now, (unsigned long long)wreq,
+                             (unsigned long long)wret);
                 if (got == SY_OK) {
                     ret[sec]++;
                     wret++;
                     granted++;
                     /* The bound itself, straight from the formula. */
-                    cr_assert_leq((double)wret, allowed + 1e-9, "round %d at %lld", round, (long long)now);
+                    cr_assert_leq((double)wret, allowed + 1e-9, "round %d at %lld", round,
+                                  (long long)now);
                 } else {
                     declined++;
                 }
@@ -255,8 +267,8 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
                 allowed = ratio * (double)wreq + min * 10;
             }
             double bal = allowed - (double)wret;
-            cr_assert_float_eq(budget_balance(b, now), bal > 0 ? bal : 0, 1e-9, "round %d at %lld", round,
-                               (long long)now);
+            cr_assert_float_eq(budget_balance(b, now), bal > 0 ? bal : 0, 1e-9, "round %d at %lld",
+                               round, (long long)now);
         }
         /* Again from the event log alone: when each retry went, the retries
          * of the last 10 s (it included) were within the formula. (Later, as
@@ -271,7 +283,8 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
                 wreq += log[j].type == EV_REQUEST;
                 wret += log[j].type == EV_GRANT;
             }
-            cr_assert_leq((double)wret, ratio * (double)wreq + min * 10 + 1e-9, "round %d event %d", round, i);
+            cr_assert_leq((double)wret, ratio * (double)wreq + min * 10 + 1e-9, "round %d event %d",
+                          round, i);
         }
         cr_assert_gt(declined, 0, "round %d never hit the limit", round);
         if (ratio > 0 || min > 0)
@@ -287,7 +300,11 @@ Test(budget, random_simulation_never_exceeds_formula, .timeout = 120)
 /* ---- backoff ----------------------------------------------------------------- */
 
 static const struct conf_retry bo = {
-    .max_attempts = 4, .backoff_base_ms = 100, .backoff_max_ms = 30000, .budget_ratio = 0.2, .budget_min_per_s = 1,
+    .max_attempts = 4,
+    .backoff_base_ms = 100,
+    .backoff_max_ms = 30000,
+    .budget_ratio = 0.2,
+    .budget_min_per_s = 1,
 };
 
 static int64_t cap_of(const struct conf_retry *c, int attempt)
@@ -307,13 +324,15 @@ Test(backoff, bounds_for_attempts_1_to_20)
         int64_t cap = cap_of(&bo, a), lo = INT64_MAX, hi = -1;
         for (int i = 0; i < 20000; i++) {
             int64_t d = budget_backoff_ms(&bo, a, &rng);
-            cr_assert(d >= 0 && d <= cap, "attempt %d: %lld not in [0, %lld]", a, (long long)d, (long long)cap);
+            cr_assert(d >= 0 && d <= cap, "attempt %d: %lld not in [0, %lld]", a, (long long)d,
+                      (long long)cap);
             lo = d < lo ? d : lo;
             hi = d > hi ? d : hi;
         }
         /* Full jitter: the whole range is used. */
         cr_assert_leq(lo, cap / 100, "attempt %d: min %lld", a, (long long)lo);
-        cr_assert_geq(hi, cap - cap / 100, "attempt %d: max %lld of %lld", a, (long long)hi, (long long)cap);
+        cr_assert_geq(hi, cap - cap / 100, "attempt %d: max %lld of %lld", a, (long long)hi,
+                      (long long)cap);
     }
     cr_assert_eq(cap_of(&bo, 1), 100);
     cr_assert_eq(cap_of(&bo, 9), 25600);
@@ -340,7 +359,8 @@ Test(backoff, tiny_cap_hits_both_ends)
 Test(backoff, no_overflow_at_large_attempts)
 {
     struct conf_retry c = bo;
-    static const int attempts[] = { 0, -1, INT_MIN, 30, 31, 32, 33, 62, 63, 64, 65, 1000, INT_MAX - 1, INT_MAX };
+    static const int attempts[] = { 0,  -1, INT_MIN, 30, 31,   32,          33,
+                                    62, 63, 64,      65, 1000, INT_MAX - 1, INT_MAX };
     uint64_t rng = 1;
 
     c.backoff_base_ms = INT_MAX;
@@ -379,7 +399,8 @@ Test(backoff, mean_near_half_the_cap)
             sum += (double)budget_backoff_ms(&bo, a, &rng);
         double mean = sum / n;
         /* sd of U[0, cap] is cap/sqrt(12); the mean's is that / sqrt(n) ≈ cap/1549. */
-        cr_assert(fabs(mean - cap / 2.0) < cap * 0.005, "attempt %d: mean %g, cap %lld", a, mean, (long long)cap);
+        cr_assert(fabs(mean - cap / 2.0) < cap * 0.005, "attempt %d: mean %g, cap %lld", a, mean,
+                  (long long)cap);
     }
     assert_no_leaks();
 }

@@ -27,12 +27,13 @@
 #define REP_KEY "r8_SECRET_ab12cd"
 #define PIECE 8 /* any run of this many characters of a key is a leak */
 
-static const char *const fp_args[] = { "--kie-key", KIE_KEY, "--replicate-key", REP_KEY, "--gen-ms", "300",
-                                       "--hang-ms", "2500", NULL };
+static const char *const fp_args[] = { "--kie-key", KIE_KEY,    "--replicate-key",
+                                       REP_KEY,     "--gen-ms", "300",
+                                       "--hang-ms", "2500",     NULL };
 
 /* Breaker and retry budget out of the way: every fault reaches a provider. */
-#define PROV_EXTRA                                                                                                 \
-    "breaker = { window = 1000; min_calls = 1000; failure_rate = 1.0; }; retry = { max_attempts = 3;"              \
+#define PROV_EXTRA                                                                                    \
+    "breaker = { window = 1000; min_calls = 1000; failure_rate = 1.0; }; retry = { max_attempts = 3;" \
     " backoff_base_ms = 100; backoff_max_ms = 400; budget_ratio = 1.0; budget_min_per_s = 100.0; };"
 
 /* ---- captured bytes ---- */
@@ -154,12 +155,13 @@ static int assert_json_lines(const char *what, const struct sbuf *b)
             const char *keys[] = { "ts", "level", "msg" };
             for (int k = 0; ok && k < 3; k++) {
                 json_object *v;
-                ok = json_object_object_get_ex(o, keys[k], &v) && json_object_is_type(v, json_type_string);
+                ok = json_object_object_get_ex(o, keys[k], &v) &&
+                     json_object_is_type(v, json_type_string);
             }
             json_object_put(o);
             if (!ok)
-                cr_assert_fail("%s line %d is not a JSON object with ts, level, msg: %.*s", what, lines,
-                               (int)(len > 300 ? 300 : len), p);
+                cr_assert_fail("%s line %d is not a JSON object with ts, level, msg: %.*s", what,
+                               lines, (int)(len > 300 ? 300 : len), p);
         }
         p += len + 1;
     }
@@ -183,8 +185,9 @@ static void use_secret_keys(void)
  * ordinary log text. */
 Test(secrets, detector_self_check)
 {
-    static const char *const dirty[] = { "x" KIE_KEY "y", "...SECRET-5f1...", "id=r8_SECRET_ab", "ECRET_ab12cd",
-                                         "Authorization: x", "authorization: x", "Bearer abc" };
+    static const char *const dirty[] = { "x" KIE_KEY "y", "...SECRET-5f1...", "id=r8_SECRET_ab",
+                                         "ECRET_ab12cd",  "Authorization: x", "authorization: x",
+                                         "Bearer abc" };
     static const char *const clean[] = { "SASL_OAUTHBEARER CRC32C", "sk-kie-", "SECRET", "r8_SECR",
                                          "{\"msg\":\"provider_auth\"}" };
     long at;
@@ -205,17 +208,19 @@ Test(secrets, detector_self_check)
 
 /* ---- the jobs ---- */
 
-static const char *const create_faults[] = { "422",         "455",       "http500",   "http502", "http503", "429",
-                                             "429-noretry", "malformed", "truncated", "hang",    "fail" };
-static const char *const poll_faults[] = { "422", "http500", "malformed", "truncated", "hang", "fail" };
+static const char *const create_faults[] = { "422",       "455",  "http500",     "http502",
+                                             "http503",   "429",  "429-noretry", "malformed",
+                                             "truncated", "hang", "fail" };
+static const char *const poll_faults[] = { "422",       "http500", "malformed",
+                                           "truncated", "hang",    "fail" };
 static const char *const auth_faults[] = { "401", "402" };
 #define N_OF(a) (sizeof(a) / sizeof *(a))
 
-static void job(FILE *f, const char *prefix, const char *kind, const char *fault, const char *marker,
-                const char *extra)
+static void job(FILE *f, const char *prefix, const char *kind, const char *fault,
+                const char *marker, const char *extra)
 {
-    fprintf(f, "{\"id\":\"%s%s-%s\",\"prompt\":\"A room [%s:%s]\",\"deadline_s\":12%s}\n", prefix, kind, fault,
-            marker, fault, extra);
+    fprintf(f, "{\"id\":\"%s%s-%s\",\"prompt\":\"A room [%s:%s]\",\"deadline_s\":12%s}\n", prefix,
+            kind, fault, marker, fault, extra);
 }
 
 /* Writes one job per line to f: successes, then (auth = 0) every create
@@ -228,7 +233,8 @@ static int write_jobs(FILE *f, const char *prefix, int auth)
     static const char *const rep = ",\"providers\":[\"replicate\"]";
     int n = 0;
     for (int i = 0; i < 4; i++, n++)
-        fprintf(f, "{\"id\":\"%sok-%d\",\"prompt\":\"A calm room %d\"%s}\n", prefix, i, i, i % 2 ? rep : "");
+        fprintf(f, "{\"id\":\"%sok-%d\",\"prompt\":\"A calm room %d\"%s}\n", prefix, i, i,
+                i % 2 ? rep : "");
     const char *const *cf = auth ? auth_faults : create_faults;
     size_t ncf = auth ? N_OF(auth_faults) : N_OF(create_faults);
     for (size_t i = 0; i < ncf; i++, n += 3) {
@@ -293,12 +299,16 @@ static void batch_run(const struct fakeprov *fp, int auth)
     assert_clean("stderr (debug logs)", &logs);
     /* curl's diagnostics go through the logger at debug level: the request
      * lines are there, and the credential header only as a redaction. */
-    static const char curl_req[] = "\"msg\":\"curl > POST ", curl_red[] = "curl > [credential header redacted]";
-    cr_assert_geq(find(logs.p, logs.n, curl_req, strlen(curl_req), 0), 0, "no curl request line in %s", log);
-    cr_assert_geq(find(logs.p, logs.n, curl_red, strlen(curl_red), 0), 0, "no redacted credential header in %s", log);
+    static const char curl_req[] = "\"msg\":\"curl > POST ",
+                      curl_red[] = "curl > [credential header redacted]";
+    cr_assert_geq(find(logs.p, logs.n, curl_req, strlen(curl_req), 0), 0,
+                  "no curl request line in %s", log);
+    cr_assert_geq(find(logs.p, logs.n, curl_red, strlen(curl_red), 0), 0,
+                  "no redacted credential header in %s", log);
     assert_clean("results file", &out);
-    cr_log_info("batch%s: %d valid + %d invalid lines, %d succeeded, %d log lines, %zu result bytes: no key",
-                auth ? " (auth faults)" : "", valid, invalid, succeeded, lines, out.n);
+    cr_log_info(
+            "batch%s: %d valid + %d invalid lines, %d succeeded, %d log lines, %zu result bytes: no key",
+            auth ? " (auth faults)" : "", valid, invalid, succeeded, lines, out.n);
     sb_free(&logs);
     sb_free(&out);
 }
@@ -331,7 +341,8 @@ static void on_record(void *ud, const rd_kafka_message_t *m)
     const char *name;
     const void *val;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
         sb_add(&c->bytes, name, strlen(name));
         sb_add(&c->bytes, val, val ? size : 0);
     }
@@ -354,9 +365,9 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     kt_create_topic(dlq, 1, 0);
     struct kt_topics t = { .group = group, .input = in, .output = outt, .dlq = dlq };
     /* librdkafka's own debug output goes through the same logger: turn some on. */
-    kt_write_config(&fp, conf, &t, "log_level = \"debug\"; request_timeout_ms = 1500; shutdown_grace_s = 5;",
-                    PROV_EXTRA,
-                    "debug = \"generic,broker,topic,msg\";");
+    kt_write_config(&fp, conf, &t,
+                    "log_level = \"debug\"; request_timeout_ms = 1500; shutdown_grace_s = 5;",
+                    PROV_EXTRA, "debug = \"generic,broker,topic,msg\";");
     use_secret_keys();
     pid_t w = kt_worker_start(conf, log);
     kt_wait_group(group, 1, 2, 60000);
@@ -370,8 +381,8 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     valid += write_jobs(f, "kfa-", 1);
     fclose(f);
     struct kt_producer *p = kt_producer_new();
-    const char *hdrs[] = { "x-test", "keep-me", "traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                           NULL };
+    const char *hdrs[] = { "x-test", "keep-me", "traceparent",
+                           "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", NULL };
     f = fopen(jobs, "r");
     char line[1024];
     int i = 0;
@@ -398,8 +409,8 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     };
     int n_bad = (int)(sizeof bad / sizeof *bad);
     for (int k = 0; k < n_bad; k++)
-        kt_produce(p, in, k % 2, bad[k].key, bad[k].key ? strlen(bad[k].key) : 0, bad[k].val, strlen(bad[k].val),
-                   k % 2 ? hdrs : NULL, NULL);
+        kt_produce(p, in, k % 2, bad[k].key, bad[k].key ? strlen(bad[k].key) : 0, bad[k].val,
+                   strlen(bad[k].val), k % 2 ? hdrs : NULL, NULL);
     kt_producer_flush(p, 30000);
     kt_producer_free(p);
 
@@ -407,7 +418,8 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     struct kt_reader *rr = kt_reader_new(outt), *dr = kt_reader_new(dlq);
     int64_t end = kt_now_ms() + 90000;
     while (kt_now_ms() < end && (res.records < valid + 2 || dl.records < n_bad)) {
-        size_t got = kt_reader_drain(rr, on_record, &res, 2000) + kt_reader_drain(dr, on_record, &dl, 2000);
+        size_t got = kt_reader_drain(rr, on_record, &res, 2000) +
+                     kt_reader_drain(dr, on_record, &dl, 2000);
         if (got == 0)
             kt_sleep_ms(300);
     }
@@ -417,9 +429,11 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     kt_reader_free(rr);
     kt_reader_free(dr);
     cr_assert_eq(rc, 0, "worker exited %d after SIGTERM; log %s", rc, log);
-    cr_assert_geq(res.records, valid + 2, "%ld results for %d valid jobs + 2 invalid ones keyed by their id", res.records,
+    cr_assert_geq(res.records, valid + 2,
+                  "%ld results for %d valid jobs + 2 invalid ones keyed by their id", res.records,
                   valid);
-    cr_assert_geq(dl.records, n_bad, "%ld DLQ records for %d malformed messages", dl.records, n_bad);
+    cr_assert_geq(dl.records, n_bad, "%ld DLQ records for %d malformed messages", dl.records,
+                  n_bad);
 
     struct sbuf logs = { 0 };
     sb_file(&logs, log);
@@ -427,7 +441,8 @@ Test(secrets, kafka_worker_results_dlq_logs, .timeout = 180)
     assert_clean("worker stderr (debug logs)", &logs);
     assert_clean("results topic (keys, values, headers)", &res.bytes);
     assert_clean("DLQ topic (keys, values, headers)", &dl.bytes);
-    cr_log_info("kafka: %ld results, %ld DLQ records, %d log lines: no key", res.records, dl.records, lines);
+    cr_log_info("kafka: %ld results, %ld DLQ records, %d log lines: no key", res.records,
+                dl.records, lines);
     sb_free(&logs);
     sb_free(&res.bytes);
     sb_free(&dl.bytes);
@@ -457,7 +472,8 @@ Test(secrets, config_errors_near_the_key, .timeout = 30)
         snprintf(err, sizeof err, "%s/bad%zu.err", dir, k);
         FILE *f = fopen(conf, "w");
         cr_assert_not_null(f);
-        fprintf(f, "providers = (\n  { name = \"kie\"; type = \"kie\"; priority = 1;\n%s);\n", broken[k]);
+        fprintf(f, "providers = (\n  { name = \"kie\"; type = \"kie\"; priority = 1;\n%s);\n",
+                broken[k]);
         fclose(f);
         const char *args[] = { "-c", conf, "--check-config", NULL };
         int rc = sy_wait(sy_spawn_cmd(args, out, err), 20);

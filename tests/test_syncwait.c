@@ -46,12 +46,14 @@ static void count_phases(const struct sy_run *r, int n, const char *prefix, int 
 
 /* n Replicate-only jobs "r-N" with generation gen_ms and wait_s; fp is
  * left running for the caller's checks. */
-static void run_replicate(struct fakeprov *fp, const char *gen_ms, const char *wait, int n, int *held, int *polled)
+static void run_replicate(struct fakeprov *fp, const char *gen_ms, const char *wait, int n,
+                          int *held, int *polled)
 {
     const char *args[] = { "--gen-ms", gen_ms, NULL };
     fp_start(fp, args);
     struct sy_run r;
-    sy_prepare(&r, fp, "", wait, n, "{\"id\":\"r-%d\",\"prompt\":\"a loft\",\"providers\":[\"replicate\"]}");
+    sy_prepare(&r, fp, "", wait, n,
+               "{\"id\":\"r-%d\",\"prompt\":\"a loft\",\"providers\":[\"replicate\"]}");
     cr_assert_eq(sy_run_batch(r.conf, r.jobs, r.out, 40), 0);
     count_phases(&r, n, "r-", held, polled);
 }
@@ -74,7 +76,8 @@ Test(syncwait, unfinished_hold_falls_back_to_polling, .timeout = 60)
     run_replicate(&fp, "3000", "wait_s = 1;", 6, &held, &polled);
     cr_assert_eq(polled, 6, "%d of 6 completed by a poll after the 1 s hold", polled);
     cr_assert_gt(fp_stat(&fp, "replicate.polls"), 0);
-    cr_assert_eq(fp_stat(&fp, "replicate.creates"), 6, "an unfinished hold must not create the task again");
+    cr_assert_eq(fp_stat(&fp, "replicate.creates"), 6,
+                 "an unfinished hold must not create the task again");
     cr_assert_eq(fp_stop(&fp), 0);
 }
 
@@ -86,11 +89,14 @@ Test(syncwait, holds_take_at_most_half_the_connections, .timeout = 90)
     const char *args[] = { "--gen-ms", "500", NULL };
     fp_start(&fp, args);
     struct sy_run r;
-    sy_prepare(&r, &fp, "max_host_connections = 8; request_timeout_ms = 20000;", "wait_s = 20;", 0, NULL);
+    sy_prepare(&r, &fp, "max_host_connections = 8; request_timeout_ms = 20000;", "wait_s = 20;", 0,
+               NULL);
     FILE *f = fopen(r.jobs, "w");
     cr_assert_not_null(f);
     for (int i = 0; i < 12; i++)
-        fprintf(f, "{\"id\":\"h-%d\",\"prompt\":\"a den [gen:4000]\",\"providers\":[\"replicate\"]}\n", i);
+        fprintf(f,
+                "{\"id\":\"h-%d\",\"prompt\":\"a den [gen:4000]\",\"providers\":[\"replicate\"]}\n",
+                i);
     for (int i = 0; i < 12; i++)
         fprintf(f, "{\"id\":\"k-%d\",\"prompt\":\"a nook\",\"providers\":[\"kie\"]}\n", i);
     fclose(f);

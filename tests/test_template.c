@@ -23,24 +23,24 @@ static void set_env(void)
 
 TestSuite(template, .init = set_env);
 
-#define PROVIDERS                                                                                                     \
-    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"              \
+#define PROVIDERS                                                                                      \
+    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";" \
     " api_key_env = \"SY_T_KIE_KEY\"; } );\n"
 
 /* The shipped restyle template, shortened, plus a few for the edge cases. */
-#define TEMPLATES                                                                                                     \
-    "templates = {\n"                                                                                                 \
-    "  restyle = { operation = \"edit\";\n"                                                                           \
-    "    prompt = \"Redesign the {room} in this photo in {style} style; keep the walls of the {room}.\";\n"              \
-    "    choices = { style = [\"scandinavian\", \"japandi\", \"mid-century modern\"]; };\n"                          \
-    "  };\n"                                                                                                          \
-    "  room = { operation = \"generate\"; prompt = \"A {style} {room}\"; defaults = { style = \"modern\"; }; };\n"  \
-    "  braces = { prompt = \"{{literal}} {x} }} {{{x}}}\"; };\n"                                                    \
-    "  counts = { prompt = \"{n} chairs at {ratio} scale\"; };\n"                                                    \
-    "  free = { prompt = \"  {x}  \"; };\n"                                                                          \
-    "  one = { prompt = \"{x}\"; };\n"                                                                                \
+#define TEMPLATES                                                                                                  \
+    "templates = {\n"                                                                                              \
+    "  restyle = { operation = \"edit\";\n"                                                                        \
+    "    prompt = \"Redesign the {room} in this photo in {style} style; keep the walls of the {room}.\";\n"        \
+    "    choices = { style = [\"scandinavian\", \"japandi\", \"mid-century modern\"]; };\n"                        \
+    "  };\n"                                                                                                       \
+    "  room = { operation = \"generate\"; prompt = \"A {style} {room}\"; defaults = { style = \"modern\"; }; };\n" \
+    "  braces = { prompt = \"{{literal}} {x} }} {{{x}}}\"; };\n"                                                   \
+    "  counts = { prompt = \"{n} chairs at {ratio} scale\"; };\n"                                                  \
+    "  free = { prompt = \"  {x}  \"; };\n"                                                                        \
+    "  one = { prompt = \"{x}\"; };\n"                                                                             \
     "  many = { prompt = \"{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}\"; };\n"                                                 \
-    "  fixed = { prompt = \"Empty the room\"; };\n"                                                                 \
+    "  fixed = { prompt = \"Empty the room\"; };\n"                                                                \
     "};\n"
 
 static struct conf *load(void)
@@ -52,8 +52,8 @@ static struct conf *load(void)
 }
 
 /* Render template name with vars given as JSON text (NULL = no vars). */
-static int render(const struct conf *c, const char *name, const char *vars_json, char **out, char *err,
-                  size_t errlen)
+static int render(const struct conf *c, const char *name, const char *vars_json, char **out,
+                  char *err, size_t errlen)
 {
     const struct conf_template *t = conf_template_by_name(c, name);
     cr_assert_not_null(t, "no template %s", name);
@@ -65,7 +65,8 @@ static int render(const struct conf *c, const char *name, const char *vars_json,
     return rc;
 }
 
-static void expect_render(const struct conf *c, const char *name, const char *vars, const char *want)
+static void expect_render(const struct conf *c, const char *name, const char *vars,
+                          const char *want)
 {
     char err[512] = "", *out = NULL;
     cr_assert_eq(render(c, name, vars, &out, err, sizeof err), SY_OK, "%s: %s", name, err);
@@ -108,8 +109,10 @@ Test(template, loader_lists_each_placeholder_once_in_order)
 Test(template, renders_vars_everywhere_they_appear)
 {
     struct conf *c = load();
-    expect_render(c, "restyle", "{\"room\":\"kids room\",\"style\":\"mid-century modern\",\"unused\":true}",
-                  "Redesign the kids room in this photo in mid-century modern style; keep the walls of the kids room.");
+    expect_render(
+            c, "restyle",
+            "{\"room\":\"kids room\",\"style\":\"mid-century modern\",\"unused\":true}",
+            "Redesign the kids room in this photo in mid-century modern style; keep the walls of the kids room.");
     expect_render(c, "fixed", "{\"room\":\"bedroom\"}", "Empty the room");
     expect_render(c, "fixed", NULL, "Empty the room");
     conf_free(c);
@@ -131,7 +134,8 @@ Test(template, numbers_print_as_given)
     struct conf *c = load();
     expect_render(c, "counts", "{\"n\":4,\"ratio\":0.75}", "4 chairs at 0.75 scale");
     expect_render(c, "counts", "{\"n\":-12,\"ratio\":2}", "-12 chairs at 2 scale");
-    expect_error(c, "counts", "{\"n\":true,\"ratio\":1}", "vars.n: must be a string or a number (template \"counts\")");
+    expect_error(c, "counts", "{\"n\":true,\"ratio\":1}",
+                 "vars.n: must be a string or a number (template \"counts\")");
     expect_error(c, "counts", "{\"n\":[1],\"ratio\":1}", "vars.n: must be a string or a number");
     conf_free(c);
     assert_no_leaks();
@@ -140,7 +144,8 @@ Test(template, numbers_print_as_given)
 Test(template, missing_variable_is_named)
 {
     struct conf *c = load();
-    expect_error(c, "restyle", "{\"room\":\"bedroom\"}", "vars.style: missing (template \"restyle\" needs it)");
+    expect_error(c, "restyle", "{\"room\":\"bedroom\"}",
+                 "vars.style: missing (template \"restyle\" needs it)");
     expect_error(c, "restyle", NULL, "vars.room: missing (template \"restyle\" needs it)");
     conf_free(c);
     assert_no_leaks();
@@ -149,12 +154,15 @@ Test(template, missing_variable_is_named)
 Test(template, value_outside_choices_is_refused)
 {
     struct conf *c = load();
-    expect_error(c, "restyle", "{\"room\":\"bedroom\",\"style\":\"gothic\"}",
-                 "vars.style: \"gothic\" is not one of \"scandinavian\", \"japandi\", \"mid-century modern\" "
-                 "(template \"restyle\")");
+    expect_error(
+            c, "restyle", "{\"room\":\"bedroom\",\"style\":\"gothic\"}",
+            "vars.style: \"gothic\" is not one of \"scandinavian\", \"japandi\", \"mid-century modern\" "
+            "(template \"restyle\")");
     /* Exact match: case and surrounding spaces count. */
-    expect_error(c, "restyle", "{\"room\":\"bedroom\",\"style\":\"Japandi\"}", "vars.style: \"Japandi\" is not one of");
-    expect_error(c, "restyle", "{\"room\":\"bedroom\",\"style\":3}", "vars.style: \"3\" is not one of");
+    expect_error(c, "restyle", "{\"room\":\"bedroom\",\"style\":\"Japandi\"}",
+                 "vars.style: \"Japandi\" is not one of");
+    expect_error(c, "restyle", "{\"room\":\"bedroom\",\"style\":3}",
+                 "vars.style: \"3\" is not one of");
     conf_free(c);
     assert_no_leaks();
 }
@@ -164,7 +172,8 @@ Test(template, defaults_fill_what_the_job_leaves_out)
     struct conf *c = load();
     expect_render(c, "room", "{\"room\":\"hallway\"}", "A modern hallway");
     expect_render(c, "room", "{\"room\":\"hallway\",\"style\":\"art deco\"}", "A art deco hallway");
-    expect_error(c, "room", "{\"style\":\"loft\"}", "vars.room: missing (template \"room\" needs it)");
+    expect_error(c, "room", "{\"style\":\"loft\"}",
+                 "vars.room: missing (template \"room\" needs it)");
     conf_free(c);
     assert_no_leaks();
 }
@@ -246,7 +255,8 @@ Test(template, scan_reports_bad_syntax_with_position)
             cr_assert_eq(rc, SY_OK, "%s: %s", cases[i].prompt, err);
         } else {
             cr_assert_eq(rc, SY_ERR, "%s accepted", cases[i].prompt);
-            cr_assert(strstr(err, cases[i].msg) != NULL, "want \"%s\" in \"%s\"", cases[i].msg, err);
+            cr_assert(strstr(err, cases[i].msg) != NULL, "want \"%s\" in \"%s\"", cases[i].msg,
+                      err);
         }
     }
     int counts[2] = { 0, 0 };
@@ -269,12 +279,15 @@ Test(template, apply_takes_the_templates_operation)
 {
     struct conf *c = load();
     char err[512] = "";
-    struct codec_job *j = job("{\"id\":\"a\",\"template\":\"restyle\",\"image_urls\":[\"https://x.io/room.jpg\"],"
-                              "\"vars\":{\"room\":\"bedroom\",\"style\":\"japandi\"}}");
+    struct codec_job *j =
+            job("{\"id\":\"a\",\"template\":\"restyle\",\"image_urls\":[\"https://x.io/room.jpg\"],"
+                "\"vars\":{\"room\":\"bedroom\",\"style\":\"japandi\"}}");
     cr_assert_eq(j->op, CODEC_OP_GENERATE);
     cr_assert_eq(tmpl_apply(c, j, err, sizeof err), SY_OK, "%s", err);
     cr_assert_eq(j->op, CODEC_OP_EDIT);
-    cr_assert_str_eq(j->prompt, "Redesign the bedroom in this photo in japandi style; keep the walls of the bedroom.");
+    cr_assert_str_eq(
+            j->prompt,
+            "Redesign the bedroom in this photo in japandi style; keep the walls of the bedroom.");
     codec_job_free(j);
 
     /* The job's own operation wins. */
@@ -338,8 +351,9 @@ Test(template, reload_keeps_each_job_on_its_config)
     struct dispatch *d = dispatch_new(load(), 0);
     cr_assert_not_null(d);
     struct conf_ref *before = dispatch_conf_get(d);
-    struct conf *next = conf_load_string(PROVIDERS "templates = { room = { prompt = \"Draw a {room}\"; }; };",
-                                         "t2.conf", err, sizeof err);
+    struct conf *next =
+            conf_load_string(PROVIDERS "templates = { room = { prompt = \"Draw a {room}\"; }; };",
+                             "t2.conf", err, sizeof err);
     cr_assert_not_null(next, "%s", err);
     cr_assert_eq(dispatch_reload(d, next, 0), SY_OK);
     struct conf_ref *after = dispatch_conf_get(d);
@@ -354,7 +368,9 @@ Test(template, reload_keeps_each_job_on_its_config)
     codec_job_free(j);
     /* The reloaded file dropped "restyle". */
     cr_assert_null(conf_template_by_name(after->c, "restyle"));
-    cr_assert_eq(tmpl_render(conf_template_by_name(before->c, "fixed"), NULL, &out, err, sizeof err), SY_OK);
+    cr_assert_eq(
+            tmpl_render(conf_template_by_name(before->c, "fixed"), NULL, &out, err, sizeof err),
+            SY_OK);
     free(out);
 
     conf_ref_put(before);

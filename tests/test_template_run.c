@@ -40,7 +40,8 @@ static char *expected_prompt(const char *conf_path, const char *name, const char
     struct conf *c = conf_load(conf_path, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     json_object *vars = json_tokener_parse(vars_json);
-    cr_assert_eq(tmpl_render(conf_template_by_name(c, name), vars, &out, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_eq(tmpl_render(conf_template_by_name(c, name), vars, &out, err, sizeof err), SY_OK,
+                 "%s", err);
     json_object_put(vars);
     conf_free(c);
     return out;
@@ -81,7 +82,8 @@ static void expect_invalid(json_object *res, const char *id, const char *msg)
     cr_assert_not_null(r, "no result for %s", id);
     cr_assert_str_eq(sy_str(r, "status"), "failed", "%s", id);
     cr_assert_str_eq(sy_error_class(r), "invalid_input", "%s", id);
-    cr_assert(strstr(error_message(r), msg) != NULL, "%s: want \"%s\" in \"%s\"", id, msg, error_message(r));
+    cr_assert(strstr(error_message(r), msg) != NULL, "%s: want \"%s\" in \"%s\"", id, msg,
+              error_message(r));
     json_object *att = NULL;
     cr_assert(!json_object_object_get_ex(r, "attempts", &att) || json_object_array_length(att) == 0,
               "%s reached a provider", id);
@@ -105,20 +107,25 @@ Test(template_run, shipped_templates_render_into_the_provider_request, .timeout 
     static const char generate_vars[] = "{\"room\":\"home office\"}";
     f = fopen(run.jobs, "w");
     cr_assert_not_null(f);
-    fprintf(f, "{\"id\":\"restyle\",\"template\":\"restyle\",\"providers\":[\"kie\"],\"image_urls\":[\"" PHOTO
-               "\"],\"vars\":%s}\n",
+    fprintf(f,
+            "{\"id\":\"restyle\",\"template\":\"restyle\",\"providers\":[\"kie\"],\"image_urls\":[\"" PHOTO
+            "\"],\"vars\":%s}\n",
             restyle_vars);
-    fprintf(f, "{\"id\":\"generate\",\"template\":\"generate_room\",\"providers\":[\"kie\"],\"vars\":%s}\n",
+    fprintf(f,
+            "{\"id\":\"generate\",\"template\":\"generate_room\",\"providers\":[\"kie\"],\"vars\":%s}\n",
             generate_vars);
-    fprintf(f, "{\"id\":\"unknown\",\"template\":\"restyle_v2\",\"image_urls\":[\"" PHOTO "\"],\"vars\":%s}\n",
+    fprintf(f,
+            "{\"id\":\"unknown\",\"template\":\"restyle_v2\",\"image_urls\":[\"" PHOTO
+            "\"],\"vars\":%s}\n",
             restyle_vars);
     fprintf(f, "{\"id\":\"missing\",\"template\":\"restyle\",\"image_urls\":[\"" PHOTO
                "\"],\"vars\":{\"room\":\"bedroom\"}}\n");
     fprintf(f, "{\"id\":\"outside\",\"template\":\"restyle\",\"image_urls\":[\"" PHOTO
                "\"],\"vars\":{\"room\":\"bedroom\",\"style\":\"gothic\"}}\n");
     fprintf(f, "{\"id\":\"no-photo\",\"template\":\"clear_room\"}\n");
-    fprintf(f, "{\"id\":\"both\",\"template\":\"clear_room\",\"prompt\":\"empty it\",\"image_urls\":[\"" PHOTO
-               "\"]}\n");
+    fprintf(f,
+            "{\"id\":\"both\",\"template\":\"clear_room\",\"prompt\":\"empty it\",\"image_urls\":[\"" PHOTO
+            "\"]}\n");
     fclose(f);
 
     cr_assert_eq(sy_run_batch(run.conf, run.jobs, run.out, 40), 0);
@@ -133,10 +140,13 @@ Test(template_run, shipped_templates_render_into_the_provider_request, .timeout 
     char *want = expected_prompt(run.conf, "restyle", restyle_vars);
     cr_assert_str_eq(sy_str(body, "model"), "google/nano-banana-edit");
     cr_assert_str_eq(input_str(body, "prompt"), want);
-    cr_assert(strstr(want, "Redesign the bedroom in this photo in japandi interior design style") != NULL, "%s", want);
+    cr_assert(strstr(want, "Redesign the bedroom in this photo in japandi interior design style") !=
+                      NULL,
+              "%s", want);
     cr_assert(strchr(want, '{') == NULL && strchr(want, '}') == NULL, "placeholder left: %s", want);
     json_object *input = NULL, *urls = NULL;
-    cr_assert(json_object_object_get_ex(body, "input", &input) && json_object_object_get_ex(input, "image_urls", &urls));
+    cr_assert(json_object_object_get_ex(body, "input", &input) &&
+              json_object_object_get_ex(input, "image_urls", &urls));
     cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(urls, 0)), PHOTO);
     free(want);
     json_object_put(body);
@@ -147,14 +157,16 @@ Test(template_run, shipped_templates_render_into_the_provider_request, .timeout 
     cr_assert_str_eq(sy_str(r, "status"), "succeeded", "%s", json_object_to_json_string(r));
     body = kie_create_body(&fp, r);
     cr_assert_str_eq(sy_str(body, "model"), "google/nano-banana");
-    cr_assert(strstr(input_str(body, "prompt"), "of a home office designed in contemporary style") != NULL, "%s",
-              input_str(body, "prompt"));
+    cr_assert(strstr(input_str(body, "prompt"),
+                     "of a home office designed in contemporary style") != NULL,
+              "%s", input_str(body, "prompt"));
     json_object_put(body);
 
     expect_invalid(res, "unknown", "template: unknown template \"restyle_v2\"");
     expect_invalid(res, "missing", "vars.style: missing (template \"restyle\" needs it)");
     expect_invalid(res, "outside", "vars.style: \"gothic\" is not one of \"scandinavian\"");
-    expect_invalid(res, "no-photo", "image_urls: required for operation edit (template \"clear_room\"");
+    expect_invalid(res, "no-photo",
+                   "image_urls: required for operation edit (template \"clear_room\"");
     expect_invalid(res, "both", "prompt: not allowed together with template");
     /* Only the two good jobs cost a task. */
     cr_assert_eq(fp_stat(&fp, "kie.tasks_created"), 2);

@@ -23,7 +23,7 @@
 #define KIE_SIG "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk="
 
 #define REP_SECRET "whsec_cmVwbGljYXRlLXRlc3Qta2V5LTAxMjM0NTY3ODlhYmM="
-#define REP_BODY \
+#define REP_BODY                                                                                   \
     "{\"id\":\"gm3qorzdhgbfurvjtvhg6dckhu\",\"status\":\"succeeded\",\"output\":\"https://replicate.delivery/x.png\",\"error\":null}"
 #define REP_SIG "5uUPP596bi0I9VN3VvqMyXTHvHKW2nJXWOvjJ65Ji74="
 /* The same body signed at TS + 1 (a valid signature for another timestamp). */
@@ -39,13 +39,18 @@ Test(webhook, kie_valid)
 
 Test(webhook, kie_forged)
 {
-    cr_assert_eq(webhook_kie_verify("another-key", KIE_TASK, TS, KIE_SIG, NOW, 300), WEBHOOK_BAD_SIG);
-    cr_assert_eq(webhook_kie_verify(KIE_KEY, "task_google_1765178608585", TS, KIE_SIG, NOW, 300), WEBHOOK_BAD_SIG);
+    cr_assert_eq(webhook_kie_verify("another-key", KIE_TASK, TS, KIE_SIG, NOW, 300),
+                 WEBHOOK_BAD_SIG);
+    cr_assert_eq(webhook_kie_verify(KIE_KEY, "task_google_1765178608585", TS, KIE_SIG, NOW, 300),
+                 WEBHOOK_BAD_SIG);
     /* The signature covers the timestamp. */
-    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, "1786428636", KIE_SIG, NOW, 300), WEBHOOK_BAD_SIG);
-    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS, "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk", NOW, 300),
+    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, "1786428636", KIE_SIG, NOW, 300),
+                 WEBHOOK_BAD_SIG);
+    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS,
+                                    "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk", NOW, 300),
                  WEBHOOK_BAD_SIG, "truncated");
-    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS, "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk=x", NOW, 300),
+    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS,
+                                    "/JPVPIpyi4wOiDqWeYsu3GgLJWO2YkqNCXxG1ZSgSFk=x", NOW, 300),
                  WEBHOOK_BAD_SIG, "trailing byte");
     cr_assert_eq(webhook_kie_verify(KIE_KEY, NULL, TS, KIE_SIG, NOW, 300), WEBHOOK_BAD_SIG);
 }
@@ -54,7 +59,8 @@ Test(webhook, kie_stale_and_missing)
 {
     cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS, KIE_SIG, NOW + 301, 300), WEBHOOK_STALE);
     cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS, KIE_SIG, NOW - 301, 300), WEBHOOK_STALE);
-    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, "1786428635ms", KIE_SIG, NOW, 300), WEBHOOK_STALE);
+    cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, "1786428635ms", KIE_SIG, NOW, 300),
+                 WEBHOOK_STALE);
     cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, "-5", KIE_SIG, NOW, 300), WEBHOOK_STALE);
     cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, NULL, KIE_SIG, NOW, 300), WEBHOOK_MISSING);
     cr_assert_eq(webhook_kie_verify(KIE_KEY, KIE_TASK, TS, NULL, NOW, 300), WEBHOOK_MISSING);
@@ -70,8 +76,8 @@ static struct webhook_key rep_key(void)
     return k;
 }
 
-static enum webhook_verdict rep_verify(const struct webhook_key *k, const char *id, const char *ts, const char *sig,
-                                       const char *body, int64_t now)
+static enum webhook_verdict rep_verify(const struct webhook_key *k, const char *id, const char *ts,
+                                       const char *sig, const char *body, int64_t now)
 {
     return webhook_replicate_verify(k, id, ts, sig, body, body ? strlen(body) : 0, now, 300);
 }
@@ -88,23 +94,29 @@ Test(webhook, replicate_multi_signature)
 {
     struct webhook_key k = rep_key();
     /* Key rotation: several entries, any match passes; other versions are skipped. */
-    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1 " v1," REP_SIG, REP_BODY, NOW), WEBHOOK_OK);
+    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1 " v1," REP_SIG, REP_BODY, NOW),
+                 WEBHOOK_OK);
     cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v2,xyz  v1," REP_SIG, REP_BODY, NOW), WEBHOOK_OK);
-    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1 " v1,AAAA", REP_BODY, NOW), WEBHOOK_BAD_SIG);
+    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1 " v1,AAAA", REP_BODY, NOW),
+                 WEBHOOK_BAD_SIG);
     webhook_key_cleanup(&k);
 }
 
 Test(webhook, replicate_forged)
 {
     struct webhook_key k = rep_key();
-    cr_assert_eq(rep_verify(&k, "msg_2abd", TS, "v1," REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG, "other id");
-    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1, REP_BODY, NOW), WEBHOOK_BAD_SIG, "other ts");
+    cr_assert_eq(rep_verify(&k, "msg_2abd", TS, "v1," REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG,
+                 "other id");
+    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG_TS1, REP_BODY, NOW), WEBHOOK_BAD_SIG,
+                 "other ts");
     const char *tampered =
-        "{\"id\":\"gm3qorzdhgbfurvjtvhg6dckhu\",\"status\":\"succeeded\",\"output\":\"https://evil.example/x.png\",\"error\":null}";
-    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG, tampered, NOW), WEBHOOK_BAD_SIG, "body changed");
+            "{\"id\":\"gm3qorzdhgbfurvjtvhg6dckhu\",\"status\":\"succeeded\",\"output\":\"https://evil.example/x.png\",\"error\":null}";
+    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1," REP_SIG, tampered, NOW), WEBHOOK_BAD_SIG,
+                 "body changed");
     struct webhook_key other;
     cr_assert_eq(webhook_key_init(&other, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), SY_OK);
-    cr_assert_eq(rep_verify(&other, "msg_2abc", TS, "v1," REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG, "other key");
+    cr_assert_eq(rep_verify(&other, "msg_2abc", TS, "v1," REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG,
+                 "other key");
     webhook_key_cleanup(&other);
     webhook_key_cleanup(&k);
 }
@@ -112,7 +124,8 @@ Test(webhook, replicate_forged)
 Test(webhook, replicate_malformed_headers)
 {
     struct webhook_key k = rep_key();
-    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG, "no v1, prefix");
+    cr_assert_eq(rep_verify(&k, "msg_2abc", TS, REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG,
+                 "no v1, prefix");
     cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1,", REP_BODY, NOW), WEBHOOK_BAD_SIG);
     cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "   ", REP_BODY, NOW), WEBHOOK_BAD_SIG);
     cr_assert_eq(rep_verify(&k, "msg_2abc", TS, "v1;" REP_SIG, REP_BODY, NOW), WEBHOOK_BAD_SIG);
@@ -137,8 +150,8 @@ Test(webhook, standard_webhooks_vector)
     cr_assert_eq(webhook_key_init(&k, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), SY_OK);
     const char *body = "{\"test\": 2432232314}";
     cr_assert_eq(webhook_replicate_verify(&k, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
-                                          "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", body, strlen(body),
-                                          1614265330, 300),
+                                          "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", body,
+                                          strlen(body), 1614265330, 300),
                  WEBHOOK_OK);
     webhook_key_cleanup(&k);
 }
@@ -172,23 +185,25 @@ Test(webhook, duplicate_delivery_same_identity)
 Test(webhook, sign_matches_vector)
 {
     char out[64];
-    cr_assert_eq(webhook_sign(KIE_KEY, strlen(KIE_KEY), KIE_TASK "." TS, strlen(KIE_TASK "." TS), out, sizeof out),
+    cr_assert_eq(webhook_sign(KIE_KEY, strlen(KIE_KEY), KIE_TASK "." TS, strlen(KIE_TASK "." TS),
+                              out, sizeof out),
                  SY_OK);
     cr_assert_str_eq(out, KIE_SIG);
-    cr_assert_eq(webhook_sign(KIE_KEY, strlen(KIE_KEY), "x", 1, out, 20), SY_ERR, "buffer too small");
+    cr_assert_eq(webhook_sign(KIE_KEY, strlen(KIE_KEY), "x", 1, out, 20), SY_ERR,
+                 "buffer too small");
 }
 
 /* ---- bodies ---- */
 
 static const char kie_ok[] =
-    "{\"code\":200,\"msg\":\"Playground task completed successfully.\",\"data\":{\"taskId\":\"t1\","
-    "\"model\":\"google/nano-banana\",\"state\":\"success\",\"param\":\"{}\","
-    "\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://tempfile.aiquickdraw.com/a.png\\\"]}\","
-    "\"costTime\":11,\"completeTime\":1786428635000,\"createTime\":1786428622000,\"creditsConsumed\":3}}";
+        "{\"code\":200,\"msg\":\"Playground task completed successfully.\",\"data\":{\"taskId\":\"t1\","
+        "\"model\":\"google/nano-banana\",\"state\":\"success\",\"param\":\"{}\","
+        "\"resultJson\":\"{\\\"resultUrls\\\":[\\\"https://tempfile.aiquickdraw.com/a.png\\\"]}\","
+        "\"costTime\":11,\"completeTime\":1786428635000,\"createTime\":1786428622000,\"creditsConsumed\":3}}";
 static const char kie_fail[] =
-    "{\"code\":501,\"msg\":\"Playground task failed.\",\"data\":{\"taskId\":\"t2\",\"model\":\"google/nano-banana\","
-    "\"state\":\"fail\",\"failCode\":\"500\",\"failMsg\":\"Internal server error\",\"resultJson\":null,"
-    "\"completeTime\":1786428635000}}";
+        "{\"code\":501,\"msg\":\"Playground task failed.\",\"data\":{\"taskId\":\"t2\",\"model\":\"google/nano-banana\","
+        "\"state\":\"fail\",\"failCode\":\"500\",\"failMsg\":\"Internal server error\",\"resultJson\":null,"
+        "\"completeTime\":1786428635000}}";
 
 Test(webhook, parse_kie_success)
 {
@@ -212,7 +227,8 @@ Test(webhook, parse_kie_failure_is_a_task_failure)
     prov_result_init(&r);
     webhook_parse(CONF_PROV_KIE, kie_fail, strlen(kie_fail), &r);
     cr_assert_eq(r.outcome, PROV_FAILED);
-    cr_assert_eq(r.cls, PROV_C_TASK_FAILED, "code 501 + state fail is the task failing, not an error reply");
+    cr_assert_eq(r.cls, PROV_C_TASK_FAILED,
+                 "code 501 + state fail is the task failing, not an error reply");
     cr_assert_str_eq(r.code, "500");
     cr_assert_str_eq(r.message, "Internal server error");
     prov_result_cleanup(&r);
@@ -226,12 +242,14 @@ Test(webhook, parse_replicate)
     cr_assert_eq(r.outcome, PROV_SUCCEEDED);
     cr_assert_str_eq(r.urls[0], "https://replicate.delivery/x.png");
     prov_result_cleanup(&r);
-    const char *failed = "{\"id\":\"p2\",\"status\":\"failed\",\"output\":null,\"error\":\"E1001: out of memory\"}";
+    const char *failed =
+            "{\"id\":\"p2\",\"status\":\"failed\",\"output\":null,\"error\":\"E1001: out of memory\"}";
     webhook_parse(CONF_PROV_REPLICATE, failed, strlen(failed), &r);
     cr_assert_eq(r.outcome, PROV_FAILED);
     cr_assert_eq(r.cls, PROV_C_TASK_FAILED);
     prov_result_cleanup(&r);
-    const char *running = "{\"id\":\"p3\",\"status\":\"processing\",\"output\":null,\"error\":null}";
+    const char *running =
+            "{\"id\":\"p3\",\"status\":\"processing\",\"output\":null,\"error\":null}";
     webhook_parse(CONF_PROV_REPLICATE, running, strlen(running), &r);
     cr_assert_eq(r.outcome, PROV_PENDING);
     prov_result_cleanup(&r);
@@ -241,13 +259,17 @@ Test(webhook, parse_garbage)
 {
     struct prov_result r;
     struct webhook_event ev;
-    const char *bodies[] = { "", "{", "[]", "{\"code\":200}", "{\"data\":[1]}", "{\"data\":{\"state\":\"success\"}}" };
+    const char *bodies[] = {
+        "", "{", "[]", "{\"code\":200}", "{\"data\":[1]}", "{\"data\":{\"state\":\"success\"}}"
+    };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         prov_result_init(&r);
         webhook_parse(CONF_PROV_KIE, bodies[i], strlen(bodies[i]), &r);
         cr_assert_eq(r.outcome, PROV_FAILED, "body %zu", i);
         prov_result_cleanup(&r);
-        cr_assert_eq(webhook_peek(CONF_PROV_KIE, bodies[i], strlen(bodies[i]), &ev), SY_ERR, "body %zu", i);
-        cr_assert_eq(webhook_peek(CONF_PROV_REPLICATE, bodies[i], strlen(bodies[i]), &ev), SY_ERR, "body %zu", i);
+        cr_assert_eq(webhook_peek(CONF_PROV_KIE, bodies[i], strlen(bodies[i]), &ev), SY_ERR,
+                     "body %zu", i);
+        cr_assert_eq(webhook_peek(CONF_PROV_REPLICATE, bodies[i], strlen(bodies[i]), &ev), SY_ERR,
+                     "body %zu", i);
     }
 }

@@ -10,7 +10,8 @@
  * itself when anything allocated so far is unreachable. A no-op without ASan. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
-#define assert_no_leaks() cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
+#define assert_no_leaks()                                                                          \
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "leaked (LeakSanitizer report above)")
 #else
 #define assert_no_leaks() ((void)0)
 #endif

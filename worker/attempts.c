@@ -18,7 +18,8 @@ static void copy(char *dst, size_t cap, const char *src)
 }
 
 void attempts_add(struct attempts *a, const char *provider, const char *task_id, const char *phase,
-                  const char *outcome, long http_status, const char *code, const char *message, int64_t elapsed_ms)
+                  const char *outcome, long http_status, const char *code, const char *message,
+                  int64_t elapsed_ms)
 {
     if (a->n == ATTEMPTS_MAX) {
         a->n--; /* keep the most recent decision in the last slot */
@@ -49,8 +50,8 @@ const struct codec_attempt *attempts_last(const struct attempts *a)
 void attempts_exhausted_message(const struct attempts *a, char *buf, size_t len)
 {
     const struct codec_attempt *last = attempts_last(a);
-    snprintf(buf, len, "every provider failed; last: %s%s%s", last ? last->provider : "none", last ? ": " : "",
-             last ? last->message : "");
+    snprintf(buf, len, "every provider failed; last: %s%s%s", last ? last->provider : "none",
+             last ? ": " : "", last ? last->message : "");
 }
 
 void attempts_cleanup(struct attempts *a)
@@ -60,7 +61,8 @@ void attempts_cleanup(struct attempts *a)
     a->n = a->cap = 0;
 }
 
-char *attempts_rejected_json(const char *worker_id, const char *id, long line, const char *reason, size_t max)
+char *attempts_rejected_json(const char *worker_id, const char *id, long line, const char *reason,
+                             size_t max)
 {
     struct codec_result r = {
         .id = id,

@@ -21,7 +21,8 @@ struct attempts {
  * = ""). Past ATTEMPTS_MAX the newest replaces the last slot. Out of memory:
  * the attempt goes unrecorded (the job goes on). */
 void attempts_add(struct attempts *a, const char *provider, const char *task_id, const char *phase,
-                  const char *outcome, long http_status, const char *code, const char *message, int64_t elapsed_ms);
+                  const char *outcome, long http_status, const char *code, const char *message,
+                  int64_t elapsed_ms);
 
 /* The newest attempt (borrowed until the next add), or NULL. */
 const struct codec_attempt *attempts_last(const struct attempts *a);
@@ -36,6 +37,7 @@ void attempts_cleanup(struct attempts *a);
  * memory): error.class "invalid_input" with reason. id may be NULL; at most
  * max bytes (0 = no bound; see codec_result_json_max). Caller frees; NULL
  * when out of memory. */
-char *attempts_rejected_json(const char *worker_id, const char *id, long line, const char *reason, size_t max);
+char *attempts_rejected_json(const char *worker_id, const char *id, long line, const char *reason,
+                             size_t max);
 
 #endif

@@ -21,7 +21,7 @@
 #include "worker/metrics.h"
 
 struct batch {
-    struct engine e;   /* e.conf: the boot config, worker.* settings (not reloadable) */
+    struct engine e; /* e.conf: the boot config, worker.* settings (not reloadable) */
     uv_loop_t uv;
     uv_timer_t closer; /* closes everything from a clean stack, never inside a loop callback */
     struct filequeue *in;
@@ -119,7 +119,8 @@ static void on_stop(void *ud, int signum)
 {
     struct batch *b = ud;
     if (b->stopping) {
-        LOG_WARN(NULL, "second signal %d: stopping now, %zu jobs without a result", signum, b->e.in_flight);
+        LOG_WARN(NULL, "second signal %d: stopping now, %zu jobs without a result", signum,
+                 b->e.in_flight);
         fflush(b->out);
         uv_stop(&b->uv);
         return;
@@ -176,8 +177,8 @@ int batch_run(struct conf *c, const struct batch_opts *o, struct batch_summary *
     b->sum.seconds = (double)(sy_now_ms() - t0) / 1000.0;
     if (summary)
         *summary = b->sum;
-    LOG_INFO(NULL, "batch done: %ld jobs, %ld succeeded, %ld failed (%ld invalid) in %.2f s", b->sum.jobs,
-             b->sum.succeeded, b->sum.failed, b->sum.invalid, b->sum.seconds);
+    LOG_INFO(NULL, "batch done: %ld jobs, %ld succeeded, %ld failed (%ld invalid) in %.2f s",
+             b->sum.jobs, b->sum.succeeded, b->sum.failed, b->sum.invalid, b->sum.seconds);
     close_files(b);
     int rc = SY_OK;
     if (b->write_failed) {

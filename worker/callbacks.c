@@ -111,7 +111,8 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned code, const cha
 
 /* /cb/<provider>/<partition|b>/<job id>: the provider's index, or -1. The job
  * id is the rest of the path (libmicrohttpd has already unescaped it). */
-static int parse_path(const struct callbacks *cb, const char *url, int32_t *partition, const char **job_id)
+static int parse_path(const struct callbacks *cb, const char *url, int32_t *partition,
+                      const char **job_id)
 {
     if (strncmp(url, "/cb/", 4) != 0)
         return -1;
@@ -193,7 +194,8 @@ static const char *or_empty(const char *s)
 }
 
 /* The verdict's answer, or 0 when it passes. */
-static unsigned refusal(struct callbacks *cb, const char *pname, enum webhook_verdict v, const char **text)
+static unsigned refusal(struct callbacks *cb, const char *pname, enum webhook_verdict v,
+                        const char **text)
 {
     switch (v) {
     case WEBHOOK_OK:
@@ -269,7 +271,8 @@ unreadable:
 }
 
 /* The whole body is in: verify, dedupe, queue, answer. */
-static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, const char *url, struct cb_req *rq)
+static enum MHD_Result handle(struct callbacks *cb, struct MHD_Connection *c, const char *url,
+                              struct cb_req *rq)
 {
     int32_t partition;
     const char *job_id, *text = "";
@@ -335,8 +338,8 @@ static long long content_length(struct MHD_Connection *c)
 
 /* The first call: only the headers are read. Refuse what can be refused
  * now (404 / 405 / 413 / 503), before any body byte; else reserve room. */
-static enum MHD_Result first_call(struct callbacks *cb, struct MHD_Connection *c, const char *url, const char *method,
-                                  struct cb_req *rq)
+static enum MHD_Result first_call(struct callbacks *cb, struct MHD_Connection *c, const char *url,
+                                  const char *method, struct cb_req *rq)
 {
     int32_t partition;
     const char *job_id;
@@ -363,8 +366,9 @@ static enum MHD_Result first_call(struct callbacks *cb, struct MHD_Connection *c
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **state)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **state)
 {
     (void)version;
     struct callbacks *cb = cls;
@@ -391,14 +395,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->reserved += more;
         }
         size_t first = rq->reserved > 4096 ? rq->reserved + 1 : 4096;
-        return sy_append(&rq->body, &rq->len, &rq->cap, upload, n, first) == SY_OK ? MHD_YES : MHD_NO;
+        return sy_append(&rq->body, &rq->len, &rq->cap, upload, n, first) == SY_OK ? MHD_YES
+                                                                                   : MHD_NO;
     }
     if (rq->refused)
         return MHD_YES;
     return handle(cb, c, url, rq);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode toe)
 {
     (void)c;
     (void)toe;
@@ -482,8 +488,8 @@ static void on_closed(uv_handle_t *h)
     free_cb(cb);
 }
 
-struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct metrics *m, callbacks_event_fn fn,
-                                  void *ud, char *err, size_t errlen)
+struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct metrics *m,
+                                  callbacks_event_fn fn, void *ud, char *err, size_t errlen)
 {
     struct callbacks *cb = calloc(1, sizeof *cb);
     if (!cb) {
@@ -506,14 +512,15 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
         if (secret && d->key_init(&cb->keys[t], secret) != SY_OK) {
             if (d->bad_secret)
                 snprintf(err, errlen, "callbacks.%s: %s %s", d->secret_env_key,
-                         *(char *const *)((const char *)&c->callbacks + d->secret_env_off), d->bad_secret);
+                         *(char *const *)((const char *)&c->callbacks + d->secret_env_off),
+                         d->bad_secret);
             else
                 snprintf(err, errlen, "callbacks: out of memory");
             free_cb(cb);
             return NULL;
         }
-        int n = snprintf(sigs + used, sizeof sigs - used, "%s%s signatures %s", t ? ", " : "", prov_at(t)->label,
-                         cb->keys[t].data ? "required" : "not checked");
+        int n = snprintf(sigs + used, sizeof sigs - used, "%s%s signatures %s", t ? ", " : "",
+                         prov_at(t)->label, cb->keys[t].data ? "required" : "not checked");
         used = n > 0 && (size_t)n < sizeof sigs - used ? used + (size_t)n : used;
     }
     for (size_t i = 0; i < c->n_providers && i < CB_MAX_PROVIDERS; i++) {
@@ -541,8 +548,8 @@ struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct me
     }
     uv_async_init(uv, &cb->async, on_async);
     cb->async.data = cb;
-    LOG_INFO(NULL, "callbacks: listening on %s for %s/cb/...; %s", c->callbacks.listen, c->callbacks.public_url,
-             sigs);
+    LOG_INFO(NULL, "callbacks: listening on %s for %s/cb/...; %s", c->callbacks.listen,
+             c->callbacks.public_url, sigs);
     return cb;
 }
 
@@ -570,8 +577,9 @@ int callbacks_complete(struct engine *e, const struct cbtopic_event *ev)
     ev->desc->cb.parse(ev->body, ev->body_len, &res);
     int rc = job_callback(e, ev->provider, ev->task_id, ev->job_id, &res);
     if (rc != SY_OK)
-        LOG_DEBUG(&lc, "callback dropped: %s", res.outcome == PROV_PENDING ? "not a terminal event"
-                                                                          : "no such task in flight here");
+        LOG_DEBUG(&lc, "callback dropped: %s",
+                  res.outcome == PROV_PENDING ? "not a terminal event"
+                                              : "no such task in flight here");
     prov_result_cleanup(&res);
     return rc;
 }
@@ -592,10 +600,15 @@ int callbacks_handoff(const struct callbacks *cb, struct engine *e, const char *
     /* Only a signature over the body (Replicate's), checked again here,
      * makes the body count. */
     const struct prov_cb_desc *d = &ev.desc->cb;
-    struct prov_cb_req req = { .id = ev.wh_id, .ts = ev.wh_ts, .sig = ev.wh_sig, .task_id = ev.task_id,
-                               .body = ev.body, .body_len = ev.body_len };
-    ev.body_trusted = d->signs_body && cb->prov[i].key && ev.body_len > 0 &&
-                      d->verify(cb->prov[i].key, &req, sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
+    struct prov_cb_req req = { .id = ev.wh_id,
+                               .ts = ev.wh_ts,
+                               .sig = ev.wh_sig,
+                               .task_id = ev.task_id,
+                               .body = ev.body,
+                               .body_len = ev.body_len };
+    ev.body_trusted =
+            d->signs_body && cb->prov[i].key && ev.body_len > 0 &&
+            d->verify(cb->prov[i].key, &req, sy_wall_ms() / 1000, cb->tolerance_s) == WEBHOOK_OK;
     ev.is_signed = ev.body_trusted;
     int rc = callbacks_complete(e, &ev);
     cbtopic_event_cleanup(&ev);

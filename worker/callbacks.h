@@ -39,8 +39,8 @@ typedef void (*callbacks_event_fn)(void *ud, const struct cbtopic_event *ev);
  * providers and secrets of c (copied). m (may be NULL) gets the counters and
  * must outlive the listener. NULL with err on failure (bad key, bind). Loop
  * thread. */
-struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct metrics *m, callbacks_event_fn fn,
-                                  void *ud, char *err, size_t errlen);
+struct callbacks *callbacks_start(uv_loop_t *uv, const struct conf *c, struct metrics *m,
+                                  callbacks_event_fn fn, void *ud, char *err, size_t errlen);
 
 /* Stop the listener (joins its thread), drop queued events, close the async
  * handle; the struct is freed by the loop afterwards. NULL ok. Safe from a

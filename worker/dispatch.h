@@ -45,11 +45,13 @@ struct pstate {
     struct breaker *br;
     struct budget *bud;
     uint64_t requests, rate_limit_waits, skipped_open; /* counters for logs and metrics */
-    int held;                 /* creates held open by Prefer: wait right now */
-    struct pollsched_entry *first_polls; /* jobs whose first poll is planned, not sent yet (pollsched.h) */
+    int held; /* creates held open by Prefer: wait right now */
+    struct pollsched_entry
+            *first_polls;     /* jobs whose first poll is planned, not sent yet (pollsched.h) */
     enum prov_kind trip_kind; /* why the breaker last tripped (401 / 402), until a success */
-    struct metrics *metrics;  /* the engine's, for requests that outlive their job (cancel); may be NULL */
-    struct conf_poll poll;    /* the active config's poll settings (plans are configured from it) */
+    struct metrics
+            *metrics; /* the engine's, for requests that outlive their job (cancel); may be NULL */
+    struct conf_poll poll; /* the active config's poll settings (plans are configured from it) */
     struct pstate_plan plans[DISPATCH_MAX_PLANS];
     size_t n_plans;
 };

@@ -36,14 +36,17 @@ void engine_collect(const struct engine *e, struct metrics *m, int64_t now_ms)
         ratelimit_get_stats(ps->rl, &rs);
         struct metrics_provider_gauges g = {
             .name = ps->name,
-            .breaker = bs == BREAKER_OPEN ? 2 : bs == BREAKER_HALF_OPEN ? 1 : 0,
+            .breaker = bs == BREAKER_OPEN        ? 2
+                       : bs == BREAKER_HALF_OPEN ? 1
+                                                 : 0,
             .budget = budget_balance(ps->bud, now_ms),
             .rate_limit_waits = ps->rate_limit_waits,
             .rate_limited_429 = rs.rate_limited_429,
         };
         metrics_provider(m, &g);
         for (size_t k = 0; k < ps->n_plans; k++)
-            metrics_plan(m, ps->name, ps->plans[k].model, pollplan_quantile(ps->plans[k].pp, 0.5) / 1000.0,
+            metrics_plan(m, ps->name, ps->plans[k].model,
+                         pollplan_quantile(ps->plans[k].pp, 0.5) / 1000.0,
                          pollplan_quantile(ps->plans[k].pp, 0.95) / 1000.0);
     }
 }
@@ -137,8 +140,8 @@ static int wire(struct engine *e, char *err, size_t errlen)
     return start_signals(e, err, errlen);
 }
 
-int engine_init(struct engine *e, uv_loop_t *uv, struct conf *c, const struct engine_hooks *h, char *err,
-                size_t errlen)
+int engine_init(struct engine *e, uv_loop_t *uv, struct conf *c, const struct engine_hooks *h,
+                char *err, size_t errlen)
 {
     e->uv = uv;
     e->h = *h;
@@ -185,8 +188,8 @@ void engine_close(struct engine *e)
 static void log_open_handle(uv_handle_t *h, void *arg)
 {
     (void)arg;
-    LOG_ERROR(NULL, "libuv: a %s handle is still open%s", uv_handle_type_name(uv_handle_get_type(h)),
-              uv_is_closing(h) ? " (closing)" : "");
+    LOG_ERROR(NULL, "libuv: a %s handle is still open%s",
+              uv_handle_type_name(uv_handle_get_type(h)), uv_is_closing(h) ? " (closing)" : "");
 }
 
 int engine_cleanup(struct engine *e)
@@ -195,7 +198,8 @@ int engine_cleanup(struct engine *e)
     if (e->uv_ready) {
         int r = uv_loop_close(e->uv);
         if (r != 0) {
-            LOG_ERROR(NULL, "libuv: the loop did not close (%s): a handle was left open", uv_strerror(r));
+            LOG_ERROR(NULL, "libuv: the loop did not close (%s): a handle was left open",
+                      uv_strerror(r));
             uv_walk(e->uv, log_open_handle, NULL);
             rc = SY_ERR;
         }

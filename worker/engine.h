@@ -39,11 +39,11 @@ struct engine_hooks {
 struct engine {
     /* ---- what jobs borrow (job.c, callbacks.c) ---- */
     struct loop *loop;
-    struct dispatch *d;      /* active config and per-provider policy states */
-    char worker_id[128];     /* "host:pid" */
-    size_t in_flight;        /* jobs started and not yet done */
+    struct dispatch *d;  /* active config and per-provider policy states */
+    char worker_id[128]; /* "host:pid" */
+    size_t in_flight;    /* jobs started and not yet done */
     uint64_t succeeded, failed;
-    struct metrics *m;       /* counters for /metrics; NULL = none */
+    struct metrics *m; /* counters for /metrics; NULL = none */
     /* Callbacks (all unset = off): tasks maps (provider, task id) to the job
      * awaiting it; callback_base is callbacks.public_url; while a callback
      * is awaited the job polls only every safety_poll_ms. */
@@ -52,12 +52,13 @@ struct engine {
     int64_t safety_poll_ms;
     /* Crash-safe jobs (NULL = off): called when a create reply names a task
      * (ud: the job's done-callback ud; strings borrowed for the call). */
-    void (*task_created)(void *ud, const char *provider, const char *task_id, int64_t created_wall_ms, int attempt);
+    void (*task_created)(void *ud, const char *provider, const char *task_id,
+                         int64_t created_wall_ms, int attempt);
 
     /* ---- the wiring: written by engine.c only; modes may read ---- */
     const struct conf *conf; /* the boot config: worker.*, kafka.*, callbacks.* (not reloadable) */
     uv_loop_t *uv;
-    struct callbacks *cb;    /* the callback listener; NULL = off or stopped */
+    struct callbacks *cb; /* the callback listener; NULL = off or stopped */
     struct conf_ref *boot;
     struct engine_hooks h;
     uv_signal_t sigint, sigterm, sighup;
@@ -67,8 +68,8 @@ struct engine {
 /* Wire the process into *e (zeroed by the caller) on uv (initialised here;
  * the memory is the caller's and must outlive engine_cleanup()). Takes
  * ownership of c. SY_OK, or SY_ERR with err filled and everything undone. */
-int engine_init(struct engine *e, uv_loop_t *uv, struct conf *c, const struct engine_hooks *h, char *err,
-                size_t errlen);
+int engine_init(struct engine *e, uv_loop_t *uv, struct conf *c, const struct engine_hooks *h,
+                char *err, size_t errlen);
 
 /* Stop the metrics and callback listeners (no new requests, threads
  * joined). Safe from a loop callback; idempotent. Also what is left to do

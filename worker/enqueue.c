@@ -44,24 +44,24 @@
 #define ENQ_META_WAIT_MS 5000 /* --wait: how long to look for the output topic first */
 
 static const char usage[] =
-    "usage: switchyard-enqueue [-c FILE] [-b BROKERS] [-t TOPIC] [--results-topic TOPIC]\n"
-    "                          [-X PROP=VALUE]... [--partitions N]\n"
-    "                          [--wait | --count-only] [--timeout S] < jobs.jsonl\n"
-    "\n"
-    "  -c, --config FILE        take kafka.* from FILE (the worker's config; its API-key\n"
-    "                           variables must be set); optional when --brokers is given\n"
-    "  -b, --brokers LIST       bootstrap servers (overrides kafka.brokers)\n"
-    "  -t, --topic NAME         input topic (overrides kafka.input_topic; default switchyard.jobs)\n"
-    "      --results-topic NAME output topic (overrides kafka.output_topic; default switchyard.results)\n"
-    "  -X PROP=VALUE            extra librdkafka property (after kafka.properties);\n"
-    "                           PROP=@FILE reads VALUE from FILE (for secrets such as sasl.password)\n"
-    "      --partitions N       create the input topic with N partitions if missing\n"
-    "  -w, --wait               print each job's result line on stdout as it arrives\n"
-    "      --count-only         like --wait, but only progress and a summary\n"
-    "      --timeout S          --wait: give up S seconds after the last job is sent (600)\n"
-    "\n"
-    "Exit: 0 ok, 1 delivery failures / refused lines / fatal Kafka error / missing results,\n"
-    "      2 usage or config error.\n";
+        "usage: switchyard-enqueue [-c FILE] [-b BROKERS] [-t TOPIC] [--results-topic TOPIC]\n"
+        "                          [-X PROP=VALUE]... [--partitions N]\n"
+        "                          [--wait | --count-only] [--timeout S] < jobs.jsonl\n"
+        "\n"
+        "  -c, --config FILE        take kafka.* from FILE (the worker's config; its API-key\n"
+        "                           variables must be set); optional when --brokers is given\n"
+        "  -b, --brokers LIST       bootstrap servers (overrides kafka.brokers)\n"
+        "  -t, --topic NAME         input topic (overrides kafka.input_topic; default switchyard.jobs)\n"
+        "      --results-topic NAME output topic (overrides kafka.output_topic; default switchyard.results)\n"
+        "  -X PROP=VALUE            extra librdkafka property (after kafka.properties);\n"
+        "                           PROP=@FILE reads VALUE from FILE (for secrets such as sasl.password)\n"
+        "      --partitions N       create the input topic with N partitions if missing\n"
+        "  -w, --wait               print each job's result line on stdout as it arrives\n"
+        "      --count-only         like --wait, but only progress and a summary\n"
+        "      --timeout S          --wait: give up S seconds after the last job is sent (600)\n"
+        "\n"
+        "Exit: 0 ok, 1 delivery failures / refused lines / fatal Kafka error / missing results,\n"
+        "      2 usage or config error.\n";
 
 static volatile sig_atomic_t stop_flag;
 
@@ -127,7 +127,8 @@ static void enq_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaq
 
 /* -X KEY=@FILE: the value is FILE's first line (a secret stays off the
  * command line). Fills buf (NUL-terminated); the caller wipes it. */
-static int enq_read_value(const char *k, const char *path, char *buf, size_t cap, char *err, size_t errlen)
+static int enq_read_value(const char *k, const char *path, char *buf, size_t cap, char *err,
+                          size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -211,17 +212,22 @@ static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, si
 {
     static const char *const prod[] = { "enable.idempotence", "true", "acks", "all", NULL };
     char group[96];
-    snprintf(group, sizeof group, "switchyard-enqueue-%ld-%" PRId64, (long)getpid(), q->start_wall_ms);
+    snprintf(group, sizeof group, "switchyard-enqueue-%ld-%" PRId64, (long)getpid(),
+             q->start_wall_ms);
     const char *const cons[] = {
-        "group.id", group,
-        "enable.auto.commit", "false",
-        "enable.auto.offset.store", "false",
-        "enable.partition.eof", "false",
+        "group.id",
+        group,
+        "enable.auto.commit",
+        "false",
+        "enable.auto.offset.store",
+        "false",
+        "enable.partition.eof",
+        "false",
         NULL,
     };
     const struct conf_kv *props = q->conf ? q->conf->kafka.properties : NULL;
-    rd_kafka_conf_t *kc = kafka_conf_build(q->brokers, props, q->conf ? q->conf->kafka.n_properties : 0, NULL, err,
-                                           errlen);
+    rd_kafka_conf_t *kc = kafka_conf_build(
+            q->brokers, props, q->conf ? q->conf->kafka.n_properties : 0, NULL, err, errlen);
     int rc = kc ? SY_OK : SY_ERR;
     for (size_t i = 0; rc == SY_OK && i < q->n_xprops; i++)
         rc = enq_xprop(kc, q->xprops[i], err, errlen);
@@ -238,13 +244,16 @@ static rd_kafka_t *enq_client(struct enq *q, rd_kafka_type_t type, char *err, si
         rd_kafka_conf_set_dr_msg_cb(kc, enq_on_delivery);
     rd_kafka_conf_set_error_cb(kc, enq_on_error);
     rd_kafka_conf_set_opaque(kc, q);
-    return kafka_client_new(type, kc, type == RD_KAFKA_PRODUCER ? "producer" : "consumer", err, errlen);
+    return kafka_client_new(type, kc, type == RD_KAFKA_PRODUCER ? "producer" : "consumer", err,
+                            errlen);
 }
 
 /* --partitions: create the input topic (replication 1); "already exists" is fine. */
 static int enq_create_topic(struct enq *q, char *err, size_t errlen)
 {
-    const struct kafka_topic_spec t = { .name = q->topic, .partitions = (int)q->partitions, .replication = 1 };
+    const struct kafka_topic_spec t = { .name = q->topic,
+                                        .partitions = (int)q->partitions,
+                                        .replication = 1 };
     int existed = 0;
     if (kafka_topic_create(q->prod, "create topic", &t, &existed, err, errlen) != SY_OK)
         return SY_ERR;
@@ -274,7 +283,8 @@ static int enq_assign(struct enq *q, int at_watermark, char *err, size_t errlen)
     for (int i = 0; i < t->partition_cnt && e == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
         int64_t lo, hi = RD_KAFKA_OFFSET_BEGINNING;
         if (at_watermark)
-            e = rd_kafka_query_watermark_offsets(q->cons, q->results_topic, t->partitions[i].id, &lo, &hi, 5000);
+            e = rd_kafka_query_watermark_offsets(q->cons, q->results_topic, t->partitions[i].id,
+                                                 &lo, &hi, 5000);
         rd_kafka_topic_partition_list_add(l, q->results_topic, t->partitions[i].id)->offset = hi;
     }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -309,7 +319,8 @@ static int enq_result_failed(const char *buf, size_t len)
     json_object *o = tok && len <= INT32_MAX ? json_tokener_parse_ex(tok, buf, (int)len) : NULL;
     json_object *st;
     int failed = !(o && json_object_object_get_ex(o, "status", &st) &&
-                   json_object_is_type(st, json_type_string) && strcmp(json_object_get_string(st), "succeeded") == 0);
+                   json_object_is_type(st, json_type_string) &&
+                   strcmp(json_object_get_string(st), "succeeded") == 0);
     json_object_put(o);
     if (tok)
         json_tokener_free(tok);
@@ -356,7 +367,8 @@ static void enq_drain(struct enq *q, int timeout_ms)
 static int enq_line(struct enq *q, const char *line, size_t len)
 {
     char id[96];
-    snprintf(id, sizeof id, "enq-%" PRId64 "-%ld-%ld", q->start_wall_ms, (long)getpid(), q->seq + 1);
+    snprintf(id, sizeof id, "enq-%" PRId64 "-%ld-%ld", q->start_wall_ms, (long)getpid(),
+             q->seq + 1);
     struct enqueue_line l;
     if (enqueue_line_prepare(&l, line, len, id) != 0) {
         fprintf(stderr, "switchyard-enqueue: out of memory\n");
@@ -367,7 +379,8 @@ static int enq_line(struct enq *q, const char *line, size_t len)
         return SY_OK;
     if (l.kind == ENQUEUE_LINE_REFUSED) {
         enq_unshow(q);
-        fprintf(stderr, "switchyard-enqueue: stdin line %ld: %s; line not sent\n", q->lineno, l.why);
+        fprintf(stderr, "switchyard-enqueue: stdin line %ld: %s; line not sent\n", q->lineno,
+                l.why);
         q->refused++;
         enqueue_line_cleanup(&l);
         return SY_OK;
@@ -378,8 +391,9 @@ static int enq_line(struct enq *q, const char *line, size_t len)
     int rc = SY_OK;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            q->prod, RD_KAFKA_V_TOPIC(q->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(l.key, l.klen), RD_KAFKA_V_VALUE((void *)l.value, l.vlen), RD_KAFKA_V_END);
+                q->prod, RD_KAFKA_V_TOPIC(q->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(l.key, l.klen), RD_KAFKA_V_VALUE((void *)l.value, l.vlen),
+                RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             /* registered before any poll, so neither its delivery report nor its result can come first */
             int added = l.key ? enqueue_ids_add(&q->ids, l.key, l.klen) : 0;
@@ -420,24 +434,38 @@ enum { OPT_RESULTS = 256, OPT_PARTITIONS, OPT_COUNT, OPT_TIMEOUT, OPT_VERSION };
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },      { "brokers", required_argument, NULL, 'b' },
-        { "topic", required_argument, NULL, 't' },       { "results-topic", required_argument, NULL, OPT_RESULTS },
+        { "config", required_argument, NULL, 'c' },
+        { "brokers", required_argument, NULL, 'b' },
+        { "topic", required_argument, NULL, 't' },
+        { "results-topic", required_argument, NULL, OPT_RESULTS },
         { "partitions", required_argument, NULL, OPT_PARTITIONS },
-        { "wait", no_argument, NULL, 'w' },              { "count-only", no_argument, NULL, OPT_COUNT },
+        { "wait", no_argument, NULL, 'w' },
+        { "count-only", no_argument, NULL, OPT_COUNT },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "help", no_argument, NULL, 'h' },              { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 },
     };
-    struct enq q = { .timeout_s = 600, .start_wall_ms = sy_wall_ms(), .tty = isatty(STDERR_FILENO) };
+    struct enq q = { .timeout_s = 600,
+                     .start_wall_ms = sy_wall_ms(),
+                     .tty = isatty(STDERR_FILENO) };
     const char *config_path = NULL;
     char err[512];
     int c;
     while ((c = getopt_long(argc, argv, "c:b:t:X:wh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'b': q.brokers = optarg; break;
-        case 't': q.topic = optarg; break;
-        case OPT_RESULTS: q.results_topic = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'b':
+            q.brokers = optarg;
+            break;
+        case 't':
+            q.topic = optarg;
+            break;
+        case OPT_RESULTS:
+            q.results_topic = optarg;
+            break;
         case 'X':
             if (q.n_xprops == ENQ_MAX_PROPS) {
                 fprintf(stderr, "switchyard-enqueue: at most %d -X options\n", ENQ_MAX_PROPS);
@@ -446,21 +474,31 @@ int main(int argc, char **argv)
             q.xprops[q.n_xprops++] = optarg;
             enq_warn_inline_secret(optarg);
             break;
-        case 'w': q.wait = 1; break;
-        case OPT_COUNT: q.wait = q.count_only = 1; break;
+        case 'w':
+            q.wait = 1;
+            break;
+        case OPT_COUNT:
+            q.wait = q.count_only = 1;
+            break;
         case OPT_PARTITIONS:
         case OPT_TIMEOUT:
-            if (enq_parse_long(optarg, 1000000, c == OPT_TIMEOUT ? &q.timeout_s : &q.partitions) != SY_OK) {
-                fprintf(stderr, "switchyard-enqueue: --%s: expected a positive integer, got \"%s\"\n",
+            if (enq_parse_long(optarg, 1000000, c == OPT_TIMEOUT ? &q.timeout_s : &q.partitions) !=
+                SY_OK) {
+                fprintf(stderr,
+                        "switchyard-enqueue: --%s: expected a positive integer, got \"%s\"\n",
                         c == OPT_TIMEOUT ? "timeout" : "partitions", optarg);
                 return 2;
             }
             break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
         case OPT_VERSION:
             printf("switchyard-enqueue %s (librdkafka %s)\n", SY_VERSION, rd_kafka_version_str());
             return 0;
-        default: fputs(usage, stderr); return 2;
+        default:
+            fputs(usage, stderr);
+            return 2;
         }
     }
     if (optind != argc || (!config_path && !q.brokers)) {
@@ -480,11 +518,14 @@ int main(int argc, char **argv)
         struct stat st;
         cf = conf_load(config_path, err, sizeof err);
         if (!cf) {
-            fprintf(stderr, "%s\n(switchyard-enqueue loads the worker's config, so its API-key variables must be set; "
-                            "or pass --brokers/--topic/--results-topic without -c)\n", err);
+            fprintf(stderr,
+                    "%s\n(switchyard-enqueue loads the worker's config, so its API-key variables must be set; "
+                    "or pass --brokers/--topic/--results-topic without -c)\n",
+                    err);
             return 2;
         }
-        const char *key = stat(config_path, &st) == 0 ? conf_exposed_secret(cf, (unsigned)st.st_mode) : NULL;
+        const char *key =
+                stat(config_path, &st) == 0 ? conf_exposed_secret(cf, (unsigned)st.st_mode) : NULL;
         if (key)
             fprintf(stderr,
                     "switchyard-enqueue: warning: %s is readable by group or others and holds kafka.properties %s: "
@@ -498,7 +539,8 @@ int main(int argc, char **argv)
     q.topic = q.topic ? q.topic : "switchyard.jobs";
     q.results_topic = q.results_topic ? q.results_topic : "switchyard.results";
 
-    struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND }; /* no SA_RESTART: EINTR ends reading */
+    struct sigaction sa = { .sa_handler = on_signal,
+                            .sa_flags = SA_RESETHAND }; /* no SA_RESTART: EINTR ends reading */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -521,7 +563,8 @@ int main(int argc, char **argv)
         for (int64_t until = sy_now_ms() + ENQ_META_WAIT_MS; r == 0 && !stop_flag;) {
             r = enq_assign(&q, 1, err, sizeof err);
             if (r == 0 && sy_now_ms() >= until) {
-                fprintf(stderr, "switchyard-enqueue: %s does not exist yet; reading it from the start once it does\n",
+                fprintf(stderr,
+                        "switchyard-enqueue: %s does not exist yet; reading it from the start once it does\n",
                         q.results_topic);
                 break;
             }
@@ -556,9 +599,10 @@ int main(int argc, char **argv)
     int undelivered = rd_kafka_outq_len(q.prod);
     enq_unshow(&q);
     if (undelivered > 0)
-        fprintf(stderr, "switchyard-enqueue: %d messages still undelivered after %d s\n", undelivered,
-                ENQ_FLUSH_MS / 1000);
-    fprintf(stderr, "switchyard-enqueue: %ld produced to %s, %ld ids added", q.produced, q.topic, q.ids_added);
+        fprintf(stderr, "switchyard-enqueue: %d messages still undelivered after %d s\n",
+                undelivered, ENQ_FLUSH_MS / 1000);
+    fprintf(stderr, "switchyard-enqueue: %ld produced to %s, %ld ids added", q.produced, q.topic,
+            q.ids_added);
     if (q.not_jobs > 0)
         fprintf(stderr, ", %ld not job objects (sent unchanged, not awaited)", q.not_jobs);
     if (q.refused > 0)
@@ -577,8 +621,11 @@ int main(int argc, char **argv)
             enq_drain(&q, 200);
         enq_progress(&q, 1);
         if (q.done < q.expected) {
-            fprintf(stderr, "switchyard-enqueue: %ld of %ld ids have no result (%s)\n", q.expected - q.done,
-                    q.expected, stop_flag ? "interrupted" : q.fatal ? "fatal error" : "timeout");
+            fprintf(stderr, "switchyard-enqueue: %ld of %ld ids have no result (%s)\n",
+                    q.expected - q.done, q.expected,
+                    stop_flag ? "interrupted"
+                    : q.fatal ? "fatal error"
+                              : "timeout");
             status = 1;
         }
     }

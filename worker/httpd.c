@@ -28,7 +28,9 @@ static int listen_open(const char *what, const char *addr, int *v6, char *err, s
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = '\0';
     }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
     struct addrinfo *ai = NULL;
     int gai = getaddrinfo(host, colon + 1, &hints, &ai);
     if (gai != 0) {
@@ -64,19 +66,25 @@ struct MHD_Daemon *httpd_start(const struct httpd_opts *o, char *err, size_t err
     struct MHD_OptionItem opts[8];
     size_t n = 0;
     if (o->logger) /* the external logger must be the first option, or MHD logs to stderr before it */
-        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)o->logger, o->ud };
+        opts[n++] =
+                (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)o->logger, o->ud };
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, fd, NULL };
-    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o->max_connections, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)o->max_connections,
+                                         NULL };
     if (o->max_per_ip)
-        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)o->max_per_ip, NULL };
-    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->timeout_s, NULL };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                             (intptr_t)o->max_per_ip, NULL };
+    opts[n++] =
+            (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->timeout_s, NULL };
     if (o->on_completed)
-        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)o->on_completed, o->ud };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)o->on_completed,
+                                             o->ud };
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
     /* MHD_USE_AUTO: epoll (or poll), never select(), which refuses fds >= 1024 */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, o->on_request, o->ud, MHD_OPTION_ARRAY, opts,
-                                            MHD_OPTION_END);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, o->on_request, o->ud,
+                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         close(fd);
         snprintf(err, errlen, "%s: cannot start the HTTP listener on %s", o->what, o->listen);
@@ -85,8 +93,8 @@ struct MHD_Daemon *httpd_start(const struct httpd_opts *o, char *err, size_t err
     return d;
 }
 
-enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
-                            enum MHD_ResponseMemoryMode mode)
+enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, const char *type,
+                            const char *body, enum MHD_ResponseMemoryMode mode)
 {
     if (!body)
         return MHD_NO;

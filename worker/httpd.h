@@ -11,7 +11,7 @@ struct httpd_opts {
     const char *what;   /* "metrics", "callbacks": starts every err sentence */
     const char *listen; /* "host:port", "[v6]:port" */
     MHD_AccessHandlerCallback on_request;
-    void *ud;                                  /* cls of every callback; borrowed while the daemon runs */
+    void *ud; /* cls of every callback; borrowed while the daemon runs */
     MHD_RequestCompletedCallback on_completed; /* NULL = none */
     MHD_LogCallback logger;                    /* NULL = MHD's own (stderr) */
     unsigned max_connections;
@@ -29,7 +29,7 @@ struct MHD_Daemon *httpd_start(const struct httpd_opts *o, char *err, size_t err
 /* Queue a reply of code with body (a C string) as Content-Type type. mode is
  * MHD_RESPMEM_PERSISTENT for static text, MHD_RESPMEM_MUST_FREE for heap text
  * (freed in every case; NULL answers MHD_NO). Listener thread. */
-enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, const char *type, const char *body,
-                            enum MHD_ResponseMemoryMode mode);
+enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned code, const char *type,
+                            const char *body, enum MHD_ResponseMemoryMode mode);
 
 #endif

@@ -44,15 +44,18 @@ static void gate_create(struct job *j);
 
 struct log_ctx job_log_ctx(const struct job *j)
 {
-    struct log_ctx c = { .job = j->spec->id, .provider = j->prov ? j->prov->name : NULL, .task = j->task_id };
+    struct log_ctx c = { .job = j->spec->id,
+                         .provider = j->prov ? j->prov->name : NULL,
+                         .task = j->task_id };
     return c;
 }
 
 void job_add_attempt(struct job *j, const char *outcome, long http_status, const char *code,
                      const char *message, int64_t elapsed_ms)
 {
-    attempts_add(&j->att, j->prov ? j->prov->name : "", j->task_id, j->phase == PHASE_POLL ? "poll" : "create",
-                 outcome, http_status, code, message, elapsed_ms);
+    attempts_add(&j->att, j->prov ? j->prov->name : "", j->task_id,
+                 j->phase == PHASE_POLL ? "poll" : "create", outcome, http_status, code, message,
+                 elapsed_ms);
 }
 
 static void free_job(uv_handle_t *h)
@@ -174,8 +177,10 @@ static int64_t remaining_ms(const struct job *j)
 static void fail_deadline(struct job *j)
 {
     char msg[128];
-    snprintf(msg, sizeof msg, "deadline of %lld s passed", (long long)((j->deadline_ms - j->enqueued_ms) / 1000));
-    job_add_attempt(j, "deadline", 0, NULL, msg, j->step_start_ms ? sy_now_ms() - j->step_start_ms : 0);
+    snprintf(msg, sizeof msg, "deadline of %lld s passed",
+             (long long)((j->deadline_ms - j->enqueued_ms) / 1000));
+    job_add_attempt(j, "deadline", 0, NULL, msg,
+                    j->step_start_ms ? sy_now_ms() - j->step_start_ms : 0);
     if (j->phase == PHASE_POLL)
         jobreq_cancel(j);
     finish(j, 0, "deadline", msg);
@@ -247,14 +252,15 @@ void job_succeed(struct job *j, struct prov_result *res)
 void job_provider_failed(struct job *j, const struct prov_result *res, const char *outcome)
 {
     struct log_ctx lc = job_log_ctx(j);
-    LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome, res->message,
-              res->code);
-    job_add_attempt(j, outcome, res->http_status, res->code, res->message, sy_now_ms() - j->step_start_ms);
+    LOG_DEBUG(&lc, "%s %s failed: %s (%s)", j->phase == PHASE_POLL ? "poll" : "create", outcome,
+              res->message, res->code);
+    job_add_attempt(j, outcome, res->http_status, res->code, res->message,
+                    sy_now_ms() - j->step_start_ms);
     j->last_kind = jobpolicy_blame(res);
     int later = res->cls == PROV_C_TASK_FAILED && has_later(j); /* only a task failure asks */
     int64_t backoff = 0;
-    if (jobpolicy_after_failure(res, later, j->tries, &j->prov->retry, j->ps->bud, dispatch_rng(j->e->d),
-                                sy_now_ms(), &backoff) == JP_NEXT_PROVIDER) {
+    if (jobpolicy_after_failure(res, later, j->tries, &j->prov->retry, j->ps->bud,
+                                dispatch_rng(j->e->d), sy_now_ms(), &backoff) == JP_NEXT_PROVIDER) {
         next_provider(j);
         return;
     }
@@ -282,8 +288,8 @@ static void breaker_answer(struct job *j, const struct prov_result *res)
 static void note_created(struct job *j, const char *task_id)
 {
     if (j->e->task_created && j->cb)
-        j->e->task_created(j->ud, j->prov->name, task_id, sy_wall_ms() - (sy_now_ms() - j->step_start_ms),
-                           j->creates);
+        j->e->task_created(j->ud, j->prov->name, task_id,
+                           sy_wall_ms() - (sy_now_ms() - j->step_start_ms), j->creates);
 }
 
 static void on_create_reply(void *ud, const struct loop_response *resp)
@@ -336,7 +342,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
         }
         /* After a held reply the task has run for wait_s already: no first-poll delay. */
         job_arm(j, jobpoll_delay_ms(j, !was_held));
-        if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE && j->plan)
+        if (!was_held && !j->e->callback_base && j->prov->poll.mode == CONF_POLL_ADAPTIVE &&
+            j->plan)
             jobpoll_list(j);
         break;
     case PROV_FAILED:
@@ -359,8 +366,8 @@ static void on_create_reply(void *ud, const struct loop_response *resp)
 /* May this create be held open (Prefer: wait)? */
 static int may_hold(const struct job *j)
 {
-    return jobpolicy_may_hold(j->prov->wait_s, j->prov->max_connections, j->cref->c->worker.max_host_connections,
-                              j->ps->held);
+    return jobpolicy_may_hold(j->prov->wait_s, j->prov->max_connections,
+                              j->cref->c->worker.max_host_connections, j->ps->held);
 }
 
 static void send_create(struct job *j)
@@ -428,7 +435,9 @@ static void gate_create(struct job *j)
         fail_deadline(j);
         return;
     }
-    struct jp_job jj = { .holding_slot = j->holding_slot, .tries = j->tries, .has_later = has_later(j),
+    struct jp_job jj = { .holding_slot = j->holding_slot,
+                         .tries = j->tries,
+                         .has_later = has_later(j),
                          .gate_since_ms = j->gate_since_ms };
     struct jp_verdict v = jobpolicy_gate(j->ps, &jj, now);
     j->holding_slot = jj.holding_slot;

@@ -41,8 +41,8 @@ void job_set_partition(struct job *j, int32_t partition);
 /* A task created for this job earlier, by another worker (the task ledger). */
 struct job_resume {
     const char *provider, *task_id, *worker; /* borrowed for the call */
-    int64_t created_wall_ms;                  /* Unix ms: when its create went out */
-    int attempt;                              /* creates sent for the job by then */
+    int64_t created_wall_ms;                 /* Unix ms: when its create went out */
+    int attempt;                             /* creates sent for the job by then */
 };
 
 /* Resume r's task instead of creating one: the job polls it at once (then

@@ -19,7 +19,8 @@
 #include "worker/loop.h"
 #include "worker/pollsched.h"
 
-#define JOB_MAX_CB_POLLS 4 /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
+#define JOB_MAX_CB_POLLS                                                                           \
+    4 /* polls a task's callbacks may bring forward; later ones wait for the safety poll */
 
 enum job_phase { PHASE_CREATE, PHASE_POLL };
 
@@ -30,7 +31,8 @@ struct job {
     long line;
     int64_t enqueued_ms, start_ms, deadline_ms;
 
-    uint32_t order[DISPATCH_MAX_PROVIDERS]; /* indices into the config's providers (a job is held per job in flight) */
+    uint32_t order
+            [DISPATCH_MAX_PROVIDERS]; /* indices into the config's providers (a job is held per job in flight) */
     size_t n_order, cur;
     const struct conf_provider *prov;
     const struct prov_ops *ops;
@@ -47,11 +49,11 @@ struct job {
     int tries;               /* creates sent to the current provider */
     int holding_slot;        /* counted in the provider's in-flight cap */
     int breaker_pending;     /* a breaker permission awaits its record */
-    int held;                /* the create in flight is held open (Prefer: wait), counted in ps->held */
+    int held; /* the create in flight is held open (Prefer: wait), counted in ps->held */
     struct pollsched_entry fp; /* on ps->first_polls: its first poll is planned, not sent yet */
     int not_ready, poll_errors;
-    int cb_polls;            /* polls brought forward by callbacks for the current task */
-    int cb_poll_due;         /* a callback came while a poll was in flight: poll again at once */
+    int cb_polls;    /* polls brought forward by callbacks for the current task */
+    int cb_poll_due; /* a callback came while a poll was in flight: poll again at once */
     enum prov_kind last_kind;
     int deadline_hit;
 
@@ -66,12 +68,12 @@ struct job {
     int finished;
     int32_t partition; /* for the callback URL; -1 = batch */
     int creates;       /* creates sent for the job, over every provider (ledger "attempt") */
-    int resumed;       /* polling a task another worker created; not yet confirmed by its provider */
+    int resumed; /* polling a task another worker created; not yet confirmed by its provider */
     struct job_resume_copy {
         char provider[64], task_id[256], worker[128];
         int64_t created_wall_ms;
         int attempt;
-    } *resume;         /* set by job_resume(), used at start */
+    } * resume; /* set by job_resume(), used at start */
 };
 
 /* ---- job.c ---- */
@@ -79,8 +81,8 @@ struct job {
 /* job=, provider=, task= for log lines (borrowed from j). */
 struct log_ctx job_log_ctx(const struct job *j);
 /* Record an attempt of the current provider and phase. */
-void job_add_attempt(struct job *j, const char *outcome, long http_status, const char *code, const char *message,
-                     int64_t elapsed_ms);
+void job_add_attempt(struct job *j, const char *outcome, long http_status, const char *code,
+                     const char *message, int64_t elapsed_ms);
 /* Arm the job's timer (again); a delay past the deadline fires at the deadline. */
 void job_arm(struct job *j, int64_t delay_ms);
 /* Gate the create on provider j->cur, or finish failed when none is left. */
@@ -121,7 +123,8 @@ void jobreq_cancel(struct job *j);
 /* The reply to the job's request, parsed into res (a transport failure
  * becomes a failed result) and counted in metrics; j->req is cleared. */
 void jobreq_read_reply(struct job *j, const struct loop_response *resp,
-                       void (*parse)(const struct prov_reply *, struct prov_result *), struct prov_result *res);
+                       void (*parse)(const struct prov_reply *, struct prov_result *),
+                       struct prov_result *res);
 /* The task's callback URL, or NULL when callbacks are off (or out of
  * memory: the job then polls). Caller frees. */
 char *jobreq_callback_url(const struct job *j);

@@ -35,9 +35,10 @@ struct jp_verdict jobpolicy_gate(struct pstate *ps, struct jp_job *jj, int64_t n
         if (ps->trip_kind == PROV_K_NONE)
             return skip("circuit breaker open");
         /* Opened by a bad key or no credit: say so in the job's error. */
-        struct jp_verdict v = skip(ps->trip_kind == PROV_K_AUTH
-                                       ? "circuit breaker open: the provider refused the API key (401)"
-                                       : "circuit breaker open: no credit left (402)");
+        struct jp_verdict v =
+                skip(ps->trip_kind == PROV_K_AUTH
+                             ? "circuit breaker open: the provider refused the API key (401)"
+                             : "circuit breaker open: no credit left (402)");
         v.blame = ps->trip_kind;
         return v;
     }
@@ -57,12 +58,15 @@ struct jp_verdict jobpolicy_gate(struct pstate *ps, struct jp_job *jj, int64_t n
          * the token to another, again and again. What counts is the whole
          * time at this gate, not the next wait alone. */
         int64_t waited = now_ms - jj->gate_since_ms;
-        if ((w > JOB_MOVE_ON_MS || waited + w > JOB_MOVE_ON_MS) && jj->tries == 0 && jj->has_later) {
+        if ((w > JOB_MOVE_ON_MS || waited + w > JOB_MOVE_ON_MS) && jj->tries == 0 &&
+            jj->has_later) {
             struct jp_verdict v = skip("");
             if (w > JOB_MOVE_ON_MS)
-                snprintf(v.why, sizeof v.why, "rate limited: next create slot in %lld ms", (long long)w);
+                snprintf(v.why, sizeof v.why, "rate limited: next create slot in %lld ms",
+                         (long long)w);
             else
-                snprintf(v.why, sizeof v.why, "rate limited: no create slot after %lld ms", (long long)waited);
+                snprintf(v.why, sizeof v.why, "rate limited: no create slot after %lld ms",
+                         (long long)waited);
             return v;
         }
         return wait_for(w);
@@ -104,11 +108,11 @@ const char *jobpolicy_error_class(enum prov_kind k)
 }
 
 enum jp_next jobpolicy_after_failure(const struct prov_result *r, int has_later, int tries,
-                                     const struct conf_retry *retry, struct budget *bud, uint64_t *rng,
-                                     int64_t now_ms, int64_t *backoff_ms)
+                                     const struct conf_retry *retry, struct budget *bud,
+                                     uint64_t *rng, int64_t now_ms, int64_t *backoff_ms)
 {
-    int fixable_here = r->kind != PROV_K_AUTH && r->kind != PROV_K_NO_CREDIT && r->kind != PROV_K_INVALID_INPUT &&
-                       r->kind != PROV_K_NOT_FOUND;
+    int fixable_here = r->kind != PROV_K_AUTH && r->kind != PROV_K_NO_CREDIT &&
+                       r->kind != PROV_K_INVALID_INPUT && r->kind != PROV_K_NOT_FOUND;
     /* A task failure may be the prompt's luck on this provider: prefer another. */
     if (r->cls == PROV_C_TASK_FAILED && has_later)
         fixable_here = 0;
@@ -144,12 +148,14 @@ int jobpolicy_poll_expired(int64_t age_ms, int max_s)
     return age_ms > (int64_t)max_s * 1000;
 }
 
-int jobpolicy_resume_unknown(const struct prov_result *r, int64_t age_ms, int not_ready, int not_ready_tolerance)
+int jobpolicy_resume_unknown(const struct prov_result *r, int64_t age_ms, int not_ready,
+                             int not_ready_tolerance)
 {
     if (r->outcome != PROV_FAILED)
         return 0;
     return r->kind == PROV_K_NOT_FOUND ||
-           (r->kind == PROV_K_NOT_READY && (age_ms > JOB_RESUME_NULL_MS || not_ready >= not_ready_tolerance));
+           (r->kind == PROV_K_NOT_READY &&
+            (age_ms > JOB_RESUME_NULL_MS || not_ready >= not_ready_tolerance));
 }
 
 int jobpolicy_may_hold(int wait_s, int prov_conns, int host_cap, int held)

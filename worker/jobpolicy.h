@@ -20,8 +20,8 @@ struct pstate;
 
 #define JOB_MAX_POLL_ERRORS 5 /* failed status requests in a row before giving the task up */
 #define JOB_POLL_RETRY_MS 1000
-#define JOB_SLOT_WAIT_MS 250  /* re-check of a full in-flight cap */
-#define JOB_MOVE_ON_MS 3000   /* a first create that would wait longer moves on, when it can */
+#define JOB_SLOT_WAIT_MS 250 /* re-check of a full in-flight cap */
+#define JOB_MOVE_ON_MS 3000  /* a first create that would wait longer moves on, when it can */
 /* Creates held open by Prefer: wait may take at most 1/JOB_HELD_SHARE of a
  * provider's connections; past that a create goes out without the hold (and
  * is polled), so held replies never starve polls and other creates. */
@@ -74,15 +74,15 @@ enum jp_next { JP_RETRY_SAME, JP_NEXT_PROVIDER };
  * retry->max_attempts and a retry from bud (taken); a failed task prefers a
  * later provider when there is one. rng: the backoff jitter source. */
 enum jp_next jobpolicy_after_failure(const struct prov_result *r, int has_later, int tries,
-                                     const struct conf_retry *retry, struct budget *bud, uint64_t *rng,
-                                     int64_t now_ms, int64_t *backoff_ms);
+                                     const struct conf_retry *retry, struct budget *bud,
+                                     uint64_t *rng, int64_t now_ms, int64_t *backoff_ms);
 
 enum jp_poll {
     JP_POLL_TASK_FAILED, /* the task ran and failed: record it in the breaker, then as a failure */
     JP_POLL_GIVE_UP,     /* a failure of this provider (retry here or move on) */
     JP_POLL_AGAIN,       /* not visible yet: poll on the plan */
     JP_POLL_LIMITED,     /* 429: record it, tell the limiter, poll when it allows */
-    JP_POLL_RETRY,       /* a failed status request: record it, poll again after JOB_POLL_RETRY_MS */
+    JP_POLL_RETRY, /* a failed status request: record it, poll again after JOB_POLL_RETRY_MS */
 };
 
 /* A status reply (or callback) with outcome PROV_FAILED. Counts *not_ready
@@ -99,7 +99,8 @@ int jobpolicy_poll_expired(int64_t age_ms, int max_s);
 
 /* Is a resumed task (created age_ms ago) unknown to its provider, by this
  * reply? A 404, or "not ready" past JOB_RESUME_NULL_MS or the tolerance. */
-int jobpolicy_resume_unknown(const struct prov_result *r, int64_t age_ms, int not_ready, int not_ready_tolerance);
+int jobpolicy_resume_unknown(const struct prov_result *r, int64_t age_ms, int not_ready,
+                             int not_ready_tolerance);
 
 /* May a create be held open (Prefer: wait of wait_s > 0)? Only while the held
  * creates (held) stay within 1/JOB_HELD_SHARE of the provider's connections

@@ -35,8 +35,8 @@ struct pollplan *jobpoll_plan(struct job *j)
  * after each poll that saw the task still running. */
 int64_t jobpoll_delay_ms(const struct job *j, int first)
 {
-    return pollsched_delay_ms(j->plan, &j->prov->poll, j->e->callback_base != NULL, j->e->safety_poll_ms,
-                              sy_now_ms() - j->poll_t0_ms, first);
+    return pollsched_delay_ms(j->plan, &j->prov->poll, j->e->callback_base != NULL,
+                              j->e->safety_poll_ms, sy_now_ms() - j->poll_t0_ms, first);
 }
 
 struct replan {
@@ -58,7 +58,8 @@ static void replan_one(struct pollsched_entry *e, void *ud)
  * polls it planned for tasks still waiting on them move with it. */
 void jobpoll_observe_done(struct job *j, const struct prov_result *res)
 {
-    if (!pollsched_observe_done(j->plan, j->pending_ms, sy_now_ms() - j->poll_t0_ms, res->duration_ms))
+    if (!pollsched_observe_done(j->plan, j->pending_ms, sy_now_ms() - j->poll_t0_ms,
+                                res->duration_ms))
         return;
     struct replan r = { .pp = j->plan, .now = sy_now_ms() };
     pollsched_each(j->ps->first_polls, replan_one, &r);
@@ -94,7 +95,8 @@ void jobpoll_result(struct job *j, struct prov_result *r, int64_t now, int from_
         }
         break;
     case PROV_FAILED:
-        switch (jobpolicy_after_poll(&res, &j->not_ready, &j->poll_errors, j->prov->not_ready_tolerance)) {
+        switch (jobpolicy_after_poll(&res, &j->not_ready, &j->poll_errors,
+                                     j->prov->not_ready_tolerance)) {
         case JP_POLL_TASK_FAILED:
             /* The provider ran the task and it failed: its health counts. */
             jobpoll_observe_done(j, &res);

@@ -18,8 +18,10 @@ struct loop_send jobreq_send_opts(const struct job *j, int whole_timeout)
     int64_t left = j->deadline_ms - sy_now_ms();
     if (!whole_timeout && left < t)
         t = left > 0 ? (long)left : 1;
-    struct loop_send s = { .bearer = j->prov->api_key, .proxy = j->prov->proxy,
-                           .connect_timeout_ms = j->prov->connect_timeout_ms, .total_timeout_ms = t };
+    struct loop_send s = { .bearer = j->prov->api_key,
+                           .proxy = j->prov->proxy,
+                           .connect_timeout_ms = j->prov->connect_timeout_ms,
+                           .total_timeout_ms = t };
     return s;
 }
 
@@ -37,7 +39,8 @@ static long metrics_status(const struct loop_response *resp)
 static void cancel_done(void *ud, const struct loop_response *resp)
 {
     struct pstate *ps = ud;
-    metrics_request(ps->metrics, ps->name, METRICS_CANCEL, metrics_status(resp), (double)resp->elapsed_ms / 1000.0);
+    metrics_request(ps->metrics, ps->name, METRICS_CANCEL, metrics_status(resp),
+                    (double)resp->elapsed_ms / 1000.0);
 }
 
 /* Best effort: tell the provider to stop a task we give up on. */
@@ -58,7 +61,8 @@ void jobreq_cancel(struct job *j)
 /* The reply to the job's request, parsed (a transport failure becomes a
  * failed result); the job has no request in flight any more. */
 void jobreq_read_reply(struct job *j, const struct loop_response *resp,
-                       void (*parse)(const struct prov_reply *, struct prov_result *), struct prov_result *res)
+                       void (*parse)(const struct prov_reply *, struct prov_result *),
+                       struct prov_result *res)
 {
     j->req = NULL;
     metrics_request(j->e->m, j->ps->name, j->phase == PHASE_POLL ? METRICS_POLL : METRICS_CREATE,

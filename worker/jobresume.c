@@ -16,14 +16,16 @@
  * not, the job is created anew on the same provider (returns 1). */
 int jobresume_gone(struct job *j, const struct prov_result *res, int64_t now)
 {
-    if (!jobpolicy_resume_unknown(res, now - j->task_created_ms, j->not_ready, j->prov->not_ready_tolerance)) {
+    if (!jobpolicy_resume_unknown(res, now - j->task_created_ms, j->not_ready,
+                                  j->prov->not_ready_tolerance)) {
         if (res->outcome != PROV_FAILED || res->kind != PROV_K_NOT_READY)
             j->resumed = 0; /* the provider answered for it: an ordinary task from now on */
         return 0;
     }
     struct log_ctx lc = job_log_ctx(j);
     LOG_INFO(&lc, "resumed task unknown to the provider (%s): creating it again", res->message);
-    job_add_attempt(j, "task_unknown", res->http_status, res->code, res->message, now - j->step_start_ms);
+    job_add_attempt(j, "task_unknown", res->http_status, res->code, res->message,
+                    now - j->step_start_ms);
     metrics_ledger(j->e->m, METRICS_LEDGER_RECREATED);
     j->resumed = 0;
     job_drop_task(j);
@@ -125,7 +127,8 @@ int job_callback(struct engine *e, const char *provider, const char *task_id, co
         job_arm(j, 0);
         return SY_OK;
     }
-    if (res->outcome != PROV_SUCCEEDED && !(res->outcome == PROV_FAILED && res->cls == PROV_C_TASK_FAILED))
+    if (res->outcome != PROV_SUCCEEDED &&
+        !(res->outcome == PROV_FAILED && res->cls == PROV_C_TASK_FAILED))
         return SY_DECLINED; /* not terminal: the safety poll carries on */
     if (j->req) {
         loop_cancel(j->req); /* a safety poll in flight: its answer is not needed */

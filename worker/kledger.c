@@ -29,10 +29,10 @@
 #include "worker/metrics.h"
 #include "core/sy.h"
 
-#define KL_FLUSH_MS 3000      /* revoke / shutdown: wait this long for ledger acks */
-#define KL_WARN_MS 10000      /* at most one write warning per this */
-#define KL_TICK_MS 100        /* takeover timeout checks */
-#define KL_FLOOR_TOMBS 4096   /* stale records tombstoned per takeover at most */
+#define KL_FLUSH_MS 3000    /* revoke / shutdown: wait this long for ledger acks */
+#define KL_WARN_MS 10000    /* at most one write warning per this */
+#define KL_TICK_MS 100      /* takeover timeout checks */
+#define KL_FLOOR_TOMBS 4096 /* stale records tombstoned per takeover at most */
 
 enum { KL_TAG_CREATED = 1, KL_TAG_DONE, KL_TAG_TOMB };
 
@@ -45,7 +45,7 @@ struct kl_part {
     int reading;       /* takeover in progress */
     int floor_pending; /* the first message after takeover sets the floor */
     int64_t assign_ms;
-    size_t records;    /* read during the takeover */
+    size_t records;        /* read during the takeover */
     struct kl_tomb *tombs; /* jobs with records, waiting for the commit to pass them */
     size_t n_tombs, cap_tombs;
 };
@@ -85,8 +85,11 @@ static void write_failed(struct kledger *l, const char *what, const char *err)
         l->errors_quiet++;
         return;
     }
-    LOG_WARN(NULL, "ledger topic %s: a %s record was not written: %s; jobs go on at-least-once (%lu such errors "
-             "not logged)", l->w->conf->kafka.ledger_topic, what, err, l->errors_quiet);
+    LOG_WARN(
+            NULL,
+            "ledger topic %s: a %s record was not written: %s; jobs go on at-least-once (%lu such errors "
+            "not logged)",
+            l->w->conf->kafka.ledger_topic, what, err, l->errors_quiet);
     l->warned_ms = now;
     l->errors_quiet = 0;
 }
@@ -103,7 +106,8 @@ static void on_ack(void *ud, int tag, int ok, const char *err, double latency_s)
         write_failed(l, tag_name(tag), err);
         return;
     }
-    LOG_DEBUG(NULL, "ledger: %s record acknowledged after %.1f ms", tag_name(tag), latency_s * 1000);
+    LOG_DEBUG(NULL, "ledger: %s record acknowledged after %.1f ms", tag_name(tag),
+              latency_s * 1000);
     metrics_ledger_observe(l->w->e.m, METRICS_LEDGER_WRITE_LATENCY, latency_s);
     if (tag == KL_TAG_CREATED)
         metrics_ledger_observe(l->w->e.m, METRICS_LEDGER_CREATED_WINDOW, latency_s);
@@ -117,7 +121,8 @@ static void put(struct kledger *l, int32_t p, const char *id, const struct ledge
     if ((r && !val) || ledgerk_write(l->lk, p, id, val, len, tag, err, sizeof err) != SY_OK)
         write_failed(l, tag_name(tag), err);
     else
-        LOG_DEBUG(NULL, "ledger: %s record for %s queued to partition %d", tag_name(tag), id, (int)p);
+        LOG_DEBUG(NULL, "ledger: %s record for %s queued to partition %d", tag_name(tag), id,
+                  (int)p);
     free(val);
 }
 
@@ -150,13 +155,16 @@ static void drop_tombs(struct kl_part *kp)
 }
 
 /* The create reply of m's job named a task. */
-static void on_task_created(void *ud, const char *provider, const char *task_id, int64_t created_wall_ms, int attempt)
+static void on_task_created(void *ud, const char *provider, const char *task_id,
+                            int64_t created_wall_ms, int attempt)
 {
     struct kmsg *m = ud;
     struct kledger *l = m->w->led;
     if (!l || !m->id || m->dropped)
         return;
-    struct ledger_rec r = { .state = LEDGER_CREATED, .offset = m->offset, .created_ms = created_wall_ms,
+    struct ledger_rec r = { .state = LEDGER_CREATED,
+                            .offset = m->offset,
+                            .created_ms = created_wall_ms,
                             .attempt = attempt };
     snprintf(r.provider, sizeof r.provider, "%s", provider);
     snprintf(r.worker, sizeof r.worker, "%s", m->w->e.worker_id);
@@ -181,15 +189,21 @@ static void takeover_end(struct kledger *l, int32_t p, int timed_out)
     metrics_ledger_observe(l->w->e.m, METRICS_LEDGER_TAKEOVER, (double)t / 1000.0);
     if (timed_out) {
         metrics_ledger(l->w->e.m, METRICS_LEDGER_READ_TIMEOUT);
-        LOG_WARN(NULL, "ledger topic %s: partition %d not read to its end within ledger_read_timeout_ms = %d: its "
-                 "jobs start with the %zu records read (the rest may be created again)",
-                 l->w->conf->kafka.ledger_topic, (int)p, l->w->conf->kafka.ledger_read_timeout_ms, kp->records);
+        LOG_WARN(
+                NULL,
+                "ledger topic %s: partition %d not read to its end within ledger_read_timeout_ms = %d: its "
+                "jobs start with the %zu records read (the rest may be created again)",
+                l->w->conf->kafka.ledger_topic, (int)p, l->w->conf->kafka.ledger_read_timeout_ms,
+                kp->records);
     }
-    LOG_INFO(NULL, "takeover: partition %d running after %lld ms (%zu ledger records read, %zu kept%s)", (int)p,
-             (long long)t, kp->records, ledger_map_count(l->map, p), timed_out ? ", read timed out" : "");
+    LOG_INFO(NULL,
+             "takeover: partition %d running after %lld ms (%zu ledger records read, %zu kept%s)",
+             (int)p, (long long)t, kp->records, ledger_map_count(l->map, p),
+             timed_out ? ", read timed out" : "");
 }
 
-static void on_record(void *ud, int32_t p, const char *key, size_t klen, const void *val, size_t vlen)
+static void on_record(void *ud, int32_t p, const char *key, size_t klen, const void *val,
+                      size_t vlen)
 {
     struct kledger *l = ud;
     struct kl_part *kp = kpart_of(l, p);
@@ -239,8 +253,11 @@ void kledger_revoke(struct kworker *w, int32_t p)
         return;
     int left = ledgerk_outstanding(l->lk) ? ledgerk_flush(l->lk, KL_FLUSH_MS) : 0;
     if (left > 0)
-        LOG_WARN(NULL, "partition %d revoked with %d ledger records not acknowledged: its next owner may create "
-                 "those tasks again", (int)p, left);
+        LOG_WARN(
+                NULL,
+                "partition %d revoked with %d ledger records not acknowledged: its next owner may create "
+                "those tasks again",
+                (int)p, left);
     struct kl_part *kp = kpart_of(l, p);
     if (kp->reading) {
         kp->reading = 0;
@@ -251,7 +268,8 @@ void kledger_revoke(struct kworker *w, int32_t p)
     drop_tombs(kp);
 }
 
-int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id, struct ledger_rec *out)
+int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id,
+                   struct ledger_rec *out)
 {
     struct kledger *l = w->led;
     if (!l)
@@ -266,7 +284,8 @@ int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id,
             free(ids[i]);
         }
         if (n)
-            LOG_DEBUG(NULL, "ledger partition %d: %zu records of committed jobs dropped", (int)p, n);
+            LOG_DEBUG(NULL, "ledger partition %d: %zu records of committed jobs dropped", (int)p,
+                      n);
     }
     if (!id)
         return SY_DECLINED;
@@ -308,8 +327,10 @@ int kledger_start(struct kworker *w, char *err, size_t errlen)
 {
     const struct conf *c = w->conf;
     if (!c->kafka.ledger_topic[0]) {
-        LOG_INFO(NULL, "task ledger off (kafka.ledger_topic = \"\"): a job in flight when its worker dies is "
-                 "created again by the next owner");
+        LOG_INFO(
+                NULL,
+                "task ledger off (kafka.ledger_topic = \"\"): a job in flight when its worker dies is "
+                "created again by the next owner");
         return SY_OK;
     }
     char e[512] = "";
@@ -328,7 +349,9 @@ int kledger_start(struct kworker *w, char *err, size_t errlen)
         return SY_ERR;
     }
     l->w = w;
-    struct ledgerk_cbs cbs = { .on_record = on_record, .on_eof = on_eof, .on_ack = on_ack, .ud = l };
+    struct ledgerk_cbs cbs = {
+        .on_record = on_record, .on_eof = on_eof, .on_ack = on_ack, .ud = l
+    };
     l->lk = ledgerk_new(&w->uv, c, &cbs, err, errlen);
     if (!l->lk) {
         ledger_map_free(l->map);

@@ -28,15 +28,16 @@
 #include "worker/metrics.h"
 #include "core/sy.h"
 
-#define KP_DLQ_CUT (900 * 1024)   /* a DLQ copy the producer or broker refuses is re-sent cut to this */
-#define KP_DLQ_MAX_KEY 4096       /* a cut copy drops a longer key */
-#define KP_DLQ_MAX_HDRS 4096      /* ... and the original headers when they are larger together */
-#define KP_UNKNOWN_TRIES 5        /* an unclassified error is retried this often, then permanent */
-#define KP_BACKOFF_MS 200         /* first retry after a transient error, doubling ... */
-#define KP_BACKOFF_MAX_MS 30000   /* ... up to this */
-#define KP_FULL_BACKOFF_MS 50     /* first retry after a full local queue, doubling ... */
+#define KP_DLQ_CUT                                                                                 \
+    (900 * 1024)             /* a DLQ copy the producer or broker refuses is re-sent cut to this */
+#define KP_DLQ_MAX_KEY 4096  /* a cut copy drops a longer key */
+#define KP_DLQ_MAX_HDRS 4096 /* ... and the original headers when they are larger together */
+#define KP_UNKNOWN_TRIES 5   /* an unclassified error is retried this often, then permanent */
+#define KP_BACKOFF_MS 200    /* first retry after a transient error, doubling ... */
+#define KP_BACKOFF_MAX_MS 30000 /* ... up to this */
+#define KP_FULL_BACKOFF_MS 50   /* first retry after a full local queue, doubling ... */
 #define KP_FULL_BACKOFF_MAX_MS 500
-#define KP_LOG_EVERY_MS 10000     /* at most one retry warning per this */
+#define KP_LOG_EVERY_MS 10000 /* at most one retry warning per this */
 
 static const char *kind_name(enum kout_kind k)
 {
@@ -98,7 +99,8 @@ static void *memdup0(const void *p, size_t n)
     return d;
 }
 
-static void log_retry(struct kworker *w, const struct kout *o, const char *topic, const char *err, int64_t delay)
+static void log_retry(struct kworker *w, const struct kout *o, const char *topic, const char *err,
+                      int64_t delay)
 {
     int64_t now = sy_now_ms();
     if (w->retry_log_ms && now - w->retry_log_ms < KP_LOG_EVERY_MS) {
@@ -106,9 +108,13 @@ static void log_retry(struct kworker *w, const struct kout *o, const char *topic
         return;
     }
     const struct kmsg *m = o->m;
-    struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-    LOG_WARN(&lc, "sending to %s failed: %s; again in %lld ms (attempt %d; %zu waiting; %lu such warnings not logged)",
-             topic, err, (long long)delay, o->attempts, w->n_parked, w->retry_quiet);
+    struct log_ctx lc = {
+        .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+    };
+    LOG_WARN(
+            &lc,
+            "sending to %s failed: %s; again in %lld ms (attempt %d; %zu waiting; %lu such warnings not logged)",
+            topic, err, (long long)delay, o->attempts, w->n_parked, w->retry_quiet);
     w->retry_log_ms = now;
     w->retry_quiet = 0;
 }
@@ -139,8 +145,8 @@ static void link_parked(struct kworker *w, struct kout *o)
 /* Park o for a resend: copy topic, key and value (they may be o's own
  * buffers), take hdrs. err NULL: o queues behind what is parked (no backoff,
  * no warning). */
-static void park(struct kout *o, const char *topic, const void *key, size_t klen, const void *val, size_t vlen,
-                 rd_kafka_headers_t *hdrs, int queue_full, const char *err)
+static void park(struct kout *o, const char *topic, const void *key, size_t klen, const void *val,
+                 size_t vlen, rd_kafka_headers_t *hdrs, int queue_full, const char *err)
 {
     struct kworker *w = o->m->w;
     char *t = memdup0(topic, strlen(topic));
@@ -174,13 +180,14 @@ static void park(struct kout *o, const char *topic, const void *key, size_t klen
     kworker_flow(w);
 }
 
-static void fallback(struct kout *o, rd_kafka_resp_err_t code, const char *err, const char *topic, const void *key,
-                     size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs);
+static void fallback(struct kout *o, rd_kafka_resp_err_t code, const char *err, const char *topic,
+                     const void *key, size_t klen, const void *val, size_t vlen,
+                     rd_kafka_headers_t *hdrs);
 
 /* Send (key, value and topic are copied; hdrs is taken). Never fails: what
  * cannot go now is parked or falls back. */
-static void out_send(struct kout *o, const char *topic, const void *key, size_t klen, const void *val, size_t vlen,
-                     rd_kafka_headers_t *hdrs)
+static void out_send(struct kout *o, const char *topic, const void *key, size_t klen,
+                     const void *val, size_t vlen, rd_kafka_headers_t *hdrs)
 {
     struct kworker *w = o->m->w;
     if (w->parked && o->attempts == 0 && !o->truncated && !o->minimal) {
@@ -209,8 +216,11 @@ static void abandon(struct kout *o, rd_kafka_resp_err_t code, const char *err, c
 {
     struct kworker *w = o->m->w;
     struct kmsg *m = o->m;
-    struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-    LOG_ERROR(&lc, "abandoned the %s message for %s after a permanent error: %s", kind_name(o->kind), topic, err);
+    struct log_ctx lc = {
+        .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+    };
+    LOG_ERROR(&lc, "abandoned the %s message for %s after a permanent error: %s",
+              kind_name(o->kind), topic, err);
     metrics_publish_abandoned(w->e.m, kind_name(o->kind), rd_kafka_err2name(code));
     w->abandoned++;
     w->lost++;
@@ -219,7 +229,8 @@ static void abandon(struct kout *o, rd_kafka_resp_err_t code, const char *err, c
 
 static int size_error(rd_kafka_resp_err_t code)
 {
-    return code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE || code == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+    return code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           code == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
            code == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
 }
 
@@ -235,14 +246,16 @@ static rd_kafka_headers_t *result_headers(const struct kmsg *m)
 
 /* The DLQ copy's cut-down form: value cut to KP_DLQ_CUT, a big key and big
  * original headers dropped (the switchyard-* ones stay). */
-static void send_cut_copy(struct kout *o, const char *topic, const void *key, size_t klen, const void *val,
-                          size_t vlen, rd_kafka_headers_t *hdrs)
+static void send_cut_copy(struct kout *o, const char *topic, const void *key, size_t klen,
+                          const void *val, size_t vlen, rd_kafka_headers_t *hdrs)
 {
     size_t orig_hdr_bytes = 0, n_orig = 0;
     const char *name;
     const void *hv;
     size_t hs;
-    for (size_t i = 0; hdrs && rd_kafka_header_get_all(hdrs, i, &name, &hv, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+    for (size_t i = 0;
+         hdrs && rd_kafka_header_get_all(hdrs, i, &name, &hv, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++) {
         if (strncmp(name, "switchyard-", 11) != 0) {
             orig_hdr_bytes += strlen(name) + hs;
             n_orig++;
@@ -250,7 +263,9 @@ static void send_cut_copy(struct kout *o, const char *topic, const void *key, si
     }
     int keep_hdrs = orig_hdr_bytes <= KP_DLQ_MAX_HDRS;
     rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    for (size_t i = 0; hdrs && rd_kafka_header_get_all(hdrs, i, &name, &hv, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+    for (size_t i = 0;
+         hdrs && rd_kafka_header_get_all(hdrs, i, &name, &hv, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         i++)
         if (keep_hdrs || strncmp(name, "switchyard-", 11) == 0)
             rd_kafka_header_add(h, name, -1, hv, (ssize_t)hs);
     char num[32];
@@ -279,14 +294,17 @@ static void send_cut_copy(struct kout *o, const char *topic, const void *key, si
         rd_kafka_headers_destroy(old);
 }
 
-static void fallback(struct kout *o, rd_kafka_resp_err_t code, const char *err, const char *topic, const void *key,
-                     size_t klen, const void *val, size_t vlen, rd_kafka_headers_t *hdrs)
+static void fallback(struct kout *o, rd_kafka_resp_err_t code, const char *err, const char *topic,
+                     const void *key, size_t klen, const void *val, size_t vlen,
+                     rd_kafka_headers_t *hdrs)
 {
     struct kmsg *m = o->m;
     struct kworker *w = m->w;
     o->attempts = 0;
     if (o->kind == KOUT_DLQ && !o->truncated) {
-        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+        struct log_ctx lc = {
+            .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+        };
         LOG_WARN(&lc, "DLQ copy refused (%s): sending a cut copy", err);
         send_cut_copy(o, topic, key, klen, val, vlen, hdrs);
         return;
@@ -309,10 +327,13 @@ static void fallback(struct kout *o, rd_kafka_resp_err_t code, const char *err, 
         char *json = codec_result_json(&r);
         if (!json)
             kworker_oom("a minimal result");
-        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+        struct log_ctx lc = {
+            .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+        };
         LOG_WARN(&lc, "result refused (%s): publishing a minimal failed result", err);
         o->minimal = 1;
-        out_send(o, w->conf->kafka.output_topic, m->id, strlen(m->id), json, strlen(json), result_headers(m));
+        out_send(o, w->conf->kafka.output_topic, m->id, strlen(m->id), json, strlen(json),
+                 result_headers(m));
         free(json);
         return;
     }
@@ -341,7 +362,8 @@ static void on_retry(uv_timer_t *t)
             continue;
         }
         char err[256] = "";
-        int rc = producer_send(w->producer, o->topic, o->key, o->klen, o->val, o->vlen, o->hdrs, o, err, sizeof err);
+        int rc = producer_send(w->producer, o->topic, o->key, o->klen, o->val, o->vlen, o->hdrs, o,
+                               err, sizeof err);
         if (rc == SY_OK) {
             o->hdrs = NULL;
             drop_copy(o);
@@ -417,7 +439,9 @@ void kpub_dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char 
     out_send(o, w->conf->kafka.dlq_topic, msg->key, msg->key_len, msg->payload, msg->len, h);
     w->dead_lettered++;
     metrics_dead_lettered(w->e.m);
-    struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
+    struct log_ctx lc = {
+        .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+    };
     LOG_WARN(&lc, "dead-lettered: %s", reason);
     /* Tell whoever waits for this id, when the message owns one. */
     if (m->id) {
@@ -429,8 +453,8 @@ void kpub_dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char 
     }
 }
 
-void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err_t code, const char *err,
-                    const rd_kafka_message_t *msg)
+void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err_t code,
+                    const char *err, const rd_kafka_message_t *msg)
 {
     struct kmsg *m = o->m;
     if (ok || w->closing || m->dropped) {

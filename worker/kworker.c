@@ -51,15 +51,17 @@
 #include "worker/kworker_int.h"
 #include "worker/metrics.h"
 
-#define KW_MAX_VALUE (1024 * 1024)   /* larger job values are dead-lettered */
+#define KW_MAX_VALUE (1024 * 1024) /* larger job values are dead-lettered */
 #define KW_FLUSH_MS 15000
-#define KW_JOB_BYTES 4096 /* counted per job beside its message: the job, its requests, its result */
+#define KW_JOB_BYTES                                                                               \
+    4096 /* counted per job beside its message: the job, its requests, its result */
 
 static void maybe_finish_shutdown(struct kworker *w);
 
 void kworker_oom(const char *what)
 {
-    LOG_ERROR(NULL, "out of memory for %s: aborting so that uncommitted messages are redelivered", what);
+    LOG_ERROR(NULL, "out of memory for %s: aborting so that uncommitted messages are redelivered",
+              what);
     abort();
 }
 
@@ -73,9 +75,11 @@ void kworker_flow(struct kworker *w)
     consumer_throttle(w->consumer, w->live >= max); /* the window: stop taking, keep fetching */
     if (!paused && (w->bytes > max_bytes || w->parked)) {
         consumer_pause(w->consumer);
-        LOG_DEBUG(NULL, "paused at %zu in flight, %zu bytes, %zu to send again", w->live, w->bytes, w->n_parked);
+        LOG_DEBUG(NULL, "paused at %zu in flight, %zu bytes, %zu to send again", w->live, w->bytes,
+                  w->n_parked);
     } else if (paused && w->live <= max * 3 / 4 && w->bytes <= max_bytes / 4 * 3 && !w->parked) {
-        consumer_resume(w->consumer); /* also ends a pause the consumer took after a long throttle */
+        consumer_resume(
+                w->consumer); /* also ends a pause the consumer took after a long throttle */
         LOG_DEBUG(NULL, "resumed at %zu in flight, %zu bytes", w->live, w->bytes);
     }
 }
@@ -125,7 +129,8 @@ static void on_job_done(void *ud, const char *job_id, int ok, const char *result
 static int owned_id(const rd_kafka_message_t *msg, const char *id)
 {
     size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n > CODEC_MAX_ID || !msg->key || msg->key_len != n || memcmp(msg->key, id, n) != 0)
+    if (n == 0 || n > CODEC_MAX_ID || !msg->key || msg->key_len != n ||
+        memcmp(msg->key, id, n) != 0)
         return 0;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
@@ -155,9 +160,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         /* Redelivery of an offset already in work (e.g. after a seek). */
         return;
     }
-    struct kmsg *m = kmsg_new(w, msg->partition, msg->offset, msg->len + msg->key_len + KW_JOB_BYTES);
+    struct kmsg *m =
+            kmsg_new(w, msg->partition, msg->offset, msg->len + msg->key_len + KW_JOB_BYTES);
     if (was == 0)
-        w->parts[m->partition].moved_ms = sy_now_ms(); /* work arrived on an idle partition: the stall clock starts */
+        w->parts[m->partition].moved_ms =
+                sy_now_ms(); /* work arrived on an idle partition: the stall clock starts */
     w->consumed++;
     metrics_consumed(w->e.m);
     kmsg_hold(m); /* until the end of this function */
@@ -169,7 +176,8 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     if (!msg->payload || msg->len == 0) {
         snprintf(err, sizeof err, "empty value");
     } else if (msg->len > KW_MAX_VALUE) {
-        snprintf(err, sizeof err, "value of %zu bytes is over the %d-byte limit", msg->len, KW_MAX_VALUE);
+        snprintf(err, sizeof err, "value of %zu bytes is over the %d-byte limit", msg->len,
+                 KW_MAX_VALUE);
     } else {
         spec = codec_job_parse(msg->payload, msg->len, &id, err, sizeof err);
     }
@@ -183,7 +191,8 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     }
     if (spec && (!msg->key || msg->key_len == 0)) {
         snprintf(err, sizeof err, "missing message key (must be the job id)");
-    } else if (spec && (msg->key_len != strlen(spec->id) || memcmp(msg->key, spec->id, msg->key_len) != 0)) {
+    } else if (spec && (msg->key_len != strlen(spec->id) ||
+                        memcmp(msg->key, spec->id, msg->key_len) != 0)) {
         snprintf(err, sizeof err, "message key does not match the job id");
     }
     /* An invalid message keyed by its own valid id has a ledger record too
@@ -193,8 +202,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
     int have_rec = kledger_lookup(w, msg->partition, msg->offset, lid, &lr) == SY_OK;
     if (have_rec && lr.state == LEDGER_DONE) {
         /* Finished and acknowledged by an earlier owner, not yet committed. */
-        struct log_ctx lc = { .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset };
-        LOG_INFO(&lc, "ledger: done already (%s): finished without running or publishing again", lr.status);
+        struct log_ctx lc = {
+            .job = m->id, .has_offset = 1, .partition = m->partition, .offset = m->offset
+        };
+        LOG_INFO(&lc, "ledger: done already (%s): finished without running or publishing again",
+                 lr.status);
         metrics_ledger(w->e.m, METRICS_LEDGER_SKIPPED_DONE);
         codec_job_free(spec);
         m->ledger_done = 1;
@@ -222,8 +234,11 @@ static void on_message(void *ud, const rd_kafka_message_t *msg)
         }
         job_set_partition(m->job, msg->partition);
         if (have_rec && lr.state == LEDGER_CREATED) {
-            struct job_resume jr = { .provider = lr.provider, .task_id = lr.task_id, .worker = lr.worker,
-                                     .created_wall_ms = lr.created_ms, .attempt = lr.attempt };
+            struct job_resume jr = { .provider = lr.provider,
+                                     .task_id = lr.task_id,
+                                     .worker = lr.worker,
+                                     .created_wall_ms = lr.created_ms,
+                                     .attempt = lr.attempt };
             if (job_resume(m->job, &jr) == SY_OK)
                 metrics_ledger(w->e.m, METRICS_LEDGER_RESUMED);
         }
@@ -278,7 +293,8 @@ static void on_rebalanced(void *ud)
     if (total > 0 && mine == 0)
         share = 1.0 / total; /* nothing assigned: keep a minimal share for leftovers */
     dispatch_set_share(w->e.d, share > 1.0 ? 1.0 : share, sy_now_ms());
-    LOG_INFO(NULL, "%zu of %d input partitions: fleet-scope limits at %.0f%%", mine, total, share * 100);
+    LOG_INFO(NULL, "%zu of %d input partitions: fleet-scope limits at %.0f%%", mine, total,
+             share * 100);
 }
 
 static void on_revoke(void *ud, int32_t p)
@@ -308,8 +324,9 @@ static void on_revoke(void *ud, int32_t p)
     }
     offsets_drop(w->offsets, p);
     if (dropped)
-        LOG_INFO(NULL, "partition %d revoked: dropped %zu unfinished jobs (the new owner redoes them)", (int)p,
-                 dropped);
+        LOG_INFO(NULL,
+                 "partition %d revoked: dropped %zu unfinished jobs (the new owner redoes them)",
+                 (int)p, dropped);
     if (w->stopping)
         maybe_finish_shutdown(w);
     else
@@ -333,14 +350,18 @@ static void on_callback(void *ud, const struct cbtopic_event *ev)
     struct log_ctx lc = { .job = ev->job_id, .provider = ev->provider, .task = ev->task_id };
     if (!ev->is_signed) {
         metrics_callback_handoff_dropped(w->e.m, 1);
-        LOG_DEBUG(&lc, "unsigned callback for partition %d not handed over (the owner's safety poll covers it)",
-                  (int)p);
+        LOG_DEBUG(
+                &lc,
+                "unsigned callback for partition %d not handed over (the owner's safety poll covers it)",
+                (int)p);
         return;
     }
     size_t len = 0;
     char *env = cbtopic_envelope_encode(ev, &len);
     char err[256] = "out of memory";
-    int rc = env ? cbtopic_send(w->cbt, p, ev->job_id, strlen(ev->job_id), env, len, err, sizeof err) : SY_ERR;
+    int rc =
+            env ? cbtopic_send(w->cbt, p, ev->job_id, strlen(ev->job_id), env, len, err, sizeof err)
+                : SY_ERR;
     free(env);
     if (rc == SY_OK) {
         w->cb_forwarded++;
@@ -360,8 +381,10 @@ static void on_handoff(void *ud, const rd_kafka_message_t *msg)
     struct kworker *w = ud;
     int rc = w->e.cb ? callbacks_handoff(w->e.cb, &w->e, msg->payload, msg->len) : SY_DECLINED;
     if (rc == SY_ERR) {
-        LOG_WARN(NULL, "callback topic: record %d/%lld is not a callback envelope for a configured provider",
-                 (int)msg->partition, (long long)msg->offset);
+        LOG_WARN(
+                NULL,
+                "callback topic: record %d/%lld is not a callback envelope for a configured provider",
+                (int)msg->partition, (long long)msg->offset);
     } else if (rc == SY_OK) {
         w->cb_handed_in++;
         metrics_callback_handed_in(w->e.m);
@@ -442,7 +465,9 @@ static void maybe_finish_shutdown(struct kworker *w)
 static void on_grace(uv_timer_t *t)
 {
     struct kworker *w = t->data;
-    LOG_WARN(NULL, "shutdown grace over: %zu jobs unfinished (not committed; redone by the next owner)", w->live);
+    LOG_WARN(NULL,
+             "shutdown grace over: %zu jobs unfinished (not committed; redone by the next owner)",
+             w->live);
     start_close(w);
 }
 
@@ -470,14 +495,17 @@ static void collect_metrics(void *ud, struct metrics *mt)
     for (size_t p = 0; w->offsets && p < w->n_parts; p++) {
         int64_t committed = offsets_committed(w->offsets, (int32_t)p);
         size_t n = offsets_in_flight(w->offsets, (int32_t)p);
-        double stall = n > 0 && w->parts[p].moved_ms > 0 ? (double)(now - w->parts[p].moved_ms) / 1000.0 : 0;
+        double stall = n > 0 && w->parts[p].moved_ms > 0
+                               ? (double)(now - w->parts[p].moved_ms) / 1000.0
+                               : 0;
         if (committed >= 0 || n > 0)
             metrics_partition(mt, (int32_t)p, n, committed, stall);
     }
     int paused = w->consumer && consumer_paused(w->consumer);
     metrics_kafka_flow(mt, paused, w->bytes, w->n_parked);
-    const char *why = metrics_kafka_unready(w->consumer != NULL, w->closing, w->stopping,
-                                            w->consumer && consumer_in_group(w->consumer), paused, w->live);
+    const char *why =
+            metrics_kafka_unready(w->consumer != NULL, w->closing, w->stopping,
+                                  w->consumer && consumer_in_group(w->consumer), paused, w->live);
     metrics_ready(mt, why == NULL, why);
 }
 
@@ -504,7 +532,9 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return SY_ERR;
     }
-    struct engine_hooks h = { .on_stop = on_stop, .on_callback = on_callback, .collect = collect_metrics, .ud = w };
+    struct engine_hooks h = {
+        .on_stop = on_stop, .on_callback = on_callback, .collect = collect_metrics, .ud = w
+    };
     if (engine_init(&w->e, &w->uv, c, &h, err, errlen) != SY_OK) {
         free(w);
         return SY_ERR;
@@ -517,14 +547,20 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
     if (w->producer) { /* results and DLQ records go out at once, not after the 1 s topic scan */
         if (producer_warm(w->producer, bc->kafka.output_topic, 2000) <= 0)
-            LOG_WARN(NULL, "kafka: no metadata yet for output topic %s (its first result waits for it)",
+            LOG_WARN(NULL,
+                     "kafka: no metadata yet for output topic %s (its first result waits for it)",
                      bc->kafka.output_topic);
         if (bc->kafka.dlq_topic[0] && producer_warm(w->producer, bc->kafka.dlq_topic, 2000) <= 0)
             LOG_INFO(NULL, "kafka: no metadata yet for DLQ topic %s", bc->kafka.dlq_topic);
     }
-    struct consumer_cbs cbs = { .on_message = on_message, .on_assign = on_assign, .on_revoke = on_revoke,
-                                .on_rebalanced = on_rebalanced, .on_committed = on_committed, .ud = w };
-    if (w->producer && start_callback_topic(w, err, errlen) == SY_OK && kledger_start(w, err, errlen) == SY_OK)
+    struct consumer_cbs cbs = { .on_message = on_message,
+                                .on_assign = on_assign,
+                                .on_revoke = on_revoke,
+                                .on_rebalanced = on_rebalanced,
+                                .on_committed = on_committed,
+                                .ud = w };
+    if (w->producer && start_callback_topic(w, err, errlen) == SY_OK &&
+        kledger_start(w, err, errlen) == SY_OK)
         w->consumer = consumer_new(&w->uv, bc, &cbs, err, errlen);
     if (!w->consumer) {
         setup_failed(w);
@@ -534,21 +570,24 @@ int kworker_run(struct conf *c, char *err, size_t errlen)
     uv_timer_init(&w->uv, &w->closer);
     kpub_init(w);
     w->grace.data = w->closer.data = w;
-    LOG_INFO(NULL, "worker %s consuming %s from %s (group %s)", w->e.worker_id, bc->kafka.input_topic,
-             bc->kafka.brokers, bc->kafka.group);
+    LOG_INFO(NULL, "worker %s consuming %s from %s (group %s)", w->e.worker_id,
+             bc->kafka.input_topic, bc->kafka.brokers, bc->kafka.group);
 
     uv_run(&w->uv, UV_RUN_DEFAULT);
-    LOG_INFO(NULL, "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost "
-                   "(%llu abandoned after a permanent publish error)",
-             (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
-             (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost,
-             (unsigned long long)w->abandoned);
+    LOG_INFO(
+            NULL,
+            "worker stopped: %llu consumed, %llu succeeded, %llu failed, %llu dead-lettered, %d lost "
+            "(%llu abandoned after a permanent publish error)",
+            (unsigned long long)w->consumed, (unsigned long long)w->e.succeeded,
+            (unsigned long long)w->e.failed, (unsigned long long)w->dead_lettered, w->lost,
+            (unsigned long long)w->abandoned);
     if (w->e.tasks)
         LOG_INFO(NULL, "callbacks: %llu handed to other workers, %llu handed in and completed here",
                  (unsigned long long)w->cb_forwarded, (unsigned long long)w->cb_handed_in);
     int rc = w->lost > 0 || w->fatal ? SY_ERR : SY_OK;
     if (rc != SY_OK)
-        snprintf(err, errlen, "%d results lost%s", w->lost, w->fatal ? " (fatal producer error)" : "");
+        snprintf(err, errlen, "%d results lost%s", w->lost,
+                 w->fatal ? " (fatal producer error)" : "");
     if (engine_cleanup(&w->e) != SY_OK && rc == SY_OK) {
         snprintf(err, errlen, "a libuv handle was left open at exit");
         rc = SY_ERR;

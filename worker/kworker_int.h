@@ -20,12 +20,12 @@ struct kmsg {
     int32_t partition;
     int64_t offset;
     struct job *job;
-    int pending;   /* kouts alive for it (sending, waiting for a report, or parked) */
-    int dropped;   /* partition revoked: never store its offset */
-    int failed;    /* shutdown dropped a message for it: never store its offset */
-    size_t bytes;  /* what it holds, counted in kworker.bytes */
-    char *id;      /* a valid job id, or NULL */
-    int ok;        /* the job's result says succeeded */
+    int pending;     /* kouts alive for it (sending, waiting for a report, or parked) */
+    int dropped;     /* partition revoked: never store its offset */
+    int failed;      /* shutdown dropped a message for it: never store its offset */
+    size_t bytes;    /* what it holds, counted in kworker.bytes */
+    char *id;        /* a valid job id, or NULL */
+    int ok;          /* the job's result says succeeded */
     int ledger_done; /* its ledger record says done already: write none */
     char *traceparent;
     struct kmsg *next, *prev;
@@ -64,8 +64,8 @@ struct kworker {
     struct consumer *consumer;
     struct producer *producer;
     struct offsets *offsets;
-    struct cbtopic *cbt;  /* the callback topic reader (callbacks on) */
-    struct kledger *led;  /* the task ledger (NULL = kafka.ledger_topic ""); kledger.c */
+    struct cbtopic *cbt; /* the callback topic reader (callbacks on) */
+    struct kledger *led; /* the task ledger (NULL = kafka.ledger_topic ""); kledger.c */
     uint64_t cb_forwarded, cb_handed_in;
     struct kpart *parts;
     size_t n_parts;
@@ -102,8 +102,8 @@ void kpub_result(struct kmsg *m, const char *json);
  * result too when m->id is set (the key equals a valid id). */
 void kpub_dead_letter(struct kmsg *m, const rd_kafka_message_t *msg, const char *reason);
 /* A delivery report for a result or DLQ kout. */
-void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err_t code, const char *err,
-                    const rd_kafka_message_t *msg);
+void kpub_delivered(struct kworker *w, struct kout *o, int ok, rd_kafka_resp_err_t code,
+                    const char *err, const rd_kafka_message_t *msg);
 /* Shutdown: drop parked messages (their offsets are not stored) and close
  * the retry timer. */
 void kpub_close(struct kworker *w);
@@ -124,7 +124,8 @@ void kledger_assign(struct kworker *w, int32_t p);
 void kledger_revoke(struct kworker *w, int32_t p);
 /* The record for input message (p, offset) with job id, read at takeover:
  * SY_OK with out filled, or SY_DECLINED. */
-int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id, struct ledger_rec *out);
+int kledger_lookup(struct kworker *w, int32_t p, int64_t offset, const char *id,
+                   struct ledger_rec *out);
 /* m finished (what it produced is acknowledged): write `done` and queue its
  * tombstone for when the commit passes it. */
 void kledger_done(struct kmsg *m);

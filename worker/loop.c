@@ -36,7 +36,7 @@
  * step), so it waits here instead. Over TLS (HTTP/2 may multiplex many
  * transfers on one connection) or through a proxy the cap is the loop's. */
 struct loop_host {
-    char *origin;                /* NULL for the shared overflow bucket */
+    char *origin; /* NULL for the shared overflow bucket */
     size_t in_curl, cap;
     struct loop_req *pend_head, *pend_tail;
 };
@@ -52,15 +52,16 @@ struct loop {
     size_t max_in_curl;         /* more wait in the FIFO below */
     struct loop_req *free_reqs; /* recycled request structs (bounded) */
     size_t n_free_reqs;
-    struct loopxfer_pool xfers; /* recycled transfers with their easy handles (at most max_in_curl) */
-    struct loop_req *live;      /* doubly-linked list of requests in curl */
+    struct loopxfer_pool
+            xfers;         /* recycled transfers with their easy handles (at most max_in_curl) */
+    struct loop_req *live; /* doubly-linked list of requests in curl */
     struct loop_host *hosts[LOOP_MAX_HOSTS];
     size_t n_hosts;
-    size_t host_cap;            /* max_host_connections */
-    size_t n_pending;           /* requests in the hosts' FIFOs */
+    size_t host_cap;                        /* max_host_connections */
+    size_t n_pending;                       /* requests in the hosts' FIFOs */
     struct loop_req *fail_head, *fail_tail; /* refused by curl, failure not yet delivered */
-    uv_timer_t defer;           /* delivers the failed list */
-    int open_handles;           /* timer + defer until both are closed */
+    uv_timer_t defer;                       /* delivers the failed list */
+    int open_handles;                       /* timer + defer until both are closed */
     struct loop_stats stats;
     struct sock_ctx *socks;
 };
@@ -69,7 +70,7 @@ struct loop {
  * buffer, header captures, error text) is its transfer's, only while in curl. */
 struct loop_req {
     struct loop *l;
-    struct loop_xfer *x;        /* only while in curl (and until recycled) */
+    struct loop_xfer *x; /* only while in curl (and until recycled) */
     enum { REQ_LIVE = 0, REQ_QUEUED, REQ_FAILED } where; /* which list holds it */
     int method;
     struct loop_host *host;
@@ -297,7 +298,8 @@ static void on_defer(uv_timer_t *t)
     while (l->fail_head) {
         struct loop_req *r = l->fail_head;
         detach(r);
-        struct loop_response resp = { .failure = PROV_C_TRANSPORT, .error = "could not start the transfer" };
+        struct loop_response resp = { .failure = PROV_C_TRANSPORT,
+                                      .error = "could not start the transfer" };
         loop_http_fn cb = r->cb;
         void *ud = r->ud;
         recycle(r);
@@ -370,8 +372,9 @@ static void drain(struct loop *l)
             l->stats.timeouts++;
         } else {
             resp.failure = PROV_C_TRANSPORT;
-            resp.error = x->too_large ? "reply body larger than worker.max_body_bytes"
-                         : x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+            resp.error = x->too_large   ? "reply body larger than worker.max_body_bytes"
+                         : x->errbuf[0] ? x->errbuf
+                                        : curl_easy_strerror(rc);
             l->stats.transport_errors++;
         }
         detach(r); /* r and its transfer's buffers stay valid until recycle() */
@@ -442,7 +445,8 @@ static struct loop_host *host_of(struct loop *l, const char *url, int proxied)
     int plain = strncasecmp(url, "http://", 7) == 0 && !proxied;
     for (size_t i = 1; i < l->n_hosts; i++) {
         struct loop_host *h = l->hosts[i];
-        if (strlen(h->origin) == n + 1 && strncmp(h->origin + 1, url, n) == 0 && (h->origin[0] == 'p') == plain)
+        if (strlen(h->origin) == n + 1 && strncmp(h->origin + 1, url, n) == 0 &&
+            (h->origin[0] == 'p') == plain)
             return h;
     }
     if (l->n_hosts >= LOOP_MAX_HOSTS)
@@ -454,7 +458,8 @@ static struct loop_host *host_of(struct loop *l, const char *url, int proxied)
         free(origin);
         return l->hosts[0];
     }
-    origin[0] = plain ? 'p' : 'm'; /* plain HTTP (one transfer per connection) or maybe multiplexed */
+    origin[0] =
+            plain ? 'p' : 'm'; /* plain HTTP (one transfer per connection) or maybe multiplexed */
     memcpy(origin + 1, url, n);
     origin[n + 1] = '\0';
     h->origin = origin;

@@ -25,23 +25,23 @@ struct loop_opts {
     int max_total_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS; 0 = none */
     size_t max_body_bytes;     /* replies larger than this fail as transport errors */
     const char *user_agent;    /* copied */
-    int max_in_curl;           /* transfers handed to curl at once (more wait in a FIFO per origin; a plain-HTTP
+    int max_in_curl; /* transfers handed to curl at once (more wait in a FIFO per origin; a plain-HTTP
                                   origin gets at most max_host_connections); 0 = the connection cache size */
 };
 
 /* Per-request settings (from the provider's config). */
 struct loop_send {
-    const char *bearer;     /* API key; sent as "Authorization: Bearer …", never logged; may be NULL */
-    const char *proxy;      /* NULL = none */
+    const char *bearer; /* API key; sent as "Authorization: Bearer …", never logged; may be NULL */
+    const char *proxy;  /* NULL = none */
     long connect_timeout_ms;
-    long total_timeout_ms;  /* the request's hold_s is added on top */
+    long total_timeout_ms; /* the request's hold_s is added on top */
 };
 
 /* What came back. Borrowed for the duration of the callback only. */
 struct loop_response {
-    enum prov_class failure;  /* PROV_C_NONE when an HTTP reply arrived, else TRANSPORT / TIMEOUT */
-    const char *error;        /* transport error text ("" when none) */
-    struct prov_reply reply;  /* status/body/headers; http_status 0 when none */
+    enum prov_class failure; /* PROV_C_NONE when an HTTP reply arrived, else TRANSPORT / TIMEOUT */
+    const char *error;       /* transport error text ("" when none) */
+    struct prov_reply reply; /* status/body/headers; http_status 0 when none */
     int64_t elapsed_ms;
 };
 
@@ -73,10 +73,10 @@ size_t loop_active(const struct loop *l);
 
 /* Counters for metrics and benchmarks. */
 struct loop_stats {
-    uint64_t requests;      /* completed */
+    uint64_t requests; /* completed */
     uint64_t transport_errors;
     uint64_t timeouts;
-    uint64_t connects;      /* new connections opened */
+    uint64_t connects; /* new connections opened */
 };
 void loop_get_stats(const struct loop *l, struct loop_stats *out);
 

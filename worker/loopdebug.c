@@ -36,10 +36,17 @@ static int on_curl_debug(CURL *e, curl_infotype type, char *data, size_t size, v
     (void)ud;
     const char *dir;
     switch (type) {
-    case CURLINFO_TEXT: dir = "*"; break;
-    case CURLINFO_HEADER_IN: dir = "<"; break;
-    case CURLINFO_HEADER_OUT: dir = ">"; break;
-    default: return 0; /* request and reply bodies, TLS data */
+    case CURLINFO_TEXT:
+        dir = "*";
+        break;
+    case CURLINFO_HEADER_IN:
+        dir = "<";
+        break;
+    case CURLINFO_HEADER_OUT:
+        dir = ">";
+        break;
+    default:
+        return 0; /* request and reply bodies, TLS data */
     }
     size_t pos = 0;
     while (pos < size) {

@@ -17,15 +17,15 @@
 
 struct loop_xfer {
     CURL *easy;
-    char *buf;                  /* the reply body so far (NULL until the first byte) */
+    char *buf; /* the reply body so far (NULL until the first byte) */
     size_t len, cap;
-    size_t max_body;            /* more fails the transfer: too_large */
+    size_t max_body; /* more fails the transfer: too_large */
     int too_large;
     int64_t start_ms;
     char retry_after[LOOPXFER_HDR_MAX];
     char location[LOOPXFER_HDR_MAX];
     char errbuf[CURL_ERROR_SIZE];
-    struct loop_xfer *next;     /* in the pool */
+    struct loop_xfer *next; /* in the pool */
 };
 
 /* Free transfers kept for reuse: at most max, each with its easy handle. */

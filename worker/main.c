@@ -28,21 +28,21 @@
 #include "core/log.h"
 
 static const char usage[] =
-    "usage: switchyard -c FILE [--workers N] [-v]       Kafka worker (N processes)\n"
-    "       switchyard -c FILE --check-config\n"
-    "       switchyard run -c FILE --jobs IN.jsonl [--out OUT.jsonl] [-v]\n"
-    "\n"
-    "  -c, --config FILE    configuration file (libconfig syntax)\n"
-    "      --check-config   validate FILE, exit 0 if good, 2 if bad (FILE:LINE: why)\n"
-    "      --workers N      supervise N workers (restart on crash, forward signals)\n"
-    "      --jobs FILE      run: JSONL jobs, one per line (\"-\" = stdin)\n"
-    "      --out FILE       run: write result lines here (default stdout)\n"
-    "  -v, --verbose        debug logging (JSON lines on stderr)\n"
-    "  -h, --help           this text\n"
-    "      --version        print the version\n"
-    "\n"
-    "Exit: 0 ok (failed jobs are results, not errors), 1 runtime error,\n"
-    "      2 usage or config error.\n";
+        "usage: switchyard -c FILE [--workers N] [-v]       Kafka worker (N processes)\n"
+        "       switchyard -c FILE --check-config\n"
+        "       switchyard run -c FILE --jobs IN.jsonl [--out OUT.jsonl] [-v]\n"
+        "\n"
+        "  -c, --config FILE    configuration file (libconfig syntax)\n"
+        "      --check-config   validate FILE, exit 0 if good, 2 if bad (FILE:LINE: why)\n"
+        "      --workers N      supervise N workers (restart on crash, forward signals)\n"
+        "      --jobs FILE      run: JSONL jobs, one per line (\"-\" = stdin)\n"
+        "      --out FILE       run: write result lines here (default stdout)\n"
+        "  -v, --verbose        debug logging (JSON lines on stderr)\n"
+        "  -h, --help           this text\n"
+        "      --version        print the version\n"
+        "\n"
+        "Exit: 0 ok (failed jobs are results, not errors), 1 runtime error,\n"
+        "      2 usage or config error.\n";
 
 enum { OPT_CHECK = 256, OPT_JOBS, OPT_OUT, OPT_VERSION, OPT_WORKERS };
 
@@ -137,8 +137,10 @@ static void warn_exposed_config(const struct conf *c, const char *path)
     struct stat st;
     const char *key = stat(path, &st) == 0 ? conf_exposed_secret(c, (unsigned)st.st_mode) : NULL;
     if (key)
-        LOG_WARN(NULL, "%s is readable by group or others (mode %03o) and holds kafka.properties %s: chmod 600 it",
-                 path, (unsigned)st.st_mode & 0777, key);
+        LOG_WARN(
+                NULL,
+                "%s is readable by group or others (mode %03o) and holds kafka.properties %s: chmod 600 it",
+                path, (unsigned)st.st_mode & 0777, key);
 }
 
 /* --workers N: keep N worker processes running. A worker that dies is
@@ -282,7 +284,8 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         case OPT_VERSION:
-            printf("switchyard %s (libcurl %s)\n", SY_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+            printf("switchyard %s (libcurl %s)\n", SY_VERSION,
+                   curl_version_info(CURLVERSION_NOW)->version);
             return 0;
         default:
             fputs(usage, stderr);
@@ -313,7 +316,9 @@ int main(int argc, char **argv)
     warn_exposed_config(conf, config_path);
     if (check) {
         /* The ledger topic, when the broker answers: a bad one stops a worker at start. */
-        int lrc = conf->kafka.present && conf->kafka.ledger_topic[0] ? ledgerk_check(conf, err, sizeof err) : SY_OK;
+        int lrc = conf->kafka.present && conf->kafka.ledger_topic[0]
+                          ? ledgerk_check(conf, err, sizeof err)
+                          : SY_OK;
         if (lrc == SY_ERR) {
             fprintf(stderr, "%s: %s\n", config_path, err);
             conf_free(conf);
@@ -321,7 +326,8 @@ int main(int argc, char **argv)
         }
         if (lrc == SY_AGAIN)
             fprintf(stderr, "%s: kafka.ledger_topic not checked: %s\n", config_path, err);
-        printf("%s: ok (%zu providers, %zu templates)\n", config_path, conf->n_providers, conf->n_templates);
+        printf("%s: ok (%zu providers, %zu templates)\n", config_path, conf->n_providers,
+               conf->n_templates);
         conf_free(conf);
         return 0;
     }
@@ -345,7 +351,8 @@ int main(int argc, char **argv)
             rc = 1;
         }
     } else if (!conf->kafka.present) {
-        fprintf(stderr, "%s: no kafka group: the worker needs one (or use 'switchyard run')\n", config_path);
+        fprintf(stderr, "%s: no kafka group: the worker needs one (or use 'switchyard run')\n",
+                config_path);
         rc = 2;
     } else if (workers > 1) {
         rc = supervise(conf, workers);

@@ -32,7 +32,7 @@
 
 struct metrics {
     pthread_mutex_t cb_mu;
-    struct m_cbs cbs; /* under cb_mu */
+    struct m_cbs cbs;   /* under cb_mu */
     struct m_data live; /* loop thread only */
     struct m_data snap; /* under mu */
     pthread_mutex_t mu;
@@ -128,7 +128,8 @@ static struct m_provider *provider(struct m_data *d, const char *name)
     return p;
 }
 
-void metrics_request(struct metrics *m, const char *prov, enum metrics_endpoint ep, long status, double seconds)
+void metrics_request(struct metrics *m, const char *prov, enum metrics_endpoint ep, long status,
+                     double seconds)
 {
     if (!m || !prov || (unsigned)ep > METRICS_CANCEL)
         return;
@@ -159,7 +160,8 @@ void metrics_request(struct metrics *m, const char *prov, enum metrics_endpoint 
     e->sum += seconds;
 }
 
-void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed, double stall_s)
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed,
+                       double stall_s)
 {
     if (!m || m->live.n_parts == M_PARTITIONS)
         return;
@@ -186,7 +188,8 @@ void metrics_publish_abandoned(struct metrics *m, const char *kind, const char *
         return;
     struct m_data *d = &m->live;
     size_t i = 0;
-    while (i < d->n_abandoned && (strcmp(d->abandoned[i].kind, kind) != 0 || strcmp(d->abandoned[i].reason, reason) != 0))
+    while (i < d->n_abandoned &&
+           (strcmp(d->abandoned[i].kind, kind) != 0 || strcmp(d->abandoned[i].reason, reason) != 0))
         i++;
     if (i == d->n_abandoned && d->n_abandoned < M_ABANDONED) {
         snprintf(d->abandoned[i].kind, sizeof d->abandoned[i].kind, "%s", kind);
@@ -197,7 +200,8 @@ void metrics_publish_abandoned(struct metrics *m, const char *kind, const char *
         d->abandoned[i].n++;
 }
 
-const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused, size_t in_flight)
+const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused,
+                                  size_t in_flight)
 {
     if (!started || closing)
         return closing ? "shutting down" : "consumer not started";
@@ -296,7 +300,8 @@ void metrics_provider(struct metrics *m, const struct metrics_provider_gauges *g
     p->rl_429 = g->rate_limited_429;
 }
 
-void metrics_plan(struct metrics *m, const char *prov, const char *model, double q50_s, double q95_s)
+void metrics_plan(struct metrics *m, const char *prov, const char *model, double q50_s,
+                  double q95_s)
 {
     struct m_provider *p = m && prov && model ? provider(&m->live, prov) : NULL;
     if (!p || p->n_plans == METRICS_MAX_PLANS)
@@ -358,8 +363,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
     return httpd_reply(c, code, type, body, MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **state)
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **state)
 {
     (void)version;
     (void)upload;
@@ -398,8 +404,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics or /healthz\n"), text);
 }
 
-int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const struct metrics_source *src,
-                  char *err, size_t errlen)
+int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen,
+                  const struct metrics_source *src, char *err, size_t errlen)
 {
     if (!listen || !listen[0])
         return SY_OK;
@@ -417,10 +423,11 @@ int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const st
     if (!m->daemon) {
         if (errno == EADDRINUSE) { /* most often: a second worker started with the same config */
             size_t n = strlen(err);
-            snprintf(err + n, errlen - n,
-                     " (another switchyard on this host with the same config? Run several workers as one "
-                     "`switchyard --workers N` (worker i serves metrics on the port + i), or give each its own "
-                     "worker.metrics_listen; \"\" turns metrics off)");
+            snprintf(
+                    err + n, errlen - n,
+                    " (another switchyard on this host with the same config? Run several workers as one "
+                    "`switchyard --workers N` (worker i serves metrics on the port + i), or give each its own "
+                    "worker.metrics_listen; \"\" turns metrics off)");
         }
         return SY_ERR;
     }

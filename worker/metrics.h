@@ -43,8 +43,8 @@ struct metrics *metrics_new(void);
  * from a listener thread; start the 250 ms collection timer on uv. listen ""
  * starts nothing and returns SY_OK. SY_ERR with err naming the address when
  * it cannot bind. src is copied. Call from the loop's thread. */
-int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen, const struct metrics_source *src,
-                  char *err, size_t errlen);
+int metrics_start(struct metrics *m, uv_loop_t *uv, const char *listen,
+                  const struct metrics_source *src, char *err, size_t errlen);
 
 /* Stop the listener (joins its thread) and close the timer. Safe from a loop
  * callback; the caller must run the loop once more before metrics_free(). */
@@ -80,12 +80,14 @@ void metrics_provider(struct metrics *m, const struct metrics_provider_gauges *g
 /* From the collect callback, after metrics_provider() for provider: the
  * expected generation time of model (median and 95th percentile, seconds).
  * At most METRICS_MAX_PLANS per provider and collection. */
-void metrics_plan(struct metrics *m, const char *provider, const char *model, double q50_s, double q95_s);
+void metrics_plan(struct metrics *m, const char *provider, const char *model, double q50_s,
+                  double q95_s);
 /* From the collect callback: one partition's jobs in flight, committed
  * offset (-1 = none yet) and seconds since its committed offset last moved
  * while work was pending (0 when idle). Partitions not reported in a
  * collection are dropped from the page. */
-void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed, double stall_s);
+void metrics_partition(struct metrics *m, int32_t partition, size_t in_flight, int64_t committed,
+                       double stall_s);
 /* From the collect callback: consumption paused or not, bytes held by jobs in
  * flight, messages waiting to be sent again. Turns the Kafka section of the
  * page on. */
@@ -96,7 +98,8 @@ void metrics_publish_abandoned(struct metrics *m, const char *kind, const char *
 /* Pure: the /healthz verdict of a Kafka worker. NULL when ready, else the
  * reason (static text): not started, closing, stopping, outside the group,
  * or paused with nothing in flight (no finishing job would ever resume it). */
-const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused, size_t in_flight);
+const char *metrics_kafka_unready(int started, int closing, int stopping, int in_group, int paused,
+                                  size_t in_flight);
 /* From the collect callback: ready = 0 makes /healthz answer 503 with reason
  * (copied). Ready by default. */
 void metrics_ready(struct metrics *m, int ready, const char *reason);

@@ -18,7 +18,8 @@ static const double req_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5,
 static const double job_buckets[] = { .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800 };
 #define N_REQ_B (sizeof req_buckets / sizeof req_buckets[0])
 #define N_JOB_B (sizeof job_buckets / sizeof job_buckets[0])
-static const double ledger_buckets[] = { .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30 };
+static const double ledger_buckets[] = { .001, .0025, .005, .01, .025, .05, .1,
+                                         .25,  .5,    1,    2.5, 5,    10,  30 };
 #define N_LEDGER_B (sizeof ledger_buckets / sizeof ledger_buckets[0])
 
 struct m_status {
@@ -44,8 +45,8 @@ struct m_provider {
     struct m_plan plans[METRICS_MAX_PLANS];
     size_t n_plans;
     struct m_endpoint ep[3];
-    int present;        /* in the active config at the last collection */
-    int breaker;        /* 0 closed, 1 half-open, 2 open */
+    int present; /* in the active config at the last collection */
+    int breaker; /* 0 closed, 1 half-open, 2 open */
     double budget;
     uint64_t rl_waits, rl_429;
 };

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const ledger_counter_names[] = {
-    "switchyard_ledger_tasks_resumed_total", "switchyard_ledger_jobs_skipped_done_total",
+    "switchyard_ledger_tasks_resumed_total",   "switchyard_ledger_jobs_skipped_done_total",
     "switchyard_ledger_tasks_recreated_total", "switchyard_ledger_read_timeouts_total",
     "switchyard_ledger_write_errors_total",
 };
@@ -22,7 +22,8 @@ static const char *const ledger_counter_help[] = {
     "Ledger records that could not be written (jobs go on at-least-once).",
 };
 static const char *const ledger_hist_names[] = {
-    "switchyard_ledger_write_latency_seconds", "switchyard_ledger_created_window_seconds",
+    "switchyard_ledger_write_latency_seconds",
+    "switchyard_ledger_created_window_seconds",
     "switchyard_ledger_takeover_seconds",
 };
 static const char *const ledger_hist_help[] = {
@@ -96,28 +97,33 @@ static void histogram(struct out *o, const char *name, const char *labels, const
     }
     put(o, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, (unsigned long long)count);
     size_t l = strlen(labels);
-    put(o, "%s_sum%s%.*s%s %.17g\n", name, l ? "{" : "", l ? (int)l - 1 : 0, labels, l ? "}" : "", sum);
+    put(o, "%s_sum%s%.*s%s %.17g\n", name, l ? "{" : "", l ? (int)l - 1 : 0, labels, l ? "}" : "",
+        sum);
     put(o, "%s_count%s%.*s%s %llu\n", name, l ? "{" : "", l ? (int)l - 1 : 0, labels, l ? "}" : "",
         (unsigned long long)count);
 }
 
 static void render(struct out *o, const struct m_data *d)
 {
-    head(o, "switchyard_jobs_consumed_total", "counter", "Jobs taken from the input (lines or messages, invalid ones included).");
+    head(o, "switchyard_jobs_consumed_total", "counter",
+         "Jobs taken from the input (lines or messages, invalid ones included).");
     put(o, "switchyard_jobs_consumed_total %llu\n", (unsigned long long)d->consumed);
     head(o, "switchyard_jobs_succeeded_total", "counter", "Jobs that ended with status succeeded.");
     put(o, "switchyard_jobs_succeeded_total %llu\n", (unsigned long long)d->succeeded);
-    head(o, "switchyard_jobs_failed_total", "counter", "Jobs that ended with status failed, by error.class.");
+    head(o, "switchyard_jobs_failed_total", "counter",
+         "Jobs that ended with status failed, by error.class.");
     for (size_t i = 0; i < d->n_classes; i++)
         put(o, "switchyard_jobs_failed_total{class=\"%s\"} %llu\n", d->classes[i].name,
             (unsigned long long)d->classes[i].n);
-    head(o, "switchyard_jobs_dead_lettered_total", "counter", "Messages sent to the dead-letter topic.");
+    head(o, "switchyard_jobs_dead_lettered_total", "counter",
+         "Messages sent to the dead-letter topic.");
     put(o, "switchyard_jobs_dead_lettered_total %llu\n", (unsigned long long)d->dead_lettered);
     head(o, "switchyard_jobs_in_flight", "gauge", "Jobs started and not yet finished.");
     put(o, "switchyard_jobs_in_flight %llu\n", (unsigned long long)d->in_flight);
-    head(o, "switchyard_job_duration_seconds", "histogram", "Time from reading a job to its result.");
-    histogram(o, "switchyard_job_duration_seconds", "", job_buckets, d->job_buckets, N_JOB_B, d->job_count,
-              d->job_sum);
+    head(o, "switchyard_job_duration_seconds", "histogram",
+         "Time from reading a job to its result.");
+    histogram(o, "switchyard_job_duration_seconds", "", job_buckets, d->job_buckets, N_JOB_B,
+              d->job_count, d->job_sum);
 
     char lab[160], st[24];
     head(o, "switchyard_provider_requests_total", "counter",
@@ -126,64 +132,75 @@ static void render(struct out *o, const struct m_data *d)
         for (int k = 0; k < 3; k++)
             for (size_t s = 0; s < d->prov[i].ep[k].n_st; s++) {
                 status_label(d->prov[i].ep[k].st[s].status, st, sizeof st);
-                put(o, "switchyard_provider_requests_total{provider=\"%s\",endpoint=\"%s\",status=\"%s\"} %llu\n",
-                    d->prov[i].name, endpoint_names[k], st, (unsigned long long)d->prov[i].ep[k].st[s].n);
+                put(o,
+                    "switchyard_provider_requests_total{provider=\"%s\",endpoint=\"%s\",status=\"%s\"} %llu\n",
+                    d->prov[i].name, endpoint_names[k], st,
+                    (unsigned long long)d->prov[i].ep[k].st[s].n);
             }
-    head(o, "switchyard_provider_request_duration_seconds", "histogram", "Provider HTTP request duration.");
+    head(o, "switchyard_provider_request_duration_seconds", "histogram",
+         "Provider HTTP request duration.");
     for (size_t i = 0; i < d->n_prov; i++)
         for (int k = 0; k < 3; k++) {
             const struct m_endpoint *e = &d->prov[i].ep[k];
             if (e->count == 0)
                 continue;
-            snprintf(lab, sizeof lab, "provider=\"%s\",endpoint=\"%s\",", d->prov[i].name, endpoint_names[k]);
-            histogram(o, "switchyard_provider_request_duration_seconds", lab, req_buckets, e->buckets, N_REQ_B,
-                      e->count, e->sum);
+            snprintf(lab, sizeof lab, "provider=\"%s\",endpoint=\"%s\",", d->prov[i].name,
+                     endpoint_names[k]);
+            histogram(o, "switchyard_provider_request_duration_seconds", lab, req_buckets,
+                      e->buckets, N_REQ_B, e->count, e->sum);
         }
-    head(o, "switchyard_provider_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.");
+    head(o, "switchyard_provider_breaker_state", "gauge",
+         "Circuit breaker: 0 closed, 1 half-open, 2 open.");
     for (size_t i = 0; i < d->n_prov; i++)
         if (d->prov[i].present)
-            put(o, "switchyard_provider_breaker_state{provider=\"%s\"} %d\n", d->prov[i].name, d->prov[i].breaker);
+            put(o, "switchyard_provider_breaker_state{provider=\"%s\"} %d\n", d->prov[i].name,
+                d->prov[i].breaker);
     head(o, "switchyard_provider_rate_limit_waits_total", "counter",
          "Requests held back by the provider's rate limiter or in-flight cap.");
     for (size_t i = 0; i < d->n_prov; i++)
         if (d->prov[i].present)
-            put(o, "switchyard_provider_rate_limit_waits_total{provider=\"%s\"} %llu\n", d->prov[i].name,
-                (unsigned long long)d->prov[i].rl_waits);
-    head(o, "switchyard_provider_rate_limited_total", "counter", "429 replies received from the provider.");
+            put(o, "switchyard_provider_rate_limit_waits_total{provider=\"%s\"} %llu\n",
+                d->prov[i].name, (unsigned long long)d->prov[i].rl_waits);
+    head(o, "switchyard_provider_rate_limited_total", "counter",
+         "429 replies received from the provider.");
     for (size_t i = 0; i < d->n_prov; i++)
         if (d->prov[i].present)
-            put(o, "switchyard_provider_rate_limited_total{provider=\"%s\"} %llu\n", d->prov[i].name,
-                (unsigned long long)d->prov[i].rl_429);
+            put(o, "switchyard_provider_rate_limited_total{provider=\"%s\"} %llu\n",
+                d->prov[i].name, (unsigned long long)d->prov[i].rl_429);
     head(o, "switchyard_poll_expected_seconds", "gauge",
          "Learned generation time of a provider model (task created to finished), by quantile.");
     for (size_t i = 0; i < d->n_prov; i++)
         for (size_t k = 0; d->prov[i].present && k < d->prov[i].n_plans; k++) {
             const struct m_plan *pl = &d->prov[i].plans[k];
-            put(o, "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.5\"} %.3f\n",
+            put(o,
+                "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.5\"} %.3f\n",
                 d->prov[i].name, pl->model, pl->q50_s);
-            put(o, "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.95\"} %.3f\n",
+            put(o,
+                "switchyard_poll_expected_seconds{provider=\"%s\",model=\"%s\",quantile=\"0.95\"} %.3f\n",
                 d->prov[i].name, pl->model, pl->q95_s);
         }
-    head(o, "switchyard_provider_retry_budget_balance", "gauge", "Retries the provider's retry budget allows now.");
+    head(o, "switchyard_provider_retry_budget_balance", "gauge",
+         "Retries the provider's retry budget allows now.");
     for (size_t i = 0; i < d->n_prov; i++)
         if (d->prov[i].present)
-            put(o, "switchyard_provider_retry_budget_balance{provider=\"%s\"} %.17g\n", d->prov[i].name,
-                d->prov[i].budget);
+            put(o, "switchyard_provider_retry_budget_balance{provider=\"%s\"} %.17g\n",
+                d->prov[i].name, d->prov[i].budget);
     if (d->kafka) {
-        head(o, "switchyard_partition_in_flight", "gauge", "Consumed offsets of the partition not yet finished.");
+        head(o, "switchyard_partition_in_flight", "gauge",
+             "Consumed offsets of the partition not yet finished.");
         for (size_t i = 0; i < d->n_parts; i++)
             put(o, "switchyard_partition_in_flight{partition=\"%d\"} %llu\n", (int)d->parts[i].p,
                 (unsigned long long)d->parts[i].in_flight);
         head(o, "switchyard_partition_committed_offset", "gauge",
              "Offset stored for commit (next to consume); -1 when none yet.");
         for (size_t i = 0; i < d->n_parts; i++)
-            put(o, "switchyard_partition_committed_offset{partition=\"%d\"} %lld\n", (int)d->parts[i].p,
-                (long long)d->parts[i].committed);
+            put(o, "switchyard_partition_committed_offset{partition=\"%d\"} %lld\n",
+                (int)d->parts[i].p, (long long)d->parts[i].committed);
         head(o, "switchyard_partition_commit_stall_seconds", "gauge",
              "Seconds since the partition's committed offset last moved while work is pending; 0 when idle.");
         for (size_t i = 0; i < d->n_parts; i++)
-            put(o, "switchyard_partition_commit_stall_seconds{partition=\"%d\"} %.3f\n", (int)d->parts[i].p,
-                d->parts[i].stall_s);
+            put(o, "switchyard_partition_commit_stall_seconds{partition=\"%d\"} %.3f\n",
+                (int)d->parts[i].p, d->parts[i].stall_s);
         for (int i = 0; i < METRICS_LEDGER_NEVENTS; i++) {
             head(o, ledger_counter_names[i], "counter", ledger_counter_help[i]);
             put(o, "%s %llu\n", ledger_counter_names[i], (unsigned long long)d->ledger[i]);
@@ -193,7 +210,8 @@ static void render(struct out *o, const struct m_data *d)
             histogram(o, ledger_hist_names[i], "", ledger_buckets, d->ledger_h[i].b, N_LEDGER_B,
                       d->ledger_h[i].count, d->ledger_h[i].sum);
         }
-        head(o, "switchyard_consumer_paused", "gauge", "1 while consumption is paused (backpressure or shutdown).");
+        head(o, "switchyard_consumer_paused", "gauge",
+             "1 while consumption is paused (backpressure or shutdown).");
         put(o, "switchyard_consumer_paused %d\n", d->paused);
         head(o, "switchyard_in_flight_bytes", "gauge",
              "Bytes held by jobs in flight and their messages (worker.max_in_flight_bytes).");
@@ -204,8 +222,9 @@ static void render(struct out *o, const struct m_data *d)
         head(o, "switchyard_publish_abandoned_total", "counter",
              "Results and DLQ copies given up after a permanent error (their offsets moved on).");
         for (size_t i = 0; i < d->n_abandoned; i++)
-            put(o, "switchyard_publish_abandoned_total{kind=\"%s\",reason=\"%s\"} %llu\n", d->abandoned[i].kind,
-                d->abandoned[i].reason, (unsigned long long)d->abandoned[i].n);
+            put(o, "switchyard_publish_abandoned_total{kind=\"%s\",reason=\"%s\"} %llu\n",
+                d->abandoned[i].kind, d->abandoned[i].reason,
+                (unsigned long long)d->abandoned[i].n);
         head(o, "switchyard_ready", "gauge", "1 when /healthz answers 200 (ready), else 0.");
         put(o, "switchyard_ready %d\n", d->ready);
     }
@@ -213,13 +232,15 @@ static void render(struct out *o, const struct m_data *d)
 
 static void render_callbacks(struct out *o, const struct m_cbs *c)
 {
-    static const char *const results[METRICS_CB_NRESULTS] = { "accepted", "duplicate", "bad_signature", "stale",
-                                                              "invalid", "busy" };
-    head(o, "switchyard_callbacks_received_total", "counter", "Provider callbacks received, by how they were answered.");
+    static const char *const results[METRICS_CB_NRESULTS] = { "accepted",      "duplicate",
+                                                              "bad_signature", "stale",
+                                                              "invalid",       "busy" };
+    head(o, "switchyard_callbacks_received_total", "counter",
+         "Provider callbacks received, by how they were answered.");
     for (size_t i = 0; i < c->n_p; i++)
         for (int r = 0; r < METRICS_CB_NRESULTS; r++)
-            put(o, "switchyard_callbacks_received_total{provider=\"%s\",result=\"%s\"} %llu\n", c->p[i].name,
-                results[r], (unsigned long long)c->p[i].n[r]);
+            put(o, "switchyard_callbacks_received_total{provider=\"%s\",result=\"%s\"} %llu\n",
+                c->p[i].name, results[r], (unsigned long long)c->p[i].n[r]);
     head(o, "switchyard_callbacks_forwarded_total", "counter",
          "Callbacks for another worker's partition produced to the callback topic.");
     put(o, "switchyard_callbacks_forwarded_total %llu\n", (unsigned long long)c->forwarded);

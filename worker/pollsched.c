@@ -35,20 +35,22 @@ void pollsched_unlist(struct pollsched_entry **head, struct pollsched_entry *e)
     e->listed = 0;
 }
 
-void pollsched_each(struct pollsched_entry *head, void (*fn)(struct pollsched_entry *e, void *ud), void *ud)
+void pollsched_each(struct pollsched_entry *head, void (*fn)(struct pollsched_entry *e, void *ud),
+                    void *ud)
 {
     for (struct pollsched_entry *e = head; e; e = e->next)
         fn(e, ud);
 }
 
-struct pollplan *pollsched_plan(struct pstate *ps, const struct conf_provider *p, const char *model, int edit)
+struct pollplan *pollsched_plan(struct pstate *ps, const struct conf_provider *p, const char *model,
+                                int edit)
 {
     const char *name = dispatch_plan_model(p, model, edit);
     return name ? dispatch_pollplan(ps, name) : NULL;
 }
 
-int64_t pollsched_delay_ms(struct pollplan *pp, const struct conf_poll *fixed, int callbacks_on, int64_t safety_ms,
-                           int64_t since_t0_ms, int first)
+int64_t pollsched_delay_ms(struct pollplan *pp, const struct conf_poll *fixed, int callbacks_on,
+                           int64_t safety_ms, int64_t since_t0_ms, int first)
 {
     if (callbacks_on)
         return safety_ms;
@@ -57,7 +59,8 @@ int64_t pollsched_delay_ms(struct pollplan *pp, const struct conf_poll *fixed, i
     return pollplan_next_ms(pp, since_t0_ms, first);
 }
 
-int pollsched_observe_done(struct pollplan *pp, int64_t pending_ms, int64_t now_t0_ms, int64_t duration_ms)
+int pollsched_observe_done(struct pollplan *pp, int64_t pending_ms, int64_t now_t0_ms,
+                           int64_t duration_ms)
 {
     if (!pp)
         return 0;

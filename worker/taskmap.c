@@ -35,7 +35,8 @@ static uint64_t hash_key(const char *provider, const char *task_id)
 
 static int same(const struct tm_entry *e, uint64_t h, const char *provider, const char *task_id)
 {
-    return e->hash == h && strcmp(e->key, provider) == 0 && strcmp(e->key + e->plen + 1, task_id) == 0;
+    return e->hash == h && strcmp(e->key, provider) == 0 &&
+           strcmp(e->key + e->plen + 1, task_id) == 0;
 }
 
 struct taskmap *taskmap_new(void)

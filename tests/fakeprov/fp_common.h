@@ -13,70 +13,70 @@
 
 /* Make room for one more element in a growing array (len == cap doubles
  * it, from first): a test server aborts on out of memory. */
-#define FP_GROW(arr, len, cap, first)                                          \
-  do {                                                                         \
-    if ((len) == (cap)) {                                                      \
-      size_t fp_nc_ = (cap) ? (cap) * 2 : (first);                             \
-      void *fp_p_ = realloc((arr), fp_nc_ * sizeof *(arr));                    \
-      if (!fp_p_)                                                              \
-        abort();                                                               \
-      (arr) = fp_p_;                                                           \
-      (cap) = fp_nc_;                                                          \
-    }                                                                          \
-  } while (0)
+#define FP_GROW(arr, len, cap, first)                                                              \
+    do {                                                                                           \
+        if ((len) == (cap)) {                                                                      \
+            size_t fp_nc_ = (cap) ? (cap)*2 : (first);                                             \
+            void *fp_p_ = realloc((arr), fp_nc_ * sizeof *(arr));                                  \
+            if (!fp_p_)                                                                            \
+                abort();                                                                           \
+            (arr) = fp_p_;                                                                         \
+            (cap) = fp_nc_;                                                                        \
+        }                                                                                          \
+    } while (0)
 
 enum fp_provider { FP_KIE = 0, FP_REPLICATE = 1, FP_OTHER = 2, FP_NPROV = 3 };
 
 enum fp_fault {
-  FP_F_NONE = 0,
-  FP_F_HTTP500,
-  FP_F_HTTP502,
-  FP_F_HTTP503,
-  FP_F_429,
-  FP_F_429_NORETRY,
-  FP_F_401,
-  FP_F_402,
-  FP_F_422,
-  FP_F_455,
-  FP_F_MALFORMED,
-  FP_F_TRUNCATED,
-  FP_F_HANG,
-  FP_F_FAIL,
-  FP_F_COUNT
+    FP_F_NONE = 0,
+    FP_F_HTTP500,
+    FP_F_HTTP502,
+    FP_F_HTTP503,
+    FP_F_429,
+    FP_F_429_NORETRY,
+    FP_F_401,
+    FP_F_402,
+    FP_F_422,
+    FP_F_455,
+    FP_F_MALFORMED,
+    FP_F_TRUNCATED,
+    FP_F_HANG,
+    FP_F_FAIL,
+    FP_F_COUNT
 };
 
 enum fp_dist { FP_DIST_FIXED, FP_DIST_UNIFORM, FP_DIST_LOGNORMAL };
 
 struct fp_pstats {
-  atomic_ullong creates, polls, cancels, tasks_created, rate_limited, faults_injected;
-  atomic_ullong max_creates_in_window;
-  atomic_ullong by_status[600];
+    atomic_ullong creates, polls, cancels, tasks_created, rate_limited, faults_injected;
+    atomic_ullong max_creates_in_window;
+    atomic_ullong by_status[600];
 };
 
 /* A random create fault from --fault KIND@PROVIDER=RATE. */
 struct fp_rfault {
-  int kind;
-  int provider; /* FP_KIE, FP_REPLICATE or -1 for any */
-  double rate;
+    int kind;
+    int provider; /* FP_KIE, FP_REPLICATE or -1 for any */
+    double rate;
 };
 
 /* One emulated task (KIE task or Replicate prediction). Owned by the task
  * table; only read or changed inside fp_tasks_with() callbacks. */
 struct fp_task {
-  struct fp_task *hnext; /* bucket chain */
-  struct fp_task *onext; /* shard list in creation order, for expiry */
-  int provider;
-  int fail;       /* ends in fail / failed */
-  int pollfault;  /* enum fp_fault applied to every poll */
-  int64_t created_us;
-  int64_t gen_ms;
-  int64_t canceled_us; /* 0 = never; may lie in the future (Cancel-After) */
-  int deadline;        /* canceled_us came from Cancel-After: "aborted" before start */
-  /* detection bookkeeping (GET /_detect) */
-  unsigned polls;      /* status requests received for this task */
-  int64_t seen_us;     /* first reply that reported it terminal; 0 = not yet */
-  int64_t cb_delivered_us; /* first successful (2xx) callback delivery for this task; 0 = none yet */
-  const char *id, *model, *version, *param; /* point into the same allocation */
+    struct fp_task *hnext; /* bucket chain */
+    struct fp_task *onext; /* shard list in creation order, for expiry */
+    int provider;
+    int fail;      /* ends in fail / failed */
+    int pollfault; /* enum fp_fault applied to every poll */
+    int64_t created_us;
+    int64_t gen_ms;
+    int64_t canceled_us; /* 0 = never; may lie in the future (Cancel-After) */
+    int deadline;        /* canceled_us came from Cancel-After: "aborted" before start */
+    /* detection bookkeeping (GET /_detect) */
+    unsigned polls;          /* status requests received for this task */
+    int64_t seen_us;         /* first reply that reported it terminal; 0 = not yet */
+    int64_t cb_delivered_us; /* first successful (2xx) callback delivery for this task; 0 = none yet */
+    const char *id, *model, *version, *param; /* point into the same allocation */
 };
 
 struct fp_shard;
@@ -84,81 +84,81 @@ struct fp_cbq;
 
 /* One task seen terminal, for /_detect. */
 struct fp_detect_rec {
-  int64_t created_us, delay_us;
-  unsigned polls;
+    int64_t created_us, delay_us;
+    unsigned polls;
 };
 
 struct fp_server {
-  /* configuration (read-only after start unless noted) */
-  char host[64];
-  int port;
-  char base_url[96]; /* http://HOST:PORT */
-  char kie_key[256], replicate_key[256];
-  int verbose;
-  int64_t hang_ms;
-  int64_t kie_null_ms;
-  int dist;
-  double gen_sigma;
-  atomic_llong gen_ms; /* changeable by /_control */
-  uint64_t seed;
-  struct fp_rfault rfaults[16];
-  int nrfaults;
-  /* runtime random create+poll fault per provider from /_control */
-  atomic_int ctl_fault[2];
-  atomic_llong ctl_rate_ppm[2];
+    /* configuration (read-only after start unless noted) */
+    char host[64];
+    int port;
+    char base_url[96]; /* http://HOST:PORT */
+    char kie_key[256], replicate_key[256];
+    int verbose;
+    int64_t hang_ms;
+    int64_t kie_null_ms;
+    int dist;
+    double gen_sigma;
+    atomic_llong gen_ms; /* changeable by /_control */
+    uint64_t seed;
+    struct fp_rfault rfaults[16];
+    int nrfaults;
+    /* runtime random create+poll fault per provider from /_control */
+    atomic_int ctl_fault[2];
+    atomic_llong ctl_rate_ppm[2];
 
-  /* KIE sliding window (limit 0 = off; the ring is kept for the stat anyway) */
-  pthread_mutex_t win_mu;
-  int win_limit;
-  int64_t win_s;
-  int64_t *win_ring;
-  size_t win_cap, win_head, win_len;
+    /* KIE sliding window (limit 0 = off; the ring is kept for the stat anyway) */
+    pthread_mutex_t win_mu;
+    int win_limit;
+    int64_t win_s;
+    int64_t *win_ring;
+    size_t win_cap, win_head, win_len;
 
-  /* stats */
-  struct fp_pstats st[FP_NPROV];
-  atomic_ullong requests, connections_open, max_connections_open, connections_total, suspended;
-  atomic_ullong id_counter;
+    /* stats */
+    struct fp_pstats st[FP_NPROV];
+    atomic_ullong requests, connections_open, max_connections_open, connections_total, suspended;
+    atomic_ullong id_counter;
 
-  /* task table */
-  struct fp_shard *shards;
+    /* task table */
+    struct fp_shard *shards;
 
-  /* detection records of tasks created since the last /_reset (det_mu) */
-  pthread_mutex_t det_mu;
-  struct fp_detect_rec *det;
-  size_t det_len, det_cap;
-  int64_t det_epoch_us;
-  /* callback delivery (fp_callback.c) */
-  char kie_hmac_key[256]; /* "" = KIE callbacks unsigned */
-  char rep_whsec[256];    /* "whsec_..."; "" = Replicate webhooks unsigned */
-  long long cb_delay_ms;  /* added to each callback's due time */
-  int cb_dup, cb_drop;    /* send every callback twice / never */
-  atomic_ullong callbacks_sent, callbacks_failed, callbacks_retried;
-  struct fp_cbq *cbq;
+    /* detection records of tasks created since the last /_reset (det_mu) */
+    pthread_mutex_t det_mu;
+    struct fp_detect_rec *det;
+    size_t det_len, det_cap;
+    int64_t det_epoch_us;
+    /* callback delivery (fp_callback.c) */
+    char kie_hmac_key[256]; /* "" = KIE callbacks unsigned */
+    char rep_whsec[256];    /* "whsec_..."; "" = Replicate webhooks unsigned */
+    long long cb_delay_ms;  /* added to each callback's due time */
+    int cb_dup, cb_drop;    /* send every callback twice / never */
+    atomic_ullong callbacks_sent, callbacks_failed, callbacks_retried;
+    struct fp_cbq *cbq;
 
-  /* suspend scheduler (fakeprov.c) */
-  pthread_mutex_t sch_mu;
-  pthread_cond_t sch_cv;
-  struct fp_sleep *heap;
-  size_t heap_len, heap_cap;
-  int sch_stop, sch_draining;
-  pthread_t sch_thread;
+    /* suspend scheduler (fakeprov.c) */
+    pthread_mutex_t sch_mu;
+    pthread_cond_t sch_cv;
+    struct fp_sleep *heap;
+    size_t heap_len, heap_cap;
+    int sch_stop, sch_draining;
+    pthread_t sch_thread;
 };
 
 /* Per-request state, the MHD con_cls. Freed by the completed callback. */
 struct fp_req {
-  char *body;
-  size_t len, cap;
-  int too_big;
-  int counted;    /* create/poll counters already bumped */
-  int fault_done; /* a hang fault already ran: skip fault selection */
-  int wait_done;  /* Prefer: wait already ran */
-  int suspended;
-  char task_id[48];
+    char *body;
+    size_t len, cap;
+    int too_big;
+    int counted;    /* create/poll counters already bumped */
+    int fault_done; /* a hang fault already ran: skip fault selection */
+    int wait_done;  /* Prefer: wait already ran */
+    int suspended;
+    char task_id[48];
 };
 
 struct fp_buf {
-  char *p;
-  size_t len, cap;
+    char *p;
+    size_t len, cap;
 };
 
 /* --- clock and randomness --- */
@@ -239,9 +239,9 @@ void fp_iso_time(int64_t us, char *out, size_t cap);
 /* --- replies (fakeprov.c) --- */
 /* Queue a reply; takes ownership of body->p. hdr_name/hdr_val may be NULL.
  * Counts the status in the provider's and the global stats. */
-enum MHD_Result fp_reply(struct fp_server *srv, struct MHD_Connection *c, int prov,
-                         unsigned status, const char *ctype, struct fp_buf *body,
-                         const char *hdr_name, const char *hdr_val);
+enum MHD_Result fp_reply(struct fp_server *srv, struct MHD_Connection *c, int prov, unsigned status,
+                         const char *ctype, struct fp_buf *body, const char *hdr_name,
+                         const char *hdr_val);
 /* Same with a static body (not copied, not freed). */
 enum MHD_Result fp_reply_static(struct fp_server *srv, struct MHD_Connection *c, int prov,
                                 unsigned status, const char *ctype, const char *body,
@@ -253,8 +253,7 @@ enum MHD_Result fp_reply_truncated(struct fp_server *srv, struct MHD_Connection 
 /* Suspend the connection until due_us; the access handler is called again
  * after that with req->suspended cleared. Falls back to answering at once
  * (returns 1) when the server is shutting down; 0 when suspended. */
-int fp_suspend(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req,
-               int64_t due_us);
+int fp_suspend(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req, int64_t due_us);
 /* Bearer token check. Returns 1 when the Authorization header matches key. */
 int fp_auth_ok(struct MHD_Connection *c, const char *key);
 

@@ -89,7 +89,7 @@ static int oom(char *err, size_t errlen)
 }
 
 static const char *const known_keys[] = {
-    "id",         "operation", "prompt",   "image_urls", "output_format", "aspect_ratio", "model",
+    "id",        "operation",  "prompt",   "image_urls", "output_format", "aspect_ratio", "model",
     "providers", "deadline_s", "template", "vars",       "metadata",      NULL,
 };
 
@@ -133,7 +133,8 @@ static int parse_prompt(json_object *root, struct codec_job *j, char *err, size_
         return -1;
     }
     if (j->template_name) {
-        seterr(err, errlen, "prompt: not allowed together with template (the template makes the prompt)");
+        seterr(err, errlen,
+               "prompt: not allowed together with template (the template makes the prompt)");
         return -1;
     }
     if (!json_object_is_type(v, json_type_string)) {
@@ -162,7 +163,7 @@ static int parse_prompt(json_object *root, struct codec_job *j, char *err, size_
 
 static int url_ok(const char *s, size_t n)
 {
-    static const char *const schemes[] = {"https://", "http://", "data:", NULL};
+    static const char *const schemes[] = { "https://", "http://", "data:", NULL };
 
     for (size_t i = 0; schemes[i]; i++) {
         size_t k = strlen(schemes[i]);
@@ -224,8 +225,8 @@ static int parse_image_urls(json_object *root, struct codec_job *j, char *err, s
 }
 
 /* An optional string that must be one of list; stored as a copy in *out. */
-static int parse_choice(json_object *root, const char *key, const char *const *list, char **out, char *err,
-                        size_t errlen)
+static int parse_choice(json_object *root, const char *key, const char *const *list, char **out,
+                        char *err, size_t errlen)
 {
     json_object *v = field(root, key);
     const char *s;
@@ -247,7 +248,7 @@ static int parse_choice(json_object *root, const char *key, const char *const *l
 
 static int parse_operation(json_object *root, struct codec_job *j, char *err, size_t errlen)
 {
-    static const char *const ops[] = {"generate", "edit", NULL};
+    static const char *const ops[] = { "generate", "edit", NULL };
     char *op = NULL;
 
     if (parse_choice(root, "operation", ops, &op, err, errlen) != 0)
@@ -260,7 +261,7 @@ static int parse_operation(json_object *root, struct codec_job *j, char *err, si
 
 static int parse_output_format(json_object *root, struct codec_job *j, char *err, size_t errlen)
 {
-    static const char *const formats[] = {"png", "jpeg", "jpg", NULL};
+    static const char *const formats[] = { "png", "jpeg", "jpg", NULL };
 
     if (parse_choice(root, "output_format", formats, &j->output_format, err, errlen) != 0)
         return -1;
@@ -310,7 +311,8 @@ static int parse_providers(json_object *root, struct codec_job *j, char *err, si
         return oom(err, errlen);
     for (size_t i = 0; i < n; i++) {
         snprintf(what, sizeof what, "providers[%zu]", i);
-        j->providers[i] = name_string(json_object_array_get_idx(v, i), what, MAX_PROVIDER_NAME, err, errlen);
+        j->providers[i] =
+                name_string(json_object_array_get_idx(v, i), what, MAX_PROVIDER_NAME, err, errlen);
         if (!j->providers[i])
             return -1;
         j->n_providers = i + 1;
@@ -379,7 +381,8 @@ static int parse_template(json_object *root, struct codec_job *j, char *err, siz
             seterr(err, errlen, "vars.%.64s: must be a string or a number", key);
             return -1;
         }
-        if (t == json_type_string && (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
+        if (t == json_type_string &&
+            (size_t)json_object_get_string_len(val) > CODEC_MAX_VAR_VALUE) {
             seterr(err, errlen, "vars.%.64s: longer than %d bytes", key, CODEC_MAX_VAR_VALUE);
             return -1;
         }
@@ -426,11 +429,13 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
         seterr(err, errlen, "metadata: more than %d JSON values", CODEC_MAX_METADATA_NODES);
         return -1;
     }
-    s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    s = json_object_to_json_string_length(
+            v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
     if (!s)
         return oom(err, errlen);
     if (n > CODEC_MAX_METADATA) {
-        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n, CODEC_MAX_METADATA);
+        seterr(err, errlen, "metadata: %zu bytes serialized, over the %d-byte limit", n,
+               CODEC_MAX_METADATA);
         return -1;
     }
     j->metadata = strndup(s, n);
@@ -443,8 +448,9 @@ static int parse_metadata(json_object *root, struct codec_job *j, char *err, siz
 /* Field parsers in checking order; template comes before prompt because a
  * template makes the prompt optional. */
 static int (*const steps[])(json_object *, struct codec_job *, char *, size_t) = {
-    parse_id,           parse_operation, parse_template,  parse_prompt,   parse_image_urls, parse_output_format,
-    parse_aspect_ratio, parse_model,     parse_providers, parse_deadline, parse_metadata,
+    parse_id,         parse_operation,     parse_template,     parse_prompt,
+    parse_image_urls, parse_output_format, parse_aspect_ratio, parse_model,
+    parse_providers,  parse_deadline,      parse_metadata,
 };
 
 static int validate(json_object *root, struct codec_job *j, char *err, size_t errlen)
@@ -464,7 +470,8 @@ static int validate(json_object *root, struct codec_job *j, char *err, size_t er
     return 0;
 }
 
-struct codec_job *codec_job_ref_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen)
+struct codec_job *codec_job_ref_parse(const char *buf, size_t len, char **id_out, char *err,
+                                      size_t errlen)
 {
     json_object *root, *idv;
     struct codec_job *j;
@@ -498,4 +505,3 @@ struct codec_job *codec_job_ref_parse(const char *buf, size_t len, char **id_out
     json_object_put(root);
     return j;
 }
-

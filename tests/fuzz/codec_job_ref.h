@@ -5,6 +5,7 @@
 #include "queue/codec.h"
 
 /* codec_job_parse() as it was (free the job with codec_job_free()). */
-struct codec_job *codec_job_ref_parse(const char *buf, size_t len, char **id_out, char *err, size_t errlen);
+struct codec_job *codec_job_ref_parse(const char *buf, size_t len, char **id_out, char *err,
+                                      size_t errlen);
 
 #endif

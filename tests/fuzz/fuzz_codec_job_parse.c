@@ -18,7 +18,8 @@ static int strict_object(const char *s, size_t n)
     FUZZ_CHECK(tok != NULL);
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     json_object *o = n <= INT32_MAX ? json_tokener_parse_ex(tok, s, (int)n) : NULL;
-    int ok = o != NULL && json_tokener_get_parse_end(tok) == n && json_object_is_type(o, json_type_object);
+    int ok = o != NULL && json_tokener_get_parse_end(tok) == n &&
+             json_object_is_type(o, json_type_object);
     json_object_put(o);
     json_tokener_free(tok);
     return ok;
@@ -27,11 +28,15 @@ static int strict_object(const char *s, size_t n)
 /* The result round trip: what the worker publishes for this input. The id
  * and metadata come from the parse; the job's strings stand in for provider
  * output so they cross the encoder too. */
-static void check_result(const char *id, const struct codec_job *job, const char *err, size_t in_len)
+static void check_result(const char *id, const struct codec_job *job, const char *err,
+                         size_t in_len)
 {
-    struct codec_attempt at = { .provider = "kie", .outcome = "succeeded", .phase = "poll", .http_status = 200 };
+    struct codec_attempt at = {
+        .provider = "kie", .outcome = "succeeded", .phase = "poll", .http_status = 200
+    };
     if (job && job->model)
-        snprintf(at.message, sizeof at.message, "%s", job->model); /* may cut mid-character: must be repaired */
+        snprintf(at.message, sizeof at.message, "%s",
+                 job->model); /* may cut mid-character: must be repaired */
     struct codec_result r = {
         .id = id,
         .succeeded = job != NULL,

@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *v = fuzz_dup((const uint8_t *)l.value, l.vlen);
         json_object *o = parse_value(v, l.vlen), *idv = NULL;
         FUZZ_CHECK(o != NULL);
-        FUZZ_CHECK(json_object_object_get_ex(o, "id", &idv) && json_object_is_type(idv, json_type_string));
+        FUZZ_CHECK(json_object_object_get_ex(o, "id", &idv) &&
+                   json_object_is_type(idv, json_type_string));
         FUZZ_CHECK((size_t)json_object_get_string_len(idv) == l.klen);
         FUZZ_CHECK(memcmp(json_object_get_string(idv), l.key, l.klen) == 0);
         json_object_put(o);

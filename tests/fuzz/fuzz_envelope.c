@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct prov_result res;
     prov_result_init(&res);
-    webhook_parse(strcmp(ev.provider, "kie") == 0 ? CONF_PROV_KIE : CONF_PROV_REPLICATE, ev.body, ev.body_len, &res);
+    webhook_parse(strcmp(ev.provider, "kie") == 0 ? CONF_PROV_KIE : CONF_PROV_REPLICATE, ev.body,
+                  ev.body_len, &res);
     fuzz_check_prov_result(&res, 0);
     prov_result_cleanup(&res);
 
@@ -42,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(strcmp(ev.job_id, ev2.job_id) == 0 && ev.partition == ev2.partition);
     /* the body crosses unchanged, unless the envelope would be over
      * CBTOPIC_MAX_ENVELOPE: then it is left out (the owner polls) */
-    FUZZ_CHECK((ev.body_len == ev2.body_len && memcmp(ev.body, ev2.body, ev.body_len) == 0) || ev2.body_len == 0);
+    FUZZ_CHECK((ev.body_len == ev2.body_len && memcmp(ev.body, ev2.body, ev.body_len) == 0) ||
+               ev2.body_len == 0);
     FUZZ_CHECK(n1 <= CBTOPIC_MAX_ENVELOPE);
     FUZZ_CHECK(strcmp(ev.wh_id, ev2.wh_id) == 0 && strcmp(ev.wh_ts, ev2.wh_ts) == 0 &&
                strcmp(ev.wh_sig, ev2.wh_sig) == 0);

@@ -27,7 +27,10 @@ static int skip_strings; /* the input holds an escape json-c decodes wrongly */
 
 static int hexv(unsigned char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static int has_jsonc_surrogate_bug(const char *d, size_t n)
@@ -141,8 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct jread_val strict, reply;
     int s_ok = jread_parse(doc, size, 0, &strict) == SY_OK;
     int r_ok = jread_parse_reply(doc, size, &reply) == SY_OK;
-    if (s_ok && strict.type != JREAD_NULL && (strict.type == JREAD_OBJECT || strict.type == JREAD_ARRAY ||
-                                               strict.type == JREAD_STRING))
+    if (s_ok && strict.type != JREAD_NULL &&
+        (strict.type == JREAD_OBJECT || strict.type == JREAD_ARRAY || strict.type == JREAD_STRING))
         check(r_ok); /* the reply mode only widens UTF-8 */
     if (r_ok) {
         check(o != NULL); /* never accept what json-c refuses */
@@ -151,7 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s_ok && o)
         same(o, &strict, 0);
     if (s_ok && !o) /* json-c refuses only a bare scalar at the very end, or reads null as NULL */
-        check(strict.type != JREAD_OBJECT && strict.type != JREAD_ARRAY && strict.type != JREAD_STRING);
+        check(strict.type != JREAD_OBJECT && strict.type != JREAD_ARRAY &&
+              strict.type != JREAD_STRING);
     json_object_put(o);
     return 0;
 }

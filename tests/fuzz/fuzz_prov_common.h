@@ -44,7 +44,9 @@ static inline int fuzz_prov_reply(const struct prov_ops *ops, const uint8_t *dat
         long ms = prov_parse_retry_after(retry_after);
         FUZZ_CHECK(ms >= -1);
     }
-    struct prov_reply reply = { .http_status = status, .body = body, .body_len = size, .retry_after = retry_after };
+    struct prov_reply reply = {
+        .http_status = status, .body = body, .body_len = size, .retry_after = retry_after
+    };
     struct prov_result res;
     prov_result_init(&res);
     if (create)

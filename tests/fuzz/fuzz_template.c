@@ -11,21 +11,21 @@
 #include "tests/fuzz/fuzz.h"
 #include "core/sy.h"
 
-#define CONF_TEXT                                                                                                     \
-    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"              \
-    " api_key_env = \"SY_FUZZ_KIE_KEY\"; } );\n"                                                                     \
-    "templates = {\n"                                                                                                 \
-    "  restyle = { operation = \"edit\";\n"                                                                           \
-    "    prompt = \"Redesign the {room} in this photo in {style} style; keep the walls of the {room}.\";\n"              \
-    "    choices = { style = [\"scandinavian\", \"japandi\", \"mid-century modern\"];\n"                             \
-    "                room = [\"bedroom\", \"kitchen\"]; };\n"                                                         \
-    "  };\n"                                                                                                          \
-    "  room = { operation = \"generate\"; prompt = \"A {style} {room}\"; defaults = { style = \"modern\"; }; };\n"  \
-    "  braces = { prompt = \"{{literal}} {x} }} {{{x}}}\"; };\n"                                                    \
-    "  counts = { prompt = \"{n} chairs at {ratio} scale\"; };\n"                                                    \
-    "  free = { prompt = \"  {x}  \"; };\n"                                                                          \
-    "  many = { prompt = \"{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}\"; };\n"                 \
-    "  fixed = { prompt = \"Empty the room\"; };\n"                                                                 \
+#define CONF_TEXT                                                                                                  \
+    "providers = ( { name = \"kie\"; type = \"kie\"; priority = 1; base_url = \"https://api.kie.ai\";"             \
+    " api_key_env = \"SY_FUZZ_KIE_KEY\"; } );\n"                                                                   \
+    "templates = {\n"                                                                                              \
+    "  restyle = { operation = \"edit\";\n"                                                                        \
+    "    prompt = \"Redesign the {room} in this photo in {style} style; keep the walls of the {room}.\";\n"        \
+    "    choices = { style = [\"scandinavian\", \"japandi\", \"mid-century modern\"];\n"                           \
+    "                room = [\"bedroom\", \"kitchen\"]; };\n"                                                      \
+    "  };\n"                                                                                                       \
+    "  room = { operation = \"generate\"; prompt = \"A {style} {room}\"; defaults = { style = \"modern\"; }; };\n" \
+    "  braces = { prompt = \"{{literal}} {x} }} {{{x}}}\"; };\n"                                                   \
+    "  counts = { prompt = \"{n} chairs at {ratio} scale\"; };\n"                                                  \
+    "  free = { prompt = \"  {x}  \"; };\n"                                                                        \
+    "  many = { prompt = \"{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}{x}\"; };\n"                   \
+    "  fixed = { prompt = \"Empty the room\"; };\n"                                                                \
     "};\n"
 
 static struct conf *conf;
@@ -53,11 +53,14 @@ static size_t code_points(const char *s)
 }
 
 /* The job text: {"id":"fz","template":NAME,"vars":VARS[,"operation":…][,"image_urls":[…]]}. */
-static char *job_text(unsigned flags, const char *name, const uint8_t *vars, size_t vlen, size_t *len)
+static char *job_text(unsigned flags, const char *name, const uint8_t *vars, size_t vlen,
+                      size_t *len)
 {
     json_object *js = json_object_new_string(name);
     const char *qname = json_object_to_json_string_ext(js, JSON_C_TO_STRING_PLAIN);
-    const char *op = !(flags & 1) ? "" : (flags & 2) ? ",\"operation\":\"edit\"" : ",\"operation\":\"generate\"";
+    const char *op = !(flags & 1)  ? ""
+                     : (flags & 2) ? ",\"operation\":\"edit\""
+                                   : ",\"operation\":\"generate\"";
     const char *imgs = (flags & 4) ? ",\"image_urls\":[\"https://example.com/a.jpg\"]" : "";
     size_t cap = strlen(qname) + vlen + strlen(op) + strlen(imgs) + 64;
     char *s = malloc(cap);

@@ -58,17 +58,21 @@ static void replicate_property(const char *id, char *body, size_t len)
     msg[il + 1 + tl] = '.';
     if (len)
         memcpy(msg + il + tl + 2, body, len);
-    FUZZ_CHECK(webhook_sign(rep_key.data, rep_key.len, msg, il + tl + 2 + len, sig, sizeof sig) == SY_OK);
+    FUZZ_CHECK(webhook_sign(rep_key.data, rep_key.len, msg, il + tl + 2 + len, sig, sizeof sig) ==
+               SY_OK);
     free(msg);
     snprintf(hdr, sizeof hdr, "v1,%s", sig);
-    FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) == WEBHOOK_OK);
+    FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) ==
+               WEBHOOK_OK);
     if (len) {
         body[len / 2] ^= 0x01;
-        FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) == WEBHOOK_BAD_SIG);
+        FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) ==
+                   WEBHOOK_BAD_SIG);
         body[len / 2] ^= 0x01;
     }
     hdr[3] ^= 0x01;
-    FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) == WEBHOOK_BAD_SIG);
+    FUZZ_CHECK(webhook_replicate_verify(&rep_key, use_id, ts, hdr, body, len, NOW, TOL) ==
+               WEBHOOK_BAD_SIG);
 }
 
 /* KIE: sign task_id.ts, check OK; change the signature, check BAD_SIG. */
@@ -102,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int peek = webhook_peek(type, body, size, &ev);
     FUZZ_CHECK(peek == SY_OK || peek == SY_ERR);
     if (peek == SY_OK) {
-        FUZZ_CHECK(strnlen(ev.task_id, sizeof ev.task_id) < sizeof ev.task_id && ev.task_id[0] != '\0');
+        FUZZ_CHECK(strnlen(ev.task_id, sizeof ev.task_id) < sizeof ev.task_id &&
+                   ev.task_id[0] != '\0');
         FUZZ_CHECK(strnlen(ev.state, sizeof ev.state) < sizeof ev.state);
     }
 
@@ -113,7 +118,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     prov_result_cleanup(&res);
 
     if (type == CONF_PROV_REPLICATE) {
-        FUZZ_CHECK(valid_verdict(webhook_replicate_verify(&rep_key, id, ts, sig, body, size, NOW, TOL)));
+        FUZZ_CHECK(valid_verdict(
+                webhook_replicate_verify(&rep_key, id, ts, sig, body, size, NOW, TOL)));
         replicate_property(id, body, size);
     } else {
         const char *task = peek == SY_OK ? ev.task_id : id;
