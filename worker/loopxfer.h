@@ -32,11 +32,17 @@ struct loop_xfer {
 struct loopxfer_pool {
     struct loop_xfer *free;
     size_t n, max;
+    const char *user_agent; /* not owned; set before the first loopxfer_get */
 };
 
-/* A clean transfer (empty buffer and captures, a reset easy handle with the
- * body, header and error-buffer options set on it), or NULL when out of
- * memory. */
+/* A clean transfer (empty buffer and captures), or NULL when out of memory.
+ * Its easy handle is not reset between uses: it carries the options every
+ * request shares (body, header and error-buffer callbacks, user agent,
+ * NOSIGNAL, TCP keep-alive and no-delay, http/https only, debug output),
+ * set once when created, and the last request's own options — the caller
+ * must set all of those on every use: PRIVATE, URL, HTTPHEADER, PIPEWAIT,
+ * both timeouts, PROXY (NULL when none) and the method (HTTPGET, or POST
+ * with POSTFIELDS and POSTFIELDSIZE). */
 struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body);
 
 /* Back to the pool (its easy handle must be out of the multi handle); a
