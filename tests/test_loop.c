@@ -338,6 +338,47 @@ Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
     fp_stop(&fp);
 }
 
+/* The loop reads the proxy variables once, at loop_new, and skips curl's
+ * per-transfer lookup only when none is set: with http_proxy set, requests
+ * without a proxy of their own go through it (fakeprov plays the proxy: a
+ * 404); with NO_PROXY naming the host too they go direct, and so does a
+ * request with a proxy of its own, as curl decides. */
+Test(loop_xfer, proxy_variables_still_apply, .timeout = 30)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    uv_loop_t uv;
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct got g;
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", fp.port);
+
+    setenv("http_proxy", proxy, 1);
+    struct loop *l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 404, "http_proxy was not applied: %ld %s", g.status, g.body);
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+
+    setenv("NO_PROXY", "127.0.0.1", 1);
+    l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 200, "NO_PROXY was not applied: %ld %s", g.status, g.body);
+    one_via(&uv, l, fp.port, PROV_GET, "/_stats", NULL, proxy, &g);
+    cr_assert_eq(g.status, 200, "NO_PROXY did not apply to a provider's proxy: %ld %s", g.status,
+                 g.body);
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    unsetenv("http_proxy");
+    unsetenv("NO_PROXY");
+    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    fp_stop(&fp);
+}
+
 /* The easy handle is recycled without curl_easy_reset, so each request must
  * set every option it depends on. fakeprov serves GET /_stats only: a POST
  * there, or a request that went through a proxy (which fakeprov itself

@@ -404,7 +404,7 @@ static int req_start(struct loop *l, struct loop_req *r)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(r->url, "https://", 8) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->total_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy); /* NULL: curl's default (the proxy variables) */
+    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy ? r->proxy : l->xfers.no_proxy);
     if (r->method == PROV_POST) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
@@ -604,8 +604,7 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * exists per job. */
     l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
     l->host_cap = (size_t)host_cap;
-    l->xfers.max = l->max_in_curl;
-    l->xfers.user_agent = l->user_agent;
+    loopxfer_pool_init(&l->xfers, l->max_in_curl, l->user_agent);
     l->hosts[0] = calloc(1, sizeof *l->hosts[0]); /* the overflow bucket: only the loop's cap */
     if (l->hosts[0]) {
         l->hosts[0]->cap = l->max_in_curl;

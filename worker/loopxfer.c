@@ -67,6 +67,24 @@ static void set_invariants(const struct loopxfer_pool *p, struct loop_xfer *x)
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     loop_debug_setopt(e); /* the log level is set at start-up, before any request */
+    if (!p->env_noproxy) /* same as curl's NULL without the variable, minus two getenv per transfer */
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+}
+
+void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent)
+{
+    /* Every variable curl may read for an http(s) URL (it ignores HTTP_PROXY;
+     * an empty one still counts: curl would use it rather than the next). */
+    static const char *const vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy",  "ALL_PROXY" };
+    int env_proxy = 0;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        env_proxy |= getenv(vars[i]) != NULL;
+    memset(p, 0, sizeof *p);
+    p->max = max;
+    p->user_agent = user_agent;
+    p->no_proxy = env_proxy ? NULL : "";
+    p->env_noproxy = getenv("no_proxy") != NULL || getenv("NO_PROXY") != NULL;
 }
 
 struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
