@@ -264,9 +264,10 @@ static void on_got(void *ud, const struct loop_response *resp)
     snprintf(g->error, sizeof g->error, "%s", resp->error);
 }
 
-/* Send one request and run the loop until its callback. */
-static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char *path,
-                const char *body, struct got *g)
+/* Send one request (through proxy unless NULL) and run the loop until its
+ * callback. */
+static void one_via(uv_loop_t *uv, struct loop *l, int port, int method, const char *path,
+                    const char *body, const char *proxy, struct got *g)
 {
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
@@ -276,6 +277,7 @@ static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char 
     if (body)
         req.headers[req.n_headers++] = strdup("Content-Type: application/json");
     struct loop_send s = { .bearer = "test-kie-key",
+                           .proxy = proxy,
                            .connect_timeout_ms = 5000,
                            .total_timeout_ms = 5000 };
     memset(g, 0, sizeof *g);
@@ -283,6 +285,12 @@ static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char 
     for (int i = 0; i < 2000 && g->calls == 0; i++)
         uv_run(uv, UV_RUN_ONCE);
     cr_assert_eq(g->calls, 1);
+}
+
+static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char *path,
+                const char *body, struct got *g)
+{
+    one_via(uv, l, port, method, path, body, NULL, g);
 }
 
 /* One transfer at a time (max_in_curl 1), so each request reuses the last
@@ -323,6 +331,86 @@ Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
     cr_assert_eq(g.failure, PROV_C_NONE, "the last reply's too_large leaked: %s", g.error);
     cr_assert_eq(g.body_len, small_len, "the last reply's bytes leaked into this one");
     cr_assert_str_eq(g.error, "");
+
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    fp_stop(&fp);
+}
+
+/* The loop reads the proxy variables once, at loop_new, and skips curl's
+ * per-transfer lookup only when none is set: with http_proxy set, requests
+ * without a proxy of their own go through it (fakeprov plays the proxy: a
+ * 404); with NO_PROXY naming the host too they go direct, and so does a
+ * request with a proxy of its own, as curl decides. */
+Test(loop_xfer, proxy_variables_still_apply, .timeout = 30)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    uv_loop_t uv;
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct got g;
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", fp.port);
+
+    setenv("http_proxy", proxy, 1);
+    struct loop *l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 404, "http_proxy was not applied: %ld %s", g.status, g.body);
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+
+    setenv("NO_PROXY", "127.0.0.1", 1);
+    l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 200, "NO_PROXY was not applied: %ld %s", g.status, g.body);
+    one_via(&uv, l, fp.port, PROV_GET, "/_stats", NULL, proxy, &g);
+    cr_assert_eq(g.status, 200, "NO_PROXY did not apply to a provider's proxy: %ld %s", g.status,
+                 g.body);
+    loop_free(l);
+    uv_run(&uv, UV_RUN_DEFAULT);
+    unsetenv("http_proxy");
+    unsetenv("NO_PROXY");
+    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    fp_stop(&fp);
+}
+
+/* The easy handle is recycled without curl_easy_reset, so each request must
+ * set every option it depends on. fakeprov serves GET /_stats only: a POST
+ * there, or a request that went through a proxy (which fakeprov itself
+ * plays: it gets the absolute URL), is a 404. One transfer at a time. */
+Test(loop_xfer, a_reused_handle_keeps_no_method_or_proxy, .timeout = 30)
+{
+    struct fakeprov fp;
+    fp_start(&fp, NULL);
+    uv_loop_t uv;
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
+    cr_assert_eq(uv_loop_init(&uv), 0);
+    struct loop *l = loop_new(&uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    struct got g;
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", fp.port);
+
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 200, "%ld %s %s", g.status, g.error, g.body);
+    one(&uv, l, fp.port, PROV_POST, "/_stats", "{\"a\":1}", &g);
+    cr_assert_eq(g.status, 404, "a POST was not sent as a POST: %ld %s", g.status, g.body);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 200, "the last POST leaked into this GET: %ld %s", g.status, g.body);
+    cr_assert_eq(g.body[0], '{', "%s", g.body);
+
+    one_via(&uv, l, fp.port, PROV_GET, "/_stats", NULL, proxy, &g);
+    cr_assert_eq(g.failure, PROV_C_NONE, "%s", g.error);
+    cr_assert_eq(g.status, 404, "the proxy was not used: %ld %s", g.status, g.body);
+    one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
+    cr_assert_eq(g.status, 200, "the last request's proxy leaked into this one: %ld %s", g.status,
+                 g.body);
 
     loop_free(l);
     uv_run(&uv, UV_RUN_DEFAULT);

@@ -24,7 +24,6 @@
 #include <curl/curl.h>
 
 #include "core/sy.h"
-#include "worker/loopdebug.h"
 #include "worker/loopxfer.h"
 
 #define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */
@@ -394,30 +393,24 @@ static int req_start(struct loop *l, struct loop_req *r)
         return SY_ERR;
     CURL *e = x->easy;
     r->x = x;
+    /* The handle is recycled without a reset: every option a request may
+     * change is set here, each time (loopxfer.h). */
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, l->user_agent);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    loop_debug_setopt(e);
     /* Over TLS, prefer HTTP/2 multiplexing to new connections (ALPN settles it
      * at the handshake). Over plain HTTP/1.1 waiting would queue every request
      * behind the first reply, so don't. */
-    if (strncmp(r->url, "https://", 8) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncmp(r->url, "https://", 8) == 0 ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->total_timeout_ms);
-    if (r->proxy)
-        curl_easy_setopt(e, CURLOPT_PROXY, r->proxy);
+    curl_easy_setopt(e, CURLOPT_PROXY, r->proxy ? r->proxy : l->xfers.no_proxy);
     if (r->method == PROV_POST) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(r->body ? strlen(r->body) : 0));
     } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* undoes a POST: no body, GET */
     }
     x->start_ms = sy_now_ms();
     if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
@@ -611,7 +604,7 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * exists per job. */
     l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
     l->host_cap = (size_t)host_cap;
-    l->xfers.max = l->max_in_curl;
+    loopxfer_pool_init(&l->xfers, l->max_in_curl, l->user_agent);
     l->hosts[0] = calloc(1, sizeof *l->hosts[0]); /* the overflow bucket: only the loop's cap */
     if (l->hosts[0]) {
         l->hosts[0]->cap = l->max_in_curl;

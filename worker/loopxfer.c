@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/sy.h"
+#include "worker/loopdebug.h"
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
@@ -51,13 +52,49 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* The options every request of the loop shares, set once per easy handle. */
+static void set_invariants(const struct loopxfer_pool *p, struct loop_xfer *x)
+{
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, p->user_agent);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    loop_debug_setopt(e); /* the log level is set at start-up, before any request */
+    if (!p->env_noproxy) /* same as curl's NULL without the variable, minus two getenv per transfer */
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+}
+
+void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent)
+{
+    /* Every variable curl may read for an http(s) URL (it ignores HTTP_PROXY;
+     * an empty one still counts: curl would use it rather than the next). */
+    static const char *const vars[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
+                                        "HTTPS_PROXY", "all_proxy",  "ALL_PROXY" };
+    int env_proxy = 0;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        env_proxy |= getenv(vars[i]) != NULL;
+    memset(p, 0, sizeof *p);
+    p->max = max;
+    p->user_agent = user_agent;
+    p->no_proxy = env_proxy ? NULL : "";
+    p->env_noproxy = getenv("no_proxy") != NULL || getenv("NO_PROXY") != NULL;
+}
+
 struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
 {
     struct loop_xfer *x = p->free;
     if (x) {
+        /* No curl_easy_reset: the options below stay set, and the caller
+         * sets every per-request option on each use (loopxfer.h). */
         p->free = x->next;
         p->n--;
-        curl_easy_reset(x->easy);
     } else {
         x = calloc(1, sizeof *x);
         if (!x)
@@ -67,6 +104,7 @@ struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
             free(x);
             return NULL;
         }
+        set_invariants(p, x);
     }
     x->next = NULL;
     x->len = 0;
@@ -76,11 +114,6 @@ struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
     x->retry_after[0] = '\0';
     x->location[0] = '\0';
     x->errbuf[0] = '\0';
-    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
     return x;
 }
 

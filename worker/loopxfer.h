@@ -32,11 +32,27 @@ struct loop_xfer {
 struct loopxfer_pool {
     struct loop_xfer *free;
     size_t n, max;
+    const char *user_agent; /* not owned */
+    /* From the environment at loopxfer_pool_init: "" when no proxy variable
+     * curl reads is set (requests without a proxy of their own go direct
+     * and curl need not read them per transfer), else NULL (curl applies
+     * the variables). */
+    const char *no_proxy;
+    int env_noproxy; /* no_proxy or NO_PROXY is set */
 };
 
-/* A clean transfer (empty buffer and captures, a reset easy handle with the
- * body, header and error-buffer options set on it), or NULL when out of
- * memory. */
+/* An empty pool of at most max transfers whose handles send user_agent
+ * (kept, not copied); reads the proxy variables of the environment once. */
+void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent);
+
+/* A clean transfer (empty buffer and captures), or NULL when out of memory.
+ * Its easy handle is not reset between uses: it carries the options every
+ * request shares (body, header and error-buffer callbacks, user agent,
+ * NOSIGNAL, TCP keep-alive and no-delay, http/https only, debug output),
+ * set once when created, and the last request's own options — the caller
+ * must set all of those on every use: PRIVATE, URL, HTTPHEADER, PIPEWAIT,
+ * both timeouts, PROXY (the pool's no_proxy when none) and the method
+ * (HTTPGET, or POST with POSTFIELDS and POSTFIELDSIZE). */
 struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body);
 
 /* Back to the pool (its easy handle must be out of the multi handle); a
