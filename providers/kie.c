@@ -404,17 +404,11 @@ static struct json_object *kie_data(struct json_object *root)
 
 static int kie_cb_peek(const char *body, size_t len, struct webhook_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
     struct json_object *root = prov_json_parse(body, len);
     struct json_object *o = kie_data(root);
     const char *id = o ? prov_json_str(o, "taskId") : NULL;
     const char *st = id ? prov_json_str(o, "state") : NULL;
-    int rc = SY_ERR;
-    if (id && *id && strlen(id) < sizeof ev->task_id) {
-        snprintf(ev->task_id, sizeof ev->task_id, "%s", id);
-        snprintf(ev->state, sizeof ev->state, "%s", st ? st : "");
-        rc = SY_OK;
-    }
+    int rc = webhook_event_set(ev, id, st);
     json_object_put(root);
     return rc;
 }

@@ -459,17 +459,11 @@ static void replicate_parse_poll(const struct prov_reply *r, struct prov_result 
 
 static int replicate_cb_peek(const char *body, size_t len, struct webhook_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
     struct json_object *root = prov_json_parse(body, len);
     const char *id =
             root && json_object_is_type(root, json_type_object) ? prov_json_str(root, "id") : NULL;
     const char *st = id ? prov_json_str(root, "status") : NULL;
-    int rc = SY_ERR;
-    if (id && *id && strlen(id) < sizeof ev->task_id) {
-        snprintf(ev->task_id, sizeof ev->task_id, "%s", id);
-        snprintf(ev->state, sizeof ev->state, "%s", st ? st : "");
-        rc = SY_OK;
-    }
+    int rc = webhook_event_set(ev, id, st);
     json_object_put(root);
     return rc;
 }

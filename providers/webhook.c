@@ -154,6 +154,16 @@ enum webhook_verdict webhook_replicate_verify(const struct webhook_key *k, const
     return match ? WEBHOOK_OK : WEBHOOK_BAD_SIG;
 }
 
+int webhook_event_set(struct webhook_event *ev, const char *id, const char *state)
+{
+    memset(ev, 0, sizeof *ev);
+    if (!id || !*id || strlen(id) >= sizeof ev->task_id)
+        return SY_ERR;
+    snprintf(ev->task_id, sizeof ev->task_id, "%s", id);
+    snprintf(ev->state, sizeof ev->state, "%s", state ? state : "");
+    return SY_OK;
+}
+
 /* Kept for tests, fuzzers and tools that name a type: the provider's own
  * hooks (struct prov_cb_desc in its descriptor) do the work. */
 int webhook_peek(enum conf_provider_type type, const char *body, size_t len,

@@ -62,6 +62,10 @@ struct webhook_event {
     char state[32];    /* KIE data.state / Replicate status */
 };
 
+/* Fill ev from the task id and state a cb.peek read (state may be NULL):
+ * SY_OK, or SY_ERR (ev left empty) when id is missing, empty or too long. */
+int webhook_event_set(struct webhook_event *ev, const char *id, const char *state);
+
 /* Read task id and state from a callback body of provider type `type`
  * (the descriptor's cb.peek; kept for tests and fuzzers that name a type).
  * SY_OK, or SY_ERR when the body is not JSON or has no task id. */
