@@ -184,6 +184,19 @@ long sy_http_get(int port, const char *path, char **out)
     return st;
 }
 
+char *sy_metrics_wait(int port, const char *needle, int timeout_ms)
+{
+    char *page = NULL;
+    for (int waited = 0;; waited += 50) {
+        free(page);
+        page = NULL;
+        cr_assert_eq(sy_http_get(port, "/metrics", &page), 200, "GET /metrics on port %d", port);
+        if (strstr(page, needle) || waited >= timeout_ms)
+            return page;
+        sy_sleep_ms(50);
+    }
+}
+
 json_object *fp_get_json(const struct fakeprov *fp, const char *path)
 {
     return fp_get_json_auth(fp, path, NULL);

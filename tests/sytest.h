@@ -32,6 +32,11 @@ json_object *fp_post_json_auth(const struct fakeprov *fp, const char *path, cons
 /* GET http://127.0.0.1:port/path: the HTTP status (0 = no reply); *out (may
  * be NULL) gets the body, caller frees. */
 long sy_http_get(int port, const char *path, char **out);
+/* GET /metrics at port until the page holds needle or timeout_ms passes
+ * (the worker's page is a snapshot taken every 250 ms, so a counter shows up
+ * to 250 ms after the event). Returns the last page (caller frees); asserts
+ * each GET answers 200. */
+char *sy_metrics_wait(int port, const char *needle, int timeout_ms);
 /* POST body (JSON) to http://127.0.0.1:port/path with extra "Name: value"
  * headers (NULL-terminated list, may be NULL): the HTTP status (0 = none). */
 long sy_http_post(int port, const char *path, const char *body, const char *const *headers);

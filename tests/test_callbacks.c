@@ -292,8 +292,10 @@ Test(callbacks, refuses_forged_and_stale, .timeout = 90)
     sy_sleep_ms(300);
     int st;
     cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "a refused callback completed the job");
-    char *page = NULL;
-    cr_assert_eq(sy_http_get(mport, "/metrics", &page), 200);
+    char *page = sy_metrics_wait(
+            mport,
+            "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"} 2",
+            5000);
     cr_assert_eq(
             sample(page,
                    "switchyard_callbacks_received_total{provider=\"kie\",result=\"bad_signature\"}"),

@@ -367,12 +367,10 @@ Test(hostile, dlq_refused_offset_moves_on, .timeout = 60)
     assert_accounted(s, h.dir);
     cr_assert_eq(s->failed[3], 1, "the invalid message got %d failed results", s->failed[3]);
     wait_committed_end(&h, 15);
-    char *page = NULL;
-    cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
-    cr_assert_not_null(
-            strstr(page,
-                   "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1"),
-            "no abandoned DLQ copy counted:\n%s", page);
+    const char *want =
+            "switchyard_publish_abandoned_total{kind=\"dlq\",reason=\"MSG_SIZE_TOO_LARGE\"} 1";
+    char *page = sy_metrics_wait(h.port, want, 5000);
+    cr_assert_not_null(strstr(page, want), "no abandoned DLQ copy counted:\n%s", page);
     free(page);
     hw_free(&h);
 }
@@ -396,8 +394,7 @@ Test(hostile, revoke_while_paused_resumes, .timeout = 60)
         put_valid(&h, s, drs, k, "");
     hw_sent(&h);
     kt_sleep_ms(2000); /* the three slow jobs started; the worker is paused */
-    char *page = NULL;
-    cr_assert_eq(sy_http_get(h.port, "/metrics", &page), 200);
+    char *page = sy_metrics_wait(h.port, "switchyard_consumer_paused 1", 5000);
     cr_assert_not_null(strstr(page, "switchyard_consumer_paused 1"),
                        "the worker is not paused:\n%s", page);
     free(page);
