@@ -338,6 +338,26 @@ int prov_base_len(const char *base_url)
     return (int)n;
 }
 
+char *prov_url_join(const char *base_url, const char *a, const char *b, const char *c)
+{
+    const char *part[4] = { base_url, a, b, c };
+    size_t len[4], total = 0;
+    for (int i = 0; i < 4; i++) {
+        len[i] = !part[i] ? 0 : i == 0 ? (size_t)prov_base_len(base_url) : strlen(part[i]);
+        total += len[i];
+    }
+    char *url = malloc(total + 1), *o = url;
+    if (!url)
+        return NULL;
+    for (int i = 0; i < 4; i++) {
+        if (len[i])
+            memcpy(o, part[i], len[i]);
+        o += len[i];
+    }
+    *o = '\0';
+    return url;
+}
+
 int prov_check_spec(const struct conf_provider *p, const struct prov_task_spec *spec,
                     const struct conf_model *m, size_t max_images, const char *jpeg_default,
                     const char **fmt, char *err, size_t errlen)
@@ -390,13 +410,10 @@ int prov_request_task(struct prov_request *out, enum prov_method method, const c
     char *id = prov_url_escape(task_id);
     if (!id)
         return SY_ERR;
-    int n = asprintf(&out->url, "%.*s%s%s%s", prov_base_len(base_url), base_url, prefix, id,
-                     suffix);
+    out->url = prov_url_join(base_url, prefix, id, suffix);
     free(id);
-    if (n < 0) {
-        out->url = NULL;
+    if (!out->url)
         return SY_ERR;
-    }
     out->method = method;
     return SY_OK;
 }

@@ -48,6 +48,10 @@ const char *prov_model_for(const struct conf_provider *p, const struct prov_task
 const char *prov_output_format(const struct conf_model *m, const char *fmt, const char *dflt);
 /* Length of base_url without trailing '/', for "%.*s". */
 int prov_base_len(const char *base_url);
+/* base_url without its trailing '/' followed by the parts a, b, c (each may
+ * be NULL): a new string, or NULL without memory. No printf: it runs on
+ * every request. */
+char *prov_url_join(const char *base_url, const char *a, const char *b, const char *c);
 /* Checks every provider makes: a prompt, at most max_images non-NULL image
  * URLs, a known output format (its spelling for m stored in *fmt).
  * SY_OK, or SY_DECLINED with a reason in err. */

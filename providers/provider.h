@@ -36,7 +36,6 @@ struct prov_reply {
     const char *body; /* not NUL-terminated necessarily; use body_len */
     size_t body_len;
     const char *retry_after; /* Retry-After header value, or NULL */
-    const char *location;    /* Location header value, or NULL */
 };
 
 enum prov_outcome {

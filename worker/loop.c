@@ -360,10 +360,10 @@ static void drain(struct loop *l)
         l->stats.requests++;
         if (rc == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp.reply.http_status);
+            loopxfer_read_headers(x);
             resp.reply.body = x->buf && x->len ? x->buf : "";
             resp.reply.body_len = x->len;
             resp.reply.retry_after = x->retry_after[0] ? x->retry_after : NULL;
-            resp.reply.location = x->location[0] ? x->location : NULL;
             resp.failure = PROV_C_NONE;
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             resp.failure = PROV_C_TIMEOUT;
@@ -477,9 +477,13 @@ struct loop_req *loop_http(struct loop *l, struct prov_request *req, const struc
     size_t n = 0;
     for (int i = 0; i < req->n_headers && i < PROV_MAX_HEADERS; i++)
         lines[n++] = req->headers[i];
+    static const char bearer_hdr[] = "Authorization: Bearer ";
     char auth[1024];
-    if (s->bearer) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", s->bearer);
+    if (s->bearer) { /* as snprintf would write it, cut to the buffer; no printf per request */
+        size_t hl = sizeof bearer_hdr - 1, kl = strnlen(s->bearer, sizeof auth - hl - 1);
+        memcpy(auth, bearer_hdr, hl);
+        memcpy(auth + hl, s->bearer, kl);
+        auth[hl + kl] = '\0';
         lines[n++] = auth;
     }
     lines[n++] = "Expect:";
@@ -568,6 +572,13 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
     struct loop *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!loopxfer_headers_api()) {
+        snprintf(err, errlen,
+                 "this libcurl has no headers API (curl_easy_header, 7.84 or later, not disabled "
+                 "at build time): switchyard reads Retry-After through it");
+        free(l);
         return NULL;
     }
     l->uv = uv;

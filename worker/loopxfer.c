@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/sy.h"
 #include "worker/loopdebug.h"
@@ -20,36 +19,36 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return sy_append(&x->buf, &x->len, &x->cap, data, add, 4096) == SY_OK ? add : 0;
 }
 
-/* Copy the value of header line "Name: value\r\n" into dst when name matches. */
-static void grab_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
+/* The value of the last header name of the final response (not a 1xx, not
+ * a trailer) into dst, cut to cap; "" when there is none. curl keeps every
+ * header of the transfer and trims the value's surrounding blanks. */
+static void grab_header(CURL *e, const char *name, char *dst, size_t cap)
 {
-    size_t nl = strlen(name);
-    if (len <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+    struct curl_header *h;
+    dst[0] = '\0';
+    if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
         return;
-    const char *v = line + nl + 1;
-    const char *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    size_t vl = (size_t)(end - v);
-    if (vl >= cap)
-        vl = cap - 1;
-    memcpy(dst, v, vl);
+    if (h->amount > 1 &&
+        curl_easy_header(e, name, h->amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return;
+    size_t vl = strnlen(h->value, cap - 1);
+    memcpy(dst, h->value, vl);
     dst[vl] = '\0';
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
+void loopxfer_read_headers(struct loop_xfer *x)
 {
-    struct loop_xfer *x = ud;
-    size_t len = size * n;
-    if (len > 5 && strncmp(data, "HTTP/", 5) == 0) { /* a new response (e.g. after 100) */
-        x->retry_after[0] = '\0';
-        x->location[0] = '\0';
-    }
-    grab_header(data, len, "Retry-After", x->retry_after, sizeof x->retry_after);
-    grab_header(data, len, "Location", x->location, sizeof x->location);
-    return len;
+    grab_header(x->easy, "Retry-After", x->retry_after, sizeof x->retry_after);
+}
+
+int loopxfer_headers_api(void)
+{
+    CURL *e = curl_easy_init();
+    struct curl_header *h;
+    int ok =
+            e && curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_NOT_BUILT_IN;
+    curl_easy_cleanup(e);
+    return ok;
 }
 
 /* The options every request of the loop shares, set once per easy handle. */
@@ -58,8 +57,6 @@ static void set_invariants(const struct loopxfer_pool *p, struct loop_xfer *x)
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, p->user_agent);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -112,7 +109,6 @@ struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body)
     x->too_large = 0;
     x->start_ms = 0;
     x->retry_after[0] = '\0';
-    x->location[0] = '\0';
     x->errbuf[0] = '\0';
     return x;
 }

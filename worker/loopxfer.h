@@ -1,6 +1,6 @@
 /* loopxfer.h — the loop's per-transfer state (internal to loop.c): what a
  * request needs only while it is inside curl — its easy handle, the reply
- * buffer, the captured Retry-After / Location headers and curl's error
+ * buffer, the Retry-After header read at its end and curl's error
  * text — pooled up to the loop's transfer cap, so a request waiting in the
  * FIFO costs none of it. Also the request's header list packed in one
  * block. Loop thread only. */
@@ -23,7 +23,6 @@ struct loop_xfer {
     int too_large;
     int64_t start_ms;
     char retry_after[LOOPXFER_HDR_MAX];
-    char location[LOOPXFER_HDR_MAX];
     char errbuf[CURL_ERROR_SIZE];
     struct loop_xfer *next; /* in the pool */
 };
@@ -47,7 +46,7 @@ void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_ag
 
 /* A clean transfer (empty buffer and captures), or NULL when out of memory.
  * Its easy handle is not reset between uses: it carries the options every
- * request shares (body, header and error-buffer callbacks, user agent,
+ * request shares (body callback, error buffer, user agent,
  * NOSIGNAL, TCP keep-alive and no-delay, http/https only, debug output),
  * set once when created, and the last request's own options — the caller
  * must set all of those on every use: PRIVATE, URL, HTTPHEADER, PIPEWAIT,
@@ -59,6 +58,15 @@ struct loop_xfer *loopxfer_get(struct loopxfer_pool *p, size_t max_body);
  * buffer above LOOPXFER_KEEP_BUF is freed, and past the pool's max the
  * whole transfer. */
 void loopxfer_put(struct loopxfer_pool *p, struct loop_xfer *x);
+
+/* Copy the final response's Retry-After (the last one; cut to
+ * LOOPXFER_HDR_MAX - 1 bytes) into x, from curl's header store: no
+ * header callback runs per line. */
+void loopxfer_read_headers(struct loop_xfer *x);
+
+/* 1 when libcurl has its headers API (curl_easy_header, 7.84+, not
+ * disabled at build time), which loopxfer_read_headers needs. */
+int loopxfer_headers_api(void);
 
 /* Free every pooled transfer; p is empty afterwards. */
 void loopxfer_pool_cleanup(struct loopxfer_pool *p);
