@@ -6,10 +6,17 @@
  * curl_multi_add_handle is interposed here (this executable's definition wins
  * over libcurl's for the statically linked engine) so the test can make curl
  * refuse a transfer on demand; otherwise it forwards to libcurl's. A
- * pooled transfer is checked against fakeprov: it starts clean each time. */
+ * pooled transfer is checked against fakeprov: it starts clean each time;
+ * a cached connection that dies (closed by the server, or by curl to make
+ * room) is replaced cleanly. */
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -416,4 +423,138 @@ Test(loop_xfer, a_reused_handle_keeps_no_method_or_proxy, .timeout = 30)
     uv_run(&uv, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
     fp_stop(&fp);
+}
+
+/* ---- cached connections that die: each request still completes ---- */
+
+/* A small HTTP server on its own thread, one connection at a time, three in
+ * all: each request gets "ok" with keep-alive; with close_after set the
+ * server then closes the connection (curl still caches it as idle), else it
+ * serves the connection until the client closes it. */
+struct tiny {
+    int lfd, port, conns, close_after;
+    pthread_t th;
+};
+
+static void *tiny_main(void *ud)
+{
+    struct tiny *s = ud;
+    for (int i = 0; i < 3; i++) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        s->conns++;
+        char req[4096];
+        size_t got = 0;
+        for (;;) {
+            ssize_t n = recv(fd, req + got, sizeof req - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            req[got] = '\0';
+            if (!strstr(req, "\r\n\r\n") && got < sizeof req - 1)
+                continue;
+            static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL) < 0 || s->close_after)
+                break;
+            got = 0;
+        }
+        close(fd); /* no "Connection: close" was sent: curl had cached it */
+    }
+    return NULL;
+}
+
+static void tiny_start(struct tiny *s, int close_after)
+{
+    memset(s, 0, sizeof *s);
+    s->close_after = close_after;
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(s->lfd, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    cr_assert_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    cr_assert_eq(listen(s->lfd, 4), 0);
+    cr_assert_eq(getsockname(s->lfd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    cr_assert_eq(pthread_create(&s->th, NULL, tiny_main, s), 0);
+}
+
+static void tiny_stop(struct tiny *s)
+{
+    shutdown(s->lfd, SHUT_RDWR); /* wakes a thread still in accept */
+    pthread_join(s->th, NULL);
+    close(s->lfd);
+}
+
+static void get_ok(uv_loop_t *uv, struct loop *l, int port, int i)
+{
+    struct got g;
+    one(uv, l, port, PROV_GET, "/x", NULL, &g);
+    cr_assert_eq(g.failure, PROV_C_NONE, "request %d: %s", i, g.error);
+    cr_assert_eq(g.status, 200, "request %d", i);
+    cr_assert_str_eq(g.body, "ok");
+    for (int k = 0; k < 20; k++) { /* let a server's FIN reach an idle socket's watch */
+        uv_run(uv, UV_RUN_NOWAIT);
+        sy_sleep_ms(5);
+    }
+}
+
+static struct loop *tiny_loop(uv_loop_t *uv, int max_total)
+{
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1,
+                           .max_total_connections = max_total,
+                           .max_in_curl = 1 };
+    cr_assert_eq(uv_loop_init(uv), 0);
+    struct loop *l = loop_new(uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    return l;
+}
+
+static void tiny_loop_free(uv_loop_t *uv, struct loop *l, uint64_t connects)
+{
+    struct loop_stats st;
+    loop_get_stats(l, &st);
+    cr_assert_eq(st.connects, connects, "%llu connections", (unsigned long long)st.connects);
+    loop_free(l);
+    uv_run(uv, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(uv), 0, "a handle leaked");
+}
+
+/* After each reply the server closes the connection while curl keeps it
+ * cached: curl finds it dead when it would reuse it and opens a new one,
+ * whose socket usually gets the old fd number and must be watched afresh. */
+Test(loop_sock, server_closed_idle_connection, .timeout = 30)
+{
+    struct tiny s;
+    tiny_start(&s, 1);
+    uv_loop_t uv;
+    struct loop *l = tiny_loop(&uv, 0);
+    for (int i = 0; i < 3; i++)
+        get_ok(&uv, l, s.port, i);
+    tiny_loop_free(&uv, l, 3);
+    tiny_stop(&s);
+    cr_assert_eq(s.conns, 3);
+}
+
+/* One connection in curl's cache (max_total_connections 1): a request to B
+ * makes curl close A's idle connection, and B's new socket gets that fd
+ * number back (so does A's next one): every request completes on a
+ * connection of its own, and no handle is left behind. */
+Test(loop_sock, curl_closed_idle_connection_fd_reused, .timeout = 30)
+{
+    struct tiny a, b;
+    tiny_start(&a, 0);
+    tiny_start(&b, 0);
+    uv_loop_t uv;
+    struct loop *l = tiny_loop(&uv, 1);
+    get_ok(&uv, l, a.port, 0);
+    get_ok(&uv, l, b.port, 1);
+    get_ok(&uv, l, a.port, 2);
+    get_ok(&uv, l, b.port, 3);
+    tiny_loop_free(&uv, l, 4);
+    tiny_stop(&a);
+    tiny_stop(&b);
+    cr_assert_eq(a.conns, 2);
+    cr_assert_eq(b.conns, 2);
 }
