@@ -24,16 +24,25 @@ struct jsonw {
 void jsonw_init(struct jsonw *w);
 /* Frees the buffer and re-initializes w. */
 void jsonw_free(struct jsonw *w);
+/* Room for n more bytes at once (a writer that knows about how long its text
+ * is saves the regrowing); 1, or 0 once the buffer has failed. */
+int jsonw_reserve(struct jsonw *w, size_t n);
 /* n bytes as they are. */
 void jsonw_raw(struct jsonw *w, const char *s, size_t n);
 /* A C string as it is. */
 void jsonw_lit(struct jsonw *w, const char *s);
+/* A string literal as it is, its length known at compile time. */
+#define JSONW_LIT(w, lit) jsonw_raw((w), "" lit, sizeof(lit) - 1)
 /* n bytes of s escaped as json-c does, without quotes: \" \\ \b \f \n \r \t,
  * other bytes below 0x20 (NUL included) as \u00xx, '/' as \/ with
  * JSONW_SLASH, everything else (bytes >= 0x80 too) as it is. */
 void jsonw_escaped(struct jsonw *w, const char *s, size_t n, unsigned flags);
 /* A C string as a quoted JSON string (jsonw_escaped inside quotes). */
 void jsonw_str(struct jsonw *w, const char *s, unsigned flags);
+/* s up to its NUL or max bytes, whichever is first, as a quoted JSON string
+ * that is valid UTF-8: each byte not part of a valid sequence (utf8_seq)
+ * becomes U+FFFD, the rest is escaped as jsonw_escaped(…, 0). */
+void jsonw_str_utf8(struct jsonw *w, const char *s, size_t max);
 /* A decimal integer, as printf's PRId64. */
 void jsonw_i64(struct jsonw *w, int64_t v);
 
