@@ -55,11 +55,6 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-void jsonw_lit(struct jsonw *w, const char *s)
-{
-    jsonw_raw(w, s, strlen(s));
-}
-
 #define ONES ((uint64_t)0x0101010101010101u)
 #define HIGHS (ONES * 0x80)
 
@@ -83,10 +78,32 @@ static inline uint64_t word_special(uint64_t x, unsigned flags, int utf8)
     return m;
 }
 
-static inline int byte_special(unsigned char c, unsigned flags, int utf8)
+/* What each byte needs: C_ESC an escape (below 0x20, '"', '\\'), C_SLASH
+ * one with JSONW_SLASH, C_HIGH a UTF-8 check (with utf8). */
+enum { C_ESC = 1, C_SLASH = 2, C_HIGH = 4 };
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char byte_class[256] = {
+    R16(C_ESC), R16(C_ESC),                                 /* 0x00-0x1f */
+    0, 0, C_ESC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_SLASH, /* 0x20-0x2f */
+    R16(0), R16(0),                                         /* 0x30-0x4f */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_ESC, 0, 0, 0,     /* 0x50-0x5f */
+    R16(0), R16(0),                                         /* 0x60-0x7f */
+    R16(C_HIGH), R16(C_HIGH), R16(C_HIGH), R16(C_HIGH),     /* 0x80-0xff */
+    R16(C_HIGH), R16(C_HIGH), R16(C_HIGH), R16(C_HIGH),
+};
+
+/* Where the first byte that needs work is in a word that has one (m =
+ * word_special(x)): on a little-endian machine the lowest flagged byte is
+ * exact (a borrow only ever flags bytes above a true one); elsewhere 0,
+ * and the word is looked at byte by byte. */
+static inline size_t first_special(uint64_t m)
 {
-    return c < 0x20 || c == '"' || c == '\\' || (c == '/' && (flags & JSONW_SLASH)) ||
-           (utf8 && c >= 0x80);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) / 8;
+#else
+    (void)m;
+    return 0;
+#endif
 }
 
 /* json-c's escape of c (below 0x20, '"', '\\' or '/') at d; returns the end. */
@@ -138,19 +155,23 @@ static void put_escaped(struct jsonw *w, const unsigned char *s, size_t n, unsig
         return;
     char *d = w->buf + w->len;
     size_t i = 0;
+    unsigned mask = C_ESC | (flags & JSONW_SLASH ? C_SLASH : 0) | (utf8 ? C_HIGH : 0);
     while (i < n) {
         size_t end = n - i >= 8 ? i + 8 : n;
         if (end - i == 8) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            if (!word_special(x, flags, utf8)) {
-                memcpy(d, &x, 8);
-                d += 8;
-                i += 8;
+            uint64_t m = word_special(x, flags, utf8);
+            /* The whole word goes out (room for n - i >= 8 is there); what
+             * follows the first special byte is written again below. */
+            memcpy(d, &x, 8);
+            size_t k = m ? first_special(m) : 8;
+            d += k;
+            i += k;
+            if (k == 8)
                 continue;
-            }
         }
-        while (i < end && !byte_special(s[i], flags, utf8))
+        while (i < end && !(byte_class[s[i]] & mask))
             *d++ = (char)s[i++];
         if (i == end)
             continue;

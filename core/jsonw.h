@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A growing buffer; a failed allocation sticks (failed = 1) and later
  * writes do nothing. Zero-initialize, or jsonw_init(). */
@@ -29,10 +30,25 @@ void jsonw_free(struct jsonw *w);
 int jsonw_reserve(struct jsonw *w, size_t n);
 /* n bytes as they are. */
 void jsonw_raw(struct jsonw *w, const char *s, size_t n);
-/* A C string as it is. */
-void jsonw_lit(struct jsonw *w, const char *s);
-/* A string literal as it is, its length known at compile time. */
-#define JSONW_LIT(w, lit) jsonw_raw((w), "" lit, sizeof(lit) - 1)
+/* jsonw_raw with the common case inlined: for short writes of a length
+ * known at compile time, where the call would cost more than the copy. */
+static inline void jsonw_put(struct jsonw *w, const char *s, size_t n)
+{
+    if (!w->failed && w->len + n < w->cap) {
+        memcpy(w->buf + w->len, s, n);
+        w->len += n;
+        w->buf[w->len] = '\0';
+    } else {
+        jsonw_raw(w, s, n);
+    }
+}
+/* A C string as it is (inlined: a literal's strlen is folded at compile time). */
+static inline void jsonw_lit(struct jsonw *w, const char *s)
+{
+    jsonw_put(w, s, strlen(s));
+}
+/* A string literal as it is (jsonw_put, its length known at compile time). */
+#define JSONW_LIT(w, lit) jsonw_put((w), "" lit, sizeof(lit) - 1)
 /* n bytes of s escaped as json-c does, without quotes: \" \\ \b \f \n \r \t,
  * other bytes below 0x20 (NUL included) as \u00xx, '/' as \/ with
  * JSONW_SLASH, everything else (bytes >= 0x80 too) as it is. */

@@ -28,7 +28,7 @@ Test(jsonw, every_byte_at_every_position)
 {
     char s[40];
     for (int c = 1; c < 256; c++) {
-        for (size_t pos = 0; pos < 24; pos++) {
+        for (size_t pos = 0; pos < sizeof s - 1; pos++) {
             memset(s, 'a', sizeof s);
             s[pos] = (char)c;
             s[sizeof s - 1] = '\0';
