@@ -69,8 +69,8 @@ static inline uint64_t has_below(uint64_t x, unsigned b)
  * JSONW_SLASH, and with utf8 any byte >= 0x80. */
 static inline uint64_t word_special(uint64_t x, unsigned flags, int utf8)
 {
-    uint64_t m = has_below(x, 0x20) | has_below(x ^ (ONES * '"'), 1) |
-                 has_below(x ^ (ONES * '\\'), 1);
+    uint64_t m =
+            has_below(x, 0x20) | has_below(x ^ (ONES * '"'), 1) | has_below(x ^ (ONES * '\\'), 1);
     if (flags & JSONW_SLASH)
         m |= has_below(x ^ (ONES * '/'), 1);
     if (utf8)
@@ -82,15 +82,17 @@ static inline uint64_t word_special(uint64_t x, unsigned flags, int utf8)
  * one with JSONW_SLASH, C_HIGH a UTF-8 check (with utf8). */
 enum { C_ESC = 1, C_SLASH = 2, C_HIGH = 4 };
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+/* clang-format off */
 static const unsigned char byte_class[256] = {
-    R16(C_ESC), R16(C_ESC),                                 /* 0x00-0x1f */
-    0, 0, C_ESC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_SLASH, /* 0x20-0x2f */
-    R16(0), R16(0),                                         /* 0x30-0x4f */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_ESC, 0, 0, 0,     /* 0x50-0x5f */
-    R16(0), R16(0),                                         /* 0x60-0x7f */
-    R16(C_HIGH), R16(C_HIGH), R16(C_HIGH), R16(C_HIGH),     /* 0x80-0xff */
+    R16(C_ESC), R16(C_ESC),                                   /* 0x00-0x1f */
+    0, 0, C_ESC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_SLASH, /* 0x20-0x2f: '"' '/' */
+    R16(0), R16(0),                                           /* 0x30-0x4f */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_ESC, 0, 0, 0,       /* 0x50-0x5f: '\\' */
+    R16(0), R16(0),                                           /* 0x60-0x7f */
+    R16(C_HIGH), R16(C_HIGH), R16(C_HIGH), R16(C_HIGH),       /* 0x80-0xff */
     R16(C_HIGH), R16(C_HIGH), R16(C_HIGH), R16(C_HIGH),
 };
+/* clang-format on */
 
 /* Where the first byte that needs work is in a word that has one (m =
  * word_special(x)): on a little-endian machine the lowest flagged byte is
@@ -148,8 +150,8 @@ static char *escape(char *d, unsigned char c)
 
 /* s[0..n) escaped (with utf8, bytes >= 0x80 checked as jsonw_str_utf8
  * says), with room left for tail bytes the caller writes next. */
-static void put_escaped(struct jsonw *w, const unsigned char *s, size_t n, unsigned flags,
-                        int utf8, size_t tail)
+static void put_escaped(struct jsonw *w, const unsigned char *s, size_t n, unsigned flags, int utf8,
+                        size_t tail)
 {
     if (!room(w, n + tail))
         return;

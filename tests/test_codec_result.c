@@ -449,11 +449,14 @@ Test(codec, result_minimal_fits_min_bound)
  * and runs of plain ASCII long enough for the eight-byte steps. */
 static void rand_bytes(uint64_t *rng, char *s, size_t max)
 {
+    /* clang-format off */
     static const char *const pieces[] = {
         "\"", "\\", "/", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\x80", "\xbf",
         "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8c\xbf", "\xc3", "\xe2\x82", "\xf0\x9f\x8c",
-        "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xfe", "abcdefgh", "0123456789abcdefXYZ",
+        "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xfe", "abcdefgh",
+        "0123456789abcdefXYZ",
     };
+    /* clang-format on */
     size_t n = testrng_xorshift64(rng) % (max + 1), i = 0;
     while (i < n) {
         uint64_t r = testrng_xorshift64(rng);
@@ -505,12 +508,14 @@ static json_object *ref_line(const struct codec_result *r)
     json_object *o = json_object_new_object(), *urls = json_object_new_array();
     json_object *atts = json_object_new_array(), *t = json_object_new_object();
     json_object_object_add(o, "id", ref_str_or_null(r->id, SIZE_MAX, 0));
-    json_object_object_add(o, "status", json_object_new_string(r->succeeded ? "succeeded" : "failed"));
+    json_object_object_add(o, "status",
+                           json_object_new_string(r->succeeded ? "succeeded" : "failed"));
     for (size_t i = 0; i < r->n_result_urls; i++)
         json_object_array_add(urls, ref_str(r->result_urls[i] ? r->result_urls[i] : "", SIZE_MAX));
     json_object_object_add(o, "result_urls", urls);
     json_object_object_add(o, "provider", ref_str_or_null(r->provider, SIZE_MAX, 0));
-    json_object_object_add(o, "provider_task_id", ref_str_or_null(r->provider_task_id, SIZE_MAX, 0));
+    json_object_object_add(o, "provider_task_id",
+                           ref_str_or_null(r->provider_task_id, SIZE_MAX, 0));
     for (size_t i = 0; i < r->n_attempts; i++) {
         const struct codec_attempt *a = &r->attempts[i];
         json_object *ja = json_object_new_object();
@@ -600,8 +605,9 @@ Test(codec, result_bytes_as_json_c_prints_them)
         char *s = codec_result_json(&res);
         cr_assert_not_null(s);
         json_object *want = ref_line(&res);
-        cr_assert_str_eq(s, json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN |
-                                                                      JSON_C_TO_STRING_NOSLASHESCAPE),
+        cr_assert_str_eq(s,
+                         json_object_to_json_string_ext(
+                                 want, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
                          "round %d", round);
         json_object_put(want);
         free(s);

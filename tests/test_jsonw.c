@@ -90,7 +90,8 @@ Test(jsonw, utf8_sequences_across_words_and_cut)
             memcpy(want, s, pos);
             for (size_t i = 0; i < k - 1; i++)
                 memcpy(want + pos + 3 * i, "\xef\xbf\xbd", 3);
-            expect_json_c(&w, want, pos + 3 * (k - 1), JC_FLAGS, "cut", (unsigned char)seqs[q][0], pos);
+            expect_json_c(&w, want, pos + 3 * (k - 1), JC_FLAGS, "cut", (unsigned char)seqs[q][0],
+                          pos);
             jsonw_free(&w);
         }
     }
