@@ -150,8 +150,8 @@ static char *escape(char *d, unsigned char c)
 
 /* s[0..n) escaped (with utf8, bytes >= 0x80 checked as jsonw_str_utf8
  * says), with room left for tail bytes the caller writes next. */
-static void put_escaped(struct jsonw *w, const unsigned char *s, size_t n, unsigned flags, int utf8,
-                        size_t tail)
+static inline void put_escaped(struct jsonw *w, const unsigned char *s, size_t n, unsigned flags,
+                               int utf8, size_t tail)
 {
     if (!room(w, n + tail))
         return;
@@ -209,7 +209,7 @@ void jsonw_escaped(struct jsonw *w, const char *s, size_t n, unsigned flags)
     put_escaped(w, (const unsigned char *)s, n, flags, 0, 0);
 }
 
-static void quoted(struct jsonw *w, const char *s, size_t n, unsigned flags, int utf8)
+static inline void quoted(struct jsonw *w, const char *s, size_t n, unsigned flags, int utf8)
 {
     if (!room(w, n + 2))
         return;
