@@ -9,7 +9,6 @@
  */
 #include "queue/codec.h"
 #include "core/jsonw.h"
-#include "core/utf8.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -23,147 +22,134 @@
  * JSON_C_TO_STRING_NOSLASHESCAPE): a json-c tree per result cost about as
  * much as the rest of the job's own work (BENCH.md, issue 12). */
 
-/* A JSON string from n bytes of s, with invalid UTF-8 replaced by U+FFFD and
- * anything after a NUL dropped. */
-static void put_str(struct jsonw *o, const char *s, size_t n)
-{
-    static const char repl[] = "\xEF\xBF\xBD";
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, from = 0;
-
-    n = strnlen(s, n);
-    jsonw_raw(o, "\"", 1);
-    while (i < n) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0) {
-            jsonw_escaped(o, s + from, i - from, 0);
-            jsonw_raw(o, repl, 3);
-            from = ++i;
-        } else {
-            i += k;
-        }
-    }
-    jsonw_escaped(o, s + from, n - from, 0);
-    jsonw_raw(o, "\"", 1);
-}
-
-/* JSON string, or null when s is NULL (or empty, if empty_is_null). */
+/* A JSON string from s (at most max bytes, up to its NUL), with invalid
+ * UTF-8 replaced by U+FFFD; or null when s is NULL (or empty, if
+ * empty_is_null). */
 static void put_str_or_null(struct jsonw *o, const char *s, size_t max, int empty_is_null)
 {
     if (!s || (empty_is_null && s[0] == '\0'))
-        jsonw_raw(o, "null", 4);
+        JSONW_LIT(o, "null");
     else
-        put_str(o, s, max);
+        jsonw_str_utf8(o, s, max);
 }
 
-/* ,"key": (or {"key": for the first key of an object: first says which). */
-static void put_key(struct jsonw *o, const char *key, int first)
-{
-    jsonw_raw(o, first ? "{\"" : ",\"", 2);
-    jsonw_lit(o, key);
-    jsonw_raw(o, "\":", 2);
-}
+/* Keys and the punctuation around them go out as one literal each (KEY(o,
+ * ",\"name\":")): the line is about twenty of them. */
+#define KEY(o, lit) JSONW_LIT(o, lit)
 
 /* What a bounded result left out, in the order it is given up. */
 enum { DROP_MESSAGES = 1, DROP_ATTEMPTS = 2, DROP_METADATA = 4 };
 
 static void put_attempt(struct jsonw *o, const struct codec_attempt *a, unsigned drop)
 {
-    put_key(o, "provider", 1);
-    put_str(o, a->provider, sizeof a->provider);
-    put_key(o, "task_id", 0);
+    KEY(o, "{\"provider\":");
+    jsonw_str_utf8(o, a->provider, sizeof a->provider);
+    KEY(o, ",\"task_id\":");
     put_str_or_null(o, a->task_id, sizeof a->task_id, 1);
-    put_key(o, "phase", 0);
-    put_str(o, a->phase, sizeof a->phase);
-    put_key(o, "outcome", 0);
-    put_str(o, a->outcome, sizeof a->outcome);
-    put_key(o, "http_status", 0);
+    KEY(o, ",\"phase\":");
+    jsonw_str_utf8(o, a->phase, sizeof a->phase);
+    KEY(o, ",\"outcome\":");
+    jsonw_str_utf8(o, a->outcome, sizeof a->outcome);
+    KEY(o, ",\"http_status\":");
     if (a->http_status != 0)
         jsonw_i64(o, a->http_status);
     else
-        jsonw_raw(o, "null", 4);
-    put_key(o, "code", 0);
+        JSONW_LIT(o, "null");
+    KEY(o, ",\"code\":");
     put_str_or_null(o, a->code, sizeof a->code, 1);
-    put_key(o, "message", 0);
+    KEY(o, ",\"message\":");
     if (drop & DROP_MESSAGES)
-        jsonw_raw(o, "null", 4);
+        JSONW_LIT(o, "null");
     else
         put_str_or_null(o, a->message, sizeof a->message, 1);
-    put_key(o, "elapsed_ms", 0);
+    KEY(o, ",\"elapsed_ms\":");
     jsonw_i64(o, a->elapsed_ms);
-    jsonw_raw(o, "}", 1);
+    JSONW_LIT(o, "}");
+}
+
+/* About how long r's line is, without measuring each string: a guess close
+ * enough that the buffer is allocated once for a usual line (a longer one
+ * grows as usual). */
+static size_t size_guess(const struct codec_result *r, unsigned drop)
+{
+    size_t n = 320 + 128 * r->n_result_urls;
+    if (!(drop & DROP_ATTEMPTS))
+        n += 224 * r->n_attempts;
+    if (r->metadata && !(drop & DROP_METADATA))
+        n += r->metadata_len;
+    return n;
 }
 
 static char *encode(const struct codec_result *r, unsigned drop, size_t *len)
 {
     struct jsonw o = { 0 };
 
-    put_key(&o, "id", 1);
+    jsonw_reserve(&o, size_guess(r, drop));
+    KEY(&o, "{\"id\":");
     put_str_or_null(&o, r->id, SIZE_MAX, 0);
-    put_key(&o, "status", 0);
-    jsonw_lit(&o, r->succeeded ? "\"succeeded\"" : "\"failed\"");
-    put_key(&o, "result_urls", 0);
-    jsonw_raw(&o, "[", 1);
+    if (r->succeeded)
+        KEY(&o, ",\"status\":\"succeeded\",\"result_urls\":[");
+    else
+        KEY(&o, ",\"status\":\"failed\",\"result_urls\":[");
     for (size_t i = 0; i < r->n_result_urls; i++) {
-        const char *u = !r->result_urls[i] ? "" : r->result_urls[i];
         if (i > 0)
-            jsonw_raw(&o, ",", 1);
-        put_str(&o, u, strlen(u));
+            JSONW_LIT(&o, ",");
+        jsonw_str_utf8(&o, !r->result_urls[i] ? "" : r->result_urls[i], SIZE_MAX);
     }
-    jsonw_raw(&o, "]", 1);
-    put_key(&o, "provider", 0);
+    KEY(&o, "],\"provider\":");
     put_str_or_null(&o, r->provider, SIZE_MAX, 0);
-    put_key(&o, "provider_task_id", 0);
+    KEY(&o, ",\"provider_task_id\":");
     put_str_or_null(&o, r->provider_task_id, SIZE_MAX, 0);
-    put_key(&o, "attempts", 0);
-    jsonw_raw(&o, "[", 1);
+    KEY(&o, ",\"attempts\":[");
     for (size_t i = 0; !(drop & DROP_ATTEMPTS) && i < r->n_attempts; i++) {
         if (i > 0)
-            jsonw_raw(&o, ",", 1);
+            JSONW_LIT(&o, ",");
         put_attempt(&o, &r->attempts[i], drop);
     }
-    jsonw_raw(&o, "]", 1);
-    put_key(&o, "error", 0);
     if (!r->succeeded) {
-        put_key(&o, "class", 1);
+        KEY(&o, "],\"error\":{\"class\":");
         put_str_or_null(&o, r->error_class, SIZE_MAX, 0);
-        put_key(&o, "message", 0);
+        KEY(&o, ",\"message\":");
         put_str_or_null(&o, r->error_message, SIZE_MAX, 0);
-        jsonw_raw(&o, "}", 1);
+        JSONW_LIT(&o, "}");
     } else {
-        jsonw_raw(&o, "null", 4);
+        KEY(&o, "],\"error\":null");
     }
     if (r->line >= 0) {
-        put_key(&o, "line", 0);
+        KEY(&o, ",\"line\":");
         jsonw_i64(&o, r->line);
     }
-    put_key(&o, "timings", 0);
-    put_key(&o, "queued_ms", 1);
+    KEY(&o, ",\"timings\":{\"queued_ms\":");
     jsonw_i64(&o, r->queued_ms);
-    put_key(&o, "total_ms", 0);
+    KEY(&o, ",\"total_ms\":");
     jsonw_i64(&o, r->total_ms);
-    jsonw_raw(&o, "}", 1);
-    put_key(&o, "worker", 0);
+    KEY(&o, "},\"worker\":");
     put_str_or_null(&o, r->worker, SIZE_MAX, 0);
-    put_key(&o, "metadata", 0);
+    KEY(&o, ",\"metadata\":");
     if (r->metadata && !(drop & DROP_METADATA))
         jsonw_raw(&o, r->metadata,
                   r->metadata_len); /* trusted: a codec_job's, re-serialized at parse */
     else
-        jsonw_raw(&o, "null", 4);
+        JSONW_LIT(&o, "null");
     if (drop != 0) { /* "truncated": the largest part given up first */
-        int n = 0;
-        put_key(&o, "truncated", 0);
-        jsonw_raw(&o, "[", 1);
-        if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS))
-            jsonw_lit(&o, n++ ? ",\"attempt_messages\"" : "\"attempt_messages\"");
-        if (drop & DROP_ATTEMPTS)
-            jsonw_lit(&o, n++ ? ",\"attempts\"" : "\"attempts\"");
-        if (drop & DROP_METADATA)
-            jsonw_lit(&o, n++ ? ",\"metadata\"" : "\"metadata\"");
-        jsonw_raw(&o, "]", 1);
+        const char *sep = "";
+        KEY(&o, ",\"truncated\":[");
+        if ((drop & DROP_MESSAGES) && !(drop & DROP_ATTEMPTS)) {
+            JSONW_LIT(&o, "\"attempt_messages\"");
+            sep = ",";
+        }
+        if (drop & DROP_ATTEMPTS) {
+            jsonw_lit(&o, sep);
+            JSONW_LIT(&o, "\"attempts\"");
+            sep = ",";
+        }
+        if (drop & DROP_METADATA) {
+            jsonw_lit(&o, sep);
+            JSONW_LIT(&o, "\"metadata\"");
+        }
+        JSONW_LIT(&o, "]");
     }
-    jsonw_raw(&o, "}", 1);
+    JSONW_LIT(&o, "}");
     if (o.failed) {
         free(o.buf);
         return NULL;

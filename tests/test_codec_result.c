@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "queue/codec.h"
+#include "tests/testrng.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -437,4 +439,177 @@ Test(codec, result_minimal_fits_min_bound)
     expect_str(o, "id", id);
     expect_str(get(o, "error"), "class", "result_too_large");
     json_object_put(o);
+}
+
+/* ---- byte for byte against json-c ---------------------------------------- */
+
+/* A random string of up to max bytes into s (NUL-terminated only when
+ * shorter than max), biased to what the writer can get wrong: escapes,
+ * '/', valid and invalid UTF-8 (cut, overlong, surrogate, stray bytes),
+ * and runs of plain ASCII long enough for the eight-byte steps. */
+static void rand_bytes(uint64_t *rng, char *s, size_t max)
+{
+    /* clang-format off */
+    static const char *const pieces[] = {
+        "\"", "\\", "/", "\b", "\f", "\n", "\r", "\t", "\x01", "\x1f", "\x7f", "\x80", "\xbf",
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8c\xbf", "\xc3", "\xe2\x82", "\xf0\x9f\x8c",
+        "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", "\xfe", "abcdefgh",
+        "0123456789abcdefXYZ",
+    };
+    /* clang-format on */
+    size_t n = testrng_xorshift64(rng) % (max + 1), i = 0;
+    while (i < n) {
+        uint64_t r = testrng_xorshift64(rng);
+        const char *p = pieces[r % (sizeof pieces / sizeof pieces[0])];
+        size_t k = strlen(p);
+        if (r % 7 == 0) {
+            s[i++] = (char)('a' + (r >> 8) % 26);
+            continue;
+        }
+        if (k > n - i)
+            k = n - i;
+        memcpy(s + i, p, k);
+        i += k;
+    }
+    if (n < max)
+        s[n] = '\0';
+    if (n > 2 && testrng_xorshift64(rng) % 8 == 0)
+        s[n / 2] = '\0'; /* a NUL cuts the string there */
+}
+
+/* What the result line must carry for s: up to its NUL or max bytes, each
+ * byte outside a valid sequence as U+FFFD. */
+static json_object *ref_str(const char *s, size_t max)
+{
+    static char out[4096];
+    size_t n = strnlen(s, max), o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    return json_object_new_string_len(out, (int)o);
+}
+
+static json_object *ref_str_or_null(const char *s, size_t max, int empty_is_null)
+{
+    return !s || (empty_is_null && s[0] == '\0') ? NULL : ref_str(s, max);
+}
+
+static json_object *ref_line(const struct codec_result *r)
+{
+    json_object *o = json_object_new_object(), *urls = json_object_new_array();
+    json_object *atts = json_object_new_array(), *t = json_object_new_object();
+    json_object_object_add(o, "id", ref_str_or_null(r->id, SIZE_MAX, 0));
+    json_object_object_add(o, "status",
+                           json_object_new_string(r->succeeded ? "succeeded" : "failed"));
+    for (size_t i = 0; i < r->n_result_urls; i++)
+        json_object_array_add(urls, ref_str(r->result_urls[i] ? r->result_urls[i] : "", SIZE_MAX));
+    json_object_object_add(o, "result_urls", urls);
+    json_object_object_add(o, "provider", ref_str_or_null(r->provider, SIZE_MAX, 0));
+    json_object_object_add(o, "provider_task_id",
+                           ref_str_or_null(r->provider_task_id, SIZE_MAX, 0));
+    for (size_t i = 0; i < r->n_attempts; i++) {
+        const struct codec_attempt *a = &r->attempts[i];
+        json_object *ja = json_object_new_object();
+        json_object_object_add(ja, "provider", ref_str(a->provider, sizeof a->provider));
+        json_object_object_add(ja, "task_id", ref_str_or_null(a->task_id, sizeof a->task_id, 1));
+        json_object_object_add(ja, "phase", ref_str(a->phase, sizeof a->phase));
+        json_object_object_add(ja, "outcome", ref_str(a->outcome, sizeof a->outcome));
+        json_object_object_add(ja, "http_status",
+                               a->http_status ? json_object_new_int64(a->http_status) : NULL);
+        json_object_object_add(ja, "code", ref_str_or_null(a->code, sizeof a->code, 1));
+        json_object_object_add(ja, "message", ref_str_or_null(a->message, sizeof a->message, 1));
+        json_object_object_add(ja, "elapsed_ms", json_object_new_int64(a->elapsed_ms));
+        json_object_array_add(atts, ja);
+    }
+    json_object_object_add(o, "attempts", atts);
+    json_object *e = NULL;
+    if (!r->succeeded) {
+        e = json_object_new_object();
+        json_object_object_add(e, "class", ref_str_or_null(r->error_class, SIZE_MAX, 0));
+        json_object_object_add(e, "message", ref_str_or_null(r->error_message, SIZE_MAX, 0));
+    }
+    json_object_object_add(o, "error", e);
+    if (r->line >= 0)
+        json_object_object_add(o, "line", json_object_new_int64(r->line));
+    json_object_object_add(t, "queued_ms", json_object_new_int64(r->queued_ms));
+    json_object_object_add(t, "total_ms", json_object_new_int64(r->total_ms));
+    json_object_object_add(o, "timings", t);
+    json_object_object_add(o, "worker", ref_str_or_null(r->worker, SIZE_MAX, 0));
+    json_object_object_add(o, "metadata", r->metadata ? json_tokener_parse(r->metadata) : NULL);
+    return o;
+}
+
+/* Random results, every string random bytes (attempt fields filled to the
+ * brim with no NUL too), each line compared with what json-c prints for
+ * the tree of the same values. */
+Test(codec, result_bytes_as_json_c_prints_them)
+{
+    static const int64_t ints[] = { 0, 1, -1, 9, 10, 12345, INT64_MAX, INT64_MIN };
+    static char id[300], prov[40], task[200], cls[40], msg[600], worker[80], url[3][200];
+    static struct codec_attempt att[3];
+    static const char meta[] = "{\"chat_id\":42,\"note\":\"a/b \\\"c\\\" \\u0001\"}";
+    uint64_t rng = 0x2545f4914f6cdd1dULL;
+    for (int round = 0; round < 3000; round++) {
+        rand_bytes(&rng, id, sizeof id - 1);
+        rand_bytes(&rng, prov, sizeof prov - 1);
+        rand_bytes(&rng, task, sizeof task - 1);
+        rand_bytes(&rng, cls, sizeof cls - 1);
+        rand_bytes(&rng, msg, sizeof msg - 1);
+        rand_bytes(&rng, worker, sizeof worker - 1);
+        const char *urls[3];
+        for (size_t i = 0; i < 3; i++) {
+            rand_bytes(&rng, url[i], sizeof url[i] - 1);
+            urls[i] = i == 1 && round % 5 == 0 ? NULL : url[i];
+        }
+        for (size_t i = 0; i < 3; i++) {
+            struct codec_attempt *a = &att[i];
+            rand_bytes(&rng, a->provider, sizeof a->provider);
+            rand_bytes(&rng, a->task_id, sizeof a->task_id);
+            rand_bytes(&rng, a->outcome, sizeof a->outcome);
+            rand_bytes(&rng, a->phase, sizeof a->phase);
+            rand_bytes(&rng, a->code, sizeof a->code);
+            rand_bytes(&rng, a->message, sizeof a->message);
+            if (round % 4 == 0)
+                a->task_id[0] = '\0';
+            a->http_status = (long)ints[testrng_xorshift64(&rng) % 6];
+            a->elapsed_ms = ints[testrng_xorshift64(&rng) % 8];
+        }
+        uint64_t r = testrng_xorshift64(&rng);
+        struct codec_result res = {
+            .id = r % 11 == 0 ? NULL : id,
+            .succeeded = (int)(r & 1),
+            .result_urls = urls,
+            .n_result_urls = (r >> 1) % 4,
+            .provider = r % 13 == 0 ? NULL : prov,
+            .provider_task_id = r % 3 == 0 ? NULL : task,
+            .attempts = att,
+            .n_attempts = (r >> 3) % 4,
+            .error_class = r % 17 == 0 ? NULL : cls,
+            .error_message = msg,
+            .line = (r >> 5) % 3 == 0 ? -1 : (long)((r >> 8) % 100000),
+            .queued_ms = ints[(r >> 20) % 8],
+            .total_ms = ints[(r >> 24) % 8],
+            .worker = r % 7 == 0 ? NULL : worker,
+            .metadata = r % 2 ? meta : NULL, /* as json-c printed it (the decoder's) */
+            .metadata_len = r % 2 ? strlen(meta) : 0,
+        };
+        char *s = codec_result_json(&res);
+        cr_assert_not_null(s);
+        json_object *want = ref_line(&res);
+        cr_assert_str_eq(s,
+                         json_object_to_json_string_ext(
+                                 want, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                         "round %d", round);
+        json_object_put(want);
+        free(s);
+    }
 }

@@ -24,7 +24,9 @@ void attempts_add(struct attempts *a, const char *provider, const char *task_id,
     if (a->n == ATTEMPTS_MAX) {
         a->n--; /* keep the most recent decision in the last slot */
     } else if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 2;
+        /* One first: most jobs record one attempt, and one (544 bytes) stays
+         * in malloc's per-thread cache, where two would not. */
+        size_t cap = a->cap ? a->cap * 2 : 1;
         struct codec_attempt *na = realloc(a->v, cap * sizeof *na);
         if (!na)
             return;
