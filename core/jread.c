@@ -23,6 +23,9 @@
  * - Every other function trusts that its value came from an accepted
  *   document: they skip values by brackets and quotes without re-checking,
  *   and never read outside the value's text.
+ * - jread_parse_reply_want() records, in the validating pass, exactly what
+ *   jread_get_many() finds afterwards (fuzz_jread_diff checks it): a reply
+ *   is scanned once, not once more per object read from it.
  * - Strings keep json-c's meaning: \u0000 is a NUL byte inside the string;
  *   keys are compared up to their first NUL; the last duplicate key wins. */
 #include "jread.h"
@@ -215,14 +218,11 @@ static unsigned key_matches(const char *k, size_t n, const char *const *keys, co
                             size_t nkeys);
 static enum jread_type type_of(char c);
 
-/* Members of an object being validated, recorded for a want (see jread.h). */
+/* Every out of w and of its sub chain set to type NONE. */
 static void want_clear(const struct jread_want *w)
 {
-    for (; w; w = w->sub) {
+    for (; w; w = w->sub)
         memset(w->out, 0, w->n * sizeof *w->out);
-        if (w->sub_of >= w->n)
-            break;
-    }
 }
 
 /* An array or object at p ('[' or '{'); w (or NULL) names the object

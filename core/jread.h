@@ -2,8 +2,9 @@
  *
  * jread_parse() checks a whole document once (RFC 8259, depth limit, strict
  * UTF-8); after that, values are spans of the caller's buffer, found by key
- * or by iteration, and strings are unescaped into caller buffers. Nothing is
- * allocated and nothing is copied until a caller asks for a string.
+ * or by iteration (or recorded by key during that check: jread_want), and
+ * strings are unescaped into caller buffers. Nothing is allocated and
+ * nothing is copied until a caller asks for a string.
  * Pure; safe from any thread. Why it exists: see jread.c. */
 #ifndef PROVIDERS_JREAD_H
 #define PROVIDERS_JREAD_H
@@ -56,7 +57,8 @@ int jread_parse_reply(const char *doc, size_t len, struct jread_val *root);
 /* Members recorded while a reply is validated, so that no second pass
  * over the document is needed: out[i] is what jread_get_many(root, keys,
  * n, out) gives (n <= JREAD_MANY_MAX), and when sub is not NULL,
- * sub->out what jread_get_many() gives of the member keys[sub_of]. */
+ * sub->out what jread_get_many() gives of the member keys[sub_of]
+ * (sub_of < n; sub may have a sub in turn). */
 struct jread_want {
     const char *const *keys;
     size_t n;
