@@ -126,8 +126,9 @@ static const unsigned char str_cls_raw[256] = {
 };
 /* clang-format on */
 
-/* A string starting at the '"' at p: the byte after its closing quote, or NULL. */
-static const char *v_string(const char *p, const char *end, unsigned flags)
+/* A string starting at the '"' at p: the byte after its closing quote, or
+ * NULL. *esc is set when it has an escape. */
+static const char *v_string(const char *p, const char *end, unsigned flags, int *esc)
 {
     const unsigned char *cls = (flags & JREAD_RAW_BYTES) ? str_cls_raw : str_cls;
     p++;
@@ -145,6 +146,7 @@ static const char *v_string(const char *p, const char *end, unsigned flags)
         if (c < 0x20)
             return NULL;
         if (c == '\\') {
+            *esc = 1;
             if (end - p < 2)
                 return NULL;
             char e = p[1];
@@ -214,8 +216,8 @@ static const char *v_lit(const char *p, const char *end, const char *lit, size_t
 }
 
 static const char *v_value(struct rd *r, const char *p, const struct jread_want *w);
-static unsigned key_matches(const char *k, size_t n, const char *const *keys, const size_t *klen,
-                            size_t nkeys);
+static unsigned key_matches(const char *k, size_t n, int esc, const char *const *keys,
+                            const size_t *klen, size_t nkeys);
 static enum jread_type type_of(char c);
 
 /* Every out of w and of its sub chain set to type NONE. */
@@ -250,11 +252,12 @@ static const char *v_container(struct rd *r, const char *p, const struct jread_w
             if (p >= r->end || *p != '"')
                 return NULL;
             const char *k = p;
-            p = v_string(p, r->end, r->flags);
+            int esc = 0;
+            p = v_string(p, r->end, r->flags, &esc);
             if (!p)
                 return NULL;
             if (w) {
-                hits = key_matches(k, (size_t)(p - k), w->keys, klen, w->n);
+                hits = key_matches(k, (size_t)(p - k), esc, w->keys, klen, w->n);
                 if (w->sub && w->sub_of < w->n && (hits >> w->sub_of & 1u)) {
                     child = w->sub; /* the last such member's members count */
                     want_clear(child);
@@ -297,8 +300,10 @@ static const char *v_value(struct rd *r, const char *p, const struct jread_want 
     case '{':
     case '[':
         return v_container(r, p, w);
-    case '"':
-        return v_string(p, r->end, r->flags);
+    case '"': {
+        int esc;
+        return v_string(p, r->end, r->flags, &esc);
+    }
     case 't':
         return v_lit(p, r->end, "true", 4);
     case 'f':
@@ -608,17 +613,19 @@ int jread_get(const struct jread_val *obj, const char *key, struct jread_val *ou
 }
 
 /* Which of keys[0..nkeys) (lengths klen) the key text k[0..n) (quotes
- * included) is equal to, as a bit mask (nkeys <= JREAD_MANY_MAX). */
-static unsigned key_matches(const char *k, size_t n, const char *const *keys, const size_t *klen,
-                            size_t nkeys)
+ * included; esc when it has an escape) is equal to, as a bit mask (nkeys
+ * <= JREAD_MANY_MAX). */
+static unsigned key_matches(const char *k, size_t n, int esc, const char *const *keys,
+                            const size_t *klen, size_t nkeys)
 {
     /* Unescaping only shortens a key: a raw key without an escape matches
      * only byte for byte, one with an escape only a shorter key. */
     size_t raw = n - 2;
     unsigned hits = 0;
-    if (!memchr(k + 1, '\\', raw)) {
+    if (!esc) {
         for (size_t i = 0; i < nkeys; i++)
-            if (raw == klen[i] && (raw == 0 || (k[1] == keys[i][0] && memcmp(k + 1, keys[i], raw) == 0)))
+            if (raw == klen[i] &&
+                (raw == 0 || (k[1] == keys[i][0] && memcmp(k + 1, keys[i], raw) == 0)))
                 hits |= 1u << i;
         return hits;
     }
@@ -641,7 +648,8 @@ void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t
     struct jread_val k, v;
     jread_iter_init(&it, obj);
     while (jread_iter_next(&it, &k, &v)) {
-        unsigned hits = key_matches(k.p, k.n, keys, klen, n);
+        int esc = memchr(k.p + 1, '\\', k.n - 2) != NULL;
+        unsigned hits = key_matches(k.p, k.n, esc, keys, klen, n);
         for (size_t i = 0; hits; i++, hits >>= 1)
             if (hits & 1u)
                 out[i] = v;
@@ -652,9 +660,22 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
 {
     if (!v || v->type != JREAD_NUMBER)
         return SY_ERR;
-    *is_double = 0;
-    for (size_t k = 0; k < v->n && !*is_double; k++)
-        *is_double = v->p[k] == '.' || v->p[k] == 'e' || v->p[k] == 'E';
+    /* An accepted number is -?digits(.digits)?([eE][+-]?digits)?: read as
+     * an integer, it is a double when the digits stop before its end.
+     * strtoll / strtoull saturate; json-c reads an integer above INT64_MAX
+     * as uint64, and json_object_get_int64() of it as INT64_MAX. */
+    const char *s = v->p, *end = v->p + v->n;
+    int neg = *s == '-';
+    uint64_t u = 0;
+    int over = 0;
+    for (s += neg; s < end && is_digit(*s); s++) {
+        unsigned dgt = (unsigned)(*s - '0');
+        if (u > (UINT64_MAX - dgt) / 10)
+            over = 1;
+        else
+            u = u * 10 + dgt;
+    }
+    *is_double = s < end;
     if (*is_double) {
         char small[JREAD_NUM_MAX], *text = small;
         if (v->n >= sizeof small) {
@@ -670,27 +691,14 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
                                             : (int64_t)*d;
         if (text != small)
             free(text);
-    } else {
-        /* strtoll / strtoull saturate; json-c reads an integer above
-         * INT64_MAX as uint64, and json_object_get_int64() of it as INT64_MAX */
-        const char *s = v->p, *end = v->p + v->n;
-        int neg = *s == '-';
-        uint64_t u = 0;
-        int over = 0;
-        for (s += neg; s < end; s++) {
-            unsigned dgt = (unsigned)(*s - '0');
-            if (u > (UINT64_MAX - dgt) / 10)
-                over = 1;
-            else
-                u = u * 10 + dgt;
-        }
-        if (neg)
-            *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
-        else
-            *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
-        /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
-        *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
+        return SY_OK;
     }
+    if (neg)
+        *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+    else
+        *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+    /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
+    *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
     return SY_OK;
 }
 
