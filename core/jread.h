@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JREAD_MANY_MAX 16 /* keys read in one pass */
+#define JREAD_MANY_MAX 16  /* keys read in one pass */
 #define JREAD_MAX_DEPTH 64 /* nested arrays/objects; json-c's prov_json_parse() limit */
 
 enum jread_type {
