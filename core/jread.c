@@ -23,6 +23,9 @@
  * - Every other function trusts that its value came from an accepted
  *   document: they skip values by brackets and quotes without re-checking,
  *   and never read outside the value's text.
+ * - jread_parse_reply_want() records, in the validating pass, exactly what
+ *   jread_get_many() finds afterwards (fuzz_jread_diff checks it): a reply
+ *   is scanned once, not once more per object read from it.
  * - Strings keep json-c's meaning: \u0000 is a NUL byte inside the string;
  *   keys are compared up to their first NUL; the last duplicate key wins. */
 #include "jread.h"
@@ -82,17 +85,68 @@ static long hex4(const char *p)
     return v;
 }
 
-/* A string starting at the '"' at p: the byte after its closing quote, or NULL. */
-static const char *v_string(const char *p, const char *end, unsigned flags)
+/* Byte classes inside a string: 0 plain, else the slow path ('"', '\\',
+ * controls; bytes >= 0x80 too in str_cls, not in str_cls_raw). */
+/* clang-format off */
+static const unsigned char str_cls[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+static const unsigned char str_cls_raw[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+/* clang-format on */
+
+/* A string starting at the '"' at p: the byte after its closing quote, or
+ * NULL. *esc is set when it has an escape. */
+static const char *v_string(const char *p, const char *end, unsigned flags, int *esc)
 {
+    const unsigned char *cls = (flags & JREAD_RAW_BYTES) ? str_cls_raw : str_cls;
     p++;
-    while (p < end) {
+    for (;;) {
+        while (end - p >= 4 && !(cls[(unsigned char)p[0]] | cls[(unsigned char)p[1]] |
+                                 cls[(unsigned char)p[2]] | cls[(unsigned char)p[3]]))
+            p += 4;
+        while (p < end && !cls[(unsigned char)*p])
+            p++;
+        if (p >= end)
+            return NULL;
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             return p + 1;
         if (c < 0x20)
             return NULL;
         if (c == '\\') {
+            *esc = 1;
             if (end - p < 2)
                 return NULL;
             char e = p[1];
@@ -117,16 +171,13 @@ static const char *v_string(const char *p, const char *end, unsigned flags)
             } else {
                 return NULL;
             }
-        } else if (c < 0x80 || (flags & JREAD_RAW_BYTES)) {
-            p++;
-        } else {
+        } else { /* >= 0x80, strict */
             size_t n = utf8_seq((const unsigned char *)p, (size_t)(end - p));
             if (!n)
                 return NULL;
             p += n;
         }
     }
-    return NULL;
 }
 
 static const char *v_number(const char *p, const char *end)
@@ -164,35 +215,70 @@ static const char *v_lit(const char *p, const char *end, const char *lit, size_t
     return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
 }
 
-static const char *v_value(struct rd *r, const char *p);
+static const char *v_value(struct rd *r, const char *p, const struct jread_want *w);
+static unsigned key_matches(const char *k, size_t n, int esc, const char *const *keys,
+                            const size_t *klen, size_t nkeys);
+static enum jread_type type_of(char c);
 
-/* An array or object at p ('[' or '{'). */
-static const char *v_container(struct rd *r, const char *p)
+/* Every out of w and of its sub chain set to type NONE. */
+static void want_clear(const struct jread_want *w)
+{
+    for (; w; w = w->sub)
+        memset(w->out, 0, w->n * sizeof *w->out);
+}
+
+/* An array or object at p ('[' or '{'); w (or NULL) names the object
+ * members to record. */
+static const char *v_container(struct rd *r, const char *p, const struct jread_want *w)
 {
     char close = *p == '[' ? ']' : '}';
     int obj = *p == '{';
+    size_t klen[JREAD_MANY_MAX];
     if (++r->depth > JREAD_MAX_DEPTH)
         return NULL;
+    if (!obj || (w && w->n > JREAD_MANY_MAX))
+        w = NULL;
+    for (size_t i = 0; w && i < w->n; i++)
+        klen[i] = strlen(w->keys[i]);
     p = ws(p + 1, r->end);
     if (p < r->end && *p == close) {
         r->depth--;
         return p + 1;
     }
     for (;;) {
+        unsigned hits = 0;
+        const struct jread_want *child = NULL;
         if (obj) {
             if (p >= r->end || *p != '"')
                 return NULL;
-            p = v_string(p, r->end, r->flags);
+            const char *k = p;
+            int esc = 0;
+            p = v_string(p, r->end, r->flags, &esc);
             if (!p)
                 return NULL;
+            if (w) {
+                hits = key_matches(k, (size_t)(p - k), esc, w->keys, klen, w->n);
+                if (w->sub && w->sub_of < w->n && (hits >> w->sub_of & 1u)) {
+                    child = w->sub; /* the last such member's members count */
+                    want_clear(child);
+                }
+            }
             p = ws(p, r->end);
             if (p >= r->end || *p != ':')
                 return NULL;
             p = ws(p + 1, r->end);
         }
-        p = v_value(r, p);
+        const char *v = p;
+        p = v_value(r, p, child);
         if (!p)
             return NULL;
+        for (size_t i = 0; hits; i++, hits >>= 1) {
+            if (hits & 1u) {
+                w->out[i].type = type_of(*v);
+                w->out[i].p = v;
+                w->out[i].n = (size_t)(p - v);
+            }
+        }
         p = ws(p, r->end);
         if (p >= r->end)
             return NULL;
@@ -206,16 +292,18 @@ static const char *v_container(struct rd *r, const char *p)
     }
 }
 
-static const char *v_value(struct rd *r, const char *p)
+static const char *v_value(struct rd *r, const char *p, const struct jread_want *w)
 {
     if (p >= r->end)
         return NULL;
     switch (*p) {
     case '{':
     case '[':
-        return v_container(r, p);
-    case '"':
-        return v_string(p, r->end, r->flags);
+        return v_container(r, p, w);
+    case '"': {
+        int esc;
+        return v_string(p, r->end, r->flags, &esc);
+    }
     case 't':
         return v_lit(p, r->end, "true", 4);
     case 'f':
@@ -247,33 +335,48 @@ static enum jread_type type_of(char c)
     }
 }
 
-int jread_parse(const char *doc, size_t len, unsigned flags, struct jread_val *root)
+static int parse(const char *doc, size_t len, unsigned flags, struct jread_val *root,
+                 const struct jread_want *w)
 {
     memset(root, 0, sizeof *root);
+    want_clear(w);
     if (!doc || len == 0)
         return SY_ERR;
     struct rd r = { .end = doc + len, .depth = 0, .flags = flags };
     const char *p = ws(doc, r.end);
-    const char *e = v_value(&r, p);
-    if (!e || ws(e, r.end) != r.end)
+    const char *e = v_value(&r, p, w);
+    if (!e || ws(e, r.end) != r.end) {
+        want_clear(w);
         return SY_ERR;
+    }
     root->type = type_of(*p);
     root->p = p;
     root->n = (size_t)(e - p);
     return SY_OK;
 }
 
-int jread_parse_reply(const char *doc, size_t len, struct jread_val *root)
+int jread_parse(const char *doc, size_t len, unsigned flags, struct jread_val *root)
 {
-    if (jread_parse(doc, len, JREAD_RAW_BYTES, root) != SY_OK)
+    return parse(doc, len, flags, root, NULL);
+}
+
+int jread_parse_reply_want(const char *doc, size_t len, struct jread_val *root,
+                           const struct jread_want *w)
+{
+    if (parse(doc, len, JREAD_RAW_BYTES, root, w) != SY_OK)
         return SY_ERR;
     int scalar =
             root->type != JREAD_OBJECT && root->type != JREAD_ARRAY && root->type != JREAD_STRING;
     if (root->type == JREAD_NULL || (scalar && root->p + root->n == doc + len)) {
         memset(root, 0, sizeof *root);
-        return SY_ERR;
+        return SY_ERR; /* not an object: w recorded nothing */
     }
     return SY_OK;
+}
+
+int jread_parse_reply(const char *doc, size_t len, struct jread_val *root)
+{
+    return jread_parse_reply_want(doc, len, root, NULL);
 }
 
 /* ---- reading an accepted document --------------------------------------- */
@@ -404,8 +507,9 @@ static size_t unescape(const char *s, size_t n, char *buf, size_t cap)
     char tmp[4];
     while (p < end) {
         const char *run = p;
-        while (p < end && *p != '\\')
-            p++;
+        p = memchr(p, '\\', (size_t)(end - p));
+        if (!p)
+            p = end;
         size_t k = (size_t)(p - run);
         if (len < cap - 1)
             memcpy(buf + len, run, k < cap - 1 - len ? k : cap - 1 - len);
@@ -508,6 +612,29 @@ int jread_get(const struct jread_val *obj, const char *key, struct jread_val *ou
     return out->type != JREAD_NONE;
 }
 
+/* Which of keys[0..nkeys) (lengths klen) the key text k[0..n) (quotes
+ * included; esc when it has an escape) is equal to, as a bit mask (nkeys
+ * <= JREAD_MANY_MAX). */
+static unsigned key_matches(const char *k, size_t n, int esc, const char *const *keys,
+                            const size_t *klen, size_t nkeys)
+{
+    /* Unescaping only shortens a key: a raw key without an escape matches
+     * only byte for byte, one with an escape only a shorter key. */
+    size_t raw = n - 2;
+    unsigned hits = 0;
+    if (!esc) {
+        for (size_t i = 0; i < nkeys; i++)
+            if (raw == klen[i] &&
+                (raw == 0 || (k[1] == keys[i][0] && memcmp(k + 1, keys[i], raw) == 0)))
+                hits |= 1u << i;
+        return hits;
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        if (raw > klen[i] && key_eq(k, n, keys[i], klen[i]))
+            hits |= 1u << i;
+    return hits;
+}
+
 void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n,
                     struct jread_val *out)
 {
@@ -521,20 +648,11 @@ void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t
     struct jread_val k, v;
     jread_iter_init(&it, obj);
     while (jread_iter_next(&it, &k, &v)) {
-        /* Unescaping only shortens a key: a raw key shorter than the one
-         * sought never matches, one as long matches only byte for byte
-         * (then it has no escape), a longer one only through escapes. */
-        size_t raw = k.n - 2;
-        int esc = -1; /* unknown yet */
-        for (size_t i = 0; i < n; i++) {
-            if (raw < klen[i])
-                continue;
-            if (esc < 0 && (raw > klen[i] || memcmp(k.p + 1, keys[i], raw) == 0))
-                esc = memchr(k.p + 1, '\\', raw) != NULL;
-            if (raw == klen[i] ? !esc && memcmp(k.p + 1, keys[i], raw) == 0
-                               : esc && key_eq(k.p, k.n, keys[i], klen[i]))
+        int esc = memchr(k.p + 1, '\\', k.n - 2) != NULL;
+        unsigned hits = key_matches(k.p, k.n, esc, keys, klen, n);
+        for (size_t i = 0; hits; i++, hits >>= 1)
+            if (hits & 1u)
                 out[i] = v;
-        }
     }
 }
 
@@ -542,43 +660,45 @@ int jread_number(const struct jread_val *v, int *is_double, int64_t *i, double *
 {
     if (!v || v->type != JREAD_NUMBER)
         return SY_ERR;
-    char small[JREAD_NUM_MAX], *text = small;
-    if (v->n >= sizeof small) {
-        text = malloc(v->n + 1);
-        if (!text)
-            return SY_ERR;
+    /* An accepted number is -?digits(.digits)?([eE][+-]?digits)?: read as
+     * an integer, it is a double when the digits stop before its end.
+     * strtoll / strtoull saturate; json-c reads an integer above INT64_MAX
+     * as uint64, and json_object_get_int64() of it as INT64_MAX. */
+    const char *s = v->p, *end = v->p + v->n;
+    int neg = *s == '-';
+    uint64_t u = 0;
+    int over = 0;
+    for (s += neg; s < end && is_digit(*s); s++) {
+        unsigned dgt = (unsigned)(*s - '0');
+        if (u > (UINT64_MAX - dgt) / 10)
+            over = 1;
+        else
+            u = u * 10 + dgt;
     }
-    memcpy(text, v->p, v->n);
-    text[v->n] = '\0';
-    *is_double = strpbrk(text, ".eE") != NULL;
+    *is_double = s < end;
     if (*is_double) {
+        char small[JREAD_NUM_MAX], *text = small;
+        if (v->n >= sizeof small) {
+            text = malloc(v->n + 1);
+            if (!text)
+                return SY_ERR;
+        }
+        memcpy(text, v->p, v->n);
+        text[v->n] = '\0';
         *d = strtod(text, NULL);
         *i = *d >= 9.2233720368547758e18    ? INT64_MAX
              : *d <= -9.2233720368547758e18 ? INT64_MIN
                                             : (int64_t)*d;
-    } else {
-        /* strtoll / strtoull saturate; json-c reads an integer above
-         * INT64_MAX as uint64, and json_object_get_int64() of it as INT64_MAX */
-        const char *s = text;
-        int neg = *s == '-';
-        uint64_t u = 0;
-        int over = 0;
-        for (s += neg; *s; s++) {
-            unsigned dgt = (unsigned)(*s - '0');
-            if (u > (UINT64_MAX - dgt) / 10)
-                over = 1;
-            else
-                u = u * 10 + dgt;
-        }
-        if (neg)
-            *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
-        else
-            *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
-        /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
-        *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
+        if (text != small)
+            free(text);
+        return SY_OK;
     }
-    if (text != small)
-        free(text);
+    if (neg)
+        *i = over || u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+    else
+        *i = over || u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+    /* json_object_get_double(): of the int64, or of the uint64 above INT64_MAX */
+    *d = neg || u <= (uint64_t)INT64_MAX ? (double)*i : (double)(over ? UINT64_MAX : u);
     return SY_OK;
 }
 

@@ -2,8 +2,9 @@
  *
  * jread_parse() checks a whole document once (RFC 8259, depth limit, strict
  * UTF-8); after that, values are spans of the caller's buffer, found by key
- * or by iteration, and strings are unescaped into caller buffers. Nothing is
- * allocated and nothing is copied until a caller asks for a string.
+ * or by iteration (or recorded by key during that check: jread_want), and
+ * strings are unescaped into caller buffers. Nothing is allocated and
+ * nothing is copied until a caller asks for a string.
  * Pure; safe from any thread. Why it exists: see jread.c. */
 #ifndef PROVIDERS_JREAD_H
 #define PROVIDERS_JREAD_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define JREAD_MANY_MAX 16  /* keys read in one pass */
 #define JREAD_MAX_DEPTH 64 /* nested arrays/objects; json-c's prov_json_parse() limit */
 
 enum jread_type {
@@ -52,12 +54,28 @@ int jread_parse(const char *doc, size_t len, unsigned flags, struct jread_val *r
  * waits for more input). */
 int jread_parse_reply(const char *doc, size_t len, struct jread_val *root);
 
+/* Members recorded while a reply is validated, so that no second pass
+ * over the document is needed: out[i] is what jread_get_many(root, keys,
+ * n, out) gives (n <= JREAD_MANY_MAX), and when sub is not NULL,
+ * sub->out what jread_get_many() gives of the member keys[sub_of]
+ * (sub_of < n; sub may have a sub in turn). */
+struct jread_want {
+    const char *const *keys;
+    size_t n;
+    struct jread_val *out;
+    size_t sub_of;
+    const struct jread_want *sub;
+};
+
+/* jread_parse_reply() that also fills w (every out type NONE when it fails). */
+int jread_parse_reply_want(const char *doc, size_t len, struct jread_val *root,
+                           const struct jread_want *w);
+
 /* obj[key] (the last member with that key, as json-c keeps; a key is
  * compared up to its first NUL, as json-c stores it). 1 with *out set;
  * 0 (out type NONE) when obj is not an object or has no such key. */
 int jread_get(const struct jread_val *obj, const char *key, struct jread_val *out);
 
-#define JREAD_MANY_MAX 16
 /* jread_get() of n <= JREAD_MANY_MAX keys in one pass over obj: out[i] for
  * keys[i] (type NONE when absent). */
 void jread_get_many(const struct jread_val *obj, const char *const *keys, size_t n,

@@ -134,18 +134,19 @@ static int http_ok(long status)
     return status >= 200 && status < 300;
 }
 
-/* A reply's envelope, read in one pass: root (type NONE when unparsable)
- * and its members. */
+/* A reply's envelope, read in the pass that validates it: root (type NONE
+ * when unparsable), its members, and the members of data asked for. */
 struct kie_env {
     struct jread_val root;
     struct jread_val code, msg, message, data;
 };
 
-static void env_read(const char *body, size_t len, struct kie_env *e)
+static void env_read(const char *body, size_t len, struct kie_env *e,
+                     const struct jread_want *data_want)
 {
     static const char *const keys[] = { "code", "msg", "message", "data" };
-    jread_parse_reply(body, len, &e->root);
-    jread_get_many(&e->root, keys, 4, &e->code);
+    const struct jread_want w = { keys, 4, &e->code, 3, data_want };
+    jread_parse_reply_want(body, len, &e->root, &w);
 }
 
 /* The envelope's msg (or message) as a C string in b, or NULL. */
@@ -156,6 +157,22 @@ static const char *envelope_msg(const struct kie_env *e, struct jread_buf *b)
         return m;
     jread_buf_free(b);
     return jread_take(&e->message, b);
+}
+
+/* code in decimal into buf (24 bytes), as "%ld" writes it (snprintf's
+ * cost on every reply showed in callgrind). */
+static const char *ltoa10(long code, char *buf)
+{
+    char *p = buf + 23;
+    unsigned long u = code < 0 ? 0ul - (unsigned long)code : (unsigned long)code;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (code < 0)
+        *--p = '-';
+    return p;
 }
 
 /* Fill out for a reply that is not a success. Returns 1 when it filled out,
@@ -173,8 +190,7 @@ static int classify_error(const struct prov_reply *r, const struct kie_env *e,
     out->retry_after_ms = prov_parse_retry_after(r->retry_after);
     if (has_code) {
         char buf[24];
-        snprintf(buf, sizeof(buf), "%ld", code);
-        prov_result_set_code(out, buf);
+        prov_result_set_code(out, ltoa10(code, buf));
     }
     if (kind != PROV_K_NONE) {
         if (msg)
@@ -206,12 +222,15 @@ static int classify_error(const struct prov_reply *r, const struct kie_env *e,
 
 static void kie_parse_create(const struct prov_reply *r, struct prov_result *out)
 {
+    static const char *const keys[] = { "taskId" };
     struct kie_env e;
-    env_read(r->body, r->body_len, &e);
+    struct jread_val task_id;
+    const struct jread_want dw = { keys, 1, &task_id, 0, NULL };
+    env_read(r->body, r->body_len, &e, &dw);
     out->http_status = r->http_status;
     if (!classify_error(r, &e, out)) {
         struct jread_buf b;
-        const char *id = jread_get_take(&e.data, "taskId", &b);
+        const char *id = jread_take(&task_id, &b);
         if (id && *id) {
             out->outcome = PROV_CREATED;
             out->cls = PROV_C_NONE;
@@ -238,15 +257,17 @@ struct kie_data {
  * invalid. */
 static void parse_result_urls(const struct kie_data *d, struct prov_result *out)
 {
+    static const char *const keys[] = { "resultUrls" };
     struct jread_val obj = { 0 }, urls = { 0 };
     struct jread_buf text = { 0 };
     if (d->result_json.type == JREAD_STRING) {
+        const struct jread_want w = { keys, 1, &urls, 0, NULL };
         if (jread_take(&d->result_json, &text))
-            jread_parse_reply(text.s, text.len, &obj);
+            jread_parse_reply_want(text.s, text.len, &obj, &w);
     } else if (d->result_json.type == JREAD_OBJECT) {
         obj = d->result_json;
+        jread_get(&obj, "resultUrls", &urls);
     }
-    jread_get(&obj, "resultUrls", &urls);
     int rc = SY_OK;
     if (urls.type == JREAD_ARRAY) {
         struct jread_iter it;
@@ -365,7 +386,9 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
     static const char *const keys[] = { "taskId",       "state",    "resultJson", "createTime",
                                         "completeTime", "failCode", "failMsg" };
     struct kie_env e;
-    env_read(r->body, r->body_len, &e);
+    struct kie_data d;
+    const struct jread_want dw = { keys, sizeof keys / sizeof keys[0], &d.task_id, 0, NULL };
+    env_read(r->body, r->body_len, &e, &dw);
     out->http_status = r->http_status;
     if (is_not_ready(r, &e, out) || classify_error(r, &e, out))
         return;
@@ -379,8 +402,6 @@ static void kie_parse_poll(const struct prov_reply *r, struct prov_result *out)
                          "recordInfo data is not an object");
         return;
     }
-    struct kie_data d;
-    jread_get_many(&e.data, keys, sizeof keys / sizeof keys[0], &d.task_id);
     struct jread_buf ib, sb;
     const char *id = jread_take(&d.task_id, &ib);
     if (id && *id)

@@ -586,6 +586,8 @@ static int nonfinite(const struct jread_val *v)
 
     if (v->type == JREAD_NUMBER)
         return jread_number(v, &is_double, &i, &d) == SY_OK && is_double && !isfinite(d);
+    if (v->type != JREAD_ARRAY && v->type != JREAD_OBJECT)
+        return 0; /* a string or literal: nothing to look into */
     jread_iter_init(&it, v);
     while (jread_iter_next(&it, &k, &e)) {
         if (!nonfinite(&e))

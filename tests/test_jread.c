@@ -347,3 +347,61 @@ Test(jread, get_int_as_prov_json_int)
     cr_expect_not(jread_get_int(&root, "j", &n), "10 digits");
     cr_expect_not(jread_get_int(&root, "zz", &n));
 }
+
+/* jread_parse_reply_want() records, while validating, what
+ * jread_get_many() finds afterwards: last duplicate wins (for the members
+ * of the sub-object too: only the last "data" counts), keys match through
+ * escapes and up to a NUL, and a refused document records nothing. */
+Test(jread, parse_reply_want_is_get_many_in_one_pass)
+{
+    static const char *const keys[] = { "code", "msg", "data", "x" };
+    static const char *const sub_keys[] = { "taskId", "state", "n" };
+    const char *docs[] = {
+        "{\"code\":200,\"data\":{\"taskId\":\"a\",\"state\":\"s\"},\"msg\":\"m\"}",
+        "{\"data\":{\"taskId\":\"a\",\"n\":1},\"code\":1,\"data\":{\"state\":\"w\"},\"code\":2}",
+        "{\"data\":{\"taskId\":\"a\"},\"data\":[{\"taskId\":\"b\"}],\"x\":{\"code\":3}}",
+        "{\"c\\u006fde\":5,\"ms\\u0067\\u0000zz\":\"n\",\"d\\\"ata\":{},\"data\":{\"st\\u0061te\":1}}",
+        "{\"\\u0000\":0,\"x\":{\"data\":{\"taskId\":\"deep\"}},\"data\":{\"data\":{\"n\":2}}}",
+        "[{\"code\":1}]",
+        "\"code\"",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        struct jread_val root, root2, out[4], sub[3], g[4], gs[3];
+        const struct jread_want sw = { sub_keys, 3, sub, 0, NULL };
+        const struct jread_want w = { keys, 4, out, 2, &sw };
+        cr_assert_eq(jread_parse_reply_want(docs[d], strlen(docs[d]), &root, &w), SY_OK, "doc %zu",
+                     d);
+        cr_assert_eq(jread_parse_reply(docs[d], strlen(docs[d]), &root2), SY_OK);
+        cr_expect(root.p == root2.p && root.n == root2.n && root.type == root2.type);
+        jread_get_many(&root2, keys, 4, g);
+        jread_get_many(&g[2], sub_keys, 3, gs);
+        for (size_t i = 0; i < 4; i++)
+            cr_expect(out[i].type == g[i].type && out[i].p == g[i].p && out[i].n == g[i].n,
+                      "doc %zu key %s", d, keys[i]);
+        for (size_t i = 0; i < 3; i++)
+            cr_expect(sub[i].type == gs[i].type && sub[i].p == gs[i].p && sub[i].n == gs[i].n,
+                      "doc %zu data.%s", d, sub_keys[i]);
+    }
+    /* spot checks of the above against what json-c keeps */
+    struct jread_val root, out[4], sub[3];
+    const struct jread_want sw = { sub_keys, 3, sub, 0, NULL };
+    const struct jread_want w = { keys, 4, out, 2, &sw };
+    cr_assert_eq(jread_parse_reply_want(docs[1], strlen(docs[1]), &root, &w), SY_OK);
+    cr_expect(out[0].n == 1 && out[0].p[0] == '2', "the last code");
+    cr_expect_eq(sub[0].type, JREAD_NONE, "taskId was in the first data only");
+    cr_expect(sub[1].type == JREAD_STRING && sub[1].n == 3);
+    cr_expect_eq(sub[2].type, JREAD_NONE);
+    cr_assert_eq(jread_parse_reply_want(docs[2], strlen(docs[2]), &root, &w), SY_OK);
+    cr_expect_eq(out[2].type, JREAD_ARRAY);
+    cr_expect_eq(sub[0].type, JREAD_NONE, "the last data is not an object");
+    cr_expect_eq(out[0].type, JREAD_NONE, "x.code is not a root member");
+    cr_assert_eq(jread_parse_reply_want(docs[3], strlen(docs[3]), &root, &w), SY_OK);
+    cr_expect(out[0].type == JREAD_NUMBER && out[1].type == JREAD_STRING,
+              "keys match through escapes and up to their NUL");
+    cr_expect_eq(sub[1].type, JREAD_NUMBER);
+    /* refused, also after members were seen: nothing recorded */
+    const char *bad = "{\"code\":200,\"data\":{\"taskId\":\"a\"},\"msg\":\"m\"";
+    cr_expect_eq(jread_parse_reply_want(bad, strlen(bad), &root, &w), SY_ERR);
+    cr_expect(out[0].type == JREAD_NONE && out[2].type == JREAD_NONE && sub[0].type == JREAD_NONE);
+    cr_expect_eq(root.type, JREAD_NONE);
+}

@@ -3,7 +3,11 @@
  * replaced (tests/fuzz/codec_job_ref.c). For any input both must agree on
  * accept/reject, the error sentence (it goes into dead-letter records), the
  * id handed out, and every field of the job: strings byte for byte, vars as
- * json-c writes them, metadata's text. */
+ * json-c writes them, metadata's text.
+ * One known json-c 0.16 bug is tolerated (as in fuzz_jread_diff.c): it
+ * decodes a surrogate pair whose high half has (hi & 0xFC3E) == 0xD836 as
+ * U+FFFD, jread per RFC 8259; the two readers then differ in bytes (and so
+ * maybe in length limits), and such an input is not compared. */
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +15,28 @@
 #include "queue/codec.h"
 #include "tests/fuzz/codec_job_ref.h"
 #include "tests/fuzz/fuzz.h"
+
+static int hexv(unsigned char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static int has_jsonc_surrogate_bug(const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (d[i] != '\\' || d[i + 1] != 'u')
+            continue;
+        int v = 0;
+        for (int k = 2; k < 6 && v >= 0; k++)
+            v = hexv(d[i + k]) < 0 ? -1 : v * 16 + hexv(d[i + k]);
+        if (v >= 0 && (v & 0xFC3E) == 0xD836)
+            return 1;
+    }
+    return 0;
+}
 
 static void same_str(const char *a, const char *b)
 {
@@ -51,6 +77,8 @@ static void same_job(const struct codec_job *a, const struct codec_job *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (has_jsonc_surrogate_bug(data, size))
+        return 0;
     char *buf = fuzz_dup(data, size);
     char *id = NULL, *ref_id = NULL, err[256] = "", ref_err[256] = "";
     struct codec_job *job = codec_job_parse(buf, size, &id, err, sizeof err);

@@ -14,6 +14,7 @@
  * still are). */
 #include <json-c/json.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,53 @@ static void same(struct json_object *o, const struct jread_val *v, int depth)
     }
 }
 
+static int same_val(const struct jread_val *a, const struct jread_val *b)
+{
+    return a->type == b->type && (a->type == JREAD_NONE || (a->p == b->p && a->n == b->n));
+}
+
+/* jread_parse_reply_want() records what jread_parse_reply() then
+ * jread_get_many() find, for the root and for one member's members. The
+ * keys include the document's first root key and that of its first
+ * object member, as json-c reads them (escapes, NUL cut). */
+static void check_want(const char *doc, size_t size, struct json_object *o, int r_ok,
+                       const struct jread_val *reply)
+{
+    char k0[64] = "data", k1[64] = "taskId";
+    if (o && json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, val)
+        {
+            snprintf(k0, sizeof k0, "%s", key);
+            if (val && json_object_is_type(val, json_type_object)) {
+                json_object_object_foreach(val, key2, val2)
+                {
+                    (void)val2;
+                    snprintf(k1, sizeof k1, "%s", key2);
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    const char *keys[] = { "code", "msg", k0, "a", "", "data", k0 };
+    const char *sub_keys[] = { "taskId", k1, "a", "", "state" };
+    enum { NK = sizeof keys / sizeof keys[0], NS = sizeof sub_keys / sizeof sub_keys[0] };
+    struct jread_val root, out[NK], sub_out[NS], g[NK], gs[NS];
+    for (size_t sub_of = 2; sub_of <= 5; sub_of += 3) {
+        const struct jread_want sw = { sub_keys, NS, sub_out, 0, NULL };
+        const struct jread_want w = { keys, NK, out, sub_of, &sw };
+        int ok = jread_parse_reply_want(doc, size, &root, &w) == SY_OK;
+        check(ok == r_ok);
+        check(same_val(&root, reply));
+        jread_get_many(&root, keys, NK, g);
+        jread_get_many(&g[sub_of], sub_keys, NS, gs);
+        for (size_t i = 0; i < NK; i++)
+            check(same_val(&out[i], &g[i]));
+        for (size_t i = 0; i < NS; i++)
+            check(same_val(&sub_out[i], &gs[i]));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *doc = (const char *)data;
@@ -151,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(o != NULL); /* never accept what json-c refuses */
         same(o, &reply, 0);
     }
+    check_want(doc, size, o, r_ok, &reply);
     if (s_ok && o)
         same(o, &strict, 0);
     if (s_ok && !o) /* json-c refuses only a bare scalar at the very end, or reads null as NULL */
