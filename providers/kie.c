@@ -75,6 +75,7 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
     };
     struct jsonw w;
     jsonw_init(&w);
+    jsonw_reserve(&w, 512); /* a create body is ~300-400 bytes: one allocation */
     jsonw_lit(&w, "{\"model\":");
     jsonw_str(&w, model, 0);
     jsonw_lit(&w, ",\"input\":");
@@ -85,9 +86,7 @@ static int kie_build_create(const struct conf_provider *p, const struct prov_tas
     }
     jsonw_lit(&w, "}");
 
-    if (asprintf(&out->url, "%.*s/api/v1/jobs/createTask", prov_base_len(p->base_url),
-                 p->base_url) < 0)
-        out->url = NULL;
+    out->url = prov_url_join(p->base_url, "/api/v1/jobs/createTask", NULL, NULL);
     if (jwrite_request(out, &w) != SY_OK) {
         snprintf(err, errlen, "out of memory");
         return SY_ERR;

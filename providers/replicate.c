@@ -118,13 +118,8 @@ static int replicate_build_create(const struct conf_provider *p, const struct pr
     struct jsonw w;
     jsonw_init(&w);
     write_body(&w, spec, m, fmt, versioned ? model : NULL);
-    int bl = prov_base_len(p->base_url), n;
-    if (versioned)
-        n = asprintf(&out->url, "%.*s/v1/predictions", bl, p->base_url);
-    else
-        n = asprintf(&out->url, "%.*s/v1/models/%s/predictions", bl, p->base_url, model);
-    if (n < 0)
-        out->url = NULL;
+    out->url = versioned ? prov_url_join(p->base_url, "/v1/predictions", NULL, NULL)
+                         : prov_url_join(p->base_url, "/v1/models/", model, "/predictions");
     int ok = jwrite_request(out, &w) == SY_OK;
     if (ok && p->wait_s > 0 && !spec->no_wait) {
         int w = p->wait_s > REPLICATE_MAX_WAIT_S ? REPLICATE_MAX_WAIT_S : p->wait_s;
