@@ -16,28 +16,6 @@
 #include "tests/fuzz/codec_job_ref.h"
 #include "tests/fuzz/fuzz.h"
 
-static int hexv(unsigned char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static int has_jsonc_surrogate_bug(const uint8_t *d, size_t n)
-{
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (d[i] != '\\' || d[i + 1] != 'u')
-            continue;
-        int v = 0;
-        for (int k = 2; k < 6 && v >= 0; k++)
-            v = hexv(d[i + k]) < 0 ? -1 : v * 16 + hexv(d[i + k]);
-        if (v >= 0 && (v & 0xFC3E) == 0xD836)
-            return 1;
-    }
-    return 0;
-}
-
 static void same_str(const char *a, const char *b)
 {
     FUZZ_CHECK((a == NULL) == (b == NULL));
@@ -77,7 +55,7 @@ static void same_job(const struct codec_job *a, const struct codec_job *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (has_jsonc_surrogate_bug(data, size))
+    if (fuzz_jsonc_surrogate_bug(data, size))
         return 0;
     char *buf = fuzz_dup(data, size);
     char *id = NULL, *ref_id = NULL, err[256] = "", ref_err[256] = "";

@@ -23,30 +23,9 @@
 #include "core/jread.h"
 #include "providers/prov_util.h"
 #include "providers/provider.h"
+#include "tests/fuzz/fuzz.h"
 
 static int skip_strings; /* the input holds an escape json-c decodes wrongly */
-
-static int hexv(unsigned char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static int has_jsonc_surrogate_bug(const char *d, size_t n)
-{
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (d[i] != '\\' || d[i + 1] != 'u')
-            continue;
-        int v = 0;
-        for (int k = 2; k < 6 && v >= 0; k++)
-            v = hexv((unsigned char)d[i + k]) < 0 ? -1 : v * 16 + hexv((unsigned char)d[i + k]);
-        if (v >= 0 && (v & 0xFC3E) == 0xD836)
-            return 1;
-    }
-    return 0;
-}
 
 static void check(int ok)
 {
@@ -187,7 +166,7 @@ static void check_want(const char *doc, size_t size, struct json_object *o, int 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *doc = (const char *)data;
-    skip_strings = has_jsonc_surrogate_bug(doc, size);
+    skip_strings = fuzz_jsonc_surrogate_bug((const uint8_t *)doc, size);
     struct json_object *o = prov_json_parse(doc, size);
     struct jread_val strict, reply;
     int s_ok = jread_parse(doc, size, 0, &strict) == SY_OK;
