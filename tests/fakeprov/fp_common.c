@@ -217,6 +217,29 @@ void fp_markers(const char *prompt, int prov, int *fault, int *pollfault, int64_
     }
 }
 
+int fp_create_fault(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req, int prov,
+                    const char *prompt, fp_fault_reply_fn fault_reply, int *fault, int *pollfault,
+                    int64_t *gen_ms, enum MHD_Result *rc)
+{
+    fp_markers(prompt, prov, fault, pollfault, gen_ms);
+    if (req->fault_done)
+        return 0;
+    if (*fault == FP_F_NONE)
+        *fault = fp_random_fault(srv, prov, 1);
+    if (*fault == FP_F_HANG) {
+        atomic_fetch_add_explicit(&srv->st[prov].faults_injected, 1, memory_order_relaxed);
+        req->fault_done = 1;
+        if (fp_suspend(srv, c, req, fp_now_us() + srv->hang_ms * 1000) == 0) {
+            *rc = MHD_YES;
+            return 1;
+        }
+    } else if (*fault != FP_F_NONE && *fault != FP_F_FAIL) {
+        *rc = fault_reply(srv, c, *fault, 0);
+        return 1;
+    }
+    return 0;
+}
+
 int fp_random_fault(const struct fp_server *srv, int prov, int is_create)
 {
     if (is_create) {

@@ -182,6 +182,17 @@ void fp_markers(const char *prompt, int prov, int *fault, int *pollfault, int64_
 /* Pick a random fault for a request: the CLI faults (creates only) then the
  * /_control fault. Returns FP_F_NONE when nothing fires. */
 int fp_random_fault(const struct fp_server *srv, int prov, int is_create);
+/* A provider's reply for an injected fault other than hang and fail. */
+typedef enum MHD_Result (*fp_fault_reply_fn)(struct fp_server *srv, struct MHD_Connection *c,
+                                             int kind, int is_poll);
+/* A create's markers and fault: *fault, *pollfault and *gen_ms from the
+ * prompt's markers (fp_markers); unless req already had its fault, a random
+ * one may replace "none". Returns 1 when the request is answered here — a
+ * hang suspends it (*rc = MHD_YES), any other fault but "fail" gets
+ * fault_reply's answer in *rc — else 0 ("fail" marks the task). */
+int fp_create_fault(struct fp_server *srv, struct MHD_Connection *c, struct fp_req *req, int prov,
+                    const char *prompt, fp_fault_reply_fn fault_reply, int *fault, int *pollfault,
+                    int64_t *gen_ms, enum MHD_Result *rc);
 
 /* --- task table --- */
 int fp_tasks_init(struct fp_server *srv);

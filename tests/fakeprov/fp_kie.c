@@ -146,21 +146,11 @@ static enum MHD_Result kie_create(struct fp_server *srv, struct MHD_Connection *
         prompt = json_object_get_string(p);
     int fault, pollfault;
     int64_t gen_ms;
-    fp_markers(prompt, FP_KIE, &fault, &pollfault, &gen_ms);
-    if (!req->fault_done) {
-        if (fault == FP_F_NONE)
-            fault = fp_random_fault(srv, FP_KIE, 1);
-        if (fault == FP_F_HANG) {
-            atomic_fetch_add_explicit(&st->faults_injected, 1, memory_order_relaxed);
-            req->fault_done = 1;
-            if (fp_suspend(srv, c, req, fp_now_us() + srv->hang_ms * 1000) == 0) {
-                json_object_put(root);
-                return MHD_YES;
-            }
-        } else if (fault != FP_F_NONE && fault != FP_F_FAIL) {
-            json_object_put(root);
-            return kie_fault(srv, c, fault, 0);
-        }
+    enum MHD_Result answered;
+    if (fp_create_fault(srv, c, req, FP_KIE, prompt, kie_fault, &fault, &pollfault, &gen_ms,
+                        &answered)) {
+        json_object_put(root);
+        return answered;
     }
     const char *model = NULL;
     const char *bad = kie_validate(root, &model, &prompt);

@@ -291,21 +291,11 @@ static enum MHD_Result rep_create(struct fp_server *srv, struct MHD_Connection *
         prompt = json_object_get_string(v);
     int fault, pollfault;
     int64_t gen_ms;
-    fp_markers(prompt, FP_REPLICATE, &fault, &pollfault, &gen_ms);
-    if (!req->fault_done) {
-        if (fault == FP_F_NONE)
-            fault = fp_random_fault(srv, FP_REPLICATE, 1);
-        if (fault == FP_F_HANG) {
-            atomic_fetch_add_explicit(&st->faults_injected, 1, memory_order_relaxed);
-            req->fault_done = 1;
-            if (fp_suspend(srv, c, req, fp_now_us() + srv->hang_ms * 1000) == 0) {
-                json_object_put(root);
-                return MHD_YES;
-            }
-        } else if (fault != FP_F_NONE && fault != FP_F_FAIL) {
-            json_object_put(root);
-            return rep_fault(srv, c, fault, 0);
-        }
+    enum MHD_Result answered;
+    if (fp_create_fault(srv, c, req, FP_REPLICATE, prompt, rep_fault, &fault, &pollfault, &gen_ms,
+                        &answered)) {
+        json_object_put(root);
+        return answered;
     }
 
     enum MHD_Result rc;
