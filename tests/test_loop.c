@@ -5,7 +5,8 @@
  *
  * curl_multi_add_handle is interposed here (this executable's definition wins
  * over libcurl's for the statically linked engine) so the test can make curl
- * refuse a transfer on demand; otherwise it forwards to libcurl's. A
+ * refuse a transfer on demand; otherwise it forwards to libcurl's. So is
+ * epoll_ctl, to count what watching a reused connection costs. A
  * pooled transfer is checked against fakeprov: it starts clean each time;
  * a cached connection that dies (closed by the server, or by curl to make
  * room) is replaced cleanly. */
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +26,21 @@
 
 #include "worker/loop.h"
 #include "sytest.h"
+
+static int n_epoll_ctl; /* epoll_ctl calls, the loop's and libuv's */
+
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    typedef int (*ctl_fn)(int, int, int, struct epoll_event *);
+    static ctl_fn real;
+    if (!real) {
+        void *sym = dlsym(RTLD_NEXT, "epoll_ctl");
+        cr_assert_not_null(sym, "libc's epoll_ctl not found");
+        memcpy(&real, &sym, sizeof real);
+    }
+    n_epoll_ctl++;
+    return real(epfd, op, fd, ev);
+}
 
 static int fail_add; /* when set, curl_multi_add_handle refuses */
 static int n_added;  /* transfers handed to curl */
@@ -433,6 +450,7 @@ Test(loop_xfer, a_reused_handle_keeps_no_method_or_proxy, .timeout = 30)
  * serves the connection until the client closes it. */
 struct tiny {
     int lfd, port, conns, close_after;
+    int delay_ms; /* before each reply */
     pthread_t th;
 };
 
@@ -455,6 +473,8 @@ static void *tiny_main(void *ud)
             if (!strstr(req, "\r\n\r\n") && got < sizeof req - 1)
                 continue;
             static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (s->delay_ms)
+                sy_sleep_ms(s->delay_ms);
             if (send(fd, reply, sizeof reply - 1, MSG_NOSIGNAL) < 0 || s->close_after)
                 break;
             got = 0;
@@ -464,10 +484,11 @@ static void *tiny_main(void *ud)
     return NULL;
 }
 
-static void tiny_start(struct tiny *s, int close_after)
+static void tiny_start(struct tiny *s, int close_after, int delay_ms)
 {
     memset(s, 0, sizeof *s);
     s->close_after = close_after;
+    s->delay_ms = delay_ms;
     s->lfd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(s->lfd, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -527,7 +548,7 @@ static void tiny_loop_free(uv_loop_t *uv, struct loop *l, uint64_t connects)
 Test(loop_sock, server_closed_idle_connection, .timeout = 30)
 {
     struct tiny s;
-    tiny_start(&s, 1);
+    tiny_start(&s, 1, 0);
     uv_loop_t uv;
     struct loop *l = tiny_loop(&uv, 0);
     for (int i = 0; i < 3; i++)
@@ -544,8 +565,8 @@ Test(loop_sock, server_closed_idle_connection, .timeout = 30)
 Test(loop_sock, curl_closed_idle_connection_fd_reused, .timeout = 30)
 {
     struct tiny a, b;
-    tiny_start(&a, 0);
-    tiny_start(&b, 0);
+    tiny_start(&a, 0, 0);
+    tiny_start(&b, 0, 0);
     uv_loop_t uv;
     struct loop *l = tiny_loop(&uv, 1);
     get_ok(&uv, l, a.port, 0);
@@ -557,4 +578,32 @@ Test(loop_sock, curl_closed_idle_connection_fd_reused, .timeout = 30)
     tiny_stop(&b);
     cr_assert_eq(a.conns, 2);
     cr_assert_eq(b.conns, 2);
+}
+
+/* Requests one after another on one keep-alive connection, each reply a
+ * few ms late so curl must wait for it (not read it at once after sending):
+ * curl lets go of the socket when each transfer ends and asks for it again
+ * for the next. The socket stays in the loop's epoll set across that, so
+ * the connection's later requests cost no epoll_ctl at all (a uv_poll_t per
+ * socket cost six each). */
+Test(loop_sock, a_reused_connection_is_not_re_registered, .timeout = 30)
+{
+    struct tiny s;
+    tiny_start(&s, 0, 3);
+    uv_loop_t uv;
+    struct loop *l = tiny_loop(&uv, 0);
+    struct got g;
+    one(&uv, l, s.port, PROV_GET, "/x", NULL, &g); /* connects; the socket joins the set */
+    cr_assert_eq(g.status, 200, "%s", g.error);
+    n_epoll_ctl = 0;
+    for (int i = 0; i < 10; i++) {
+        one(&uv, l, s.port, PROV_GET, "/x", NULL, &g);
+        cr_assert_eq(g.status, 200, "request %d: %s", i, g.error);
+        cr_assert_str_eq(g.body, "ok");
+    }
+    cr_assert_eq(n_epoll_ctl, 0, "%d epoll_ctl calls for 10 requests on one connection",
+                 n_epoll_ctl);
+    tiny_loop_free(&uv, l, 1);
+    tiny_stop(&s);
+    cr_assert_eq(s.conns, 1);
 }

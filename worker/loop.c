@@ -1,14 +1,15 @@
 /* loop.c — libuv + curl_multi_socket_action glue (after curl's multi-uv.c).
  *
  * Three links tie curl to the application: CURLOPT_PRIVATE (easy → loop_req),
- * curl_multi_assign (socket → poll context) and the callbacks' user pointers.
- * The socket callback only changes poll interest; the timer callback only
- * re-arms one uv timer. After every curl_multi_socket_action the finished
- * transfers are drained with curl_multi_info_read and their completion
- * callbacks run — outside any curl callback, so they may add or remove
- * transfers. Transfers (easy handle + buffers) are recycled through a pool
- * so connections (which live in the multi handle's cache) and easy setup are
- * reused.
+ * the socket set (loopsock.c: fd → what curl watches; it stands in for
+ * curl_multi_assign and a uv_poll_t per socket, which cost six epoll_ctl
+ * calls a request) and the callbacks' user pointers. The socket callback
+ * only changes poll interest; the timer callback only re-arms one uv timer.
+ * After every curl_multi_socket_action the finished transfers are drained
+ * with curl_multi_info_read and their completion callbacks run — outside
+ * any curl callback, so they may add or remove transfers. Transfers (easy
+ * handle + buffers) are recycled through a pool so connections (which live
+ * in the multi handle's cache) and easy setup are reused.
  *
  * A request curl refuses to start when a slot frees up (start_pending) is
  * not answered on the spot: that may be inside loop_cancel, i.e. inside
@@ -24,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "core/sy.h"
+#include "worker/loopsock.h"
 #include "worker/loopxfer.h"
 
 #define LOOP_MAX_HOSTS 64 /* distinct origins with a queue of their own; more share the last one */
@@ -60,9 +62,9 @@ struct loop {
     size_t n_pending;                       /* requests in the hosts' FIFOs */
     struct loop_req *fail_head, *fail_tail; /* refused by curl, failure not yet delivered */
     uv_timer_t defer;                       /* delivers the failed list */
-    int open_handles;                       /* timer + defer until both are closed */
+    int open_handles;                       /* timer, defer and the socket set's until closed */
     struct loop_stats stats;
-    struct sock_ctx *socks;
+    struct loopsock socks;
 };
 
 /* What a request needs to be started later; the rest (easy handle, reply
@@ -83,30 +85,15 @@ struct loop_req {
     struct loop_req *next, *prev;
 };
 
-struct sock_ctx {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct loop *l;
-    struct sock_ctx *next, *prev; /* all live contexts, for loop_free */
-};
-
 static void drain(struct loop *l);
 
 /* ---- libuv → curl ---- */
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_sock_ready(void *ud, curl_socket_t fd, int flags)
 {
-    struct sock_ctx *c = h->data;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
+    struct loop *l = ud;
     int running;
-    struct loop *l = c->l;
-    curl_multi_socket_action(l->multi, c->fd, flags, &running);
+    curl_multi_socket_action(l->multi, fd, flags, &running);
     drain(l);
 }
 
@@ -120,60 +107,12 @@ static void on_timer(uv_timer_t *t)
 
 /* ---- curl → libuv ---- */
 
-static void free_sock_ctx(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void sock_close(struct sock_ctx *c)
-{
-    struct loop *l = c->l;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->socks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    uv_poll_stop(&c->poll);
-    uv_close((uv_handle_t *)&c->poll, free_sock_ctx);
-}
-
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     struct loop *l = userp;
-    struct sock_ctx *c = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (c) {
-            curl_multi_assign(l->multi, s, NULL);
-            sock_close(c);
-        }
-        return 0;
-    }
-    if (!c) {
-        c = calloc(1, sizeof *c);
-        if (!c)
-            return -1;
-        c->fd = s;
-        c->l = l;
-        if (uv_poll_init_socket(l->uv, &c->poll, s) != 0) {
-            free(c);
-            return -1;
-        }
-        c->poll.data = c;
-        c->next = l->socks;
-        if (l->socks)
-            l->socks->prev = c;
-        l->socks = c;
-        curl_multi_assign(l->multi, s, c);
-    }
-    int ev = 0;
-    if (what & CURL_POLL_IN)
-        ev |= UV_READABLE;
-    if (what & CURL_POLL_OUT)
-        ev |= UV_WRITABLE;
-    uv_poll_start(&c->poll, ev, on_poll);
-    return 0;
+    return loopsock_watch(&l->socks, s, what) == SY_OK ? 0 : -1;
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -550,13 +489,35 @@ uv_loop_t *loop_uv(struct loop *l)
     return l->uv;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void handle_closed(struct loop *l)
 {
-    struct loop *l = h->data;
     if (--l->open_handles > 0)
         return;
+    loopsock_cleanup(&l->socks);
     free(l->user_agent);
     free(l);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+static void on_socks_closed(uv_handle_t *h)
+{
+    struct loopsock *s = h->data;
+    handle_closed(s->ud);
+}
+
+/* Close the loop's three uv handles; the last close frees l. Curl is done. */
+static void close_handles(struct loop *l)
+{
+    uv_timer_stop(&l->timer);
+    uv_timer_stop(&l->defer);
+    l->open_handles = 3;
+    uv_close((uv_handle_t *)&l->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&l->defer, on_timer_closed);
+    loopsock_close_handle(&l->socks, on_socks_closed);
 }
 
 struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_t errlen)
@@ -587,6 +548,14 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
     l->multi = curl_multi_init();
     if (!l->multi || !l->user_agent) {
         snprintf(err, errlen, "curl_multi_init failed");
+        if (l->multi)
+            curl_multi_cleanup(l->multi);
+        free(l->user_agent);
+        free(l);
+        return NULL;
+    }
+    if (loopsock_init(&l->socks, uv, on_sock_ready, l, err, errlen) != SY_OK) {
+        curl_multi_cleanup(l->multi);
         free(l->user_agent);
         free(l);
         return NULL;
@@ -595,7 +564,6 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
     l->timer.data = l;
     uv_timer_init(uv, &l->defer);
     l->defer.data = l;
-    l->open_handles = 2;
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
     curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -615,19 +583,16 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
      * exists per job. */
     l->max_in_curl = o->max_in_curl > 0 ? (size_t)o->max_in_curl : (size_t)cache;
     l->host_cap = (size_t)host_cap;
-    loopxfer_pool_init(&l->xfers, l->max_in_curl, l->user_agent);
+    loopxfer_pool_init(&l->xfers, l->max_in_curl, l->user_agent, &l->socks);
     l->hosts[0] = calloc(1, sizeof *l->hosts[0]); /* the overflow bucket: only the loop's cap */
     if (l->hosts[0]) {
         l->hosts[0]->cap = l->max_in_curl;
         l->n_hosts = 1;
     }
     if (!l->hosts[0]) {
-        free(l->hosts[0]);
         snprintf(err, errlen, "out of memory");
         curl_multi_cleanup(l->multi);
-        l->open_handles = 2; /* freed when both handles are closed */
-        uv_close((uv_handle_t *)&l->timer, on_timer_closed);
-        uv_close((uv_handle_t *)&l->defer, on_timer_closed);
+        close_handles(l); /* l is freed when they are closed */
         return NULL;
     }
     return l;
@@ -665,15 +630,10 @@ void loop_free(struct loop *l)
         free(l->hosts[i]->origin);
         free(l->hosts[i]);
     }
-    /* Stop watching the cached connections' sockets while their fds are
-     * still open, then let curl close them without calling back. */
+    /* Curl closes the cached connections' sockets through the socket set
+     * (closing takes them out of it); it need not call back to unwatch. */
     curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, NULL);
-    while (l->socks)
-        sock_close(l->socks);
     curl_multi_cleanup(l->multi);
     l->multi = NULL;
-    uv_timer_stop(&l->timer);
-    uv_timer_stop(&l->defer);
-    uv_close((uv_handle_t *)&l->timer, on_timer_closed);
-    uv_close((uv_handle_t *)&l->defer, on_timer_closed);
+    close_handles(l);
 }

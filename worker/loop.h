@@ -2,8 +2,9 @@
  * providers') goes through here. The metrics and callback listeners and
  * librdkafka keep sockets of their own.
  *
- * One curl multi handle driven by curl_multi_socket_action from libuv poll
- * handles and one libuv timer. Requests are sent with keep-alive connection
+ * One curl multi handle driven by curl_multi_socket_action from one epoll
+ * set of curl's sockets (loopsock.h, watched by libuv as one fd) and one
+ * libuv timer. Requests are sent with keep-alive connection
  * reuse, a per-host connection cap, connect/total timeouts and a cap on the
  * reply body. Completion callbacks run on the loop thread, outside any curl
  * callback, so they may start or cancel other requests. */

@@ -63,12 +63,19 @@ static void set_invariants(const struct loopxfer_pool *p, struct loop_xfer *x)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (p->socks) { /* connection sockets are opened and closed where the loop watches them */
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, loopsock_open);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p->socks);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, loopsock_close);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p->socks);
+    }
     loop_debug_setopt(e); /* the log level is set at start-up, before any request */
     if (!p->env_noproxy) /* same as curl's NULL without the variable, minus two getenv per transfer */
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");
 }
 
-void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent)
+void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent,
+                        struct loopsock *socks)
 {
     /* Every variable curl may read for an http(s) URL (it ignores HTTP_PROXY;
      * an empty one still counts: curl would use it rather than the next). */
@@ -80,6 +87,7 @@ void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_ag
     memset(p, 0, sizeof *p);
     p->max = max;
     p->user_agent = user_agent;
+    p->socks = socks;
     p->no_proxy = env_proxy ? NULL : "";
     p->env_noproxy = getenv("no_proxy") != NULL || getenv("NO_PROXY") != NULL;
 }

@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "worker/loopsock.h"
+
 #define LOOPXFER_HDR_MAX 256
 #define LOOPXFER_KEEP_BUF 16384 /* a pooled transfer keeps a reply buffer up to this size */
 
@@ -32,6 +34,7 @@ struct loopxfer_pool {
     struct loop_xfer *free;
     size_t n, max;
     const char *user_agent; /* not owned */
+    struct loopsock *socks; /* opens and closes the handles' sockets; not owned */
     /* From the environment at loopxfer_pool_init: "" when no proxy variable
      * curl reads is set (requests without a proxy of their own go direct
      * and curl need not read them per transfer), else NULL (curl applies
@@ -41,13 +44,17 @@ struct loopxfer_pool {
 };
 
 /* An empty pool of at most max transfers whose handles send user_agent
- * (kept, not copied); reads the proxy variables of the environment once. */
-void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent);
+ * and open and close their sockets through socks (both kept, not copied;
+ * socks may be NULL: curl's own socket and close); reads the proxy
+ * variables of the environment once. */
+void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent,
+                        struct loopsock *socks);
 
 /* A clean transfer (empty buffer and captures), or NULL when out of memory.
  * Its easy handle is not reset between uses: it carries the options every
  * request shares (body callback, error buffer, user agent,
- * NOSIGNAL, TCP keep-alive and no-delay, http/https only, debug output),
+ * NOSIGNAL, TCP keep-alive and no-delay, http/https only, debug output,
+ * the socket open and close callbacks),
  * set once when created, and the last request's own options — the caller
  * must set all of those on every use: PRIVATE, URL, HTTPHEADER, PIPEWAIT,
  * both timeouts, PROXY (the pool's no_proxy when none) and the method
