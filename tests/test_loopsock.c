@@ -3,8 +3,9 @@
  * loopsock opened (and kept in the set after curl let go of it) or one it
  * only watched (a resolver's, closed behind its back); an event for a
  * socket nobody watches takes it out of the set; the set keeps the uv loop
- * alive only while a socket is watched. Sockets are socketpairs: a byte
- * written to one end makes the other readable. */
+ * alive only while a socket is watched; one wake-up ends in one "done".
+ * Sockets are socketpairs: a byte written to one end makes the other
+ * readable. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,6 +21,7 @@
 
 struct seen {
     int calls;
+    int batches; /* wake-ups with at least one event */
     curl_socket_t fd;
     int flags;
 };
@@ -35,6 +37,12 @@ static void on_ready(void *ud, curl_socket_t fd, int flags)
         (void)recv(fd, &c, 1, MSG_DONTWAIT);
 }
 
+static void on_done(void *ud)
+{
+    struct seen *s = ud;
+    s->batches++;
+}
+
 static struct loopsock ls;
 static struct seen seen;
 static uv_loop_t uv;
@@ -44,7 +52,8 @@ static void setup(void)
     char err[256];
     memset(&seen, 0, sizeof seen);
     cr_assert_eq(uv_loop_init(&uv), 0);
-    cr_assert_eq(loopsock_init(&ls, &uv, on_ready, &seen, err, sizeof err), SY_OK, "%s", err);
+    cr_assert_eq(loopsock_init(&ls, &uv, on_ready, on_done, &seen, err, sizeof err), SY_OK, "%s",
+                 err);
 }
 
 static void teardown(void)
@@ -58,7 +67,7 @@ static void teardown(void)
 /* Run the loop a few times without blocking; the events it delivered. */
 static int pump(void)
 {
-    seen.calls = 0;
+    seen.calls = seen.batches = 0;
     for (int i = 0; i < 5; i++)
         uv_run(&uv, UV_RUN_NOWAIT);
     return seen.calls;
@@ -240,4 +249,26 @@ Test(loopsock, keeps_the_loop_alive_only_while_watching, .init = setup, .fini = 
     cr_assert_eq(uv_run(&uv, UV_RUN_NOWAIT), 0);
     cr_assert_eq(loopsock_close(&ls, a[0]), 0);
     close(a[1]);
+}
+
+/* Two sockets ready at once: both events, then one "done" for the wake-up
+ * (where the loop drains curl's finished transfers, so the next requests
+ * go out together). */
+Test(loopsock, one_done_per_wake_up, .init = setup, .fini = teardown)
+{
+    int a[2], b[2];
+    pair(1, a);
+    pair(1, b);
+    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
+    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_IN), SY_OK);
+    poke(a[1]);
+    poke(b[1]);
+    cr_assert_eq(pump(), 2);
+    cr_assert_eq(seen.batches, 1);
+    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
+    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
+    cr_assert_eq(loopsock_close(&ls, a[0]), 0);
+    cr_assert_eq(loopsock_close(&ls, b[0]), 0);
+    close(a[1]);
+    close(b[1]);
 }

@@ -5,9 +5,13 @@
  * curl_multi_assign and a uv_poll_t per socket, which cost six epoll_ctl
  * calls a request) and the callbacks' user pointers. The socket callback
  * only changes poll interest; the timer callback only re-arms one uv timer.
- * After every curl_multi_socket_action the finished transfers are drained
- * with curl_multi_info_read and their completion callbacks run — outside
- * any curl callback, so they may add or remove transfers. Transfers (easy
+ * After the timer's curl_multi_socket_action, and after those of all the
+ * sockets one wake-up found ready, the finished transfers are drained with
+ * curl_multi_info_read and their completion callbacks run — outside any
+ * curl callback, so they may add or remove transfers. (Draining once per
+ * wake-up, not per socket, lets the requests those callbacks start go out
+ * together on curl's next pass, as bare curl_multi_perform sends them: the
+ * server wakes once for the lot.) Transfers (easy
  * handle + buffers) are recycled through a pool so connections (which live
  * in the multi handle's cache) and easy setup are reused.
  *
@@ -94,7 +98,11 @@ static void on_sock_ready(void *ud, curl_socket_t fd, int flags)
     struct loop *l = ud;
     int running;
     curl_multi_socket_action(l->multi, fd, flags, &running);
-    drain(l);
+}
+
+static void on_socks_done(void *ud)
+{
+    drain(ud);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -554,7 +562,7 @@ struct loop *loop_new(uv_loop_t *uv, const struct loop_opts *o, char *err, size_
         free(l);
         return NULL;
     }
-    if (loopsock_init(&l->socks, uv, on_sock_ready, l, err, errlen) != SY_OK) {
+    if (loopsock_init(&l->socks, uv, on_sock_ready, on_socks_done, l, err, errlen) != SY_OK) {
         curl_multi_cleanup(l->multi);
         free(l->user_agent);
         free(l);

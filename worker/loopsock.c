@@ -160,13 +160,16 @@ static void on_ready(uv_poll_t *h, int status, int events)
             flags |= CURL_CSELECT_ERR;
         s->ready(s->ud, fd, flags);
     }
+    if (n > 0)
+        s->done(s->ud);
 }
 
-int loopsock_init(struct loopsock *s, uv_loop_t *uv, loopsock_ready_fn ready, void *ud, char *err,
-                  size_t errlen)
+int loopsock_init(struct loopsock *s, uv_loop_t *uv, loopsock_ready_fn ready, loopsock_done_fn done,
+                  void *ud, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->ready = ready;
+    s->done = done;
     s->ud = ud;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {

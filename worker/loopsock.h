@@ -32,6 +32,8 @@
  * curl_multi_socket_action. The callback may watch, unwatch, open and close
  * sockets. */
 typedef void (*loopsock_ready_fn)(void *ud, curl_socket_t fd, int flags);
+/* After the events of one wake-up have all been delivered. */
+typedef void (*loopsock_done_fn)(void *ud);
 
 struct loopsock_ent; /* per fd number */
 
@@ -43,13 +45,14 @@ struct loopsock {
     size_t n_ent;
     size_t n_watched; /* fds curl watches now */
     loopsock_ready_fn ready;
+    loopsock_done_fn done;
     void *ud;
 };
 
 /* Create the epoll set and start watching it on uv. SY_OK, or SY_ERR with
  * err (nothing to clean up). */
-int loopsock_init(struct loopsock *s, uv_loop_t *uv, loopsock_ready_fn ready, void *ud, char *err,
-                  size_t errlen);
+int loopsock_init(struct loopsock *s, uv_loop_t *uv, loopsock_ready_fn ready, loopsock_done_fn done,
+                  void *ud, char *err, size_t errlen);
 
 /* curl's socket callback's work: what is CURL_POLL_IN / OUT / INOUT /
  * REMOVE. SY_OK, or SY_ERR (out of memory, or the kernel refused the fd). */
