@@ -171,8 +171,13 @@ def rps(r):
     return r["requests"] / r["wall"]
 
 
-def render(a, kies, ceils, mixed, ceil_q, wide, mems, base):
-    kie, ceil = max(kies, key=rps), max(ceils, key=rps)
+def median(xs):
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+
+def render(a, kies, ceils, mixed, ceil_q, wides, mems, base):
+    kie, ceil, wide = max(kies, key=rps), max(ceils, key=rps), max(wides, key=rps)
     head = ("| run | jobs | wall s | jobs/s | HTTP requests | requests/s | CPU s (user+sys) | CPU s / 1k jobs "
             "| fakeprov CPU s | peak RSS MiB |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     lines = ["## Engine (`scripts/bench.sh engine`)", "",
@@ -195,20 +200,29 @@ def render(a, kies, ceils, mixed, ceil_q, wide, mems, base):
              "", head]
     lines += [fmt_row(dict(kie, label="switchyard, KIE only, max_in_flight %d (best of %d)" % (a.concurrency,
                                                                                                len(kies)))),
-              fmt_row(dict(wide, label="switchyard, KIE only, max_in_flight %d" % wide["mif"])),
+              fmt_row(dict(wide, label="switchyard, KIE only, max_in_flight %d (best of %d)" % (wide["mif"],
+                                                                                                len(wides)))),
               fmt_row(dict(mixed, label="switchyard, mixed: alternate jobs on kie / replicate")),
               fmt_row(dict(ceil, label="**bench_ceiling, concurrency %d = connection cap (the ceiling, best of %d)**"
                            % (a.hosts, len(ceils)))),
               fmt_row(dict(ceil_q, label="bench_ceiling, concurrency %d, queued behind the cap (reference only)"
                            % a.concurrency))]
     cpu_job = lambda r: r["cpu"] / r["jobs"]
-    lines += ["", "All runs, requests/s: switchyard KIE only %s; bench_ceiling %s." % (
-        ", ".join("%.0f" % rps(r) for r in kies), ", ".join("%.0f" % rps(r) for r in ceils)), "",
-        "**Ratio** (switchyard KIE-only requests/s ÷ bench_ceiling requests/s at concurrency = connection "
-        "cap, %d connections): **%.2f** at max_in_flight %d, **%.2f** at %d (target ≥ 0.8). "
-        "CPU per job ÷ the ceiling's: **%.2f** and **%.2f** (target ≤ 1.3)." % (
-            a.hosts, rps(kie) / rps(ceil), a.concurrency, rps(wide) / rps(ceil), wide["mif"],
-            cpu_job(kie) / cpu_job(ceil), cpu_job(wide) / cpu_job(ceil)), ""]
+    runs_of = lambda rs: ", ".join("%.0f" % rps(r) for r in rs)  # noqa: E731
+    med_rps = lambda rs: median([rps(r) for r in rs])  # noqa: E731
+    med_cpu = lambda rs: median([cpu_job(r) for r in rs])  # noqa: E731
+    lines += ["", "All runs (interleaved: switchyard, ceiling, switchyard wide; one after another), requests/s: "
+              "switchyard KIE only %s; bench_ceiling %s; switchyard max_in_flight %d %s." % (
+                  runs_of(kies), runs_of(ceils), wide["mif"], runs_of(wides)), "",
+              "**Ratio** (switchyard KIE-only requests/s ÷ bench_ceiling requests/s at concurrency = connection "
+              "cap, %d connections; best run ÷ best run): **%.2f** at max_in_flight %d, **%.2f** at %d "
+              "(target ≥ 0.8). CPU per job ÷ the ceiling's (of those runs): **%.2f** and **%.2f** "
+              "(target ≤ 1.3). Median ÷ median over all runs: requests/s %.2f and %.2f, CPU per job %.2f and "
+              "%.2f." % (
+                  a.hosts, rps(kie) / rps(ceil), a.concurrency, rps(wide) / rps(ceil), wide["mif"],
+                  cpu_job(kie) / cpu_job(ceil), cpu_job(wide) / cpu_job(ceil),
+                  med_rps(kies) / med_rps(ceils), med_rps(wides) / med_rps(ceils),
+                  med_cpu(kies) / med_cpu(ceils), med_cpu(wides) / med_cpu(ceils)), ""]
     small = mems[0]
     cpu_above = lambda r: max(0.0, r["cpu"] - base["cpu"]) / r["jobs"]  # noqa: E731
     lines += ["Memory and CPU with all jobs in flight at once (fakeprov `--gen-ms 30000`, `worker.max_in_flight` "
@@ -232,7 +246,7 @@ def render(a, kies, ceils, mixed, ceil_q, wide, mems, base):
               "**%.2f ×** the %d-in-flight run's (target within ±20 %%)." % (
                   big["jobs"], (big["maxrss_kib"] - base["maxrss_kib"]) / big["jobs"],
                   cpu_above(big) / cpu_above(small) if cpu_above(small) > 0 else 0, small["jobs"]), ""]
-    runs = kies + [wide, mixed, base] + mems
+    runs = kies + wides + [mixed, base] + mems
     warned = ["%s %d" % (r["name"], r["warnings"]) for r in runs if r["warnings"]]
     if warned:
         lines += ["Warning/error log lines from switchyard: " + ", ".join(warned), ""]
@@ -253,7 +267,7 @@ def main():
     ap.add_argument("--scale-small", type=int, default=1000)  # the CPU-per-job reference
     ap.add_argument("--scale-jobs", type=int, default=100000)  # 0: no 100k row
     ap.add_argument("--mem-first-ms", type=int, default=25000)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     os.environ.update(KEYS)
@@ -261,7 +275,7 @@ def main():
     def say(msg):
         print("bench engine: " + msg, flush=True)
 
-    kies, ceils = [], []
+    kies, ceils, wides = [], [], []
     for i in range(a.reps):  # interleaved, so a noisy neighbour hits both alike
         say("run %d/%d: %d KIE-only jobs through switchyard, max_in_flight %d ..." % (i + 1, a.reps, a.jobs,
                                                                                     a.concurrency))
@@ -270,13 +284,13 @@ def main():
         say("run %d/%d: bench_ceiling, concurrency %d = connection cap ..." % (i + 1, a.reps, a.hosts))
         ceils.append(ceiling_run(a, a.hosts))
         say("  %.2f s, %.0f requests/s" % (ceils[-1]["wall"], rps(ceils[-1])))
+        say("run %d/%d: %d KIE-only jobs, max_in_flight %d ..." % (i + 1, a.reps, a.jobs, a.wide))
+        wides.append(engine_run(a, "wide", a.port0, a.fp0_pid, ["kie"], a.wide, 1, 1, 60))
+        wides[-1]["mif"] = a.wide
+        say("  %.2f s, %.0f requests/s" % (wides[-1]["wall"], rps(wides[-1])))
     say("bench_ceiling, concurrency %d (queued behind the cap; reference) ..." % a.concurrency)
     ceil_q = ceiling_run(a, a.concurrency)
     say("  %.2f s, %.0f requests/s" % (ceil_q["wall"], rps(ceil_q)))
-    say("%d KIE-only jobs, max_in_flight %d ..." % (a.jobs, a.wide))
-    wide = engine_run(a, "wide", a.port0, a.fp0_pid, ["kie"], a.wide, 1, 1, 60)
-    wide["mif"] = a.wide
-    say("  %.2f s, %.0f requests/s" % (wide["wall"], rps(wide)))
     say("%d mixed jobs (alternating kie / replicate) ..." % a.jobs)
     mixed = engine_run(a, "mixed", a.port0, a.fp0_pid, ["kie", "replicate"], a.concurrency, 1, 1, 60)
     say("  %.2f s, %.0f requests/s" % (mixed["wall"], rps(mixed)))
@@ -304,12 +318,12 @@ def main():
             say("WARNING: only %d of %d tasks were in flight at once at fakeprov" % (peak[0], n))
         mems.append(m)
 
-    section = render(a, kies, ceils, mixed, ceil_q, wide, mems, base)
+    section = render(a, kies, ceils, mixed, ceil_q, wides, mems, base)
     write_bench_md(a.bench_md, section)
     print()
     print(section)
     with open(os.path.join(a.work, "summary.json"), "w") as f:
-        json.dump({"kie": kies, "ceiling": ceils, "ceiling_queued": ceil_q, "wide": wide, "mixed": mixed,
+        json.dump({"kie": kies, "ceiling": ceils, "ceiling_queued": ceil_q, "wide": wides, "mixed": mixed,
                    "mem": mems, "base": base},
                   f, indent=1, default=str)
     return 0
