@@ -109,6 +109,13 @@ kafka() {
     BROKER_STARTED_PID=$pid
     note="started by this bench, pid $pid; stopped at the end"
   fi
+  local held
+  held=$(scripts/kafka.sh partitions)
+  note="$note; it held $held topic-partitions at the start"
+  if [ "$held" -gt 1000 ]; then
+    echo "bench kafka: WARNING: the broker holds $held topic-partitions from earlier runs and answers" \
+      "slowly; for representative numbers: scripts/kafka.sh stop, then run this again" >&2
+  fi
   echo "bench kafka: broker $brokers ($note)"
 
   start_fakeprov fp --gen-ms 0 --threads 2

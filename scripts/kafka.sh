@@ -7,6 +7,7 @@
 #   scripts/kafka.sh status                 "running 127.0.0.1:PORT" (exit 0) or "stopped" (exit 3)
 #   scripts/kafka.sh topic NAME PARTITIONS  create a topic if it does not exist (idempotent)
 #   scripts/kafka.sh logs                   tail of the broker log
+#   scripts/kafka.sh partitions             topic-partitions the running broker holds (its data dir)
 #
 # Environment: KAFKA_PORT (broker port; default 9092, or a free one if busy),
 # KAFKA_CONTROLLER_PORT (default 9093, or a free one), KAFKA_HEAP_OPTS
@@ -307,12 +308,20 @@ cmd_topic() {
   echo "topic $name partitions=$parts on $bs"
 }
 
+# Every run of the suite or a bench leaves its topics behind; a broker
+# holding thousands of partitions answers slowly (group joins, commits,
+# metadata), which skews benchmarks and times tests out.
+cmd_partitions() {
+  running_pid >/dev/null || die "broker is not running (scripts/kafka.sh start)"
+  find "$DATA" -mindepth 1 -maxdepth 1 -type d -name '*-[0-9]*' ! -name '__*' | wc -l
+}
+
 cmd_logs() {
   tail -n "${1:-100}" "$LOGDIR/server.log"
 }
 
 usage() {
-  echo "usage: scripts/kafka.sh start|stop|status|topic NAME PARTITIONS|logs [N]" >&2
+  echo "usage: scripts/kafka.sh start|stop|status|topic NAME PARTITIONS|logs [N]|partitions" >&2
 }
 
 case "${1:-}" in
@@ -321,6 +330,7 @@ case "${1:-}" in
   status) cmd_status ;;
   topic)  shift; cmd_topic "$@" ;;
   logs)   shift; cmd_logs "$@" ;;
+  partitions) cmd_partitions ;;
   -h|--help|help) usage ;;
   *) usage; exit 2 ;;
 esac
