@@ -112,7 +112,7 @@ kafka() {
   local held
   held=$(scripts/kafka.sh partitions)
   note="$note; it held $held topic-partitions at the start"
-  if [ "$held" -gt 1000 ]; then
+  if [ "$held" -gt 300 ]; then
     echo "bench kafka: WARNING: the broker holds $held topic-partitions from earlier runs and answers" \
       "slowly; for representative numbers: scripts/kafka.sh stop, then run this again" >&2
   fi

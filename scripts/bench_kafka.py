@@ -31,6 +31,7 @@ import array
 import datetime
 import fcntl
 import json
+import resource
 import os
 import re
 import signal
@@ -318,6 +319,7 @@ def throughput_pass(a, name, workers, ledger=True):
     s0 = snapshot(a, ws)
     enq = Enqueue(a, conf, os.path.join(a.work, name + ".enqueue.err"), 120)
     warm = enq.settle(prefix + "-warm", workers, a.settle_s)
+    e0 = cpu_or_none(enq.p.pid)
     t_first = enq.first_line(job_line(prefix, 0))
     wrote = {}
 
@@ -330,7 +332,14 @@ def throughput_pass(a, name, workers, ledger=True):
     th = threading.Thread(target=writer, daemon=True)
     th.start()
     th.join(150)
+    # The client's CPU for the N jobs: its whole life (rusage of the children
+    # reaped in finish(), only enqueue) less what it had used before the
+    # first job. Its results come out as it serves its input, so it cannot
+    # be read at the last result while it runs.
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rc = enq.finish(150)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    life = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     s1 = snapshot(a, ws)
     got, dup = parse_results(enq, ids, rc, ws)
     t_last = max(t for t, _ in got.values())
@@ -345,6 +354,7 @@ def throughput_pass(a, name, workers, ledger=True):
            "feed_s": wrote.get("t", t_last) - t_first, "total_ms": total, "queued_ms": queued,
            "requests": s1["fp"]["requests"] - s0["fp"]["requests"] - 1, "dup": dup,
            "fp_cpu": delta(s0, s1, "fp_cpu"), "broker_cpu": delta(s0, s1, "broker_cpu"),
+           "enq_cpu": life - e0 if e0 is not None else None,
            "w_cpu": sum(w["cpu"] for w in ws), "w_rss_mib": max(w["maxrss_kib"] for w in ws) / 1024,
            "by_worker": sorted(by_worker.values(), reverse=True), "warm": warm,
            "warnings": [x for w in ws for x in w["warnings"]]}
@@ -429,6 +439,11 @@ def fmt_cpu(v):
     return "?" if v is None else "%.1f" % v
 
 
+def others(r):
+    """CPU-seconds of everything but the worker in a throughput run."""
+    return sum(x for x in (r["broker_cpu"], r["fp_cpu"], r["enq_cpu"]) if x is not None)
+
+
 def render(a, runs, lat, broker_note, batches):
     t1, t1off, tw = runs
     lines = [SECTION, "",
@@ -472,25 +487,32 @@ def render(a, runs, lat, broker_note, batches):
              "", "Throughput (saturation: all N jobs put on the topic as fast as enqueue can):", "",
              "| run | workers | jobs | first enqueue → last result s | **jobs/s** | enqueue fed all jobs by s "
              "| `total_ms` p50 | `total_ms` p99 | `total_ms` max | HTTP requests | worker CPU s | broker CPU s "
-             "| fakeprov CPU s | results per worker |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+             "| fakeprov CPU s | enqueue CPU s | results per worker |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     for r in (t1, t1off, tw):
-        lines.append("| %s | %d | %d | %.2f | **%.0f** | %.2f | %d | %d | %d | %d | %s | %s | %s | %s |" % (
+        lines.append("| %s | %d | %d | %.2f | **%.0f** | %.2f | %d | %d | %d | %d | %s | %s | %s | %s | %s |" % (
             r["name"] + ("" if r["ledger"] else " (ledger off)"), r["workers"], r["jobs"], r["wall"], r["jobs_s"], r["feed_s"], pct(r["total_ms"], 50),
             pct(r["total_ms"], 99), max(r["total_ms"]), r["requests"], fmt_cpu(r["w_cpu"]),
-            fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]), " / ".join(map(str, r["by_worker"]))))
-    cpu = [sum(x for x in (r["w_cpu"], r["broker_cpu"], r["fp_cpu"]) if x is not None) for r in (t1, tw)]
+            fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]), fmt_cpu(r["enq_cpu"]),
+            " / ".join(map(str, r["by_worker"]))))
+    cpu = [sum(x for x in (r["w_cpu"], r["broker_cpu"], r["fp_cpu"], r["enq_cpu"]) if x is not None)
+           for r in (t1, tw)]
     batch = max(b["jobs_s"] for b in batches)
     lines += ["", "**Ratio**, one worker ÷ batch mode on the same jobs (best batch run, %.0f jobs/s): **%.2f** with "
               "the ledger on, %.2f with it off (target ≥ 0.9)." % (batch, t1["jobs_s"] / batch,
                                                                    t1off["jobs_s"] / batch), "",
               "Under saturation `total_ms` is mostly time the job waited on the topic or in the worker "
               "(up to `max_in_flight` jobs are in flight at once), so it says little about per-job overhead; the "
-              "latency pass below does. Worker + broker + fakeprov used %.1f and %.1f CPU-seconds of the %.1f and "
-              "%.1f available (%d CPUs × wall) in the 1-worker and %d-worker runs (the enqueue client, not "
-              "counted, uses the rest). Broker CPU is the whole broker process, which may also serve other "
-              "clients." % (cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"],
-                            os.cpu_count(), tw["workers"]), "",
+              "latency pass below does. Worker + broker + fakeprov + the enqueue client used %.1f and %.1f "
+              "CPU-seconds of the %.1f and %.1f available (%d CPUs × wall) in the 1-worker and %d-worker runs "
+              "(worker CPU is the whole process life, start-up and warm-up included; the client's is from the "
+              "first job to its exit). Broker CPU is the whole broker process, which may also serve other "
+              "clients. At 0.9 × the batch rate these %d jobs would have %.1f CPU-seconds on this machine: the "
+              "broker, fakeprov and the client alone took %.1f of them in the 1-worker run, which leaves the "
+              "worker %.1f, against the %.1f it used." % (
+                  cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"],
+                  os.cpu_count(), tw["workers"], t1["jobs"], os.cpu_count() * t1["jobs"] / (0.9 * batch),
+                  others(t1), os.cpu_count() * t1["jobs"] / (0.9 * batch) - others(t1), t1["w_cpu"] or 0), "",
               "Latency at low load (1 worker, %d jobs at a steady %.0f jobs/s after %d warm-up jobs that are not "
               "counted):" % (lat["jobs"], lat["rate"], lat["warmup"]), "",
               "| measure | p50 ms | p90 ms | p99 ms | max ms |", "|---|--:|--:|--:|--:|"]
