@@ -175,10 +175,14 @@ static void on_tick(uv_timer_t *h)
     serve(h->data);
 }
 
+/* linger.ms 5, as the results producer: the ledger is never waited for in
+ * steady state, and three records a job at 2 ms cost one worker a tenth to
+ * a fifth of its jobs/s (BENCH.md); a crash loses at most the last few ms of
+ * records, whose jobs then run again (at-least-once). */
 static rd_kafka_t *writer(const struct conf *c, struct ledgerk *lk, char *err, size_t errlen)
 {
     const char *fixed[] = {
-        "enable.idempotence",           "true",          "acks", "all", "linger.ms", "2",
+        "enable.idempotence",           "true",          "acks", "all", "linger.ms", "5",
         "queue.buffering.max.messages", LK_MAX_MESSAGES, NULL,
     };
     static const char *const soft[] = { "message.timeout.ms", LK_MSG_TIMEOUT_MS, NULL };
