@@ -100,6 +100,23 @@ static void poke(int fd)
     cr_assert_eq(write(fd, "x", 1), 1);
 }
 
+/* Watch sv[0] for reading, make it readable: exactly one event, for it. */
+static void expect_watched(const int sv[2], const char *what)
+{
+    cr_assert_eq(loopsock_watch(&ls, sv[0], CURL_POLL_IN), SY_OK);
+    poke(sv[1]);
+    cr_assert_eq(pump(), 1, "%s on fd %d is not watched", what, sv[0]);
+    cr_assert_eq(seen.fd, sv[0]);
+}
+
+/* As curl ends with one of its sockets: unwatch, close through the set. */
+static void own_done(const int sv[2])
+{
+    cr_assert_eq(loopsock_watch(&ls, sv[0], CURL_POLL_REMOVE), SY_OK);
+    cr_assert_eq(loopsock_close(&ls, sv[0]), 0);
+    close(sv[1]);
+}
+
 /* Curl lets go of a socket it opened (CURL_POLL_REMOVE) and watches it
  * again: still watched; it is closed (through loopsock_close), and the
  * number comes back for a new socket: that one is watched too. */
@@ -107,31 +124,18 @@ Test(loopsock, an_own_socket_number_reused_is_watched_afresh, .init = setup, .fi
 {
     int a[2];
     pair(1, a);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
-    poke(a[1]);
-    cr_assert_eq(pump(), 1);
-    cr_assert_eq(seen.fd, a[0]);
+    expect_watched(a, "the socket");
     cr_assert_eq(seen.flags, CURL_CSELECT_IN);
-
     cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
-    poke(a[1]);
-    cr_assert_eq(pump(), 1, "watched again after CURL_POLL_REMOVE");
+    expect_watched(a, "the socket watched again after CURL_POLL_REMOVE");
 
     int num = a[0];
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, a[0]), 0);
-    close(a[1]);
+    own_done(a);
     int b[2];
     pair(1, b);
     cr_assert_eq(b[0], num);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_IN), SY_OK);
-    poke(b[1]);
-    cr_assert_eq(pump(), 1, "the new socket on fd %d is not watched", num);
-    cr_assert_eq(seen.fd, num);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, b[0]), 0);
-    close(b[1]);
+    expect_watched(b, "the new socket");
+    own_done(b);
 }
 
 /* A socket loopsock opened is closed through it, and its number comes back
@@ -144,26 +148,18 @@ Test(loopsock, a_number_passed_between_own_and_foreign_sockets, .init = setup, .
     pair(1, a);
     int num = a[0];
     cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, a[0]), 0);
-    close(a[1]);
+    own_done(a);
     int b[2];
     pair(0, b);
     cr_assert_eq(b[0], num);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_IN), SY_OK);
-    poke(b[1]);
-    cr_assert_eq(pump(), 1, "the foreign socket on fd %d is not watched", num);
+    expect_watched(b, "the foreign socket");
     close(b[0]);
     close(b[1]);
     int c[2];
     pair(1, c);
     cr_assert_eq(c[0], num);
-    cr_assert_eq(loopsock_watch(&ls, c[0], CURL_POLL_IN), SY_OK);
-    poke(c[1]);
-    cr_assert_eq(pump(), 1, "the new own socket on fd %d is not watched", num);
-    cr_assert_eq(loopsock_watch(&ls, c[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, c[0]), 0);
-    close(c[1]);
+    expect_watched(c, "the new own socket");
+    own_done(c);
 }
 
 /* A socket loopsock did not open (curl's resolver's): curl lets go of it
@@ -172,9 +168,7 @@ Test(loopsock, a_foreign_socket_number_reused_is_watched_afresh, .init = setup, 
 {
     int a[2];
     pair(0, a);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
-    poke(a[1]);
-    cr_assert_eq(pump(), 1);
+    expect_watched(a, "the socket");
     int num = a[0];
     cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
     close(a[0]);
@@ -182,9 +176,7 @@ Test(loopsock, a_foreign_socket_number_reused_is_watched_afresh, .init = setup, 
     int b[2];
     pair(0, b);
     cr_assert_eq(b[0], num);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_IN), SY_OK);
-    poke(b[1]);
-    cr_assert_eq(pump(), 1, "the new socket on fd %d is not watched", num);
+    expect_watched(b, "the new socket");
     cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
     close(b[0]);
     close(b[1]);
@@ -213,9 +205,7 @@ Test(loopsock, an_unwatched_socket_is_not_reported, .init = setup, .fini = teard
     cr_assert_eq(seen.flags & CURL_CSELECT_IN, CURL_CSELECT_IN);
     cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
     cr_assert_eq(loopsock_close(&ls, a[0]), 0);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, b[0]), 0);
-    close(b[1]);
+    own_done(b);
 }
 
 /* The interest changes from writing to reading: only what curl asked for
@@ -232,9 +222,7 @@ Test(loopsock, only_what_curl_watches_is_reported, .init = setup, .fini = teardo
     poke(a[1]);
     cr_assert_eq(pump(), 1);
     cr_assert_eq(seen.flags, CURL_CSELECT_IN);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, a[0]), 0);
-    close(a[1]);
+    own_done(a);
 }
 
 /* The set holds the uv loop open only while curl watches a socket. */
@@ -265,10 +253,6 @@ Test(loopsock, one_done_per_wake_up, .init = setup, .fini = teardown)
     poke(b[1]);
     cr_assert_eq(pump(), 2);
     cr_assert_eq(seen.batches, 1);
-    cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
-    cr_assert_eq(loopsock_close(&ls, a[0]), 0);
-    cr_assert_eq(loopsock_close(&ls, b[0]), 0);
-    close(a[1]);
-    close(b[1]);
+    own_done(a);
+    own_done(b);
 }
