@@ -18,8 +18,10 @@
  * loopsock_close (curl's CURLOPT_OPENSOCKETFUNCTION and
  * CURLOPT_CLOSESOCKETFUNCTION), so a reused number is always seen fresh.
  * Any other socket curl asks to watch (its resolver's) is taken out of the
- * set at CURL_POLL_REMOVE, before curl closes it. Linux only (epoll). Loop
- * thread only. */
+ * set at CURL_POLL_REMOVE, before curl closes it. Closing a socket takes it
+ * out of the set only while no other process holds it: connection sockets
+ * are opened close-on-exec, and the worker forks only before its loop
+ * exists (main.c). Linux only (epoll). Loop thread only. */
 #ifndef WORKER_LOOPSOCK_H
 #define WORKER_LOOPSOCK_H
 
