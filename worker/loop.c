@@ -11,9 +11,9 @@
  * curl callback, so they may add or remove transfers. (Draining once per
  * wake-up, not per socket, lets the requests those callbacks start go out
  * together on curl's next pass, as bare curl_multi_perform sends them: the
- * server wakes once for the lot.) Transfers (easy
- * handle + buffers) are recycled through a pool so connections (which live
- * in the multi handle's cache) and easy setup are reused.
+ * server wakes once for the lot.) Transfers (easy handle + buffers) are
+ * recycled through a pool so connections (which live in the multi handle's
+ * cache) and easy setup are reused.
  *
  * A request curl refuses to start when a slot frees up (start_pending) is
  * not answered on the spot: that may be inside loop_cancel, i.e. inside
