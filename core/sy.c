@@ -1,6 +1,7 @@
 /* sy.c — clocks for the imperative shell, and the byte buffer. */
 #include "sy.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,4 +36,14 @@ int sy_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, 
     *len += n;
     (*buf)[*len] = '\0';
     return SY_OK;
+}
+
+void *sy_grow_zeroed(void *arr, size_t n, size_t want, size_t size)
+{
+    if (want < n || want > SIZE_MAX / size)
+        return NULL;
+    char *p = realloc(arr, want * size);
+    if (p)
+        memset(p + n * size, 0, (want - n) * size);
+    return p;
 }

@@ -41,4 +41,9 @@ int64_t sy_wall_ms(void);
  * was). The caller frees *buf. */
 int sy_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t first_cap);
 
+/* The heap array arr of n elements of size bytes grown to want (> n)
+ * elements, the new ones zeroed: the new array (arr is then gone), or NULL
+ * when out of memory (arr is as it was). */
+void *sy_grow_zeroed(void *arr, size_t n, size_t want, size_t size);
+
 #endif

@@ -109,6 +109,15 @@ static void expect_watched(const int sv[2], const char *what)
     cr_assert_eq(seen.fd, sv[0]);
 }
 
+/* A new socket (own or not, as for pair) that must get fd number num, and
+ * is watched at once. */
+static void pair_on(int own, int sv[2], int num, const char *what)
+{
+    pair(own, sv);
+    cr_assert_eq(sv[0], num, "fd %d, not the number %d just freed", sv[0], num);
+    expect_watched(sv, what);
+}
+
 /* As curl ends with one of its sockets: unwatch, close through the set. */
 static void own_done(const int sv[2])
 {
@@ -132,9 +141,7 @@ Test(loopsock, an_own_socket_number_reused_is_watched_afresh, .init = setup, .fi
     int num = a[0];
     own_done(a);
     int b[2];
-    pair(1, b);
-    cr_assert_eq(b[0], num);
-    expect_watched(b, "the new socket");
+    pair_on(1, b, num, "the new socket");
     own_done(b);
 }
 
@@ -150,15 +157,11 @@ Test(loopsock, a_number_passed_between_own_and_foreign_sockets, .init = setup, .
     cr_assert_eq(loopsock_watch(&ls, a[0], CURL_POLL_IN), SY_OK);
     own_done(a);
     int b[2];
-    pair(0, b);
-    cr_assert_eq(b[0], num);
-    expect_watched(b, "the foreign socket");
+    pair_on(0, b, num, "the foreign socket");
     close(b[0]);
     close(b[1]);
     int c[2];
-    pair(1, c);
-    cr_assert_eq(c[0], num);
-    expect_watched(c, "the new own socket");
+    pair_on(1, c, num, "the new own socket");
     own_done(c);
 }
 
@@ -174,9 +177,7 @@ Test(loopsock, a_foreign_socket_number_reused_is_watched_afresh, .init = setup, 
     close(a[0]);
     close(a[1]);
     int b[2];
-    pair(0, b);
-    cr_assert_eq(b[0], num);
-    expect_watched(b, "the new socket");
+    pair_on(0, b, num, "the new socket");
     cr_assert_eq(loopsock_watch(&ls, b[0], CURL_POLL_REMOVE), SY_OK);
     close(b[0]);
     close(b[1]);

@@ -66,13 +66,11 @@ static struct kl_part *kpart_of(struct kledger *l, int32_t p)
     if (p < 0)
         return NULL;
     if ((size_t)p >= l->n_parts) {
-        size_t n = (size_t)p + 1;
-        struct kl_part *np = realloc(l->parts, n * sizeof *np);
+        struct kl_part *np = sy_grow_zeroed(l->parts, l->n_parts, (size_t)p + 1, sizeof *np);
         if (!np)
             kworker_oom("the ledger's partition table");
-        memset(np + l->n_parts, 0, (n - l->n_parts) * sizeof *np);
         l->parts = np;
-        l->n_parts = n;
+        l->n_parts = (size_t)p + 1;
     }
     return &l->parts[p];
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sy.h"
 #include "worker/kworker_int.h"
 
 struct kpart *kmsg_part(struct kworker *w, int32_t p)
@@ -14,13 +15,11 @@ struct kpart *kmsg_part(struct kworker *w, int32_t p)
     if (p < 0)
         return NULL;
     if ((size_t)p >= w->n_parts) {
-        size_t n = (size_t)p + 1;
-        struct kpart *np = realloc(w->parts, n * sizeof *np);
+        struct kpart *np = sy_grow_zeroed(w->parts, w->n_parts, (size_t)p + 1, sizeof *np);
         if (!np)
             return NULL;
-        memset(np + w->n_parts, 0, (n - w->n_parts) * sizeof *np);
         w->parts = np;
-        w->n_parts = n;
+        w->n_parts = (size_t)p + 1;
     }
     return &w->parts[p];
 }

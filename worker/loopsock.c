@@ -35,10 +35,9 @@ static struct loopsock_ent *ent_of(struct loopsock *s, curl_socket_t fd)
         size_t n = s->n_ent ? s->n_ent : 64;
         while (n <= i)
             n *= 2;
-        struct loopsock_ent *e = realloc(s->ent, n * sizeof *e);
+        struct loopsock_ent *e = sy_grow_zeroed(s->ent, s->n_ent, n, sizeof *e);
         if (!e)
             return NULL;
-        memset(e + s->n_ent, 0, (n - s->n_ent) * sizeof *e);
         s->ent = e;
         s->n_ent = n;
     }
