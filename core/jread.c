@@ -85,8 +85,10 @@ static long hex4(const char *p)
     return v;
 }
 
-/* Byte classes inside a string: 0 plain, else the slow path ('"', '\\',
- * controls; bytes >= 0x80 too in str_cls, not in str_cls_raw). */
+/* Byte classes inside a string, as bits: STR_SLOW ('"', '\\', controls)
+ * always leaves the fast scan; STR_HIGH (bytes >= 0x80) only when UTF-8 is
+ * checked (not with JREAD_RAW_BYTES). */
+enum { STR_SLOW = 1, STR_HIGH = 2 };
 /* clang-format off */
 static const unsigned char str_cls[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -97,32 +99,14 @@ static const unsigned char str_cls[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-static const unsigned char str_cls_raw[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 /* clang-format on */
 
@@ -130,13 +114,15 @@ static const unsigned char str_cls_raw[256] = {
  * NULL. *esc is set when it has an escape. */
 static const char *v_string(const char *p, const char *end, unsigned flags, int *esc)
 {
-    const unsigned char *cls = (flags & JREAD_RAW_BYTES) ? str_cls_raw : str_cls;
+    const unsigned char *cls = str_cls; /* short name for the scan below */
+    const unsigned char stop = (flags & JREAD_RAW_BYTES) ? STR_SLOW : STR_SLOW | STR_HIGH;
     p++;
     for (;;) {
-        while (end - p >= 4 && !(cls[(unsigned char)p[0]] | cls[(unsigned char)p[1]] |
-                                 cls[(unsigned char)p[2]] | cls[(unsigned char)p[3]]))
+        while (end - p >= 4 && !((cls[(unsigned char)p[0]] | cls[(unsigned char)p[1]] |
+                                  cls[(unsigned char)p[2]] | cls[(unsigned char)p[3]]) &
+                                 stop))
             p += 4;
-        while (p < end && !cls[(unsigned char)*p])
+        while (p < end && !(cls[(unsigned char)*p] & stop))
             p++;
         if (p >= end)
             return NULL;
