@@ -115,6 +115,18 @@ Test(loop_redact, bounded_by_len)
 
 /* ---- L-12: no re-entrant failure callbacks ---- */
 
+/* loop_free, then run uv until the loop's handles are closed. */
+static void free_and_run(uv_loop_t *uv, struct loop *l)
+{
+    loop_free(l);
+    uv_run(uv, UV_RUN_DEFAULT);
+}
+
+static void close_uv(uv_loop_t *uv)
+{
+    cr_assert_eq(uv_loop_close(uv), 0, "a handle leaked");
+}
+
 struct probe {
     int calls;
     int inside_cancel; /* calls that ran while loop_cancel was on the stack */
@@ -170,9 +182,8 @@ static void cancel_a_with_b_refused(struct two *t)
 
 static void finish(struct two *t)
 {
-    loop_free(t->l);
-    uv_run(&t->uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&t->uv), 0, "a handle leaked");
+    free_and_run(&t->uv, t->l);
+    close_uv(&t->uv);
 }
 
 Test(loop_defer, refused_request_fails_later_not_inside_cancel, .timeout = 20)
@@ -256,9 +267,8 @@ Test(loop_origin, plain_http_origin_capped_at_its_connections, .timeout = 30)
     cr_assert_eq(calls, 10, "%d of 10 callbacks (nothing listens: each fails)", calls);
     cr_assert_eq(n_added, 10);
     cr_assert_eq(loop_active(l), 0);
-    loop_free(l);
-    uv_run(&uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    free_and_run(&uv, l);
+    close_uv(&uv);
 }
 
 /* ---- issue 12: a transfer is reused; one reply never leaks into the next ---- */
@@ -317,6 +327,21 @@ static void one(uv_loop_t *uv, struct loop *l, int port, int method, const char 
     one_via(uv, l, port, method, path, body, NULL, g);
 }
 
+/* A loop of one transfer at a time (max_host_connections and max_in_curl
+ * 1) on uv, already initialised; max_body 0 = the default, max_total 0 =
+ * no total cap. */
+static struct loop *one_at_a_time(uv_loop_t *uv, size_t max_body, int max_total)
+{
+    char err[256];
+    struct loop_opts o = { .max_host_connections = 1,
+                           .max_total_connections = max_total,
+                           .max_in_curl = 1,
+                           .max_body_bytes = max_body };
+    struct loop *l = loop_new(uv, &o, err, sizeof err);
+    cr_assert_not_null(l, "%s", err);
+    return l;
+}
+
 /* One transfer at a time (max_in_curl 1), so each request reuses the last
  * one's easy handle and reply buffer: a 429 with Retry-After, then a reply
  * without it, then a reply over max_body_bytes, then a small one again. */
@@ -325,11 +350,8 @@ Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
     struct fakeprov fp;
     fp_start(&fp, NULL);
     uv_loop_t uv;
-    char err[256];
-    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1, .max_body_bytes = 200 };
     cr_assert_eq(uv_loop_init(&uv), 0);
-    struct loop *l = loop_new(&uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
+    struct loop *l = one_at_a_time(&uv, 200, 0);
     struct got g;
     const char *limited =
             "{\"model\":\"google/nano-banana\",\"input\":{\"prompt\":\"a room [fault:429]\"}}";
@@ -356,9 +378,8 @@ Test(loop_xfer, a_reused_transfer_starts_clean, .timeout = 30)
     cr_assert_eq(g.body_len, small_len, "the last reply's bytes leaked into this one");
     cr_assert_str_eq(g.error, "");
 
-    loop_free(l);
-    uv_run(&uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    free_and_run(&uv, l);
+    close_uv(&uv);
     fp_stop(&fp);
 }
 
@@ -372,34 +393,28 @@ Test(loop_xfer, proxy_variables_still_apply, .timeout = 30)
     struct fakeprov fp;
     fp_start(&fp, NULL);
     uv_loop_t uv;
-    char err[256];
-    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
     cr_assert_eq(uv_loop_init(&uv), 0);
     struct got g;
     char proxy[64];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", fp.port);
 
     setenv("http_proxy", proxy, 1);
-    struct loop *l = loop_new(&uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
+    struct loop *l = one_at_a_time(&uv, 0, 0);
     one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
     cr_assert_eq(g.status, 404, "http_proxy was not applied: %ld %s", g.status, g.body);
-    loop_free(l);
-    uv_run(&uv, UV_RUN_DEFAULT);
+    free_and_run(&uv, l);
 
     setenv("NO_PROXY", "127.0.0.1", 1);
-    l = loop_new(&uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
+    l = one_at_a_time(&uv, 0, 0);
     one(&uv, l, fp.port, PROV_GET, "/_stats", NULL, &g);
     cr_assert_eq(g.status, 200, "NO_PROXY was not applied: %ld %s", g.status, g.body);
     one_via(&uv, l, fp.port, PROV_GET, "/_stats", NULL, proxy, &g);
     cr_assert_eq(g.status, 200, "NO_PROXY did not apply to a provider's proxy: %ld %s", g.status,
                  g.body);
-    loop_free(l);
-    uv_run(&uv, UV_RUN_DEFAULT);
+    free_and_run(&uv, l);
     unsetenv("http_proxy");
     unsetenv("NO_PROXY");
-    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    close_uv(&uv);
     fp_stop(&fp);
 }
 
@@ -412,11 +427,8 @@ Test(loop_xfer, a_reused_handle_keeps_no_method_or_proxy, .timeout = 30)
     struct fakeprov fp;
     fp_start(&fp, NULL);
     uv_loop_t uv;
-    char err[256];
-    struct loop_opts o = { .max_host_connections = 1, .max_in_curl = 1 };
     cr_assert_eq(uv_loop_init(&uv), 0);
-    struct loop *l = loop_new(&uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
+    struct loop *l = one_at_a_time(&uv, 0, 0);
     struct got g;
     char proxy[64];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", fp.port);
@@ -436,9 +448,8 @@ Test(loop_xfer, a_reused_handle_keeps_no_method_or_proxy, .timeout = 30)
     cr_assert_eq(g.status, 200, "the last request's proxy leaked into this one: %ld %s", g.status,
                  g.body);
 
-    loop_free(l);
-    uv_run(&uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&uv), 0, "a handle leaked");
+    free_and_run(&uv, l);
+    close_uv(&uv);
     fp_stop(&fp);
 }
 
@@ -522,14 +533,8 @@ static void get_ok(uv_loop_t *uv, struct loop *l, int port, int i)
 
 static struct loop *tiny_loop(uv_loop_t *uv, int max_total)
 {
-    char err[256];
-    struct loop_opts o = { .max_host_connections = 1,
-                           .max_total_connections = max_total,
-                           .max_in_curl = 1 };
     cr_assert_eq(uv_loop_init(uv), 0);
-    struct loop *l = loop_new(uv, &o, err, sizeof err);
-    cr_assert_not_null(l, "%s", err);
-    return l;
+    return one_at_a_time(uv, 0, max_total);
 }
 
 static void tiny_loop_free(uv_loop_t *uv, struct loop *l, uint64_t connects)
@@ -537,9 +542,8 @@ static void tiny_loop_free(uv_loop_t *uv, struct loop *l, uint64_t connects)
     struct loop_stats st;
     loop_get_stats(l, &st);
     cr_assert_eq(st.connects, connects, "%llu connections", (unsigned long long)st.connects);
-    loop_free(l);
-    uv_run(uv, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(uv), 0, "a handle leaked");
+    free_and_run(uv, l);
+    close_uv(uv);
 }
 
 /* After each reply the server closes the connection while curl keeps it
