@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sy.h"
 #include "core/utf8.h"
 
 void jsonw_init(struct jsonw *w)
@@ -233,14 +234,7 @@ void jsonw_str_utf8(struct jsonw *w, const char *s, size_t max)
 
 void jsonw_i64(struct jsonw *w, int64_t v)
 {
-    char b[24];
-    size_t i = sizeof b;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    do {
-        b[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        b[--i] = '-';
-    jsonw_raw(w, b + i, sizeof b - i);
+    char b[SY_DEC_MAX];
+    const char *d = sy_i64_dec(v, b);
+    jsonw_raw(w, d, (size_t)(b + SY_DEC_MAX - 1 - d));
 }

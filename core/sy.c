@@ -47,3 +47,17 @@ void *sy_grow_zeroed(void *arr, size_t n, size_t want, size_t size)
         memset(p + n * size, 0, (want - n) * size);
     return p;
 }
+
+const char *sy_i64_dec(int64_t v, char buf[SY_DEC_MAX])
+{
+    char *p = buf + SY_DEC_MAX - 1;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return p;
+}

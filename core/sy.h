@@ -41,6 +41,12 @@ int64_t sy_wall_ms(void);
  * was). The caller frees *buf. */
 int sy_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n, size_t first_cap);
 
+/* v in decimal, as "%" PRId64 writes it, at the end of buf (SY_DEC_MAX
+ * bytes): returns where it starts; NUL-terminated. No printf: it runs per
+ * reply and per result. */
+#define SY_DEC_MAX 24
+const char *sy_i64_dec(int64_t v, char buf[SY_DEC_MAX]);
+
 /* The heap array arr of n elements of size bytes grown to want (> n)
  * elements, the new ones zeroed: the new array (arr is then gone), or NULL
  * when out of memory (arr is as it was). */

@@ -158,22 +158,6 @@ static const char *envelope_msg(const struct kie_env *e, struct jread_buf *b)
     return jread_take(&e->message, b);
 }
 
-/* code in decimal into buf (24 bytes), as "%ld" writes it (snprintf's
- * cost on every reply showed in callgrind). */
-static const char *ltoa10(long code, char *buf)
-{
-    char *p = buf + 23;
-    unsigned long u = code < 0 ? 0ul - (unsigned long)code : (unsigned long)code;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (code < 0)
-        *--p = '-';
-    return p;
-}
-
 /* Fill out for a reply that is not a success. Returns 1 when it filled out,
  * 0 when the reply is a 2xx with code 200 and the caller must look at data. */
 static int classify_error(const struct prov_reply *r, const struct kie_env *e,
@@ -188,8 +172,8 @@ static int classify_error(const struct prov_reply *r, const struct kie_env *e,
 
     out->retry_after_ms = prov_parse_retry_after(r->retry_after);
     if (has_code) {
-        char buf[24];
-        prov_result_set_code(out, ltoa10(code, buf));
+        char buf[SY_DEC_MAX];
+        prov_result_set_code(out, sy_i64_dec(code, buf));
     }
     if (kind != PROV_K_NONE) {
         if (msg)
