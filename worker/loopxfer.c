@@ -63,12 +63,11 @@ static void set_invariants(const struct loopxfer_pool *p, struct loop_xfer *x)
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (p->socks) { /* connection sockets are opened and closed where the loop watches them */
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, loopsock_open);
-        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p->socks);
-        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, loopsock_close);
-        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p->socks);
-    }
+    /* Connection sockets are opened and closed where the loop watches them. */
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, loopsock_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, p->socks);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, loopsock_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, p->socks);
     loop_debug_setopt(e); /* the log level is set at start-up, before any request */
     if (!p->env_noproxy) /* same as curl's NULL without the variable, minus two getenv per transfer */
         curl_easy_setopt(e, CURLOPT_NOPROXY, "");

@@ -44,9 +44,8 @@ struct loopxfer_pool {
 };
 
 /* An empty pool of at most max transfers whose handles send user_agent
- * and open and close their sockets through socks (both kept, not copied;
- * socks may be NULL: curl's own socket and close); reads the proxy
- * variables of the environment once. */
+ * and open and close their sockets through socks (both kept, not copied);
+ * reads the proxy variables of the environment once. */
 void loopxfer_pool_init(struct loopxfer_pool *p, size_t max, const char *user_agent,
                         struct loopsock *socks);
 
