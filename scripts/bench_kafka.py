@@ -469,7 +469,7 @@ def render(a, runs, lat, broker_note, batches):
              "(CreateTime, stamped by the producer in switchyard-enqueue when it accepts the message, so it includes "
              "enqueue's `linger.ms`, 0 since it sends each job at once) to the result JSON being built in the worker — i.e. "
              "enqueue batching + broker append + consumer fetch + parse + the KIE create and poll requests + any "
-             "queueing in the worker. It does **not** include producing the result (the worker's `linger.ms = 5`, "
+             "queueing in the worker. It does **not** include producing the result (the worker's `linger.ms = 10`, "
              "the idempotent ack) or the client fetching it. Millisecond resolution, same machine clock",
              "- **client round trip** (latency pass only): measured by the bench itself, from writing a job line "
              "into enqueue's stdin to reading its result line from enqueue's stdout; covers everything "
@@ -479,8 +479,8 @@ def render(a, runs, lat, broker_note, batches):
              "- generation time is 0 here, so all of both figures is what Kafka + switchyard (+ the enqueue "
              "client) add",
              "- every pass checks one result per job, all `succeeded`, and that each worker exits 0 after SIGTERM",
-             "- the task ledger is on (the default: `kafka.ledger_topic` = `<input>.ledger`, a `created` record "
-             "per job, acks=all) except in the `ledger off` row (`ledger_topic = \"\"`)",
+             "- the task ledger is on (the default: `kafka.ledger_topic` = `<input>.ledger`, three records a "
+             "job — `created`, `done`, tombstone — acks=all, `linger.ms = 20`) except in the `ledger off` row (`ledger_topic = \"\"`)",
              "- **batch**: the same N KIE-only jobs through `switchyard run` (no Kafka; same providers and "
              "`max_in_flight`), run %d times around the Kafka passes: %s jobs/s" % (
                  len(batches), ", ".join("%.0f" % b["jobs_s"] for b in batches)),
@@ -602,7 +602,9 @@ def main():
         check_broker("latency-1w")
     if only:
         for r in runs:
-            say("%s: %.0f jobs/s" % (r["name"], r["jobs_s"]))
+            say("%s: %.0f jobs/s; CPU s: worker %s, broker %s, fakeprov %s, enqueue %s" % (
+                r["name"], r["jobs_s"], fmt_cpu(r["w_cpu"]), fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]),
+                fmt_cpu(r["enq_cpu"])))
         for b in batches:
             say("batch: %.0f jobs/s" % b["jobs_s"])
         if lat:
