@@ -58,9 +58,9 @@ int ledgerk_write(struct ledgerk *lk, int32_t p, const char *id, const void *val
 /* Writes queued and not yet acknowledged or failed. */
 size_t ledgerk_outstanding(const struct ledgerk *lk);
 
-/* Block up to timeout_ms until every write is acknowledged, serving on_ack
- * (revoke and shutdown: the next owner must see the records). Returns how
- * many are still outstanding. */
+/* Send what linger.ms holds back at once and block up to timeout_ms until
+ * every write is acknowledged, serving on_ack (revoke and shutdown: the next
+ * owner must see the records). Returns how many are still outstanding. */
 int ledgerk_flush(struct ledgerk *lk, int timeout_ms);
 
 /* Read partition p from its beginning (on_record …, then on_eof) / stop. */

@@ -225,6 +225,10 @@ size_t producer_outstanding(const struct producer *p)
 int producer_flush(struct producer *p, int timeout_ms)
 {
     int64_t end = sy_now_ms() + timeout_ms;
+    /* rd_kafka_flush sends what linger.ms holds back at once and serves
+     * the delivery reports while it waits. */
+    if (p->outstanding > 0)
+        rd_kafka_flush(p->rk, timeout_ms);
     while (p->outstanding > 0 && sy_now_ms() < end)
         rd_kafka_poll(p->rk, 50);
     int lost = (int)p->outstanding;

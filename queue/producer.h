@@ -60,9 +60,10 @@ size_t producer_outstanding(const struct producer *p);
 /* Serve delivery reports now (non-blocking). */
 void producer_serve(struct producer *p);
 
-/* Shutdown only (blocks up to timeout_ms): wait for outstanding deliveries,
- * serving their reports; then purge the rest (reported as failures). Returns
- * the number that were not delivered. */
+/* Shutdown only (blocks up to timeout_ms): send what linger.ms still holds
+ * back at once and wait for outstanding deliveries, serving their reports;
+ * then purge the rest (reported as failures). Returns the number that were
+ * not delivered. */
 int producer_flush(struct producer *p, int timeout_ms);
 
 /* Stop watching the producer and free it (NULL is fine). The memory goes once
