@@ -175,14 +175,20 @@ static void on_tick(uv_timer_t *h)
     serve(h->data);
 }
 
-/* linger.ms 5, as the results producer: the ledger is never waited for in
- * steady state, and three records a job at 2 ms cost one worker a tenth to
- * a fifth of its jobs/s (BENCH.md); a crash loses at most the last few ms of
- * records, whose jobs then run again (at-least-once). */
+/* linger.ms 20. librdkafka 2.0.2's idempotent producer keeps one request in
+ * flight per partition (it compares the partition's in-flight *messages*
+ * with the 5-request limit), and while a ready batch waits for that request
+ * its broker thread polls with a zero timeout. At 5 ms the three records a
+ * job became a request per partition every few ms and a spinning thread:
+ * with 20 ms (and results at 10), one worker's jobs/s rose by a quarter to a
+ * half and the broker's CPU fell by about 45 % (BENCH.md, "Fifth pass"). Nothing waits for these
+ * acks in steady state; a crash loses at most the last ~20 ms of records,
+ * whose jobs then run again (at-least-once). Revoke and shutdown flush at
+ * once (ledgerk_flush), they never wait out the linger. */
 static rd_kafka_t *writer(const struct conf *c, struct ledgerk *lk, char *err, size_t errlen)
 {
     const char *fixed[] = {
-        "enable.idempotence",           "true",          "acks", "all", "linger.ms", "5",
+        "enable.idempotence",           "true",          "acks", "all", "linger.ms", "20",
         "queue.buffering.max.messages", LK_MAX_MESSAGES, NULL,
     };
     static const char *const soft[] = { "message.timeout.ms", LK_MSG_TIMEOUT_MS, NULL };

@@ -75,6 +75,14 @@ static void on_tick(uv_timer_t *t)
     producer_serve(t->data);
 }
 
+/* linger.ms 10 unless kafka.properties says otherwise. librdkafka 2.0.2's
+ * idempotent producer keeps one request in flight per partition, and while a
+ * ready batch waits for it the broker thread polls with a zero timeout. At
+ * 5 ms, under load, that was a request per partition every few ms and a
+ * spinning thread; 10 ms gave one worker (ledger on) 11-28 % more jobs/s and
+ * the broker less CPU. The price: a lone result reaches its client up to
+ * 10 ms later (BENCH.md, "Fifth pass"). Shutdown does not wait it out
+ * (producer_flush). */
 struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_fn dr,
                               producer_fatal_fn fatal, void *ud, char *err, size_t errlen)
 {
@@ -85,7 +93,7 @@ struct producer *producer_new(uv_loop_t *uv, const struct conf *c, producer_dr_f
         "message.max.bytes",
         "1000000",
         "linger.ms",
-        "5", /* batches results under load; an operator may trade it for latency */
+        "10", /* see producer_new's comment */
         NULL,
     };
     rd_kafka_conf_t *kc = kafka_conf_new(c, fixed, err, errlen);
