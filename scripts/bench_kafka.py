@@ -371,17 +371,20 @@ def batch_pass(a):
     kafka_conf(conf, a, "batch", batch=True)  # the same file without its kafka group
     with open(jobs, "wb") as f:
         f.write(b"".join(job_line("batch", i) for i in range(a.jobs)))
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run([os.path.join(a.build, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
     wall = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # only this child was reaped in between
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     with open(out) as f:
         ok = sum(1 for line in f if '"status":"succeeded"' in line)
     if p.returncode != 0 or ok != a.jobs:
         raise BenchFailed("batch pass: rc %d, %d of %d succeeded; stderr tail: %s" % (
             p.returncode, ok, a.jobs, p.stderr.decode(errors="replace")[-800:]))
-    say("batch: %d jobs in %.2f s = %.0f jobs/s" % (a.jobs, wall, a.jobs / wall))
-    return {"wall": wall, "jobs_s": a.jobs / wall}
+    say("batch: %d jobs in %.2f s = %.0f jobs/s, CPU %.2f s" % (a.jobs, wall, a.jobs / wall, cpu))
+    return {"wall": wall, "jobs_s": a.jobs / wall, "cpu": cpu}
 
 
 def latency_pass(a, name):
@@ -482,8 +485,9 @@ def render(a, runs, lat, broker_note, batches):
              "- the task ledger is on (the default: `kafka.ledger_topic` = `<input>.ledger`, three records a "
              "job — `created`, `done`, tombstone — acks=all, `linger.ms = 20`) except in the `ledger off` row (`ledger_topic = \"\"`)",
              "- **batch**: the same N KIE-only jobs through `switchyard run` (no Kafka; same providers and "
-             "`max_in_flight`), run %d times around the Kafka passes: %s jobs/s" % (
-                 len(batches), ", ".join("%.0f" % b["jobs_s"] for b in batches)),
+             "`max_in_flight`), run %d times around the Kafka passes: %s (its CPU: the whole `switchyard run` "
+             "process, start-up included)" % (
+                 len(batches), ", ".join("%.0f jobs/s (CPU %.2f s)" % (b["jobs_s"], b["cpu"]) for b in batches)),
              "", "Throughput (saturation: all N jobs put on the topic as fast as enqueue can):", "",
              "| run | workers | jobs | first enqueue → last result s | **jobs/s** | enqueue fed all jobs by s "
              "| `total_ms` p50 | `total_ms` p99 | `total_ms` max | HTTP requests | worker CPU s | broker CPU s "
@@ -509,10 +513,11 @@ def render(a, runs, lat, broker_note, batches):
               "first job to its exit). Broker CPU is the whole broker process, which may also serve other "
               "clients. At 0.9 × the batch rate these %d jobs would have %.1f CPU-seconds on this machine: the "
               "broker, fakeprov and the client alone took %.1f of them in the 1-worker run, which leaves the "
-              "worker %.1f, against the %.1f it used." % (
+              "worker %.1f, against the %.1f it used (batch mode: %.1f for the same jobs)." % (
                   cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"],
                   os.cpu_count(), tw["workers"], t1["jobs"], os.cpu_count() * t1["jobs"] / (0.9 * batch),
-                  others(t1), os.cpu_count() * t1["jobs"] / (0.9 * batch) - others(t1), t1["w_cpu"] or 0), "",
+                  others(t1), os.cpu_count() * t1["jobs"] / (0.9 * batch) - others(t1), t1["w_cpu"] or 0,
+                  min(b["cpu"] for b in batches)), "",
               "Latency at low load (1 worker, %d jobs at a steady %.0f jobs/s after %d warm-up jobs that are not "
               "counted):" % (lat["jobs"], lat["rate"], lat["warmup"]), "",
               "| measure | p50 ms | p90 ms | p99 ms | max ms |", "|---|--:|--:|--:|--:|"]
@@ -606,7 +611,7 @@ def main():
                 r["name"], r["jobs_s"], fmt_cpu(r["w_cpu"]), fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]),
                 fmt_cpu(r["enq_cpu"])))
         for b in batches:
-            say("batch: %.0f jobs/s" % b["jobs_s"])
+            say("batch: %.0f jobs/s, CPU %.2f s" % (b["jobs_s"], b["cpu"]))
         if lat:
             for k in ("total_ms", "queued_ms", "rtt_ms"):
                 say("latency %s p50 %.1f p90 %.1f p99 %.1f" % (k, pct(lat[k], 50), pct(lat[k], 90), pct(lat[k], 99)))
