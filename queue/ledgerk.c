@@ -181,10 +181,10 @@ static void on_tick(uv_timer_t *h)
  * its broker thread polls with a zero timeout. At 5 ms the three records a
  * job became a request per partition every few ms and a spinning thread:
  * with 20 ms (and results at 10), one worker's jobs/s rose by 44-77 % and
- * the broker's CPU fell by half or more (BENCH.md, "Fifth pass"). Nothing waits for these
- * acks in steady state; a crash loses at most the last ~20 ms of records,
- * whose jobs then run again (at-least-once). Revoke and shutdown flush at
- * once (ledgerk_flush), they never wait out the linger. */
+ * the broker's CPU fell by half or more (BENCH.md, "Fifth pass"). Nothing
+ * waits for these acks in steady state; a crash loses at most the last
+ * ~20 ms of records, whose jobs then run again (at-least-once). Revoke and
+ * shutdown flush at once (ledgerk_flush), they never wait out the linger. */
 static rd_kafka_t *writer(const struct conf *c, struct ledgerk *lk, char *err, size_t errlen)
 {
     const char *fixed[] = {
