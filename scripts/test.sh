@@ -79,7 +79,9 @@ if [ -z "${SY_KAFKA_BROKERS:-}" ]; then
     fi
     SY_KAFKA_BROKERS=$(scripts/kafka.sh start | tail -n 1)
   else
-    trap 'scripts/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+    # An absolute path: the script is in "$BUILD" when it exits.
+    kafka_sh="$PWD/scripts/kafka.sh"
+    trap '"$kafka_sh" stop >/dev/null 2>&1 || true' EXIT
     SY_KAFKA_BROKERS=$(scripts/kafka.sh start | tail -n 1)
   fi
 fi
