@@ -70,8 +70,9 @@ export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 # points at one with SY_KAFKA_BROKERS. Stopped at the end if we started it.
 if [ -z "${SY_KAFKA_BROKERS:-}" ]; then
   if scripts/kafka.sh status >/dev/null 2>&1; then
-    # Topics pile up over many runs, and this broker slows down after a few
-    # hundred partitions' worth of them (scripts/kafka/README.md): start afresh.
+    # Topics pile up over many runs. A broker started by an older checkout
+    # (Kafka's 10 MiB index files) slows down after a few hundred partitions'
+    # worth of them (scripts/kafka/README.md, `partitions`): start afresh.
     held=$(scripts/kafka.sh partitions 2>/dev/null || echo 0)
     if [ "$held" -gt "${SY_KAFKA_MAX_PARTITIONS:-300}" ]; then
       echo "test.sh: the running broker holds $held partitions from earlier runs; restarting it with fresh data"
