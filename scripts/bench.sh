@@ -113,8 +113,9 @@ kafka() {
   held=$(scripts/kafka.sh partitions)
   note="$note; it held $held topic-partitions at the start"
   if [ "$held" -gt 300 ]; then
-    echo "bench kafka: WARNING: the broker holds $held topic-partitions from earlier runs and answers" \
-      "slowly; for representative numbers: scripts/kafka.sh stop, then run this again" >&2
+    echo "bench kafka: WARNING: the broker holds $held topic-partitions from earlier runs; one started" \
+      "by an older checkout answers slowly (scripts/kafka/README.md, partitions); for representative" \
+      "numbers: scripts/kafka.sh stop, then run this again" >&2
   fi
   echo "bench kafka: broker $brokers ($note)"
 
