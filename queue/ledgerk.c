@@ -286,13 +286,11 @@ int ledgerk_flush(struct ledgerk *lk, int timeout_ms)
 {
     if (!lk)
         return 0;
-    int64_t end = sy_now_ms() + timeout_ms;
     /* rd_kafka_flush sends what linger.ms holds back at once and serves
-     * the delivery reports (on_dr) while it waits. */
+     * the delivery reports (on_dr) until none is outstanding or timeout_ms
+     * passes. */
     if (lk->outstanding > 0)
         rd_kafka_flush(lk->prk, timeout_ms);
-    while (lk->outstanding > 0 && sy_now_ms() < end)
-        rd_kafka_poll(lk->prk, 10);
     return (int)lk->outstanding;
 }
 

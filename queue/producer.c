@@ -232,13 +232,10 @@ size_t producer_outstanding(const struct producer *p)
 
 int producer_flush(struct producer *p, int timeout_ms)
 {
-    int64_t end = sy_now_ms() + timeout_ms;
     /* rd_kafka_flush sends what linger.ms holds back at once and serves
-     * the delivery reports while it waits. */
+     * the delivery reports until none is outstanding or timeout_ms passes. */
     if (p->outstanding > 0)
         rd_kafka_flush(p->rk, timeout_ms);
-    while (p->outstanding > 0 && sy_now_ms() < end)
-        rd_kafka_poll(p->rk, 50);
     int lost = (int)p->outstanding;
     if (lost > 0) {
         /* Give up on the rest: their reports arrive as failures, so owners
