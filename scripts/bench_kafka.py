@@ -296,6 +296,12 @@ def snapshot(a, ws):
             "broker_cpu": cpu_or_none(a.broker_pid), "w_cpu": [cpu_or_none(w["p"].pid) for w in ws]}
 
 
+def children_cpu():
+    """CPU-seconds of this script's reaped children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def delta(s0, s1, key):
     return None if s0[key] is None or s1[key] is None else s1[key] - s0[key]
 
@@ -352,10 +358,9 @@ def throughput_pass(a, name, workers, ledger=True):
     # reaped in finish(), only enqueue) less what it had used before the
     # first job. Its results come out as it serves its input, so it cannot
     # be read at the last result while it runs.
-    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = children_cpu()
     rc = enq.finish(150)
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    life = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    life = children_cpu() - c0
     s1 = snapshot(a, ws)
     got, dup = parse_results(enq, ids, rc, ws)
     t_last = max(t for t, _ in got.values())
@@ -387,13 +392,12 @@ def batch_pass(a):
     kafka_conf(conf, a, "batch", batch=True)  # the same file without its kafka group
     with open(jobs, "wb") as f:
         f.write(b"".join(job_line("batch", i) for i in range(a.jobs)))
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = children_cpu()
     t0 = time.monotonic()
     p = subprocess.run([os.path.join(a.build, "switchyard"), "run", "-c", conf, "--jobs", jobs, "--out", out],
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
     wall = time.monotonic() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # only this child was reaped in between
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    cpu = children_cpu() - c0  # only this child was reaped in between
     with open(out) as f:
         ok = sum(1 for line in f if '"status":"succeeded"' in line)
     if p.returncode != 0 or ok != a.jobs:
@@ -515,9 +519,9 @@ def render(a, runs, lat, broker_note, batches):
             pct(r["total_ms"], 99), max(r["total_ms"]), r["requests"], fmt_cpu(r["w_cpu"]),
             fmt_cpu(r["broker_cpu"]), fmt_cpu(r["fp_cpu"]), fmt_cpu(r["enq_cpu"]),
             " / ".join(map(str, r["by_worker"]))))
-    cpu = [sum(x for x in (r["w_cpu"], r["broker_cpu"], r["fp_cpu"], r["enq_cpu"]) if x is not None)
-           for r in (t1, tw)]
+    cpu = [(r["w_cpu"] or 0) + others(r) for r in (t1, tw)]
     batch = max(b["jobs_s"] for b in batches)
+    budget = os.cpu_count() * t1["jobs"] / (0.9 * batch)  # CPU-s for the N jobs at 0.9 × batch
     lines += ["", "**Ratio**, one worker ÷ batch mode on the same jobs (best batch run, %.0f jobs/s): **%.2f** with "
               "the ledger on, %.2f with it off (target ≥ 0.9)." % (batch, t1["jobs_s"] / batch,
                                                                    t1off["jobs_s"] / batch), "",
@@ -531,8 +535,8 @@ def render(a, runs, lat, broker_note, batches):
               "broker, fakeprov and the client alone took %.1f of them in the 1-worker run, which leaves the "
               "worker %.1f, against the %.1f it used (batch mode: %.1f for the same jobs)." % (
                   cpu[0], cpu[1], os.cpu_count() * t1["wall"], os.cpu_count() * tw["wall"],
-                  os.cpu_count(), tw["workers"], t1["jobs"], os.cpu_count() * t1["jobs"] / (0.9 * batch),
-                  others(t1), os.cpu_count() * t1["jobs"] / (0.9 * batch) - others(t1), t1["w_cpu"] or 0,
+                  os.cpu_count(), tw["workers"], t1["jobs"], budget, others(t1), budget - others(t1),
+                  t1["w_cpu"] or 0,
                   min(b["cpu"] for b in batches)), "",
               "Latency at low load (1 worker, %d jobs at a steady %.0f jobs/s after %d warm-up jobs that are not "
               "counted):" % (lat["jobs"], lat["rate"], lat["warmup"]), "",

@@ -308,9 +308,10 @@ cmd_topic() {
   echo "topic $name partitions=$parts on $bs"
 }
 
-# Every run of the suite or a bench leaves its topics behind, and this
-# broker then answers far more slowly (README.md), which skews benchmarks
-# and times tests out.
+# Every run of the suite or a bench leaves its topics behind. A broker
+# started with Kafka's 10 MiB index files (an older checkout) then answers
+# far more slowly (README.md, `partitions`), which skews benchmarks and
+# times tests out.
 cmd_partitions() {
   running_pid >/dev/null || die "broker is not running (scripts/kafka.sh start)"
   find "$DATA" -mindepth 1 -maxdepth 1 -type d -name '*-[0-9]*' ! -name '__*' | wc -l
